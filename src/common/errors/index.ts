@@ -1,0 +1,2 @@
+export { ErrorCode, httpStatusOf } from './error-code';
+export { GatewayError, type ErrorDetails } from './gateway-error';

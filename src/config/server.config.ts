@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { envBool, envInt, envOptionalString, type Env } from './env';
+
+export const gatewayModes = ['sandbox', 'development', 'production'] as const;
+export type GatewayMode = (typeof gatewayModes)[number];
+
+const schema = z.object({
+  GATEWAY_MODE: z.enum(gatewayModes).optional(),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: envInt(3000, 0, 65535),
+  BODY_LIMIT_BYTES: envInt(100 * 1024, 1024, 10 * 1024 * 1024),
+  SHUTDOWN_GRACE_MS: envInt(10_000, 0, 120_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  GRAPHQL_EXPLORER: envBool(false),
+  GRAPHQL_INTROSPECTION: envBool(false),
+  MAIA_CLIENT_ID: envOptionalString(),
+});
+
+export function serverConfig(env: Env) {
+  const v = schema.parse(env);
+  // No Maia credentials means nothing real to talk to: sandbox mode, against the built-in emulator.
+  const mode: GatewayMode = v.GATEWAY_MODE ?? (v.MAIA_CLIENT_ID ? 'production' : 'sandbox');
+  const devLike = mode !== 'production';
+  return {
+    mode,
+    host: v.HOST,
+    port: v.PORT,
+    bodyLimitBytes: v.BODY_LIMIT_BYTES,
+    shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    logLevel: v.LOG_LEVEL,
+    /** The explorer and introspection are on outside production, and in production only when asked for. */
+    graphqlExplorer: devLike || v.GRAPHQL_EXPLORER,
+    graphqlIntrospection: devLike || v.GRAPHQL_INTROSPECTION,
+  };
+}
+export type ServerConfig = ReturnType<typeof serverConfig>;

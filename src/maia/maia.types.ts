@@ -1,0 +1,207 @@
+/**
+ * The typed face of the Maia client. Everything above `src/maia/` sees these shapes and `GatewayError`s,
+ * never Axios objects or Maia's wire shapes.
+ */
+
+export const executionStatuses = [
+  'RUNNING',
+  'CANCELLING',
+  'SUCCESS',
+  'FAILED',
+  'CANCELLED',
+  'SKIPPED',
+  'FORBIDDEN',
+  'UNKNOWN',
+] as const;
+export type ExecutionStatus = (typeof executionStatuses)[number];
+
+const terminal: ReadonlySet<ExecutionStatus> = new Set([
+  'SUCCESS',
+  'FAILED',
+  'CANCELLED',
+  'SKIPPED',
+  'FORBIDDEN',
+]);
+export function isTerminalStatus(status: ExecutionStatus): boolean {
+  return terminal.has(status);
+}
+
+/** Maps any upstream string to a known status; unknown strings become UNKNOWN (the raw one is kept apart). */
+export function toExecutionStatus(raw: unknown): ExecutionStatus {
+  return typeof raw === 'string' && (executionStatuses as readonly string[]).includes(raw)
+    ? (raw as ExecutionStatus)
+    : 'UNKNOWN';
+}
+
+export const executionTriggers = ['DESIGNER', 'API', 'SCHEDULE', 'SCHEDULE_RUN_NOW', 'UNKNOWN'] as const;
+export type ExecutionTrigger = (typeof executionTriggers)[number];
+
+export interface PageRequest {
+  /** 0-based; default 0. */
+  page?: number;
+  /** 1..100; default 25. */
+  size?: number;
+}
+
+export interface Page<T> {
+  page: number;
+  size: number;
+  total: number;
+  results: T[];
+}
+
+export interface MaiaProject {
+  id: string;
+  name: string;
+  description: string | null;
+}
+
+export interface MaiaEnvironment {
+  name: string;
+  defaultAgentId: string | null;
+  defaultAgentName: string | null;
+}
+
+export interface MaiaPublishedPipeline {
+  name: string;
+  /** ISO-8601 UTC, normalised to milliseconds. */
+  publishedTime: string | null;
+}
+
+export interface ExecutePipelineRequest {
+  pipelineName: string;
+  environmentName: string;
+  versionName?: string;
+  agentId?: string;
+  executionTag?: string;
+  scalarVariables?: Record<string, string>;
+  gridVariables?: Record<string, string[][]>;
+}
+
+export interface ExecuteResult {
+  pipelineExecutionId: string;
+  /** True when the POST's outcome was unknown and the run was found by listing executions afterwards. */
+  reconciled: boolean;
+}
+
+export interface MaiaExecution {
+  pipelineExecutionId: string;
+  projectId: string;
+  pipelineName: string | null;
+  pipelineType: string | null;
+  environmentName: string | null;
+  status: ExecutionStatus;
+  /** The string Maia sent, kept when `status` is UNKNOWN. */
+  rawStatus: string;
+  /** ISO-8601 UTC, normalised to milliseconds. */
+  startedAt: string | null;
+  finishedAt: string | null;
+  message: string | null;
+  trigger: ExecutionTrigger | null;
+  scheduleId: string | null;
+  user: string | null;
+}
+
+export interface MaiaExecutionStatus {
+  status: ExecutionStatus;
+  rawStatus: string;
+}
+
+export interface MaiaStep {
+  id: string;
+  name: string;
+  status: ExecutionStatus;
+  rawStatus: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  message: string | null;
+  /** Present when the step ran a child pipeline; passed through as Maia sent it. */
+  childPipeline: unknown;
+}
+
+export interface ExecutionListFilter {
+  projectId?: string;
+  /** Case-insensitive partial match upstream. */
+  pipelineName?: string;
+  environmentName?: string;
+  status?: ExecutionStatus[];
+  scheduleId?: string;
+  /** Inclusive ISO-8601 bounds. */
+  startedAfter?: string;
+  startedBefore?: string;
+  /** 1..100; default 25. */
+  limit?: number;
+  paginationToken?: string;
+}
+
+export interface ExecutionListPage {
+  results: MaiaExecution[];
+  /** Token of the next page; null on the last page. */
+  more: string | null;
+}
+
+export interface CallOptions {
+  /** Correlation id sent to Maia (`x-request-id`). */
+  requestId?: string;
+  /** Aborts the call (client went away, shutdown). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Every endpoint of the contract in `maia-api.md`. Implemented by `MaiaClient`; tests of higher layers may
+ * use a strict double of it.
+ */
+export interface MaiaApi {
+  listProjects(page?: PageRequest, options?: CallOptions): Promise<Page<MaiaProject>>;
+  listEnvironments(
+    projectId: string,
+    page?: PageRequest,
+    options?: CallOptions,
+  ): Promise<Page<MaiaEnvironment>>;
+  listPublishedPipelines(
+    projectId: string,
+    environmentName: string,
+    page?: PageRequest,
+    options?: CallOptions,
+  ): Promise<Page<MaiaPublishedPipeline>>;
+  /** Never sent twice; an unknown outcome is reconciled or fails with UPSTREAM_OUTCOME_UNKNOWN. */
+  executePipeline(
+    projectId: string,
+    request: ExecutePipelineRequest,
+    options?: CallOptions,
+  ): Promise<ExecuteResult>;
+  getExecution(projectId: string, executionId: string, options?: CallOptions): Promise<MaiaExecution>;
+  /** The light poll; falls back to the details call when the light one is not understood. */
+  getExecutionStatus(
+    projectId: string,
+    executionId: string,
+    options?: CallOptions,
+  ): Promise<MaiaExecutionStatus>;
+  listSteps(
+    projectId: string,
+    executionId: string,
+    page?: PageRequest,
+    options?: CallOptions,
+  ): Promise<Page<MaiaStep>>;
+  cancelExecution(
+    projectId: string,
+    executionId: string,
+    force: boolean,
+    options?: CallOptions,
+  ): Promise<{ pipelineExecutionId: string }>;
+  listExecutions(filter: ExecutionListFilter, options?: CallOptions): Promise<ExecutionListPage>;
+
+  /** Iterators that walk every page. */
+  allProjects(options?: CallOptions): AsyncIterable<MaiaProject>;
+  allEnvironments(projectId: string, options?: CallOptions): AsyncIterable<MaiaEnvironment>;
+  allPublishedPipelines(
+    projectId: string,
+    environmentName: string,
+    options?: CallOptions,
+  ): AsyncIterable<MaiaPublishedPipeline>;
+  allSteps(projectId: string, executionId: string, options?: CallOptions): AsyncIterable<MaiaStep>;
+  allExecutions(filter: ExecutionListFilter, options?: CallOptions): AsyncIterable<MaiaExecution>;
+}
+
+/** Injection token of the `MaiaApi` implementation. */
+export const MAIA_API = Symbol('MAIA_API');

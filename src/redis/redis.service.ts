@@ -1,0 +1,159 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import Redis from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '../config';
+
+export type MessageHandler = (message: string) => void;
+
+/**
+ * The one Redis connection provider. No other module opens a connection of its own.
+ *
+ * Without `REDIS_URL` there is no client (`client` is null) and every user falls back to memory, as one
+ * replica. With it there are exactly two connections: `client` for commands and a subscriber connection
+ * that multiplexes every channel subscription of the process.
+ *
+ * Commands fail fast while Redis is away (no offline queue, a short command timeout), so a Redis outage
+ * slows nothing down: callers catch the error and carry on from memory and Maia.
+ */
+@Injectable()
+export class RedisService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(RedisService.name);
+  readonly client: Redis | null;
+  private subscriberConnection: Redis | null = null;
+  private readonly handlers = new Map<string, Set<MessageHandler>>();
+  readonly keyPrefix: string;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.keyPrefix = config.redis.keyPrefix;
+    this.client = config.redis.url ? this.connect('commands') : null;
+  }
+
+  /** True when Redis is configured, whether or not it answers right now. */
+  get enabled(): boolean {
+    return this.client !== null;
+  }
+
+  /** True when Redis is configured and the command connection is ready. */
+  get available(): boolean {
+    return this.client?.status === 'ready';
+  }
+
+  /** A key in this deployment's namespace. */
+  key(...parts: string[]): string {
+    return this.keyPrefix + parts.join(':');
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (!this.client) {
+      this.logger.log('REDIS_URL is not set: running on memory alone, as a single replica');
+      return;
+    }
+    try {
+      await this.whenReady(this.client, this.config.redis.connectTimeoutMs);
+      this.logger.log('Redis connected');
+    } catch {
+      // Not fatal: the gateway serves from memory and Maia, and ioredis keeps reconnecting.
+      this.logger.warn('Redis is not reachable yet: continuing on memory until it is');
+    }
+  }
+
+  /**
+   * Subscribes a handler to a channel (prefixed like keys). Returns the function that unsubscribes it.
+   * Without Redis, messages published in this process still reach this process's handlers.
+   */
+  async subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>> {
+    const name = this.key(channel);
+    let set = this.handlers.get(name);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(name, set);
+      if (this.client) await this.subscriber().subscribe(name);
+    }
+    set.add(handler);
+    return async () => {
+      const current = this.handlers.get(name);
+      if (!current?.delete(handler) || current.size > 0) return;
+      this.handlers.delete(name);
+      if (this.subscriberConnection) await this.subscriberConnection.unsubscribe(name).catch(() => undefined);
+    };
+  }
+
+  /** Publishes to every replica's subscribers (this one's included). */
+  async publish(channel: string, message: string): Promise<void> {
+    const name = this.key(channel);
+    if (this.client) {
+      await this.client.publish(name, message);
+    } else {
+      this.deliver(name, message);
+    }
+  }
+
+  /** How many channels this process listens to (for tests and metrics). */
+  get subscribedChannelCount(): number {
+    return this.handlers.size;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // Redis is closed last: Nest calls this hook after every module's shutdown hooks that depend on it.
+    await Promise.all(
+      [this.subscriberConnection, this.client].map((c) =>
+        c ? c.quit().catch(() => c.disconnect()) : undefined,
+      ),
+    );
+  }
+
+  private subscriber(): Redis {
+    if (!this.subscriberConnection) {
+      this.subscriberConnection = this.connect('subscriber');
+      this.subscriberConnection.on('message', (channel: string, message: string) =>
+        this.deliver(channel, message),
+      );
+    }
+    return this.subscriberConnection;
+  }
+
+  private deliver(channel: string, message: string): void {
+    for (const handler of this.handlers.get(channel) ?? []) {
+      try {
+        handler(message);
+      } catch (error) {
+        this.logger.error(`A handler of ${channel} threw: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  private connect(role: string): Redis {
+    const { url, commandTimeoutMs, connectTimeoutMs } = this.config.redis;
+    const redis = new Redis(url as string, {
+      connectionName: `maia-gateway:${role}`,
+      commandTimeout: commandTimeoutMs,
+      connectTimeout: connectTimeoutMs,
+      enableOfflineQueue: role === 'subscriber', // subscriptions are replayed on reconnect; commands fail fast
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times) => Math.min(100 * 2 ** times, 2_000),
+      lazyConnect: false,
+    });
+    let wasReady = false;
+    redis.on('ready', () => {
+      if (wasReady) this.logger.log(`Redis ${role} connection is back`);
+      wasReady = true;
+    });
+    // ioredis emits 'error' on every failed reconnect; without a listener Node would crash the process.
+    redis.on('error', (error: Error) => this.logger.debug(`Redis ${role}: ${error.message}`));
+    return redis;
+  }
+
+  private whenReady(redis: Redis, timeoutMs: number): Promise<void> {
+    if (redis.status === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        redis.off('ready', onReady);
+        reject(new Error('Redis connect timeout'));
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      redis.once('ready', onReady);
+    });
+  }
+}
