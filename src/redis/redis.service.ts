@@ -94,11 +94,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     // Redis is closed last: Nest calls this hook after every module's shutdown hooks that depend on it.
-    await Promise.all(
-      [this.subscriberConnection, this.client].map((c) =>
-        c ? c.quit().catch(() => c.disconnect()) : undefined,
-      ),
-    );
+    const connections = [this.subscriberConnection, this.client].filter((c): c is Redis => c !== null);
+    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
   }
 
   private subscriber(): Redis {
