@@ -1,0 +1,45 @@
+import { ConfigError, loadConfig } from './app-config';
+
+describe('loadConfig', () => {
+  it('starts in sandbox mode with documented defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.server).toMatchObject({ mode: 'sandbox', port: 3000, bodyLimitBytes: 102_400 });
+    expect(config.maia.baseUrl).toBe('https://eu1.api.matillion.com/dpc');
+    expect(config.maia.tokenUrl).toBe('https://id.core.matillion.com/oauth/dpc/token');
+    expect(config.redis.url).toBeUndefined();
+    expect(config.server.graphqlExplorer).toBe(true);
+  });
+
+  it('picks production mode and the region host once Maia credentials are given', () => {
+    const config = loadConfig({ MAIA_CLIENT_ID: 'id', MAIA_CLIENT_SECRET: 's3cret', MAIA_REGION: 'us1' });
+    expect(config.server.mode).toBe('production');
+    expect(config.server.graphqlExplorer).toBe(false);
+    expect(config.maia.baseUrl).toBe('https://us1.api.matillion.com/dpc');
+  });
+
+  it('names every bad variable at once and never echoes a value', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', REDIS_URL: 'http://nope', MAIA_CLIENT_SECRET: 'top-secret-value' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const message = (caught as ConfigError).message;
+    expect(message).toContain('PORT');
+    expect(message).toContain('REDIS_URL');
+    expect(message).toContain('MAIA_CLIENT_ID');
+    expect(message).not.toContain('top-secret-value');
+  });
+
+  it('treats empty values as unset, as a copied .env.example has them', () => {
+    const config = loadConfig({
+      MAIA_CLIENT_ID: '',
+      MAIA_CLIENT_SECRET: '',
+      REDIS_URL: '',
+      GATEWAY_MODE: undefined,
+    });
+    expect(config.server.mode).toBe('sandbox');
+    expect(config.redis.url).toBeUndefined();
+  });
+});
