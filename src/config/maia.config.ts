@@ -18,6 +18,16 @@ const schema = z.object({
   MAIA_BREAKER_FAILURE_THRESHOLD: envInt(5, 1, 1000),
   MAIA_BREAKER_OPEN_MS: envInt(10_000, 100, 600_000),
   MAIA_RECONCILE_WINDOW_MS: envInt(120_000, 1_000, 3_600_000),
+  MAIA_RECONCILE_CLOCK_SKEW_MS: envInt(5_000, 0, 600_000),
+  MAIA_MAX_ATTEMPTS: envInt(3, 1, 10),
+  MAIA_RETRY_BASE_DELAY_MS: envInt(100, 1, 60_000),
+  MAIA_RETRY_MAX_DELAY_MS: envInt(2_000, 1, 300_000),
+  MAIA_RETRY_BUDGET_WINDOW_MS: envInt(10_000, 100, 600_000),
+  MAIA_RETRY_BUDGET_MIN_RETRIES: envInt(3, 0, 10_000),
+  MAIA_DEFAULT_RETRY_AFTER_MS: envInt(1_000, 0, 600_000),
+  MAIA_TOKEN_TIMEOUT_MS: envInt(2_000, 100, 60_000),
+  MAIA_TOKEN_RETRY_INTERVAL_MS: envInt(5_000, 0, 600_000),
+  MAIA_TOKEN_REJECTED_RETRY_INTERVAL_MS: envInt(60_000, 0, 3_600_000),
 });
 
 export function maiaConfig(env: Env) {
@@ -48,6 +58,24 @@ export function maiaConfig(env: Env) {
     breakerOpenMs: v.MAIA_BREAKER_OPEN_MS,
     /** How far back execute reconciliation looks for a run it may have created. */
     reconcileWindowMs: v.MAIA_RECONCILE_WINDOW_MS,
+    /** A run counts as ours only if Maia says it started no earlier than this before the call. */
+    reconcileClockSkewMs: v.MAIA_RECONCILE_CLOCK_SKEW_MS,
+    /** Attempts per idempotent call (first one included); the cancel PATCH gets at most 2. */
+    maxAttempts: v.MAIA_MAX_ATTEMPTS,
+    /** Full-jitter backoff: a retry waits random(0, min(max, base * 2^retry)). */
+    retryBaseDelayMs: v.MAIA_RETRY_BASE_DELAY_MS,
+    retryMaxDelayMs: v.MAIA_RETRY_MAX_DELAY_MS,
+    /** Retries allowed in a sliding window: retryBudgetRatio * calls + retryBudgetMinRetries. */
+    retryBudgetWindowMs: v.MAIA_RETRY_BUDGET_WINDOW_MS,
+    retryBudgetMinRetries: v.MAIA_RETRY_BUDGET_MIN_RETRIES,
+    /** Cooldown after a 429 that carries no usable Retry-After. */
+    defaultRetryAfterMs: v.MAIA_DEFAULT_RETRY_AFTER_MS,
+    /** The longest a caller waits for a token when none is valid. */
+    tokenTimeoutMs: v.MAIA_TOKEN_TIMEOUT_MS,
+    /** Token endpoint down: the next attempt no sooner than this. */
+    tokenRetryIntervalMs: v.MAIA_TOKEN_RETRY_INTERVAL_MS,
+    /** Credentials rejected: the next attempt no sooner than this. */
+    tokenRejectedRetryIntervalMs: v.MAIA_TOKEN_REJECTED_RETRY_INTERVAL_MS,
   };
 }
 export type MaiaConfig = ReturnType<typeof maiaConfig>;
