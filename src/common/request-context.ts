@@ -1,0 +1,104 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+
+/**
+ * Who is calling. The auth layer fills it in and owns its shape: it may add members by declaration merging
+ * (`declare module '.../common/request-context' { interface RequestPrincipal { scopes: ... } }`).
+ * `id` is the stable identity (API key name, JWT subject) that scopes per-caller state such as
+ * idempotency keys.
+ */
+export interface RequestPrincipal {
+  readonly id: string;
+}
+
+const storage = new AsyncLocalStorage<RequestContext>();
+
+/** Request ids accepted from callers: short and free of anything a log line or header could trip on. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** The caller's `x-request-id` when it is a sane token, else a fresh UUID. */
+export function requestIdFrom(header: string | string[] | undefined): string {
+  const candidate = Array.isArray(header) ? header[0] : header;
+  return candidate !== undefined && SANE_REQUEST_ID.test(candidate) ? candidate : randomUUID();
+}
+
+/**
+ * Per-request facts that deep layers need without threading them through every signature: the request
+ * id (logs, the id sent to Maia), the caller, and which cached resources were answered stale because
+ * Maia failed (REST says so in a header, GraphQL in the response `extensions`).
+ */
+export class RequestContext {
+  readonly staleResources = new Set<string>();
+  principal?: RequestPrincipal;
+
+  constructor(
+    readonly requestId: string = randomUUID(),
+    readonly startedAtMs: number = Date.now(),
+  ) {}
+
+  /** Records that `resource` was answered from a stale cache entry in this request. */
+  markStale(resource: string): void {
+    this.staleResources.add(resource);
+  }
+
+  /** Runs `fn` (and everything it awaits or schedules) with `ctx` as the current context. */
+  static run<T>(ctx: RequestContext, fn: () => T): T {
+    return storage.run(ctx, fn);
+  }
+
+  /** The context of the request being served, or undefined outside one (startup, pollers, tests). */
+  static current(): RequestContext | undefined {
+    return storage.getStore();
+  }
+
+  /** `current()?.markStale(resource)`: a no-op outside a request. */
+  static markStale(resource: string): void {
+    storage.getStore()?.markStale(resource);
+  }
+}
+
+/** Response header naming the resources answered from stale cache entries (comma-separated). */
+export const STALE_RESOURCES_HEADER = 'x-cache-stale';
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's context; also reachable as `RequestContext.current()` inside handlers. */
+    requestContext?: RequestContext;
+  }
+}
+
+/**
+ * Gives every HTTP request of a Fastify instance its own `RequestContext`. Call it on the adapter's
+ * instance before the Nest app initialises (e.g. `installRequestContext(adapter.getInstance())` in
+ * `createGateway`), so it covers every route, GraphQL's included.
+ *
+ * Why `run()` in hooks: `AsyncLocalStorage.enterWith` in a hook leaks the store into unrelated work or
+ * loses it, so `onRequest` wraps the rest of the lifecycle in `run()`. The context is entered again after
+ * body parsing (preValidation) and right before the handler (preHandler): Fastify 5 keeps it through
+ * parsing today (the spec proves it, slow chunked bodies included), but a stream-driven parser or a
+ * plugin's callback could resume outside the store, and re-entering with the same object costs nothing.
+ *
+ * It also echoes the request id and, when something was answered stale, sets `x-cache-stale`.
+ */
+export function installRequestContext(fastify: FastifyInstance): void {
+  const enter = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    const ctx = request.requestContext;
+    if (ctx) storage.run(ctx, done);
+    else done();
+  };
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const ctx = new RequestContext(requestIdFrom(request.headers[REQUEST_ID_HEADER]));
+    request.requestContext = ctx;
+    void reply.header(REQUEST_ID_HEADER, ctx.requestId);
+    storage.run(ctx, done);
+  });
+  fastify.addHook('preValidation', enter);
+  fastify.addHook('preHandler', enter);
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    const stale = request.requestContext?.staleResources;
+    if (stale && stale.size > 0) void reply.header(STALE_RESOURCES_HEADER, [...stale].sort().join(', '));
+    done(null, payload);
+  });
+}
