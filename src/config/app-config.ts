@@ -3,6 +3,7 @@ import { authConfig } from './auth.config';
 import { cacheConfig } from './cache.config';
 import { type Env } from './env';
 import { maiaConfig } from './maia.config';
+import { observabilityConfig } from './observability.config';
 import { redisConfig } from './redis.config';
 import { sandboxConfig } from './sandbox.config';
 import { serverConfig } from './server.config';
@@ -23,6 +24,7 @@ const namespaces = {
   watch: watchConfig,
   auth: authConfig,
   sandbox: sandboxConfig,
+  observability: observabilityConfig,
 };
 
 export type AppConfig = { [K in keyof typeof namespaces]: ReturnType<(typeof namespaces)[K]> };

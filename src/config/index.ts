@@ -7,3 +7,4 @@ export type { CacheConfig } from './cache.config';
 export type { WatchConfig } from './watch.config';
 export type { AuthConfig } from './auth.config';
 export type { SandboxConfig } from './sandbox.config';
+export type { ObservabilityConfig } from './observability.config';
