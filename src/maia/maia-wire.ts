@@ -1,0 +1,295 @@
+import { z } from 'zod';
+import {
+  executionTriggers,
+  toExecutionStatus,
+  type ExecutionListPage,
+  type ExecutionTrigger,
+  type MaiaEnvironment,
+  type MaiaExecution,
+  type MaiaExecutionStatus,
+  type MaiaProject,
+  type MaiaPublishedPipeline,
+  type MaiaStep,
+  type Page,
+} from './maia.types';
+import { badResponseError } from './maia-errors';
+
+/**
+ * Maia's wire shapes and the tolerant parsing that turns them into domain types. This is the only file
+ * that knows them. Tolerated: flat or `{result}`-wrapped details, a missing `projectId` (filled from the
+ * path), timestamps with or without milliseconds (normalised to ISO with ms), unknown statuses (kept as
+ * UNKNOWN with the raw string), unknown triggers, and the docs' `size: 0, total: 0` page slip.
+ * Anything without the fields a caller cannot do without (ids, names) is UPSTREAM_BAD_RESPONSE.
+ */
+
+/** Any value → a trimmed-or-not string, or null when absent or not a string. */
+const looseString = z
+  .unknown()
+  .optional()
+  .transform((v) => (typeof v === 'string' ? v : null));
+const requiredString = z.string().min(1);
+const looseNumber = z
+  .unknown()
+  .optional()
+  .transform((v) =>
+    typeof v === 'number' && Number.isFinite(v)
+      ? v
+      : typeof v === 'string' && /^\d+$/.test(v)
+        ? Number(v)
+        : null,
+  );
+
+/** ISO-8601 with or without milliseconds or offset → UTC ISO with milliseconds; unreadable → null. */
+export function normaliseTimestamp(value: unknown): string | null {
+  if (typeof value !== 'string' || value.trim() === '') return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+const timestamp = z.unknown().optional().transform(normaliseTimestamp);
+
+function toTrigger(raw: unknown): ExecutionTrigger | null {
+  if (typeof raw !== 'string' || raw === '') return null;
+  return (executionTriggers as readonly string[]).includes(raw) ? (raw as ExecutionTrigger) : 'UNKNOWN';
+}
+
+const wireProject = z.object({ id: requiredString, name: z.string(), description: looseString });
+const wireEnvironment = z.object({
+  name: requiredString,
+  defaultAgentId: looseString,
+  defaultAgentName: looseString,
+});
+const wirePublishedPipeline = z.object({ name: requiredString, publishedTime: timestamp });
+
+const wireExecution = z.object({
+  pipelineExecutionId: requiredString,
+  projectId: looseString,
+  pipelineName: looseString,
+  pipelineType: looseString,
+  environmentName: looseString,
+  status: z.unknown().optional(),
+  startedAt: timestamp,
+  finishedAt: timestamp,
+  message: looseString,
+  trigger: z.unknown().optional(),
+  scheduleId: looseString,
+  user: looseString,
+  // Not in the contract; used by reconciliation when an upstream (or the emulator) echoes it.
+  executionTag: looseString,
+});
+type WireExecution = z.infer<typeof wireExecution>;
+
+const wireStep = z.object({
+  id: z.union([requiredString, z.number().transform(String)]),
+  name: z.string(),
+  result: z
+    .object({
+      status: z.unknown().optional(),
+      startedAt: timestamp,
+      finishedAt: timestamp,
+      message: looseString,
+    })
+    .nullish(),
+  // Some shapes put the step's status at the top level; accepted when `result` is missing.
+  status: z.unknown().optional(),
+  startedAt: timestamp,
+  finishedAt: timestamp,
+  message: looseString,
+  childPipeline: z.unknown().optional(),
+});
+
+function parseOrThrow<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw badResponseError(`Maia sent an unreadable ${what}`);
+  return parsed.data;
+}
+
+function rawStatusOf(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+/** An execution as the domain sees it. Exported with the raw `executionTag` for reconciliation. */
+export interface ParsedExecution extends MaiaExecution {
+  /** Only when the upstream echoes it (the contract does not promise it). */
+  executionTag: string | null;
+}
+
+function toExecution(wire: WireExecution, projectIdFromPath?: string): ParsedExecution {
+  const rawStatus = rawStatusOf(wire.status);
+  const projectId = wire.projectId ?? projectIdFromPath;
+  if (!projectId) throw badResponseError('Maia sent an execution without its project');
+  return {
+    pipelineExecutionId: wire.pipelineExecutionId,
+    projectId,
+    pipelineName: wire.pipelineName,
+    pipelineType: wire.pipelineType,
+    environmentName: wire.environmentName,
+    status: toExecutionStatus(rawStatus),
+    rawStatus,
+    startedAt: wire.startedAt,
+    finishedAt: wire.finishedAt,
+    message: wire.message,
+    trigger: toTrigger(wire.trigger),
+    scheduleId: wire.scheduleId,
+    user: wire.user,
+    executionTag: wire.executionTag,
+  };
+}
+
+/** Strips the reconciliation-only field so callers get exactly `MaiaExecution`. */
+export function toPublicExecution(execution: ParsedExecution): MaiaExecution {
+  const { executionTag: _executionTag, ...rest } = execution;
+  return rest;
+}
+
+/** Details of one execution: flat, or wrapped as `{ result: {...} }` without `projectId`. */
+export function parseExecutionDetails(body: unknown, projectIdFromPath: string): MaiaExecution {
+  const candidate =
+    typeof body === 'object' &&
+    body !== null &&
+    !('pipelineExecutionId' in body) &&
+    'result' in body &&
+    typeof (body as { result: unknown }).result === 'object'
+      ? (body as { result: unknown }).result
+      : body;
+  return toPublicExecution(
+    toExecution(parseOrThrow(wireExecution, candidate, 'execution'), projectIdFromPath),
+  );
+}
+
+/**
+ * The light status answer. Returns null when the shape is not understood, so the caller can fall back to
+ * the details call. An unknown status string is understood: it is UNKNOWN with its raw value.
+ */
+export function parseExecutionStatus(body: unknown): MaiaExecutionStatus | null {
+  if (typeof body !== 'object' || body === null) return null;
+  const record = body as Record<string, unknown>;
+  const inner =
+    typeof record.result === 'object' && record.result !== null && !('status' in record)
+      ? (record.result as Record<string, unknown>)
+      : record;
+  if (typeof inner.status !== 'string' || inner.status === '') return null;
+  return { status: toExecutionStatus(inner.status), rawStatus: inner.status };
+}
+
+const wireExecutionList = z.object({
+  results: z.array(z.unknown()),
+  more: z
+    .unknown()
+    .optional()
+    .transform((v) => (typeof v === 'string' && v !== '' ? v : null)),
+});
+
+export interface ParsedExecutionListPage extends ExecutionListPage {
+  parsed: ParsedExecution[];
+}
+
+/** `GET /v1/pipeline-executions`: token paging, `more` absent on the last page. */
+export function parseExecutionList(body: unknown): ParsedExecutionListPage {
+  const page = parseOrThrow(wireExecutionList, body, 'execution list');
+  const parsed = page.results.map((item) => toExecution(parseOrThrow(wireExecution, item, 'execution')));
+  return { results: parsed.map(toPublicExecution), more: page.more, parsed };
+}
+
+const wirePage = z.object({
+  page: looseNumber,
+  size: looseNumber,
+  total: looseNumber,
+  results: z.array(z.unknown()),
+});
+
+/** A page plus whether its `total` can be trusted to stop an iteration. */
+export interface ParsedPage<T> extends Page<T> {
+  totalKnown: boolean;
+}
+
+/**
+ * Page-based lists. The docs' example shows `size: 0, total: 0` beside non-empty results: then the
+ * requested page/size are used and `total` is only a lower bound (`totalKnown: false`).
+ */
+export function parsePage<T>(
+  body: unknown,
+  requested: { page: number; size: number },
+  item: (raw: unknown) => T,
+  what: string,
+): ParsedPage<T> {
+  const wire = parseOrThrow(wirePage, body, what);
+  const results = wire.results.map(item);
+  const page = wire.page ?? requested.page;
+  const sizeOk = wire.size !== null && wire.size > 0;
+  const size = sizeOk ? (wire.size as number) : requested.size;
+  const totalOk = wire.total !== null && !(wire.total === 0 && results.length > 0) && sizeOk;
+  const lowerBound = page * size + results.length;
+  return {
+    page,
+    size,
+    total: totalOk ? Math.max(wire.total as number, lowerBound) : lowerBound,
+    results,
+    totalKnown: totalOk,
+  };
+}
+
+export const parseProject = (raw: unknown): MaiaProject => {
+  const p = parseOrThrow(wireProject, raw, 'project');
+  return { id: p.id, name: p.name, description: p.description };
+};
+
+export const parseEnvironment = (raw: unknown): MaiaEnvironment => {
+  const e = parseOrThrow(wireEnvironment, raw, 'environment');
+  return { name: e.name, defaultAgentId: e.defaultAgentId, defaultAgentName: e.defaultAgentName };
+};
+
+export const parsePublishedPipeline = (raw: unknown): MaiaPublishedPipeline => {
+  const p = parseOrThrow(wirePublishedPipeline, raw, 'published pipeline');
+  return { name: p.name, publishedTime: p.publishedTime };
+};
+
+export const parseStep = (raw: unknown): MaiaStep => {
+  const s = parseOrThrow(wireStep, raw, 'step');
+  const source = s.result ?? s;
+  const rawStatus = rawStatusOf(source.status);
+  return {
+    id: s.id,
+    name: s.name,
+    status: toExecutionStatus(rawStatus),
+    rawStatus,
+    startedAt: source.startedAt,
+    finishedAt: source.finishedAt,
+    message: source.message,
+    childPipeline: s.childPipeline ?? null,
+  };
+};
+
+/** `{ pipelineExecutionId }` of execute (201, any 2xx) and cancel (200); null when absent. */
+export function parseExecutionIdAnswer(body: unknown): string | null {
+  if (typeof body !== 'object' || body === null) return null;
+  const record = body as Record<string, unknown>;
+  const inner =
+    typeof record.result === 'object' && record.result !== null
+      ? (record.result as Record<string, unknown>)
+      : record;
+  const id = inner.pipelineExecutionId ?? inner.id;
+  return typeof id === 'string' && id !== '' ? id : null;
+}
+
+/** The execute request body as Maia expects it (only the fields that are set). */
+export function toWireExecuteBody(request: {
+  pipelineName: string;
+  environmentName: string;
+  versionName?: string;
+  agentId?: string;
+  executionTag?: string;
+  scalarVariables?: Record<string, string>;
+  gridVariables?: Record<string, string[][]>;
+}): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    pipelineName: request.pipelineName,
+    environmentName: request.environmentName,
+  };
+  if (request.versionName !== undefined) body.versionName = request.versionName;
+  if (request.agentId !== undefined) body.agentId = request.agentId;
+  if (request.executionTag !== undefined) body.executionTag = request.executionTag;
+  if (request.scalarVariables !== undefined) body.scalarVariables = request.scalarVariables;
+  if (request.gridVariables !== undefined) body.gridVariables = request.gridVariables;
+  return body;
+}
