@@ -1,0 +1,305 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
+import { ErrorCode, GatewayError } from '../../common/errors';
+import { APP_CONFIG, type AppConfig, type WatchConfig } from '../../config';
+import { isTerminalStatus, MAIA_API, type MaiaApi, type MaiaExecution } from '../../maia/maia.types';
+import { RedisService } from '../../redis/redis.service';
+import { ExecutionPoller } from './execution.poller';
+import { MemoryWatchStore } from './memory-watch.store';
+import { ProjectFeedPoller } from './project-feed.poller';
+import { RedisWatchStore } from './redis-watch.store';
+import { SubscriptionLimiter } from './subscription.limiter';
+import { readFailure, TopicHub, type LeaderContext, type TopicPoller } from './topic.hub';
+import { ExecutionSubscriber, FeedSubscriber, type ExecutionFeedFilter } from './watch.subscribers';
+import { type WatchStore } from './watch.store';
+import {
+  type ExecutionWatchEvent,
+  type SubscriberIdentity,
+  type WatchOptions,
+  type WatchStream,
+} from './watch.types';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CURSOR = /^\d{1,16}$/;
+/** How long a NOT_FOUND is remembered, so late subscribers of a missing execution do not poll again. */
+const ERROR_TTL_MS = 60_000;
+
+/** What the watcher is doing right now (tests, metrics, health). */
+export interface WatchActivity {
+  topics: number;
+  subscribers: number;
+  leaderships: number;
+  timers: number;
+  limiterKeys: number;
+}
+
+/**
+ * Live status of executions for any number of watchers, with one upstream poller per execution across all
+ * replicas. See docs/adr/0004-execution-watch.md.
+ *
+ * - `watch()` streams one execution: its current state first (or, with `after`, exactly the events after
+ *   that cursor), then each change, and completes after the terminal state. A NOT_FOUND ends it with that
+ *   error; other upstream errors only slow the polling down.
+ * - `watchProject()` streams the started, changed and finished executions of a project (one shared list
+ *   poll per project).
+ * - `notifyStarted()` after an execute, so the run is watched from its first second; `nudge()` after a
+ *   cancel, so the change is seen fast.
+ * - `waitForTerminal()` for long-polls (`waitSeconds`).
+ *
+ * Every iterator releases its listener, timers, lease and limit slot on `return()` (unsubscribe,
+ * disconnect), and the module releases everything on shutdown so another replica takes over at once.
+ */
+@Injectable()
+export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShutdown {
+  private readonly logger = new Logger(ExecutionWatchService.name);
+  private readonly replicaId = randomUUID();
+  private readonly hubs = new Map<string, TopicHub>();
+  private readonly store: WatchStore;
+  private readonly limiter: SubscriptionLimiter;
+  private readonly config: WatchConfig;
+  private shuttingDown = false;
+
+  constructor(
+    @Inject(MAIA_API) private readonly maia: MaiaApi,
+    private readonly redis: RedisService,
+    @Inject(APP_CONFIG) appConfig: AppConfig,
+  ) {
+    this.config = appConfig.watch;
+    this.store = redis.enabled ? new RedisWatchStore(redis) : new MemoryWatchStore();
+    this.limiter = new SubscriptionLimiter(
+      this.config.maxSubscriptionsPerConnection,
+      this.config.maxSubscriptionsPerClient,
+    );
+  }
+
+  /** Streams one execution's events. Throws BAD_USER_INPUT or RATE_LIMITED before anything starts. */
+  watch(
+    projectId: string,
+    executionId: string,
+    options: WatchOptions = {},
+  ): WatchStream<ExecutionWatchEvent> {
+    checkId('projectId', projectId);
+    checkId('executionId', executionId);
+    const after = parseCursor(options.after);
+    this.refuseWhileShuttingDown();
+    const release = this.limiter.acquire(options);
+    const hub = this.executionHub(projectId, executionId);
+    const subscriber: ExecutionSubscriber = new ExecutionSubscriber(after, () => {
+      hub.remove(subscriber);
+      release();
+    });
+    hub.add(subscriber);
+    void this.catchUp(hub, subscriber);
+    return subscriber.queue;
+  }
+
+  /** Streams the started, changed and finished executions of a project that match the filter. */
+  watchProject(
+    projectId: string,
+    filter: ExecutionFeedFilter = {},
+    identity: SubscriberIdentity = {},
+  ): WatchStream<ExecutionWatchEvent> {
+    checkId('projectId', projectId);
+    this.refuseWhileShuttingDown();
+    const release = this.limiter.acquire(identity);
+    const hub = this.feedHub(projectId);
+    const subscriber: FeedSubscriber = new FeedSubscriber(filter, () => {
+      hub.remove(subscriber);
+      release();
+    });
+    hub.add(subscriber);
+    void this.startFeed(hub, subscriber);
+    return subscriber.queue;
+  }
+
+  /** An execution was just started through this gateway: poll it from now on, subscribers or not (for a while). */
+  notifyStarted(projectId: string, executionId: string): void {
+    if (!UUID.test(projectId) || !UUID.test(executionId) || this.shuttingDown) return;
+    this.executionHub(projectId, executionId).pin(this.config.startGraceMs);
+    // Dashboards watching the project should see the new run soon, not at the feed's slowest pace.
+    void this.publishNudge(feedTopic(projectId));
+  }
+
+  /** A cancel was requested: whoever polls this execution polls fast again. */
+  async nudge(projectId: string, executionId: string): Promise<void> {
+    if (!UUID.test(projectId) || !UUID.test(executionId)) return;
+    await Promise.all([
+      this.publishNudge(executionTopic(projectId, executionId)),
+      this.publishNudge(feedTopic(projectId)),
+    ]);
+  }
+
+  /**
+   * Long-poll: resolves with the execution as soon as it is terminal, or after `waitMs` with its latest
+   * known state (null when none was seen yet). Stops early when `signal` aborts (the client went away).
+   */
+  async waitForTerminal(
+    projectId: string,
+    executionId: string,
+    waitMs: number,
+    options: SubscriberIdentity & { signal?: AbortSignal } = {},
+  ): Promise<MaiaExecution | null> {
+    const { signal, ...identity } = options;
+    const events = this.watch(projectId, executionId, identity);
+    let latest: MaiaExecution | null = null;
+    const stop = () => void events.return();
+    const timer = setTimeout(stop, waitMs);
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const event of events) {
+        latest = event.execution;
+        if (isTerminalStatus(event.execution.status)) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
+      await events.return();
+    }
+    return latest;
+  }
+
+  activity(): WatchActivity {
+    let subscribers = 0;
+    let leaderships = 0;
+    let timers = 0;
+    for (const hub of this.hubs.values()) {
+      subscribers += hub.listenerCount;
+      leaderships += hub.isLeader ? 1 : 0;
+      timers += hub.timerCount;
+    }
+    return {
+      topics: this.hubs.size,
+      subscribers,
+      leaderships,
+      timers,
+      limiterKeys: this.limiter.trackedKeys,
+    };
+  }
+
+  /** Ends every stream with SHUTTING_DOWN and lets go of every lease, so other replicas take over at once. */
+  async onModuleDestroy(): Promise<void> {
+    this.shuttingDown = true;
+    const hubs = [...this.hubs.values()];
+    this.hubs.clear();
+    const error = new GatewayError(ErrorCode.SHUTTING_DOWN, 'The gateway is restarting; reconnect to resume');
+    await Promise.all(hubs.map((hub) => hub.close(error)));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // Normally done by onModuleDestroy already; kept for contexts that only run the shutdown hooks.
+    if (this.hubs.size > 0) await this.onModuleDestroy();
+  }
+
+  private async catchUp(hub: TopicHub, subscriber: ExecutionSubscriber): Promise<void> {
+    try {
+      await hub.ready;
+      const [history, failure] = await Promise.all([
+        this.store.history(hub.topic),
+        readFailure(this.store, hub.topic),
+      ]);
+      subscriber.catchUp(history, failure);
+      if (!subscriber.ended) hub.activate();
+    } catch (error) {
+      this.logger.warn(`${hub.channel}: catch-up failed: ${(error as Error).message}`);
+      subscriber.queue.fail(new GatewayError(ErrorCode.INTERNAL, 'Live status is unavailable right now'));
+    }
+  }
+
+  private async startFeed(hub: TopicHub, subscriber: FeedSubscriber): Promise<void> {
+    try {
+      await hub.ready;
+      const failure = await readFailure(this.store, hub.topic);
+      if (failure) subscriber.onError(failure);
+      else hub.activate();
+    } catch (error) {
+      this.logger.warn(`${hub.channel}: start failed: ${(error as Error).message}`);
+      subscriber.queue.fail(new GatewayError(ErrorCode.INTERNAL, 'Live status is unavailable right now'));
+    }
+  }
+
+  private executionHub(projectId: string, executionId: string): TopicHub {
+    return this.hub(
+      executionTopic(projectId, executionId),
+      (context) => new ExecutionPoller(projectId, executionId, context, this.maia, this.config),
+      (event) => isTerminalStatus(event.execution.status),
+    );
+  }
+
+  private feedHub(projectId: string): TopicHub {
+    return this.hub(
+      feedTopic(projectId),
+      (context) => new ProjectFeedPoller(projectId, context, this.maia, this.config),
+      () => false,
+    );
+  }
+
+  private hub(
+    topic: string,
+    makePoller: (context: LeaderContext) => TopicPoller,
+    isFinal: (event: { execution: MaiaExecution }) => boolean,
+  ): TopicHub {
+    const existing = this.hubs.get(topic);
+    if (existing && !existing.isClosed) return existing;
+    const hub = new TopicHub(
+      topic,
+      {
+        store: this.store,
+        redis: this.redis,
+        logger: this.logger,
+        leaseMs: this.config.leaseMs,
+        maxIntervalMs: this.config.maxIntervalMs,
+        historySize: this.config.historySize,
+        historyTtlMs: this.config.historyTtlSeconds * 1000,
+        errorTtlMs: ERROR_TTL_MS,
+        owner: `${this.replicaId}:${randomUUID()}`,
+      },
+      {
+        makePoller,
+        isFinal,
+        onIdle: (idle) => {
+          if (this.hubs.get(topic) === idle) this.hubs.delete(topic);
+          void idle.close();
+        },
+      },
+    );
+    this.hubs.set(topic, hub);
+    return hub;
+  }
+
+  private async publishNudge(topic: string): Promise<void> {
+    try {
+      await this.redis.publish(`watch:${topic}`, JSON.stringify({ t: 'nudge' }));
+    } catch (error) {
+      this.logger.debug(`nudge of ${topic} failed: ${(error as Error).message}`);
+    }
+  }
+
+  private refuseWhileShuttingDown(): void {
+    if (this.shuttingDown) {
+      throw new GatewayError(ErrorCode.SHUTTING_DOWN, 'The gateway is restarting; reconnect to resume');
+    }
+  }
+}
+
+export function executionTopic(projectId: string, executionId: string): string {
+  return `exec:${projectId.toLowerCase()}:${executionId.toLowerCase()}`;
+}
+
+export function feedTopic(projectId: string): string {
+  return `feed:${projectId.toLowerCase()}`;
+}
+
+function checkId(name: string, value: string): void {
+  if (!UUID.test(value))
+    throw new GatewayError(ErrorCode.BAD_USER_INPUT, `${name} must be a UUID`, { field: name });
+}
+
+function parseCursor(cursor: string | undefined): number | null {
+  if (cursor === undefined || cursor === '') return null;
+  if (!CURSOR.test(cursor) || !Number.isSafeInteger(Number(cursor))) {
+    throw new GatewayError(ErrorCode.BAD_USER_INPUT, 'after must be a cursor from an earlier event', {
+      field: 'after',
+    });
+  }
+  return Number(cursor);
+}

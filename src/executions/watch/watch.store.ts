@@ -1,0 +1,51 @@
+import { type StoredEvent } from './watch.types';
+
+/**
+ * Where the shared poller keeps its coordination state: one lease, the event history and small named
+ * state values per topic (an execution or a project feed). Redis-backed across replicas; memory-backed for
+ * a single replica without Redis. Writes that only the leader may make are fenced by the lease owner, so
+ * a leader that lost its lease (a long pause, a partition) can never append a duplicate.
+ */
+export interface WatchStore {
+  /** `SET lease owner NX PX leaseMs`. */
+  acquireLease(topic: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** Extends the lease when `owner` still holds it. */
+  renewLease(topic: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** Deletes the lease when `owner` still holds it. */
+  releaseLease(topic: string, owner: string): Promise<boolean>;
+  /**
+   * Appends an event with the next cursor and trims the history to `historySize`; null when `owner` does
+   * not hold the lease. Cursors only grow, even after the history expired and started again.
+   */
+  append(
+    topic: string,
+    owner: string,
+    event: Omit<StoredEvent, 'seq'>,
+    historySize: number,
+    ttlMs: number,
+  ): Promise<StoredEvent | null>;
+  /** The kept history, oldest first. */
+  history(topic: string): Promise<StoredEvent[]>;
+  /** The cursor of the newest event ever appended (while the history lives), or null. */
+  lastSeq(topic: string): Promise<number | null>;
+  getState(topic: string, name: string): Promise<string | null>;
+  /** Sets a named value; with an owner, only while that owner holds the lease. */
+  setState(topic: string, name: string, value: string, ttlMs: number, owner?: string): Promise<boolean>;
+}
+
+export function encodeEntry(seq: number, event: Omit<StoredEvent, 'seq'>): string {
+  return `${seq} ${JSON.stringify(event)}`;
+}
+
+/** Entries are `<seq> <json>`, so the append script can number them without parsing JSON. */
+export function decodeEntry(entry: string): StoredEvent | null {
+  const space = entry.indexOf(' ');
+  const seq = Number(entry.slice(0, space));
+  if (space < 1 || !Number.isSafeInteger(seq)) return null;
+  try {
+    const body = JSON.parse(entry.slice(space + 1)) as Omit<StoredEvent, 'seq'>;
+    return { seq, ...body };
+  } catch {
+    return null;
+  }
+}

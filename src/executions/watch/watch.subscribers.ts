@@ -1,0 +1,127 @@
+import { type GatewayError } from '../../common/errors';
+import { isTerminalStatus, type ExecutionListFilter, type MaiaExecution } from '../../maia/maia.types';
+import { EventQueue } from './event-queue';
+import { type HubListener } from './topic.hub';
+import {
+  toWatchEvent,
+  type ExecutionEventKind,
+  type ExecutionWatchEvent,
+  type StoredEvent,
+} from './watch.types';
+
+/**
+ * One subscriber of one execution. Live events that arrive while it catches up from the history are held
+ * back, then everything is delivered in cursor order, each cursor once.
+ */
+export class ExecutionSubscriber implements HubListener {
+  readonly queue: EventQueue<ExecutionWatchEvent>;
+  private lastSeq: number | null;
+  private catchingUp = true;
+  private pending: StoredEvent[] = [];
+  private pendingError: GatewayError | null = null;
+
+  constructor(
+    private readonly after: number | null,
+    onClose: () => void,
+  ) {
+    this.lastSeq = after;
+    this.queue = new EventQueue(onClose);
+  }
+
+  get ended(): boolean {
+    return this.queue.isClosed;
+  }
+
+  onEvent(event: StoredEvent): void {
+    if (this.catchingUp) this.pending.push(event);
+    else this.emit(event);
+  }
+
+  onError(error: GatewayError): void {
+    if (this.catchingUp) this.pendingError = error;
+    else this.queue.fail(error);
+  }
+
+  /**
+   * Without a cursor: the latest state, as a SNAPSHOT. With one: exactly the kept events after it; when it
+   * is older than the history (or unknown), the latest state as a SNAPSHOT instead, so nothing is skipped
+   * silently.
+   */
+  catchUp(history: StoredEvent[], failure: GatewayError | null): void {
+    if (failure) {
+      this.queue.fail(failure);
+      return;
+    }
+    const latest = history.at(-1);
+    if (latest && this.after === null) {
+      this.emit(latest, 'SNAPSHOT');
+    } else if (latest && this.after !== null) {
+      const after = this.after;
+      const oldest = history[0].seq;
+      if (after < oldest - 1 || after > latest.seq) {
+        this.lastSeq = null;
+        this.emit(latest, 'SNAPSHOT');
+      } else {
+        for (const event of history) this.emit(event);
+        // The client already has the final event: nothing more will come.
+        if (latest.seq <= after && isTerminalStatus(latest.execution.status)) this.queue.end();
+      }
+    }
+    this.catchingUp = false;
+    const pending = this.pending;
+    this.pending = [];
+    for (const event of pending) this.emit(event);
+    if (this.pendingError) this.queue.fail(this.pendingError);
+  }
+
+  private emit(event: StoredEvent, kind?: ExecutionEventKind): void {
+    if (this.queue.isClosed) return;
+    if (this.lastSeq !== null && event.seq <= this.lastSeq) return;
+    this.lastSeq = event.seq;
+    this.queue.push(toWatchEvent(event, kind));
+    if (isTerminalStatus(event.execution.status)) this.queue.end();
+  }
+}
+
+/** The filter of `pipelineExecutionEvents`, applied to the shared feed on each replica. */
+export type ExecutionFeedFilter = Pick<
+  ExecutionListFilter,
+  'pipelineName' | 'environmentName' | 'status' | 'scheduleId' | 'startedAfter' | 'startedBefore'
+>;
+
+export function matchesFeedFilter(execution: MaiaExecution, filter: ExecutionFeedFilter): boolean {
+  const { pipelineName, environmentName, status, scheduleId, startedAfter, startedBefore } = filter;
+  if (pipelineName && !(execution.pipelineName ?? '').toLowerCase().includes(pipelineName.toLowerCase())) {
+    return false;
+  }
+  if (environmentName && execution.environmentName !== environmentName) return false;
+  if (status && status.length > 0 && !status.includes(execution.status)) return false;
+  if (scheduleId && execution.scheduleId !== scheduleId) return false;
+  const startedMs = Date.parse(execution.startedAt ?? '');
+  if (startedAfter && !(startedMs >= Date.parse(startedAfter))) return false;
+  if (startedBefore && !(startedMs <= Date.parse(startedBefore))) return false;
+  return true;
+}
+
+/** One subscriber of a project feed: live events only, filtered, each cursor once; it never ends by itself. */
+export class FeedSubscriber implements HubListener {
+  readonly queue: EventQueue<ExecutionWatchEvent>;
+  private lastSeq = 0;
+
+  constructor(
+    private readonly filter: ExecutionFeedFilter,
+    onClose: () => void,
+  ) {
+    this.queue = new EventQueue(onClose);
+  }
+
+  onEvent(event: StoredEvent): void {
+    if (event.seq <= this.lastSeq) return;
+    this.lastSeq = event.seq;
+    if (matchesFeedFilter(event.execution, this.filter)) this.queue.push(toWatchEvent(event));
+  }
+
+  onError(error: GatewayError): void {
+    this.queue.fail(error);
+  }
+}

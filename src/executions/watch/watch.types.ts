@@ -1,0 +1,63 @@
+import { type MaiaExecution } from '../../maia/maia.types';
+
+/**
+ * What an event says about an execution:
+ * - SNAPSHOT: the state when the subscription began (or when the watcher first saw the run);
+ * - STARTED: the run was started through the gateway and watched from its first second;
+ * - CHANGED: status, message or finishedAt changed;
+ * - FINISHED: the run reached a terminal status (the last event of an execution stream).
+ */
+export const executionEventKinds = ['SNAPSHOT', 'STARTED', 'CHANGED', 'FINISHED'] as const;
+export type ExecutionEventKind = (typeof executionEventKinds)[number];
+
+/** One event of a watched execution or project feed, as the transports receive it. */
+export interface ExecutionWatchEvent {
+  /** Opaque, monotonically increasing per execution (or per project feed); resume after it. */
+  cursor: string;
+  /** ISO-8601 UTC: when the gateway observed the change. */
+  at: string;
+  kind: ExecutionEventKind;
+  execution: MaiaExecution;
+}
+
+/** The form kept in the store and sent over the channel: the cursor as a number, for ordering. */
+export interface StoredEvent {
+  seq: number;
+  at: string;
+  kind: ExecutionEventKind;
+  execution: MaiaExecution;
+}
+
+export function toWatchEvent(
+  stored: StoredEvent,
+  kind: ExecutionEventKind = stored.kind,
+): ExecutionWatchEvent {
+  return { cursor: String(stored.seq), at: stored.at, kind, execution: stored.execution };
+}
+
+/** Messages on a topic's channel. */
+export type TopicMessage =
+  | { t: 'event'; e: StoredEvent }
+  | { t: 'error'; code: string; message: string }
+  /** Poll soon (a cancel was requested somewhere). */
+  | { t: 'nudge' }
+  /** The leader let go of the lease: whoever still has subscribers should take over now. */
+  | { t: 'released' };
+
+/** Who a subscription is counted against (limits). */
+export interface SubscriberIdentity {
+  /** The authenticated client (API key name, JWT subject) or, without authentication, the remote address. */
+  clientKey?: string;
+  /** One per WebSocket connection (any object or string that is stable for the connection's life). */
+  connectionKey?: object | string;
+}
+
+export interface WatchOptions extends SubscriberIdentity {
+  /** Resume after this cursor: the events after it from the history, then live ones. */
+  after?: string;
+}
+
+/** A stream of events; `return()` ends it and releases everything it holds. */
+export interface WatchStream<T = ExecutionWatchEvent> extends AsyncIterableIterator<T> {
+  return(): Promise<IteratorResult<T>>;
+}
