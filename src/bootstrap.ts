@@ -1,7 +1,14 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { setupOpenApi } from './common/http/openapi';
+import { ProblemJsonExceptionFilter } from './common/http/problem-json.filter';
+import { installStaleWarning } from './common/http/stale-warning';
+import { installRequestContext } from './common/request-context';
+import { GatewayValidationPipe } from './common/validation';
 import { type AppConfig } from './config';
+import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
 
 /**
  * Builds the gateway application for a validated configuration. Shared by `main.ts` and the end-to-end
@@ -9,10 +16,19 @@ import { type AppConfig } from './config';
  */
 export async function createGateway(config: AppConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.server.bodyLimitBytes, trustProxy: true });
+  // Before Nest registers any route, so every request (GraphQL's included) has its RequestContext.
+  installRequestContext(adapter.getInstance());
+  installStaleWarning(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    bufferLogs: false,
+    bufferLogs: true, // until pino takes over, just below
     logger: config.server.logLevel === 'silent' ? false : undefined,
   });
-  app.enableShutdownHooks();
+  app.useLogger(app.get(PinoLogger));
+  // Instead of enableShutdownHooks(): drain first (readiness, in-flight requests), then Nest's hooks.
+  installGracefulShutdown(app, config);
+  // One validation pipe and one error filter for every REST route and GraphQL argument.
+  app.useGlobalPipes(new GatewayValidationPipe());
+  app.useGlobalFilters(new ProblemJsonExceptionFilter());
+  setupOpenApi(app);
   return app;
 }

@@ -1,3 +1,5 @@
+// First: starts OpenTelemetry before anything loads `http` (a no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set).
+import './tracing/register';
 import { Logger } from '@nestjs/common';
 import { createGateway } from './bootstrap';
 import { ConfigError, loadConfig, type AppConfig } from './config';

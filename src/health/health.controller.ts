@@ -1,0 +1,64 @@
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  type HealthCheckResult,
+} from '@nestjs/terminus';
+import { LifecycleService } from '../lifecycle/lifecycle.service';
+import { MaiaHealthIndicator } from './maia-health.indicator';
+import { RedisHealthIndicator } from './redis-health.indicator';
+
+export type ReadinessBody = Omit<HealthCheckResult, 'status'> & { status: 'ok' | 'degraded' | 'error' };
+
+/**
+ * Kubernetes-style probes. Public: no authentication, no rate limit.
+ *
+ * - `GET /health/live`: the process answers; nothing else is checked (a dependency outage must never
+ *   restart the gateway).
+ * - `GET /health/ready`: 503 while starting and from the first moment of shutdown, else 200. Redis and
+ *   Maia are reported in the body (`degraded` when failing) but do not fail it.
+ */
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly lifecycle: LifecycleService,
+    private readonly redis: RedisHealthIndicator,
+    private readonly maia: MaiaHealthIndicator,
+  ) {}
+
+  @Get('live')
+  live(): { status: 'ok'; uptimeSeconds: number } {
+    return { status: 'ok', uptimeSeconds: Math.round(process.uptime()) };
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  async ready(): Promise<ReadinessBody> {
+    try {
+      const result = await this.health.check([
+        () => this.lifecycleCheck(),
+        () => this.redis.check(),
+        () => this.maia.check(),
+      ]);
+      return { ...result, status: isDegraded(result) ? 'degraded' : 'ok' };
+    } catch (error) {
+      if (error instanceof ServiceUnavailableException) {
+        throw new ServiceUnavailableException({ ...(error.getResponse() as object), status: 'error' });
+      }
+      throw error;
+    }
+  }
+
+  private lifecycleCheck() {
+    const session = this.indicators.check('lifecycle');
+    const phase = this.lifecycle.phase;
+    return this.lifecycle.isReady ? session.up({ phase }) : session.down({ phase });
+  }
+}
+
+function isDegraded(result: HealthCheckResult): boolean {
+  return Object.values(result.details).some((detail) => detail['state'] === 'degraded');
+}

@@ -1,0 +1,20 @@
+import { Controller, Get, Inject, NotFoundException, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { MetricsService } from './metrics.service';
+
+/** Prometheus scrape endpoint. Public (no auth, no rate limit): keep it off the public ingress. */
+@Controller('metrics')
+export class MetricsController {
+  constructor(
+    private readonly metrics: MetricsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Get()
+  async scrape(@Res() reply: FastifyReply): Promise<void> {
+    if (!this.config.observability.metricsEnabled) throw new NotFoundException();
+    const { contentType, body } = await this.metrics.exposition();
+    await reply.header('content-type', contentType).header('cache-control', 'no-store').send(body);
+  }
+}

@@ -1,0 +1,233 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundedLabelSet } from './bounded-label';
+import {
+  type CacheStatsSample,
+  type MaiaStateSample,
+  type UpstreamCallObservation,
+  type UpstreamObserver,
+  type WatchStatsSample,
+} from './metrics.types';
+
+const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
+
+/** GraphQL operation names are chosen by clients: at most this many distinct ones become labels. */
+const MAX_OPERATION_LABELS = 200;
+/** Upstream endpoint names are ours (route names), but a bound costs nothing. */
+const MAX_ENDPOINT_LABELS = 50;
+
+export type HttpTransport = 'graphql' | 'rest' | 'other';
+
+/**
+ * The process's Prometheus registry (its own, not prom-client's global one, so several gateways in one
+ * test process do not collide) and every metric the gateway exports.
+ *
+ * Counters owned by other parts (cache hit/miss/stale, single-flight saves, watcher gauges, the breaker
+ * state) are not mirrored on every event: they are read from their owners when Prometheus scrapes,
+ * through the sources registered with `setCacheSource`, `setWatchSource` and `setMaiaSource`.
+ */
+@Injectable()
+export class MetricsService implements UpstreamObserver {
+  readonly registry = new Registry();
+  private readonly operations = new BoundedLabelSet(MAX_OPERATION_LABELS);
+  private readonly endpoints = new BoundedLabelSet(
+    MAX_ENDPOINT_LABELS,
+    'other',
+    /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/,
+  );
+  private cacheSource: (() => Iterable<CacheStatsSample>) | null = null;
+  private watchSource: (() => WatchStatsSample | null) | null = null;
+  private maiaSource: (() => MaiaStateSample | null) | null = null;
+
+  readonly httpRequests: Counter<'transport' | 'route' | 'method' | 'status'>;
+  readonly httpDuration: Histogram<'transport' | 'route' | 'method'>;
+  readonly upstreamRequests: Counter<'endpoint' | 'status'>;
+  readonly upstreamDuration: Histogram<'endpoint'>;
+  readonly tokenRefreshes: Counter<'outcome'>;
+  readonly rateLimitCooldowns: Counter;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+
+    this.httpRequests = new Counter({
+      name: 'gateway_http_requests_total',
+      help: 'HTTP requests answered, by transport, GraphQL operation name or REST route template, method and status.',
+      labelNames: ['transport', 'route', 'method', 'status'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'gateway_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by transport, GraphQL operation name or REST route template, and method.',
+      labelNames: ['transport', 'route', 'method'],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.upstreamRequests = new Counter({
+      name: 'maia_upstream_requests_total',
+      help: 'Attempts sent to Maia, by endpoint and outcome (HTTP status, or timeout / network_error).',
+      labelNames: ['endpoint', 'status'],
+      registers,
+    });
+    this.upstreamDuration = new Histogram({
+      name: 'maia_upstream_request_duration_seconds',
+      help: 'Duration of one attempt sent to Maia, by endpoint.',
+      labelNames: ['endpoint'],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.tokenRefreshes = new Counter({
+      name: 'maia_token_refreshes_total',
+      help: 'Access token fetches from the Maia token endpoint, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.rateLimitCooldowns = new Counter({
+      name: 'maia_rate_limit_cooldowns_total',
+      help: 'Times Maia answered 429 and the client paused its calls until Retry-After.',
+      registers,
+    });
+
+    // prom-client calls collect() with the metric as `this`; the sources live on the service.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    new Gauge({
+      name: 'maia_circuit_breaker_state',
+      help: 'The Maia circuit breaker: 1 for its current state, 0 for the others.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const state = self.maiaSource?.()?.breakerState;
+        this.reset();
+        if (!state) return;
+        for (const s of BREAKER_STATES) this.set({ state: s }, s === state ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'maia_rate_limit_cooldown_active',
+      help: '1 while calls to Maia are paused after a 429.',
+      registers,
+      collect() {
+        const sample = self.maiaSource?.();
+        this.reset();
+        if (sample) this.set(sample.cooldownActive ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'gateway_cache_requests_total',
+      help: 'Cached lookups by resource and result: hit (fresh), miss (loaded from Maia), stale (served stale).',
+      labelNames: ['resource', 'result'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of self.cacheSource?.() ?? []) {
+          this.inc({ resource: s.resource, result: 'hit' }, s.hits);
+          this.inc({ resource: s.resource, result: 'miss' }, s.misses);
+          this.inc({ resource: s.resource, result: 'stale' }, s.stale);
+        }
+      },
+    });
+    new Counter({
+      name: 'gateway_cache_loads_saved_total',
+      help: 'Upstream loads saved by single-flight: callers that joined a load already in progress.',
+      labelNames: ['resource'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of self.cacheSource?.() ?? []) this.inc({ resource: s.resource }, s.loadsSaved);
+      },
+    });
+    new Gauge({
+      name: 'gateway_active_subscriptions',
+      help: 'Live execution subscriptions open on this replica, by transport.',
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        this.reset();
+        const sample = self.watchSource?.();
+        for (const [transport, count] of Object.entries(sample?.subscriptions ?? {})) {
+          this.set({ transport }, count);
+        }
+      },
+    });
+    new Gauge({
+      name: 'gateway_active_pollers',
+      help: 'Executions this replica polls Maia for right now.',
+      registers,
+      collect() {
+        this.reset();
+        const sample = self.watchSource?.();
+        if (sample) this.set(sample.pollers);
+      },
+    });
+    new Gauge({
+      name: 'gateway_poller_leases_held',
+      help: 'Poller leases (one per execution across replicas) this replica holds.',
+      registers,
+      collect() {
+        this.reset();
+        const sample = self.watchSource?.();
+        if (sample) this.set(sample.leases);
+      },
+    });
+  }
+
+  /** Records one answered HTTP request. `route` is a GraphQL operation name or a REST route template. */
+  recordHttpRequest(
+    transport: HttpTransport,
+    route: string,
+    method: string,
+    status: number,
+    durationMs: number,
+  ): void {
+    const label = transport === 'graphql' ? this.operations.label(route) : route;
+    this.httpRequests.inc({ transport, route: label, method, status: String(status) });
+    this.httpDuration.observe({ transport, route: label, method }, durationMs / 1000);
+  }
+
+  upstreamCall(observation: UpstreamCallObservation): void {
+    const endpoint = this.endpoints.label(observation.endpoint);
+    this.upstreamRequests.inc({ endpoint, status: String(observation.status) });
+    this.upstreamDuration.observe({ endpoint }, observation.durationMs / 1000);
+  }
+
+  tokenRefresh(outcome: 'success' | 'failure'): void {
+    this.tokenRefreshes.inc({ outcome });
+  }
+
+  rateLimitCooldown(): void {
+    this.rateLimitCooldowns.inc();
+  }
+
+  /** The cache's cumulative counters, read at scrape time. */
+  setCacheSource(source: () => Iterable<CacheStatsSample>): void {
+    this.cacheSource = guarded(source, []);
+  }
+
+  /** The watcher's gauges, read at scrape time. */
+  setWatchSource(source: () => WatchStatsSample): void {
+    this.watchSource = guarded(source, null);
+  }
+
+  /** The Maia client's breaker and cooldown state, read at scrape time. */
+  setMaiaSource(source: () => MaiaStateSample): void {
+    this.maiaSource = guarded(source, null);
+  }
+
+  /** The exposition text served at /metrics. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+/** A source that throws must not fail the whole scrape: its metrics are left out instead. */
+function guarded<T, F>(source: () => T, fallback: F): () => T | F {
+  return () => {
+    try {
+      return source();
+    } catch {
+      return fallback;
+    }
+  };
+}

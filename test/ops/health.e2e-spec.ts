@@ -1,0 +1,85 @@
+import { type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createGateway } from '../../src/bootstrap';
+import { loadConfig } from '../../src/config';
+import { LifecycleService } from '../../src/lifecycle/lifecycle.service';
+import { opsEnv, startInProcessGateway } from './ops-harness';
+
+describe('health probes', () => {
+  const apps: NestFastifyApplication[] = [];
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close().catch(() => undefined);
+  });
+
+  it('answers live and ready (200) with Redis up and Maia not yet contacted', async () => {
+    const { app, url } = await startInProcessGateway(opsEnv({ REDIS_URL: 'redis://127.0.0.1:6379' }));
+    apps.push(app);
+
+    const live = await fetch(`${url}/health/live`);
+    expect(live.status).toBe(200);
+    expect(await live.json()).toMatchObject({ status: 'ok' });
+
+    const ready = await fetch(`${url}/health/ready`);
+    expect(ready.status).toBe(200);
+    const body = (await ready.json()) as Record<string, Record<string, Record<string, unknown>>>;
+    expect(body.status).toBe('ok');
+    expect(body.details.lifecycle).toEqual({ status: 'up', phase: 'ready' });
+    expect(body.details.redis).toMatchObject({ status: 'up', state: 'ok' });
+    expect(body.details.maia.status).toBe('up');
+  });
+
+  it('stays ready (200) but says degraded when Redis does not answer', async () => {
+    // Nothing listens on port 9 (discard): every PING fails at once, like a Redis outage.
+    const { app, url } = await startInProcessGateway(
+      opsEnv({ REDIS_URL: 'redis://127.0.0.1:9', REDIS_CONNECT_TIMEOUT_MS: '100' }),
+    );
+    apps.push(app);
+
+    const ready = await fetch(`${url}/health/ready`);
+    expect(ready.status).toBe(200);
+    const body = (await ready.json()) as Record<string, Record<string, Record<string, unknown>>>;
+    expect(body.status).toBe('degraded');
+    expect(body.details.redis).toMatchObject({ status: 'up', state: 'degraded' });
+    expect(JSON.stringify(body)).not.toContain('127.0.0.1');
+    expect((await fetch(`${url}/health/live`)).status).toBe(200);
+  });
+
+  it('reports "disabled" for Redis when none is configured', async () => {
+    const { app, url } = await startInProcessGateway(opsEnv());
+    apps.push(app);
+    const body = (await (await fetch(`${url}/health/ready`)).json()) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(body.details.redis).toEqual({ status: 'up', state: 'disabled' });
+  });
+
+  it('is 503 while starting, before the listener is up', async () => {
+    const app = await createGateway(loadConfig(opsEnv()));
+    apps.push(app);
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+    const response = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/health/ready' });
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({
+      status: 'error',
+      error: { lifecycle: { status: 'down', phase: 'starting' } },
+    });
+    const live = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/health/live' });
+    expect(live.statusCode).toBe(200);
+  });
+
+  it('is 503 from the first moment of shutdown while live stays 200', async () => {
+    const { app, url } = await startInProcessGateway(opsEnv({ SHUTDOWN_DRAIN_DELAY_MS: '1500' }));
+    apps.push(app);
+    expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+
+    const drained = app.get(LifecycleService).drain('test');
+    const ready = await fetch(`${url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ error: { lifecycle: { status: 'down', phase: 'draining' } } });
+    expect((await fetch(`${url}/health/live`)).status).toBe(200);
+    await drained;
+    // The listener is closed once drained: new connections are refused.
+    await expect(fetch(`${url}/health/live`)).rejects.toThrow();
+  });
+});
