@@ -60,6 +60,7 @@ export function sanitizeMessage(raw: string, knownSecrets: readonly string[] = [
     .replace(secretishPattern, '$1=[redacted]')
     .replace(jwtPattern, '[redacted]')
     .replace(opaquePattern, (m) => (looksOpaque(m) ? '[redacted]' : m))
+    // eslint-disable-next-line no-control-regex -- stripping control characters is the point
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();

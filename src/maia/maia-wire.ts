@@ -149,8 +149,8 @@ export function parseExecutionDetails(body: unknown, projectIdFromPath: string):
     body !== null &&
     !('pipelineExecutionId' in body) &&
     'result' in body &&
-    typeof (body as { result: unknown }).result === 'object'
-      ? (body as { result: unknown }).result
+    typeof body.result === 'object'
+      ? body.result
       : body;
   return toPublicExecution(
     toExecution(parseOrThrow(wireExecution, candidate, 'execution'), projectIdFromPath),

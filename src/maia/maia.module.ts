@@ -1,0 +1,19 @@
+import { HttpModule } from '@nestjs/axios';
+import { Global, Module } from '@nestjs/common';
+import { MaiaClient } from './maia.client';
+import { MaiaTokenService } from './maia-token.service';
+import { MaiaTransport } from './maia-transport';
+import { MAIA_API } from './maia.types';
+
+/**
+ * The gateway's only door to Maia. Global: every service injects `MAIA_API` (the `MaiaApi` interface)
+ * and nothing else of this module. Needs `APP_CONFIG` (ConfigModule) and `RedisService` (RedisModule).
+ */
+@Global()
+@Module({
+  // A dedicated axios instance: interceptors others add to a shared one never see Maia's tokens.
+  imports: [HttpModule.register({})],
+  providers: [MaiaTokenService, MaiaTransport, MaiaClient, { provide: MAIA_API, useExisting: MaiaClient }],
+  exports: [MAIA_API],
+})
+export class MaiaModule {}
