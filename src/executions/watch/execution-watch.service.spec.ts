@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../../common/errors';
 import { loadConfig, type AppConfig } from '../../config';
+import { RequestContext } from '../../common/request-context';
 import { RedisService } from '../../redis/redis.service';
 import { StrictMaiaDouble } from '../../../test/watch/support/strict-maia.double';
 import { ExecutionWatchService } from './execution-watch.service';
@@ -433,6 +434,23 @@ describe('ExecutionWatchService', () => {
     expect((await finished)?.status).toBe('SUCCESS');
     expect(Date.now() - finishedAt).toBeLessThan(1_000);
     await waitFor(() => watch.activity().topics === 0);
+  });
+
+  it("polls outside the first subscriber's request context, so no request id leaks into the poller", async () => {
+    const maia = new StrictMaiaDouble();
+    const id = randomUUID();
+    maia.addRun(PROJECT, id);
+    const contexts: (RequestContext | undefined)[] = [];
+    const getExecution = maia.getExecution.bind(maia);
+    maia.getExecution = (projectId, executionId) => {
+      contexts.push(RequestContext.current());
+      return getExecution(projectId, executionId);
+    };
+    const { watch } = await replica(maia, null);
+    const stream = RequestContext.run(new RequestContext('req-1'), () => watch.watch(PROJECT, id));
+    await stream.next();
+    await stream.return();
+    expect(contexts).toEqual([undefined]);
   });
 
   it('works on memory alone, as one replica, without Redis', async () => {

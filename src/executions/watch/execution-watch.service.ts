@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../../common/errors';
@@ -58,6 +59,8 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
   private readonly limiter: SubscriptionLimiter;
   private readonly config: WatchConfig;
   private shuttingDown = false;
+  /** Captured at construction, outside any request: pollers must not inherit a subscriber's context. */
+  private readonly detached = AsyncLocalStorage.snapshot();
 
   constructor(
     @Inject(MAIA_API) private readonly maia: MaiaApi,
@@ -252,6 +255,7 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
         historyTtlMs: this.config.historyTtlSeconds * 1000,
         errorTtlMs: ERROR_TTL_MS,
         owner: `${this.replicaId}:${randomUUID()}`,
+        detached: (fn) => this.detached(fn),
       },
       {
         makePoller,

@@ -52,6 +52,11 @@ export interface HubDeps {
   errorTtlMs: number;
   /** Unique per replica and hub, so a lease is never mistaken for another's. */
   owner: string;
+  /**
+   * Runs a function outside any request's async context. The hub's timers are started from a subscriber's
+   * request; without this the poller would carry that request's id and context for its whole life.
+   */
+  detached: <T>(fn: () => T) => T;
 }
 
 export interface HubOptions {
@@ -141,16 +146,18 @@ export class TopicHub {
   /** This replica wants the topic polled: take part in the leader election. */
   activate(): void {
     if (this.closed || this.finished || this.leaseTimer || this.leaseBusy) return;
-    void this.leaseTick();
+    this.deps.detached(() => void this.leaseTick());
   }
 
   /** Keeps the topic polled for `durationMs` even without listeners (an execution started here). */
   pin(durationMs: number): void {
     if (this.closed || this.finished) return;
-    const timer = setTimeout(() => {
-      this.pinTimers.delete(timer);
-      this.closeIfIdle();
-    }, durationMs);
+    const timer = this.deps.detached(() =>
+      setTimeout(() => {
+        this.pinTimers.delete(timer);
+        this.closeIfIdle();
+      }, durationMs),
+    );
     this.pinTimers.add(timer);
     this.activate();
   }
@@ -196,9 +203,11 @@ export class TopicHub {
       return;
     }
     // Handled one at a time, in arrival order, even when filling a gap needs a store read.
-    this.chain = this.chain
-      .then(() => this.handle(message))
-      .catch((error: unknown) => this.deps.logger.warn(`${this.channel}: ${(error as Error).message}`));
+    this.deps.detached(() => {
+      this.chain = this.chain
+        .then(() => this.handle(message))
+        .catch((error: unknown) => this.deps.logger.warn(`${this.channel}: ${(error as Error).message}`));
+    });
   }
 
   private async handle(message: TopicMessage): Promise<void> {
@@ -272,7 +281,8 @@ export class TopicHub {
       return;
     }
     if (this.pollTimer) clearTimeout(this.pollTimer);
-    this.pollTimer = setTimeout(() => void this.pollTick(), this.poller.nudge());
+    const delayMs = this.poller.nudge();
+    this.pollTimer = this.deps.detached(() => setTimeout(() => void this.pollTick(), delayMs));
   }
 
   // --- leadership ---------------------------------------------------------------------------------------
