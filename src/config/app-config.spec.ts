@@ -11,7 +11,13 @@ describe('loadConfig', () => {
   });
 
   it('picks production mode and the region host once Maia credentials are given', () => {
-    const config = loadConfig({ MAIA_CLIENT_ID: 'id', MAIA_CLIENT_SECRET: 's3cret', MAIA_REGION: 'us1' });
+    const config = loadConfig({
+      MAIA_CLIENT_ID: 'id',
+      MAIA_CLIENT_SECRET: 's3cret',
+      MAIA_REGION: 'us1',
+      // Production mode refuses to start without client authentication.
+      AUTH_API_KEYS: JSON.stringify([{ name: 'svc', sha256: 'a'.repeat(64), scopes: ['read'], projects: ['*'] }]),
+    });
     expect(config.server.mode).toBe('production');
     expect(config.server.graphqlExplorer).toBe(false);
     expect(config.maia.baseUrl).toBe('https://us1.api.matillion.com/dpc');
