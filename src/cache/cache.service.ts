@@ -1,0 +1,546 @@
+import { CACHE_MANAGER } from '@nestjs/cache-manager';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { Cache } from 'cache-manager';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { RequestContext } from '../common/request-context';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { RedisService } from '../redis/redis.service';
+import {
+  CACHE_KEY_VERSION,
+  CACHE_RESOURCES,
+  CACHE_SCHEMA_VERSION,
+  type CacheResource,
+} from './cache.constants';
+import { ALL_GENERATION, CacheKeys, UNSCOPED_GROUP, type EntryRef } from './cache.keys';
+import { LruStore } from './lru.store';
+
+/** Counters per resource, for metrics. Every answer counts once as hit, staleWhileRevalidate or miss. */
+export interface CacheCounters {
+  /** Answered from a fresh entry (in-process or Redis). */
+  hits: number;
+  /** Answered at once from an entry past its TTL while one background refresh ran. */
+  staleWhileRevalidate: number;
+  /** Had no usable entry and waited for a load (this caller's, a shared one, or another replica's). */
+  misses: number;
+  /** Misses answered with a stale entry because the load failed (the request is marked stale). */
+  stale: number;
+  /** Loader calls made by this process, background refreshes included. */
+  loads: number;
+  /** Loader calls that failed. */
+  loadErrors: number;
+  /** Misses answered by a load this caller did not start (single-flight in-process or across replicas). */
+  loadsSaved: number;
+}
+
+interface CacheEnvelope {
+  /** The value as JSON text: every reader gets its own copy, and every level answers the same shape. */
+  json: string;
+  storedAtMs: number;
+  freshUntilMs: number;
+  /** Until when the entry may be served stale (refresh in the background, or Maia failing). */
+  staleUntilMs: number;
+  /** The generations it was loaded under (`<all>.<group>`); after an invalidation they no longer match. */
+  generation: string;
+}
+
+interface L1Entry {
+  envelope: CacheEnvelope;
+  group: string;
+  /** Answer from here without asking Redis until then (at most l1TtlSeconds, never past freshness). */
+  trustUntilMs: number;
+}
+
+interface LoadOutcome {
+  envelope: CacheEnvelope;
+  /** False when another replica's load answered. */
+  loadedHere: boolean;
+}
+
+type LockResult = { kind: 'acquired'; token: string } | { kind: 'held' } | { kind: 'unavailable' };
+
+type CacheEvent = { t: 'done'; k: string } | { t: 'inv'; g: Record<string, number> };
+
+/** Compare-and-delete: a lock is released only by the replica that holds it. */
+const RELEASE_LOCK_SCRIPT =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/**
+ * Upstream errors that are answers, not outages: the thing is gone or may not be seen, or the request was
+ * wrong. They drop the entry and reach the caller; stale data never hides them.
+ */
+const AUTHORITATIVE_CODES = new Set<ErrorCode>([
+  ErrorCode.NOT_FOUND,
+  ErrorCode.FORBIDDEN,
+  ErrorCode.BAD_USER_INPUT,
+]);
+
+function isAuthoritative(error: unknown): boolean {
+  return error instanceof GatewayError && AUTHORITATIVE_CODES.has(error.code);
+}
+
+function isEnvelope(value: unknown): value is CacheEnvelope {
+  const e = value as Partial<CacheEnvelope> | null | undefined;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.json === 'string' &&
+    typeof e.storedAtMs === 'number' &&
+    typeof e.freshUntilMs === 'number' &&
+    typeof e.staleUntilMs === 'number' &&
+    typeof e.generation === 'string'
+  );
+}
+
+function emptyCounters(): CacheCounters {
+  return { hits: 0, staleWhileRevalidate: 0, misses: 0, stale: 0, loads: 0, loadErrors: 0, loadsSaved: 0 };
+}
+
+/**
+ * Two-level cache of Maia's answers (see docs/adr/0003-caching.md).
+ *
+ * L1 is a small LRU in this process; L2 is cache-manager over Redis (a Keyv store on the one ioredis
+ * connection), or over a bounded in-memory store when no Redis is configured. It holds Maia's answers to
+ * the gateway's one credential only: authorization filters above it, so no caller's view is ever cached.
+ */
+@Injectable()
+export class CacheService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(CacheService.name);
+  private readonly keys: CacheKeys;
+  private readonly l1: LruStore<L1Entry>;
+  /** Keys whose last background refresh failed: the next caller loads (and is marked stale on failure). */
+  private readonly refreshFailed: LruStore<true>;
+  private readonly flights = new Map<string, Promise<LoadOutcome>>();
+  private readonly refreshing = new Set<string>();
+  private readonly fillWaiters = new Map<string, Set<() => void>>();
+  /** Last known generation numbers (Redis holds the truth when configured). */
+  private readonly generations = new Map<string, number>();
+  private readonly counters = new Map<CacheResource, CacheCounters>(
+    CACHE_RESOURCES.map((r) => [r, emptyCounters()]),
+  );
+  private unsubscribe?: () => Promise<void>;
+  private readonly ttlMs: Record<CacheResource, number>;
+  private readonly staleMaxAgeMs: number;
+  private readonly l1TtlMs: number;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly redis: RedisService,
+    @Inject(CACHE_MANAGER) private readonly l2: Cache,
+    @Inject(CACHE_KEY_VERSION) version: string,
+  ) {
+    const { ttlSeconds, staleMaxAgeSeconds, l1MaxEntries, l1TtlSeconds } = config.cache;
+    this.keys = new CacheKeys(redis, version);
+    this.l1 = new LruStore(l1MaxEntries);
+    this.refreshFailed = new LruStore(Math.max(l1MaxEntries, 100));
+    this.ttlMs = {
+      projects: ttlSeconds.projects * 1000,
+      projectDirectory: ttlSeconds.projects * 1000,
+      environments: ttlSeconds.environments * 1000,
+      pipelines: ttlSeconds.pipelines * 1000,
+    };
+    this.staleMaxAgeMs = staleMaxAgeSeconds * 1000;
+    this.l1TtlMs = l1TtlSeconds * 1000;
+  }
+
+  async onModuleInit(): Promise<void> {
+    const subscribing = this.redis.subscribe(this.keys.channel(), (message) => this.onEvent(message));
+    subscribing.then(
+      (unsubscribe) => (this.unsubscribe = unsubscribe),
+      (error: Error) =>
+        this.logger.warn(`Cache events are not subscribed (${error.message}); L1 converges by its TTL`),
+    );
+    // Wait for the subscription when Redis answers, but never let a Redis outage hold up the start.
+    const giveUp = new AbortController();
+    await Promise.race([
+      subscribing.catch(() => undefined),
+      sleep(this.config.redis.connectTimeoutMs, undefined, { signal: giveUp.signal }).catch(() => undefined),
+    ]);
+    giveUp.abort();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.unsubscribe?.().catch(() => undefined);
+  }
+
+  /**
+   * Returns the cached value or loads it. `key` identifies the entry within the resource (e.g.
+   * `${projectId}:${environmentName}:${page}:${size}`); `projectId` groups it for invalidation.
+   * The loader must return JSON data; every caller gets its own copy (undefined is cached as null).
+   */
+  async getOrLoad<T>(
+    resource: CacheResource,
+    key: string,
+    loader: () => Promise<T>,
+    options: { projectId?: string } = {},
+  ): Promise<T> {
+    const ref = this.keys.entry(resource, key, options.projectId);
+    const counters = this.counters.get(resource) as CacheCounters;
+
+    const local = this.l1.get(ref.entryKey);
+    let generation = this.localGeneration(ref.group);
+    let candidate = local?.envelope.generation === generation ? local.envelope : undefined;
+    if (local && candidate && Date.now() < local.trustUntilMs) {
+      counters.hits++;
+      return this.parse<T>(candidate);
+    }
+
+    if (this.sharedLevelUsable()) {
+      const shared = await this.readShared(ref);
+      if (shared.generation !== undefined) {
+        generation = shared.generation;
+        if (candidate && candidate.generation !== generation) candidate = undefined;
+        const found = shared.envelope;
+        if (found?.generation === generation && (!candidate || found.storedAtMs >= candidate.storedAtMs)) {
+          candidate = found;
+          this.remember(ref, found);
+        }
+      }
+    }
+
+    const nowMs = Date.now();
+    if (candidate && nowMs < candidate.freshUntilMs) {
+      counters.hits++;
+      return this.parse<T>(candidate);
+    }
+    if (
+      candidate &&
+      nowMs < candidate.staleUntilMs &&
+      this.ttlMs[resource] > 0 &&
+      !this.refreshFailed.has(ref.entryKey)
+    ) {
+      counters.staleWhileRevalidate++;
+      this.refreshInBackground(ref, loader, generation);
+      return this.parse<T>(candidate);
+    }
+
+    counters.misses++;
+    let joined = false;
+    let flight = this.flights.get(ref.entryKey);
+    if (flight) {
+      joined = true;
+    } else {
+      flight = this.loadAcrossReplicas(ref, loader, generation).finally(() =>
+        this.flights.delete(ref.entryKey),
+      );
+      this.flights.set(ref.entryKey, flight);
+    }
+    try {
+      const outcome = await flight;
+      if (joined || !outcome.loadedHere) counters.loadsSaved++;
+      return this.parse<T>(outcome.envelope);
+    } catch (error) {
+      if (!isAuthoritative(error) && candidate && Date.now() < candidate.staleUntilMs) {
+        counters.stale++;
+        RequestContext.markStale(resource);
+        return this.parse<T>(candidate);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Drops every entry (or those of one project, together with the entries grouped under no project, such
+   * as project lists, which may name it) on every replica: generations in Redis make old entries misses,
+   * and a pub/sub message clears each replica's L1. Answers `{ invalidated: 'all' }` or the project id.
+   */
+  async invalidate(scope: { projectId?: string } = {}): Promise<{ invalidated: string }> {
+    const { projectId } = scope;
+    const names = projectId === undefined ? [ALL_GENERATION] : [this.keys.groupOf(projectId), UNSCOPED_GROUP];
+    const client = this.redis.client;
+    let generations: Record<string, number>;
+    if (client) {
+      try {
+        const multi = client.multi();
+        for (const name of names) multi.incr(this.keys.generation(name));
+        const results = (await multi.exec()) ?? [];
+        generations = Object.fromEntries(names.map((name, i) => [name, Number(results[i]?.[1])]));
+      } catch {
+        this.applyInvalidation(this.bumpLocally(names));
+        throw new GatewayError(
+          ErrorCode.UPSTREAM_UNAVAILABLE,
+          "The shared cache is unavailable: only this replica's cache was cleared",
+        );
+      }
+    } else {
+      generations = this.bumpLocally(names);
+    }
+    this.applyInvalidation(generations);
+    const event: CacheEvent = { t: 'inv', g: generations };
+    await this.redis.publish(this.keys.channel(), JSON.stringify(event)).catch((error: Error) => {
+      this.logger.warn(`Invalidation not broadcast (${error.message}); other replicas converge by TTL`);
+    });
+    return { invalidated: projectId ?? 'all' };
+  }
+
+  /** Counters per resource since start (copies). */
+  stats(): Record<CacheResource, CacheCounters> {
+    return Object.fromEntries(CACHE_RESOURCES.map((r) => [r, { ...this.counters.get(r) }])) as Record<
+      CacheResource,
+      CacheCounters
+    >;
+  }
+
+  /** How many entries the in-process level holds (for metrics and tests). */
+  get l1Size(): number {
+    return this.l1.size;
+  }
+
+  // --- loading ------------------------------------------------------------------------------------------
+
+  /**
+   * One load per key across replicas: the replica that takes the Redis lock loads; the others wait for
+   * its answer (pub/sub wake-up, polling as a fallback) and load themselves only if the lock holder gives
+   * up without an answer or the bounded wait ends. Without a usable Redis, the in-process flight suffices.
+   */
+  private async loadAcrossReplicas<T>(
+    ref: EntryRef,
+    loader: () => Promise<T>,
+    generation: string,
+  ): Promise<LoadOutcome> {
+    if (!this.redis.client || !this.redis.available) return this.loadHere(ref, loader, generation);
+    const waitStartedAtMs = Date.now();
+    const deadlineMs = waitStartedAtMs + this.config.cache.lock.waitMs;
+    for (;;) {
+      const lock = await this.tryLock(ref);
+      if (lock.kind !== 'held') {
+        return this.loadHere(ref, loader, generation, lock.kind === 'acquired' ? lock.token : undefined);
+      }
+      const filled = await this.waitForOtherReplica(ref, waitStartedAtMs, deadlineMs);
+      if (filled === 'timeout') return this.loadHere(ref, loader, generation);
+      if (filled !== 'released') return { envelope: filled, loadedHere: false };
+    }
+  }
+
+  private async loadHere<T>(
+    ref: EntryRef,
+    loader: () => Promise<T>,
+    generation: string,
+    lockToken?: string,
+  ): Promise<LoadOutcome> {
+    const counters = this.counters.get(ref.resource) as CacheCounters;
+    counters.loads++;
+    try {
+      const value = await loader();
+      const envelope = this.envelopeOf(ref.resource, value, generation);
+      if (Date.now() < envelope.staleUntilMs) {
+        this.remember(ref, envelope);
+        await this.writeShared(ref, envelope);
+      }
+      this.refreshFailed.delete(ref.entryKey);
+      return { envelope, loadedHere: true };
+    } catch (error) {
+      counters.loadErrors++;
+      if (isAuthoritative(error)) await this.drop(ref);
+      throw error;
+    } finally {
+      if (lockToken) await this.releaseLock(ref, lockToken);
+      if (this.redis.client && this.redis.available) {
+        const event: CacheEvent = { t: 'done', k: ref.entryKey };
+        await this.redis.publish(this.keys.channel(), JSON.stringify(event)).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Stale-while-revalidate: one refresh per key at a time, in this process and across replicas. */
+  private refreshInBackground<T>(ref: EntryRef, loader: () => Promise<T>, generation: string): void {
+    if (this.refreshing.has(ref.entryKey) || this.flights.has(ref.entryKey)) return;
+    this.refreshing.add(ref.entryKey);
+    const refresh = async (): Promise<void> => {
+      let token: string | undefined;
+      if (this.redis.client && this.redis.available) {
+        const lock = await this.tryLock(ref);
+        if (lock.kind === 'held') return; // another replica is refreshing this key
+        if (lock.kind === 'acquired') token = lock.token;
+      }
+      await this.loadHere(ref, loader, generation, token);
+    };
+    refresh()
+      .catch((error: Error) => {
+        if (!isAuthoritative(error)) this.refreshFailed.set(ref.entryKey, true);
+        this.logger.debug(`Background refresh of ${ref.resource} failed: ${error.message}`);
+      })
+      .finally(() => this.refreshing.delete(ref.entryKey));
+  }
+
+  private async waitForOtherReplica(
+    ref: EntryRef,
+    waitStartedAtMs: number,
+    deadlineMs: number,
+  ): Promise<CacheEnvelope | 'released' | 'timeout'> {
+    while (Date.now() < deadlineMs) {
+      await this.nextSignal(ref.entryKey, Math.min(this.config.cache.lock.pollMs, deadlineMs - Date.now()));
+      const [shared, lockHeld] = await Promise.all([this.readShared(ref), this.lockHeld(ref)]);
+      const found = shared.envelope;
+      if (
+        found &&
+        found.generation === shared.generation &&
+        (Date.now() < found.freshUntilMs || found.storedAtMs >= waitStartedAtMs)
+      ) {
+        this.remember(ref, found);
+        return found;
+      }
+      if (!lockHeld) return 'released';
+    }
+    return 'timeout';
+  }
+
+  /** Resolves on the next "load done" event for the key, or after `timeoutMs`. */
+  private nextSignal(entryKey: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let waiters = this.fillWaiters.get(entryKey);
+      if (!waiters) {
+        waiters = new Set();
+        this.fillWaiters.set(entryKey, waiters);
+      }
+      const set = waiters;
+      const done = (): void => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0 && this.fillWaiters.get(entryKey) === set) this.fillWaiters.delete(entryKey);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      set.add(done);
+    });
+  }
+
+  // --- Redis and L1 plumbing ----------------------------------------------------------------------------
+
+  /** L2 is usable in memory mode, and with Redis only while the connection is ready (fail fast otherwise). */
+  private sharedLevelUsable(): boolean {
+    return !this.redis.enabled || this.redis.available;
+  }
+
+  /** The L2 entry and the current generation, read together; `generation` is undefined when Redis failed. */
+  private async readShared(ref: EntryRef): Promise<{ envelope?: CacheEnvelope; generation?: string }> {
+    const client = this.redis.client;
+    try {
+      if (!client) {
+        const found = await this.l2.get<unknown>(ref.entryKey);
+        return {
+          envelope: isEnvelope(found) ? found : undefined,
+          generation: this.localGeneration(ref.group),
+        };
+      }
+      const [found, numbers] = await Promise.all([
+        this.l2.get<unknown>(ref.entryKey),
+        client.mget(this.keys.generation(ALL_GENERATION), this.keys.generation(ref.group)),
+      ]);
+      const all = Number(numbers[0] ?? 0);
+      const group = Number(numbers[1] ?? 0);
+      // Redis is the truth (it may even have been flushed): adopt what it says.
+      this.generations.set(ALL_GENERATION, all);
+      this.generations.set(ref.group, group);
+      return { envelope: isEnvelope(found) ? found : undefined, generation: `${all}.${group}` };
+    } catch (error) {
+      this.logger.debug(`Shared cache read failed: ${(error as Error).message}`);
+      return {};
+    }
+  }
+
+  private async writeShared(ref: EntryRef, envelope: CacheEnvelope): Promise<void> {
+    if (!this.sharedLevelUsable()) return;
+    try {
+      await this.l2.set(ref.entryKey, envelope, envelope.staleUntilMs - Date.now());
+    } catch (error) {
+      this.logger.debug(`Shared cache write failed: ${(error as Error).message}`);
+    }
+  }
+
+  private async drop(ref: EntryRef): Promise<void> {
+    this.l1.delete(ref.entryKey);
+    if (!this.sharedLevelUsable()) return;
+    await this.l2.del(ref.entryKey).catch(() => undefined);
+  }
+
+  private async tryLock(ref: EntryRef): Promise<LockResult> {
+    const client = this.redis.client;
+    if (!client) return { kind: 'unavailable' };
+    const token = randomUUID();
+    try {
+      const ok = await client.set(ref.lockKey, token, 'PX', this.config.cache.lock.ttlMs, 'NX');
+      return ok === 'OK' ? { kind: 'acquired', token } : { kind: 'held' };
+    } catch {
+      return { kind: 'unavailable' };
+    }
+  }
+
+  private async lockHeld(ref: EntryRef): Promise<boolean> {
+    try {
+      return ((await this.redis.client?.exists(ref.lockKey)) ?? 0) > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  private async releaseLock(ref: EntryRef, token: string): Promise<void> {
+    try {
+      await this.redis.client?.eval(RELEASE_LOCK_SCRIPT, 1, ref.lockKey, token);
+    } catch {
+      // The lock expires by itself.
+    }
+  }
+
+  private remember(ref: EntryRef, envelope: CacheEnvelope): void {
+    this.l1.set(ref.entryKey, {
+      envelope,
+      group: ref.group,
+      trustUntilMs: Math.min(envelope.freshUntilMs, Date.now() + this.l1TtlMs),
+    });
+  }
+
+  private envelopeOf(resource: CacheResource, value: unknown, generation: string): CacheEnvelope {
+    const storedAtMs = Date.now();
+    const ttlMs = this.ttlMs[resource];
+    return {
+      json: JSON.stringify(value ?? null),
+      storedAtMs,
+      freshUntilMs: storedAtMs + ttlMs,
+      staleUntilMs: storedAtMs + Math.max(ttlMs, this.staleMaxAgeMs),
+      generation,
+    };
+  }
+
+  private parse<T>(envelope: CacheEnvelope): T {
+    return JSON.parse(envelope.json) as T;
+  }
+
+  private localGeneration(group: string): string {
+    return `${this.generations.get(ALL_GENERATION) ?? 0}.${this.generations.get(group) ?? 0}`;
+  }
+
+  private bumpLocally(names: string[]): Record<string, number> {
+    return Object.fromEntries(names.map((name) => [name, (this.generations.get(name) ?? 0) + 1]));
+  }
+
+  /** Adopts newer generations and drops the L1 entries they cover. Idempotent (own messages come back). */
+  private applyInvalidation(generations: Record<string, number>): void {
+    for (const [name, value] of Object.entries(generations)) {
+      if (Number.isFinite(value) && value > (this.generations.get(name) ?? 0))
+        this.generations.set(name, value);
+    }
+    if (ALL_GENERATION in generations) {
+      this.l1.clear();
+      return;
+    }
+    for (const [entryKey, entry] of [...this.l1.entries()]) {
+      if (entry.group in generations) this.l1.delete(entryKey);
+    }
+  }
+
+  private onEvent(message: string): void {
+    let event: CacheEvent;
+    try {
+      event = JSON.parse(message) as CacheEvent;
+    } catch {
+      return;
+    }
+    if (event?.t === 'done' && typeof event.k === 'string') {
+      for (const wake of [...(this.fillWaiters.get(event.k) ?? [])]) wake();
+    } else if (event?.t === 'inv' && typeof event.g === 'object' && event.g !== null) {
+      this.applyInvalidation(event.g);
+    }
+  }
+}
