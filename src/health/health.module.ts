@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { DependencySourcesService } from './dependency-sources.service';
 import { HealthController } from './health.controller';
 import { MaiaHealthIndicator } from './maia-health.indicator';
 import { RedisHealthIndicator } from './redis-health.indicator';
@@ -8,7 +9,7 @@ import { RedisHealthIndicator } from './redis-health.indicator';
   // A failed readiness is expected during every rollout: no error log per probe.
   imports: [TerminusModule.forRoot({ logger: false })],
   controllers: [HealthController],
-  providers: [RedisHealthIndicator, MaiaHealthIndicator],
+  providers: [RedisHealthIndicator, MaiaHealthIndicator, DependencySourcesService],
   exports: [MaiaHealthIndicator],
 })
 export class HealthModule {}

@@ -1,5 +1,6 @@
 import { HttpModule } from '@nestjs/axios';
 import { Global, Module } from '@nestjs/common';
+import { MaiaHttpObserver } from '../metrics/maia-http.observer';
 import { MaiaClient } from './maia.client';
 import { MaiaTokenService } from './maia-token.service';
 import { MaiaTransport } from './maia-transport';
@@ -13,7 +14,14 @@ import { MAIA_API } from './maia.types';
 @Module({
   // A dedicated axios instance: interceptors others add to a shared one never see Maia's tokens.
   imports: [HttpModule.register({})],
-  providers: [MaiaTokenService, MaiaTransport, MaiaClient, { provide: MAIA_API, useExisting: MaiaClient }],
+  providers: [
+    MaiaTokenService,
+    MaiaTransport,
+    MaiaClient,
+    { provide: MAIA_API, useExisting: MaiaClient },
+    // Metrics per attempt and the request id sent to Maia, through interceptors on this module's axios.
+    MaiaHttpObserver,
+  ],
   exports: [MAIA_API],
 })
 export class MaiaModule {}

@@ -116,7 +116,7 @@ export class MetricsService implements UpstreamObserver {
     });
     new Counter({
       name: 'gateway_cache_requests_total',
-      help: 'Cached lookups by resource and result: hit (fresh), miss (loaded from Maia), stale (served stale).',
+      help: 'Cached lookups by resource and result: hit (fresh), miss (waited for a load), stale (Maia failed, served stale), revalidating (expired, served while refreshed).',
       labelNames: ['resource', 'result'],
       registers,
       collect() {
@@ -125,6 +125,7 @@ export class MetricsService implements UpstreamObserver {
           this.inc({ resource: s.resource, result: 'hit' }, s.hits);
           this.inc({ resource: s.resource, result: 'miss' }, s.misses);
           this.inc({ resource: s.resource, result: 'stale' }, s.stale);
+          this.inc({ resource: s.resource, result: 'revalidating' }, s.staleWhileRevalidate ?? 0);
         }
       },
     });

@@ -2,11 +2,11 @@
  * The ports through which other parts feed metrics, so that none of them imports prom-client.
  */
 
-/** One attempt sent to Maia. `status`: the HTTP status, or `timeout` / `network_error` without one. */
+/** One attempt sent to Maia. `status`: the HTTP status, or why there is none. */
 export interface UpstreamCallObservation {
   /** A route name such as `listProjects`, `getExecution`, `token` (never a URL). */
   endpoint: string;
-  status: number | 'timeout' | 'network_error';
+  status: number | 'timeout' | 'network_error' | 'aborted';
   durationMs: number;
 }
 
@@ -28,6 +28,8 @@ export interface CacheStatsSample {
   hits: number;
   misses: number;
   stale: number;
+  /** Answered at once from an expired entry while a background refresh ran. */
+  staleWhileRevalidate?: number;
   /** Callers that joined a load already in flight instead of starting their own. */
   loadsSaved: number;
 }

@@ -1,0 +1,74 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { CacheService } from '../cache/cache.service';
+import { ExecutionWatchService } from '../executions/watch/execution-watch.service';
+import { MaiaTransport } from '../maia/maia-transport';
+import { MetricsService } from '../metrics/metrics.service';
+import { MaiaHealthIndicator } from './maia-health.indicator';
+import { type MaiaStatusSample } from './dependency-status';
+
+/**
+ * Connects readiness and metrics to the parts they report on, read when probed or scraped: the Maia
+ * transport (breaker, rate-limit cooldown), the cache's counters and the watcher's activity. Looked up
+ * without importing their modules, so a gateway assembled without one of them (a unit context) still
+ * starts; what is missing is simply not reported.
+ */
+@Injectable()
+export class DependencySourcesService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(DependencySourcesService.name);
+
+  constructor(
+    private readonly moduleRef: ModuleRef,
+    private readonly metrics: MetricsService,
+    private readonly maiaHealth: MaiaHealthIndicator,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const transport = this.find(MaiaTransport);
+    if (transport) {
+      const maiaStatus = (): MaiaStatusSample => ({
+        breakerState: transport.breakerFor().state,
+        cooldownActive: transport.cooldown.remainingMs() > 0,
+      });
+      this.maiaHealth.setSource(maiaStatus);
+      this.metrics.setMaiaSource(() => {
+        const { breakerState, cooldownActive } = maiaStatus();
+        return { breakerState, cooldownActive: cooldownActive ?? false };
+      });
+    }
+    const cache = this.find(CacheService);
+    if (cache) {
+      this.metrics.setCacheSource(() =>
+        Object.entries(cache.stats()).map(([resource, c]) => ({
+          resource,
+          hits: c.hits,
+          misses: c.misses,
+          stale: c.stale,
+          staleWhileRevalidate: c.staleWhileRevalidate,
+          loadsSaved: c.loadsSaved,
+        })),
+      );
+    }
+    const watch = this.find(ExecutionWatchService);
+    if (watch) {
+      this.metrics.setWatchSource(() => {
+        const activity = watch.activity();
+        // The leader of an execution polls it and holds its lease: one of each per leadership.
+        return {
+          subscriptions: { all: activity.subscribers },
+          pollers: activity.leaderships,
+          leases: activity.leaderships,
+        };
+      });
+    }
+  }
+
+  private find<T>(type: Type<T>): T | null {
+    try {
+      return this.moduleRef.get(type, { strict: false });
+    } catch {
+      this.logger.debug(`${type.name} is not part of this application: not reported`);
+      return null;
+    }
+  }
+}
