@@ -7,12 +7,7 @@ import { ErrorCode, GatewayError } from '../common/errors';
 import { RequestContext } from '../common/request-context';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
-import {
-  CACHE_KEY_VERSION,
-  CACHE_RESOURCES,
-  CACHE_SCHEMA_VERSION,
-  type CacheResource,
-} from './cache.constants';
+import { CACHE_KEY_VERSION, CACHE_RESOURCES, type CacheResource } from './cache.constants';
 import { ALL_GENERATION, CacheKeys, UNSCOPED_GROUP, type EntryRef } from './cache.keys';
 import { LruStore } from './lru.store';
 
