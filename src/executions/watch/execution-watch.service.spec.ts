@@ -318,6 +318,7 @@ describe('ExecutionWatchService', () => {
         leaderships: 0,
         timers: 0,
         limiterKeys: 0,
+        byTransport: {},
       });
     }
     expect(a.redis.subscribedChannelCount + b.redis.subscribedChannelCount).toBe(channelsBefore);

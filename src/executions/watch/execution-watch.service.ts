@@ -1,9 +1,17 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../../common/errors';
 import { APP_CONFIG, type AppConfig, type WatchConfig } from '../../config';
 import { isTerminalStatus, MAIA_API, type MaiaApi, type MaiaExecution } from '../../maia/maia.types';
+import { LifecycleService } from '../../lifecycle/lifecycle.service';
 import { RedisService } from '../../redis/redis.service';
 import { ExecutionPoller } from './execution.poller';
 import { MemoryWatchStore } from './memory-watch.store';
@@ -32,6 +40,8 @@ export interface WatchActivity {
   leaderships: number;
   timers: number;
   limiterKeys: number;
+  /** Open subscriptions by transport (`graphql`, `sse`, `wait`, `other`). */
+  byTransport: Record<string, number>;
 }
 
 /**
@@ -59,6 +69,7 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
   private readonly limiter: SubscriptionLimiter;
   private readonly config: WatchConfig;
   private shuttingDown = false;
+  private readonly openByTransport = new Map<string, number>();
   /** Captured at construction, outside any request: pollers must not inherit a subscriber's context. */
   private readonly detached = AsyncLocalStorage.snapshot();
 
@@ -66,8 +77,12 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
     @Inject(MAIA_API) private readonly maia: MaiaApi,
     private readonly redis: RedisService,
     @Inject(APP_CONFIG) appConfig: AppConfig,
+    @Optional() lifecycle?: LifecycleService,
   ) {
     this.config = appConfig.watch;
+    // Shutdown begins: end every stream (SSE gets its retry hint) and let go of every lease right away, so
+    // another replica polls while this one drains.
+    lifecycle?.shutdownSignal.addEventListener('abort', () => void this.onModuleDestroy(), { once: true });
     this.store = redis.enabled ? new RedisWatchStore(redis) : new MemoryWatchStore();
     this.limiter = new SubscriptionLimiter(
       this.config.maxSubscriptionsPerConnection,
@@ -85,7 +100,7 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
     checkId('executionId', executionId);
     const after = parseCursor(options.after);
     this.refuseWhileShuttingDown();
-    const release = this.limiter.acquire(options);
+    const release = this.countOpen(options, this.limiter.acquire(options));
     const hub = this.executionHub(projectId, executionId);
     const subscriber: ExecutionSubscriber = new ExecutionSubscriber(after, () => {
       hub.remove(subscriber);
@@ -104,7 +119,7 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
   ): WatchStream<ExecutionWatchEvent> {
     checkId('projectId', projectId);
     this.refuseWhileShuttingDown();
-    const release = this.limiter.acquire(identity);
+    const release = this.countOpen(identity, this.limiter.acquire(identity));
     const hub = this.feedHub(projectId);
     const subscriber: FeedSubscriber = new FeedSubscriber(filter, () => {
       hub.remove(subscriber);
@@ -143,7 +158,7 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
     options: SubscriberIdentity & { signal?: AbortSignal } = {},
   ): Promise<MaiaExecution | null> {
     const { signal, ...identity } = options;
-    const events = this.watch(projectId, executionId, identity);
+    const events = this.watch(projectId, executionId, { transport: 'wait', ...identity });
     let latest: MaiaExecution | null = null;
     const stop = () => void events.return();
     const timer = setTimeout(stop, waitMs);
@@ -153,6 +168,9 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
         latest = event.execution;
         if (isTerminalStatus(event.execution.status)) break;
       }
+    } catch (error) {
+      // Shutting down: answer with what is known; the caller fetches it when nothing was seen yet.
+      if (!GatewayError.is(error, ErrorCode.SHUTTING_DOWN)) throw error;
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', stop);
@@ -176,6 +194,7 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
       leaderships,
       timers,
       limiterKeys: this.limiter.trackedKeys,
+      byTransport: Object.fromEntries(this.openByTransport),
     };
   }
 
@@ -191,6 +210,20 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     // Normally done by onModuleDestroy already; kept for contexts that only run the shutdown hooks.
     if (this.hubs.size > 0) await this.onModuleDestroy();
+  }
+
+  private countOpen(identity: SubscriberIdentity, release: () => void): () => void {
+    const transport = identity.transport ?? 'other';
+    this.openByTransport.set(transport, (this.openByTransport.get(transport) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.openByTransport.get(transport) ?? 1) - 1;
+      if (left > 0) this.openByTransport.set(transport, left);
+      else this.openByTransport.delete(transport);
+      release();
+    };
   }
 
   private async catchUp(hub: TopicHub, subscriber: ExecutionSubscriber): Promise<void> {

@@ -50,6 +50,8 @@ export interface SubscriberIdentity {
   clientKey?: string;
   /** One per WebSocket connection (any object or string that is stable for the connection's life). */
   connectionKey?: object | string;
+  /** For metrics: `graphql`, `sse`, `wait`. */
+  transport?: 'graphql' | 'sse' | 'wait';
 }
 
 export interface WatchOptions extends SubscriberIdentity {
