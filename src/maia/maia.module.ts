@@ -12,8 +12,10 @@ import { MAIA_API } from './maia.types';
  */
 @Global()
 @Module({
-  // A dedicated axios instance: interceptors others add to a shared one never see Maia's tokens.
-  imports: [HttpModule.register({})],
+  // A dedicated axios instance, created per application (registerAsync runs its factory per container;
+  // register() would create one at import time, shared by every app of the process, tests included).
+  // Interceptors added to another instance never see Maia's tokens.
+  imports: [HttpModule.registerAsync({ useFactory: () => ({}) })],
   providers: [
     MaiaTokenService,
     MaiaTransport,
