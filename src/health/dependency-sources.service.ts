@@ -55,7 +55,7 @@ export class DependencySourcesService implements OnApplicationBootstrap {
         const activity = watch.activity();
         // The leader of an execution polls it and holds its lease: one of each per leadership.
         return {
-          subscriptions: { all: activity.subscribers },
+          subscriptions: activity.byTransport,
           pollers: activity.leaderships,
           leases: activity.leaderships,
         };
