@@ -393,6 +393,8 @@ describe('execute', () => {
   });
 
   it('answers 409 with the guide body while a run with the same executionTag is unfinished, then accepts it again', async () => {
+    // load_orders takes 1 s at this scale: ample time for the duplicate to meet the first run still going.
+    await maia.control('PATCH', 'config', { timeScale: 0.25 });
     const body = {
       pipelineName: 'FOLDER/load_orders.orch.yaml',
       environmentName: 'Dev',
@@ -418,6 +420,8 @@ describe('execute', () => {
 
 describe('execution details, status and steps', () => {
   it('answers the flat execution with projectId and progresses to SUCCESS', async () => {
+    const scale = 0.25; // load_orders takes 1 s: the first read surely sees it RUNNING.
+    await maia.control('PATCH', 'config', { timeScale: scale });
     const id = await maia.execute(token, seedIds.analytics, {
       pipelineName: 'FOLDER/load_orders.orch.yaml',
       environmentName: 'Dev',
@@ -442,7 +446,7 @@ describe('execution details, status and steps', () => {
     const done = await maia.api('GET', `${executionsPath(seedIds.analytics)}/${id}`, { token });
     expect(done.body).toMatchObject({ status: 'SUCCESS', message: '"Rewrite Table": Success' });
     expect(done.body.finishedAt).toMatch(withMillis);
-    expect(Date.parse(done.body.finishedAt) - Date.parse(done.body.startedAt)).toBe(4000 * timeScale);
+    expect(Date.parse(done.body.finishedAt) - Date.parse(done.body.startedAt)).toBe(4000 * scale);
   });
 
   it('ends a failing pipeline FAILED with the error message', async () => {
@@ -580,8 +584,10 @@ describe('cancel', () => {
   const backfill = { pipelineName: 'FOLDER/long_backfill.orch.yaml', environmentName: 'Dev' };
 
   it('cancels gracefully: RUNNING → CANCELLING → CANCELLED, the running step ends CANCELLED', async () => {
+    // At this scale Start takes 100 ms and the grace 400 ms: room to observe CANCELLING on a busy machine.
+    await maia.control('PATCH', 'config', { timeScale: 0.2 });
     const id = await maia.execute(token, seedIds.analytics, backfill);
-    await sleep(30); // past Start (10 ms at this time scale), inside Backfill History (12 s).
+    await sleep(150);
     const res = await maia.api('PATCH', `${executionsPath(seedIds.analytics)}/${id}`, {
       token,
       body: { status: 'CANCELLED', forceUpdate: false },
