@@ -1,0 +1,82 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { ApiKeyAuthenticator } from './api-key.authenticator';
+import { credentialsFrom, type CredentialSource } from './credentials';
+import { JwtAuthenticator, TokenRejected } from './jwt.authenticator';
+import { SANDBOX_PRINCIPAL, type Principal } from './principal';
+
+/** The one answer to every authentication failure: a wrong key and no key look the same. */
+export const UNAUTHENTICATED_MESSAGE = 'Missing or invalid credentials';
+
+export function unauthenticated(): GatewayError {
+  return new GatewayError(ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
+}
+
+/**
+ * Turns credentials (HTTP headers or a graphql-ws `connection_init` payload) into a `Principal`, or
+ * throws `UNAUTHENTICATED`. It never says which part was wrong: missing, malformed, unknown, expired and
+ * unverifiable credentials all answer alike (the reason goes to the debug log, without the credential).
+ */
+@Injectable()
+export class AuthService implements OnModuleInit {
+  private readonly logger = new Logger('Auth');
+  private readonly apiKeys: ApiKeyAuthenticator;
+  private readonly jwt: JwtAuthenticator | undefined;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.apiKeys = new ApiKeyAuthenticator(config.auth.apiKeys);
+    this.jwt = config.auth.jwt ? new JwtAuthenticator(config.auth.jwt) : undefined;
+  }
+
+  /** True when every caller is the sandbox principal (sandbox/development only). */
+  get disabled(): boolean {
+    return this.config.auth.disabled;
+  }
+
+  onModuleInit(): void {
+    if (this.disabled) {
+      const bar = '!'.repeat(100);
+      this.logger.warn(
+        `\n${bar}\n!! AUTHENTICATION IS DISABLED (${this.config.auth.mode} mode): every caller may read, execute, ` +
+          `cancel and administer every project.\n!! Set AUTH_API_KEYS or AUTH_JWKS_URL (and unset AUTH_DISABLED) ` +
+          `before exposing this gateway to anyone.\n${bar}`,
+      );
+      return;
+    }
+    const methods = [
+      this.apiKeys.size > 0 ? `${this.apiKeys.size} API key(s)` : undefined,
+      this.jwt ? 'JWT bearer tokens' : undefined,
+    ].filter(Boolean);
+    this.logger.log(`Authentication on: ${methods.join(' and ')}`);
+  }
+
+  async authenticate(source: CredentialSource | undefined | null): Promise<Principal> {
+    if (this.disabled) return SANDBOX_PRINCIPAL;
+    const credentials = credentialsFrom(source);
+    if (credentials.malformed) return this.refuse('malformed credentials');
+    if (credentials.apiKey !== undefined) {
+      // An API key wins over a bearer token sent alongside; a wrong key is refused even then.
+      const principal = this.apiKeys.authenticate(credentials.apiKey);
+      return principal ?? this.refuse('unknown API key');
+    }
+    if (credentials.bearerToken !== undefined) {
+      if (!this.jwt) return this.refuse('bearer token but no AUTH_JWKS_URL configured');
+      try {
+        return await this.jwt.authenticate(credentials.bearerToken);
+      } catch (error) {
+        if (error instanceof TokenRejected) {
+          if (error.keySetUnavailable) this.logger.warn(`JWT refused: ${error.reason}`);
+          return this.refuse(`JWT refused: ${error.reason}`);
+        }
+        throw error;
+      }
+    }
+    return this.refuse('no credentials');
+  }
+
+  private refuse(reason: string): never {
+    this.logger.debug(`Authentication failed: ${reason}`);
+    throw unauthenticated();
+  }
+}

@@ -1,0 +1,155 @@
+import type { IncomingMessage } from 'node:http';
+import { HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { GraphQLError } from 'graphql';
+import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
+import type { WebSocket } from 'ws';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { carriersOfGraphqlContext, authStateOf, type AuthState } from './auth-state';
+import { AuthGate } from './auth-gate.service';
+import { clientIpOf } from './client-ip';
+
+/** graphql-ws close codes: 4403 is graphql-ws's own "Forbidden" (onConnect refused); 4429 "too many". */
+export const WS_CLOSE_FORBIDDEN = 4403;
+export const WS_CLOSE_TOO_MANY_REQUESTS = 4429;
+
+/** A GatewayError as Apollo answers it: the same code, and the HTTP status and Retry-After on the response. */
+export function toGraphqlError(error: GatewayError): GraphQLError {
+  const headers = new HeaderMap();
+  const retryAfterSeconds = error.details.retryAfterSeconds;
+  if (error.code === ErrorCode.RATE_LIMITED && typeof retryAfterSeconds === 'number') {
+    headers.set('retry-after', String(retryAfterSeconds));
+  }
+  return new GraphQLError(error.message, {
+    originalError: error,
+    extensions: { ...error.details, code: error.code, http: { status: error.httpStatus, headers } },
+  });
+}
+
+/**
+ * Admits every GraphQL-over-HTTP request before any resolver runs: authentication and the rate limit
+ * start as the request arrives and are awaited once the operation is resolved (after parsing and the
+ * armor's validation), so a refused caller gets one 401/429 answer with no `data` at all, whatever the
+ * document asks for (introspection and `__typename` included). Resolvers' guards then find the principal.
+ */
+export function createGraphqlAuthPlugin(gate: AuthGate): ApolloServerPlugin<BaseContext> {
+  return {
+    async requestDidStart(requestContext) {
+      const contextValue = requestContext.contextValue as Record<string, unknown>;
+      const req = (contextValue?.req ?? contextValue?.request) as { headers?: unknown } | undefined;
+      const carriers = carriersOfGraphqlContext(contextValue);
+      const admitted: Promise<GatewayError | AuthState> = gate
+        .admit({
+          carriers,
+          credentials:
+            requestContext.request.http?.headers ?? (req?.headers as Record<string, unknown> | undefined),
+          ip: clientIpOf(req),
+          transport: 'http',
+        })
+        .catch((error: unknown) => {
+          if (error instanceof GatewayError) return error;
+          throw error;
+        });
+      // Never leave the promise unobserved: a request that fails to parse ends before it is awaited.
+      admitted.catch(() => undefined);
+      return {
+        async didResolveOperation() {
+          const outcome = await admitted;
+          if (outcome instanceof GatewayError) throw toGraphqlError(outcome);
+        },
+      };
+    },
+  };
+}
+
+/** graphql-ws `extra` of the `ws` adapter. */
+interface WsExtra {
+  socket: WebSocket;
+  request: IncomingMessage;
+}
+type Ctx = WsContext<Record<string, unknown> | undefined, unknown>;
+
+function extraOf(ctx: Ctx): WsExtra | undefined {
+  const extra = ctx.extra as Partial<WsExtra> | undefined;
+  return extra?.socket && extra.request ? (extra as WsExtra) : undefined;
+}
+
+const expiryTimers = new WeakMap<object, () => void>();
+
+/** Closes `socket` with 4403 when `expiresAt` passes (in steps: setTimeout overflows past ~24.8 days). */
+function closeAtExpiry(socket: WebSocket, expiresAt: Date): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    const remainingMs = expiresAt.getTime() - Date.now();
+    if (remainingMs <= 0) {
+      socket.close(WS_CLOSE_FORBIDDEN, 'Token expired');
+      return;
+    }
+    timer = setTimeout(arm, Math.min(remainingMs, 2 ** 31 - 1));
+  };
+  arm();
+  const clear = (): void => clearTimeout(timer);
+  socket.once('close', clear);
+  return clear;
+}
+
+export interface GraphqlWsAuthHooks {
+  onConnect(ctx: Ctx): Promise<boolean>;
+  /** Charges the operation to the caller's rate limit; errors refuse that operation only. */
+  onSubscribe(ctx: Ctx, id: string, payload: SubscribePayload): Promise<readonly GraphQLError[] | void>;
+  onClose(ctx: Ctx): void;
+}
+
+/**
+ * graphql-ws authentication: credentials come in `connection_init` (`{ "x-api-key": ... }` or
+ * `{ "authorization": "Bearer ..." }`). A refused connection closes with 4403 (4429 when the client is
+ * over its rate limit); an accepted one is closed with 4403 the moment its JWT expires. Each subscribe
+ * message is one request against the rate limit.
+ */
+export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
+  return {
+    async onConnect(ctx) {
+      const extra = extraOf(ctx);
+      if (!extra) return false;
+      const ip = clientIpOf(extra.request);
+      try {
+        const state = await gate.admit({
+          carriers: carriersOfGraphqlContext(ctx),
+          credentials: ctx.connectionParams,
+          ip,
+          transport: 'ws',
+        });
+        await gate.charge(state.principal, ip);
+        if (state.principal.expiresAt)
+          expiryTimers.set(extra, closeAtExpiry(extra.socket, state.principal.expiresAt));
+        return true;
+      } catch (error) {
+        if (GatewayError.is(error, ErrorCode.RATE_LIMITED)) {
+          extra.socket.close(WS_CLOSE_TOO_MANY_REQUESTS, 'Too many requests');
+        }
+        return false;
+      }
+    },
+    async onSubscribe(ctx) {
+      const extra = extraOf(ctx);
+      const state = authStateOf(...carriersOfGraphqlContext(ctx));
+      // onConnect admitted this socket; anything else is a bug worth refusing.
+      if (!state || !extra)
+        return [
+          toGraphqlError(new GatewayError(ErrorCode.UNAUTHENTICATED, 'Missing or invalid credentials')),
+        ];
+      try {
+        await gate.charge(state.principal, clientIpOf(extra.request));
+      } catch (error) {
+        if (error instanceof GatewayError) return [toGraphqlError(error)];
+        throw error;
+      }
+      return undefined;
+    },
+    onClose(ctx) {
+      const extra = extraOf(ctx);
+      if (!extra) return;
+      expiryTimers.get(extra)?.();
+      expiryTimers.delete(extra);
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import {
+  GraphQLError,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+  type Source,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
+import type { SubscribePayload } from 'graphql-ws';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { type AuthConfig } from '../config/auth.config';
+
+export type GraphqlLimits = AuthConfig['graphql'];
+
+// graphql-js 16 words it "more that N tokens"; accept the corrected wording too.
+const TOKEN_LIMIT_MESSAGE = /Document contains more tha[nt] \d+ tokens/;
+const SUGGESTION = /\s*Did you mean .*\?/g;
+
+/** The error every limit answers with: `extensions.code` QUERY_TOO_COMPLEX (400), before any resolver. */
+export function queryTooComplex(detail: string): GraphQLError {
+  const message = `Query too complex: ${detail.replace(/^Syntax Error:\s*/, '')}`;
+  return new GraphQLError(message, {
+    originalError: new GatewayError(ErrorCode.QUERY_TOO_COMPLEX, message),
+    extensions: { code: ErrorCode.QUERY_TOO_COMPLEX },
+  });
+}
+
+/** Reports an armor rejection on the validation context with our code (never throws mid-validation). */
+const report = (ctx: ValidationContext | null, error: GraphQLError): void => {
+  ctx?.reportError(queryTooComplex(error.message));
+};
+
+function armorOf(limits: GraphqlLimits): ReturnType<ApolloArmor['protect']> {
+  const reject = { propagateOnRejection: false, onReject: [report] };
+  return new ApolloArmor({
+    maxDepth: { n: limits.maxDepth, ...reject },
+    // Count every alias, `__typename` included: an alias of `__typename` repeated 10,000 times is a bomb too.
+    maxAliases: { n: limits.maxAliases, allowList: [], ...reject },
+    maxDirectives: { n: limits.maxDirectives, ...reject },
+    costLimit: { maxCost: limits.maxCost, ...reject },
+    // The token limit is graphql-js's own `parseOptions.maxTokens` (below): armor's version throws from a
+    // plugin hook, which Apollo 5 answers with a 500.
+    maxTokens: { enabled: false },
+    blockFieldSuggestion: { enabled: !limits.fieldSuggestions, mask: '' },
+  }).protect();
+}
+
+/** The armor's validation rules (depth, aliases, directives, cost), reporting QUERY_TOO_COMPLEX. */
+export function graphqlLimitRules(limits: GraphqlLimits): ValidationRule[] {
+  return armorOf(limits).validationRules;
+}
+
+/**
+ * Apollo answers validation and parse errors with its own codes (GRAPHQL_VALIDATION_FAILED,
+ * GRAPHQL_PARSE_FAILED). This plugin puts QUERY_TOO_COMPLEX back on the errors our limits raised, before
+ * `formatError` runs, and strips "Did you mean" hints when suggestions are off.
+ */
+export function graphqlLimitsPlugin(limits: GraphqlLimits): ApolloServerPlugin<BaseContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors }) {
+          for (const error of errors) {
+            const extensions = error.extensions as Record<string, unknown>;
+            const original = error.originalError;
+            if (GatewayError.is(original, ErrorCode.QUERY_TOO_COMPLEX)) {
+              extensions.code = ErrorCode.QUERY_TOO_COMPLEX;
+            } else if (TOKEN_LIMIT_MESSAGE.test(error.message)) {
+              error.message = queryTooComplex(error.message).message;
+              extensions.code = ErrorCode.QUERY_TOO_COMPLEX;
+            }
+            if (!limits.fieldSuggestions) error.message = error.message.replace(SUGGESTION, '');
+          }
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Everything the Apollo server options need from this module, to spread into the GraphQL module setup:
+ * limits checked before any resolver runs, batching off, CSRF prevention on, no persisted-query cache
+ * for strangers to fill, and the graphql-js token limit applied while parsing.
+ */
+export function apolloSecurityOptions(limits: GraphqlLimits) {
+  const armor = armorOf(limits);
+  return {
+    validationRules: armor.validationRules,
+    plugins: [...armor.plugins, graphqlLimitsPlugin(limits)],
+    parseOptions: { maxTokens: limits.maxTokens },
+    allowBatchedHttpRequests: false as const,
+    csrfPrevention: true as const,
+    persistedQueries: false as const,
+    includeStacktraceInErrorResponses: false as const,
+    hideSchemaDetailsFromClientErrors: !limits.fieldSuggestions,
+  };
+}
+
+/** Parses with the token limit; a limit or syntax error comes back as errors, never thrown. */
+export function parseLimited(source: unknown, limits: GraphqlLimits): DocumentNode | readonly GraphQLError[] {
+  if (typeof source !== 'string' || source.trim() === '') {
+    return [
+      new GraphQLError('A query string is required', { extensions: { code: ErrorCode.BAD_USER_INPUT } }),
+    ];
+  }
+  try {
+    return parse(source, { maxTokens: limits.maxTokens });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (TOKEN_LIMIT_MESSAGE.test(message)) return [queryTooComplex(message)];
+    return [new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT } })];
+  }
+}
+
+/**
+ * graphql-ws options applying the same limits to subscriptions: `onSubscribe` refuses documents over the
+ * token limit (or unparsable) with an error message instead of closing the socket, and `validate` runs
+ * graphql-js's rules plus the armor's.
+ */
+export function graphqlWsLimits(limits: GraphqlLimits) {
+  const rules = [...specifiedRules, ...graphqlLimitRules(limits)];
+  return {
+    onSubscribe(_ctx: unknown, _id: string, payload: SubscribePayload): readonly GraphQLError[] | void {
+      const parsed = parseLimited(payload.query, limits);
+      if (Array.isArray(parsed)) return parsed as readonly GraphQLError[];
+      return undefined;
+    },
+    validate(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
+      return validate(schema, document, rules);
+    },
+    /** graphql-ws would re-parse after onSubscribe; keep that parse limited as well. */
+    parse(source: string | Source): DocumentNode {
+      return parse(source, { maxTokens: limits.maxTokens });
+    },
+  };
+}
+
+/** Parse and validate a document the way the gateway does (for tests and tools). */
+export function checkDocument(
+  schema: GraphQLSchema,
+  source: string,
+  limits: GraphqlLimits,
+): readonly GraphQLError[] {
+  const parsed = parseLimited(source, limits);
+  if (Array.isArray(parsed)) return parsed as readonly GraphQLError[];
+  return validate(schema, parsed as DocumentNode, [...specifiedRules, ...graphqlLimitRules(limits)]);
+}
