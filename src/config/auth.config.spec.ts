@@ -66,7 +66,9 @@ describe('auth configuration', () => {
   it('names bad key entries without echoing their values', () => {
     const message = problemsOf({
       ...prod,
-      AUTH_API_KEYS: keys([{ name: 'svc', sha256: 'not-a-hash-secretish', scopes: ['root'], projects: ['x'] }]),
+      AUTH_API_KEYS: keys([
+        { name: 'svc', sha256: 'not-a-hash-secretish', scopes: ['root'], projects: ['x'] },
+      ]),
     });
     expect(message).toContain('AUTH_API_KEYS');
     expect(message).toContain('sha256');
@@ -74,19 +76,27 @@ describe('auth configuration', () => {
     expect(message).toContain('projects');
     expect(message).not.toContain('not-a-hash-secretish');
     expect(problemsOf({ ...prod, AUTH_API_KEYS: '{oops' })).toContain('AUTH_API_KEYS: must be a JSON array');
-    expect(problemsOf({ ...prod, AUTH_API_KEYS_FILE: '/nonexistent/keys.json' })).toContain('AUTH_API_KEYS_FILE');
+    expect(problemsOf({ ...prod, AUTH_API_KEYS_FILE: '/nonexistent/keys.json' })).toContain(
+      'AUTH_API_KEYS_FILE',
+    );
   });
 
   it('refuses two keys with one name or one hash', () => {
     const entry = { name: 'svc', sha256: HASH, scopes: ['read'], projects: ['*'] };
-    expect(problemsOf({ ...prod, AUTH_API_KEYS: keys([entry, { ...entry, sha256: 'c'.repeat(64) }]) })).toContain(
-      'two API keys are named "svc"',
+    expect(
+      problemsOf({ ...prod, AUTH_API_KEYS: keys([entry, { ...entry, sha256: 'c'.repeat(64) }]) }),
+    ).toContain('two API keys are named "svc"');
+    expect(problemsOf({ ...prod, AUTH_API_KEYS: keys([entry, { ...entry, name: 'other' }]) })).toContain(
+      'repeats a key',
     );
-    expect(problemsOf({ ...prod, AUTH_API_KEYS: keys([entry, { ...entry, name: 'other' }]) })).toContain('repeats a key');
   });
 
   it('needs issuer and audience with a JWKS, https in production, and never accepts alg none', () => {
-    const message = problemsOf({ ...prod, AUTH_JWKS_URL: 'http://idp.example/jwks', AUTH_JWT_ALGORITHMS: 'RS256,none' });
+    const message = problemsOf({
+      ...prod,
+      AUTH_JWKS_URL: 'http://idp.example/jwks',
+      AUTH_JWT_ALGORITHMS: 'RS256,none',
+    });
     expect(message).toContain('AUTH_JWT_ISSUER');
     expect(message).toContain('AUTH_JWT_AUDIENCE');
     expect(message).toContain('AUTH_JWKS_URL: must use https');

@@ -177,7 +177,7 @@ export function authConfig(env: Env) {
     hashes.add(key.sha256);
   }
 
-  const algorithms = v.AUTH_JWT_ALGORITHMS as string[];
+  const algorithms = v.AUTH_JWT_ALGORITHMS;
   for (const alg of algorithms) {
     if (!(jwtAlgorithms as readonly string[]).includes(alg)) {
       issues.push(issue('AUTH_JWT_ALGORITHMS', `unsupported algorithm "${alg.slice(0, 16)}" (never "none")`));
@@ -188,7 +188,8 @@ export function authConfig(env: Env) {
     // Without issuer and audience any token signed by that key set would do, including ones minted for
     // other applications of the same identity provider.
     if (!v.AUTH_JWT_ISSUER) issues.push(issue('AUTH_JWT_ISSUER', 'is required with AUTH_JWKS_URL'));
-    if (v.AUTH_JWT_AUDIENCE.length === 0) issues.push(issue('AUTH_JWT_AUDIENCE', 'is required with AUTH_JWKS_URL'));
+    if (v.AUTH_JWT_AUDIENCE.length === 0)
+      issues.push(issue('AUTH_JWT_AUDIENCE', 'is required with AUTH_JWKS_URL'));
     if (mode === 'production' && !jwksUrl.startsWith('https://')) {
       issues.push(issue('AUTH_JWKS_URL', 'must use https in production mode'));
     }
@@ -221,7 +222,7 @@ export function authConfig(env: Env) {
       ? {
           jwksUrl,
           issuer: v.AUTH_JWT_ISSUER as string,
-          audience: v.AUTH_JWT_AUDIENCE as string[],
+          audience: v.AUTH_JWT_AUDIENCE,
           algorithms: algorithms as JwtAlgorithm[],
           clockToleranceSeconds: v.AUTH_JWT_CLOCK_TOLERANCE_SECONDS,
           scopesClaim: v.AUTH_JWT_SCOPES_CLAIM,
