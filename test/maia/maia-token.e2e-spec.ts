@@ -29,7 +29,7 @@ async function harness(options: Parameters<typeof createMaiaHarness>[1] = {}): P
 
 beforeAll(async () => {
   watch.install();
-  maia = await startEmulatorFixture({ timeScale: 0.02 });
+  maia = await startEmulatorFixture({ timeScale: 0.02, rateLimitPerMinute: 1_000_000 });
 });
 
 afterEach(async () => {
