@@ -44,11 +44,31 @@ async function main(): Promise<void> {
   config = await withSandbox(config);
   const app = await createGateway(config);
   await app.listen(config.server.port, config.server.host);
-  const base = `http://${config.server.host === '0.0.0.0' ? 'localhost' : config.server.host}:${config.server.port}`;
-  logger.log(`maia-gateway (${config.server.mode} mode) listening on ${base}`);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
+  const host =
+    config.server.host === '0.0.0.0' || config.server.host === '::' ? 'localhost' : config.server.host;
+  // Plain stdout, whatever the log level: the first thing a person (or a test harness) reads.
+  console.log(banner(config, `http://${host}:${port}`));
+  logger.log(`maia-gateway (${config.server.mode} mode) listening on http://${host}:${port}`);
+}
+
+function banner(config: AppConfig, base: string): string {
+  const lines = [`maia-gateway (${config.server.mode} mode) listening on ${base}`];
+  lines.push(
+    `  GraphQL:  ${base}/graphql${config.server.graphqlExplorer ? '   (open it in a browser: Apollo Sandbox)' : ''}`,
+  );
+  lines.push(`  REST:     ${base}/api/v1/projects`);
+  lines.push(`  OpenAPI:  ${base}/api/docs`);
   if (config.server.mode === 'sandbox') {
-    logger.log(`Maia emulator: ${config.maia.baseUrl}`);
+    lines.push(`  Maia emulator (sandbox): ${config.maia.baseUrl}`);
+    lines.push('  Try:');
+    lines.push(`    curl -s ${base}/api/v1/projects`);
+    lines.push(
+      `    curl -s ${base}/graphql -H 'content-type: application/json' -d '{"query":"{ projects { total results { id name } } }"}'`,
+    );
   }
+  return lines.join('\n');
 }
 
 void main();

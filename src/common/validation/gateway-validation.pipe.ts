@@ -1,0 +1,42 @@
+import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ErrorCode, GatewayError } from '../errors';
+
+/** Flattens nested class-validator errors into `path: message` lines. */
+export function describeValidationErrors(errors: ValidationError[], parent = ''): string[] {
+  const out: string[] = [];
+  for (const error of errors) {
+    const path = parent ? `${parent}.${error.property}` : error.property;
+    for (const message of Object.values(error.constraints ?? {})) {
+      out.push(
+        message.startsWith(error.property)
+          ? `${parent ? `${parent}.` : ''}${message}`
+          : `${path}: ${message}`,
+      );
+    }
+    if (error.children?.length) out.push(...describeValidationErrors(error.children, path));
+  }
+  return out;
+}
+
+/**
+ * The one validation pipe for GraphQL arguments and REST bodies, queries and params. Unknown properties are
+ * refused (not silently dropped) so a typo is noticed, and every failure is a `BAD_USER_INPUT` that names
+ * the offending fields. Input values are never echoed: they may be long, or secret.
+ */
+export class GatewayValidationPipe extends ValidationPipe {
+  constructor() {
+    super({
+      transform: true,
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      forbidUnknownValues: false,
+      validationError: { target: false, value: false },
+      exceptionFactory: (errors: ValidationError[]) => {
+        const problems = describeValidationErrors(errors);
+        return new GatewayError(ErrorCode.BAD_USER_INPUT, `Invalid input: ${problems.join('; ')}`, {
+          fields: [...new Set(errors.map((e) => e.property))].join(','),
+        });
+      },
+    });
+  }
+}

@@ -1,0 +1,21 @@
+import type { MaiaEnvironment } from '../maia/maia.types';
+import type { EnvironmentDto } from './dto/environment.dto';
+import type { Environment } from './models/environment.model';
+
+export function toEnvironment(projectId: string, environment: MaiaEnvironment): Environment {
+  return {
+    name: environment.name,
+    projectId,
+    defaultAgent: environment.defaultAgentId
+      ? { id: environment.defaultAgentId, name: environment.defaultAgentName }
+      : null,
+  };
+}
+
+/** Maia's wire shape, for REST: optional members are left out rather than sent as null. */
+export function toEnvironmentDto(environment: MaiaEnvironment): EnvironmentDto {
+  const out: EnvironmentDto = { name: environment.name };
+  if (environment.defaultAgentId) out.defaultAgentId = environment.defaultAgentId;
+  if (environment.defaultAgentName) out.defaultAgentName = environment.defaultAgentName;
+  return out;
+}

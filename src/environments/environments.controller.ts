@@ -1,0 +1,33 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { RequireScope } from '../auth/require-scope.decorator';
+import { PageQueryDto } from '../common/http/page-query.dto';
+import { DEFAULT_PAGE_SIZE } from '../common/http/pagination';
+import { mapPage } from '../graphql/page.mapper';
+import { EnvironmentPageDto, ProjectParamsDto } from './dto/environment.dto';
+import { toEnvironmentDto } from './environment.mapper';
+import { EnvironmentsService } from './environments.service';
+
+@ApiTags('environments')
+@Controller('api/v1/projects/:projectId/environments')
+export class EnvironmentsController {
+  constructor(private readonly environments: EnvironmentsService) {}
+
+  @Get()
+  @RequireScope('read')
+  @ApiOperation({
+    summary: 'List the environments of a project (as Maia GET /v1/projects/{projectId}/environments)',
+  })
+  @ApiOkResponse({ type: EnvironmentPageDto })
+  async list(
+    @Param() { projectId }: ProjectParamsDto,
+    @Query() query: PageQueryDto,
+  ): Promise<EnvironmentPageDto> {
+    const page = await this.environments.listPage(
+      projectId,
+      query.page ?? 0,
+      query.size ?? DEFAULT_PAGE_SIZE,
+    );
+    return mapPage(page, toEnvironmentDto);
+  }
+}

@@ -1,0 +1,47 @@
+import { Args, Context, Parent, ResolveField, Resolver } from '@nestjs/graphql';
+import { RequireScope } from '../auth/require-scope.decorator';
+import { slicePage } from '../common/http/pagination';
+import type { GraphqlContext } from '../graphql/graphql-context';
+import { PageArgs } from '../graphql/page.args';
+import { mapPage } from '../graphql/page.mapper';
+import { Project } from '../projects/models/project.model';
+import { EnvironmentNameArgs } from './dto/environment-name.args';
+import { toEnvironment } from './environment.mapper';
+import { EnvironmentsService } from './environments.service';
+import { Environment, EnvironmentPage } from './models/environment.model';
+
+/** The environment fields of `Project`; one upstream list per project and request (DataLoader). */
+@Resolver(() => Project)
+export class ProjectEnvironmentsResolver {
+  constructor(private readonly environmentsService: EnvironmentsService) {}
+
+  private loader(ctx: GraphqlContext) {
+    return ctx.loaders.get('environmentsByProject', (projectId: string) =>
+      this.environmentsService.listAll(projectId),
+    );
+  }
+
+  @ResolveField(() => EnvironmentPage, { description: "The project's environments, a page at a time." })
+  @RequireScope('read')
+  async environments(
+    @Parent() project: Project,
+    @Args() { page, size }: PageArgs,
+    @Context() ctx: GraphqlContext,
+  ): Promise<EnvironmentPage> {
+    const all = await this.loader(ctx).load(project.id);
+    return mapPage(slicePage(all, page, size), (e) => toEnvironment(project.id, e));
+  }
+
+  @ResolveField(() => Environment, {
+    description: 'One environment of the project, by name (NOT_FOUND if none).',
+  })
+  @RequireScope('read')
+  async environment(
+    @Parent() project: Project,
+    @Args() { name }: EnvironmentNameArgs,
+    @Context() ctx: GraphqlContext,
+  ): Promise<Environment> {
+    await this.loader(ctx).load(project.id); // shares the request's one list call with sibling fields
+    return toEnvironment(project.id, await this.environmentsService.getByName(project.id, name));
+  }
+}

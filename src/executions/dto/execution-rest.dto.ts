@@ -1,0 +1,195 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import {
+  IsBoolean,
+  IsEnum,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { IsSafeName } from '../../common/validation';
+import { executionStatuses } from '../../maia/maia.types';
+
+export class ExecutionParamsDto {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID('all')
+  projectId!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID('all')
+  pipelineExecutionId!: string;
+}
+
+/** Maia's execute body. Variables are objects, as in Maia: `{ name: value }` and `{ name: [[...], ...] }`. */
+export class ExecutePipelineBodyDto {
+  @ApiProperty({ example: 'FOLDER/load_orders.orch.yaml' })
+  @IsSafeName()
+  pipelineName!: string;
+
+  @ApiProperty({ example: 'Dev' })
+  @IsSafeName()
+  environmentName!: string;
+
+  @ApiPropertyOptional({ example: '1.1.0' })
+  @IsOptional()
+  @IsSafeName()
+  versionName?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID('all')
+  agentId?: string;
+
+  @ApiPropertyOptional({ example: 'nightly-run' })
+  @IsOptional()
+  @IsSafeName()
+  executionTag?: string;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { region: 'eu' },
+  })
+  @IsOptional()
+  @IsObject()
+  scalarVariables?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'array', items: { type: 'array', items: { type: 'string' } } },
+    example: { ids: [['1'], ['2']] },
+  })
+  @IsOptional()
+  @IsObject()
+  gridVariables?: Record<string, string[][]>;
+}
+
+export class ExecutePipelineResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  pipelineExecutionId!: string;
+}
+
+export class CancelExecutionBodyDto {
+  @ApiProperty({ enum: ['CANCELLED'], description: 'The only accepted value.' })
+  @IsIn(['CANCELLED'], { message: 'status must be CANCELLED' })
+  status!: 'CANCELLED';
+
+  @ApiPropertyOptional({
+    default: false,
+    description: 'false: graceful (via CANCELLING); true: straight to CANCELLED.',
+  })
+  @IsOptional()
+  @IsBoolean()
+  forceUpdate?: boolean;
+}
+
+/** Maia's execution shape (REST). */
+export class ExecutionDto {
+  @ApiProperty({ format: 'uuid' }) pipelineExecutionId!: string;
+  @ApiProperty({ nullable: true, type: String }) pipelineName!: string | null;
+  @ApiProperty({ nullable: true, type: String }) pipelineType!: string | null;
+  @ApiProperty({ format: 'uuid' }) projectId!: string;
+  @ApiProperty({ nullable: true, type: String }) environmentName!: string | null;
+  @ApiProperty({ example: 'RUNNING' }) status!: string;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt!: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) finishedAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) message!: string | null;
+  @ApiProperty({ nullable: true, type: String }) trigger!: string | null;
+  @ApiProperty({ nullable: true, type: String }) scheduleId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) user!: string | null;
+}
+
+export class StepResultDto {
+  @ApiProperty() status!: string;
+  @ApiPropertyOptional({ format: 'date-time' }) startedAt?: string;
+  @ApiPropertyOptional({ format: 'date-time' }) finishedAt?: string;
+  @ApiPropertyOptional() message?: string;
+}
+
+export class StepDto {
+  @ApiProperty() id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ type: StepResultDto }) result!: StepResultDto;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true }) childPipeline?: unknown;
+}
+
+export class StepPageDto {
+  @ApiProperty() page!: number;
+  @ApiProperty() size!: number;
+  @ApiProperty() total!: number;
+  @ApiProperty({ type: [StepDto] }) results!: StepDto[];
+}
+
+export class ExecutionListDto {
+  @ApiProperty({ type: [ExecutionDto] }) results!: ExecutionDto[];
+  @ApiPropertyOptional({
+    description: 'Pass it back as paginationToken for the next page; absent on the last.',
+  })
+  more?: string;
+}
+
+const toArray = ({ value }: { value: unknown }): unknown =>
+  value === undefined ? undefined : Array.isArray(value) ? value : [value];
+
+/** Maia's list filters (`GET /v1/pipeline-executions`). */
+export class ListExecutionsQueryDto {
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID('all')
+  projectId?: string;
+
+  @ApiPropertyOptional({ description: 'Case-insensitive partial match.' })
+  @IsOptional()
+  @IsSafeName()
+  pipelineName?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsSafeName()
+  environmentName?: string;
+
+  @ApiPropertyOptional({ enum: executionStatuses, isArray: true, description: 'Repeatable.' })
+  @IsOptional()
+  @Transform(toArray)
+  @IsEnum(Object.fromEntries(executionStatuses.map((s) => [s, s])), { each: true })
+  status?: string[];
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID('all')
+  scheduleId?: string;
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'Inclusive. With neither bound: the last 7 days.',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  startedAfter?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Inclusive.' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  startedBefore?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 25 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'The `more` token of the previous page.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(4096)
+  paginationToken?: string;
+}

@@ -1,0 +1,87 @@
+import type { StepDto, StepResultDto } from './dto/execution-rest.dto';
+import { isTerminalStatus, type MaiaExecution, type MaiaStep } from '../maia/maia.types';
+import {
+  type PipelineExecution,
+  type PipelineExecutionStatus,
+  type PipelineExecutionStep,
+  type PipelineExecutionTrigger,
+} from './models/pipeline-execution.model';
+
+function elapsedMs(startedAt: string | null, finishedAt: string | null, nowMs: number | null): number | null {
+  if (!startedAt) return null;
+  const start = Date.parse(startedAt);
+  const end = finishedAt ? Date.parse(finishedAt) : nowMs;
+  if (end === null || Number.isNaN(start) || Number.isNaN(end)) return null;
+  return Math.max(0, end - start);
+}
+
+/** The GraphQL model of an execution (also what the live-status events carry). */
+export function toPipelineExecution(execution: MaiaExecution, nowMs: number = Date.now()): PipelineExecution {
+  const terminal = isTerminalStatus(execution.status);
+  return {
+    id: execution.pipelineExecutionId,
+    projectId: execution.projectId,
+    pipelineName: execution.pipelineName,
+    pipelineType: execution.pipelineType,
+    environmentName: execution.environmentName,
+    status: execution.status as PipelineExecutionStatus,
+    rawStatus: execution.rawStatus,
+    isTerminal: terminal,
+    startedAt: execution.startedAt,
+    finishedAt: execution.finishedAt,
+    durationMs: elapsedMs(execution.startedAt, execution.finishedAt, terminal ? null : nowMs),
+    message: execution.message,
+    trigger: execution.trigger as PipelineExecutionTrigger | null,
+    scheduleId: execution.scheduleId,
+    user: execution.user,
+    canCancel: !terminal,
+  };
+}
+
+export function toPipelineExecutionStep(step: MaiaStep): PipelineExecutionStep {
+  return {
+    id: step.id,
+    name: step.name,
+    status: step.status as PipelineExecutionStatus,
+    rawStatus: step.rawStatus,
+    startedAt: step.startedAt,
+    finishedAt: step.finishedAt,
+    durationMs: step.finishedAt ? elapsedMs(step.startedAt, step.finishedAt, null) : null,
+    message: step.message,
+    childPipeline: step.childPipeline ?? null,
+  };
+}
+
+/** Maia's wire shape of an execution (REST), with Maia's own status string. */
+export function toExecutionDto(execution: MaiaExecution) {
+  return {
+    pipelineExecutionId: execution.pipelineExecutionId,
+    pipelineName: execution.pipelineName,
+    pipelineType: execution.pipelineType,
+    projectId: execution.projectId,
+    environmentName: execution.environmentName,
+    status: execution.rawStatus || execution.status,
+    startedAt: execution.startedAt,
+    finishedAt: execution.finishedAt,
+    message: execution.message,
+    trigger: execution.trigger,
+    scheduleId: execution.scheduleId,
+    user: execution.user,
+  };
+}
+
+/** Maia's wire shape of a step (REST): status and times under `result`, optional members left out. */
+export function toStepDto(step: MaiaStep): StepDto {
+  const result: StepResultDto = { status: step.rawStatus || step.status };
+  if (step.startedAt) result.startedAt = step.startedAt;
+  if (step.finishedAt) result.finishedAt = step.finishedAt;
+  if (step.message) result.message = step.message;
+  return {
+    id: step.id,
+    name: step.name,
+    result,
+    ...(step.childPipeline !== undefined && step.childPipeline !== null
+      ? { childPipeline: step.childPipeline }
+      : {}),
+  };
+}

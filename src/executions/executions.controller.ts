@@ -1,0 +1,124 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { RequireScope } from '../auth/require-scope.decorator';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { PageQueryDto } from '../common/http/page-query.dto';
+import { DEFAULT_PAGE_SIZE } from '../common/http/pagination';
+import { ProjectParamsDto } from '../environments/dto/environment.dto';
+import { mapPage } from '../graphql/page.mapper';
+import type { ExecutionStatus } from '../maia/maia.types';
+import { IDEMPOTENCY_KEY_PATTERN } from './dto/execution-limits';
+import {
+  CancelExecutionBodyDto,
+  ExecutePipelineBodyDto,
+  ExecutePipelineResponseDto,
+  ExecutionDto,
+  ExecutionListDto,
+  ExecutionParamsDto,
+  ListExecutionsQueryDto,
+  StepPageDto,
+} from './dto/execution-rest.dto';
+import { toExecutionDto, toStepDto } from './execution.mapper';
+import { ExecutionsService } from './executions.service';
+
+export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
+
+/** Maia's execution routes under the project, same paths, bodies and shapes. */
+@ApiTags('pipeline executions')
+@Controller('api/v1/projects/:projectId/pipeline-executions')
+export class ProjectExecutionsController {
+  constructor(private readonly executions: ExecutionsService) {}
+
+  @Post()
+  @HttpCode(201)
+  @RequireScope('execute')
+  @ApiOperation({
+    summary: 'Execute a published pipeline (as Maia POST /v1/projects/{projectId}/pipeline-executions)',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Repeats within 24 h answer the first run (header Idempotent-Replayed: true) instead of a new one.',
+  })
+  @ApiCreatedResponse({ type: ExecutePipelineResponseDto })
+  async execute(
+    @Param() { projectId }: ProjectParamsDto,
+    @Body() body: ExecutePipelineBodyDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ExecutePipelineResponseDto> {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
+      throw new GatewayError(
+        ErrorCode.BAD_USER_INPUT,
+        'Idempotency-Key must be 1 to 255 visible ASCII characters',
+      );
+    }
+    const { pipelineExecutionId, replayed } = await this.executions.execute(
+      projectId,
+      { ...body },
+      idempotencyKey,
+    );
+    if (replayed) void reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
+    return { pipelineExecutionId };
+  }
+
+  @Get(':pipelineExecutionId')
+  @RequireScope('read')
+  @ApiOperation({ summary: 'An execution, read from Maia now (flat, as Maia documents it)' })
+  @ApiOkResponse({ type: ExecutionDto })
+  async get(@Param() { projectId, pipelineExecutionId }: ExecutionParamsDto): Promise<ExecutionDto> {
+    return toExecutionDto(await this.executions.get(projectId, pipelineExecutionId));
+  }
+
+  @Get(':pipelineExecutionId/steps')
+  @RequireScope('read')
+  @ApiOperation({ summary: 'The steps of an execution (as Maia …/pipeline-executions/{id}/steps)' })
+  @ApiOkResponse({ type: StepPageDto })
+  async steps(
+    @Param() { projectId, pipelineExecutionId }: ExecutionParamsDto,
+    @Query() query: PageQueryDto,
+  ): Promise<StepPageDto> {
+    const page = await this.executions.steps(
+      projectId,
+      pipelineExecutionId,
+      query.page ?? 0,
+      query.size ?? DEFAULT_PAGE_SIZE,
+    );
+    return mapPage(page, toStepDto);
+  }
+
+  @Patch(':pipelineExecutionId')
+  @RequireScope('cancel')
+  @ApiOperation({ summary: 'Cancel an execution: body {"status": "CANCELLED", "forceUpdate": false}' })
+  @ApiOkResponse({ type: ExecutePipelineResponseDto })
+  cancel(
+    @Param() { projectId, pipelineExecutionId }: ExecutionParamsDto,
+    @Body() body: CancelExecutionBodyDto,
+  ): Promise<ExecutePipelineResponseDto> {
+    return this.executions.cancel(projectId, pipelineExecutionId, body.forceUpdate ?? false);
+  }
+}
+
+@ApiTags('pipeline executions')
+@Controller('api/v1/pipeline-executions')
+export class ExecutionsController {
+  constructor(private readonly executions: ExecutionsService) {}
+
+  @Get()
+  @RequireScope('read')
+  @ApiOperation({
+    summary: 'List executions, newest first, with token paging (as Maia GET /v1/pipeline-executions)',
+    description: 'Without startedAfter/startedBefore, the last 7 days are listed.',
+  })
+  @ApiOkResponse({ type: ExecutionListDto })
+  async list(@Query() query: ListExecutionsQueryDto): Promise<ExecutionListDto> {
+    const page = await this.executions.list({
+      ...query,
+      status: query.status as ExecutionStatus[] | undefined,
+      limit: query.limit ?? DEFAULT_PAGE_SIZE,
+    });
+    return { results: page.results.map(toExecutionDto), ...(page.more ? { more: page.more } : {}) };
+  }
+}

@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { ProjectsModule } from '../projects/projects.module';
+import { ExecutionTagsStore } from './execution-tags.store';
+import { ExecutionsController, ProjectExecutionsController } from './executions.controller';
+import {
+  CancelPipelineExecutionPayloadResolver,
+  ExecutePipelinePayloadResolver,
+  ExecutionsResolver,
+  ProjectExecutionsResolver,
+} from './executions.resolver';
+import { ExecutionsService } from './executions.service';
+
+@Module({
+  imports: [ProjectsModule, IdempotencyModule],
+  providers: [
+    ExecutionsService,
+    ExecutionTagsStore,
+    ExecutionsResolver,
+    ExecutePipelinePayloadResolver,
+    CancelPipelineExecutionPayloadResolver,
+    ProjectExecutionsResolver,
+  ],
+  controllers: [ProjectExecutionsController, ExecutionsController],
+  exports: [ExecutionsService],
+})
+export class ExecutionsModule {}

@@ -1,0 +1,171 @@
+import { Args, Context, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { RequireScope } from '../auth/require-scope.decorator';
+import type { GraphqlContext } from '../graphql/graphql-context';
+import { PageArgs } from '../graphql/page.args';
+import { mapPage } from '../graphql/page.mapper';
+import type { MaiaExecution } from '../maia/maia.types';
+import { Project } from '../projects/models/project.model';
+import { ProjectsService } from '../projects/projects.service';
+import {
+  CancelPipelineExecutionInput,
+  ExecutePipelineInput,
+  PipelineExecutionArgs,
+  PipelineExecutionsArgs,
+} from './dto/execution.inputs';
+import { toPipelineExecution, toPipelineExecutionStep } from './execution.mapper';
+import { ExecutionsService, variablesFromLists, type ExecutionConnectionPage } from './executions.service';
+import {
+  CancelPipelineExecutionPayload,
+  ExecutePipelinePayload,
+  PipelineExecution,
+  PipelineExecutionConnection,
+  PipelineExecutionStepPage,
+} from './models/pipeline-execution.model';
+
+function toConnection(page: ExecutionConnectionPage): PipelineExecutionConnection {
+  const edges = page.edges.map((edge) => ({ cursor: edge.cursor, node: toPipelineExecution(edge.node) }));
+  return {
+    edges,
+    nodes: edges.map((edge) => edge.node),
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: false,
+      startCursor: page.startCursor,
+      endCursor: page.endCursor,
+    },
+  };
+}
+
+/** One details call per (project, execution) and request, whichever payload or query asks. */
+function executionLoader(ctx: GraphqlContext, executions: ExecutionsService) {
+  return ctx.loaders.get(
+    'executionById',
+    (key: { projectId: string; executionId: string }): Promise<MaiaExecution> =>
+      executions.get(key.projectId, key.executionId),
+    (key) => `${key.projectId}/${key.executionId}`,
+  );
+}
+
+@Resolver(() => PipelineExecution)
+export class ExecutionsResolver {
+  constructor(
+    private readonly executions: ExecutionsService,
+    private readonly projects: ProjectsService,
+  ) {}
+
+  @Query(() => PipelineExecution, { description: 'One execution, read from Maia now (never cached).' })
+  @RequireScope('read')
+  async pipelineExecution(
+    @Args() { projectId, executionId }: PipelineExecutionArgs,
+    @Context() ctx: GraphqlContext,
+  ): Promise<PipelineExecution> {
+    return toPipelineExecution(await executionLoader(ctx, this.executions).load({ projectId, executionId }));
+  }
+
+  @Query(() => PipelineExecutionConnection, {
+    description: 'Executions, newest first. Without startedAfter/startedBefore, the last 7 days.',
+  })
+  @RequireScope('read')
+  async pipelineExecutions(
+    @Args() { filter, first, after }: PipelineExecutionsArgs,
+  ): Promise<PipelineExecutionConnection> {
+    return toConnection(await this.executions.connection({ ...filter }, first, after));
+  }
+
+  @Mutation(() => ExecutePipelinePayload, {
+    description: 'Starts a published pipeline. Asynchronous: returns at once.',
+  })
+  @RequireScope('execute')
+  async executePipeline(@Args('input') input: ExecutePipelineInput): Promise<ExecutePipelinePayload> {
+    const { projectId, idempotencyKey, scalarVariables, gridVariables, ...rest } = input;
+    const outcome = await this.executions.execute(
+      projectId,
+      { ...rest, ...variablesFromLists(scalarVariables, gridVariables) },
+      idempotencyKey,
+    );
+    return { ...outcome, projectId };
+  }
+
+  @Mutation(() => CancelPipelineExecutionPayload, {
+    description:
+      'Cancels a running execution (gracefully unless force). A finished one answers ALREADY_FINISHED.',
+  })
+  @RequireScope('cancel')
+  async cancelPipelineExecution(
+    @Args('input') { projectId, executionId, force }: CancelPipelineExecutionInput,
+  ): Promise<CancelPipelineExecutionPayload> {
+    const { pipelineExecutionId } = await this.executions.cancel(projectId, executionId, force);
+    return { pipelineExecutionId, projectId };
+  }
+
+  @ResolveField(() => PipelineExecutionStepPage, {
+    description: 'The steps (component runs) of this execution.',
+  })
+  @RequireScope('read')
+  async steps(
+    @Parent() execution: PipelineExecution,
+    @Args() { page, size }: PageArgs,
+  ): Promise<PipelineExecutionStepPage> {
+    return mapPage(
+      await this.executions.steps(execution.projectId, execution.id, page, size),
+      toPipelineExecutionStep,
+    );
+  }
+
+  @ResolveField(() => Project, { description: 'The project this execution belongs to.' })
+  @RequireScope('read')
+  project(@Parent() execution: PipelineExecution, @Context() ctx: GraphqlContext): Promise<Project> {
+    return ctx.loaders
+      .get('projectById', (id: string) => this.projects.getById(id))
+      .load(execution.projectId);
+  }
+}
+
+@Resolver(() => ExecutePipelinePayload)
+export class ExecutePipelinePayloadResolver {
+  constructor(private readonly executions: ExecutionsService) {}
+
+  @ResolveField(() => PipelineExecution, { nullable: true })
+  @RequireScope('read')
+  async execution(
+    @Parent() payload: ExecutePipelinePayload,
+    @Context() ctx: GraphqlContext,
+  ): Promise<PipelineExecution> {
+    const key = { projectId: payload.projectId, executionId: payload.pipelineExecutionId };
+    return toPipelineExecution(await executionLoader(ctx, this.executions).load(key));
+  }
+}
+
+@Resolver(() => CancelPipelineExecutionPayload)
+export class CancelPipelineExecutionPayloadResolver {
+  constructor(private readonly executions: ExecutionsService) {}
+
+  @ResolveField(() => PipelineExecution, { nullable: true })
+  @RequireScope('read')
+  async execution(
+    @Parent() payload: CancelPipelineExecutionPayload,
+    @Context() ctx: GraphqlContext,
+  ): Promise<PipelineExecution> {
+    const key = { projectId: payload.projectId, executionId: payload.pipelineExecutionId };
+    return toPipelineExecution(await executionLoader(ctx, this.executions).load(key));
+  }
+}
+
+@Resolver(() => Project)
+export class ProjectExecutionsResolver {
+  constructor(private readonly executionsService: ExecutionsService) {}
+
+  @ResolveField(() => PipelineExecutionConnection, {
+    description:
+      "This project's executions, newest first. Without startedAfter/startedBefore, the last 7 days.",
+  })
+  @RequireScope('read')
+  async executions(
+    @Parent() project: Project,
+    @Args() { filter, first, after }: PipelineExecutionsArgs,
+  ): Promise<PipelineExecutionConnection> {
+    return toConnection(
+      await this.executionsService.connection({ ...filter, projectId: project.id }, first, after),
+    );
+  }
+}

@@ -1,0 +1,286 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { RequestContext } from '../common/request-context';
+import { isSafeName } from '../common/validation';
+import { fingerprintOf } from '../idempotency/fingerprint.util';
+import { IdempotencyService } from '../idempotency/idempotency.service';
+import {
+  isTerminalStatus,
+  MAIA_API,
+  type ExecutePipelineRequest,
+  type ExecutionListFilter,
+  type ExecutionListPage,
+  type MaiaApi,
+  type MaiaExecution,
+  type MaiaStep,
+  type Page,
+} from '../maia/maia.types';
+import { MAX_VARIABLE_VALUE_LENGTH, MAX_VARIABLES } from './dto/execution-limits';
+import {
+  decodeCursor,
+  encodeCursor,
+  filterHash,
+  type ExecutionCursor,
+  type UserFilter,
+} from './execution-cursor';
+import { ExecutionTagsStore } from './execution-tags.store';
+
+/** With neither bound given, executions are listed over this window (Maia scans slowly without one). */
+export const DEFAULT_EXECUTION_WINDOW_MS = 7 * 24 * 3600 * 1000;
+
+export interface ExecutionEdge {
+  cursor: string;
+  node: MaiaExecution;
+}
+
+export interface ExecutionConnectionPage {
+  edges: ExecutionEdge[];
+  hasNextPage: boolean;
+  endCursor: string | null;
+  startCursor: string | null;
+}
+
+export interface ExecuteOutcome {
+  pipelineExecutionId: string;
+  replayed: boolean;
+}
+
+/**
+ * Executions: launching (idempotent when asked), reading, cancelling and listing. Executions are never
+ * cached: every read goes to Maia.
+ */
+@Injectable()
+export class ExecutionsService {
+  constructor(
+    @Inject(MAIA_API) private readonly maia: MaiaApi,
+    private readonly idempotency: IdempotencyService,
+    private readonly tags: ExecutionTagsStore,
+  ) {}
+
+  get(projectId: string, executionId: string): Promise<MaiaExecution> {
+    return this.maia.getExecution(projectId, executionId);
+  }
+
+  steps(projectId: string, executionId: string, page: number, size: number): Promise<Page<MaiaStep>> {
+    return this.maia.listSteps(projectId, executionId, { page, size });
+  }
+
+  /**
+   * Starts a run. With an idempotency key, the first call executes and repeats (any replica, 24 h) answer
+   * the same run with `replayed: true`; the same key with another request is IDEMPOTENCY_KEY_REUSED.
+   */
+  async execute(
+    projectId: string,
+    request: ExecutePipelineRequest,
+    idempotencyKey?: string,
+  ): Promise<ExecuteOutcome> {
+    checkVariables(request);
+    if (idempotencyKey === undefined) {
+      return { pipelineExecutionId: await this.launch(projectId, request), replayed: false };
+    }
+    // Keys are per caller: two clients may pick the same key without colliding.
+    const scope = `executePipeline:${RequestContext.current()?.principal?.id ?? 'anonymous'}`;
+    const { value, replayed } = await this.idempotency.run(
+      scope,
+      idempotencyKey,
+      fingerprintOf({ projectId, ...request }),
+      async () => ({ pipelineExecutionId: await this.launch(projectId, request) }),
+    );
+    return { pipelineExecutionId: value.pipelineExecutionId, replayed };
+  }
+
+  private async launch(projectId: string, request: ExecutePipelineRequest): Promise<string> {
+    try {
+      const { pipelineExecutionId } = await this.maia.executePipeline(projectId, request);
+      if (request.executionTag !== undefined) {
+        await this.tags.remember(
+          projectId,
+          request.environmentName,
+          request.executionTag,
+          pipelineExecutionId,
+        );
+      }
+      return pipelineExecutionId;
+    } catch (error) {
+      if (GatewayError.is(error, ErrorCode.CONFLICT) && request.executionTag !== undefined) {
+        throw await this.tagConflict(projectId, request, error);
+      }
+      throw error;
+    }
+  }
+
+  /** A 409 on a tagged launch: say which tag, and which run holds it when the gateway started that run. */
+  private async tagConflict(
+    projectId: string,
+    request: ExecutePipelineRequest,
+    cause: GatewayError,
+  ): Promise<GatewayError> {
+    const tag = request.executionTag as string;
+    let existingExecutionId: string | undefined;
+    const candidate = await this.tags.lookup(projectId, request.environmentName, tag);
+    if (candidate) {
+      try {
+        const execution = await this.maia.getExecution(projectId, candidate);
+        if (!isTerminalStatus(execution.status)) existingExecutionId = candidate;
+      } catch {
+        // The hint could not be checked: say nothing rather than something wrong.
+      }
+    }
+    return new GatewayError(
+      ErrorCode.CONFLICT,
+      'A pipeline execution with this tag is already running in this environment',
+      { executionTag: tag, environmentName: request.environmentName, existingExecutionId },
+      { cause },
+    );
+  }
+
+  /** Cancels a run; a finished one answers ALREADY_FINISHED with its final status. */
+  async cancel(
+    projectId: string,
+    executionId: string,
+    force: boolean,
+  ): Promise<{ pipelineExecutionId: string }> {
+    try {
+      await this.maia.cancelExecution(projectId, executionId, force);
+      return { pipelineExecutionId: executionId };
+    } catch (error) {
+      if (GatewayError.is(error, ErrorCode.CONFLICT)) {
+        const execution = await this.maia.getExecution(projectId, executionId);
+        if (isTerminalStatus(execution.status)) {
+          throw new GatewayError(
+            ErrorCode.ALREADY_FINISHED,
+            `The pipeline execution has already finished (${execution.status})`,
+            { status: execution.status, executionId },
+            { cause: error },
+          );
+        }
+      }
+      throw error;
+    }
+  }
+
+  /** One page of Maia's list, as Maia pages it (REST), always within a time window. */
+  list(filter: ExecutionListFilter, nowMs: number = Date.now()): Promise<ExecutionListPage> {
+    return this.maia.listExecutions({ ...filter, ...resolveWindow(filter, nowMs) });
+  }
+
+  /** A Relay page over Maia's token paging (GraphQL). */
+  async connection(
+    filter: UserFilter,
+    first: number,
+    after: string | undefined,
+    nowMs: number = Date.now(),
+  ): Promise<ExecutionConnectionPage> {
+    const hash = filterHash(filter);
+    let position: ExecutionCursor;
+    if (after !== undefined) {
+      position = decodeCursor(after, hash);
+      // Continuing at a page boundary may use a new page size; inside a page, refetch it as it was.
+      if (position.o === 0) position = { ...position, l: first };
+    } else {
+      const window = resolveWindow(filter, nowMs);
+      position = { v: 1, h: hash, o: 0, l: first, a: window.startedAfter, b: window.startedBefore };
+    }
+    const page = await this.maia.listExecutions({
+      ...filter,
+      startedAfter: position.a,
+      startedBefore: position.b,
+      limit: position.l,
+      paginationToken: position.t,
+    });
+    const taken = page.results.slice(position.o, position.o + first);
+    const edges = taken.map((node, index) => {
+      const offset = position.o + index + 1;
+      const atPageEnd = offset >= page.results.length;
+      const next: ExecutionCursor =
+        atPageEnd && page.more ? { ...position, t: page.more, o: 0 } : { ...position, o: offset };
+      return { cursor: encodeCursor(next), node };
+    });
+    const restOnPage = page.results.length > position.o + taken.length;
+    const hasNextPage = restOnPage || page.more !== null;
+    let endCursor = edges.length > 0 ? edges[edges.length - 1].cursor : null;
+    if (endCursor === null && page.more) endCursor = encodeCursor({ ...position, t: page.more, o: 0 });
+    return { edges, hasNextPage, endCursor, startCursor: edges.length > 0 ? edges[0].cursor : null };
+  }
+}
+
+/** The caller's window, or the last 7 days when neither bound is given; bounds in order. */
+export function resolveWindow(
+  filter: { startedAfter?: string; startedBefore?: string },
+  nowMs: number,
+): { startedAfter?: string; startedBefore?: string } {
+  const { startedAfter, startedBefore } = filter;
+  if (startedAfter === undefined && startedBefore === undefined) {
+    return { startedAfter: new Date(nowMs - DEFAULT_EXECUTION_WINDOW_MS).toISOString() };
+  }
+  if (
+    startedAfter !== undefined &&
+    startedBefore !== undefined &&
+    Date.parse(startedAfter) > Date.parse(startedBefore)
+  ) {
+    throw new GatewayError(ErrorCode.BAD_USER_INPUT, 'startedAfter must not be later than startedBefore');
+  }
+  return { startedAfter, startedBefore };
+}
+
+/** Variables arrive as objects on REST and as lists on GraphQL; both end here as Maia's objects. */
+function checkVariables(request: ExecutePipelineRequest): void {
+  const bad = (message: string) => new GatewayError(ErrorCode.BAD_USER_INPUT, message);
+  const scalar = request.scalarVariables ?? {};
+  const grid = request.gridVariables ?? {};
+  if (typeof scalar !== 'object' || Array.isArray(scalar))
+    throw bad('scalarVariables must be an object of strings');
+  if (typeof grid !== 'object' || Array.isArray(grid))
+    throw bad('gridVariables must be an object of string rows');
+  if (Object.keys(scalar).length + Object.keys(grid).length > MAX_VARIABLES) {
+    throw bad(`At most ${MAX_VARIABLES} variables`);
+  }
+  for (const [name, value] of Object.entries(scalar)) {
+    if (!isSafeName(name)) throw bad('A scalar variable name is empty, too long or has control characters');
+    if (typeof value !== 'string' || value.length > MAX_VARIABLE_VALUE_LENGTH) {
+      throw bad(
+        `scalarVariables.${name} must be a string of at most ${MAX_VARIABLE_VALUE_LENGTH} characters`,
+      );
+    }
+  }
+  for (const [name, rows] of Object.entries(grid)) {
+    if (!isSafeName(name)) throw bad('A grid variable name is empty, too long or has control characters');
+    const valid =
+      Array.isArray(rows) &&
+      rows.every(
+        (row) =>
+          Array.isArray(row) &&
+          row.every((cell) => typeof cell === 'string' && cell.length <= MAX_VARIABLE_VALUE_LENGTH),
+      );
+    if (!valid) throw bad(`gridVariables.${name} must be a list of rows, each a list of strings`);
+  }
+}
+
+/** GraphQL's name/value lists → Maia's objects; a name given twice is refused rather than silently merged. */
+export function variablesFromLists(
+  scalar: { name: string; value: string }[] | undefined,
+  grid: { name: string; rows: string[][] }[] | undefined,
+): Pick<ExecutePipelineRequest, 'scalarVariables' | 'gridVariables'> {
+  const toRecord = <T>(
+    items: { name: string }[],
+    value: (item: never) => T,
+    kind: string,
+  ): Record<string, T> => {
+    // A Map, then fromEntries: a variable named "__proto__" stays a plain own property.
+    const out = new Map<string, T>();
+    for (const item of items) {
+      if (out.has(item.name)) {
+        throw new GatewayError(
+          ErrorCode.BAD_USER_INPUT,
+          `The ${kind} variable "${item.name}" is given twice`,
+        );
+      }
+      out.set(item.name, value(item as never));
+    }
+    return Object.fromEntries(out);
+  };
+  return {
+    ...(scalar ? { scalarVariables: toRecord(scalar, (v: { value: string }) => v.value, 'scalar') } : {}),
+    ...(grid ? { gridVariables: toRecord(grid, (v: { rows: string[][] }) => v.rows, 'grid') } : {}),
+  };
+}

@@ -1,0 +1,73 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { toGatewayError } from '../common/http/to-gateway-error';
+
+const knownCodes = new Set<string>(Object.values(ErrorCode));
+
+/** Apollo's and graphql-js's own request errors: the client's document or variables are at fault. */
+const requestErrorCodes = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+/** Follows `originalError` links (resolver wrapping, context creation) down to what was thrown. */
+function rootCause(error: unknown): unknown {
+  let current = unwrapResolverError(error);
+  for (let depth = 0; depth < 5 && current instanceof GraphQLError && current.originalError; depth++) {
+    current = unwrapResolverError(current.originalError);
+  }
+  return current;
+}
+
+/**
+ * The one GraphQL error formatter (HTTP and graphql-ws): every error leaves with `extensions.code` from the
+ * shared enum. Document and variable errors become BAD_USER_INPUT with graphql-js's message (it only
+ * describes the client's own document); errors from below keep their code, safe message and details;
+ * anything unexpected becomes INTERNAL with a generic message (the real one is logged by `toGatewayError`).
+ */
+export function formatGraphqlError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const cause = rootCause(error);
+  const base = { locations: formatted.locations, path: formatted.path };
+
+  if (cause instanceof GraphQLError || cause === undefined) {
+    const rawCode: unknown = formatted.extensions?.code ?? cause?.extensions?.code;
+    const code = typeof rawCode === 'string' ? rawCode : '';
+    if (knownCodes.has(code)) {
+      // Deliberately coded by the gateway (e.g. a document limit): keep it with its safe extensions.
+      return { ...base, message: formatted.message, extensions: stripInternal(formatted.extensions, code) };
+    }
+    if (
+      requestErrorCodes.has(code) ||
+      (cause instanceof GraphQLError && !cause.originalError && !cause.path)
+    ) {
+      return { ...base, message: formatted.message, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+    }
+  }
+
+  const gatewayError = cause instanceof GatewayError ? cause : toGatewayError(cause);
+  const details = Object.fromEntries(Object.entries(gatewayError.details).filter(([, v]) => v !== undefined));
+  return { ...base, message: gatewayError.message, extensions: { ...details, code: gatewayError.code } };
+}
+
+function stripInternal(
+  extensions: GraphQLFormattedError['extensions'],
+  code: string,
+): Record<string, unknown> {
+  const {
+    stacktrace: _stacktrace,
+    exception: _exception,
+    ...rest
+  } = (extensions ?? {}) as Record<string, unknown>;
+  return { ...rest, code };
+}
+
+/** The same mapping for errors graphql-ws sends itself (it does not pass through Apollo). */
+export function formatGraphqlErrors(errors: readonly GraphQLError[]): GraphQLFormattedError[] {
+  return errors.map((error) => formatGraphqlError(error.toJSON(), error));
+}

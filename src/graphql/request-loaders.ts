@@ -1,0 +1,33 @@
+import DataLoader from 'dataloader';
+
+/**
+ * The per-request (per-operation) home of DataLoaders. Maia has no batch endpoints, so a loader here
+ * coalesces and de-duplicates: within one GraphQL operation every distinct key is loaded once, however many
+ * fields ask for it. Resolvers ask for a loader by name and give the per-key load function of their service.
+ */
+export class RequestLoaders {
+  private readonly loaders = new Map<string, DataLoader<unknown, unknown, string>>();
+
+  /** `cache: false` for long-lived subscription operations: batch only, never remember. */
+  constructor(private readonly options: { cache: boolean } = { cache: true }) {}
+
+  get<K, V>(
+    name: string,
+    load: (key: K) => Promise<V>,
+    cacheKey: (key: K) => string = String,
+  ): DataLoader<K, V, string> {
+    let loader = this.loaders.get(name) as DataLoader<K, V, string> | undefined;
+    if (!loader) {
+      loader = new DataLoader<K, V, string>(
+        (keys) => Promise.all(keys.map((key) => load(key).catch((error: unknown) => asError(error)))),
+        { cache: this.options.cache, cacheKeyFn: cacheKey },
+      );
+      this.loaders.set(name, loader);
+    }
+    return loader;
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

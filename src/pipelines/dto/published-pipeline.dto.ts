@@ -1,0 +1,30 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { PageQueryDto } from '../../common/http/page-query.dto';
+import { IsSafeName } from '../../common/validation';
+
+export class PublishedPipelinesQueryDto extends PageQueryDto {
+  @ApiProperty({
+    description: 'The environment whose published pipelines to list (required, as Maia wants it).',
+  })
+  @IsSafeName()
+  environmentName!: string;
+}
+
+/** Maia's published pipeline shape (REST). */
+export class PublishedPipelineDto {
+  @ApiProperty({ example: 'FOLDER/load_orders.orch.yaml' })
+  name!: string;
+  @ApiPropertyOptional({ format: 'date-time' })
+  publishedTime?: string;
+}
+
+export class PublishedPipelinePageDto {
+  @ApiProperty()
+  page!: number;
+  @ApiProperty()
+  size!: number;
+  @ApiProperty()
+  total!: number;
+  @ApiProperty({ type: [PublishedPipelineDto] })
+  results!: PublishedPipelineDto[];
+}

@@ -1,0 +1,20 @@
+import type { MaiaPublishedPipeline } from '../maia/maia.types';
+import type { PublishedPipelineDto } from './dto/published-pipeline.dto';
+import type { PipelinesKey } from './pipelines.service';
+import type { PublishedPipeline } from './models/published-pipeline.model';
+
+export function toPublishedPipeline(key: PipelinesKey, pipeline: MaiaPublishedPipeline): PublishedPipeline {
+  return {
+    name: pipeline.name,
+    publishedTime: pipeline.publishedTime,
+    projectId: key.projectId,
+    environmentName: key.environmentName,
+  };
+}
+
+/** Maia's wire shape, for REST. */
+export function toPublishedPipelineDto(pipeline: MaiaPublishedPipeline): PublishedPipelineDto {
+  const out: PublishedPipelineDto = { name: pipeline.name };
+  if (pipeline.publishedTime) out.publishedTime = pipeline.publishedTime;
+  return out;
+}

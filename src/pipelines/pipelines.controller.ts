@@ -1,0 +1,31 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { RequireScope } from '../auth/require-scope.decorator';
+import { DEFAULT_PAGE_SIZE } from '../common/http/pagination';
+import { ProjectParamsDto } from '../environments/dto/environment.dto';
+import { mapPage } from '../graphql/page.mapper';
+import { PublishedPipelinePageDto, PublishedPipelinesQueryDto } from './dto/published-pipeline.dto';
+import { toPublishedPipelineDto } from './pipeline.mapper';
+import { PipelinesService } from './pipelines.service';
+
+@ApiTags('published pipelines')
+@Controller('api/v1/projects/:projectId/published-pipelines')
+export class PipelinesController {
+  constructor(private readonly pipelines: PipelinesService) {}
+
+  @Get()
+  @RequireScope('read')
+  @ApiOperation({
+    summary:
+      'List the pipelines published to an environment (as Maia GET /v1/projects/{projectId}/published-pipelines)',
+  })
+  @ApiOkResponse({ type: PublishedPipelinePageDto })
+  async list(
+    @Param() { projectId }: ProjectParamsDto,
+    @Query() query: PublishedPipelinesQueryDto,
+  ): Promise<PublishedPipelinePageDto> {
+    const key = { projectId, environmentName: query.environmentName };
+    const page = await this.pipelines.listPage(key, query.page ?? 0, query.size ?? DEFAULT_PAGE_SIZE);
+    return mapPage(page, toPublishedPipelineDto);
+  }
+}

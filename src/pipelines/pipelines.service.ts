@@ -1,0 +1,42 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CacheService } from '../cache/cache.service';
+import { slicePage } from '../common/http/pagination';
+import { MAIA_API, type MaiaApi, type MaiaPublishedPipeline, type Page } from '../maia/maia.types';
+
+export interface PipelinesKey {
+  projectId: string;
+  environmentName: string;
+}
+
+/** Published pipelines of one environment: the whole list is cached per (project, environment). */
+@Injectable()
+export class PipelinesService {
+  constructor(
+    @Inject(MAIA_API) private readonly maia: MaiaApi,
+    private readonly cache: CacheService,
+  ) {}
+
+  /** A stable key for a (project, environment) pair; environment names may hold any character. */
+  static keyOf({ projectId, environmentName }: PipelinesKey): string {
+    return `${projectId}:${encodeURIComponent(environmentName)}`;
+  }
+
+  listAll(key: PipelinesKey): Promise<MaiaPublishedPipeline[]> {
+    return this.cache.getOrLoad(
+      'pipelines',
+      PipelinesService.keyOf(key),
+      async () => {
+        const all: MaiaPublishedPipeline[] = [];
+        for await (const pipeline of this.maia.allPublishedPipelines(key.projectId, key.environmentName)) {
+          all.push(pipeline);
+        }
+        return all;
+      },
+      { projectId: key.projectId },
+    );
+  }
+
+  async listPage(key: PipelinesKey, page: number, size: number): Promise<Page<MaiaPublishedPipeline>> {
+    return slicePage(await this.listAll(key), page, size);
+  }
+}

@@ -1,0 +1,35 @@
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsOptional, IsUUID } from 'class-validator';
+import { RequireScope } from '../auth/require-scope.decorator';
+import { CacheService } from '../cache/cache.service';
+
+export class InvalidateCacheBodyDto {
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'A project: its entries and the project lists. None: everything.',
+  })
+  @IsOptional()
+  @IsUUID('all')
+  projectId?: string;
+}
+
+export class InvalidateCacheResponseDto {
+  @ApiProperty({ example: 'all' })
+  invalidated!: string;
+}
+
+@ApiTags('administration')
+@Controller('api/v1/cache')
+export class CacheAdminController {
+  constructor(private readonly cache: CacheService) {}
+
+  @Post('invalidate')
+  @HttpCode(200)
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'Drop cached lookups on every replica' })
+  @ApiOkResponse({ type: InvalidateCacheResponseDto })
+  invalidate(@Body() body: InvalidateCacheBodyDto | undefined): Promise<InvalidateCacheResponseDto> {
+    return this.cache.invalidate({ projectId: body?.projectId });
+  }
+}

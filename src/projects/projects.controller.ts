@@ -1,0 +1,21 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { RequireScope } from '../auth/require-scope.decorator';
+import { PageQueryDto } from '../common/http/page-query.dto';
+import { DEFAULT_PAGE_SIZE } from '../common/http/pagination';
+import { ProjectPageDto } from './dto/project.dto';
+import { ProjectsService } from './projects.service';
+
+@ApiTags('projects')
+@Controller('api/v1/projects')
+export class ProjectsController {
+  constructor(private readonly projects: ProjectsService) {}
+
+  @Get()
+  @RequireScope('read')
+  @ApiOperation({ summary: 'List projects (as Maia GET /v1/projects)' })
+  @ApiOkResponse({ type: ProjectPageDto })
+  list(@Query() query: PageQueryDto): Promise<ProjectPageDto> {
+    return this.projects.listPage(query.page ?? 0, query.size ?? DEFAULT_PAGE_SIZE);
+  }
+}

@@ -1,0 +1,63 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CacheService } from '../cache/cache.service';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { MAIA_API, type MaiaApi, type MaiaProject, type Page } from '../maia/maia.types';
+
+/**
+ * Projects as the caller's credential sees them. Pages mirror Maia's `GET /v1/projects` and are cached per
+ * page; lookups by id or name go through the cached project directory (every project, one walk).
+ */
+@Injectable()
+export class ProjectsService {
+  constructor(
+    @Inject(MAIA_API) private readonly maia: MaiaApi,
+    private readonly cache: CacheService,
+  ) {}
+
+  listPage(page: number, size: number): Promise<Page<MaiaProject>> {
+    return this.cache.getOrLoad('projects', `page:${page}:size:${size}`, () =>
+      this.maia.listProjects({ page, size }),
+    );
+  }
+
+  /** Every project, from the cached directory. */
+  directory(): Promise<MaiaProject[]> {
+    return this.cache.getOrLoad('projectDirectory', 'all', async () => {
+      const all: MaiaProject[] = [];
+      for await (const project of this.maia.allProjects()) all.push(project);
+      return all;
+    });
+  }
+
+  async getById(id: string): Promise<MaiaProject> {
+    const project = (await this.directory()).find((p) => p.id === id);
+    if (!project)
+      throw new GatewayError(ErrorCode.NOT_FOUND, `Project ${id} was not found`, { projectId: id });
+    return project;
+  }
+
+  /** Names are not unique in Maia: two projects with the name → AMBIGUOUS_NAME, so nobody gets the wrong one. */
+  async getByName(name: string): Promise<MaiaProject> {
+    const matches = (await this.directory()).filter((p) => p.name === name);
+    if (matches.length === 0)
+      throw new GatewayError(ErrorCode.NOT_FOUND, 'No project has this name', { name });
+    if (matches.length > 1) {
+      throw new GatewayError(
+        ErrorCode.AMBIGUOUS_NAME,
+        `${matches.length} projects have this name; ask by id instead`,
+        { name, matches: matches.length, projectIds: matches.map((p) => p.id).join(',') },
+      );
+    }
+    return matches[0];
+  }
+
+  /** Exactly one of `id` and `name`. */
+  find(selector: { id?: string | null; name?: string | null }): Promise<MaiaProject> {
+    const hasId = selector.id != null;
+    const hasName = selector.name != null;
+    if (hasId === hasName) {
+      return Promise.reject(new GatewayError(ErrorCode.BAD_USER_INPUT, 'Give exactly one of id and name'));
+    }
+    return hasId ? this.getById(selector.id as string) : this.getByName(selector.name as string);
+  }
+}
