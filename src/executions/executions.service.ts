@@ -150,7 +150,8 @@ export class ExecutionsService {
           throw new GatewayError(
             ErrorCode.ALREADY_FINISHED,
             `The pipeline execution has already finished (${execution.status})`,
-            { status: execution.status, executionId },
+            // `status` for GraphQL extensions; REST problems reserve `status` for the HTTP status.
+            { status: execution.status, executionStatus: execution.status, executionId },
             { cause: error },
           );
         }

@@ -53,6 +53,7 @@ export class GatewayGraphqlModule {
                 ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
                 : ApolloServerPluginLandingPageDisabled(),
               staleExtensionsPlugin(),
+              hooks.delegatingPlugin(),
             ],
             csrfPrevention: true,
             allowBatchedHttpRequests: false,

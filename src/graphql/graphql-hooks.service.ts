@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import type { Context as WsContext } from 'graphql-ws';
 import type { GraphqlContext } from './graphql-context';
@@ -29,6 +30,7 @@ export class GraphqlHooks {
   private readonly connectHandlers: ConnectHandler[] = [];
   private readonly closeHandlers: CloseHandler[] = [];
   private readonly subscribeHandlers: WsSubscribeHandler[] = [];
+  private readonly apolloPlugins: ApolloServerPlugin<BaseContext>[] = [];
 
   addContextContributor(contributor: ContextContributor): void {
     this.contributors.push(contributor);
@@ -41,6 +43,28 @@ export class GraphqlHooks {
   }
   addWsSubscribeHandler(handler: WsSubscribeHandler): void {
     this.subscribeHandlers.push(handler);
+  }
+  /**
+   * Adds an Apollo Server plugin's per-request hooks (`requestDidStart` and the listeners it returns), e.g.
+   * authentication or metrics. Server-level hooks (`serverWillStart`...) are not forwarded.
+   */
+  addApolloPlugin(plugin: ApolloServerPlugin<BaseContext>): void {
+    this.apolloPlugins.push(plugin);
+  }
+
+  /** The one plugin given to Apollo: forwards each request to the plugins registered at that moment. */
+  delegatingPlugin(): ApolloServerPlugin<BaseContext> {
+    return {
+      requestDidStart: async (requestContext) => {
+        const listeners: GraphQLRequestListener<BaseContext>[] = [];
+        for (const plugin of this.apolloPlugins) {
+          const listener = await plugin.requestDidStart?.(requestContext);
+          if (listener) listeners.push(listener);
+        }
+        if (listeners.length === 0) return undefined;
+        return mergeListeners(listeners);
+      },
+    };
   }
 
   async contribute(context: GraphqlContext): Promise<GraphqlContext> {
@@ -76,4 +100,28 @@ export class GraphqlHooks {
     }
     return undefined;
   }
+}
+
+type ListenerHook = (...args: never[]) => Promise<unknown>;
+
+/**
+ * One listener that calls each hook of every listener in order (Apollo awaits each). Only hooks whose result
+ * Apollo ignores are forwarded (didResolveOperation, willSendResponse, didEncounterErrors...): the end
+ * callbacks of `*DidStart` hooks and `responseForOperation` answers are not combined.
+ */
+function mergeListeners(
+  listeners: GraphQLRequestListener<BaseContext>[],
+): GraphQLRequestListener<BaseContext> {
+  const merged: GraphQLRequestListener<BaseContext> & Record<string, ListenerHook> = {};
+  const names = new Set(listeners.flatMap((listener) => Object.keys(listener)));
+  for (const name of names) {
+    const hooks = listeners
+      .map((listener) => (listener as Record<string, ListenerHook | undefined>)[name])
+      .filter((hook): hook is ListenerHook => typeof hook === 'function');
+    merged[name] = async (...args: never[]) => {
+      for (const hook of hooks) await hook(...args);
+      return undefined;
+    };
+  }
+  return merged;
 }

@@ -18,8 +18,13 @@ export function titleOf(code: ErrorCode): string {
   return [words[0].charAt(0).toUpperCase() + words[0].slice(1), ...words.slice(1)].join(' ');
 }
 
+const RESERVED = new Set(['type', 'title', 'status', 'detail', 'code', 'instance']);
+
+/** The problem document of an error; details never override the standard members (e.g. `status`). */
 export function problemOf(error: GatewayError): ProblemDocument {
-  const details = Object.fromEntries(Object.entries(error.details).filter(([, v]) => v !== undefined));
+  const details = Object.fromEntries(
+    Object.entries(error.details).filter(([key, value]) => value !== undefined && !RESERVED.has(key)),
+  );
   return {
     ...details,
     type: `urn:maia-gateway:problem:${error.code.toLowerCase().replace(/_/g, '-')}`,
