@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { CacheModule } from './cache/cache.module';
 import { ConfigModule, type AppConfig } from './config';
 import { EnvironmentsModule } from './environments/environments.module';
+import { ExecutionWatchModule } from './executions/watch/watch.module';
 import { ExecutionsModule } from './executions/executions.module';
 import { GatewayGraphqlModule } from './graphql/gateway-graphql.module';
 import { MaiaModule } from './maia/maia.module';
@@ -27,6 +28,7 @@ export class AppModule {
         ProjectsModule,
         EnvironmentsModule,
         PipelinesModule,
+        ExecutionWatchModule,
         ExecutionsModule,
         LoggingModule.forRoot(config),
         LifecycleModule,

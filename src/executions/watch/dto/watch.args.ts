@@ -1,0 +1,39 @@
+import { ArgsType, Field, ID } from '@nestjs/graphql';
+import { Type } from 'class-transformer';
+import { IsOptional, IsUUID, Matches, ValidateNested } from 'class-validator';
+import { PipelineExecutionFilter } from '../../dto/execution.inputs';
+
+@ArgsType()
+export class PipelineExecutionUpdatedArgs {
+  @Field(() => ID)
+  @IsUUID('all')
+  projectId!: string;
+
+  @Field(() => ID)
+  @IsUUID('all')
+  executionId!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Resume: the cursor of the last event received. Without it, the current state comes first.',
+  })
+  @IsOptional()
+  @Matches(/^\d{1,16}$/, { message: 'after must be a cursor from an earlier event' })
+  after?: string;
+}
+
+@ArgsType()
+export class PipelineExecutionEventsArgs {
+  @Field(() => ID)
+  @IsUUID('all')
+  projectId!: string;
+
+  @Field(() => PipelineExecutionFilter, {
+    nullable: true,
+    description: 'Narrows the events (its projectId, if given, must be the same project).',
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => PipelineExecutionFilter)
+  filter?: PipelineExecutionFilter;
+}
