@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { APP_CONFIG, type AppConfig, type MaiaConfig } from '../config';
+import { RedisService } from '../redis/redis.service';
 import { sleep } from './maia-async';
+import { ExecutionLedger, type ExecuteIntent } from './maia-execution-ledger';
 import { badResponseError } from './maia-errors';
 import { MaiaTransport, OutcomeUnknownError, type MaiaResponse } from './maia-transport';
 import {
@@ -41,7 +43,6 @@ const maxIteratedPages = 10_000;
 const reconcileListingPages = 5;
 /** Waits between reconciliation listings while the new run may not be visible yet. */
 const reconcileDelaysMs = [0, 250, 750];
-const knownExecutionsCap = 10_000;
 
 /**
  * `MaiaApi` over HTTP: validates input before any call, builds encoded paths, parses answers into domain
@@ -51,14 +52,17 @@ const knownExecutionsCap = 10_000;
 export class MaiaClient implements MaiaApi {
   private readonly logger = new Logger(MaiaClient.name);
   private readonly config: MaiaConfig;
-  /** Runs this process created or reconciled (id → when), so reconciliation never claims one twice. */
-  private readonly knownExecutions = new Map<string, number>();
+  /** Execute calls in flight and runs already handed out, fleet-wide with Redis (see reconcile). */
+  private readonly ledger: ExecutionLedger;
 
   constructor(
     @Inject(APP_CONFIG) appConfig: AppConfig,
     private readonly transport: MaiaTransport,
+    redis: RedisService,
   ) {
     this.config = appConfig.maia;
+    const { reconcileWindowMs, reconcileClockSkewMs, deadlineMs } = this.config;
+    this.ledger = new ExecutionLedger(redis, reconcileWindowMs + reconcileClockSkewMs + deadlineMs);
   }
 
   async listProjects(page?: PageRequest, options?: CallOptions): Promise<Page<MaiaProject>> {
@@ -94,7 +98,11 @@ export class MaiaClient implements MaiaApi {
     requireText(request.pipelineName, 'pipelineName');
     requireText(request.environmentName, 'environmentName');
     if (request.executionTag !== undefined) requireText(request.executionTag, 'executionTag');
-    const calledAtMs = Date.now();
+    const intent = await this.ledger.begin({
+      projectId,
+      pipelineName: request.pipelineName,
+      environmentName: request.environmentName,
+    });
     let response: MaiaResponse;
     try {
       response = await this.transport.request({
@@ -107,13 +115,16 @@ export class MaiaClient implements MaiaApi {
         options,
       });
     } catch (error) {
-      if (!(error instanceof OutcomeUnknownError)) throw error;
-      return this.reconcile(projectId, request, calledAtMs, error.reason, options);
+      if (error instanceof OutcomeUnknownError) return this.reconcile(intent, request, error.reason, options);
+      // Maia answered with an error, or nothing was sent. A caller that gave up mid-flight leaves the
+      // intent in place: its run may exist and must not be claimed by another call.
+      if (!GatewayError.is(error) || error.details.aborted !== true) await this.ledger.abandon(intent);
+      throw error;
     }
     const id = parseExecutionIdAnswer(response.body);
     // A 2xx means the run exists; only its id was lost in an unreadable answer.
-    if (id === null) return this.reconcile(projectId, request, calledAtMs, 'unreadable-answer', options);
-    this.remember(id);
+    if (id === null) return this.reconcile(intent, request, 'unreadable-answer', options);
+    await this.ledger.settle(intent, id);
     return { pipelineExecutionId: id, reconciled: false };
   }
 
@@ -328,27 +339,30 @@ export class MaiaClient implements MaiaApi {
 
   /**
    * The POST may have created a run whose id never reached us. Looks for it among the runs of that
-   * project, pipeline and environment, and returns it only when exactly one run qualifies:
+   * project, pipeline and environment, and returns it only when it can only be ours:
    * - started (Maia's clock) no earlier than `reconcileClockSkewMs` before the call;
-   * - exactly the requested pipeline and environment (the upstream pipeline filter is a partial match),
-   *   triggered by the API (or with no trigger given);
-   * - not a run this process already created or reconciled;
-   * - when the request had an `executionTag` and the listing echoes tags, the same tag (a unique tag
-   *   match wins over other candidates).
-   * Several candidates are ambiguous: never guessed, UPSTREAM_OUTCOME_UNKNOWN. No candidate after a few
-   * listings (a new run may take a moment to be listed): UPSTREAM_OUTCOME_UNKNOWN too. The POST itself is
-   * never repeated.
+   * - exactly the requested pipeline and environment (the upstream filter is a partial match), triggered
+   *   by the API (or with no trigger given);
+   * - not a run any call already got (the ledger: this process, and every replica with Redis);
+   * - exactly one such run, and no other execute call of that scope in flight or unresolved (with Redis,
+   *   on any replica): otherwise nobody can tell whose run is whose;
+   * - when the request had an `executionTag` and the listing echoes tags, a unique tag match decides.
+   * Anything ambiguous is UPSTREAM_OUTCOME_UNKNOWN, never a guess; so is finding nothing after a few
+   * listings (a new run may take a moment to be listed). The POST itself is never repeated.
+   * Known limit: a run started within the skew by a client the gateway cannot see (a script using the
+   * same credential, a replica without Redis) is indistinguishable from ours.
    */
   private async reconcile(
-    projectId: string,
+    intent: ExecuteIntent,
     request: ExecutePipelineRequest,
-    calledAtMs: number,
     reason: string,
     options?: CallOptions,
   ): Promise<ExecuteResult> {
     this.logger.warn(`executePipeline: outcome unknown (${reason}); looking for the run it may have created`);
+    const { projectId } = intent.scope;
     const giveUpAtMs = Date.now() + this.config.deadlineMs;
-    const startedAfter = new Date(calledAtMs - this.config.reconcileWindowMs).toISOString();
+    const startedAfter = new Date(intent.atMs - this.config.reconcileWindowMs).toISOString();
+    const overlapSinceMs = intent.atMs - this.config.reconcileClockSkewMs - this.config.deadlineMs;
     for (const delayMs of reconcileDelaysMs) {
       if (delayMs > 0) {
         if (Date.now() + delayMs >= giveUpAtMs) break;
@@ -363,16 +377,28 @@ export class MaiaClient implements MaiaApi {
         );
         break;
       }
-      const candidates = this.candidates(listed, projectId, request, calledAtMs);
-      if (candidates.length === 1) {
-        const id = candidates[0].pipelineExecutionId;
-        this.remember(id);
-        this.logger.log(`executePipeline: reconciled the run ${id} created by an unanswered POST`);
-        return { pipelineExecutionId: id, reconciled: true };
+      const eligible = this.eligible(listed, projectId, request, intent.atMs);
+      const known = await this.ledger.known(eligible.map((run) => run.pipelineExecutionId));
+      const unclaimed = eligible.filter((run) => !known.has(run.pipelineExecutionId));
+      const tagged =
+        request.executionTag === undefined
+          ? []
+          : unclaimed.filter((run) => run.executionTag === request.executionTag);
+      const others = unclaimed.length > 0 ? await this.ledger.othersOverlapping(intent, overlapSinceMs) : 0;
+      const found =
+        tagged.length === 1 ? tagged[0] : unclaimed.length === 1 && others === 0 ? unclaimed[0] : null;
+      if (found) {
+        await this.ledger.settle(intent, found.pipelineExecutionId);
+        this.logger.log(
+          `executePipeline: reconciled the run ${found.pipelineExecutionId} of an unanswered POST`,
+        );
+        return { pipelineExecutionId: found.pipelineExecutionId, reconciled: true };
       }
-      if (candidates.length > 1) {
-        this.logger.warn(`executePipeline: ${candidates.length} runs could be the one created; not guessing`);
-        throw outcomeUnknown({ candidates: candidates.length });
+      if (unclaimed.length > 0) {
+        this.logger.warn(
+          `executePipeline: ${unclaimed.length} run(s) and ${others} other call(s) could match; not guessing`,
+        );
+        throw outcomeUnknown({ candidates: unclaimed.length });
       }
     }
     throw outcomeUnknown({ candidates: 0 });
@@ -407,14 +433,15 @@ export class MaiaClient implements MaiaApi {
     return listed;
   }
 
-  private candidates(
+  /** Runs that could be the one created: scope, trigger, start time and (when echoed) tag. Unique ids. */
+  private eligible(
     listed: ParsedExecution[],
     projectId: string,
     request: ExecutePipelineRequest,
     calledAtMs: number,
   ): ParsedExecution[] {
     const earliestMs = calledAtMs - this.config.reconcileClockSkewMs;
-    const eligible = listed.filter((run) => {
+    const runs = listed.filter((run) => {
       const startedMs = run.startedAt === null ? Number.NaN : Date.parse(run.startedAt);
       return (
         run.projectId === projectId &&
@@ -422,30 +449,12 @@ export class MaiaClient implements MaiaApi {
         run.environmentName === request.environmentName &&
         (run.trigger === null || run.trigger === 'API' || run.trigger === 'UNKNOWN') &&
         startedMs >= earliestMs &&
-        !this.knownExecutions.has(run.pipelineExecutionId) &&
         (request.executionTag === undefined ||
           run.executionTag === null ||
           run.executionTag === request.executionTag)
       );
     });
-    if (request.executionTag !== undefined) {
-      const tagged = eligible.filter((run) => run.executionTag === request.executionTag);
-      if (tagged.length === 1) return tagged;
-    }
-    // Unique ids only: a run listed on two pages is still one run.
-    return [...new Map(eligible.map((run) => [run.pipelineExecutionId, run])).values()];
-  }
-
-  private remember(executionId: string): void {
-    const now = Date.now();
-    this.knownExecutions.set(executionId, now);
-    if (this.knownExecutions.size <= knownExecutionsCap) return;
-    // Runs older than any reconciliation could consider are no longer needed.
-    const horizonMs = now - this.config.reconcileWindowMs - this.config.reconcileClockSkewMs - 60_000;
-    for (const [id, at] of this.knownExecutions) {
-      if (at < horizonMs || this.knownExecutions.size > knownExecutionsCap) this.knownExecutions.delete(id);
-      else break;
-    }
+    return [...new Map(runs.map((run) => [run.pipelineExecutionId, run])).values()];
   }
 }
 
