@@ -1,0 +1,417 @@
+import { Test } from '@nestjs/testing';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { ConfigModule, loadConfig } from '../config';
+import { RedisModule } from '../redis/redis.module';
+import { RedisService } from '../redis/redis.service';
+import { canonicalJson, fingerprintOf } from './fingerprint.util';
+import { IdempotencyModule } from './idempotency.module';
+import { IdempotencyService } from './idempotency.service';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+interface Replica {
+  idempotency: IdempotencyService;
+  redis: RedisService;
+  close(): Promise<void>;
+}
+
+const open: Replica[] = [];
+
+/** One gateway replica: its own Nest module and Redis connections, sharing the test's key prefix. */
+async function replica(
+  prefix: string,
+  env: Record<string, string> = {},
+  redisUrl: string | null = REDIS_URL,
+): Promise<Replica> {
+  const config = loadConfig({
+    REDIS_KEY_PREFIX: prefix,
+    LOG_LEVEL: 'silent',
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    ...env,
+  });
+  const moduleRef = await Test.createTestingModule({
+    imports: [ConfigModule.forRoot(config), RedisModule, IdempotencyModule],
+  }).compile();
+  moduleRef.useLogger(false);
+  await moduleRef.init();
+  const r: Replica = {
+    idempotency: moduleRef.get(IdempotencyService),
+    redis: moduleRef.get(RedisService),
+    close: () => moduleRef.close(),
+  };
+  open.push(r);
+  return r;
+}
+
+/** A strict double of the side effect: scripted answers in order; any further call fails the test. */
+const unexpectedCalls: string[] = [];
+function work<T>(name: string, ...steps: Array<() => T | Promise<T>>): jest.Mock<Promise<T>, []> {
+  let calls = 0;
+  return jest.fn(async () => {
+    const step = steps[calls++];
+    if (!step) {
+      unexpectedCalls.push(`${name} call #${calls}`);
+      throw new Error(`unexpected call #${calls} of ${name}`);
+    }
+    return step();
+  });
+}
+
+async function failure(promise: Promise<unknown>): Promise<GatewayError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(GatewayError);
+  return error as GatewayError;
+}
+
+const FP = fingerprintOf({ pipelineName: 'nightly', environmentName: 'prod' });
+const OTHER_FP = fingerprintOf({ pipelineName: 'nightly', environmentName: 'dev' });
+let prefix: string;
+
+beforeEach(() => {
+  prefix = `test:${randomUUID()}:`;
+  unexpectedCalls.length = 0;
+});
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((r) => r.close()));
+  expect(unexpectedCalls).toEqual([]);
+});
+
+afterAll(async () => {
+  const cleaner = await replica(`test:cleanup:${randomUUID()}:`);
+  const keys = (await cleaner.redis.client!.keys('test:*:v1:idem:*')).filter((k) =>
+    /^test:[0-9a-f-]{36}:/.test(k),
+  );
+  if (keys.length > 0) await cleaner.redis.client!.del(...keys);
+  await cleaner.close();
+});
+
+describe('fingerprintOf', () => {
+  it('is the same for the same request in any key order, and differs when anything differs', () => {
+    const a = { projectId: 'p', input: { b: 1, a: [1, { y: 2, x: 1 }] }, skipped: undefined };
+    const b = { input: { a: [1, { x: 1, y: 2 }], b: 1 }, projectId: 'p' };
+    expect(fingerprintOf(a)).toBe(fingerprintOf(b));
+    expect(fingerprintOf(a)).toMatch(/^[0-9a-f]{64}$/);
+    expect(fingerprintOf({ ...b, projectId: 'q' })).not.toBe(fingerprintOf(b));
+    expect(fingerprintOf({ list: [1, 2] })).not.toBe(fingerprintOf({ list: [2, 1] }));
+    expect(canonicalJson({ b: [undefined, 'x'], a: null })).toBe('{"a":null,"b":[null,"x"]}');
+  });
+});
+
+describe('IdempotencyService on a real Redis, two replicas', () => {
+  it('runs the work once when both replicas get the same key at the same moment', async () => {
+    const a = await replica(prefix);
+    const b = await replica(prefix);
+    const execute = work('execute', async () => {
+      await sleep(100);
+      return { pipelineExecutionId: 'exec-1' };
+    });
+
+    const [fromA, fromB] = await Promise.all([
+      a.idempotency.run('client-1', 'key-1', FP, execute),
+      b.idempotency.run('client-1', 'key-1', FP, execute),
+    ]);
+
+    expect(execute).toHaveBeenCalledTimes(1);
+    expect(fromA.value).toEqual({ pipelineExecutionId: 'exec-1' });
+    expect(fromB.value).toEqual({ pipelineExecutionId: 'exec-1' });
+    expect([fromA.replayed, fromB.replayed].sort()).toEqual([false, true]);
+  });
+
+  it('runs the work once for 40 concurrent repeats spread over both replicas', async () => {
+    const a = await replica(prefix);
+    const b = await replica(prefix);
+    const execute = work('execute', async () => {
+      await sleep(50);
+      return 'exec-7';
+    });
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).idempotency.run('c', 'k', FP, execute)),
+    );
+    expect(execute).toHaveBeenCalledTimes(1);
+    expect(results.map((r) => r.value)).toEqual(Array.from({ length: 40 }, () => 'exec-7'));
+    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+  });
+
+  it('replays a finished request on the other replica and keeps it for the configured TTL', async () => {
+    const a = await replica(prefix);
+    const b = await replica(prefix);
+    await a.idempotency.run(
+      'c',
+      'k',
+      FP,
+      work('first', () => ({ id: 'exec-2' })),
+    );
+    const again = await b.idempotency.run('c', 'k', FP, work<{ id: string }>('repeat'));
+    expect(again).toEqual({ value: { id: 'exec-2' }, replayed: true });
+
+    const [recordKey] = await a.redis.client!.keys(`${prefix}v1:idem:*`);
+    const ttlMs = await a.redis.client!.pttl(recordKey);
+    expect(ttlMs).toBeGreaterThan(86_000_000);
+    expect(ttlMs).toBeLessThanOrEqual(86_400_000);
+  });
+
+  it('refuses the same key for a different request, while running and after', async () => {
+    const a = await replica(prefix);
+    const b = await replica(prefix);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = a.idempotency.run(
+      'c',
+      'k',
+      FP,
+      work('first', async () => {
+        await gate;
+        return 'exec-3';
+      }),
+    );
+    await sleep(30);
+    const whileRunning = await failure(b.idempotency.run('c', 'k', OTHER_FP, work('other')));
+    expect(whileRunning.code).toBe(ErrorCode.IDEMPOTENCY_KEY_REUSED);
+    release();
+    expect((await first).value).toBe('exec-3');
+    const after = await failure(a.idempotency.run('c', 'k', OTHER_FP, work('other')));
+    expect(after.code).toBe(ErrorCode.IDEMPOTENCY_KEY_REUSED);
+    expect(after.message).toBe('This idempotency key was already used for a different request');
+  });
+
+  it('keeps two callers apart even when they pick the same key', async () => {
+    const a = await replica(prefix);
+    const one = await a.idempotency.run(
+      'client-1',
+      'shared',
+      FP,
+      work('one', () => 'exec-a'),
+    );
+    const two = await a.idempotency.run(
+      'client-2',
+      'shared',
+      OTHER_FP,
+      work('two', () => 'exec-b'),
+    );
+    expect(one).toEqual({ value: 'exec-a', replayed: false });
+    expect(two).toEqual({ value: 'exec-b', replayed: false });
+  });
+
+  it('releases the key when the work failed without doing anything, so a retry runs it', async () => {
+    const a = await replica(prefix);
+    const b = await replica(prefix);
+    const rateLimited = new GatewayError(ErrorCode.RATE_LIMITED, 'Maia rate limit reached; try again later', {
+      retryAfterSeconds: 2,
+    });
+    const error = await failure(
+      a.idempotency.run(
+        'c',
+        'k',
+        FP,
+        work('first', () => Promise.reject(rateLimited)),
+      ),
+    );
+    expect(error).toBe(rateLimited);
+    const retry = await b.idempotency.run(
+      'c',
+      'k',
+      FP,
+      work('retry', () => 'exec-4'),
+    );
+    expect(retry).toEqual({ value: 'exec-4', replayed: false });
+  });
+
+  it('gives a waiting repeat the first request’s error when that error released the key', async () => {
+    const a = await replica(prefix);
+    const b = await replica(prefix);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = a.idempotency.run(
+      'c',
+      'k',
+      FP,
+      work('first', async () => {
+        await gate;
+        throw new GatewayError(ErrorCode.CONFLICT, 'An execution with this tag is running', {
+          executionTag: 't1',
+        });
+      }),
+    );
+    await sleep(30);
+    const waiting = b.idempotency.run('c', 'k', FP, work('never'));
+    await sleep(30);
+    release();
+    expect((await failure(first)).code).toBe(ErrorCode.CONFLICT);
+    const waited = await failure(waiting);
+    expect(waited.code).toBe(ErrorCode.CONFLICT);
+    expect(waited.details).toEqual({ executionTag: 't1' });
+  });
+
+  it('remembers an unknown outcome, so no retry with that key can create a second run', async () => {
+    const a = await replica(prefix);
+    const b = await replica(prefix);
+    const unknown = new GatewayError(
+      ErrorCode.UPSTREAM_OUTCOME_UNKNOWN,
+      'Maia may have started the run; check the execution list',
+    );
+    expect(
+      (
+        await failure(
+          a.idempotency.run(
+            'c',
+            'k',
+            FP,
+            work('first', () => Promise.reject(unknown)),
+          ),
+        )
+      ).code,
+    ).toBe(ErrorCode.UPSTREAM_OUTCOME_UNKNOWN);
+    for (const r of [a, b]) {
+      const replayed = await failure(r.idempotency.run('c', 'k', FP, work('retry')));
+      expect(replayed.code).toBe(ErrorCode.UPSTREAM_OUTCOME_UNKNOWN);
+      expect(replayed.message).toBe('Maia may have started the run; check the execution list');
+    }
+    // An unexpected error is treated the same way: the outcome is unknown.
+    const crash = await failure(
+      a.idempotency
+        .run(
+          'c',
+          'k2',
+          FP,
+          work('crash', () => Promise.reject(new TypeError('boom'))),
+        )
+        .catch((e: unknown) => {
+          expect(e).toBeInstanceOf(TypeError);
+          return b.idempotency.run('c', 'k2', FP, work('retry'));
+        }),
+    );
+    expect(crash.code).toBe(ErrorCode.INTERNAL);
+  });
+
+  it('answers CONFLICT when the first request is still running after the wait', async () => {
+    const env = { IDEMPOTENCY_WAIT_MS: '200' };
+    const a = await replica(prefix, env);
+    const b = await replica(prefix, env);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = a.idempotency.run(
+      'c',
+      'k',
+      FP,
+      work('slow', async () => {
+        await gate;
+        return 'exec-5';
+      }),
+    );
+    await sleep(30);
+    for (const r of [a, b]) {
+      const error = await failure(r.idempotency.run('c', 'k', FP, work('never')));
+      expect(error.code).toBe(ErrorCode.CONFLICT);
+      expect(error.message).toMatch(/still in progress/);
+    }
+    release();
+    expect(await first).toEqual({ value: 'exec-5', replayed: false });
+    expect(await b.idempotency.run('c', 'k', FP, work('never'))).toEqual({ value: 'exec-5', replayed: true });
+  });
+
+  it('frees the key of a replica that died mid-request once its claim lapses', async () => {
+    const env = { IDEMPOTENCY_PENDING_TTL_MS: '1000', IDEMPOTENCY_WAIT_MS: '5000' };
+    const dying = await replica(prefix, env);
+    const b = await replica(prefix, env);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const orphan = dying.idempotency
+      .run(
+        'c',
+        'k',
+        FP,
+        work('orphan', () => gate.then(() => 'never-recorded')),
+      )
+      .catch(() => undefined);
+    await sleep(50);
+    await dying.close(); // its connection is gone: the claim is no longer renewed
+    const takeover = await b.idempotency.run(
+      'c',
+      'k',
+      FP,
+      work('takeover', () => 'exec-6'),
+    );
+    expect(takeover).toEqual({ value: 'exec-6', replayed: false });
+    release();
+    await orphan;
+  });
+
+  it('validates the key before doing anything', async () => {
+    const a = await replica(prefix);
+    for (const key of ['', 'x'.repeat(256), 'tab\there', 'nul\u0000', 'del\u007f']) {
+      const error = await failure(a.idempotency.run('c', key, FP, work('never')));
+      expect(error.code).toBe(ErrorCode.BAD_USER_INPUT);
+    }
+    expect(
+      await a.idempotency.run(
+        'c',
+        'x'.repeat(255),
+        FP,
+        work('ok', () => 1),
+      ),
+    ).toEqual({
+      value: 1,
+      replayed: false,
+    });
+  });
+});
+
+describe('IdempotencyService without Redis', () => {
+  it('keeps the same rules in memory (one replica)', async () => {
+    const a = await replica(prefix, {}, null);
+    const execute = work('execute', async () => {
+      await sleep(30);
+      return 'exec-m';
+    });
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => a.idempotency.run('c', 'k', FP, execute)),
+    );
+    expect(execute).toHaveBeenCalledTimes(1);
+    expect(results.filter((r) => r.replayed)).toHaveLength(9);
+    expect((await failure(a.idempotency.run('c', 'k', OTHER_FP, work('other')))).code).toBe(
+      ErrorCode.IDEMPOTENCY_KEY_REUSED,
+    );
+    const released = new GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, 'Maia is unavailable');
+    await failure(
+      a.idempotency.run(
+        'c',
+        'k2',
+        FP,
+        work('fails', () => Promise.reject(released)),
+      ),
+    );
+    expect(
+      await a.idempotency.run(
+        'c',
+        'k2',
+        FP,
+        work('retry', () => 'ok'),
+      ),
+    ).toEqual({
+      value: 'ok',
+      replayed: false,
+    });
+  });
+
+  it('falls back to memory when the configured Redis is unreachable', async () => {
+    const a = await replica(prefix, { REDIS_CONNECT_TIMEOUT_MS: '100' }, 'redis://127.0.0.1:6390');
+    expect(
+      await a.idempotency.run(
+        'c',
+        'k',
+        FP,
+        work('first', () => 'exec-d'),
+      ),
+    ).toEqual({
+      value: 'exec-d',
+      replayed: false,
+    });
+    expect(await a.idempotency.run('c', 'k', FP, work('never'))).toEqual({ value: 'exec-d', replayed: true });
+  });
+});
