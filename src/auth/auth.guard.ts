@@ -1,14 +1,15 @@
 import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { ModuleRef, Reflector } from '@nestjs/core';
 import { GqlExecutionContext, type GqlContextType } from '@nestjs/graphql';
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, GatewayError } from '../common/errors';
-import { AccessPolicy } from './access-policy';
+import { AccessPolicy, projectNotFound } from './access-policy';
 import { carriersOfGraphqlContext, type AuthState } from './auth-state';
 import { AuthGate } from './auth-gate.service';
 import { clientIpOf } from './client-ip';
 import { type CredentialSource } from './credentials';
 import { DEFAULT_PROJECT_ID_ARGS, PROJECT_ID_ARGS } from './project-args.decorator';
+import { PROJECT_DIRECTORY, type ProjectDirectory } from './project-directory';
 import { IS_PUBLIC } from './public.decorator';
 import { REQUIRED_SCOPE, type Scope } from './require-scope.decorator';
 
@@ -30,8 +31,8 @@ interface Target {
  *    operation cannot ship unprotected by forgetting the decorator.
  * 2. Authenticates once per request (REST, GraphQL over HTTP) or connection (graphql-ws, where
  *    `onConnect` already did it), charging the client's rate limit once.
- * 3. Checks the scope (403 FORBIDDEN), then every project id among the arguments (404 NOT_FOUND, worded
- *    as for a missing project).
+ * 3. Checks the scope (403 FORBIDDEN), then every project id among the arguments: not a UUID is
+ *    BAD_USER_INPUT; not the caller's, or not in the project directory, is the same 404 NOT_FOUND.
  * 4. Leaves the principal in the `RequestContext` and the auth state, for `@CurrentPrincipal()`.
  */
 @Injectable()
@@ -42,7 +43,24 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly gate: AuthGate,
     private readonly policy: AccessPolicy,
+    private readonly moduleRef: ModuleRef,
   ) {}
+
+  private directoryLookup: { directory: ProjectDirectory | undefined } | undefined;
+
+  /** The projects module's directory, when there is one (unit tests of other modules run without it). */
+  private projectDirectory(): ProjectDirectory | undefined {
+    if (!this.directoryLookup) {
+      let directory: ProjectDirectory | undefined;
+      try {
+        directory = this.moduleRef.get<ProjectDirectory>(PROJECT_DIRECTORY, { strict: false });
+      } catch {
+        directory = undefined;
+      }
+      this.directoryLookup = { directory };
+    }
+    return this.directoryLookup.directory;
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
@@ -70,6 +88,12 @@ export class AuthGuard implements CanActivate {
         });
       }
       this.policy.assertProject(state.principal, projectId);
+      const directory = this.projectDirectory();
+      if (directory) {
+        const wanted = projectId.toLowerCase();
+        const projects = await directory.directory();
+        if (!projects.some((p) => p.id.toLowerCase() === wanted)) throw projectNotFound(projectId);
+      }
     }
     return true;
   }

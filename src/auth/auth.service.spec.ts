@@ -153,7 +153,7 @@ describe('AccessPolicy', () => {
   it('answers a hidden project like a missing one, and filters lists', () => {
     expect(() => policy.assertProject(reader, PROJECT_A.toUpperCase())).not.toThrow();
     expect(() => policy.assertProject(reader, PROJECT_B)).toThrow(
-      expect.objectContaining({ code: ErrorCode.NOT_FOUND, message: 'Project not found' }),
+      expect.objectContaining({ code: ErrorCode.NOT_FOUND, message: `Project ${PROJECT_B} was not found` }),
     );
     const projects = [{ id: PROJECT_B }, { id: PROJECT_A }];
     expect(policy.filterProjects(reader, projects)).toEqual([{ id: PROJECT_A }]);

@@ -16,7 +16,7 @@ export function principalOf(context: ExecutionContext): Principal {
     principal = principalOfGraphqlContext(value);
   } else {
     const req = context.switchToHttp().getRequest<object>();
-    principal = authStateOf(req)?.principal ?? (RequestContext.current()?.principal);
+    principal = authStateOf(req)?.principal ?? RequestContext.current()?.principal;
   }
   if (!principal) throw unauthenticated();
   return principal;
@@ -24,10 +24,7 @@ export function principalOf(context: ExecutionContext): Principal {
 
 /** For field resolvers and services holding the GraphQL context value (`@Context()`). */
 export function principalOfGraphqlContext(value: unknown): Principal | undefined {
-  return (
-    authStateOf(...carriersOfGraphqlContext(value))?.principal ??
-    (RequestContext.current()?.principal)
-  );
+  return authStateOf(...carriersOfGraphqlContext(value))?.principal ?? RequestContext.current()?.principal;
 }
 
 /** `@CurrentPrincipal() principal: Principal` in a resolver or controller method. */

@@ -6,6 +6,7 @@ import type { WebSocket } from 'ws';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { carriersOfGraphqlContext, authStateOf, type AuthState } from './auth-state';
 import { AuthGate } from './auth-gate.service';
+import { unauthenticated } from './auth.service';
 import { clientIpOf } from './client-ip';
 
 /** graphql-ws close codes: 4403 is graphql-ws's own "Forbidden" (onConnect refused); 4429 "too many". */
@@ -13,7 +14,13 @@ export const WS_CLOSE_FORBIDDEN = 4403;
 export const WS_CLOSE_TOO_MANY_REQUESTS = 4429;
 
 /** A GatewayError as Apollo answers it: the same code, and the HTTP status and Retry-After on the response. */
-export function toGraphqlError(error: GatewayError): GraphQLError {
+export function toGraphqlError(error: GatewayError, transport: 'http' | 'ws' = 'http'): GraphQLError {
+  if (transport === 'ws') {
+    return new GraphQLError(error.message, {
+      originalError: error,
+      extensions: { ...error.details, code: error.code },
+    });
+  }
   const headers = new HeaderMap();
   const retryAfterSeconds = error.details.retryAfterSeconds;
   if (error.code === ErrorCode.RATE_LIMITED && typeof retryAfterSeconds === 'number') {
@@ -140,7 +147,7 @@ export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
       try {
         await gate.charge(state.principal, clientIpOf(extra.request));
       } catch (error) {
-        if (error instanceof GatewayError) return [toGraphqlError(error)];
+        if (error instanceof GatewayError) return [toGraphqlError(error, 'ws')];
         throw error;
       }
       return undefined;

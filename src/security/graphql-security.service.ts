@@ -1,8 +1,8 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import type { INestApplication } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
-import type { GraphQLError } from 'graphql';
+import type { GraphQLError, ParseOptions, ValidationRule } from 'graphql';
 import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import type { WebSocketServer } from 'ws';
 import { APP_CONFIG, type AppConfig } from '../config';
@@ -12,6 +12,15 @@ import { apolloSecurityOptions, graphqlWsLimits } from './graphql-limits';
 
 type Ctx = WsContext<Record<string, unknown> | undefined, unknown>;
 
+/** The members of the Apollo driver options that `secure()` reads or extends. */
+export interface SecurableOptions {
+  validationRules?: ValidationRule[];
+  parseOptions?: ParseOptions;
+  plugins?: ApolloServerPlugin<BaseContext>[];
+  fieldResolverEnhancers?: ('guards' | 'interceptors' | 'filters')[];
+  subscriptions?: { 'graphql-ws'?: unknown; [transport: string]: unknown };
+}
+
 /** Hooks another module may want on graphql-ws; they run after ours, only for admitted sockets. */
 export interface ExtraWsHooks {
   onConnect?: (ctx: Ctx) => unknown;
@@ -20,24 +29,54 @@ export interface ExtraWsHooks {
 }
 
 /**
- * The one place the GraphQL module takes its protection from (spread into `GraphQLModule.forRootAsync`):
+ * The one place the GraphQL module takes its protection from:
  *
- *   useFactory: (security: GraphqlSecurity) => ({
- *     ...security.apolloOptions(),            // limits, auth plugin, CSRF, no batching
- *     plugins: [...security.apolloOptions().plugins, ...yours],
- *     subscriptions: { 'graphql-ws': { path: '/graphql', ...security.graphqlWsOptions() } },
- *   })
+ *   useFactory: (hooks, security: GraphqlSecurity) => security.secure({ ...the module's own options })
  *
- * and once the app is initialised, `security.boundWebSocketPayload(app)`.
+ * adds the limits (validation rules, token limit, no persisted-query cache), the authentication plugin,
+ * guards on field resolvers, and puts socket authentication in front of the module's own graphql-ws hooks.
+ * The WebSocket message bound is applied by itself once the application has bootstrapped.
  */
 @Injectable()
-export class GraphqlSecurity {
+export class GraphqlSecurity implements OnApplicationBootstrap {
   private readonly logger = new Logger('GraphqlSecurity');
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly gate: AuthGate,
+    private readonly moduleRef: ModuleRef,
   ) {}
+
+  /** The GraphQL module has created its WebSocket servers by now (in its own onModuleInit). */
+  onApplicationBootstrap(): void {
+    this.boundWebSocketPayload();
+  }
+
+  /** The GraphQL module's Apollo driver options with every protection added (theirs kept, ours first). */
+  secure<T extends SecurableOptions>(options: T): T {
+    const apollo = this.apolloOptions();
+    const ws = options.subscriptions?.['graphql-ws'];
+    const own: ExtraWsHooks = typeof ws === 'object' && ws !== null ? (ws as ExtraWsHooks) : {};
+    return {
+      ...options,
+      validationRules: [...(options.validationRules ?? []), ...apollo.validationRules],
+      parseOptions: { ...options.parseOptions, ...apollo.parseOptions },
+      allowBatchedHttpRequests: false,
+      csrfPrevention: true,
+      persistedQueries: false,
+      includeStacktraceInErrorResponses: false,
+      hideSchemaDetailsFromClientErrors: apollo.hideSchemaDetailsFromClientErrors,
+      // Guards (scopes, project ids in arguments) on field resolvers too, not only on root fields.
+      fieldResolverEnhancers: [...new Set([...(options.fieldResolverEnhancers ?? []), 'guards' as const])],
+      plugins: [...apollo.plugins, ...(options.plugins ?? [])],
+      subscriptions: ws
+        ? {
+            ...options.subscriptions,
+            'graphql-ws': { ...own, ...this.graphqlWsOptions(own) },
+          }
+        : options.subscriptions,
+    };
+  }
 
   apolloOptions() {
     const options = apolloSecurityOptions(this.config.auth.graphql);
@@ -86,10 +125,16 @@ export class GraphqlSecurity {
    * `maxPayload` (ws then accepts 100 MiB frames); `ws` reads the option at each upgrade, so setting it
    * on the created servers takes effect for every later connection. Oversized frames close with 1009.
    */
-  boundWebSocketPayload(app: INestApplication): boolean {
+  boundWebSocketPayload(): boolean {
     let servers: WebSocketServer[] = [];
+    let graphqlModule: GraphQLModule;
     try {
-      const adapter = app.get(GraphQLModule, { strict: false }).graphQlAdapter as unknown as {
+      graphqlModule = this.moduleRef.get(GraphQLModule, { strict: false });
+    } catch {
+      return false; // No GraphQL in this application (unit tests of REST alone).
+    }
+    try {
+      const adapter = graphqlModule.graphQlAdapter as unknown as {
         _subscriptionService?: { wss?: WebSocketServer; subTransWs?: WebSocketServer };
       };
       const service = adapter._subscriptionService;
