@@ -140,10 +140,7 @@ export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
       const extra = extraOf(ctx);
       const state = authStateOf(...carriersOfGraphqlContext(ctx));
       // onConnect admitted this socket; anything else is a bug worth refusing.
-      if (!state || !extra)
-        return [
-          toGraphqlError(new GatewayError(ErrorCode.UNAUTHENTICATED, 'Missing or invalid credentials')),
-        ];
+      if (!state || !extra) return [toGraphqlError(unauthenticated(), 'ws')];
       try {
         await gate.charge(state.principal, clientIpOf(extra.request));
       } catch (error) {

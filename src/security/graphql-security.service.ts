@@ -56,7 +56,7 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
   secure<T extends SecurableOptions>(options: T): T {
     const apollo = this.apolloOptions();
     const ws = options.subscriptions?.['graphql-ws'];
-    const own: ExtraWsHooks = typeof ws === 'object' && ws !== null ? (ws as ExtraWsHooks) : {};
+    const own: ExtraWsHooks = typeof ws === 'object' && ws !== null ? ws : {};
     return {
       ...options,
       validationRules: [...(options.validationRules ?? []), ...apollo.validationRules],
