@@ -250,7 +250,11 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
         const multi = client.multi();
         for (const name of names) multi.incr(this.keys.generation(name));
         const results = (await multi.exec()) ?? [];
-        generations = Object.fromEntries(names.map((name, i) => [name, Number(results[i]?.[1])]));
+        const numbers = names.map((_, i) => Number(results[i]?.[1]));
+        if (results.some(([error]) => error) || numbers.some((n) => !Number.isFinite(n))) {
+          throw new Error('INCR failed');
+        }
+        generations = Object.fromEntries(names.map((name, i) => [name, numbers[i]]));
       } catch {
         this.applyInvalidation(this.bumpLocally(names));
         throw new GatewayError(
