@@ -1,6 +1,18 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { PageQueryDto } from '../common/http/page-query.dto';
@@ -21,6 +33,9 @@ import {
 } from './dto/execution-rest.dto';
 import { toExecutionDto, toStepDto } from './execution.mapper';
 import { ExecutionsService } from './executions.service';
+import { WaitSecondsQueryDto } from './watch/dto/wait-seconds.query';
+import { waitForExecution } from './watch/execution-wait';
+import { ExecutionWatchService } from './watch/execution-watch.service';
 
 export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
 
@@ -28,7 +43,10 @@ export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
 @ApiTags('pipeline executions')
 @Controller('api/v1/projects/:projectId/pipeline-executions')
 export class ProjectExecutionsController {
-  constructor(private readonly executions: ExecutionsService) {}
+  constructor(
+    private readonly executions: ExecutionsService,
+    private readonly watch: ExecutionWatchService,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -68,8 +86,14 @@ export class ProjectExecutionsController {
   @RequireScope('read')
   @ApiOperation({ summary: 'An execution, read from Maia now (flat, as Maia documents it)' })
   @ApiOkResponse({ type: ExecutionDto })
-  async get(@Param() { projectId, pipelineExecutionId }: ExecutionParamsDto): Promise<ExecutionDto> {
-    return toExecutionDto(await this.executions.get(projectId, pipelineExecutionId));
+  async get(
+    @Param() { projectId, pipelineExecutionId }: ExecutionParamsDto,
+    @Query() { waitSeconds }: WaitSecondsQueryDto,
+    @Req() request: FastifyRequest,
+  ): Promise<ExecutionDto> {
+    // waitSeconds: a long-poll on the shared poller (see src/executions/watch/execution-wait.ts).
+    const waited = await waitForExecution(this.watch, request, projectId, pipelineExecutionId, waitSeconds);
+    return toExecutionDto(waited ?? (await this.executions.get(projectId, pipelineExecutionId)));
   }
 
   @Get(':pipelineExecutionId/steps')

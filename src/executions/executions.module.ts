@@ -10,9 +10,10 @@ import {
   ProjectExecutionsResolver,
 } from './executions.resolver';
 import { ExecutionsService } from './executions.service';
+import { ExecutionWatchModule } from './watch/watch.module';
 
 @Module({
-  imports: [ProjectsModule, IdempotencyModule],
+  imports: [ProjectsModule, IdempotencyModule, ExecutionWatchModule],
   providers: [
     ExecutionsService,
     ExecutionTagsStore,

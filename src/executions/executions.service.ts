@@ -24,6 +24,7 @@ import {
   type UserFilter,
 } from './execution-cursor';
 import { ExecutionTagsStore } from './execution-tags.store';
+import { ExecutionWatchService } from './watch/execution-watch.service';
 
 /** With neither bound given, executions are listed over this window (Maia scans slowly without one). */
 export const DEFAULT_EXECUTION_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -55,6 +56,7 @@ export class ExecutionsService {
     @Inject(MAIA_API) private readonly maia: MaiaApi,
     private readonly idempotency: IdempotencyService,
     private readonly tags: ExecutionTagsStore,
+    private readonly watch: ExecutionWatchService,
   ) {}
 
   get(projectId: string, executionId: string): Promise<MaiaExecution> {
@@ -92,6 +94,8 @@ export class ExecutionsService {
   private async launch(projectId: string, request: ExecutePipelineRequest): Promise<string> {
     try {
       const { pipelineExecutionId } = await this.maia.executePipeline(projectId, request);
+      // Live status watches the run from its first second, subscribers or not.
+      this.watch.notifyStarted(projectId, pipelineExecutionId);
       if (request.executionTag !== undefined) {
         await this.tags.remember(
           projectId,
@@ -142,6 +146,8 @@ export class ExecutionsService {
   ): Promise<{ pipelineExecutionId: string }> {
     try {
       await this.maia.cancelExecution(projectId, executionId, force);
+      // Whoever polls this run polls fast again, so watchers see CANCELLING/CANCELLED promptly.
+      await this.watch.nudge(projectId, executionId);
       return { pipelineExecutionId: executionId };
     } catch (error) {
       if (GatewayError.is(error, ErrorCode.CONFLICT)) {

@@ -286,6 +286,87 @@ describe('server-sent events', () => {
   });
 });
 
+describe('long-poll and the execute/cancel path', () => {
+  const byId = (id: string, query = '') =>
+    `${gateway.url}/api/v1/projects/${PROJECT}/pipeline-executions/${id}${query}`;
+
+  it('GET ?waitSeconds answers as soon as the run is finished', async () => {
+    const id = await run(); // ~1 s
+    const begin = Date.now();
+    const response = await fetch(byId(id, '?waitSeconds=10'));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      pipelineExecutionId: id,
+      status: 'SUCCESS',
+      projectId: PROJECT,
+    });
+    expect(Date.now() - begin).toBeLessThan(5_000);
+  });
+
+  it('GET ?waitSeconds answers after the wait with the current state when the run goes on', async () => {
+    const id = await run(BACKFILL);
+    const begin = Date.now();
+    const response = await fetch(byId(id, '?waitSeconds=1'));
+    const elapsedMs = Date.now() - begin;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ pipelineExecutionId: id, status: 'RUNNING' });
+    expect(elapsedMs).toBeGreaterThanOrEqual(950);
+    expect(elapsedMs).toBeLessThan(3_000);
+  });
+
+  it('GET ?waitSeconds refuses values outside 0..60 and answers NOT_FOUND for an unknown run', async () => {
+    for (const bad of ['61', '-1', 'soon']) {
+      const response = await fetch(byId(randomUUID(), `?waitSeconds=${bad}`));
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ code: 'BAD_USER_INPUT' });
+    }
+    const missing = await fetch(byId(randomUUID(), '?waitSeconds=2'));
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('a run started through the gateway is watched from its first second; a cancel is seen fast', async () => {
+    const executed = await fetch(`${gateway.url}/api/v1/projects/${PROJECT}/pipeline-executions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pipelineName: BACKFILL, environmentName: 'Dev' }),
+    });
+    expect(executed.status).toBe(201);
+    const { pipelineExecutionId: id } = (await executed.json()) as { pipelineExecutionId: string };
+    await sleep(300); // nobody subscribed yet
+    const polledBeforeAnyone = await emulator.count('getExecution');
+
+    const subscribedAt = Date.now();
+    const sub = subscribe(client(), EXECUTION_UPDATED, { projectId: PROJECT, executionId: id });
+    await waitFor(() => sub.results.length >= 1);
+    // The gateway saw the run before anyone asked: the current state was observed at launch.
+    expect(polledBeforeAnyone).toBeGreaterThanOrEqual(1);
+    const first = sub.results[0].data?.pipelineExecutionUpdated as {
+      kind: string;
+      at: string;
+      execution: { status: string };
+    };
+    expect(first).toMatchObject({ kind: 'SNAPSHOT', execution: { status: 'RUNNING' } });
+    expect(Date.parse(first.at)).toBeLessThan(subscribedAt - 200);
+
+    const cancelledAt = Date.now();
+    const cancel = await fetch(byId(id), {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'CANCELLED', forceUpdate: false }),
+    });
+    expect(cancel.status).toBe(200);
+    await sub.done;
+    const statuses = sub.results.map(
+      (r) => (r.data?.pipelineExecutionUpdated as { execution: { status: string } }).execution.status,
+    );
+    expect(statuses).toContain('CANCELLING');
+    expect(statuses.at(-1)).toBe('CANCELLED');
+    // Grace of 2 s x 0.25, plus at most a couple of fast polls.
+    expect(Date.now() - cancelledAt).toBeLessThan(2_000);
+  });
+});
+
 describe('cleanup', () => {
   it('client disconnects release every listener, timer and lease; polling stops within one interval', async () => {
     await waitFor(() => watch.activity().topics === 0, 5_000, 'idle watcher');
