@@ -1,0 +1,129 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/**
+ * Servers under test run as child processes, each pinned to its own core where the machine allows, so a
+ * server never competes with the load generator for CPU and figures stay comparable between servers.
+ */
+
+export interface SpawnedServer {
+  name: string;
+  /** e.g. http://127.0.0.1:41234 (no trailing slash). */
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** The last 64 KiB the process wrote (stdout and stderr), for failure messages. */
+  output(): string;
+  /** Resident set size now, in bytes (0 once the process is gone). */
+  rssBytes(): number;
+  /** Peak resident set size so far (VmHWM), in bytes. */
+  peakRssBytes(): number;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface SpawnOptions {
+  name: string;
+  /** Arguments after `node` (node flags first, then the script). */
+  args: string[];
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** Core to pin the process to with taskset, or null for no pinning. */
+  core: number | null;
+  /** The line that announces the URL; its first group is the URL. */
+  listening: RegExp;
+  startTimeoutMs?: number;
+}
+
+const OUTPUT_LIMIT_CHARS = 64 * 1024;
+
+/** Every process this run started (the harness check proves none outlives the run). */
+export const spawnedProcesses: { name: string; pid: number }[] = [];
+
+export function tasksetAvailable(): boolean {
+  return spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Pins every thread of an existing process (e.g. the load generator itself) to one core. */
+export function pinProcess(pid: number, core: number): boolean {
+  return (
+    spawnSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' }).status === 0
+  );
+}
+
+function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export function rssOf(pid: number): number {
+  return procStatusBytes(pid, 'VmRSS');
+}
+
+export async function spawnServer(options: SpawnOptions): Promise<SpawnedServer> {
+  const command = options.core === null ? process.execPath : 'taskset';
+  const args =
+    options.core === null ? options.args : ['-c', String(options.core), process.execPath, ...options.args];
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const append = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    if (output.length > OUTPUT_LIMIT_CHARS) output = output.slice(-OUTPUT_LIMIT_CHARS);
+  };
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${options.name} did not start within ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    const onData = (chunk: Buffer) => {
+      append(chunk);
+      seen += chunk.toString('utf8');
+      const match = options.listening.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
+        resolveUrl(match[1].replace('localhost', '127.0.0.1'));
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`${options.name} exited before it listened:\n${output}`));
+    });
+  });
+  // Keep draining the pipes: a full pipe would block the child's writes (and its event loop).
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const pid = child.pid as number;
+  spawnedProcesses.push({ name: options.name, pid });
+  return {
+    name: options.name,
+    url,
+    pid,
+    child,
+    output: () => output,
+    rssBytes: () => rssOf(pid),
+    peakRssBytes: () => procStatusBytes(pid, 'VmHWM'),
+    stop: async (graceMs = 10_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

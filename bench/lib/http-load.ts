@@ -1,0 +1,149 @@
+import { Agent, request } from 'node:http';
+import autocannon from 'autocannon';
+import { summarize, type Summary } from './stats';
+
+/** One HTTP request as a load scenario sends it, again and again. */
+export interface RequestSpec {
+  url: string;
+  method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface LoadOptions {
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+}
+
+export interface LoadResult {
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  durationSeconds: number;
+}
+
+function runAutocannon(spec: RequestSpec, connections: number, durationSeconds: number) {
+  return autocannon({
+    url: spec.url,
+    method: spec.method ?? 'GET',
+    headers: spec.headers,
+    body: spec.body,
+    connections,
+    pipelining: 1,
+    duration: durationSeconds,
+    // A request that outlives this is counted as a timeout, not awaited forever.
+    timeout: 10,
+  });
+}
+
+/**
+ * Throughput and latency under a closed loop of `connections` keep-alive connections (autocannon).
+ * A warm-up run first (JIT, caches, connection pools), then the measured run.
+ */
+export async function measureLoad(spec: RequestSpec, options: LoadOptions): Promise<LoadResult> {
+  if (options.warmupSeconds > 0) await runAutocannon(spec, options.connections, options.warmupSeconds);
+  const result = await runAutocannon(spec, options.connections, options.durationSeconds);
+  return {
+    reqPerSec: result.requests.total / result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    durationSeconds: result.duration,
+  };
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One request, the whole answer read (for checks and setup, not for timing under load). */
+export function send(spec: RequestSpec, agent?: Agent): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(spec.url, { method: spec.method ?? 'GET', headers: spec.headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(spec.body);
+  });
+}
+
+/** Sends `spec` and resolves with the wall time of the whole exchange, in milliseconds. */
+async function timed(spec: RequestSpec, agent: Agent): Promise<{ ms: number; status: number }> {
+  const start = process.hrtime.bigint();
+  const answer = await send(spec, agent);
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, status: answer.status };
+}
+
+export interface PairedLatency {
+  a: Summary;
+  b: Summary;
+  /** Median of b minus median of a. */
+  addedP50Ms: number;
+  failures: number;
+}
+
+/**
+ * Latency of two request specs measured one request at a time, interleaved (a, b, a, b, ...) over one
+ * keep-alive connection each, so drift on the machine (other work, GC) falls on both alike. Used for the
+ * latency the gateway adds in front of its upstream: at low concurrency nothing queues, and the difference
+ * of the medians is the gateway's own time.
+ */
+export async function measurePairedLatency(
+  a: RequestSpec,
+  b: RequestSpec,
+  samples: number,
+  warmupSamples: number,
+): Promise<PairedLatency> {
+  const agentA = new Agent({ keepAlive: true, maxSockets: 1 });
+  const agentB = new Agent({ keepAlive: true, maxSockets: 1 });
+  const msA: number[] = [];
+  const msB: number[] = [];
+  let failures = 0;
+  try {
+    for (let i = 0; i < warmupSamples + samples; i++) {
+      // Alternate the order too, so neither side always runs right after the other's work.
+      let ra: { ms: number; status: number };
+      let rb: { ms: number; status: number };
+      if (i % 2 === 0) {
+        ra = await timed(a, agentA);
+        rb = await timed(b, agentB);
+      } else {
+        rb = await timed(b, agentB);
+        ra = await timed(a, agentA);
+      }
+      if (i < warmupSamples) continue;
+      for (const [r, into] of [
+        [ra, msA],
+        [rb, msB],
+      ] as const) {
+        if (r.status < 200 || r.status >= 300) failures++;
+        else into.push(r.ms);
+      }
+    }
+  } finally {
+    agentA.destroy();
+    agentB.destroy();
+  }
+  const sa = summarize(msA);
+  const sb = summarize(msB);
+  return { a: sa, b: sb, addedP50Ms: sb.p50 - sa.p50, failures };
+}

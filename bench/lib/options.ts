@@ -1,0 +1,161 @@
+/** Command line of `npm run bench -- [...]`, and the time budget of each mode. */
+
+export type Mode = 'full' | 'quick' | 'smoke';
+
+export interface Budget {
+  /** autocannon: keep-alive connections of the closed loop. */
+  connections: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  /** Pass-through latency: interleaved single requests per side, after the warm-up ones. */
+  pairedSamples: number;
+  pairedWarmup: number;
+  /** Cold-cache stampede: identical concurrent queries. */
+  stampedeSize: number;
+  /** Subscriber counts, one round each on a fresh gateway. */
+  subscriberCounts: number[];
+  /** WebSocket connects in flight at once while subscribers join. */
+  connectConcurrency: number;
+}
+
+export const budgets: Record<Mode, Budget> = {
+  full: {
+    connections: 50,
+    warmupSeconds: 3,
+    durationSeconds: 10,
+    pairedSamples: 2000,
+    pairedWarmup: 200,
+    stampedeSize: 500,
+    subscriberCounts: [1000, 5000, 10000],
+    connectConcurrency: 200,
+  },
+  quick: {
+    connections: 50,
+    warmupSeconds: 1,
+    durationSeconds: 3,
+    pairedSamples: 300,
+    pairedWarmup: 50,
+    stampedeSize: 500,
+    subscriberCounts: [1000],
+    connectConcurrency: 200,
+  },
+  // CI's harness check: every scenario runs, on a budget too small for figures to mean anything.
+  smoke: {
+    connections: 10,
+    warmupSeconds: 0,
+    durationSeconds: 1,
+    pairedSamples: 20,
+    pairedWarmup: 5,
+    stampedeSize: 50,
+    subscriberCounts: [50],
+    connectConcurrency: 50,
+  },
+};
+
+export const scenarioGroups = [
+  'baselines',
+  'stampede',
+  'rest',
+  'graphql',
+  'nested',
+  'passthrough',
+  'execute',
+  'subscriptions',
+] as const;
+export type ScenarioGroup = (typeof scenarioGroups)[number];
+
+export interface BenchOptions {
+  mode: Mode;
+  budget: Budget;
+  only: Set<ScenarioGroup>;
+  /** Where latest.json goes. */
+  outFile: string | null;
+  /** Rewrite the figures block of bench/RESULTS.md (default: in full mode only). */
+  record: boolean;
+  /** Run the gateway under `node --cpu-prof` (profiles in bench/results/profiles). */
+  profile: boolean;
+  pin: boolean;
+  redisUrl: string;
+}
+
+export const usage = `usage: npm run bench -- [--quick | --smoke] [--only=group,...] [--subscribers=1000,5000]
+                       [--out=file.json] [--record | --no-record] [--profile] [--no-pin]
+groups: ${scenarioGroups.join(', ')}
+  --quick        under 2 minutes: short runs, 1 000 subscribers only
+  --smoke        every scenario on a tiny budget (CI keeps the harness working; figures mean nothing)
+  --profile      run the gateway under node --cpu-prof; profiles land in bench/results/profiles/
+  --record       write the figures into bench/RESULTS.md (default in full mode)
+env: BENCH_REDIS_URL (default redis://127.0.0.1:6379)`;
+
+export function parseOptions(argv: string[]): BenchOptions {
+  let mode: Mode = 'full';
+  let only: Set<ScenarioGroup> = new Set(scenarioGroups);
+  let outFile: string | null = null;
+  let record: boolean | null = null;
+  let profile = false;
+  let pin = true;
+  let subscribers: number[] | null = null;
+  for (const arg of argv) {
+    const [name, value] = arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg, ''];
+    switch (name) {
+      case '--quick':
+        mode = 'quick';
+        break;
+      case '--smoke':
+        mode = 'smoke';
+        break;
+      case '--only': {
+        const groups = value.split(',').filter(Boolean);
+        for (const group of groups) {
+          if (!(scenarioGroups as readonly string[]).includes(group))
+            throw new Error(`unknown group ${group}\n${usage}`);
+        }
+        only = new Set(groups as ScenarioGroup[]);
+        break;
+      }
+      case '--subscribers':
+        subscribers = value.split(',').map((n) => {
+          const count = Number(n);
+          if (!Number.isInteger(count) || count < 1) throw new Error(`--subscribers: bad count ${n}`);
+          return count;
+        });
+        break;
+      case '--out':
+        outFile = value;
+        break;
+      case '--record':
+        record = true;
+        break;
+      case '--no-record':
+        record = false;
+        break;
+      case '--profile':
+        profile = true;
+        break;
+      case '--no-pin':
+        pin = false;
+        break;
+      case '--help':
+      case '-h':
+        console.log(usage);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown option ${arg}\n${usage}`);
+    }
+  }
+  const budget = { ...budgets[mode] };
+  if (subscribers) budget.subscriberCounts = subscribers;
+  return {
+    mode,
+    budget,
+    only,
+    outFile,
+    record: record ?? mode === 'full',
+    profile,
+    pin,
+    redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  };
+}

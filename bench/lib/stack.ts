@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Redis from 'ioredis';
+import { spawnServer, type SpawnedServer } from './child-process';
+import { EmulatorClient } from './emulator-client';
+import type { CorePlan } from './machine';
+import { BENCH_DIST, EMULATOR_MAIN, GATEWAY_MAIN, ROOT, SEED_PATH } from './repo';
+
+/** Starting the processes of a benchmark: the emulator, the gateway and the two baselines. */
+
+export const PROFILE_DIR = resolve(ROOT, 'bench', 'results', 'profiles');
+
+export interface RunningEmulator {
+  server: SpawnedServer;
+  client: EmulatorClient;
+}
+
+export async function startEmulatorProcess(cores: CorePlan): Promise<RunningEmulator> {
+  if (!existsSync(EMULATOR_MAIN)) throw new Error(`${EMULATOR_MAIN} is missing: run npm run build`);
+  const server = await spawnServer({
+    name: 'emulator',
+    args: [EMULATOR_MAIN],
+    cwd: ROOT,
+    core: cores.emulator,
+    env: {
+      NODE_ENV: 'production',
+      EMULATOR_HOST: '127.0.0.1',
+      EMULATOR_PORT: '0',
+      // The benchmarks are the only client: Maia's 1000/min would turn throughput runs into 429 runs.
+      EMULATOR_RATE_LIMIT_PER_MINUTE: '1000000000',
+    },
+    listening: /Maia emulator listening on (http:\/\/\S+)/,
+  });
+  const clientId = /client id\s+(\S+)/.exec(server.output())?.[1] ?? 'sandbox-client';
+  const clientSecret = /client secret\s+(\S+)/.exec(server.output())?.[1] ?? 'sandbox-secret';
+  return { server, client: new EmulatorClient(server.url, clientId, clientSecret) };
+}
+
+export interface GatewayLaunch {
+  emulator: EmulatorClient;
+  cores: CorePlan;
+  redisUrl: string;
+  /** Every key this gateway writes starts with it (deleted at the end of the run). */
+  keyPrefix: string;
+  profile: boolean;
+  profileName?: string;
+  env?: Record<string, string>;
+}
+
+/**
+ * The gateway exactly as deployed (`node dist/main.js`), with Redis, against the emulator. Development
+ * mode with client auth off (the benchmarks measure the data path; auth has its own tests), warn-level
+ * logs, and limits that would otherwise refuse a load generator's thousands of subscriptions.
+ */
+export async function startGatewayProcess(launch: GatewayLaunch): Promise<SpawnedServer> {
+  if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: run npm run build`);
+  const nodeArgs: string[] = [];
+  if (launch.profile) {
+    mkdirSync(PROFILE_DIR, { recursive: true });
+    nodeArgs.push(
+      '--cpu-prof',
+      `--cpu-prof-dir=${PROFILE_DIR}`,
+      `--cpu-prof-name=${launch.profileName ?? 'gateway'}-${Date.now()}.cpuprofile`,
+    );
+  }
+  return spawnServer({
+    name: 'gateway',
+    args: [...nodeArgs, GATEWAY_MAIN],
+    cwd: ROOT,
+    core: launch.cores.server,
+    env: {
+      NODE_ENV: 'production',
+      GATEWAY_MODE: 'development',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      REDIS_URL: launch.redisUrl,
+      REDIS_KEY_PREFIX: launch.keyPrefix,
+      MAIA_BASE_URL: launch.emulator.apiBaseUrl,
+      MAIA_TOKEN_URL: launch.emulator.tokenUrl,
+      MAIA_CLIENT_ID: launch.emulator.clientId,
+      MAIA_CLIENT_SECRET: launch.emulator.clientSecret,
+      AUTH_DISABLED: 'true',
+      RATE_LIMIT_ENABLED: 'false',
+      WATCH_MAX_SUBSCRIPTIONS_PER_CLIENT: '1000000',
+      ...launch.env,
+    },
+    listening: /listening on (http:\/\/[^\s"']+)/,
+    startTimeoutMs: 60_000,
+  });
+}
+
+export async function startLimitServer(
+  cores: CorePlan,
+  bodyFile: string,
+  contentType: string,
+): Promise<SpawnedServer> {
+  return spawnServer({
+    name: 'limit',
+    args: [resolve(BENCH_DIST, 'servers', 'limit.server.js')],
+    cwd: ROOT,
+    core: cores.server,
+    env: { NODE_ENV: 'production', BENCH_BODY_FILE: bodyFile, BENCH_CONTENT_TYPE: contentType },
+    listening: /listening on (http:\/\/\S+)/,
+  });
+}
+
+export async function startPeerServer(cores: CorePlan): Promise<SpawnedServer> {
+  return spawnServer({
+    name: 'peer',
+    args: [resolve(BENCH_DIST, 'servers', 'peer.server.js')],
+    cwd: ROOT,
+    core: cores.server,
+    env: { NODE_ENV: 'production', BENCH_SEED_PATH: SEED_PATH },
+    listening: /listening on (http:\/\/\S+)/,
+  });
+}
+
+export function newKeyPrefix(): string {
+  return `bench:${randomUUID()}:`;
+}
+
+/** Deletes every key of the given prefixes (the shared Redis keeps nothing of a benchmark). */
+export async function deleteRedisKeys(redisUrl: string, prefixes: string[]): Promise<number> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  let deleted = 0;
+  try {
+    await redis.connect();
+    for (const prefix of prefixes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) deleted += await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
