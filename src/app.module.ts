@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { CacheModule } from './cache/cache.module';
+import { AuthModule } from './auth/auth.module';
 import { ConfigModule, type AppConfig } from './config';
 import { EnvironmentsModule } from './environments/environments.module';
 import { ExecutionWatchModule } from './executions/watch/watch.module';
@@ -22,6 +23,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         RedisModule,
+        AuthModule,
         MaiaModule,
         CacheModule,
         GatewayGraphqlModule.forRoot(config),

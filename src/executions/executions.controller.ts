@@ -13,6 +13,9 @@ import {
 } from '@nestjs/common';
 import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AccessPolicy } from '../auth/access-policy';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '../auth/principal';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { PageQueryDto } from '../common/http/page-query.dto';
@@ -128,7 +131,10 @@ export class ProjectExecutionsController {
 @ApiTags('pipeline executions')
 @Controller('api/v1/pipeline-executions')
 export class ExecutionsController {
-  constructor(private readonly executions: ExecutionsService) {}
+  constructor(
+    private readonly executions: ExecutionsService,
+    private readonly access: AccessPolicy,
+  ) {}
 
   @Get()
   @RequireScope('read')
@@ -137,12 +143,21 @@ export class ExecutionsController {
     description: 'Without startedAfter/startedBefore, the last 7 days are listed.',
   })
   @ApiOkResponse({ type: ExecutionListDto })
-  async list(@Query() query: ListExecutionsQueryDto): Promise<ExecutionListDto> {
+  async list(
+    @Query() query: ListExecutionsQueryDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ExecutionListDto> {
+    // Without a projectId (checked by the guard when given), only the caller's projects are listed.
+    const scoped = this.access.restrictExecutionQuery(principal, query);
+    if (scoped.nothingVisible) return { results: [] };
     const page = await this.executions.list({
-      ...query,
+      ...scoped.filter,
       status: query.status as ExecutionStatus[] | undefined,
       limit: query.limit ?? DEFAULT_PAGE_SIZE,
     });
-    return { results: page.results.map(toExecutionDto), ...(page.more ? { more: page.more } : {}) };
+    return {
+      results: page.results.filter((e) => scoped.visible(e)).map(toExecutionDto),
+      ...(page.more ? { more: page.more } : {}),
+    };
   }
 }

@@ -1,4 +1,7 @@
 import { Args, Context, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { AccessPolicy } from '../auth/access-policy';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '../auth/principal';
 import { RequireScope } from '../auth/require-scope.decorator';
 import type { GraphqlContext } from '../graphql/graphql-context';
 import { PageArgs } from '../graphql/page.args';
@@ -51,6 +54,7 @@ export class ExecutionsResolver {
   constructor(
     private readonly executions: ExecutionsService,
     private readonly projects: ProjectsService,
+    private readonly access: AccessPolicy,
   ) {}
 
   @Query(() => PipelineExecution, { description: 'One execution, read from Maia now (never cached).' })
@@ -68,8 +72,15 @@ export class ExecutionsResolver {
   @RequireScope('read')
   async pipelineExecutions(
     @Args() { filter, first, after }: PipelineExecutionsArgs,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<PipelineExecutionConnection> {
-    return toConnection(await this.executions.connection({ ...filter }, first, after));
+    // Without a projectId (checked by the guard when given), only the caller's projects are listed.
+    const scoped = this.access.restrictExecutionQuery(principal, { ...filter });
+    if (scoped.nothingVisible) {
+      return { edges: [], nodes: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } };
+    }
+    const page = await this.executions.connection(scoped.filter, first, after);
+    return toConnection({ ...page, edges: page.edges.filter((edge) => scoped.visible(edge.node)) });
   }
 
   @Mutation(() => ExecutePipelinePayload, {

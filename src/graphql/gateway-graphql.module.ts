@@ -9,6 +9,7 @@ import type { ServerOptions } from 'graphql-ws';
 import type { AppConfig } from '../config';
 import { formatGraphqlError, formatGraphqlErrors } from './format-graphql-error';
 import type { GraphqlContext } from './graphql-context';
+import { GraphqlSecurity } from '../security/graphql-security.service';
 import { GraphqlHooks, type WsConnectionContext } from './graphql-hooks.service';
 import { RequestLoaders } from './request-loaders';
 import { staleExtensionsPlugin } from './stale-extensions.plugin';
@@ -40,8 +41,10 @@ export class GatewayGraphqlModule {
         GraphQLModule.forRootAsync<ApolloDriverConfig>({
           driver: ApolloDriver,
           imports: [GraphqlHooksModule],
-          inject: [GraphqlHooks],
-          useFactory: (hooks: GraphqlHooks): ApolloDriverConfig => ({
+          inject: [GraphqlHooks, GraphqlSecurity],
+          // Limits, authentication (HTTP plugin, graphql-ws onConnect), field guards: see GraphqlSecurity.
+          useFactory: (hooks: GraphqlHooks, security: GraphqlSecurity): ApolloDriverConfig =>
+            security.secure({
             path: GRAPHQL_PATH,
             autoSchemaFile: true,
             sortSchema: true,

@@ -1,5 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '../auth/principal';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { DEFAULT_PAGE_SIZE } from '../common/http/pagination';
@@ -15,7 +17,7 @@ export class ProjectsController {
   @RequireScope('read')
   @ApiOperation({ summary: 'List projects (as Maia GET /v1/projects)' })
   @ApiOkResponse({ type: ProjectPageDto })
-  list(@Query() query: PageQueryDto): Promise<ProjectPageDto> {
-    return this.projects.listPage(query.page ?? 0, query.size ?? DEFAULT_PAGE_SIZE);
+  list(@Query() query: PageQueryDto, @CurrentPrincipal() principal: Principal): Promise<ProjectPageDto> {
+    return this.projects.listPage(query.page ?? 0, query.size ?? DEFAULT_PAGE_SIZE, principal);
   }
 }

@@ -1,4 +1,7 @@
 import { Args, Query, Resolver } from '@nestjs/graphql';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '../auth/principal';
+import { ProjectIdArgs } from '../auth/project-args.decorator';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { PageArgs } from '../graphql/page.args';
 import { ProjectSelectorArgs } from './dto/project-selector.args';
@@ -11,8 +14,8 @@ export class ProjectsResolver {
 
   @Query(() => ProjectPage, { description: 'Projects the gateway credential may see, a page at a time.' })
   @RequireScope('read')
-  projects(@Args() { page, size }: PageArgs): Promise<ProjectPage> {
-    return this.projectsService.listPage(page, size);
+  projects(@Args() { page, size }: PageArgs, @CurrentPrincipal() principal: Principal): Promise<ProjectPage> {
+    return this.projectsService.listPage(page, size, principal);
   }
 
   @Query(() => Project, {
@@ -20,7 +23,8 @@ export class ProjectsResolver {
       'One project, by id or by exact name (exactly one of the two). Names shared by two projects answer AMBIGUOUS_NAME.',
   })
   @RequireScope('read')
-  project(@Args() selector: ProjectSelectorArgs): Promise<Project> {
-    return this.projectsService.find(selector);
+  @ProjectIdArgs('id')
+  project(@Args() selector: ProjectSelectorArgs, @CurrentPrincipal() principal: Principal): Promise<Project> {
+    return this.projectsService.find(selector, principal);
   }
 }

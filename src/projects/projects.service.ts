@@ -1,4 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { AccessPolicy } from '../auth/access-policy';
+import type { Principal } from '../auth/principal';
 import { CacheService } from '../cache/cache.service';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { MAIA_API, type MaiaApi, type MaiaProject, type Page } from '../maia/maia.types';
@@ -12,9 +14,14 @@ export class ProjectsService {
   constructor(
     @Inject(MAIA_API) private readonly maia: MaiaApi,
     private readonly cache: CacheService,
+    private readonly access: AccessPolicy,
   ) {}
 
-  listPage(page: number, size: number): Promise<Page<MaiaProject>> {
+  async listPage(page: number, size: number, principal?: Principal): Promise<Page<MaiaProject>> {
+    // A caller limited to some projects gets a page of those alone, totals included (cut from the directory).
+    if (principal && principal.projects !== '*') {
+      return this.access.pageOfVisibleProjects(principal, await this.directory(), page, size);
+    }
     return this.cache.getOrLoad('projects', `page:${page}:size:${size}`, () =>
       this.maia.listProjects({ page, size }),
     );
@@ -37,8 +44,10 @@ export class ProjectsService {
   }
 
   /** Names are not unique in Maia: two projects with the name → AMBIGUOUS_NAME, so nobody gets the wrong one. */
-  async getByName(name: string): Promise<MaiaProject> {
-    const matches = (await this.directory()).filter((p) => p.name === name);
+  async getByName(name: string, principal?: Principal): Promise<MaiaProject> {
+    // Hidden projects are not candidates: neither a match nor a reason for AMBIGUOUS_NAME (nor its ids).
+    const visible = principal ? this.access.filterProjects(principal, await this.directory()) : await this.directory();
+    const matches = visible.filter((p) => p.name === name);
     if (matches.length === 0)
       throw new GatewayError(ErrorCode.NOT_FOUND, 'No project has this name', { name });
     if (matches.length > 1) {
@@ -52,12 +61,12 @@ export class ProjectsService {
   }
 
   /** Exactly one of `id` and `name`. */
-  find(selector: { id?: string | null; name?: string | null }): Promise<MaiaProject> {
+  find(selector: { id?: string | null; name?: string | null }, principal?: Principal): Promise<MaiaProject> {
     const hasId = selector.id != null;
     const hasName = selector.name != null;
     if (hasId === hasName) {
       return Promise.reject(new GatewayError(ErrorCode.BAD_USER_INPUT, 'Give exactly one of id and name'));
     }
-    return hasId ? this.getById(selector.id as string) : this.getByName(selector.name as string);
+    return hasId ? this.getById(selector.id as string) : this.getByName(selector.name as string, principal);
   }
 }
