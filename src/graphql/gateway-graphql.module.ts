@@ -45,57 +45,57 @@ export class GatewayGraphqlModule {
           // Limits, authentication (HTTP plugin, graphql-ws onConnect), field guards: see GraphqlSecurity.
           useFactory: (hooks: GraphqlHooks, security: GraphqlSecurity): ApolloDriverConfig =>
             security.secure({
-            path: GRAPHQL_PATH,
-            autoSchemaFile: true,
-            sortSchema: true,
-            introspection: config.server.graphqlIntrospection,
-            // Nest's own landing-page choice is replaced by ours: Apollo Sandbox or nothing.
-            playground: false,
-            plugins: [
-              config.server.graphqlExplorer
-                ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
-                : ApolloServerPluginLandingPageDisabled(),
-              staleExtensionsPlugin(),
-              hooks.delegatingPlugin(),
-            ],
-            csrfPrevention: true,
-            allowBatchedHttpRequests: false,
-            includeStacktraceInErrorResponses: false,
-            // Our formatError maps every error itself, Nest HttpExceptions included.
-            autoTransformHttpErrors: false,
-            formatError: formatGraphqlError,
-            context: async (...args: unknown[]): Promise<GraphqlContext> => {
-              const [first] = args;
-              if (isWsContext(first)) {
+              path: GRAPHQL_PATH,
+              autoSchemaFile: true,
+              sortSchema: true,
+              introspection: config.server.graphqlIntrospection,
+              // Nest's own landing-page choice is replaced by ours: Apollo Sandbox or nothing.
+              playground: false,
+              plugins: [
+                config.server.graphqlExplorer
+                  ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+                  : ApolloServerPluginLandingPageDisabled(),
+                staleExtensionsPlugin(),
+                hooks.delegatingPlugin(),
+              ],
+              csrfPrevention: true,
+              allowBatchedHttpRequests: false,
+              includeStacktraceInErrorResponses: false,
+              // Our formatError maps every error itself, Nest HttpExceptions included.
+              autoTransformHttpErrors: false,
+              formatError: formatGraphqlError,
+              context: async (...args: unknown[]): Promise<GraphqlContext> => {
+                const [first] = args;
+                if (isWsContext(first)) {
+                  return hooks.contribute({
+                    transport: 'ws',
+                    req: (first.extra as { request?: import('http').IncomingMessage } | undefined)?.request,
+                    connectionParams: first.connectionParams ?? {},
+                    wsExtra: first.extra,
+                    loaders: new RequestLoaders({ cache: false }),
+                  });
+                }
                 return hooks.contribute({
-                  transport: 'ws',
-                  req: (first.extra as { request?: import('http').IncomingMessage } | undefined)?.request,
-                  connectionParams: first.connectionParams ?? {},
-                  wsExtra: first.extra,
-                  loaders: new RequestLoaders({ cache: false }),
+                  transport: 'http',
+                  req: first as FastifyRequest,
+                  reply: args[1] as FastifyReply,
+                  loaders: new RequestLoaders({ cache: true }),
                 });
-              }
-              return hooks.contribute({
-                transport: 'http',
-                req: first as FastifyRequest,
-                reply: args[1] as FastifyReply,
-                loaders: new RequestLoaders({ cache: true }),
-              });
-            },
-            subscriptions: {
-              'graphql-ws': <GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'>>{
-                path: GRAPHQL_PATH,
-                onConnect: async (ctx: WsConnectionContext) => hooks.connect(ctx),
-                onClose: async (ctx: WsConnectionContext, code?: number, reason?: string) =>
-                  hooks.close(ctx, code, reason),
-                onSubscribe: async (ctx: WsConnectionContext, id: string, payload) =>
-                  hooks.subscribe(ctx, id, payload),
-                onError: (_ctx, _id, _payload, errors) => formatGraphqlErrors(errors),
-                onNext: (_ctx, _id, _payload, _args, result) =>
-                  result.errors ? { ...result, errors: formatGraphqlErrors(result.errors) } : undefined,
               },
-            },
-          }),
+              subscriptions: {
+                'graphql-ws': <GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'>>{
+                  path: GRAPHQL_PATH,
+                  onConnect: async (ctx: WsConnectionContext) => hooks.connect(ctx),
+                  onClose: async (ctx: WsConnectionContext, code?: number, reason?: string) =>
+                    hooks.close(ctx, code, reason),
+                  onSubscribe: async (ctx: WsConnectionContext, id: string, payload) =>
+                    hooks.subscribe(ctx, id, payload),
+                  onError: (_ctx, _id, _payload, errors) => formatGraphqlErrors(errors),
+                  onNext: (_ctx, _id, _payload, _args, result) =>
+                    result.errors ? { ...result, errors: formatGraphqlErrors(result.errors) } : undefined,
+                },
+              },
+            }),
         }),
       ],
       exports: [GraphqlHooksModule],
