@@ -9,13 +9,19 @@ import { installRequestContext } from './common/request-context';
 import { GatewayValidationPipe } from './common/validation';
 import { type AppConfig } from './config';
 import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
+import { gatewayRequestId } from './logging/request-id';
 
 /**
  * Builds the gateway application for a validated configuration. Shared by `main.ts` and the end-to-end
  * suites, so tests run exactly what production runs.
  */
 export async function createGateway(config: AppConfig): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: config.server.bodyLimitBytes, trustProxy: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.server.bodyLimitBytes,
+    trustProxy: true,
+    // One request id for logs, the x-request-id answer and Maia calls.
+    genReqId: gatewayRequestId,
+  });
   // Before Nest registers any route, so every request (GraphQL's included) has its RequestContext.
   installRequestContext(adapter.getInstance());
   installStaleWarning(adapter.getInstance());

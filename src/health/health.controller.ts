@@ -5,6 +5,7 @@ import {
   HealthIndicatorService,
   type HealthCheckResult,
 } from '@nestjs/terminus';
+import { Public } from '../auth/public.decorator';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { MaiaHealthIndicator } from './maia-health.indicator';
 import { RedisHealthIndicator } from './redis-health.indicator';
@@ -19,6 +20,7 @@ export type ReadinessBody = Omit<HealthCheckResult, 'status'> & { status: 'ok' |
  * - `GET /health/ready`: 503 while starting and from the first moment of shutdown, else 200. Redis and
  *   Maia are reported in the body (`degraded` when failing) but do not fail it.
  */
+@Public() // probes carry no credentials; no rate limit either (the auth gate is skipped)
 @Controller('health')
 export class HealthController {
   constructor(

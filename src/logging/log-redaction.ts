@@ -1,33 +1,30 @@
+import { pinoRedactPaths, REDACTED, REDACTED_FIELDS, redactText } from '../security/redaction';
+
+export { REDACTED, redactText };
+
 /**
- * Fields whose values never reach a log line, as pino redaction paths. Headers are lower-case in Node;
- * `*.field` covers one level of nesting in any logged object (errors, upstream call details).
+ * The fields this gateway promises never to log, whatever the security list says at any time: the
+ * security module's list (`src/security/redaction.ts`) is the source, these are checked on top of it.
  */
-export const SECRET_FIELDS = [
+export const REQUIRED_SECRET_FIELDS = [
   'authorization',
   'x-api-key',
   'cookie',
-  'set-cookie',
   'client_secret',
-  'clientSecret',
   'access_token',
-  'accessToken',
-  'refresh_token',
-  'id_token',
-  'password',
-  'apiKey',
-  'token',
 ] as const;
 
-export const REDACTED = '[REDACTED]';
-
-/** pino paths: request/response headers, then the same names anywhere one level down. */
-export function redactionPaths(fields: readonly string[] = SECRET_FIELDS): string[] {
-  const unique = [...new Set(fields)];
-  const bracket = (name: string) => (/^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `["${name}"]`);
+/** pino paths: the security module's, plus request/response headers and one level of nesting. */
+export function redactionPaths(fields: readonly string[] = REDACTED_FIELDS): string[] {
+  const all = [...new Set([...fields, ...REQUIRED_SECRET_FIELDS])];
+  const member = (name: string) => (/^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `["${name}"]`);
   return [
-    ...unique.map((f) => `req.headers${bracket(f)}`),
-    ...unique.map((f) => `res.headers${bracket(f)}`),
-    ...unique.map((f) => `*${bracket(f)}`),
-    ...unique.map((f) => bracket(f).replace(/^\./, '')),
+    ...new Set([
+      ...pinoRedactPaths,
+      ...all.map((f) => `req.headers${member(f)}`),
+      ...all.map((f) => `res.headers${member(f)}`),
+      ...all.map((f) => `*${member(f)}`),
+      ...all.map((f) => member(f).replace(/^\./, '')),
+    ]),
   ];
 }

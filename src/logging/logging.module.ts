@@ -5,7 +5,7 @@ import pino, { type DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
 import { requestIdFrom, RequestContext, REQUEST_ID_HEADER } from '../common/request-context';
 import { type AppConfig } from '../config';
-import { REDACTED, redactionPaths } from './log-redaction';
+import { REDACTED, redactionPaths, redactText } from './log-redaction';
 
 const PROBE_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
 
@@ -39,6 +39,12 @@ export function pinoHttpOptions(config: AppConfig): Options {
         headers: req.headers,
       }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+      // Error messages may quote what a caller or Maia sent: bearer values and secret pairs are masked.
+      err: (err: Error) => ({
+        type: err.name,
+        message: redactText(err.message ?? ''),
+        stack: err.stack ? redactText(err.stack) : undefined,
+      }),
     },
   };
 }

@@ -1,9 +1,11 @@
 import { Controller, Get, Inject, NotFoundException, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { Public } from '../auth/public.decorator';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { MetricsService } from './metrics.service';
 
 /** Prometheus scrape endpoint. Public (no auth, no rate limit): keep it off the public ingress. */
+@Public()
 @Controller('metrics')
 export class MetricsController {
   constructor(

@@ -1,0 +1,14 @@
+import type { IncomingMessage } from 'node:http';
+import { REQUEST_ID_HEADER, requestIdFrom } from '../common/request-context';
+
+/**
+ * Fastify's `genReqId`: the caller's `x-request-id` when sane, else a fresh UUID, written back into the
+ * request's headers. Fastify's id is what the logger sees (nestjs-pino runs as middleware, and middie
+ * hands it Fastify's id), while `RequestContext` reads the header: writing the header back makes both,
+ * and so the logs, the response header and the id sent to Maia, one and the same.
+ */
+export function gatewayRequestId(req: IncomingMessage): string {
+  const id = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+  req.headers[REQUEST_ID_HEADER] = id;
+  return id;
+}

@@ -1,0 +1,133 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
+import { gatewayEnv } from '../support/gateway-inprocess';
+import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
+
+interface SeenByMaia {
+  path: string;
+  requestId: string | undefined;
+}
+
+/** A pass-through proxy in front of the emulator that records the x-request-id of every API call. */
+async function recordingProxy(target: string, seen: SeenByMaia[]): Promise<{ url: string; server: Server }> {
+  const server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      seen.push({ path: req.url ?? '', requestId: req.headers['x-request-id'] as string | undefined });
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)),
+      ) as Record<string, string>;
+      void fetch(`${target}${req.url}`, {
+        method: req.method,
+        headers,
+        body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
+      }).then(
+        async (upstream) => {
+          res.writeHead(upstream.status, {
+            'content-type': upstream.headers.get('content-type') ?? 'text/plain',
+          });
+          res.end(Buffer.from(await upstream.arrayBuffer()));
+        },
+        () => res.destroy(),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, server };
+}
+
+interface LogLine {
+  level: number;
+  msg?: string;
+  requestId?: string;
+  req?: { headers?: Record<string, string> };
+  [key: string]: unknown;
+}
+
+/**
+ * The logs of a real gateway process: JSON lines, a request id on every line logged while serving a
+ * request (the caller's `x-request-id`, also sent to Maia), and no secret anywhere.
+ */
+describe('structured logs', () => {
+  let maia: EmulatorFixture;
+  let proxy: { url: string; server: Server };
+  let gateway: GatewayProcess;
+  const seen: SeenByMaia[] = [];
+
+  beforeAll(async () => {
+    maia = await startEmulatorFixture();
+    proxy = await recordingProxy(maia.url, seen);
+    gateway = await startGatewayProcess(
+      gatewayEnv(
+        { url: proxy.url, clientId: maia.clientId, clientSecret: maia.clientSecret },
+        { LOG_LEVEL: 'debug', MAIA_RETRY_BASE_DELAY_MS: '1', MAIA_RETRY_MAX_DELAY_MS: '1' },
+      ),
+    );
+  });
+  afterAll(async () => {
+    await gateway?.stop('SIGTERM');
+    await new Promise((resolve) => proxy?.server.close(resolve));
+    await maia?.close();
+  });
+
+  it('logs JSON with the request id on every line of a request, sends it to Maia, and redacts secrets', async () => {
+    await maia.addFault({ route: 'listProjects', status: 503, count: 1 });
+    const requestId = 'ops-log-test-0001';
+    const secrets = {
+      authorization: 'Bearer caller-bearer-value-123',
+      'x-api-key': 'caller-api-key-456',
+      cookie: 'session=caller-cookie-789',
+    };
+    const response = await fetch(`${gateway.url}/api/v1/projects`, {
+      headers: { 'x-request-id': requestId, ...secrets },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-request-id')).toBe(requestId);
+
+    // Maia got the same id on both attempts (the 503 and the retry); the token call carries none.
+    const apiCalls = seen.filter((s) => s.path.startsWith('/dpc/v1/projects'));
+    expect(apiCalls).toHaveLength(2);
+    expect(apiCalls.map((s) => s.requestId)).toEqual([requestId, requestId]);
+
+    // Without an x-request-id the gateway makes one: the same in its answer, its logs and to Maia.
+    const seenBefore = seen.length;
+    const anonymous = await fetch(`${gateway.url}/api/v1/projects?page=1&size=2`);
+    expect(anonymous.status).toBe(200);
+    const generatedId = anonymous.headers.get('x-request-id') as string;
+    expect(generatedId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen.slice(seenBefore).filter((s) => s.path.startsWith('/dpc/v1/projects'))).toEqual([
+      { path: '/dpc/v1/projects?page=1&size=2', requestId: generatedId },
+    ]);
+
+    await new Promise((resolve) => setTimeout(resolve, 300)); // let stdout drain
+    const output = gateway.output();
+    const jsonLines = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as LogLine);
+    expect(jsonLines.length).toBeGreaterThan(5);
+
+    const ofRequest = jsonLines.filter((l) => l.requestId === requestId);
+    // The retry's debug line and the request's completion line, at least, both with the id.
+    const retryLine = jsonLines.find((l) => l.msg?.includes('listProjects') && l.msg.includes('retry'));
+    expect(retryLine?.requestId).toBe(requestId);
+    const completion = ofRequest.find((l) => l.msg === 'request completed');
+    expect(completion?.req?.headers).toMatchObject({
+      authorization: '[REDACTED]',
+      'x-api-key': '[REDACTED]',
+      cookie: '[REDACTED]',
+    });
+    expect(jsonLines.find((l) => l.msg === 'request completed' && l.requestId === generatedId)).toBeDefined();
+    // Every completion line names its request.
+    const completions = jsonLines.filter((l) => l.msg === 'request completed');
+    expect(completions.length).toBeGreaterThanOrEqual(2);
+    expect(completions.filter((l) => typeof l.requestId !== 'string')).toEqual([]);
+
+    // No line, of this request or any other, carries a secret: the caller's or Maia's.
+    for (const secret of [...Object.values(secrets), 'caller-bearer-value-123', maia.clientSecret]) {
+      expect(output).not.toContain(secret);
+    }
+  });
+});
