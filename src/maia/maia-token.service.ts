@@ -163,9 +163,12 @@ export class MaiaTokenService {
     if (!client) return null;
     const owner = randomUUID();
     const giveUpAtMs = Date.now() + this.config.tokenTimeoutMs;
+    // A shared token past its refresh point but still usable: returned if the refresher takes too long.
+    let fallback: HeldToken | null = null;
     for (;;) {
       const fresh = await this.readShared();
       if (fresh && Date.now() < fresh.refreshAtMs) return fresh;
+      if (fresh) fallback = fresh;
       await this.throwIfPaused();
       const locked = await client.set(this.lockKey, owner, 'PX', this.config.tokenTimeoutMs + 1_000, 'NX');
       if (locked === 'OK') {
@@ -184,6 +187,7 @@ export class MaiaTokenService {
         }
       }
       if (Date.now() + sharedPollMs > giveUpAtMs) {
+        if (fallback && this.isUsable(fallback, Date.now())) return fallback;
         throw this.unavailable('Timed out waiting for another replica to refresh the Maia access token');
       }
       await sleep(sharedPollMs);

@@ -43,7 +43,7 @@ it('a 5 s token lifetime under 20 s of traffic: no call is ever sent with an exp
   const worker = async (i: number) => {
     while (Date.now() < stopAtMs) {
       try {
-        await watch.observe(
+        await watch.observe<unknown>(
           i % 2 === 0
             ? harness.api.listProjects()
             : harness.api.getExecution(seed.analytics, seed.historyRun),

@@ -53,7 +53,7 @@ describe('one token for many callers', () => {
     const h = await harness();
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        watch.observe(
+        watch.observe<unknown>(
           i % 2 === 0 ? h.api.listProjects() : h.api.getExecution(seed.analytics, seed.historyRun),
         ),
       ),
@@ -120,7 +120,7 @@ describe('401 and revocation', () => {
       while (Date.now() < stopAtMs) {
         try {
           calls++;
-          await watch.observe(
+          await watch.observe<unknown>(
             i % 2 === 0 ? h.api.listProjects() : h.api.getExecutionStatus(seed.analytics, seed.historyRun),
           );
         } catch (error) {
