@@ -27,6 +27,25 @@ function isWsContext(value: unknown): value is WsConnectionContext {
 export class GraphqlHooksModule {}
 
 /**
+ * graphql-ws on the GraphQL path: every hook goes through `GraphqlHooks`; errors leave formatted like
+ * HTTP ones. (`onError` is passed through by Nest at run time though its type omits it.)
+ */
+function graphqlWsOptions(
+  hooks: GraphqlHooks,
+): GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'> {
+  return {
+    path: GRAPHQL_PATH,
+    onConnect: async (ctx: WsConnectionContext) => hooks.connect(ctx),
+    onClose: async (ctx: WsConnectionContext, code?: number, reason?: string) =>
+      hooks.close(ctx, code, reason),
+    onSubscribe: async (ctx: WsConnectionContext, id: string, payload) => hooks.subscribe(ctx, id, payload),
+    onError: (_ctx, _id, _payload, errors) => formatGraphqlErrors(errors),
+    onNext: (_ctx, _id, _payload, _args, result) =>
+      result.errors ? { ...result, errors: formatGraphqlErrors(result.errors) } : undefined,
+  };
+}
+
+/**
  * Apollo Server 5 on Fastify, code-first, sorted schema built in memory (`schema.gql` is written by
  * `src/schema/print-schema.ts`), graphql-ws subscriptions on the same path, one error formatter, and the
  * per-request context (DataLoaders plus whatever `GraphqlHooks` contributors add).
@@ -83,17 +102,7 @@ export class GatewayGraphqlModule {
                 });
               },
               subscriptions: {
-                'graphql-ws': <GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'>>{
-                  path: GRAPHQL_PATH,
-                  onConnect: async (ctx: WsConnectionContext) => hooks.connect(ctx),
-                  onClose: async (ctx: WsConnectionContext, code?: number, reason?: string) =>
-                    hooks.close(ctx, code, reason),
-                  onSubscribe: async (ctx: WsConnectionContext, id: string, payload) =>
-                    hooks.subscribe(ctx, id, payload),
-                  onError: (_ctx, _id, _payload, errors) => formatGraphqlErrors(errors),
-                  onNext: (_ctx, _id, _payload, _args, result) =>
-                    result.errors ? { ...result, errors: formatGraphqlErrors(result.errors) } : undefined,
-                },
+                'graphql-ws': graphqlWsOptions(hooks),
               },
             }),
         }),
