@@ -1,0 +1,71 @@
+import { HttpException, NotFoundException } from '@nestjs/common';
+import { ErrorCode, GatewayError } from '../errors';
+import { problemOf } from './problem-json';
+import { toGatewayError } from './to-gateway-error';
+
+function fastifyError(code: string, statusCode: number, message: string): Error {
+  return Object.assign(new Error(message), { code, statusCode });
+}
+
+describe('toGatewayError', () => {
+  beforeAll(() => jest.spyOn(console, 'error').mockImplementation(() => undefined));
+
+  it.each([
+    [
+      fastifyError('FST_ERR_CTP_BODY_TOO_LARGE', 413, 'Request body is too large'),
+      ErrorCode.PAYLOAD_TOO_LARGE,
+    ],
+    [
+      fastifyError(
+        'FST_ERR_CTP_INVALID_JSON_BODY',
+        400,
+        "Body is not valid JSON but content-type is set to 'application/json'",
+      ),
+      ErrorCode.BAD_USER_INPUT,
+    ],
+    [
+      fastifyError('FST_ERR_CTP_INVALID_MEDIA_TYPE', 415, 'Unsupported Media Type: text/xml'),
+      ErrorCode.BAD_USER_INPUT,
+    ],
+    [new NotFoundException('Cannot GET /nowhere'), ErrorCode.NOT_FOUND],
+    [new HttpException('Too Many Requests', 429), ErrorCode.RATE_LIMITED],
+    [
+      Object.assign(new SyntaxError('Unexpected token } in JSON'), { statusCode: 400 }),
+      ErrorCode.BAD_USER_INPUT,
+    ],
+  ])('maps %p to %s', (error, code) => {
+    expect(toGatewayError(error).code).toBe(code);
+  });
+
+  it('keeps GatewayErrors as they are', () => {
+    const error = new GatewayError(ErrorCode.AMBIGUOUS_NAME, 'two', { name: 'x' });
+    expect(toGatewayError(error)).toBe(error);
+  });
+
+  it('masks the unexpected: INTERNAL, generic message, no original text', () => {
+    const masked = toGatewayError(new TypeError("Cannot read properties of undefined (reading 'token')"));
+    expect(masked.code).toBe(ErrorCode.INTERNAL);
+    expect(masked.message).toBe('Internal server error');
+    expect(toGatewayError('a string').code).toBe(ErrorCode.INTERNAL);
+    expect(toGatewayError(new HttpException('boom', 500)).message).toBe('Internal server error');
+  });
+});
+
+describe('problemOf', () => {
+  it('has the RFC 9457 members, the code and the details, and details never override the standard members', () => {
+    const problem = problemOf(
+      new GatewayError(ErrorCode.ALREADY_FINISHED, 'finished', {
+        status: 'SUCCESS',
+        executionStatus: 'SUCCESS',
+      }),
+    );
+    expect(problem).toEqual({
+      type: 'urn:maia-gateway:problem:already-finished',
+      title: 'Already finished',
+      status: 409,
+      detail: 'finished',
+      code: 'ALREADY_FINISHED',
+      executionStatus: 'SUCCESS',
+    });
+  });
+});
