@@ -133,7 +133,7 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
   /** An execution was just started through this gateway: poll it from now on, subscribers or not (for a while). */
   notifyStarted(projectId: string, executionId: string): void {
     if (!UUID.test(projectId) || !UUID.test(executionId) || this.shuttingDown) return;
-    this.executionHub(projectId, executionId).pin(this.config.startGraceMs);
+    if (this.config.startGraceMs > 0) this.executionHub(projectId, executionId).pin(this.config.startGraceMs);
     // Dashboards watching the project should see the new run soon, not at the feed's slowest pace.
     void this.publishNudge(feedTopic(projectId));
   }
