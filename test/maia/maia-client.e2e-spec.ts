@@ -327,18 +327,22 @@ describe('errors', () => {
     expect(failure.message).not.toContain(token);
   });
 
-  it('gives UPSTREAM_TIMEOUT when every attempt outlives its timeout', async () => {
+  it('gives UPSTREAM_TIMEOUT when attempts time out, within the overall deadline', async () => {
     const slow = await createMaiaHarness(maia, {
       watch,
-      env: { MAIA_ATTEMPT_TIMEOUT_MS: '200', MAIA_DEADLINE_MS: '1000' },
+      // Ten attempts of 300 ms would take 3 s and more; the 1 s deadline cuts them short.
+      env: { MAIA_ATTEMPT_TIMEOUT_MS: '300', MAIA_DEADLINE_MS: '1000', MAIA_MAX_ATTEMPTS: '10' },
     });
     try {
       await slow.api.listProjects(); // token first, so only the API call is slow
-      await maia.addFault({ route: 'listProjects', latencyMs: 600 });
+      await maia.addFault({ route: 'listProjects', latencyMs: 2000 });
       const startedMs = Date.now();
       const failure = await failureOf(watch.observe(slow.api.listProjects()));
       expect(failure.code).toBe('UPSTREAM_TIMEOUT');
-      expect(Date.now() - startedMs).toBeLessThan(1500); // the deadline held
+      expect(Date.now() - startedMs).toBeLessThan(2000);
+      const attempts = apiRequests(slow).filter((r) => r.url.includes('/v1/projects?')).length - 1;
+      expect(attempts).toBeGreaterThanOrEqual(2);
+      expect(attempts).toBeLessThanOrEqual(4);
     } finally {
       await slow.close();
     }

@@ -190,7 +190,7 @@ describe('token endpoint failures', () => {
     const elapsedMs = Date.now() - startedMs;
     expect(failure.code).toBe('UPSTREAM_AUTH_UNAVAILABLE');
     expect(elapsedMs).toBeGreaterThanOrEqual(1900);
-    expect(elapsedMs).toBeLessThan(2600);
+    expect(elapsedMs).toBeLessThan(2800); // 2 s plus scheduling slack on a busy machine
 
     await maia.removeFault(fault);
     await sleepMs(350);
