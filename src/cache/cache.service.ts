@@ -303,9 +303,15 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     const deadlineMs = waitStartedAtMs + this.config.cache.lock.waitMs;
     for (;;) {
       const lock = await this.tryLock(ref);
-      if (lock.kind !== 'held') {
-        return this.loadHere(ref, loader, generation, lock.kind === 'acquired' ? lock.token : undefined);
+      if (lock.kind === 'acquired') {
+        const done = await this.loadedMeanwhile(ref, waitStartedAtMs);
+        if (done) {
+          await this.releaseLock(ref, lock.token);
+          return { envelope: done, loadedHere: false };
+        }
+        return this.loadHere(ref, loader, generation, lock.token);
       }
+      if (lock.kind === 'unavailable') return this.loadHere(ref, loader, generation);
       const filled = await this.waitForOtherReplica(ref, waitStartedAtMs, deadlineMs);
       if (filled === 'timeout') return this.loadHere(ref, loader, generation);
       if (filled !== 'released') return { envelope: filled, loadedHere: false };
@@ -349,18 +355,49 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     const refresh = async (): Promise<void> => {
       let token: string | undefined;
       if (this.redis.client && this.redis.available) {
+        const startedAtMs = Date.now();
         const lock = await this.tryLock(ref);
         if (lock.kind === 'held') return; // another replica is refreshing this key
-        if (lock.kind === 'acquired') token = lock.token;
+        if (lock.kind === 'acquired') {
+          token = lock.token;
+          if (await this.loadedMeanwhile(ref, startedAtMs)) return this.releaseLock(ref, token);
+        }
       }
-      await this.loadHere(ref, loader, generation, token);
+      // The failure is flagged as soon as the loader fails, before the lock release and event that follow.
+      const flagged = async (): Promise<T> => {
+        try {
+          return await loader();
+        } catch (error) {
+          if (!isAuthoritative(error)) this.refreshFailed.set(ref.entryKey, true);
+          throw error;
+        }
+      };
+      await this.loadHere(ref, flagged, generation, token);
     };
     refresh()
       .catch((error: Error) => {
-        if (!isAuthoritative(error)) this.refreshFailed.set(ref.entryKey, true);
         this.logger.debug(`Background refresh of ${ref.resource} failed: ${error.message}`);
       })
       .finally(() => this.refreshing.delete(ref.entryKey));
+  }
+
+  /**
+   * Double-check after taking the lock: another replica may have stored a fresh answer between our read
+   * and our lock (it writes before it releases), and loading again would break "one load per key".
+   */
+  private async loadedMeanwhile(ref: EntryRef, sinceMs: number): Promise<CacheEnvelope | undefined> {
+    const shared = await this.readShared(ref);
+    const found = shared.envelope;
+    if (found && found.generation === shared.generation && this.answers(found, sinceMs)) {
+      this.remember(ref, found);
+      return found;
+    }
+    return undefined;
+  }
+
+  /** Fresh, or (for a TTL of 0) stored since the caller started waiting. */
+  private answers(envelope: CacheEnvelope, sinceMs: number): boolean {
+    return Date.now() < envelope.freshUntilMs || envelope.storedAtMs >= sinceMs;
   }
 
   private async waitForOtherReplica(
@@ -372,11 +409,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
       await this.nextSignal(ref.entryKey, Math.min(this.config.cache.lock.pollMs, deadlineMs - Date.now()));
       const [shared, lockHeld] = await Promise.all([this.readShared(ref), this.lockHeld(ref)]);
       const found = shared.envelope;
-      if (
-        found &&
-        found.generation === shared.generation &&
-        (Date.now() < found.freshUntilMs || found.storedAtMs >= waitStartedAtMs)
-      ) {
+      if (found && found.generation === shared.generation && this.answers(found, waitStartedAtMs)) {
         this.remember(ref, found);
         return found;
       }
