@@ -411,3 +411,42 @@ describe('cleanup', () => {
 function eventsUrl(id: string): string {
   return `${gateway.url}/api/v1/projects/${PROJECT}/pipeline-executions/${id}/events`;
 }
+
+describe('without Redis (one replica, memory only)', () => {
+  let memoryGateway: InProcessGateway;
+
+  beforeAll(async () => {
+    memoryGateway = await startGateway(
+      gatewayEnv(emulator, {
+        AUTH_DISABLED: 'true',
+        WATCH_MIN_INTERVAL_MS: String(MIN_INTERVAL_MS),
+        WATCH_MAX_INTERVAL_MS: '400',
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await memoryGateway?.close();
+  });
+
+  it('streams, resumes and releases the same way', async () => {
+    expect(memoryGateway.app.get(RedisService).enabled).toBe(false);
+    const id = await run(CUSTOMERS);
+    const url = `${memoryGateway.url}/api/v1/projects/${PROJECT}/pipeline-executions/${id}/events`;
+    const first = openSse(url);
+    await waitFor(() => first.events.length === 1);
+    first.close();
+    const whole = openSse(url);
+    await whole.ended;
+    const statuses = whole.events.map(
+      (e) => (JSON.parse(e.data) as { execution: { status: string } }).execution.status,
+    );
+    expect(statuses[0]).toBe('RUNNING');
+    expect(statuses.at(-1)).toBe('FAILED');
+
+    const resumed = openSse(url, { 'last-event-id': first.events[0].id as string });
+    await resumed.ended;
+    expect(resumed.events).toEqual(whole.events.filter((e) => Number(e.id) > Number(first.events[0].id)));
+    await waitFor(() => memoryGateway.app.get(ExecutionWatchService).activity().topics === 0, 2_000, 'idle');
+  });
+});
