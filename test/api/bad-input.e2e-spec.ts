@@ -26,6 +26,7 @@ describe('bad input and upstream failures have stable codes', () => {
   afterEach(() => maia.clearFaults());
 
   const longName = 'x'.repeat(256);
+  type GraphqlErrors = { errors: { extensions: { code: string } }[] };
 
   it.each([
     ['a malformed id', `{ project(id: "not-a-uuid") { id } }`],
@@ -96,7 +97,7 @@ describe('bad input and upstream failures have stable codes', () => {
       body: '{"query": "{ projects { total } }"',
     });
     expect(malformed.status).toBe(400);
-    expect((await malformed.json()).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(((await malformed.json()) as GraphqlErrors).errors[0].extensions.code).toBe('BAD_USER_INPUT');
 
     const huge = await fetch(`${url}/graphql`, {
       method: 'POST',
@@ -104,7 +105,7 @@ describe('bad input and upstream failures have stable codes', () => {
       body: JSON.stringify({ query: `{ projects { total } } # ${'x'.repeat(200 * 1024)}` }),
     });
     expect(huge.status).toBe(413);
-    expect((await huge.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(((await huge.json()) as GraphqlErrors).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
     expect(await maia.apiCount()).toBe(0);
   });
 
