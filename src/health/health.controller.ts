@@ -1,4 +1,5 @@
-import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import {
   HealthCheck,
   HealthCheckService,
@@ -38,7 +39,7 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  async ready(): Promise<ReadinessBody> {
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<ReadinessBody> {
     try {
       const result = await this.health.check([
         () => this.lifecycleCheck(),
@@ -47,10 +48,11 @@ export class HealthController {
       ]);
       return { ...result, status: isDegraded(result) ? 'degraded' : 'ok' };
     } catch (error) {
-      if (error instanceof ServiceUnavailableException) {
-        throw new ServiceUnavailableException({ ...(error.getResponse() as object), status: 'error' });
-      }
-      throw error;
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      // The terminus body as it is (which check failed, the phase), not a problem+json: probes and
+      // operators read it. Set here rather than thrown, so no exception filter rewrites it.
+      void reply.status(503);
+      return { ...(error.getResponse() as HealthCheckResult), status: 'error' };
     }
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createGateway } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config';
@@ -51,6 +52,27 @@ describe('health probes', () => {
       Record<string, unknown>
     >;
     expect(body.details.redis).toEqual({ status: 'up', state: 'disabled' });
+  });
+
+  it('serves probes and metrics without credentials in production, where everything else needs them', async () => {
+    const keyHash = createHash('sha256').update('ops-test-key').digest('hex');
+    const { app, url } = await startInProcessGateway(
+      opsEnv({
+        GATEWAY_MODE: 'production',
+        AUTH_API_KEYS: JSON.stringify([{ name: 'svc', sha256: keyHash, scopes: ['read'], projects: ['*'] }]),
+        RATE_LIMIT_ENABLED: 'true',
+        RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '1',
+        RATE_LIMIT_BURST: '1',
+      }),
+    );
+    apps.push(app);
+    expect((await fetch(`${url}/api/v1/projects`)).status).toBe(401);
+    // Many more probes than the anonymous rate limit allows: none is refused.
+    for (let i = 0; i < 5; i += 1) {
+      expect((await fetch(`${url}/health/live`)).status).toBe(200);
+      expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+      expect((await fetch(`${url}/metrics`)).status).toBe(200);
+    }
   });
 
   it('is 503 while starting, before the listener is up', async () => {
