@@ -509,6 +509,51 @@ describe('CacheService without a reachable Redis', () => {
   });
 });
 
+describe('CacheService with a hung Redis', () => {
+  it('stops waiting on a Redis that accepts connections but answers nothing, and resumes when it answers', async () => {
+    const port = await freePort();
+    const server = await startRedis(port);
+    try {
+      const env = { REDIS_COMMAND_TIMEOUT_MS: '300', REDIS_CONNECT_TIMEOUT_MS: '1000' };
+      const a = await replica(prefix, env, { redisUrl: `redis://127.0.0.1:${port}` });
+      await a.cache.getOrLoad(
+        'projects',
+        'warm',
+        loader('warm', () => 'ok'),
+      );
+
+      server.kill('SIGSTOP'); // the connection stays open; commands just time out
+      const startedAtMs = Date.now();
+      for (let i = 0; i < 10; i++) {
+        expect(
+          await a.cache.getOrLoad(
+            'projects',
+            `k${i}`,
+            loader(`k${i}`, () => `v${i}`),
+          ),
+        ).toBe(`v${i}`);
+      }
+      // Ten cold lookups each waiting on several timed-out commands would take seconds; after the first
+      // failure the cache leaves Redis alone for a moment instead.
+      expect(Date.now() - startedAtMs).toBeLessThan(2_500);
+
+      server.kill('SIGCONT');
+      await sleep(1_100); // past the pause after the last failure
+      await a.cache.getOrLoad(
+        'projects',
+        'after',
+        loader('after', () => 'shared'),
+      );
+      const b = await replica(prefix, env, { redisUrl: `redis://127.0.0.1:${port}` });
+      expect(await b.cache.getOrLoad('projects', 'after', loader('none'))).toBe('shared');
+    } finally {
+      server.kill('SIGCONT');
+      await Promise.all(open.splice(0).map((r) => r.close()));
+      await stopRedis(server);
+    }
+  });
+});
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

@@ -57,6 +57,9 @@ type LockResult = { kind: 'acquired'; token: string } | { kind: 'held' } | { kin
 
 type CacheEvent = { t: 'done'; k: string } | { t: 'inv'; g: Record<string, number> };
 
+/** How long the cache leaves Redis alone after a failed command (see redisUsable). */
+const REDIS_SUSPEND_MS = 1_000;
+
 /** Compare-and-delete: a lock is released only by the replica that holds it. */
 const RELEASE_LOCK_SCRIPT =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -115,6 +118,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     CACHE_RESOURCES.map((r) => [r, emptyCounters()]),
   );
   private unsubscribe?: () => Promise<void>;
+  private redisSuspendedUntilMs = 0;
   private readonly ttlMs: Record<CacheResource, number>;
   private readonly staleMaxAgeMs: number;
   private readonly l1TtlMs: number;
@@ -137,6 +141,8 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     };
     this.staleMaxAgeMs = staleMaxAgeSeconds * 1000;
     this.l1TtlMs = l1TtlSeconds * 1000;
+    // A fresh connection ends any pause taken after failed commands.
+    redis.client?.on('ready', () => (this.redisSuspendedUntilMs = 0));
   }
 
   async onModuleInit(): Promise<void> {
@@ -298,7 +304,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     loader: () => Promise<T>,
     generation: string,
   ): Promise<LoadOutcome> {
-    if (!this.redis.client || !this.redis.available) return this.loadHere(ref, loader, generation);
+    if (!this.redisUsable()) return this.loadHere(ref, loader, generation);
     const waitStartedAtMs = Date.now();
     const deadlineMs = waitStartedAtMs + this.config.cache.lock.waitMs;
     for (;;) {
@@ -341,7 +347,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
       throw error;
     } finally {
       if (lockToken) await this.releaseLock(ref, lockToken);
-      if (this.redis.client && this.redis.available) {
+      if (this.redisUsable()) {
         const event: CacheEvent = { t: 'done', k: ref.entryKey };
         await this.redis.publish(this.keys.channel(), JSON.stringify(event)).catch(() => undefined);
       }
@@ -354,7 +360,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     this.refreshing.add(ref.entryKey);
     const refresh = async (): Promise<void> => {
       let token: string | undefined;
-      if (this.redis.client && this.redis.available) {
+      if (this.redisUsable()) {
         const startedAtMs = Date.now();
         const lock = await this.tryLock(ref);
         if (lock.kind === 'held') return; // another replica is refreshing this key
@@ -442,7 +448,21 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
 
   /** L2 is usable in memory mode, and with Redis only while the connection is ready (fail fast otherwise). */
   private sharedLevelUsable(): boolean {
-    return !this.redis.enabled || this.redis.available;
+    return !this.redis.enabled || this.redisUsable();
+  }
+
+  /**
+   * Redis is configured, connected, and did not just fail a command. A dead Redis drops the connection and
+   * `available` turns false at once; a hung one only times commands out, so after a failure the cache leaves
+   * Redis alone for a moment instead of making every request wait for its own timeout.
+   */
+  private redisUsable(): boolean {
+    return this.redis.client !== null && this.redis.available && Date.now() >= this.redisSuspendedUntilMs;
+  }
+
+  private redisFailed(what: string, error: unknown): void {
+    this.redisSuspendedUntilMs = Date.now() + REDIS_SUSPEND_MS;
+    this.logger.debug(`${what} failed: ${(error as Error).message}`);
   }
 
   /** The L2 entry and the current generation, read together; `generation` is undefined when Redis failed. */
@@ -467,7 +487,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
       this.generations.set(ref.group, group);
       return { envelope: isEnvelope(found) ? found : undefined, generation: `${all}.${group}` };
     } catch (error) {
-      this.logger.debug(`Shared cache read failed: ${(error as Error).message}`);
+      this.redisFailed('Shared cache read', error);
       return {};
     }
   }
@@ -477,7 +497,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     try {
       await this.l2.set(ref.entryKey, envelope, envelope.staleUntilMs - Date.now());
     } catch (error) {
-      this.logger.debug(`Shared cache write failed: ${(error as Error).message}`);
+      this.redisFailed('Shared cache write', error);
     }
   }
 
@@ -494,7 +514,8 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     try {
       const ok = await client.set(ref.lockKey, token, 'PX', this.config.cache.lock.ttlMs, 'NX');
       return ok === 'OK' ? { kind: 'acquired', token } : { kind: 'held' };
-    } catch {
+    } catch (error) {
+      this.redisFailed('Cache lock', error);
       return { kind: 'unavailable' };
     }
   }
