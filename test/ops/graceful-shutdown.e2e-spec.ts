@@ -7,7 +7,7 @@ import { startGatewayProcess, type GatewayProcess } from '../support/gateway-pro
 import { parsePrometheusText, valueOf } from './prometheus-text';
 import { sleep, SteadyLoad } from './steady-load';
 
-const POLL_INTERVAL_MS = 500;
+const POLL_INTERVAL_MS = 1_000;
 const LONG_PIPELINE = 'FOLDER/long_backfill.orch.yaml';
 
 const SUBSCRIPTION = `subscription Watch($projectId: ID!, $executionId: ID!) {
