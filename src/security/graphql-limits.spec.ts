@@ -1,7 +1,7 @@
-import { buildSchema, getIntrospectionQuery } from 'graphql';
+import { buildSchema, getIntrospectionQuery, parse } from 'graphql';
 import { ErrorCode } from '../common/errors';
 import { loadConfig } from '../config';
-import { checkDocument, graphqlWsLimits, type GraphqlLimits } from './graphql-limits';
+import { checkDocument, graphqlWsLimits, precheckDocument, type GraphqlLimits } from './graphql-limits';
 
 const schema = buildSchema(`
   type Query { projects(page: Int, size: Int): ProjectPage! project(id: ID!): Project! }
@@ -92,5 +92,26 @@ describe('GraphQL limits', () => {
     ).toBe(ErrorCode.QUERY_TOO_COMPLEX);
     expect(ws.onSubscribe(undefined, '1', { query: '{ projects { total } }' })).toBeUndefined();
     expect(() => ws.parse(`{ ${'__typename '.repeat(5_000)}}`)).toThrow(/tokens/);
+  });
+
+  it('prechecks a raw document against the limits alone, leaving syntax errors to Apollo', () => {
+    const l = limits();
+    expect(precheckDocument(schema, '{ projects { total } }', l)).toEqual([]);
+    expect(precheckDocument(schema, '{ projects { ', l)).toEqual([]);
+    expect(precheckDocument(schema, '{ projects { nope } }', l)).toEqual([]); // graphql-js's job, later
+    expect(precheckDocument(schema, nest(10), l)[0].extensions.code).toBe(ErrorCode.QUERY_TOO_COMPLEX);
+    expect(precheckDocument(schema, `{ ${'__typename '.repeat(5_000)}}`, l)[0].extensions.code).toBe(
+      ErrorCode.QUERY_TOO_COMPLEX,
+    );
+  });
+
+  it('validates graphql-ws documents with the limits first, then the standard rules', () => {
+    const ws = graphqlWsLimits(limits());
+    const aliases = Array.from({ length: 16 }, (_, i) => `a${i}: projects { total }`).join(' ');
+    expect(ws.validate(schema, parse(`{ ${aliases} }`)).map((e) => e.extensions.code)).toEqual([
+      ErrorCode.QUERY_TOO_COMPLEX,
+    ]);
+    expect(ws.validate(schema, parse('{ projects { nope } }'))).toHaveLength(1);
+    expect(ws.validate(schema, parse('{ projects { total } }'))).toEqual([]);
   });
 });

@@ -123,7 +123,7 @@ export function parseLimited(source: unknown, limits: GraphqlLimits): DocumentNo
  * graphql-js's rules plus the armor's.
  */
 export function graphqlWsLimits(limits: GraphqlLimits) {
-  const rules = [...specifiedRules, ...graphqlLimitRules(limits)];
+  const limitRules = graphqlLimitRules(limits);
   return {
     onSubscribe(_ctx: unknown, _id: string, payload: SubscribePayload): readonly GraphQLError[] | void {
       const parsed = parseLimited(payload.query, limits);
@@ -131,13 +131,35 @@ export function graphqlWsLimits(limits: GraphqlLimits) {
       return undefined;
     },
     validate(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
-      return validate(schema, document, rules);
+      // The cheap limits first: a bomb never reaches graphql-js's quadratic rules (overlapping fields).
+      const tooComplex = validate(schema, document, limitRules);
+      return tooComplex.length > 0 ? tooComplex : validate(schema, document, specifiedRules);
     },
     /** graphql-ws would re-parse after onSubscribe; keep that parse limited as well. */
     parse(source: string | Source): DocumentNode {
       return parse(source, { maxTokens: limits.maxTokens });
     },
   };
+}
+
+/**
+ * The limits alone, on a source that has not been parsed yet: the token limit while parsing, then the
+ * armor's rules (cheap, linear). Run before Apollo's own validation, a bomb is refused without ever
+ * reaching graphql-js's full rule set, whose overlapping-fields check is quadratic in repeated fields.
+ * Syntax errors are left to Apollo (an empty answer), so its messages stay as they are.
+ */
+export function precheckDocument(
+  schema: GraphQLSchema,
+  source: string,
+  limits: GraphqlLimits,
+  rules: readonly ValidationRule[] = graphqlLimitRules(limits),
+): readonly GraphQLError[] {
+  const parsed = parseLimited(source, limits);
+  if (Array.isArray(parsed)) {
+    const errors = parsed as readonly GraphQLError[];
+    return errors.filter((e) => e.extensions.code === ErrorCode.QUERY_TOO_COMPLEX);
+  }
+  return validate(schema, parsed as DocumentNode, rules);
 }
 
 /** Parse and validate a document the way the gateway does (for tests and tools). */

@@ -1,14 +1,20 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { GraphQLModule } from '@nestjs/graphql';
-import type { GraphQLError, ParseOptions, ValidationRule } from 'graphql';
+import { GraphQLModule, GraphQLSchemaHost } from '@nestjs/graphql';
+import { GraphQLError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import type { WebSocketServer } from 'ws';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { AuthGate } from '../auth/auth-gate.service';
 import { createGraphqlAuthPlugin, createGraphqlWsAuthHooks } from '../auth/graphql-auth';
-import { apolloSecurityOptions, graphqlWsLimits } from './graphql-limits';
+import { ErrorCode } from '../common/errors';
+import {
+  apolloSecurityOptions,
+  graphqlLimitRules,
+  graphqlWsLimits,
+  precheckDocument,
+} from './graphql-limits';
 
 type Ctx = WsContext<Record<string, unknown> | undefined, unknown>;
 
@@ -19,6 +25,7 @@ export interface SecurableOptions {
   plugins?: ApolloServerPlugin<BaseContext>[];
   fieldResolverEnhancers?: ('guards' | 'interceptors' | 'filters')[];
   subscriptions?: { 'graphql-ws'?: unknown; [transport: string]: unknown };
+  context?: unknown;
 }
 
 /** Hooks another module may want on graphql-ws; they run after ours, only for admitted sockets. */
@@ -56,6 +63,7 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
   secure<T extends SecurableOptions>(options: T): T {
     const apollo = this.apolloOptions();
     const ws = options.subscriptions?.['graphql-ws'];
+    const context = options.context;
     const own: ExtraWsHooks = typeof ws === 'object' && ws !== null ? ws : {};
     return {
       ...options,
@@ -69,6 +77,13 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
       // Guards (scopes, project ids in arguments) on field resolvers too, not only on root fields.
       fieldResolverEnhancers: [...new Set([...(options.fieldResolverEnhancers ?? []), 'guards' as const])],
       plugins: [...apollo.plugins, ...(options.plugins ?? [])],
+      context:
+        typeof context === 'function'
+          ? (...args: unknown[]): unknown => {
+              this.precheck(args[0]);
+              return (context as (...a: unknown[]) => unknown)(...args);
+            }
+          : context,
       subscriptions: ws
         ? {
             ...options.subscriptions,
@@ -76,6 +91,44 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
           }
         : options.subscriptions,
     };
+  }
+
+  private limitRules: readonly ValidationRule[] | undefined;
+  private schemaHost: GraphQLSchemaHost | undefined;
+
+  /**
+   * Runs when Apollo builds the context of an HTTP request: after its CSRF check, before parsing and
+   * validation. A document over a limit is refused here (400 QUERY_TOO_COMPLEX, thrown as a GraphQLError
+   * that Apollo answers with its status) without going through graphql-js's full validation.
+   */
+  private precheck(first: unknown): void {
+    const req = first as { body?: unknown; query?: unknown; extra?: unknown } | undefined;
+    if (!req || typeof req !== 'object' || 'extra' in req) return; // graphql-ws: onSubscribe checks it
+    const fromBody = (req.body as { query?: unknown } | undefined)?.query;
+    const fromQuery = (req.query as { query?: unknown } | undefined)?.query;
+    const source =
+      typeof fromBody === 'string' ? fromBody : typeof fromQuery === 'string' ? fromQuery : undefined;
+    const schema = this.schema();
+    if (source === undefined || !schema) return;
+    this.limitRules ??= graphqlLimitRules(this.config.auth.graphql);
+    const [error] = precheckDocument(schema, source, this.config.auth.graphql, this.limitRules);
+    if (error) {
+      throw new GraphQLError(error.message, {
+        extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, http: { status: 400 } },
+      });
+    }
+  }
+
+  private schema(): GraphQLSchema | undefined {
+    try {
+      const host: GraphQLSchemaHost =
+        this.schemaHost ??
+        this.moduleRef.get<GraphQLSchemaHost, GraphQLSchemaHost>(GraphQLSchemaHost, { strict: false });
+      this.schemaHost = host;
+      return host.schema;
+    } catch {
+      return undefined; // not built yet: Apollo's own validation still applies the same limits
+    }
   }
 
   apolloOptions() {
