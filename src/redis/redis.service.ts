@@ -66,7 +66,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     if (!set) {
       set = new Set();
       this.handlers.set(name, set);
-      if (this.client) await this.subscriber().subscribe(name);
+      if (this.client) await this.subscribeAtRedis(name);
     }
     set.add(handler);
     return async () => {
@@ -98,9 +98,26 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
   }
 
+  /**
+   * A failed SUBSCRIBE (Redis away) is not the caller's problem: the handler stays registered, local
+   * publishes still reach it, and every channel is subscribed again when the connection is ready.
+   */
+  private async subscribeAtRedis(name: string): Promise<void> {
+    try {
+      await this.subscriber().subscribe(name);
+    } catch (error) {
+      this.logger.warn(`Redis SUBSCRIBE ${name} failed (${(error as Error).message}); retried on reconnect`);
+    }
+  }
+
   private subscriber(): Redis {
     if (!this.subscriberConnection) {
       this.subscriberConnection = this.connect('subscriber');
+      // ioredis re-subscribes only channels whose SUBSCRIBE succeeded; this covers the ones that failed.
+      this.subscriberConnection.on('ready', () => {
+        const channels = [...this.handlers.keys()];
+        if (channels.length > 0) this.subscriberConnection?.subscribe(...channels).catch(() => undefined);
+      });
       this.subscriberConnection.on('message', (channel: string, message: string) =>
         this.deliver(channel, message),
       );
