@@ -41,7 +41,8 @@ export class ProjectEnvironmentsResolver {
     @Args() { name }: EnvironmentNameArgs,
     @Context() ctx: GraphqlContext,
   ): Promise<Environment> {
-    await this.loader(ctx).load(project.id); // shares the request's one list call with sibling fields
-    return toEnvironment(project.id, await this.environmentsService.getByName(project.id, name));
+    // The request's one list of this project's environments, shared with sibling fields.
+    const all = await this.loader(ctx).load(project.id);
+    return toEnvironment(project.id, EnvironmentsService.pick(all, project.id, name));
   }
 }

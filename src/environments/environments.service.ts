@@ -30,7 +30,12 @@ export class EnvironmentsService {
   }
 
   async getByName(projectId: string, name: string): Promise<MaiaEnvironment> {
-    const environment = (await this.listAll(projectId)).find((e) => e.name === name);
+    return EnvironmentsService.pick(await this.listAll(projectId), projectId, name);
+  }
+
+  /** The environment of that name in an already loaded list, or NOT_FOUND. */
+  static pick(environments: readonly MaiaEnvironment[], projectId: string, name: string): MaiaEnvironment {
+    const environment = environments.find((e) => e.name === name);
     if (!environment) {
       throw new GatewayError(ErrorCode.NOT_FOUND, 'The project has no environment with this name', {
         projectId,
