@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnApplicationBootstrap, type Type } from '@nes
 import { ModuleRef } from '@nestjs/core';
 import { CacheService } from '../cache/cache.service';
 import { ExecutionWatchService } from '../executions/watch/execution-watch.service';
+import { MaiaTokenService } from '../maia/maia-token.service';
 import { MaiaTransport } from '../maia/maia-transport';
 import { MetricsService } from '../metrics/metrics.service';
 import { MaiaHealthIndicator } from './maia-health.indicator';
@@ -26,10 +27,16 @@ export class DependencySourcesService implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     const transport = this.find(MaiaTransport);
     if (transport) {
-      const maiaStatus = (): MaiaStatusSample => ({
-        breakerState: transport.breakerFor().state,
-        cooldownActive: transport.cooldown.remainingMs() > 0,
-      });
+      const tokens = this.find(MaiaTokenService);
+      const maiaStatus = (): MaiaStatusSample => {
+        const token = tokens?.tokenState();
+        return {
+          breakerState: transport.breakerFor().state,
+          cooldownActive: transport.cooldown.remainingMs() > 0,
+          tokenValid: token?.valid,
+          tokenFailing: token?.failing,
+        };
+      };
       this.maiaHealth.setSource(maiaStatus);
       this.metrics.setMaiaSource(() => {
         const { breakerState, cooldownActive } = maiaStatus();

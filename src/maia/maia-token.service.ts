@@ -73,6 +73,14 @@ export class MaiaTokenService {
     this.pauseKey = redis.key('maia', 'token-pause', fingerprint);
   }
 
+  /** For readiness and metrics, without a call: a usable token is held; the token endpoint is paused. */
+  tokenState(nowMs: number = Date.now()): { valid: boolean; failing: boolean } {
+    return {
+      valid: this.current !== null && nowMs < this.current.expiresAtMs,
+      failing: nowMs < this.blockedUntilMs,
+    };
+  }
+
   /** Strings to scrub from anything upstream-provided: the secret and every token this process holds. */
   knownSecrets(): string[] {
     const secrets = [...this.rejected];

@@ -3,7 +3,10 @@ import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createGateway } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config';
 import { LifecycleService } from '../../src/lifecycle/lifecycle.service';
+import { startEmulatorFixture } from '../support/emulator-fixture';
+import { gatewayEnv, startGateway } from '../support/gateway-inprocess';
 import { opsEnv, startInProcessGateway } from './ops-harness';
+import { parsePrometheusText, valueOf } from './prometheus-text';
 
 describe('health probes', () => {
   const apps: NestFastifyApplication[] = [];
@@ -42,6 +45,57 @@ describe('health probes', () => {
     expect(body.details.redis).toMatchObject({ status: 'up', state: 'degraded' });
     expect(JSON.stringify(body)).not.toContain('127.0.0.1');
     expect((await fetch(`${url}/health/live`)).status).toBe(200);
+  });
+
+  it('stays ready (200) when Maia fails and its breaker opens, and says so without calling Maia', async () => {
+    const maia = await startEmulatorFixture();
+    try {
+      const gateway = await startGateway(
+        gatewayEnv(maia, {
+          MAIA_BREAKER_FAILURE_THRESHOLD: '2',
+          MAIA_MAX_ATTEMPTS: '1',
+          MAIA_BREAKER_OPEN_MS: '60000',
+        }),
+      );
+      apps.push(gateway.app);
+      const ready = async () => {
+        const response = await fetch(`${gateway.url}/health/ready`);
+        return {
+          status: response.status,
+          body: (await response.json()) as {
+            status: string;
+            details: Record<string, Record<string, unknown>>;
+          },
+        };
+      };
+      expect((await ready()).body.details.maia).toMatchObject({
+        state: 'ok',
+        breaker: 'closed',
+        tokenValid: false,
+      });
+
+      expect((await fetch(`${gateway.url}/api/v1/projects`)).status).toBe(200);
+      expect((await ready()).body.details.maia).toMatchObject({ state: 'ok', tokenValid: true });
+
+      await maia.addFault({ route: 'listEnvironments', status: 503 });
+      const projectId = '4a8a6162-702b-4efc-b2ec-c986e0bc95e4';
+      for (let i = 0; i < 2; i += 1) {
+        expect((await fetch(`${gateway.url}/api/v1/projects/${projectId}/environments`)).status).toBe(502);
+      }
+      await maia.resetCounters();
+      const probes = await Promise.all([ready(), ready(), ready()]);
+      for (const { status, body } of probes) {
+        expect(status).toBe(200);
+        expect(body.status).toBe('degraded');
+        expect(body.details.maia).toMatchObject({ status: 'up', state: 'degraded', breaker: 'open' });
+      }
+      expect((await maia.counters()).total).toBe(0); // probes never call Maia
+      const metrics = parsePrometheusText(await (await fetch(`${gateway.url}/metrics`)).text());
+      expect(valueOf(metrics, 'maia_circuit_breaker_state', { state: 'open' })).toBe(1);
+      expect(valueOf(metrics, 'maia_circuit_breaker_state', { state: 'closed' })).toBe(0);
+    } finally {
+      await maia.close();
+    }
   });
 
   it('reports "disabled" for Redis when none is configured', async () => {
