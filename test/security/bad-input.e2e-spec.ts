@@ -68,7 +68,7 @@ describe('bad input', () => {
   afterAll(async () => {
     handlers?.restore();
     await world?.close();
-     
+
     console.log(
       `bad-input round trips (ms):\n${timings.map((t) => `  ${t.ms.toFixed(1).padStart(7)}  ${t.name}`).join('\n')}`,
     );
