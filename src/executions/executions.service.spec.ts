@@ -1,0 +1,198 @@
+import { ErrorCode, GatewayError } from '../common/errors';
+import type { IdempotencyService } from '../idempotency/idempotency.service';
+import type { ExecutionListFilter, ExecutionListPage, MaiaApi, MaiaExecution } from '../maia/maia.types';
+import { decodeCursor, filterHash } from './execution-cursor';
+import type { ExecutionTagsStore } from './execution-tags.store';
+import { DEFAULT_EXECUTION_WINDOW_MS, ExecutionsService, variablesFromLists } from './executions.service';
+
+const PROJECT = '4a8a6162-702b-4efc-b2ec-c986e0bc95e4';
+
+function run(id: string, patch: Partial<MaiaExecution> = {}): MaiaExecution {
+  return {
+    pipelineExecutionId: id,
+    projectId: PROJECT,
+    pipelineName: 'p',
+    pipelineType: 'ORCHESTRATION',
+    environmentName: 'Dev',
+    status: 'RUNNING',
+    rawStatus: 'RUNNING',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: null,
+    message: null,
+    trigger: 'API',
+    scheduleId: null,
+    user: null,
+    ...patch,
+  };
+}
+
+/** A strict MaiaApi: only the methods a test sets up exist; any other call fails the test. */
+function strictMaia(methods: Partial<MaiaApi>): MaiaApi {
+  return new Proxy(methods as MaiaApi, {
+    get(target, name: string) {
+      const method = (target as unknown as Record<string, unknown>)[name];
+      if (method === undefined) throw new Error(`unexpected MaiaApi call: ${name}`);
+      return method;
+    },
+  });
+}
+
+const noIdempotency = {} as IdempotencyService;
+const noTags = {
+  lookup: async () => undefined,
+  remember: async () => undefined,
+} as unknown as ExecutionTagsStore;
+
+/** Maia's token paging over a fixed list: the token is the index of the next item. */
+function pagedList(all: MaiaExecution[], seen: ExecutionListFilter[]): Pick<MaiaApi, 'listExecutions'> {
+  return {
+    listExecutions: async (filter: ExecutionListFilter): Promise<ExecutionListPage> => {
+      seen.push(filter);
+      const from = filter.paginationToken ? Number(filter.paginationToken) : 0;
+      const to = from + (filter.limit ?? 25);
+      return { results: all.slice(from, to), more: to < all.length ? String(to) : null };
+    },
+  };
+}
+
+describe('ExecutionsService.connection', () => {
+  const all = Array.from({ length: 7 }, (_, i) => run(`00000000-0000-4000-8000-00000000000${i}`));
+  const ids = (edges: { node: MaiaExecution }[]) => edges.map((e) => e.node.pipelineExecutionId);
+
+  it('walks every execution once with endCursor, sending the default 7-day window on every page', async () => {
+    const seen: ExecutionListFilter[] = [];
+    const service = new ExecutionsService(strictMaia(pagedList(all, seen)), noIdempotency, noTags);
+    const nowMs = Date.parse('2026-03-10T00:00:00Z');
+    const collected: string[] = [];
+    let after: string | undefined;
+    for (let i = 0; i < 10; i++) {
+      // The clock moves between pages; the window must not.
+      const page = await service.connection({}, 3, after, nowMs + i * 60_000);
+      collected.push(...ids(page.edges));
+      if (!page.hasNextPage) break;
+      after = page.endCursor ?? undefined;
+    }
+    expect(collected).toEqual(ids(all.map((node) => ({ node }))));
+    const window = new Date(nowMs - DEFAULT_EXECUTION_WINDOW_MS).toISOString();
+    expect(seen.map((f) => f.startedAfter)).toEqual([window, window, window]);
+    expect(seen.map((f) => f.paginationToken)).toEqual([undefined, '3', '6']);
+  });
+
+  it('continues right after an edge in the middle of a page, refetching that page as it was', async () => {
+    const seen: ExecutionListFilter[] = [];
+    const service = new ExecutionsService(strictMaia(pagedList(all, seen)), noIdempotency, noTags);
+    const first = await service.connection({}, 3, undefined);
+    const next = await service.connection({}, 5, first.edges[0].cursor);
+    // The rest of the first page only (Relay's `first` is a maximum), then onwards from its end.
+    expect(ids(next.edges)).toEqual(ids(all.slice(1, 3).map((node) => ({ node }))));
+    expect(next.hasNextPage).toBe(true);
+    expect(seen[1]).toMatchObject({ limit: 3, paginationToken: undefined });
+    const rest = await service.connection({}, 5, next.endCursor ?? undefined);
+    expect(ids(rest.edges)).toEqual(ids(all.slice(3, 7).map((node) => ({ node }))));
+    expect(rest.hasNextPage).toBe(false);
+  });
+
+  it('refuses a cursor with another filter, or a forged one', async () => {
+    const service = new ExecutionsService(strictMaia(pagedList(all, [])), noIdempotency, noTags);
+    const page = await service.connection({ status: ['RUNNING', 'FAILED'] }, 2, undefined);
+    // The same statuses in another order are the same filter.
+    await expect(
+      service.connection({ status: ['FAILED', 'RUNNING'] }, 2, page.endCursor ?? undefined),
+    ).resolves.toBeDefined();
+    await expect(
+      service.connection({ status: ['FAILED'] }, 2, page.endCursor ?? undefined),
+    ).rejects.toMatchObject({
+      code: ErrorCode.BAD_USER_INPUT,
+    });
+    const forged = Buffer.from(JSON.stringify({ v: 1, h: filterHash({}), o: 1_000, l: 3 })).toString(
+      'base64url',
+    );
+    expect(() => decodeCursor(forged, filterHash({}))).toThrow(GatewayError);
+  });
+
+  it('refuses a window that ends before it starts, without calling Maia', async () => {
+    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags);
+    await expect(
+      service.connection(
+        { startedAfter: '2026-02-01T00:00:00.000Z', startedBefore: '2026-01-01T00:00:00.000Z' },
+        5,
+        undefined,
+      ),
+    ).rejects.toMatchObject({ code: ErrorCode.BAD_USER_INPUT });
+  });
+});
+
+describe('ExecutionsService.cancel', () => {
+  const id = '00000000-0000-4000-8000-000000000001';
+  const conflict = new GatewayError(ErrorCode.CONFLICT, 'Maia reported a conflict', { upstreamStatus: 409 });
+
+  it('a 409 on a finished run is ALREADY_FINISHED with its status', async () => {
+    const service = new ExecutionsService(
+      strictMaia({
+        cancelExecution: async () => Promise.reject(conflict),
+        getExecution: async () => run(id, { status: 'SUCCESS', rawStatus: 'SUCCESS' }),
+      }),
+      noIdempotency,
+      noTags,
+    );
+    await expect(service.cancel(PROJECT, id, false)).rejects.toMatchObject({
+      code: ErrorCode.ALREADY_FINISHED,
+      details: { status: 'SUCCESS', executionId: id },
+    });
+  });
+
+  it('a 409 on a run that is not finished stays a CONFLICT', async () => {
+    const service = new ExecutionsService(
+      strictMaia({
+        cancelExecution: async () => Promise.reject(conflict),
+        getExecution: async () => run(id, { status: 'CANCELLING', rawStatus: 'CANCELLING' }),
+      }),
+      noIdempotency,
+      noTags,
+    );
+    await expect(service.cancel(PROJECT, id, false)).rejects.toBe(conflict);
+  });
+});
+
+describe('ExecutionsService.execute', () => {
+  it('a tag conflict without a known holder says the tag and no id', async () => {
+    const service = new ExecutionsService(
+      strictMaia({ executePipeline: async () => Promise.reject(new GatewayError(ErrorCode.CONFLICT, 'x')) }),
+      noIdempotency,
+      noTags,
+    );
+    await expect(
+      service.execute(PROJECT, { pipelineName: 'p', environmentName: 'Dev', executionTag: 'nightly' }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.CONFLICT,
+      details: { executionTag: 'nightly', existingExecutionId: undefined },
+    });
+  });
+
+  it('refuses variables that are not strings before calling Maia', async () => {
+    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags);
+    await expect(
+      service.execute(PROJECT, {
+        pipelineName: 'p',
+        environmentName: 'Dev',
+        gridVariables: { ids: [[1 as unknown as string]] },
+      }),
+    ).rejects.toMatchObject({ code: ErrorCode.BAD_USER_INPUT });
+  });
+
+  it('turns GraphQL name/value lists into Maia objects, refusing a name given twice', () => {
+    expect(variablesFromLists([{ name: '__proto__', value: 'x' }], [{ name: 'g', rows: [['1']] }])).toEqual({
+      scalarVariables: Object.fromEntries([['__proto__', 'x']]),
+      gridVariables: { g: [['1']] },
+    });
+    expect(() =>
+      variablesFromLists(
+        [
+          { name: 'a', value: '1' },
+          { name: 'a', value: '2' },
+        ],
+        undefined,
+      ),
+    ).toThrow('is given twice');
+  });
+});
