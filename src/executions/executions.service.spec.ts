@@ -3,6 +3,7 @@ import type { IdempotencyService } from '../idempotency/idempotency.service';
 import type { ExecutionListFilter, ExecutionListPage, MaiaApi, MaiaExecution } from '../maia/maia.types';
 import { decodeCursor, filterHash } from './execution-cursor';
 import type { ExecutionTagsStore } from './execution-tags.store';
+import type { ExecutionWatchService } from './watch/execution-watch.service';
 import { DEFAULT_EXECUTION_WINDOW_MS, ExecutionsService, variablesFromLists } from './executions.service';
 
 const PROJECT = '4a8a6162-702b-4efc-b2ec-c986e0bc95e4';
@@ -42,6 +43,11 @@ const noTags = {
   lookup: async () => undefined,
   remember: async () => undefined,
 } as unknown as ExecutionTagsStore;
+/** The live-status watcher: told about starts and cancels, nothing else. */
+const watch = {
+  notifyStarted: () => undefined,
+  nudge: async () => undefined,
+} as unknown as ExecutionWatchService;
 
 /** Maia's token paging over a fixed list: the token is the index of the next item. */
 function pagedList(all: MaiaExecution[], seen: ExecutionListFilter[]): Pick<MaiaApi, 'listExecutions'> {
@@ -61,7 +67,7 @@ describe('ExecutionsService.connection', () => {
 
   it('walks every execution once with endCursor, sending the default 7-day window on every page', async () => {
     const seen: ExecutionListFilter[] = [];
-    const service = new ExecutionsService(strictMaia(pagedList(all, seen)), noIdempotency, noTags);
+    const service = new ExecutionsService(strictMaia(pagedList(all, seen)), noIdempotency, noTags, watch);
     const nowMs = Date.parse('2026-03-10T00:00:00Z');
     const collected: string[] = [];
     let after: string | undefined;
@@ -80,7 +86,7 @@ describe('ExecutionsService.connection', () => {
 
   it('continues right after an edge in the middle of a page, refetching that page as it was', async () => {
     const seen: ExecutionListFilter[] = [];
-    const service = new ExecutionsService(strictMaia(pagedList(all, seen)), noIdempotency, noTags);
+    const service = new ExecutionsService(strictMaia(pagedList(all, seen)), noIdempotency, noTags, watch);
     const first = await service.connection({}, 3, undefined);
     const next = await service.connection({}, 5, first.edges[0].cursor);
     // The rest of the first page only (Relay's `first` is a maximum), then onwards from its end.
@@ -93,7 +99,7 @@ describe('ExecutionsService.connection', () => {
   });
 
   it('refuses a cursor with another filter, or a forged one', async () => {
-    const service = new ExecutionsService(strictMaia(pagedList(all, [])), noIdempotency, noTags);
+    const service = new ExecutionsService(strictMaia(pagedList(all, [])), noIdempotency, noTags, watch);
     const page = await service.connection({ status: ['RUNNING', 'FAILED'] }, 2, undefined);
     // The same statuses in another order are the same filter.
     await expect(
@@ -111,7 +117,7 @@ describe('ExecutionsService.connection', () => {
   });
 
   it('refuses a window that ends before it starts, without calling Maia', async () => {
-    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags);
+    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags, watch);
     await expect(
       service.connection(
         { startedAfter: '2026-02-01T00:00:00.000Z', startedBefore: '2026-01-01T00:00:00.000Z' },
@@ -134,6 +140,7 @@ describe('ExecutionsService.cancel', () => {
       }),
       noIdempotency,
       noTags,
+      watch,
     );
     await expect(service.cancel(PROJECT, id, false)).rejects.toMatchObject({
       code: ErrorCode.ALREADY_FINISHED,
@@ -149,6 +156,7 @@ describe('ExecutionsService.cancel', () => {
       }),
       noIdempotency,
       noTags,
+      watch,
     );
     await expect(service.cancel(PROJECT, id, false)).rejects.toBe(conflict);
   });
@@ -160,6 +168,7 @@ describe('ExecutionsService.execute', () => {
       strictMaia({ executePipeline: async () => Promise.reject(new GatewayError(ErrorCode.CONFLICT, 'x')) }),
       noIdempotency,
       noTags,
+      watch,
     );
     await expect(
       service.execute(PROJECT, { pipelineName: 'p', environmentName: 'Dev', executionTag: 'nightly' }),
@@ -170,7 +179,7 @@ describe('ExecutionsService.execute', () => {
   });
 
   it('refuses variables that are not strings before calling Maia', async () => {
-    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags);
+    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags, watch);
     await expect(
       service.execute(PROJECT, {
         pipelineName: 'p',
