@@ -1,0 +1,124 @@
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { KEYS, PROJECTS, startSecuredWorld, type SecuredWorld } from './support/secured-gateway';
+import { wsCall } from './support/probes';
+
+/**
+ * graphql-ws authentication beyond the matrix: JWT claims decide scopes and projects on sockets too, a
+ * socket is closed with 4403 the moment its token expires, silent sockets and oversized frames are cut.
+ */
+describe('graphql-ws authentication', () => {
+  let world: SecuredWorld;
+  let wsUrl: string;
+
+  beforeAll(async () => {
+    // Real time: the long backfill keeps running for the whole suite.
+    world = await startSecuredWorld({}, 1);
+    wsUrl = `${world.url.replace(/^http/, 'ws')}/graphql`;
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  async function startLongRun(): Promise<string> {
+    const response = await fetch(`${world.url}/api/v1/projects/${PROJECTS.analytics}/pipeline-executions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': KEYS.admin },
+      body: JSON.stringify({ pipelineName: 'FOLDER/long_backfill.orch.yaml', environmentName: 'Dev' }),
+    });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { pipelineExecutionId: string }).pipelineExecutionId;
+  }
+
+  it('takes scopes and projects from the JWT claims', async () => {
+    const token = await world.jwt({ scope: 'read', maia_projects: [PROJECTS.analytics] });
+    const params = { authorization: `Bearer ${token}` };
+    const executionId = await startLongRun();
+    const query =
+      'subscription ($p: ID!, $e: ID!) { pipelineExecutionUpdated(projectId: $p, executionId: $e) { execution { id status } } }';
+    const own = await wsCall(world.url, params, query, { p: PROJECTS.analytics, e: executionId });
+    expect(own.code).toBe('OK');
+    const other = await wsCall(world.url, params, query, { p: PROJECTS.marketing, e: executionId });
+    expect(other.code).toBe('NOT_FOUND');
+  });
+
+  it('closes a socket with 4403 when its token expires, while its subscription is live', async () => {
+    const executionId = await startLongRun();
+    const lifetimeSeconds = 3;
+    const token = await world.jwt({}, { expiresInSeconds: lifetimeSeconds });
+    const expiresAtMs = Math.floor(Date.now() / 1000 + lifetimeSeconds) * 1000;
+    const events: string[] = [];
+    let closed: { code: number; reason: string; atMs: number } | undefined;
+    const client = createClient({
+      url: wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+      on: {
+        closed: (event) => {
+          const e = event as { code: number; reason: string };
+          closed = { code: e.code, reason: e.reason, atMs: Date.now() };
+        },
+      },
+    });
+    try {
+      await new Promise<void>((resolve) => {
+        client.subscribe(
+          {
+            query:
+              'subscription ($p: ID!, $e: ID!) { pipelineExecutionUpdated(projectId: $p, executionId: $e) { execution { status } } }',
+            variables: { p: PROJECTS.analytics, e: executionId },
+          },
+          { next: (v) => events.push(JSON.stringify(v)), error: () => resolve(), complete: () => resolve() },
+        );
+      });
+    } finally {
+      await client.dispose();
+    }
+    expect(events.length).toBeGreaterThan(0); // it was live before the token ran out
+    expect(closed).toMatchObject({ code: 4403, reason: 'Token expired' });
+    // Closed at expiry: not before, and promptly after (generous for a loaded machine).
+    expect(closed!.atMs).toBeGreaterThanOrEqual(expiresAtMs - 50);
+    expect(closed!.atMs - expiresAtMs).toBeLessThan(2_000);
+  });
+
+  it('refuses a token that has already expired at connection_init with 4403', async () => {
+    const token = await world.jwt({}, { expiresInSeconds: -120 });
+    const outcome = await wsCall(world.url, { authorization: `Bearer ${token}` }, '{ __typename }');
+    expect(outcome).toMatchObject({ code: 'CLOSED', status: 4403 });
+  });
+
+  /** A raw socket speaking graphql-transport-ws, for what the official client will not do. */
+  function rawSocket(): Promise<{ socket: WebSocket; closed: Promise<{ code: number; atMs: number }> }> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
+      const closed = new Promise<{ code: number; atMs: number }>((done) =>
+        socket.once('close', (code) => done({ code, atMs: Date.now() })),
+      );
+      socket.once('open', () => resolve({ socket, closed }));
+      socket.once('error', reject);
+    });
+  }
+
+  it('cuts a socket that sends an oversized frame (1009) and one that never says who it is (4408)', async () => {
+    const big = await rawSocket();
+    big.socket.send(
+      JSON.stringify({
+        type: 'connection_init',
+        payload: { 'x-api-key': KEYS.admin, junk: 'x'.repeat(100 * 1024) },
+      }),
+    );
+    expect((await big.closed).code).toBe(1009);
+
+    const silent = await rawSocket();
+    const openedAtMs = Date.now();
+    const { code, atMs } = await silent.closed;
+    expect(code).toBe(4408);
+    expect(atMs - openedAtMs).toBeLessThan(6_000);
+  });
+
+  it('counts a wrong key at connection_init like any failed attempt: the socket closes with 4403', async () => {
+    const outcome = await wsCall(world.url, { 'x-api-key': 'nope' }, '{ __typename }');
+    expect(outcome).toMatchObject({ code: 'CLOSED', status: 4403 });
+  });
+});
