@@ -300,7 +300,7 @@ describe('GraphQL fuzzing', () => {
       }),
       { numRuns: NUM_RUNS, interruptAfterTimeLimit: 50_000, markInterruptAsFailure: true },
     );
-     
+
     console.log(`fuzz: ${NUM_RUNS} cases in ${Date.now() - startedAt} ms`, seen);
     // The generator reaches every outcome: answered, refused as a request, refused while executing.
     expect(seen.ok).toBeGreaterThan(0);
