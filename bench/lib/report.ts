@@ -8,6 +8,8 @@ const fmt = (value: number | null | undefined, digits = 1): string =>
   value === null || value === undefined || !Number.isFinite(value)
     ? '-'
     : round(value, digits).toLocaleString('en-US');
+// autocannon records latency in whole milliseconds: a 0 there means "under one millisecond".
+const ms = (value: number | null | undefined): string => (value === 0 ? '<1' : fmt(value, 2));
 const ratio = (value: number | null | undefined): string =>
   value === null || value === undefined || !Number.isFinite(value) ? '-' : `${round(value, 2).toFixed(2)}x`;
 
@@ -27,8 +29,8 @@ function tableRows(results: BenchResults): TableRow[] {
       ? {
           scenario: row.title,
           reqPerSec: fmt(row.reqPerSec, 0),
-          p50: fmt(row.p50Ms, 2),
-          p99: fmt(row.p99Ms, 2),
+          p50: ms(row.p50Ms),
+          p99: ms(row.p99Ms),
           rss: fmt(row.rssMb, 0),
           limit: ratio(row.ratioToLimit),
           peer: ratio(row.ratioToPeer),
