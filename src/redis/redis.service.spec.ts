@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { loadConfig } from '../config';
+import { RedisService } from './redis.service';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function startRedis(port: number): ChildProcess {
+  return spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+}
+
+async function until(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function service(url: string | undefined): RedisService {
+  const env = { REDIS_URL: url, REDIS_KEY_PREFIX: `test:${randomUUID()}:`, REDIS_CONNECT_TIMEOUT_MS: '300' };
+  return new RedisService(loadConfig(env));
+}
+
+describe('RedisService', () => {
+  it('without REDIS_URL delivers publishes to this process and has no client', async () => {
+    const redis = service(undefined);
+    await redis.onModuleInit();
+    const got: string[] = [];
+    const off = await redis.subscribe('news', (m) => got.push(m));
+    await redis.publish('news', 'hello');
+    await off();
+    await redis.publish('news', 'unheard');
+    expect(redis.client).toBeNull();
+    expect(got).toEqual(['hello']);
+    expect(redis.subscribedChannelCount).toBe(0);
+  });
+
+  it('fans a publish out to every replica through the real Redis', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const env = { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix };
+    const [a, b] = [new RedisService(loadConfig(env)), new RedisService(loadConfig(env))];
+    await Promise.all([a.onModuleInit(), b.onModuleInit()]);
+    const got: string[] = [];
+    await b.subscribe('fan', (m) => got.push(`b:${m}`));
+    await a.subscribe('fan', (m) => got.push(`a:${m}`));
+    await a.publish('fan', 'x');
+    await until(() => got.length === 2, 2_000);
+    expect(got.sort()).toEqual(['a:x', 'b:x']);
+    await Promise.all([a.onApplicationShutdown(), b.onApplicationShutdown()]);
+  });
+
+  it('keeps a subscription made while Redis is down and receives messages once it is back', async () => {
+    const port = await freePort();
+    const redis = service(`redis://127.0.0.1:${port}`);
+    await redis.onModuleInit(); // Redis is not there: the start goes on, on memory
+    expect(redis.available).toBe(false);
+    const got: string[] = [];
+    await redis.subscribe('late', (m) => got.push(m));
+
+    const server = startRedis(port);
+    try {
+      await until(() => redis.available, 10_000);
+      // The re-subscribe on 'ready' races the first publish: publish until one arrives.
+      const deadline = Date.now() + 5_000;
+      while (got.length === 0 && Date.now() < deadline) {
+        await redis.publish('late', 'back');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(got[0]).toBe('back');
+    } finally {
+      await redis.onApplicationShutdown();
+      server.kill('SIGKILL');
+    }
+  });
+});
