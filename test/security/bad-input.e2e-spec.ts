@@ -8,6 +8,7 @@ import {
   startSecuredWorld,
   type SecuredWorld,
 } from '../auth/support/secured-gateway';
+import { wsCall } from '../auth/support/probes';
 import { spyOnHandlers } from './support/handler-spies';
 
 /**
@@ -175,6 +176,28 @@ describe('bad input', () => {
           `p${i}: pipelineExecutions(first: 100) { nodes { project { executions(first: 100) { nodes { project { environments(size: 100) { results { publishedPipelines(size: 100) { results { name projectId environmentName publishedTime } } } } } } } } } }`,
       ).join(' ');
       await refused('cost bomb', () => query(`{ ${wide} }`), { status: 400, code: 'QUERY_TOO_COMPLEX' });
+    });
+
+    it('the same limits hold on graphql-ws subscriptions', async () => {
+      const upstreamBefore = (await world.maia.counters()).total;
+      const handlersBefore = handlers.calls();
+      const sub = (selection: string) =>
+        `subscription ($p: ID!, $e: ID!) { pipelineExecutionUpdated(projectId: $p, executionId: $e) { ${selection} } }`;
+      const aliases = Array.from({ length: 30 }, (_, i) => `c${i}: cursor`).join(' ');
+      let deep = 'id';
+      for (let i = 0; i < 15; i += 1) deep = `project { executions(first: 1) { nodes { ${deep} } } }`;
+      for (const [name, document] of [
+        ['ws alias bomb', sub(aliases)],
+        ['ws depth bomb', sub(`execution { ${deep} }`)],
+        ['ws __typename x 5,000', sub(`cursor ${'__typename '.repeat(5_000)}`)],
+      ]) {
+        const startedAt = performance.now();
+        const outcome = await wsCall(world.url, admin, document, { p: A, e: E });
+        timings.push({ name, ms: performance.now() - startedAt });
+        expect({ name, code: outcome.code }).toEqual({ name, code: 'QUERY_TOO_COMPLEX' });
+      }
+      expect(handlers.calls() - handlersBefore).toBe(0);
+      expect((await world.maia.counters()).total - upstreamBefore).toBe(0);
     });
 
     it('fragment cycles and unknown fields are plain BAD_USER_INPUT', async () => {
