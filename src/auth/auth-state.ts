@@ -35,8 +35,8 @@ export function authStateOf(...carriers: unknown[]): AuthState | undefined {
 export function carriersOfGraphqlContext(context: unknown): object[] {
   if (!context || typeof context !== 'object') return [];
   const c = context as Record<string, unknown>;
-  const extra = c.extra as Record<string, unknown> | undefined;
-  return [c, c.req, c.request, c.extra, extra?.request, extra?.socket, c.connectionParams].filter(
+  const extra = (c.extra ?? c.wsExtra) as Record<string, unknown> | undefined;
+  return [c, c.req, c.request, extra, extra?.request, extra?.socket, c.connectionParams].filter(
     (x): x is object => !!x && typeof x === 'object',
   );
 }

@@ -22,6 +22,8 @@ interface Target {
   ip: string;
   /** Argument bags that may name a project: GraphQL args, or REST params, query and body. */
   argBags: unknown[];
+  /** GraphQL only: the context value, which gets the principal as `principal`. */
+  graphqlContext?: Record<string, unknown>;
 }
 
 /**
@@ -70,6 +72,9 @@ export class AuthGuard implements CanActivate {
     if (!target) return false;
 
     const state = await this.authenticate(target);
+    if (target.graphqlContext && target.graphqlContext.principal === undefined) {
+      target.graphqlContext.principal = state.principal;
+    }
     if (!scope) {
       this.logger.error(
         `${context.getClass().name}.${context.getHandler().name} has no @RequireScope: refused`,
@@ -115,13 +120,15 @@ export class AuthGuard implements CanActivate {
       const carriers = carriersOfGraphqlContext(value);
       const req = (value?.req ?? value?.request) as FastifyRequest | undefined;
       const extra = value?.extra as { request?: unknown } | undefined;
-      const credentials = (req?.headers ?? value?.connectionParams ?? undefined) as
+      // graphql-ws: the connection_init payload, not the upgrade request's headers.
+      const credentials = (value?.connectionParams ?? req?.headers ?? undefined) as
         CredentialSource | undefined;
       return {
         carriers,
         credentials,
         ip: clientIpOf(req ?? extra?.request),
         argBags: [gql.getArgs()],
+        graphqlContext: value,
       };
     }
     if (type === 'http') {
