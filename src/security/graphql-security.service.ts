@@ -4,7 +4,7 @@ import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { GraphQLModule, GraphQLSchemaHost } from '@nestjs/graphql';
 import { GraphQLError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
-import type { WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { AuthGate } from '../auth/auth-gate.service';
 import { createGraphqlAuthPlugin, createGraphqlWsAuthHooks } from '../auth/graphql-auth';
@@ -192,6 +192,15 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
       };
       const service = adapter._subscriptionService;
       servers = [service?.wss, service?.subTransWs].filter((s): s is WebSocketServer => !!s);
+      // Workaround: Nest always creates a server for the legacy subscriptions-transport-ws protocol and
+      // routes its upgrades there even when that protocol is not configured; nothing would ever answer
+      // (or authenticate) such a socket, so it would idle forever. Close those at once.
+      const legacy = service?.subTransWs;
+      if (legacy && legacy.listenerCount('connection') === 0) {
+        legacy.on('connection', (socket: WebSocket) =>
+          socket.close(4406, 'Subprotocol not acceptable: use graphql-transport-ws'),
+        );
+      }
     } catch {
       servers = [];
     }

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { KEYS, PROJECTS, startSecuredWorld, type SecuredWorld } from './support/secured-gateway';
@@ -115,6 +116,38 @@ describe('graphql-ws authentication', () => {
     const { code, atMs } = await silent.closed;
     expect(code).toBe(4408);
     expect(atMs - openedAtMs).toBeLessThan(6_000);
+  });
+
+  it('closes sockets of the legacy subscriptions-transport-ws protocol with 4406 at once (nothing would serve them)', async () => {
+    // A raw upgrade: a real client would give up on the missing subprotocol, a hostile one would not.
+    const { port } = new URL(world.url);
+    const received = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(
+          'GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-ws\r\n\r\n',
+        );
+      });
+      // Done once the server's close frame is in (ws then waits for ours, up to its closing timeout).
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        const all = Buffer.concat(chunks);
+        const body = all.indexOf('\r\n\r\n');
+        if (body >= 0 && all.length >= body + 4 + 4) {
+          socket.destroy();
+          resolve(all);
+        }
+      });
+      socket.on('error', reject);
+      setTimeout(() => socket.destroy(new Error('the server sent no close frame')), 3_000);
+    });
+    const text = received.toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 101/);
+    // The close frame: opcode 0x88, then the status code 4406 (0x11 0x36).
+    const frame = received.subarray(received.indexOf('\r\n\r\n') + 4);
+    expect(frame[0]).toBe(0x88);
+    expect(frame.readUInt16BE(2)).toBe(4406);
   });
 
   it('counts a wrong key at connection_init like any failed attempt: the socket closes with 4403', async () => {
