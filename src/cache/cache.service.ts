@@ -2,7 +2,6 @@ import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { RequestContext } from '../common/request-context';
 import { APP_CONFIG, type AppConfig } from '../config';
@@ -146,19 +145,8 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    const subscribing = this.redis.subscribe(this.keys.channel(), (message) => this.onEvent(message));
-    subscribing.then(
-      (unsubscribe) => (this.unsubscribe = unsubscribe),
-      (error: Error) =>
-        this.logger.warn(`Cache events are not subscribed (${error.message}); L1 converges by its TTL`),
-    );
-    // Wait for the subscription when Redis answers, but never let a Redis outage hold up the start.
-    const giveUp = new AbortController();
-    await Promise.race([
-      subscribing.catch(() => undefined),
-      sleep(this.config.redis.connectTimeoutMs, undefined, { signal: giveUp.signal }).catch(() => undefined),
-    ]);
-    giveUp.abort();
+    // The provider bounds the wait and re-subscribes after an outage, so a Redis outage never holds up the start.
+    this.unsubscribe = await this.redis.subscribe(this.keys.channel(), (message) => this.onEvent(message));
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -114,17 +114,8 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    const subscribing = this.redis.subscribe(this.channel, (message) => this.onEvent(message));
-    subscribing.then(
-      (unsubscribe) => (this.unsubscribe = unsubscribe),
-      (error: Error) => this.logger.warn(`Idempotency events are not subscribed (${error.message}); polling`),
-    );
-    const giveUp = new AbortController();
-    await Promise.race([
-      subscribing.catch(() => undefined),
-      sleep(this.config.redis.connectTimeoutMs, undefined, { signal: giveUp.signal }).catch(() => undefined),
-    ]);
-    giveUp.abort();
+    // The provider bounds the wait and re-subscribes after an outage, so a Redis outage never holds up the start.
+    this.unsubscribe = await this.redis.subscribe(this.channel, (message) => this.onEvent(message));
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../config';
 
 export type MessageHandler = (message: string) => void;
@@ -20,6 +21,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   readonly client: Redis | null;
   private subscriberConnection: Redis | null = null;
   private readonly handlers = new Map<string, Set<MessageHandler>>();
+  /** The first SUBSCRIBE of each channel, which later subscribers of that channel wait for too. */
+  private readonly subscribing = new Map<string, Promise<void>>();
   readonly keyPrefix: string;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
@@ -59,6 +62,10 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   /**
    * Subscribes a handler to a channel (prefixed like keys). Returns the function that unsubscribes it.
    * Without Redis, messages published in this process still reach this process's handlers.
+   *
+   * Never fails for Redis trouble and waits for Redis's SUBSCRIBE at most `REDIS_CONNECT_TIMEOUT_MS`: a
+   * subscription made while Redis is away is made again as soon as the connection is ready, so callers
+   * need no outage handling of their own.
    */
   async subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>> {
     const name = this.key(channel);
@@ -66,13 +73,15 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     if (!set) {
       set = new Set();
       this.handlers.set(name, set);
-      if (this.client) await this.subscribeAtRedis(name);
+      if (this.client) this.subscribing.set(name, this.subscribeAtRedis(name));
     }
     set.add(handler);
+    await this.subscribing.get(name);
     return async () => {
       const current = this.handlers.get(name);
       if (!current?.delete(handler) || current.size > 0) return;
       this.handlers.delete(name);
+      this.subscribing.delete(name);
       if (this.subscriberConnection) await this.subscriberConnection.unsubscribe(name).catch(() => undefined);
     };
   }
@@ -103,11 +112,21 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
    * publishes still reach it, and every channel is subscribed again when the connection is ready.
    */
   private async subscribeAtRedis(name: string): Promise<void> {
-    try {
-      await this.subscriber().subscribe(name);
-    } catch (error) {
-      this.logger.warn(`Redis SUBSCRIBE ${name} failed (${(error as Error).message}); retried on reconnect`);
+    const giveUp = new AbortController();
+    const subscribed = this.subscriber()
+      .subscribe(name)
+      .then(() => true)
+      .catch((error: Error) => {
+        this.logger.warn(`Redis SUBSCRIBE ${name} failed (${error.message}); retried on reconnect`);
+        return true;
+      });
+    const timedOut = sleep(this.config.redis.connectTimeoutMs, false, { signal: giveUp.signal }).catch(
+      () => false,
+    );
+    if (!(await Promise.race([subscribed, timedOut]))) {
+      this.logger.warn(`Redis SUBSCRIBE ${name} is slow; continuing, retried on reconnect`);
     }
+    giveUp.abort();
   }
 
   private subscriber(): Redis {
