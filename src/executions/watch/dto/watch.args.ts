@@ -1,18 +1,10 @@
 import { ArgsType, Field, ID } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
 import { IsOptional, IsUUID, Matches, ValidateNested } from 'class-validator';
-import { PipelineExecutionFilter } from '../../dto/execution.inputs';
+import { PipelineExecutionArgs, PipelineExecutionFilter } from '../../dto/execution.inputs';
 
 @ArgsType()
-export class PipelineExecutionUpdatedArgs {
-  @Field(() => ID)
-  @IsUUID('all')
-  projectId!: string;
-
-  @Field(() => ID)
-  @IsUUID('all')
-  executionId!: string;
-
+export class PipelineExecutionUpdatedArgs extends PipelineExecutionArgs {
   @Field(() => String, {
     nullable: true,
     description: 'Resume: the cursor of the last event received. Without it, the current state comes first.',
