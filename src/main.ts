@@ -48,9 +48,9 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
   const host =
     config.server.host === '0.0.0.0' || config.server.host === '::' ? 'localhost' : config.server.host;
-  // Plain stdout, whatever the log level: the first thing a person (or a test harness) reads.
-  console.log(banner(config, `http://${host}:${port}`));
   logger.log(`maia-gateway (${config.server.mode} mode) listening on http://${host}:${port}`);
+  // Plain stdout, whatever the log level: what a person (or a test harness) reads to know where to click.
+  console.log(banner(config, `http://${host}:${port}`));
 }
 
 function banner(config: AppConfig, base: string): string {

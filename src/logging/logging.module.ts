@@ -54,9 +54,12 @@ export function pinoHttpOptions(config: AppConfig): Options {
 export class LoggingModule {
   static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
     const options = pinoHttpOptions(config);
+    // Synchronous stdout: lines appear in the order they are logged (the start banner comes last) and none
+    // is lost when the process exits abruptly; the request path logs one line per request at most.
+    const stream = destination ?? pino.destination({ dest: 1, sync: true });
     return {
       module: LoggingModule,
-      imports: [LoggerModule.forRoot({ pinoHttp: destination ? [options, destination] : options })],
+      imports: [LoggerModule.forRoot({ pinoHttp: [options, stream] })],
       exports: [LoggerModule],
     };
   }
