@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
@@ -92,9 +92,9 @@ describe('sandbox mode and the README examples', () => {
     expect(swagger.status).toBe(200);
   });
 
-  it('the README has three examples, and each works as printed', async () => {
+  it('the README has four shell examples, and each works as printed', async () => {
     const examples = readmeExamples();
-    expect(examples).toHaveLength(3);
+    expect(examples).toHaveLength(4);
 
     const [lookup] = (await sh(examples[0])) as { data: any; errors?: unknown }[]; // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(lookup.errors).toBeUndefined();
@@ -114,10 +114,47 @@ describe('sandbox mode and the README examples', () => {
       environmentName: 'Dev Environment',
     });
 
-    const [projects, execution] = (await sh(examples[2])) as any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    // The live-status example reuses the $ID of the REST example, as a reader following along would.
+    const documents = (await sh(`${examples[2]}\n${examples[3]}`)) as any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const [projects, execution] = documents;
     expect(projects).toMatchObject({ page: 0, size: 10, total: 5 });
     expect(execution).toMatchObject({ pipelineName: 'Pipeline 1', environmentName: 'Dev Environment' });
     expect(execution.pipelineExecutionId).toMatch(uuid);
+    const streamed = documents.slice(2, -1);
+    const waited = documents[documents.length - 1];
+    expect(streamed.length).toBeGreaterThan(0);
+    expect(streamed[streamed.length - 1].execution).toMatchObject({
+      pipelineExecutionId: execution.pipelineExecutionId,
+      status: 'SUCCESS',
+    });
+    expect(waited).toMatchObject({ pipelineExecutionId: execution.pipelineExecutionId, status: 'SUCCESS' });
+  });
+
+  it("the README's subscription script prints the run's events until it finishes", async () => {
+    const text = readFileSync(README, 'utf8');
+    const script = /### Live status[\s\S]*?```js\n([\s\S]*?)```/.exec(text)?.[1];
+    expect(script).toBeDefined();
+    const [started] = (await sh(
+      `curl -s -X POST ${PRINTED_BASE}/api/v1/projects/3fa85f64-5717-4562-b3fc-2c963f66afa6/pipeline-executions -H 'content-type: application/json' -d '{"pipelineName": "Pipeline 1", "environmentName": "Dev Environment"}'`,
+    )) as { pipelineExecutionId: string }[];
+    // Saved in the repository folder, as the README says, so graphql-ws and ws resolve.
+    const file = resolve(__dirname, '..', '..', `.readme-watch-${process.pid}.mjs`);
+    writeFileSync(
+      file,
+      (script ?? '').replace('ws://localhost:3000', gateway.url.replace('http://', 'ws://')),
+    );
+    try {
+      const { stdout } = await run('node', [file, started.pipelineExecutionId], { timeout: 20_000 });
+      const events = stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).pipelineExecutionUpdated);
+      // The current state comes first; the stream ends (the script exits) after the terminal state.
+      expect(events[0].kind).toBe('SNAPSHOT');
+      expect(events[events.length - 1].execution.status).toBe('SUCCESS');
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   it("the banner's own curl example works, and the README's AMBIGUOUS_NAME claim holds", async () => {
