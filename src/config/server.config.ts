@@ -5,7 +5,8 @@ export const gatewayModes = ['sandbox', 'development', 'production'] as const;
 export type GatewayMode = (typeof gatewayModes)[number];
 
 const schema = z.object({
-  GATEWAY_MODE: z.enum(gatewayModes).optional(),
+  // Empty counts as unset (a copied .env.example has `GATEWAY_MODE=`): the mode then follows the credentials.
+  GATEWAY_MODE: envOptionalString().pipe(z.enum(gatewayModes).optional()),
   HOST: z.string().default('0.0.0.0'),
   PORT: envInt(3000, 0, 65535),
   BODY_LIMIT_BYTES: envInt(100 * 1024, 1024, 10 * 1024 * 1024),
