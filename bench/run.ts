@@ -339,20 +339,21 @@ class Bench {
             : (JSON.parse(answer.body) as Record<string, unknown>),
         );
       const { budget } = this.options;
-      if (countUpstream && budget.warmupSeconds > 0) {
-        // Warm first, then count: the measured run of a cached read should cost Maia (almost) nothing.
-        await measureLoad(spec, {
+      let cpuBeforeMs = 0;
+      const result = await measureLoad(
+        spec,
+        {
           connections: budget.connections,
-          durationSeconds: budget.warmupSeconds,
-          warmupSeconds: 0,
-        });
-      }
-      if (countUpstream) await this.emulatorClient.resetCounters();
-      const result = await measureLoad(spec, {
-        connections: budget.connections,
-        durationSeconds: budget.durationSeconds,
-        warmupSeconds: countUpstream ? 0 : budget.warmupSeconds,
-      });
+          durationSeconds: budget.durationSeconds,
+          warmupSeconds: budget.warmupSeconds,
+        },
+        async () => {
+          // Counted after the warm-up: the measured run of a cached read should cost Maia (almost) nothing.
+          if (countUpstream) await this.emulatorClient.resetCounters();
+          cpuBeforeMs = server.cpuTimeMs();
+        },
+      );
+      const cpuMs = server.cpuTimeMs() - cpuBeforeMs;
       const upstreamCalls = countUpstream ? await this.upstreamCalls() : undefined;
       const row: ScenarioRow = {
         id,
@@ -364,6 +365,7 @@ class Bench {
         p50Ms: result.p50Ms,
         p99Ms: result.p99Ms,
         rssMb: round(server.rssBytes() / MiB, 1),
+        cpuMsPerRequest: result.requests > 0 ? round(cpuMs / result.requests, 3) : null,
         ratioToLimit: null,
         ratioToPeer: null,
         requests: result.requests,
@@ -371,6 +373,7 @@ class Bench {
         timeouts: result.timeouts,
         non2xx: result.non2xx,
         upstreamCalls,
+        warmupSeconds: result.warmupSeconds,
         notes,
       };
       if (row.status === 'error') {

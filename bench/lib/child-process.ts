@@ -18,6 +18,8 @@ export interface SpawnedServer {
   rssBytes(): number;
   /** Peak resident set size so far (VmHWM), in bytes. */
   peakRssBytes(): number;
+  /** CPU time used so far (user + system), in milliseconds. */
+  cpuTimeMs(): number;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -56,6 +58,21 @@ function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
     return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+// Clock ticks per second of /proc/<pid>/stat times (USER_HZ): 100 on every Linux that matters here.
+const USER_HZ = 100;
+
+/** CPU time (user + system) the process has used so far, in milliseconds (10 ms resolution). */
+export function cpuTimeMsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at ") ": utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
   } catch {
     return 0;
   }
@@ -118,6 +135,7 @@ export async function spawnServer(options: SpawnOptions): Promise<SpawnedServer>
     output: () => output,
     rssBytes: () => rssOf(pid),
     peakRssBytes: () => procStatusBytes(pid, 'VmHWM'),
+    cpuTimeMs: () => cpuTimeMsOf(pid),
     stop: async (graceMs = 10_000) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

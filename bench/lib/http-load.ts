@@ -13,8 +13,16 @@ export interface RequestSpec {
 export interface LoadOptions {
   connections: number;
   durationSeconds: number;
+  /**
+   * The longest warm-up. It runs in windows of WARMUP_WINDOW_SECONDS and stops early once two windows in
+   * a row are within WARMUP_STABLE_RATIO of the one before: a large application (Nest, Apollo) keeps
+   * getting faster for tens of seconds (JIT, young-generation sizing), a small server is steady at once.
+   */
   warmupSeconds: number;
 }
+
+const WARMUP_WINDOW_SECONDS = 2;
+const WARMUP_STABLE_RATIO = 0.1;
 
 export interface LoadResult {
   reqPerSec: number;
@@ -25,6 +33,9 @@ export interface LoadResult {
   timeouts: number;
   non2xx: number;
   durationSeconds: number;
+  warmupRequests: number;
+  /** How long the warm-up ran before the throughput held steady (or the budget ran out). */
+  warmupSeconds: number;
 }
 
 function runAutocannon(spec: RequestSpec, connections: number, durationSeconds: number) {
@@ -45,8 +56,29 @@ function runAutocannon(spec: RequestSpec, connections: number, durationSeconds: 
  * Throughput and latency under a closed loop of `connections` keep-alive connections (autocannon).
  * A warm-up run first (JIT, caches, connection pools), then the measured run.
  */
-export async function measureLoad(spec: RequestSpec, options: LoadOptions): Promise<LoadResult> {
-  if (options.warmupSeconds > 0) await runAutocannon(spec, options.connections, options.warmupSeconds);
+export async function measureLoad(
+  spec: RequestSpec,
+  options: LoadOptions,
+  /** Runs between the warm-up and the measured run (reset counters, read CPU time). */
+  beforeMeasure?: () => Promise<void>,
+): Promise<LoadResult> {
+  let warmupRequests = 0;
+  let warmupSeconds = 0;
+  let previousRate = 0;
+  let steadyWindows = 0;
+  while (warmupSeconds < options.warmupSeconds) {
+    const window = Math.min(WARMUP_WINDOW_SECONDS, options.warmupSeconds - warmupSeconds);
+    const warm = await runAutocannon(spec, options.connections, window);
+    warmupSeconds += window;
+    warmupRequests += warm.requests.total;
+    const rate = warm.requests.total / warm.duration;
+    // Steady: two windows in a row within the ratio of the one before (one could be a lucky plateau).
+    const steady = previousRate > 0 && Math.abs(rate - previousRate) <= previousRate * WARMUP_STABLE_RATIO;
+    steadyWindows = steady ? steadyWindows + 1 : 0;
+    if (steadyWindows >= 2) break;
+    previousRate = rate;
+  }
+  await beforeMeasure?.();
   const result = await runAutocannon(spec, options.connections, options.durationSeconds);
   return {
     reqPerSec: result.requests.total / result.duration,
@@ -57,6 +89,8 @@ export async function measureLoad(spec: RequestSpec, options: LoadOptions): Prom
     timeouts: result.timeouts,
     non2xx: result.non2xx,
     durationSeconds: result.duration,
+    warmupRequests,
+    warmupSeconds,
   };
 }
 

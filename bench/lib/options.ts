@@ -5,6 +5,7 @@ export type Mode = 'full' | 'quick' | 'smoke';
 export interface Budget {
   /** autocannon: keep-alive connections of the closed loop. */
   connections: number;
+  /** The longest warm-up of one throughput run (it stops earlier once throughput holds steady). */
   warmupSeconds: number;
   durationSeconds: number;
   /** Pass-through latency: interleaved single requests per side, after the warm-up ones. */
@@ -21,20 +22,20 @@ export interface Budget {
 export const budgets: Record<Mode, Budget> = {
   full: {
     connections: 50,
-    warmupSeconds: 3,
+    warmupSeconds: 20,
     durationSeconds: 10,
     pairedSamples: 2000,
-    pairedWarmup: 200,
+    pairedWarmup: 1000,
     stampedeSize: 500,
     subscriberCounts: [1000, 5000, 10000],
     connectConcurrency: 200,
   },
   quick: {
     connections: 50,
-    warmupSeconds: 1,
+    warmupSeconds: 6,
     durationSeconds: 3,
     pairedSamples: 300,
-    pairedWarmup: 50,
+    pairedWarmup: 300,
     stampedeSize: 500,
     subscriberCounts: [1000],
     connectConcurrency: 200,

@@ -19,6 +19,7 @@ interface TableRow {
   p50: string;
   p99: string;
   rss: string;
+  cpu: string;
   limit: string;
   peer: string;
 }
@@ -32,14 +33,24 @@ function tableRows(results: BenchResults): TableRow[] {
           p50: ms(row.p50Ms),
           p99: ms(row.p99Ms),
           rss: fmt(row.rssMb, 0),
+          cpu: fmt(row.cpuMsPerRequest, 3),
           limit: ratio(row.ratioToLimit),
           peer: ratio(row.ratioToPeer),
         }
-      : { scenario: row.title, reqPerSec: 'ERROR', p50: '', p99: '', rss: '', limit: '', peer: '' },
+      : { scenario: row.title, reqPerSec: 'ERROR', p50: '', p99: '', rss: '', cpu: '', limit: '', peer: '' },
   );
   for (const pass of results.passThrough) {
     if (pass.status !== 'ok' || !pass.direct || !pass.gateway) {
-      rows.push({ scenario: pass.title, reqPerSec: 'ERROR', p50: '', p99: '', rss: '', limit: '', peer: '' });
+      rows.push({
+        scenario: pass.title,
+        reqPerSec: 'ERROR',
+        p50: '',
+        p99: '',
+        rss: '',
+        cpu: '',
+        limit: '',
+        peer: '',
+      });
       continue;
     }
     rows.push({
@@ -48,6 +59,7 @@ function tableRows(results: BenchResults): TableRow[] {
       p50: fmt(pass.direct.p50, 2),
       p99: fmt(pass.direct.p99, 2),
       rss: '',
+      cpu: '',
       limit: '',
       peer: '',
     });
@@ -57,6 +69,7 @@ function tableRows(results: BenchResults): TableRow[] {
       p50: fmt(pass.gateway.p50, 2),
       p99: fmt(pass.gateway.p99, 2),
       rss: '',
+      cpu: '',
       limit: '',
       peer: '',
     });
@@ -70,10 +83,11 @@ const HEADER: TableRow = {
   p50: 'p50 ms',
   p99: 'p99 ms',
   rss: 'RSS MB',
+  cpu: 'CPU ms/req',
   limit: 'x limit',
   peer: 'x peer',
 };
-const COLUMNS: (keyof TableRow)[] = ['scenario', 'reqPerSec', 'p50', 'p99', 'rss', 'limit', 'peer'];
+const COLUMNS: (keyof TableRow)[] = ['scenario', 'reqPerSec', 'p50', 'p99', 'rss', 'cpu', 'limit', 'peer'];
 
 export function formatTable(results: BenchResults): string {
   const rows = [HEADER, ...tableRows(results)];
@@ -247,7 +261,7 @@ export function recordResults(path: string, results: BenchResults): void {
     `Last recorded run: **${results.mode}** mode, ${m.date} (${results.durationSeconds} s), commit \`${m.commit}\`.`,
     `Machine: ${m.nproc} cores (\`nproc\`), ${m.cpuModel}, ${m.totalMemoryMb} MB RAM, Node ${m.node}, ` +
       `load average at start ${m.loadAverage1m}. Pinning: ${results.cores.note}.`,
-    `Budget: ${results.budget.connections} connections, ${results.budget.warmupSeconds} s warm-up + ` +
+    `Budget: ${results.budget.connections} connections, warm-up until throughput holds steady (at most ${results.budget.warmupSeconds} s) + ` +
       `${results.budget.durationSeconds} s per throughput run; ${results.budget.pairedSamples} interleaved single requests per pass-through side.`,
     '',
     '```',

@@ -20,10 +20,17 @@ export interface ScenarioRow {
   p99Ms: number | null;
   /** The server's resident set size right after the run. */
   rssMb: number | null;
+  /**
+   * The server's own CPU time (user + system, /proc) per request of the measured run, in ms: unlike
+   * req/s it barely moves when other work shares the machine, so it is the figure to compare builds by.
+   */
+  cpuMsPerRequest?: number | null;
   /** reqPerSec over the baseline's (limit: raw node:http; peer: plain Apollo on the same query shape). */
   ratioToLimit: number | null;
   ratioToPeer: number | null;
   requests?: number;
+  /** The warm-up actually run: until throughput held steady, at most the budget's. */
+  warmupSeconds?: number;
   errors?: number;
   timeouts?: number;
   non2xx?: number;

@@ -112,7 +112,14 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
         error: undefined,
       });
       expect(row.reqPerSec).toBeGreaterThan(0);
-      for (const value of [row.p50Ms, row.p99Ms, row.rssMb, row.ratioToLimit, row.ratioToPeer]) {
+      for (const value of [
+        row.p50Ms,
+        row.p99Ms,
+        row.rssMb,
+        row.cpuMsPerRequest,
+        row.ratioToLimit,
+        row.ratioToPeer,
+      ]) {
         expect(finite(value)).toBe(true);
       }
     }
@@ -178,7 +185,9 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
       expect(typeof target.pass).toBe('boolean');
       expect(run.output).toContain(`${target.pass ? 'PASS' : 'MISS'}  ${target.description}`);
     }
-    expect(run.output).toMatch(/scenario\s+req\/s\s+p50 ms\s+p99 ms\s+RSS MB\s+x limit\s+x peer/);
+    expect(run.output).toMatch(
+      /scenario\s+req\/s\s+p50 ms\s+p99 ms\s+RSS MB\s+CPU ms\/req\s+x limit\s+x peer/,
+    );
   });
 
   it('leaves nothing behind: no process, no Redis key, RESULTS.md untouched', async () => {
