@@ -1,6 +1,5 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { setupOpenApi } from './common/http/openapi';
 import { ProblemJsonExceptionFilter } from './common/http/problem-json.filter';
@@ -9,6 +8,8 @@ import { installRequestContext } from './common/request-context';
 import { GatewayValidationPipe } from './common/validation';
 import { type AppConfig } from './config';
 import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
+import { installRequestLogging, PINO } from './logging/logging.module';
+import { PinoNestLogger } from './logging/pino-nest.logger';
 import { gatewayRequestId } from './logging/request-id';
 
 /**
@@ -29,7 +30,8 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
     bufferLogs: true, // until pino takes over, just below
     logger: config.server.logLevel === 'silent' ? false : undefined,
   });
-  app.useLogger(app.get(PinoLogger));
+  app.useLogger(app.get(PinoNestLogger));
+  installRequestLogging(adapter.getInstance(), app.get(PINO), config);
   // Instead of enableShutdownHooks(): drain first (readiness, in-flight requests), then Nest's hooks.
   installGracefulShutdown(app, config);
   // One validation pipe and one error filter for every REST route and GraphQL argument.

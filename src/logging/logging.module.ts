@@ -1,44 +1,39 @@
-import { type DynamicModule, Module } from '@nestjs/common';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LoggerModule } from 'nestjs-pino';
-import pino, { type DestinationStream } from 'pino';
-import type { Options } from 'pino-http';
-import { requestIdFrom, RequestContext, REQUEST_ID_HEADER } from '../common/request-context';
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import type { FastifyInstance } from 'fastify';
+import pino, { type DestinationStream, type Level, type Logger as Pino } from 'pino';
+import { RequestContext } from '../common/request-context';
 import { type AppConfig } from '../config';
 import { REDACTED, redactionPaths, redactText } from './log-redaction';
+import { PinoNestLogger } from './pino-nest.logger';
 
 const PROBE_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
+
+/** Injection token of the process's one pino logger. */
+export const PINO = Symbol('PINO');
 
 /**
  * pino options for the whole process: JSON lines, the level from `LOG_LEVEL`, secrets redacted, and the
  * request id (`requestId`, the same id echoed in `x-request-id` and sent to Maia) on every line logged
- * while serving a request.
+ * while serving a request — taken from `RequestContext` by a mixin, so serving a request creates no child
+ * logger and runs no redaction unless a line is actually written.
  */
-export function pinoHttpOptions(config: AppConfig): Options {
-  const logProbes = config.observability.logHealthRequests;
+export function pinoOptions(config: AppConfig): pino.LoggerOptions {
   return {
     level: config.server.logLevel,
     base: { service: config.observability.serviceName },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: redactionPaths(), censor: REDACTED },
-    // The id RequestContext gave this request (its Fastify hook runs first); the header or a fresh one
-    // outside it.
-    genReqId: (req: IncomingMessage) =>
-      RequestContext.current()?.requestId ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]),
-    customAttributeKeys: { reqId: 'requestId' },
-    // Lines logged inside a request carry just the id; the full request is on its completion line.
-    quietReqLogger: true,
-    autoLogging: { ignore: (req: IncomingMessage) => !logProbes && PROBE_PATHS.test(req.url ?? '') },
-    customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) =>
-      error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+    mixin: () => {
+      const context = RequestContext.current();
+      return context ? { requestId: context.requestId } : {};
+    },
     serializers: {
-      // Only what helps; never bodies. Headers are kept for redaction tests and debugging, redacted.
+      // Only what helps; never bodies. Headers are kept for debugging, redacted.
       req: (req: { method?: string; url?: string; headers?: Record<string, unknown> }) => ({
         method: req.method,
         url: req.url,
         headers: req.headers,
       }),
-      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       // Error messages may quote what a caller or Maia sent: bearer values and secret pairs are masked.
       err: (err: Error) => ({
         type: err.name,
@@ -49,18 +44,46 @@ export function pinoHttpOptions(config: AppConfig): Options {
   };
 }
 
-/** Structured JSON logging (nestjs-pino); `app.useLogger(app.get(Logger))` routes Nest's logs here too. */
+/**
+ * One line per finished request ("request completed", with method, url, redacted headers, status and
+ * time), at info (2xx/3xx), warn (4xx) or error (5xx) — written only when that level is on.
+ */
+export function installRequestLogging(fastify: FastifyInstance, logger: Pino, config: AppConfig): void {
+  const logProbes = config.observability.logHealthRequests;
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const status = reply.statusCode;
+    const level: Level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+    if (logger.isLevelEnabled(level) && (logProbes || !PROBE_PATHS.test(request.url))) {
+      logger[level](
+        {
+          // The hook may run outside the request's RequestContext: name the request explicitly.
+          requestId: request.id,
+          req: { method: request.method, url: request.url, headers: request.headers },
+          res: { statusCode: status },
+          responseTime: Math.round(reply.elapsedTime),
+        },
+        'request completed',
+      );
+    }
+    done();
+  });
+}
+
+/** Structured JSON logging: one pino logger for the process, and Nest's own logs routed into it. */
+@Global()
 @Module({})
 export class LoggingModule {
   static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
-    const options = pinoHttpOptions(config);
     // Synchronous stdout: lines appear in the order they are logged (the start banner comes last) and none
-    // is lost when the process exits abruptly; the request path logs one line per request at most.
-    const stream = destination ?? pino.destination({ dest: 1, sync: true });
+    // is lost when the process exits abruptly; a request writes one line at most.
+    const logger = pino(pinoOptions(config), destination ?? pino.destination({ dest: 1, sync: true }));
     return {
       module: LoggingModule,
-      imports: [LoggerModule.forRoot({ pinoHttp: [options, stream] })],
-      exports: [LoggerModule],
+      providers: [
+        { provide: PINO, useValue: logger },
+        { provide: PinoNestLogger, useValue: new PinoNestLogger(logger) },
+      ],
+      exports: [PINO, PinoNestLogger],
     };
   }
 }

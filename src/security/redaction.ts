@@ -37,13 +37,13 @@ export const REDACTED = '[REDACTED]';
 
 const redactedFieldSet = new Set(REDACTED_FIELDS.map((f) => f.toLowerCase()));
 
-/** pino `redact.paths` for the request/response shapes pino-http logs, plus common nestings. */
+/** pino `redact.paths` for the request/response shapes of the request log line, plus common nestings. */
 export const pinoRedactPaths: string[] = [
   ...REDACTED_HEADERS.flatMap((h) => [`req.headers["${h}"]`, `res.headers["${h}"]`, `headers["${h}"]`]),
   ...REDACTED_FIELDS.filter((f) => !f.includes('-')).flatMap((f) => [f, `*.${f}`, `*.*.${f}`]),
 ];
 
-/** Ready to spread into `pino({ redact })` / nestjs-pino's `pinoHttp.redact`. */
+/** Ready to spread into `pino({ redact })`. */
 export const pinoRedactOptions = { paths: pinoRedactPaths, censor: REDACTED };
 
 /** True for a member name whose value must not be logged. */
