@@ -1,6 +1,6 @@
 import { HttpModule } from '@nestjs/axios';
 import { Global, Module } from '@nestjs/common';
-import { MaiaHttpObserver } from '../metrics/maia-http.observer';
+import { MaiaHttpObserver } from './maia-http.observer';
 import { MaiaClient } from './maia.client';
 import { MaiaTokenService } from './maia-token.service';
 import { MaiaTransport } from './maia-transport';

@@ -1,6 +1,6 @@
 import { BoundedLabelSet } from './bounded-label';
 import { graphqlOperationName } from './http-metrics.hook';
-import { maiaEndpointName } from './maia-endpoint';
+import { maiaEndpointName } from '../maia/maia-endpoint';
 
 describe('BoundedLabelSet', () => {
   it('keeps the first N distinct values and folds the rest into "other"', () => {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { MetricsController } from './metrics.controller';
 import { installHttpMetrics } from './http-metrics.hook';
 import { MetricsService } from './metrics.service';
-import { UPSTREAM_OBSERVER } from './metrics.types';
+import { UPSTREAM_OBSERVER } from '../maia/maia-observer';
 
 /**
  * Prometheus metrics at /metrics. Global, so the Maia client can take `UPSTREAM_OBSERVER` without

@@ -1,13 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BoundedLabelSet } from './bounded-label';
-import {
-  type CacheStatsSample,
-  type MaiaStateSample,
-  type UpstreamCallObservation,
-  type UpstreamObserver,
-  type WatchStatsSample,
-} from './metrics.types';
+import { type UpstreamCallObservation, type UpstreamObserver } from '../maia/maia-observer';
+import { type CacheStatsSample, type MaiaStateSample, type WatchStatsSample } from './metrics.types';
 
 const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;

@@ -2,25 +2,7 @@
  * The ports through which other parts feed metrics, so that none of them imports prom-client.
  */
 
-/** One attempt sent to Maia. `status`: the HTTP status, or why there is none. */
-export interface UpstreamCallObservation {
-  /** A route name such as `listProjects`, `getExecution`, `token` (never a URL). */
-  endpoint: string;
-  status: number | 'timeout' | 'network_error' | 'aborted';
-  durationMs: number;
-}
-
-/**
- * What the Maia client reports as it works. Injected with `@Optional() @Inject(UPSTREAM_OBSERVER)`:
- * without the metrics module nothing is recorded.
- */
-export interface UpstreamObserver {
-  upstreamCall(observation: UpstreamCallObservation): void;
-  tokenRefresh(outcome: 'success' | 'failure'): void;
-  rateLimitCooldown(): void;
-}
-
-export const UPSTREAM_OBSERVER = Symbol('UPSTREAM_OBSERVER');
+// The Maia client's port (UpstreamObserver) lives beside the client: src/maia/maia-observer.ts.
 
 /** The cache's cumulative counters for one resource (projects, environments, ...). */
 export interface CacheStatsSample {

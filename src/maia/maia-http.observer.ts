@@ -4,7 +4,7 @@ import type { AxiosError, AxiosResponse, InternalAxiosRequestConfig } from 'axio
 import { RequestContext, REQUEST_ID_HEADER } from '../common/request-context';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { maiaEndpointName } from './maia-endpoint';
-import { UPSTREAM_OBSERVER, type UpstreamCallObservation, type UpstreamObserver } from './metrics.types';
+import { UPSTREAM_OBSERVER, type UpstreamCallObservation, type UpstreamObserver } from './maia-observer';
 
 const startedAt = Symbol('maiaAttemptStartedAtMs');
 type TimedConfig = InternalAxiosRequestConfig & { [startedAt]?: number };
