@@ -1,7 +1,13 @@
 import { buildSchema, getIntrospectionQuery, parse } from 'graphql';
 import { ErrorCode } from '../common/errors';
 import { loadConfig } from '../config';
-import { checkDocument, graphqlWsLimits, precheckDocument, type GraphqlLimits } from './graphql-limits';
+import {
+  checkDocument,
+  graphqlWsLimits,
+  PassedDocuments,
+  precheckDocument,
+  type GraphqlLimits,
+} from './graphql-limits';
 
 const schema = buildSchema(`
   type Query { projects(page: Int, size: Int): ProjectPage! project(id: ID!): Project! }
@@ -113,5 +119,35 @@ describe('GraphQL limits', () => {
     ]);
     expect(ws.validate(schema, parse('{ projects { nope } }'))).toHaveLength(1);
     expect(ws.validate(schema, parse('{ projects { total } }'))).toEqual([]);
+  });
+
+  it('re-checks nothing but passes: a rejected graphql-ws document is refused every time, another schema re-validates', () => {
+    const ws = graphqlWsLimits(limits());
+    const aliases = Array.from({ length: 16 }, (_, i) => `a${i}: projects { total }`).join(' ');
+    for (let i = 0; i < 3; i += 1) {
+      expect(ws.validate(schema, parse(`{ ${aliases} }`)).map((e) => e.extensions.code)).toEqual([
+        ErrorCode.QUERY_TOO_COMPLEX,
+      ]);
+      expect(ws.validate(schema, parse('{ projects { total } }'))).toEqual([]);
+    }
+    // The same source against a schema without that field: validated again, not taken from memory.
+    const other = buildSchema('type Query { projects: Int }');
+    expect(ws.validate(other, parse('{ projects { total } }'))).toHaveLength(1);
+  });
+
+  it('remembers a bounded number of passed sources, oldest forgotten first, long ones never', () => {
+    const passed = new PassedDocuments(2, 50);
+    passed.add('{ a }');
+    passed.add('{ b }');
+    passed.add('{ a }');
+    passed.add('{ c }');
+    expect([passed.has('{ a }'), passed.has('{ b }'), passed.has('{ c }'), passed.size]).toEqual([
+      false,
+      true,
+      true,
+      2,
+    ]);
+    passed.add(`{ ${'x '.repeat(30)}}`);
+    expect(passed.has(`{ ${'x '.repeat(30)}}`)).toBe(false);
   });
 });
