@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import {
-  createMaiaHarness,
   failureOf,
-  SecretWatch,
   seed,
   sleepMs,
+  type HarnessOptions,
   type MaiaHarness,
+  useMaiaSuite,
 } from './support/maia-harness';
 
 /**
@@ -15,37 +14,14 @@ import {
  * created, or UPSTREAM_OUTCOME_UNKNOWN; it never creates a duplicate and never hands out someone else's run.
  */
 
-const watch = new SecretWatch();
-let maia: EmulatorFixture;
-const harnesses: MaiaHarness[] = [];
+const suite = useMaiaSuite();
+const { watch } = suite;
 const run = { pipelineName: seed.orders, environmentName: 'Dev' };
-
-async function harness(options: Parameters<typeof createMaiaHarness>[1] = {}): Promise<MaiaHarness> {
-  const h = await createMaiaHarness(maia, { watch, ...options });
-  harnesses.push(h);
-  await h.api.listEnvironments(seed.analytics); // token first
-  return h;
-}
-
-beforeAll(async () => {
-  watch.install();
-  maia = await startEmulatorFixture({ timeScale: 0.02, rateLimitPerMinute: 1_000_000 });
-});
-
-beforeEach(async () => {
-  await maia.reset();
-});
-
-afterEach(async () => {
-  await Promise.all(harnesses.splice(0).map((h) => h.close()));
-});
-
-afterAll(async () => {
-  await maia?.close();
-});
+const harness = (options: HarnessOptions = {}): Promise<MaiaHarness> =>
+  suite.harness({ ...options, warm: true });
 
 async function executionIds(): Promise<string[]> {
-  return (await maia.executions()).map((e) => e.pipelineExecutionId);
+  return (await suite.maia.executions()).map((e) => e.pipelineExecutionId);
 }
 
 type Outcome = { id: string; reconciled: boolean } | { code: string };
@@ -63,15 +39,15 @@ describe('create, then drop the connection', () => {
   it('20 times: 0 duplicate executions, each call answered with the run it created or OUTCOME_UNKNOWN', async () => {
     const h = await harness();
     const before = await executionIds();
-    await maia.addFault({ route: 'executePipeline', drop: 'after' });
+    await suite.maia.addFault({ route: 'executePipeline', drop: 'after' });
     const outcomes: Outcome[] = [];
     for (let i = 0; i < 20; i++) outcomes.push(await execute(h));
 
     const created = (await executionIds()).filter((id) => !before.includes(id));
     expect(created).toHaveLength(20); // one run per call: never resent
     expect(new Set(created).size).toBe(20);
-    expect(await maia.count('executePipeline')).toBe(20);
-    expect(await maia.count('executePipeline', 'dropped')).toBe(20);
+    expect(await suite.maia.count('executePipeline')).toBe(20);
+    expect(await suite.maia.count('executePipeline', 'dropped')).toBe(20);
 
     outcomes.forEach((outcome, i) => {
       if ('code' in outcome) expect(outcome.code).toBe('UPSTREAM_OUTCOME_UNKNOWN');
@@ -84,7 +60,7 @@ describe('create, then drop the connection', () => {
   it('concurrent drops: never the same run for two callers, never a duplicate', async () => {
     const h = await harness();
     const before = await executionIds();
-    await maia.addFault({ route: 'executePipeline', drop: 'after' });
+    await suite.maia.addFault({ route: 'executePipeline', drop: 'after' });
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => execute(h)));
 
     const created = (await executionIds()).filter((id) => !before.includes(id));
@@ -100,23 +76,23 @@ describe('create, then drop the connection', () => {
     const h = await harness({ redisPrefix });
     const other = await harness({ redisPrefix });
     const theirs = await other.api.executePipeline(seed.analytics, run); // another replica's run, just now
-    await maia.addFault({ route: 'executePipeline', drop: 'before', count: 1 }); // ours never arrives
+    await suite.maia.addFault({ route: 'executePipeline', drop: 'before', count: 1 }); // ours never arrives
     expect(await execute(h)).toEqual({ code: 'UPSTREAM_OUTCOME_UNKNOWN' });
     expect(await executionIds()).toContain(theirs.pipelineExecutionId);
-    expect(await maia.count('executePipeline')).toBe(2);
+    expect(await suite.maia.count('executePipeline')).toBe(2);
   });
 
   it('another replica executing the same pipeline at the same time makes it ambiguous: OUTCOME_UNKNOWN', async () => {
     const redisPrefix = `test:${randomUUID()}:`;
     const h = await harness({ redisPrefix });
     const other = await harness({ redisPrefix });
-    await maia.addFault({ route: 'executePipeline', latencyMs: 600, count: 1 }); // theirs: slow
-    await maia.addFault({ route: 'executePipeline', drop: 'after', count: 1 }); // ours: created, unanswered
+    await suite.maia.addFault({ route: 'executePipeline', latencyMs: 600, count: 1 }); // theirs: slow
+    await suite.maia.addFault({ route: 'executePipeline', drop: 'after', count: 1 }); // ours: created, unanswered
     const theirs = other.api.executePipeline(seed.analytics, run);
     await sleepMs(100);
     expect(await execute(h)).toEqual({ code: 'UPSTREAM_OUTCOME_UNKNOWN' });
     await expect(theirs).resolves.toMatchObject({ reconciled: false });
-    expect(await maia.count('executePipeline')).toBe(2);
+    expect(await suite.maia.count('executePipeline')).toBe(2);
   });
 
   it('picks its own run when a foreign one started earlier than the allowed clock skew', async () => {
@@ -124,18 +100,18 @@ describe('create, then drop the connection', () => {
     const other = await harness();
     const theirs = await other.api.executePipeline(seed.analytics, run);
     await sleepMs(1500);
-    await maia.addFault({ route: 'executePipeline', drop: 'after', count: 1 });
+    await suite.maia.addFault({ route: 'executePipeline', drop: 'after', count: 1 });
     const outcome = await execute(h);
     expect(outcome).toEqual({ id: expect.any(String), reconciled: true });
     expect((outcome as { id: string }).id).not.toBe(theirs.pipelineExecutionId);
-    expect((await maia.executions()).at(-1)?.pipelineExecutionId).toBe((outcome as { id: string }).id);
+    expect((await suite.maia.executions()).at(-1)?.pipelineExecutionId).toBe((outcome as { id: string }).id);
   });
 
   it('a foreign run inside the skew makes it ambiguous: OUTCOME_UNKNOWN, not a guess', async () => {
     const h = await harness();
     const other = await harness();
     await other.api.executePipeline(seed.analytics, run);
-    await maia.addFault({ route: 'executePipeline', drop: 'after', count: 1 });
+    await suite.maia.addFault({ route: 'executePipeline', drop: 'after', count: 1 });
     expect(await execute(h)).toEqual({ code: 'UPSTREAM_OUTCOME_UNKNOWN' });
   });
 });
@@ -144,16 +120,16 @@ describe('other unknown and known outcomes', () => {
   it('a timeout after sending is an unknown outcome: reconciled, never resent', async () => {
     const h = await harness({ env: { MAIA_ATTEMPT_TIMEOUT_MS: '300' } });
     const before = await executionIds();
-    await maia.addFault({ route: 'executePipeline', latencyMs: 1000, count: 1 });
+    await suite.maia.addFault({ route: 'executePipeline', latencyMs: 1000, count: 1 });
     const startedMs = Date.now();
     // The emulator does not act on a request whose client left during a latency fault, so nothing is
     // found: the answer is OUTCOME_UNKNOWN (a found run is covered by the dropped-connection tests).
     expect(await execute(h)).toEqual({ code: 'UPSTREAM_OUTCOME_UNKNOWN' });
     expect(Date.now() - startedMs).toBeLessThan(3000);
-    expect(await maia.count('listExecutions')).toBeGreaterThan(0);
+    expect(await suite.maia.count('listExecutions')).toBeGreaterThan(0);
     await sleepMs(1000);
     expect(await executionIds()).toEqual(before);
-    expect(await maia.count('executePipeline')).toBeLessThanOrEqual(1);
+    expect(await suite.maia.count('executePipeline')).toBeLessThanOrEqual(1);
     expect(h.sent.filter((r) => r.method === 'POST' && r.url.endsWith('/pipeline-executions'))).toHaveLength(
       1,
     );
@@ -162,52 +138,57 @@ describe('other unknown and known outcomes', () => {
   it('a dropped connection before Maia acted: OUTCOME_UNKNOWN and nothing created', async () => {
     const h = await harness();
     const before = await executionIds();
-    await maia.addFault({ route: 'executePipeline', drop: 'before', count: 1 });
+    await suite.maia.addFault({ route: 'executePipeline', drop: 'before', count: 1 });
     expect(await execute(h)).toEqual({ code: 'UPSTREAM_OUTCOME_UNKNOWN' });
     expect(await executionIds()).toEqual(before);
-    expect(await maia.count('executePipeline')).toBe(1);
+    expect(await suite.maia.count('executePipeline')).toBe(1);
   });
 
   it("a proxy's 502 is an unknown outcome (reconciled); Maia's own 503 is a plain failure, never retried", async () => {
     const h = await harness();
-    await maia.addFault({ route: 'executePipeline', status: 502, count: 1 });
+    await suite.maia.addFault({ route: 'executePipeline', status: 502, count: 1 });
     expect(await execute(h)).toEqual({ code: 'UPSTREAM_OUTCOME_UNKNOWN' });
-    expect(await maia.count('listExecutions')).toBeGreaterThan(0);
+    expect(await suite.maia.count('listExecutions')).toBeGreaterThan(0);
 
-    await maia.resetCounters();
-    await maia.addFault({ route: 'executePipeline', status: 503, count: 1 });
+    await suite.maia.resetCounters();
+    await suite.maia.addFault({ route: 'executePipeline', status: 503, count: 1 });
     expect(await execute(h)).toEqual({ code: 'UPSTREAM_UNAVAILABLE' });
-    expect(await maia.count('executePipeline')).toBe(1);
-    expect(await maia.count('listExecutions')).toBe(0);
+    expect(await suite.maia.count('executePipeline')).toBe(1);
+    expect(await suite.maia.count('listExecutions')).toBe(0);
   });
 
   it('a 429 on execute is RATE_LIMITED with retryAfterSeconds, not resent even when the wait would fit', async () => {
     const h = await harness();
-    await maia.addFault({ route: 'executePipeline', status: 429, headers: { 'Retry-After': '1' }, count: 1 });
+    await suite.maia.addFault({
+      route: 'executePipeline',
+      status: 429,
+      headers: { 'Retry-After': '1' },
+      count: 1,
+    });
     const failure = await failureOf(watch.observe(h.api.executePipeline(seed.analytics, run)));
     expect(failure).toMatchObject({ code: 'RATE_LIMITED', details: { retryAfterSeconds: 1 } });
-    expect(await maia.count('executePipeline')).toBe(1);
+    expect(await suite.maia.count('executePipeline')).toBe(1);
   });
 
   it('a 401 on execute is replayed once with a fresh token (Maia refused before acting)', async () => {
     const h = await harness();
-    await maia.revokeTokens();
+    await suite.maia.revokeTokens();
     const outcome = await execute(h);
     expect(outcome).toEqual({ id: expect.any(String), reconciled: false });
-    expect(await maia.count('executePipeline', 401)).toBe(1);
-    expect(await maia.count('executePipeline', 201)).toBe(1);
+    expect(await suite.maia.count('executePipeline', 401)).toBe(1);
+    expect(await suite.maia.count('executePipeline', 201)).toBe(1);
     expect(
-      (await maia.executions()).filter((e) => e.pipelineExecutionId === (outcome as { id: string }).id),
+      (await suite.maia.executions()).filter((e) => e.pipelineExecutionId === (outcome as { id: string }).id),
     ).toHaveLength(1);
   });
 
   it('a 2xx without a readable id is reconciled, never answered with an invented id', async () => {
     const h = await harness();
     // A status fault answers without acting: nothing exists to find, so the outcome stays unknown.
-    await maia.addFault({ route: 'executePipeline', status: 201, body: 'created', count: 1 });
+    await suite.maia.addFault({ route: 'executePipeline', status: 201, body: 'created', count: 1 });
     expect(await execute(h)).toEqual({ code: 'UPSTREAM_OUTCOME_UNKNOWN' });
-    expect(await maia.count('listExecutions')).toBeGreaterThan(0);
-    expect(await maia.count('executePipeline')).toBe(1);
+    expect(await suite.maia.count('listExecutions')).toBeGreaterThan(0);
+    expect(await suite.maia.count('executePipeline')).toBe(1);
   });
 });
 

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import {
   apiRequests,
-  createMaiaHarness,
   eventually,
   failureOf,
-  SecretWatch,
   seed,
   sleepMs,
+  type HarnessOptions,
   type MaiaHarness,
+  useMaiaSuite,
 } from './support/maia-harness';
 
 /**
@@ -17,57 +16,44 @@ import {
  * circuit breaker (opens, fails fast without calling, one probe, recovers), and which methods are retried.
  */
 
-const watch = new SecretWatch();
-let maia: EmulatorFixture;
-const harnesses: MaiaHarness[] = [];
-
-async function harness(options: Parameters<typeof createMaiaHarness>[1] = {}): Promise<MaiaHarness> {
-  const h = await createMaiaHarness(maia, { watch, ...options });
-  harnesses.push(h);
-  return h;
-}
-
-beforeAll(async () => {
-  watch.install();
-  maia = await startEmulatorFixture({ timeScale: 0.02, rateLimitPerMinute: 1_000_000 });
-});
-
-beforeEach(async () => {
-  await maia.reset();
-});
-
-afterEach(async () => {
-  await Promise.all(harnesses.splice(0).map((h) => h.close()));
-});
-
-afterAll(async () => {
-  await maia?.close();
-});
+const suite = useMaiaSuite();
+const { watch } = suite;
+const harness = (options: HarnessOptions = {}): Promise<MaiaHarness> => suite.harness({ ...options });
 
 /** A harness whose token is already there, so only the calls under test reach the emulator. */
-async function warmHarness(options: Parameters<typeof createMaiaHarness>[1] = {}): Promise<MaiaHarness> {
+async function warmHarness(options: HarnessOptions = {}): Promise<MaiaHarness> {
   const h = await harness(options);
   await h.api.listEnvironments(seed.analytics);
-  await maia.resetCounters();
+  await suite.maia.resetCounters();
   return h;
 }
 
 describe('Retry-After', () => {
   it('Retry-After: 2 on a GET: the retry goes no sooner than 2 s later, and the call succeeds', async () => {
     const h = await warmHarness({ env: { MAIA_DEADLINE_MS: '5000' } });
-    await maia.addFault({ route: 'listProjects', status: 429, headers: { 'Retry-After': '2' }, count: 1 });
+    await suite.maia.addFault({
+      route: 'listProjects',
+      status: 429,
+      headers: { 'Retry-After': '2' },
+      count: 1,
+    });
     const page = await watch.observe(h.api.listProjects());
     expect(page.total).toBe(5);
     const attempts = apiRequests(h).filter((r) => r.url.includes('/v1/projects?'));
     expect(attempts).toHaveLength(2);
     expect(attempts[1].atMs - attempts[0].atMs).toBeGreaterThanOrEqual(2000);
-    expect(await maia.count('listProjects', 429)).toBe(1);
-    expect(await maia.count('listProjects', 200)).toBe(1);
+    expect(await suite.maia.count('listProjects', 429)).toBe(1);
+    expect(await suite.maia.count('listProjects', 200)).toBe(1);
   });
 
   it('Retry-After: 120: RATE_LIMITED at once with retryAfterSeconds; later calls fail fast during the cooldown, without calling', async () => {
     const h = await warmHarness();
-    await maia.addFault({ route: 'listProjects', status: 429, headers: { 'Retry-After': '120' }, count: 1 });
+    await suite.maia.addFault({
+      route: 'listProjects',
+      status: 429,
+      headers: { 'Retry-After': '120' },
+      count: 1,
+    });
     const startedMs = Date.now();
     const failure = await failureOf(watch.observe(h.api.listProjects()));
     expect(Date.now() - startedMs).toBeLessThan(1000);
@@ -81,7 +67,7 @@ describe('Retry-After', () => {
     expect(next.code).toBe('RATE_LIMITED');
     expect(next.details.retryAfterSeconds).toBeGreaterThanOrEqual(118);
     expect(next.details.retryAfterSeconds).toBeLessThanOrEqual(120);
-    expect((await maia.counters()).total).toBe(1);
+    expect((await suite.maia.counters()).total).toBe(1);
   });
 
   it('a 429 cooldown is respected by every replica sharing Redis, including one started later', async () => {
@@ -89,9 +75,14 @@ describe('Retry-After', () => {
     const a = await warmHarness({ redisPrefix });
     const b = await harness({ redisPrefix });
     await b.api.listEnvironments(seed.analytics);
-    await maia.resetCounters();
+    await suite.maia.resetCounters();
 
-    await maia.addFault({ route: 'listProjects', status: 429, headers: { 'Retry-After': '120' }, count: 1 });
+    await suite.maia.addFault({
+      route: 'listProjects',
+      status: 429,
+      headers: { 'Retry-After': '120' },
+      count: 1,
+    });
     expect((await failureOf(a.api.listProjects())).code).toBe('RATE_LIMITED');
     await eventually(() => expect(b.transport.cooldown.remainingMs()).toBeGreaterThan(100_000));
     const onB = await failureOf(watch.observe(b.api.listProjects()));
@@ -101,12 +92,12 @@ describe('Retry-After', () => {
     const c = await harness({ redisPrefix });
     expect((await failureOf(watch.observe(c.api.listProjects()))).code).toBe('RATE_LIMITED');
     // Only replica A's one request reached Maia (C's token request aside).
-    expect(await maia.apiCount()).toBe(1);
+    expect(await suite.maia.apiCount()).toBe(1);
   });
 
   it('without Retry-After, a 429 cools down for the configured default and is retried', async () => {
     const h = await warmHarness({ env: { MAIA_DEFAULT_RETRY_AFTER_MS: '300' } });
-    await maia.addFault({ route: 'listProjects', status: 429, count: 1 });
+    await suite.maia.addFault({ route: 'listProjects', status: 429, count: 1 });
     await expect(h.api.listProjects()).resolves.toMatchObject({ total: 5 });
     const attempts = apiRequests(h).filter((r) => r.url.includes('/v1/projects?'));
     expect(attempts[1].atMs - attempts[0].atMs).toBeGreaterThanOrEqual(300);
@@ -124,7 +115,7 @@ describe('retries', () => {
         MAIA_RETRY_BUDGET_WINDOW_MS: '60000',
       },
     });
-    await maia.addFault({ route: 'listProjects', status: 503 });
+    await suite.maia.addFault({ route: 'listProjects', status: 503 });
     const calls = 100;
     const failures = [];
     for (let wave = 0; wave < 10; wave++) {
@@ -136,7 +127,7 @@ describe('retries', () => {
     expect(failures.map((f) => f.code)).toEqual(Array(calls).fill('UPSTREAM_UNAVAILABLE'));
     expect(failures[0].details).toEqual({ upstreamStatus: 503 });
 
-    const upstream = await maia.count('listProjects');
+    const upstream = await suite.maia.count('listProjects');
     const retries = upstream - calls;
     expect(retries).toBeGreaterThan(0); // retries did happen...
     expect(retries).toBeLessThanOrEqual(Math.floor(0.1 * calls) + 2); // ...within the budget (not 200)
@@ -145,12 +136,12 @@ describe('retries', () => {
 
   it('a GET survives one 503 and one dropped connection by retrying', async () => {
     const h = await warmHarness();
-    await maia.addFault({ route: 'getExecution', status: 503, count: 1 });
-    await maia.addFault({ route: 'getExecution', drop: 'before', count: 1 });
+    await suite.maia.addFault({ route: 'getExecution', status: 503, count: 1 });
+    await suite.maia.addFault({ route: 'getExecution', drop: 'before', count: 1 });
     await expect(h.api.getExecution(seed.analytics, seed.historyRun)).resolves.toMatchObject({
       status: 'SUCCESS',
     });
-    expect(await maia.count('getExecution')).toBe(3);
+    expect(await suite.maia.count('getExecution')).toBe(3);
   });
 
   it('the cancel PATCH is retried once, and only once', async () => {
@@ -159,23 +150,23 @@ describe('retries', () => {
       pipelineName: seed.backfill,
       environmentName: 'Dev',
     });
-    await maia.addFault({ route: 'cancelExecution', status: 503, count: 1 });
+    await suite.maia.addFault({ route: 'cancelExecution', status: 503, count: 1 });
     await expect(h.api.cancelExecution(seed.analytics, id, true)).resolves.toEqual({
       pipelineExecutionId: id,
     });
-    expect(await maia.count('cancelExecution')).toBe(2);
+    expect(await suite.maia.count('cancelExecution')).toBe(2);
 
     const second = await h.api.executePipeline(seed.analytics, {
       pipelineName: seed.backfill,
       environmentName: 'Prod',
     });
-    await maia.resetCounters();
-    await maia.addFault({ route: 'cancelExecution', status: 503 });
+    await suite.maia.resetCounters();
+    await suite.maia.addFault({ route: 'cancelExecution', status: 503 });
     const failure = await failureOf(
       watch.observe(h.api.cancelExecution(seed.analytics, second.pipelineExecutionId, false)),
     );
     expect(failure.code).toBe('UPSTREAM_UNAVAILABLE');
-    expect(await maia.count('cancelExecution')).toBe(2);
+    expect(await suite.maia.count('cancelExecution')).toBe(2);
   });
 
   it('4xx answers are final: not retried', async () => {
@@ -184,7 +175,7 @@ describe('retries', () => {
       h.api.getExecution(seed.analytics, 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee'),
     );
     expect(failure.code).toBe('NOT_FOUND');
-    expect(await maia.count('getExecution')).toBe(1);
+    expect(await suite.maia.count('getExecution')).toBe(1);
   });
 });
 
@@ -197,13 +188,13 @@ describe('circuit breaker', () => {
 
   it('opens after repeated 503s, fails fast without calling, lets one probe decide, and recovers', async () => {
     const h = await warmHarness({ env });
-    await maia.addFault({ route: 'getExecution', status: 503 });
+    await suite.maia.addFault({ route: 'getExecution', status: 503 });
     for (let i = 0; i < 5; i++) {
       expect(
         (await failureOf(h.api.getExecution(seed.analytics, seed.historyRun))).details.upstreamStatus,
       ).toBe(503);
     }
-    expect(await maia.count('getExecution')).toBe(5);
+    expect(await suite.maia.count('getExecution')).toBe(5);
     expect(h.transport.breakerFor().state).toBe('open');
 
     // Open: fast failures, nothing reaches Maia (any route of that host).
@@ -213,7 +204,7 @@ describe('circuit breaker', () => {
       expect(failure.details).toEqual({ retryAfterSeconds: 1 });
     }
     expect((await failureOf(h.api.listProjects())).code).toBe('UPSTREAM_UNAVAILABLE');
-    expect((await maia.counters()).total).toBe(5);
+    expect((await suite.maia.counters()).total).toBe(5);
 
     // After openMs, still failing: one probe among concurrent callers, then open again.
     await sleepMs(550);
@@ -222,11 +213,11 @@ describe('circuit breaker', () => {
     );
     expect(probing.filter((f) => f.details.upstreamStatus === 503)).toHaveLength(1);
     expect(probing.every((f) => f.code === 'UPSTREAM_UNAVAILABLE')).toBe(true);
-    expect(await maia.count('getExecution')).toBe(6);
+    expect(await suite.maia.count('getExecution')).toBe(6);
     expect(h.transport.breakerFor().state).toBe('open');
 
     // Maia is back: after openMs the probe succeeds and the breaker closes.
-    await maia.clearFaults();
+    await suite.maia.clearFaults();
     await sleepMs(550);
     await expect(h.api.getExecution(seed.analytics, seed.historyRun)).resolves.toMatchObject({
       status: 'SUCCESS',
@@ -236,7 +227,7 @@ describe('circuit breaker', () => {
       Array.from({ length: 5 }, () => h.api.getExecution(seed.analytics, seed.historyRun)),
     );
     expect(after).toHaveLength(5);
-    expect(await maia.count('getExecution', 200)).toBe(6);
+    expect(await suite.maia.count('getExecution', 200)).toBe(6);
   });
 
   it('timeouts and dropped connections count as failures; 4xx answers do not', async () => {
@@ -245,8 +236,8 @@ describe('circuit breaker', () => {
       await failureOf(h.api.getExecution(seed.analytics, 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee'));
     expect(h.transport.breakerFor().state).toBe('closed');
 
-    await maia.addFault({ route: 'listProjects', latencyMs: 400, count: 3 });
-    await maia.addFault({ route: 'listProjects', drop: 'before', count: 2 });
+    await suite.maia.addFault({ route: 'listProjects', latencyMs: 400, count: 3 });
+    await suite.maia.addFault({ route: 'listProjects', drop: 'before', count: 2 });
     const codes = [];
     for (let i = 0; i < 5; i++) codes.push((await failureOf(h.api.listProjects())).code);
     expect(codes).toEqual([

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { credentialFingerprint } from '../../src/maia/maia-token-crypto';
-import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import {
   apiRequests,
-  createMaiaHarness,
   failureOf,
-  SecretWatch,
   seed,
   sleepMs,
+  type HarnessOptions,
   type MaiaHarness,
+  useMaiaSuite,
 } from './support/maia-harness';
 
 /**
@@ -17,35 +16,12 @@ import {
  * token endpoint (down, hanging, refusing the credentials).
  */
 
-const watch = new SecretWatch();
-let maia: EmulatorFixture;
-const harnesses: MaiaHarness[] = [];
-
-async function harness(options: Parameters<typeof createMaiaHarness>[1] = {}): Promise<MaiaHarness> {
-  const h = await createMaiaHarness(maia, { watch, ...options });
-  harnesses.push(h);
-  return h;
-}
-
-beforeAll(async () => {
-  watch.install();
-  maia = await startEmulatorFixture({ timeScale: 0.02, rateLimitPerMinute: 1_000_000 });
-});
-
-afterEach(async () => {
-  await Promise.all(harnesses.splice(0).map((h) => h.close()));
-});
-
-afterAll(async () => {
-  await maia?.close();
-});
-
-beforeEach(async () => {
-  await maia.reset();
-});
+const suite = useMaiaSuite();
+const { watch } = suite;
+const harness = (options: HarnessOptions = {}): Promise<MaiaHarness> => suite.harness({ ...options });
 
 function tokenRequests(h: MaiaHarness): number {
-  return h.sent.filter((r) => r.url === maia.tokenUrl).length;
+  return h.sent.filter((r) => r.url === suite.maia.tokenUrl).length;
 }
 
 describe('one token for many callers', () => {
@@ -59,10 +35,10 @@ describe('one token for many callers', () => {
       ),
     );
     expect(results).toHaveLength(50);
-    expect(await maia.count('token')).toBe(1);
-    expect(await maia.count('listProjects', 200)).toBe(25);
-    expect(await maia.count('getExecution', 200)).toBe(25);
-    expect(await maia.apiCount(401)).toBe(0);
+    expect(await suite.maia.count('token')).toBe(1);
+    expect(await suite.maia.count('listProjects', 200)).toBe(25);
+    expect(await suite.maia.count('getExecution', 200)).toBe(25);
+    expect(await suite.maia.apiCount(401)).toBe(0);
   });
 
   it('two replicas sharing one real Redis make 1 token request between them, stored sealed', async () => {
@@ -73,8 +49,8 @@ describe('one token for many callers', () => {
     await Promise.all(
       Array.from({ length: 40 }, (_, i) => watch.observe((i % 2 === 0 ? a : b).api.listProjects())),
     );
-    expect(await maia.count('token')).toBe(1);
-    expect(await maia.count('listProjects', 200)).toBe(40);
+    expect(await suite.maia.count('token')).toBe(1);
+    expect(await suite.maia.count('listProjects', 200)).toBe(40);
     expect(tokenRequests(a) + tokenRequests(b)).toBe(1);
     // Both replicas used the one token.
     const used = new Set([...apiRequests(a), ...apiRequests(b)].map((r) => r.token));
@@ -82,7 +58,7 @@ describe('one token for many callers', () => {
 
     // In Redis: sealed, not the token in any readable form.
     const token = [...used][0] as string;
-    const key = `${redisPrefix}maia:token:${credentialFingerprint(maia.clientId, maia.tokenUrl, 'https://api.matillion.com')}`;
+    const key = `${redisPrefix}maia:token:${credentialFingerprint(suite.maia.clientId, suite.maia.tokenUrl, 'https://api.matillion.com')}`;
     const stored = await a.redis.client?.get(key);
     expect(stored).toEqual(expect.stringMatching(/^v1\./));
     expect(stored).not.toContain(token);
@@ -92,7 +68,7 @@ describe('one token for many callers', () => {
     // A third replica that starts later adopts it without asking the endpoint.
     const c = await harness({ redisPrefix });
     await c.api.listProjects();
-    expect(await maia.count('token')).toBe(1);
+    expect(await suite.maia.count('token')).toBe(1);
     expect(tokenRequests(c)).toBe(0);
   });
 
@@ -105,7 +81,7 @@ describe('one token for many callers', () => {
       env: { MAIA_CLIENT_ID: 'second-client', MAIA_CLIENT_SECRET: 'second-secret' },
     });
     await b.api.listProjects();
-    expect(await maia.count('token')).toBe(2);
+    expect(await suite.maia.count('token')).toBe(2);
   });
 });
 
@@ -131,44 +107,44 @@ describe('401 and revocation', () => {
     };
     const traffic = Promise.all(Array.from({ length: 8 }, (_, i) => worker(i)));
     await sleepMs(500);
-    await maia.revokeTokens();
+    await suite.maia.revokeTokens();
     await traffic;
 
     expect(errors).toEqual([]);
     expect(calls).toBeGreaterThan(50);
-    expect(await maia.apiCount(401)).toBeGreaterThanOrEqual(1); // the revocation did hit callers
-    expect(await maia.count('token')).toBe(2); // the first token and exactly one refresh
+    expect(await suite.maia.apiCount(401)).toBeGreaterThanOrEqual(1); // the revocation did hit callers
+    expect(await suite.maia.count('token')).toBe(2); // the first token and exactly one refresh
   });
 
   it('revoked with two replicas on one Redis: one refresh for the fleet', async () => {
     const redisPrefix = `test:${randomUUID()}:`;
     const [a, b] = await Promise.all([harness({ redisPrefix }), harness({ redisPrefix })]);
     await Promise.all([a.api.listProjects(), b.api.listProjects()]);
-    expect(await maia.count('token')).toBe(1);
-    await maia.revokeTokens();
+    expect(await suite.maia.count('token')).toBe(1);
+    await suite.maia.revokeTokens();
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) => watch.observe((i % 2 === 0 ? a : b).api.listProjects())),
     );
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
-    expect(await maia.count('token')).toBe(2);
+    expect(await suite.maia.count('token')).toBe(2);
   });
 
   it('a second 401 fails with UPSTREAM_AUTH_FAILED after exactly one refresh and one replay', async () => {
     const h = await harness();
     await h.api.listProjects();
-    await maia.resetCounters();
-    await maia.addFault({ route: 'getExecution', status: 401 });
+    await suite.maia.resetCounters();
+    await suite.maia.addFault({ route: 'getExecution', status: 401 });
     const failure = await failureOf(watch.observe(h.api.getExecution(seed.analytics, seed.historyRun)));
     expect(failure.code).toBe('UPSTREAM_AUTH_FAILED');
-    expect(await maia.count('getExecution')).toBe(2);
-    expect(await maia.count('token')).toBe(1);
+    expect(await suite.maia.count('getExecution')).toBe(2);
+    expect(await suite.maia.count('token')).toBe(1);
   });
 });
 
 describe('token endpoint failures', () => {
   it('endpoint down and no token: UPSTREAM_AUTH_UNAVAILABLE at once, asked again at most every interval', async () => {
     const h = await harness({ env: { MAIA_TOKEN_RETRY_INTERVAL_MS: '5000' } });
-    await maia.addFault({ route: 'token', status: 503 });
+    await suite.maia.addFault({ route: 'token', status: 503 });
     for (let i = 0; i < 4; i++) {
       const startedMs = Date.now();
       const failure = await failureOf(watch.observe(h.api.listProjects()));
@@ -176,15 +152,15 @@ describe('token endpoint failures', () => {
       expect(Date.now() - startedMs).toBeLessThan(2000);
       await sleepMs(100);
     }
-    expect(await maia.count('token')).toBe(1);
-    expect(await maia.count('listProjects')).toBe(0);
+    expect(await suite.maia.count('token')).toBe(1);
+    expect(await suite.maia.count('listProjects')).toBe(0);
   });
 
   it('a hanging endpoint fails the caller within 2 s; it recovers after the pause', async () => {
     const h = await harness({
       env: { MAIA_TOKEN_TIMEOUT_MS: '2000', MAIA_TOKEN_RETRY_INTERVAL_MS: '300', MAIA_DEADLINE_MS: '10000' },
     });
-    const fault = await maia.addFault({ route: 'token', latencyMs: 5000 });
+    const fault = await suite.maia.addFault({ route: 'token', latencyMs: 5000 });
     const startedMs = Date.now();
     const failure = await failureOf(watch.observe(h.api.listProjects()));
     const elapsedMs = Date.now() - startedMs;
@@ -192,7 +168,7 @@ describe('token endpoint failures', () => {
     expect(elapsedMs).toBeGreaterThanOrEqual(1900);
     expect(elapsedMs).toBeLessThan(2800); // 2 s plus scheduling slack on a busy machine
 
-    await maia.removeFault(fault);
+    await suite.maia.removeFault(fault);
     await sleepMs(350);
     await expect(h.api.listProjects()).resolves.toMatchObject({ total: 5 });
     expect(tokenRequests(h)).toBe(2);
@@ -207,8 +183,8 @@ describe('token endpoint failures', () => {
       expect(failure.code).toBe('UPSTREAM_AUTH_FAILED');
       expect(failure.message).toBe('Maia rejected the gateway credentials');
     }
-    expect(await maia.count('token')).toBe(1);
-    expect(await maia.count('token', 401)).toBe(1);
+    expect(await suite.maia.count('token')).toBe(1);
+    expect(await suite.maia.count('token', 401)).toBe(1);
   });
 
   it('rejected credentials pause every replica sharing Redis', async () => {
@@ -220,7 +196,7 @@ describe('token endpoint failures', () => {
     expect((await failureOf(a.api.listProjects())).code).toBe('UPSTREAM_AUTH_FAILED');
     const b = await harness({ redisPrefix, env });
     expect((await failureOf(b.api.listProjects())).code).toBe('UPSTREAM_AUTH_FAILED');
-    expect(await maia.count('token')).toBe(1);
+    expect(await suite.maia.count('token')).toBe(1);
   });
 });
 

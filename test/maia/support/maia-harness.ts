@@ -249,3 +249,53 @@ export async function eventually(
     }
   }
 }
+
+/** What a Maia client suite shares: one emulator, the secret watch, and harnesses closed after each test. */
+export interface MaiaSuite {
+  /** The emulator (set once `beforeAll` has run). */
+  readonly maia: EmulatorFixture;
+  readonly watch: SecretWatch;
+  /** A harness closed after the test; with `warm`, its token is fetched first so only the calls under test count. */
+  harness(options?: HarnessOptions & { warm?: boolean }): Promise<MaiaHarness>;
+}
+
+/**
+ * Registers the lifecycle every Maia client suite repeats: the secret watch installed, one fast emulator
+ * with no rate limit, a reset before each test, every harness closed after it, the emulator closed last.
+ */
+export function useMaiaSuite(): MaiaSuite {
+  const watch = new SecretWatch();
+  const harnesses: MaiaHarness[] = [];
+  let maia: EmulatorFixture | undefined;
+
+  beforeAll(async () => {
+    watch.install();
+    // Imported here so the harness module stays usable without an emulator (unit-style suites).
+    const { startEmulatorFixture } = await import('../../support/emulator-fixture');
+    maia = await startEmulatorFixture({ timeScale: 0.02, rateLimitPerMinute: 1_000_000 });
+  });
+  beforeEach(async () => {
+    await maia?.reset();
+  });
+  afterEach(async () => {
+    await Promise.all(harnesses.splice(0).map((h) => h.close()));
+  });
+  afterAll(async () => {
+    await maia?.close();
+  });
+
+  return {
+    get maia(): EmulatorFixture {
+      if (!maia) throw new Error('the emulator starts in beforeAll');
+      return maia;
+    },
+    watch,
+    async harness(options = {}) {
+      const { warm, ...rest } = options;
+      const h = await createMaiaHarness(this.maia, { watch, ...rest });
+      harnesses.push(h);
+      if (warm) await h.api.listEnvironments(seed.analytics);
+      return h;
+    },
+  };
+}
