@@ -7,6 +7,7 @@ import { installStaleWarning } from './common/http/stale-warning';
 import { installRequestContext } from './common/request-context';
 import { GatewayValidationPipe } from './common/validation';
 import { type AppConfig } from './config';
+import { installUpgradeClientIp } from './auth/client-ip';
 import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
 import { installRequestLogging, PINO } from './logging/logging.module';
 import { PinoNestLogger } from './logging/pino-nest.logger';
@@ -19,7 +20,7 @@ import { gatewayRequestId } from './logging/request-id';
 export async function createGateway(config: AppConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.server.bodyLimitBytes,
-    trustProxy: true,
+    trustProxy: config.server.trustProxy,
     // One request id for logs, the x-request-id answer and Maia calls.
     genReqId: gatewayRequestId,
   });
@@ -31,6 +32,8 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
     logger: config.server.logLevel === 'silent' ? false : undefined,
   });
   app.useLogger(app.get(PinoNestLogger));
+  // WebSocket upgrades bypass Fastify's request: give them the client IP by the same proxy rules.
+  installUpgradeClientIp(app.getHttpServer(), config.server.trustProxy);
   installRequestLogging(adapter.getInstance(), app.get(PINO), config);
   // Instead of enableShutdownHooks(): drain first (readiness, in-flight requests), then Nest's hooks.
   installGracefulShutdown(app, config);

@@ -1,20 +1,28 @@
-import type { IncomingMessage } from 'node:http';
+import proxyAddr from '@fastify/proxy-addr';
+import type { IncomingMessage, Server } from 'node:http';
+import type { TrustProxy } from '../config/server.config';
+
+const UPGRADE_IP = Symbol('maia-gateway:client-ip');
 
 /**
- * The client's address for per-IP limits. Fastify requests already resolve it (`trustProxy` is on in
- * `bootstrap.ts`); a raw upgrade request of a WebSocket is read the same way: the first
- * `X-Forwarded-For` hop, else the socket's peer.
+ * The client's address for per-IP limits. Fastify requests resolve it themselves (`request.ip`, by the
+ * `TRUST_PROXY` rules); the raw upgrade request of a WebSocket carries the address
+ * `installUpgradeClientIp` resolved by the same rules; anything else falls back to the socket's peer.
+ * X-Forwarded-For is never read here: only the trusted-proxy rules may believe it.
  */
 export function clientIpOf(request: unknown): string {
   if (!request || typeof request !== 'object') return 'unknown';
-  const r = request as {
-    ip?: unknown;
-    headers?: IncomingMessage['headers'];
-    socket?: { remoteAddress?: string };
-  };
+  const r = request as { ip?: unknown; [UPGRADE_IP]?: string; socket?: { remoteAddress?: string } };
   if (typeof r.ip === 'string' && r.ip !== '') return r.ip;
-  const forwarded = r.headers?.['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  if (first) return first;
+  if (typeof r[UPGRADE_IP] === 'string') return r[UPGRADE_IP];
   return r.socket?.remoteAddress ?? 'unknown';
+}
+
+/** Resolves the client IP of every WebSocket upgrade before the WebSocket server sees the request. */
+export function installUpgradeClientIp(server: Server, trustProxy: TrustProxy): void {
+  const trust =
+    trustProxy === true ? () => true : trustProxy === false ? () => false : proxyAddr.compile(trustProxy);
+  server.prependListener('upgrade', (req: IncomingMessage & { [UPGRADE_IP]?: string }) => {
+    req[UPGRADE_IP] = proxyAddr(req, trust);
+  });
 }

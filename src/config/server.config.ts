@@ -15,7 +15,23 @@ const schema = z.object({
   GRAPHQL_EXPLORER: envBool(false),
   GRAPHQL_INTROSPECTION: envBool(false),
   MAIA_CLIENT_ID: envOptionalString(),
+  TRUST_PROXY: envOptionalString().refine(
+    (v) => v === undefined || v === 'true' || v === 'false' || /^[\w.:/]+(\s*,\s*[\w.:/]+)*$/.test(v),
+    {
+      message:
+        'must be true, false, or a comma-separated list of proxy addresses/CIDRs (e.g. 10.0.0.0/8,loopback)',
+    },
+  ),
 });
+
+/** Which peers may set X-Forwarded-For: none (default), every one, or the listed addresses/CIDRs. */
+export type TrustProxy = boolean | string[];
+
+function trustProxyOf(value: string | undefined): TrustProxy {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  return value.split(',').map((v) => v.trim());
+}
 
 export function serverConfig(env: Env) {
   const v = schema.parse(env);
@@ -28,6 +44,11 @@ export function serverConfig(env: Env) {
     port: v.PORT,
     bodyLimitBytes: v.BODY_LIMIT_BYTES,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    /**
+     * Off by default: a client could otherwise pick its own IP for per-IP limits by sending X-Forwarded-For.
+     * Behind a load balancer, name it (or `true` when only the load balancer can reach the gateway).
+     */
+    trustProxy: trustProxyOf(v.TRUST_PROXY),
     logLevel: v.LOG_LEVEL,
     /** The explorer and introspection are on outside production, and in production only when asked for. */
     graphqlExplorer: devLike || v.GRAPHQL_EXPLORER,
