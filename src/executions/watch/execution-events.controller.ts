@@ -105,12 +105,29 @@ export class ExecutionEventsController {
     const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), keepAliveMs);
     const onClose = () => void stream.return();
     raw.once('close', onClose);
+    // A stream lives no longer than the credentials that opened it (as graphql-ws sockets do).
+    let expired = false;
+    const expiresAt = request.requestContext?.principal?.expiresAt;
+    const expiry = expiresAt
+      ? setTimeout(
+          () => {
+            expired = true;
+            const error = { code: ErrorCode.UNAUTHENTICATED, message: 'Credentials expired' };
+            raw.write(`event: error\ndata: ${JSON.stringify(error)}\n\n`);
+            void stream.return();
+          },
+          Math.max(0, expiresAt.getTime() - Date.now()),
+        )
+      : undefined;
     try {
       // The first result may still be pending (a resumed stream waits for the next change).
       const head = await first;
-      if (!head.done) {
+      if (!head.done && !expired) {
         raw.write(formatEvent(head.value));
-        for await (const event of stream) raw.write(formatEvent(event));
+        for await (const event of stream) {
+          if (expired) break;
+          raw.write(formatEvent(event));
+        }
       }
     } catch (error) {
       const gatewayError =
@@ -121,6 +138,7 @@ export class ExecutionEventsController {
       );
     } finally {
       clearInterval(keepAlive);
+      clearTimeout(expiry);
       raw.off('close', onClose);
       await stream.return();
       if (!raw.writableEnded) raw.end();
