@@ -188,6 +188,17 @@ class EmulatorServer {
 
     const { route, params } = match;
     const fault = this.faults.pick(route.name);
+    // The request is received whole before any latency, as Maia would have it: a client that times out
+    // during the delay still gets its action performed (the "acted, but answered too late" case).
+    let bodyText: string;
+    try {
+      bodyText = method === 'GET' || method === 'HEAD' ? '' : await readBody(req);
+    } catch (error) {
+      const reply = this.problemOf(error);
+      this.counters.record(route.name, reply.status);
+      send(res, reply);
+      return;
+    }
     if (fault?.latencyMs) await this.delay(fault.latencyMs);
     if (fault?.drop === 'before') {
       this.counters.record(route.name, 'dropped');
@@ -203,7 +214,7 @@ class EmulatorServer {
 
     let reply: Reply;
     try {
-      reply = await this.perform(route, params, query, req);
+      reply = this.perform(route, params, query, req, bodyText);
     } catch (error) {
       reply = this.problemOf(error);
     }
@@ -217,14 +228,15 @@ class EmulatorServer {
     send(res, reply);
   }
 
-  private async perform(
+  private perform(
     route: RouteDef,
     rawParams: string[],
     query: URLSearchParams | null,
     req: IncomingMessage,
-  ): Promise<Reply> {
+    bodyText: string,
+  ): Reply {
     if (!route.authenticated) {
-      return this.issueToken(await readBody(req), req.headers['content-type'] ?? '');
+      return this.issueToken(bodyText, req.headers['content-type'] ?? '');
     }
     const authorization = req.headers.authorization;
     const token = authorization && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : '';
@@ -245,7 +257,7 @@ class EmulatorServer {
       return problemReply(429, 'Rate limit exceeded', { 'retry-after': String(rate.retryAfterSeconds) });
     }
     const params = rawParams.map(decodeParam);
-    const body = req.method === 'GET' ? undefined : parseJsonBody(await readBody(req));
+    const body = req.method === 'GET' ? undefined : parseJsonBody(bodyText);
     return route.handle({ params, query, body, auth: client.auth, nowMs: Date.now() });
   }
 

@@ -55,6 +55,10 @@ export function readBody(req: IncomingMessage): Promise<string> {
       resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8')),
     );
     req.on('error', reject);
+    // A client that goes away mid-body must not leave the handler waiting forever.
+    req.on('close', () => {
+      if (!req.complete) reject(new HttpProblem(400, 'Request body incomplete'));
+    });
   });
 }
 

@@ -47,6 +47,24 @@ describe('faults', () => {
     expect(res.body.total).toBe(5);
   });
 
+  it('latencyMs on execute: a client that gives up during the delay still has its run created (acted, answered late)', async () => {
+    await addFault({ route: 'executePipeline', latencyMs: 400, count: 1 });
+    const before = await executionCount();
+    const gaveUp = await fetch(
+      `${maia.emulator.url}/dpc/v1/projects/${seedIds.analytics}/pipeline-executions`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(backfill),
+        signal: AbortSignal.timeout(100),
+      },
+    ).catch((error: Error) => error.name);
+    expect(gaveUp).toBe('TimeoutError');
+    expect(await executionCount()).toBe(before); // not yet: Maia is slow
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await executionCount()).toBe(before + 1);
+  });
+
   it('status answers that status as problem+json with the given headers, without performing the action', async () => {
     await addFault({ route: 'executePipeline', status: 503, headers: { 'Retry-After': '2' }, count: 1 });
     const faulted = await maia.api('POST', `/v1/projects/${seedIds.analytics}/pipeline-executions`, {
