@@ -8,6 +8,7 @@ import { installRequestContext } from './common/request-context';
 import { GatewayValidationPipe } from './common/validation';
 import { type AppConfig } from './config';
 import { installUpgradeClientIp } from './auth/client-ip';
+import { installHotReads } from './hot-read/hot-read.setup';
 import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
 import { installRequestLogging, PINO } from './logging/logging.module';
 import { PinoNestLogger } from './logging/pino-nest.logger';
@@ -27,6 +28,8 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
   // Before Nest registers any route, so every request (GraphQL's included) has its RequestContext.
   installRequestContext(adapter.getInstance());
   installStaleWarning(adapter.getInstance());
+  // Answers of hot lookup reads, per caller, ahead of Nest and Apollo (src/hot-read).
+  const hotReads = installHotReads(adapter.getInstance(), config);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bufferLogs: true, // until pino takes over, just below
     logger: config.server.logLevel === 'silent' ? false : undefined,
@@ -41,5 +44,6 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
   app.useGlobalPipes(new GatewayValidationPipe());
   app.useGlobalFilters(new ProblemJsonExceptionFilter());
   setupOpenApi(app);
+  hotReads.attach(app);
   return app;
 }

@@ -557,7 +557,15 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Adopts newer generations and drops the L1 entries they cover. Idempotent (own messages come back). */
+  /** Called after every invalidation this replica applies (its own or another replica's, via pub/sub). */
+  onInvalidated(listener: () => void): void {
+    this.invalidationListeners.push(listener);
+  }
+
+  private readonly invalidationListeners: (() => void)[] = [];
+
   private applyInvalidation(generations: Record<string, number>): void {
+    for (const listener of this.invalidationListeners) listener();
     for (const [name, value] of Object.entries(generations)) {
       if (Number.isFinite(value) && value > (this.generations.get(name) ?? 0))
         this.generations.set(name, value);

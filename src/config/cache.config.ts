@@ -11,6 +11,7 @@ const schema = z.object({
   CACHE_LOCK_TTL_MS: envInt(10_000, 100, 300_000),
   CACHE_LOCK_WAIT_MS: envInt(5_000, 0, 300_000),
   CACHE_LOCK_POLL_MS: envInt(100, 5, 10_000),
+  CACHE_HOT_READ_TTL_MS: envInt(1_000, 0, 60_000),
   IDEMPOTENCY_TTL_SECONDS: envInt(86_400, 60, 7 * 86_400),
   IDEMPOTENCY_WAIT_MS: envInt(20_000, 0, 300_000),
   IDEMPOTENCY_PENDING_TTL_MS: envInt(60_000, 1_000, 3_600_000),
@@ -42,6 +43,11 @@ export function cacheConfig(env: Env) {
       /** How often a waiting replica looks again when no pub/sub notification arrives. */
       pollMs: v.CACHE_LOCK_POLL_MS,
     },
+    /**
+     * Whole answers of lookup reads (REST lists, GraphQL queries of projects, environments, pipelines),
+     * per caller, served again for this long before Nest and Apollo run (src/hot-read); 0 turns it off.
+     */
+    hotReadTtlMs: v.CACHE_HOT_READ_TTL_MS,
     idempotency: {
       /** How long a finished request is remembered and replayed. */
       ttlSeconds: v.IDEMPOTENCY_TTL_SECONDS,

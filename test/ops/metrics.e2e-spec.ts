@@ -14,7 +14,12 @@ describe('/metrics after a known sequence of calls', () => {
     maia = await startEmulatorFixture();
     // Memory only: the cache counts below are this process's alone.
     gateway = await startGateway(
-      gatewayEnv(maia, { MAIA_RETRY_BASE_DELAY_MS: '1', MAIA_RETRY_MAX_DELAY_MS: '1' }),
+      gatewayEnv(maia, {
+        MAIA_RETRY_BASE_DELAY_MS: '1',
+        MAIA_RETRY_MAX_DELAY_MS: '1',
+        // Every repeated read must reach the lookup cache for its counters: no hot-read answers here.
+        CACHE_HOT_READ_TTL_MS: '0',
+      }),
     );
   });
   afterAll(async () => {

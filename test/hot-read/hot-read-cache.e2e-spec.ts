@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ANALYTICS_FINISHED_EXECUTION,
+  KEYS,
+  PROJECTS,
+  startSecuredWorld,
+  type SecuredWorld,
+} from '../auth/support/secured-gateway';
+import { spyOnHandlers } from '../security/support/handler-spies';
+
+/**
+ * The hot-read cache (src/hot-read) serves repeated lookup reads ahead of Nest and Apollo. What a user
+ * must never notice: an answer built for another caller, a refused credential let through, an execution
+ * or a mutation answered twice from memory, an answer outliving an invalidation, a stale answer replayed
+ * as fresh. A real Redis and the emulator counting upstream calls; the cache's TTL is long here (60 s) so
+ * that only the rules under test decide what is served again.
+ */
+
+const PROJECTS_QUERY = 'query P { projects { total results { id name } } }';
+
+interface GraphqlAnswer {
+  status: number;
+  body: { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] };
+  headers: Headers;
+}
+
+describe('hot-read cache', () => {
+  let world: SecuredWorld;
+  let handlers: ReturnType<typeof spyOnHandlers>;
+
+  beforeAll(async () => {
+    handlers = spyOnHandlers(); // before the gateway is built: Nest captures the handlers then
+    world = await startSecuredWorld({
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
+      CACHE_HOT_READ_TTL_MS: '60000',
+      // Short-lived lookups, so a stale answer can be provoked within the test; one attempt per call and
+      // no circuit breaker in the way, so Maia is reached again the moment it recovers.
+      CACHE_TTL_PROJECTS_SECONDS: '1',
+      MAIA_MAX_ATTEMPTS: '1',
+      MAIA_BREAKER_FAILURE_THRESHOLD: '1000',
+    });
+  });
+
+  afterAll(async () => {
+    await world?.close();
+    handlers?.restore();
+  });
+
+  beforeEach(async () => {
+    await world.maia.resetCounters();
+  });
+
+  async function graphql(
+    apiKey: string,
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<GraphqlAnswer> {
+    const response = await fetch(`${world.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+      body: JSON.stringify({ query, variables }),
+    });
+    return {
+      status: response.status,
+      body: (await response.json()) as GraphqlAnswer['body'],
+      headers: response.headers,
+    };
+  }
+
+  async function rest(
+    apiKey: string,
+    path: string,
+  ): Promise<{ status: number; body: unknown; headers: Headers }> {
+    const response = await fetch(`${world.url}${path}`, { headers: { 'x-api-key': apiKey } });
+    return { status: response.status, body: await response.json(), headers: response.headers };
+  }
+
+  const projectIds = (answer: GraphqlAnswer) =>
+    ((answer.body.data?.projects as { results: { id: string }[] }).results ?? []).map((p) => p.id).sort();
+
+  it('answers each caller with its own projects, however the requests interleave (GraphQL and REST)', async () => {
+    for (let round = 0; round < 3; round++) {
+      expect(projectIds(await graphql(KEYS.reader, PROJECTS_QUERY))).toEqual([PROJECTS.analytics]);
+      expect(projectIds(await graphql(KEYS.otherProject, PROJECTS_QUERY))).toEqual([PROJECTS.marketing]);
+      expect(projectIds(await graphql(KEYS.admin, PROJECTS_QUERY))).toHaveLength(5);
+      const readerRest = (await rest(KEYS.reader, '/api/v1/projects')).body as { results: { id: string }[] };
+      expect(readerRest.results.map((p) => p.id)).toEqual([PROJECTS.analytics]);
+      const otherRest = (await rest(KEYS.otherProject, '/api/v1/projects')).body as {
+        results: { id: string }[];
+      };
+      expect(otherRest.results.map((p) => p.id)).toEqual([PROJECTS.marketing]);
+    }
+  });
+
+  it('refuses a wrong key even for an answer it holds, and a caller without rights to a project', async () => {
+    expect((await graphql(KEYS.admin, PROJECTS_QUERY)).status).toBe(200);
+    const wrong = await graphql('not-a-key', PROJECTS_QUERY);
+    expect([wrong.status, wrong.body.data ?? null, wrong.body.errors?.[0]?.extensions?.code]).toEqual([
+      401,
+      null,
+      'UNAUTHENTICATED',
+    ]);
+    const path = `/api/v1/projects/${PROJECTS.analytics}/environments`;
+    expect((await rest(KEYS.admin, path)).status).toBe(200);
+    expect((await rest(KEYS.otherProject, path)).status).toBe(404); // hidden = missing, as without the cache
+    expect((await rest('not-a-key', path)).status).toBe(401);
+  });
+
+  it('serves a repeated lookup read without any upstream or lookup work, and forgets it on invalidation', async () => {
+    const first = await graphql(KEYS.admin, 'query Again { projects(size: 5) { total results { id } } }');
+    const upstreamAfterFirst = await world.maia.count('listProjects');
+    const handlerCalls = handlers.calls();
+    const second = await graphql(KEYS.admin, 'query Again { projects(size: 5) { total results { id } } }');
+    expect(second.body).toEqual(first.body);
+    expect(await world.maia.count('listProjects')).toBe(upstreamAfterFirst);
+    expect(handlers.calls()).toBe(handlerCalls); // answered ahead of every resolver
+
+    const invalidated = await graphql(KEYS.admin, 'mutation { invalidateCache { invalidated } }');
+    expect(invalidated.body.errors).toBeUndefined();
+    await world.maia.resetCounters();
+    const callsBeforeThird = handlers.calls();
+    const third = await graphql(KEYS.admin, 'query Again { projects(size: 5) { total results { id } } }');
+    expect(third.body).toEqual(first.body);
+    expect(handlers.calls()).toBeGreaterThan(callsBeforeThird);
+    // Loaded again: the hot answer went with the lookups it was built from.
+    expect(await world.maia.count('listProjects')).toBe(1);
+  });
+
+  it('never serves executions or mutations from memory', async () => {
+    const executionQuery =
+      'query E($p: ID!, $e: ID!) { projects { total } pipelineExecution(projectId: $p, executionId: $e) { id status } }';
+    // A lookup and an execution in one query: the whole query is never cached.
+    const executionId = ANALYTICS_FINISHED_EXECUTION;
+    await world.maia.resetCounters();
+    const statuses: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const answer = await graphql(KEYS.admin, executionQuery, { p: PROJECTS.analytics, e: executionId });
+      statuses.push((answer.body.data?.pipelineExecution as { status: string }).status);
+    }
+    expect(statuses).toHaveLength(3);
+    expect(await world.maia.count('getExecution')).toBe(3);
+
+    // The same mutation twice: two runs upstream.
+    const before = (await world.maia.executions()).length;
+    const input = {
+      projectId: PROJECTS.analytics,
+      pipelineName: 'transform/daily_revenue.tran.yaml',
+      environmentName: 'Dev',
+    };
+    const mutation =
+      'mutation X($input: ExecutePipelineInput!) { executePipeline(input: $input) { pipelineExecutionId } }';
+    const a = await graphql(KEYS.admin, mutation, { input });
+    const b = await graphql(KEYS.admin, mutation, { input });
+    expect(a.body.data?.executePipeline).not.toEqual(b.body.data?.executePipeline);
+    expect((await world.maia.executions()).length).toBe(before + 2);
+  });
+
+  it('never replays a stale answer: once Maia is back, the same read is fresh', async () => {
+    // One lookup (page 0, size 4), several URLs: each attempt misses the hot cache by its URL alone.
+    const urls = ['?size=4', '?size=4&page=0', '?page=0&size=4', '?size=4&', '?&size=4', '?size=4&&page=0'];
+    const path = (attempt: number) => `/api/v1/projects${urls[attempt]}`;
+    expect((await rest(KEYS.admin, path(0))).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1_200)); // the lookup's 1 s TTL runs out
+    await world.maia.addFault({ route: 'listProjects', status: 503 });
+    let staleAt: number | undefined;
+    for (let attempt = 1; attempt <= 5 && staleAt === undefined; attempt++) {
+      const answer = await rest(KEYS.admin, path(attempt));
+      if (answer.status === 200 && answer.headers.get('x-cache-stale')) staleAt = attempt;
+      else await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    await world.maia.clearFaults();
+    expect(staleAt).toBeDefined();
+    await world.maia.resetCounters();
+    const again = await rest(KEYS.admin, path(staleAt as number));
+    expect([again.status, again.headers.get('x-cache-stale')]).toEqual([200, null]);
+    expect(await world.maia.count('listProjects')).toBeGreaterThanOrEqual(1);
+  });
+});
