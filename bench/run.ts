@@ -378,6 +378,8 @@ class Bench {
       };
       if (row.status === 'error') {
         row.error = `${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts of ${result.requests}`;
+        const exit = server.exitStatus();
+        if (exit !== null) row.error += `; ${server.name} exited (${exit}): ${server.output().slice(-1500)}`;
       }
       this.results.rows.push(row);
       log(

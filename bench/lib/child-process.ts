@@ -20,6 +20,8 @@ export interface SpawnedServer {
   peakRssBytes(): number;
   /** CPU time used so far (user + system), in milliseconds. */
   cpuTimeMs(): number;
+  /** null while running; the exit code or signal once it has exited. */
+  exitStatus(): number | string | null;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -136,6 +138,7 @@ export async function spawnServer(options: SpawnOptions): Promise<SpawnedServer>
     rssBytes: () => rssOf(pid),
     peakRssBytes: () => procStatusBytes(pid, 'VmHWM'),
     cpuTimeMs: () => cpuTimeMsOf(pid),
+    exitStatus: () => child.exitCode ?? child.signalCode ?? null,
     stop: async (graceMs = 10_000) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

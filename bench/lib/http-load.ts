@@ -14,15 +14,15 @@ export interface LoadOptions {
   connections: number;
   durationSeconds: number;
   /**
-   * The longest warm-up. It runs in windows of WARMUP_WINDOW_SECONDS and stops early once two windows in
-   * a row are within WARMUP_STABLE_RATIO of the one before: a large application (Nest, Apollo) keeps
+   * The longest warm-up. It runs in windows of WARMUP_WINDOW_SECONDS and, after a third of this budget,
+   * stops early once two windows in a row are within WARMUP_STABLE_RATIO of the one before: a large application (Nest, Apollo) keeps
    * getting faster for tens of seconds (JIT, young-generation sizing), a small server is steady at once.
    */
   warmupSeconds: number;
 }
 
 const WARMUP_WINDOW_SECONDS = 2;
-const WARMUP_STABLE_RATIO = 0.1;
+const WARMUP_STABLE_RATIO = 0.05;
 
 export interface LoadResult {
   reqPerSec: number;
@@ -66,6 +66,10 @@ export async function measureLoad(
   let warmupSeconds = 0;
   let previousRate = 0;
   let steadyWindows = 0;
+  const minimumSeconds = Math.min(
+    options.warmupSeconds,
+    Math.max(WARMUP_WINDOW_SECONDS, options.warmupSeconds / 3),
+  );
   while (warmupSeconds < options.warmupSeconds) {
     const window = Math.min(WARMUP_WINDOW_SECONDS, options.warmupSeconds - warmupSeconds);
     const warm = await runAutocannon(spec, options.connections, window);
@@ -75,7 +79,8 @@ export async function measureLoad(
     // Steady: two windows in a row within the ratio of the one before (one could be a lucky plateau).
     const steady = previousRate > 0 && Math.abs(rate - previousRate) <= previousRate * WARMUP_STABLE_RATIO;
     steadyWindows = steady ? steadyWindows + 1 : 0;
-    if (steadyWindows >= 2) break;
+    // Not before a third of the budget: the gateway's ramp is slow enough to look steady for a moment.
+    if (steadyWindows >= 2 && warmupSeconds >= minimumSeconds) break;
     previousRate = rate;
   }
   await beforeMeasure?.();

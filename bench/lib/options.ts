@@ -22,7 +22,7 @@ export interface Budget {
 export const budgets: Record<Mode, Budget> = {
   full: {
     connections: 50,
-    warmupSeconds: 20,
+    warmupSeconds: 30,
     durationSeconds: 10,
     pairedSamples: 2000,
     pairedWarmup: 1000,

@@ -113,7 +113,18 @@ export function isCacheableQuery(schema: GraphQLSchema, source: string, operatio
   return cacheable;
 }
 
+// Principals are long-lived objects (one per API key; JWT principals per verified token): key them once.
+const principalKeys = new WeakMap<Principal, string>();
+
 function principalKey(p: Principal): string {
+  const known = principalKeys.get(p);
+  if (known !== undefined) return known;
+  const key = principalKeyOf(p);
+  principalKeys.set(p, key);
+  return key;
+}
+
+function principalKeyOf(p: Principal): string {
   const projects = p.projects === '*' ? '*' : [...p.projects].sort().join(',');
   return `${p.kind}\u0000${p.id}\u0000${[...p.scopes].sort().join(',')}\u0000${projects}`;
 }
@@ -208,8 +219,6 @@ export class HotReadCache {
     } catch {
       return undefined; // over its limit: the normal path answers 429 / RATE_LIMITED
     }
-    // Charged once: the guard and the GraphQL plugin find this state and neither authenticate nor charge again.
-    rememberAuthState({ principal, rateLimited: true, transport: 'http' }, request, request.raw);
     const ctx = request.requestContext;
     if (ctx && !ctx.principal) ctx.principal = principal;
     const key = `${principalKey(principal)}\u0000${requestKey}`;
@@ -220,6 +229,8 @@ export class HotReadCache {
       return reply.send(entry.body);
     }
     if (entry) this.entries.delete(key);
+    // Charged once: the guard and the GraphQL plugin find this state and neither authenticate nor charge again.
+    rememberAuthState({ principal, rateLimited: true, transport: 'http' }, request, request.raw);
     request[HOT_KEY] = key;
     return undefined;
   }
