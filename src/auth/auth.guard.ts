@@ -12,8 +12,7 @@ import { DEFAULT_PROJECT_ID_ARGS, PROJECT_ID_ARGS } from './project-args.decorat
 import { PROJECT_DIRECTORY, type ProjectDirectory } from './project-directory';
 import { IS_PUBLIC } from './public.decorator';
 import { REQUIRED_SCOPE, type Scope } from './require-scope.decorator';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID_PATTERN } from '../common/validation/uuid';
 
 /** One request or operation as the guard sees it, whatever the transport. */
 interface Target {
@@ -87,7 +86,7 @@ export class AuthGuard implements CanActivate {
       this.reflector.getAllAndOverride<string[] | undefined>(PROJECT_ID_ARGS, targets) ??
       DEFAULT_PROJECT_ID_ARGS;
     for (const projectId of projectIdsIn(target.argBags, names)) {
-      if (!UUID.test(projectId)) {
+      if (!UUID_PATTERN.test(projectId)) {
         throw new GatewayError(ErrorCode.BAD_USER_INPUT, 'Invalid input: projectId must be a UUID', {
           fields: 'projectId',
         });

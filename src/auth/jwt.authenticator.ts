@@ -2,10 +2,9 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } 
 import { type AuthConfig } from '../config/auth.config';
 import { type Principal } from './principal';
 import { scopes as knownScopes, type Scope } from './require-scope.decorator';
+import { UUID_PATTERN } from '../common/validation/uuid';
 
 export type JwtSettings = NonNullable<AuthConfig['jwt']>;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Why a token was refused: for logs only, never for the caller (every refusal answers the same). */
 export class TokenRejected extends Error {
@@ -81,7 +80,7 @@ export class JwtAuthenticator {
     const projectValues = listClaim(claim(payload, s.projectsClaim));
     const projects = projectValues.includes('*')
       ? ('*' as const)
-      : new Set(projectValues.filter((p) => UUID.test(p)).map((p) => p.toLowerCase()));
+      : new Set(projectValues.filter((p) => UUID_PATTERN.test(p)).map((p) => p.toLowerCase()));
     return Object.freeze({
       id: `jwt:${subject}`,
       name: subject,

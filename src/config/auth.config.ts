@@ -2,12 +2,11 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { envInt, envOptionalString, envUrl, type Env } from './env';
 import { serverConfig, type GatewayMode } from './server.config';
+import { UUID_PATTERN } from '../common/validation/uuid';
 
 /** What a caller may do; `admin` implies every other scope. Mirrors `src/auth/require-scope.decorator.ts`. */
 const scopeNames = ['read', 'execute', 'cancel', 'admin'] as const;
 type ScopeName = (typeof scopeNames)[number];
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Asymmetric algorithms a JWKS can publish keys for. `none` is never accepted. */
 const asymmetricAlgorithms = [
@@ -41,7 +40,9 @@ const apiKeyEntry = z
       .transform((h) => h.toLowerCase()),
     scopes: z.array(z.enum(scopeNames)).min(1),
     projects: z
-      .array(z.string().refine((p) => p === '*' || UUID.test(p), 'projects: project ids (UUIDs) or "*"'))
+      .array(
+        z.string().refine((p) => p === '*' || UUID_PATTERN.test(p), 'projects: project ids (UUIDs) or "*"'),
+      )
       .min(1),
   })
   .strict();

@@ -1,4 +1,5 @@
 import { ErrorCode, GatewayError, type ErrorDetails } from '../common/errors';
+import { UUID_PATTERN } from '../common/validation/uuid';
 
 /**
  * Maps Maia's answers to the shared error codes. Decisions are made on the HTTP status alone (error bodies
@@ -35,14 +36,13 @@ export function codeForStatus(status: number): ErrorCode {
 const urlPattern = /\b[a-z][a-z0-9+.-]*:\/\/\S+/gi;
 const jwtPattern = /\beyJ[\w-]*\.[\w-]*\.?[\w-]*/g;
 const bearerPattern = /\b(bearer|basic)\s+\S+/gi;
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Long opaque runs (tokens, keys, hashes). UUIDs are ids users need and stay.
 const opaquePattern = /[A-Za-z0-9_\-+/=]{32,}/g;
 const secretishPattern = /\b(client_secret|access_token|refresh_token|password|secret|token)\s*[=:]\s*\S+/gi;
 
 /** Mixed letters and digits in a long run: a token or key, not a (long) pipeline or folder name. */
 function looksOpaque(candidate: string): boolean {
-  return !uuidPattern.test(candidate) && /\d/.test(candidate) && /[a-z]/i.test(candidate);
+  return !UUID_PATTERN.test(candidate) && /\d/.test(candidate) && /[a-z]/i.test(candidate);
 }
 
 /**

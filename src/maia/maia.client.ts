@@ -36,8 +36,8 @@ import {
   type Page,
   type PageRequest,
 } from './maia.types';
+import { UUID_PATTERN } from '../common/validation/uuid';
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const iteratorPageSize = 100;
 const maxIteratedPages = 10_000;
 const reconcileListingPages = 5;
@@ -479,7 +479,7 @@ function executionPath(projectId: string, executionId: string): string {
 }
 
 function requireUuid(value: unknown, field: string): asserts value is string {
-  if (typeof value !== 'string' || !uuidPattern.test(value)) {
+  if (typeof value !== 'string' || !UUID_PATTERN.test(value)) {
     throw new GatewayError(ErrorCode.BAD_USER_INPUT, `${field} must be a UUID`, { field });
   }
 }

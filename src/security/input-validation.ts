@@ -1,15 +1,12 @@
 import { ErrorCode, GatewayError } from '../common/errors';
 import { isSafeName, MAX_NAME_LENGTH } from '../common/validation';
+import { isUuid, UUID_PATTERN } from '../common/validation/uuid';
 
 /**
  * Input hygiene for code paths outside the validation pipe (guards, SSE, services fed by headers). The
  * pipe's decorators (`IsSafeName`, `IsUUID`) cover DTOs and args; these are the same rules as functions.
  */
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID_PATTERN.test(value);
-}
+export { isUuid, UUID_PATTERN };
 
 /** BAD_USER_INPUT naming the field (never echoing the value) unless `value` is a UUID. */
 export function assertUuid(value: unknown, field: string): string {

@@ -27,8 +27,8 @@ import {
   type WatchOptions,
   type WatchStream,
 } from './watch.types';
+import { UUID_PATTERN } from '../../common/validation/uuid';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CURSOR = /^\d{1,16}$/;
 /** How long a NOT_FOUND is remembered, so late subscribers of a missing execution do not poll again. */
 const ERROR_TTL_MS = 60_000;
@@ -132,7 +132,7 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
 
   /** An execution was just started through this gateway: poll it from now on, subscribers or not (for a while). */
   notifyStarted(projectId: string, executionId: string): void {
-    if (!UUID.test(projectId) || !UUID.test(executionId) || this.shuttingDown) return;
+    if (!UUID_PATTERN.test(projectId) || !UUID_PATTERN.test(executionId) || this.shuttingDown) return;
     if (this.config.startGraceMs > 0) this.executionHub(projectId, executionId).pin(this.config.startGraceMs);
     // Dashboards watching the project should see the new run soon, not at the feed's slowest pace.
     void this.publishNudge(feedTopic(projectId));
@@ -140,7 +140,7 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
 
   /** A cancel was requested: whoever polls this execution polls fast again. */
   async nudge(projectId: string, executionId: string): Promise<void> {
-    if (!UUID.test(projectId) || !UUID.test(executionId)) return;
+    if (!UUID_PATTERN.test(projectId) || !UUID_PATTERN.test(executionId)) return;
     await Promise.all([
       this.publishNudge(executionTopic(projectId, executionId)),
       this.publishNudge(feedTopic(projectId)),
@@ -327,7 +327,7 @@ export function feedTopic(projectId: string): string {
 }
 
 function checkId(name: string, value: string): void {
-  if (!UUID.test(value))
+  if (!UUID_PATTERN.test(value))
     throw new GatewayError(ErrorCode.BAD_USER_INPUT, `${name} must be a UUID`, { field: name });
 }
 
