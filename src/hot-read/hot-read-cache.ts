@@ -54,6 +54,12 @@ export interface HotReadDeps {
   schema(): GraphQLSchema | undefined;
 }
 
+export interface HotReadStats {
+  hits: number;
+  misses: number;
+  entries: number;
+}
+
 interface Entry {
   body: string;
   contentType: string;
@@ -136,6 +142,9 @@ export class HotReadCache {
   private readonly maxBodyBytes: number;
   private readonly graphqlPath: string;
   private deps: HotReadDeps | undefined;
+  /** Cacheable reads answered from memory, and those that went the normal way (then remembered). */
+  private hits = 0;
+  private misses = 0;
 
   constructor(private readonly options: HotReadCacheOptions) {
     this.maxEntries = options.maxEntries ?? 1_000;
@@ -149,6 +158,11 @@ export class HotReadCache {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Cumulative counts for metrics. */
+  stats(): HotReadStats {
+    return { hits: this.hits, misses: this.misses, entries: this.entries.size };
   }
 
   attach(deps: HotReadDeps): void {
@@ -224,11 +238,13 @@ export class HotReadCache {
     const key = `${principalKey(principal)}\u0000${requestKey}`;
     const entry = this.entries.get(key);
     if (entry && entry.expiresAtMs > Date.now()) {
+      this.hits++;
       void reply.header('content-type', entry.contentType);
       if (entry.cacheControl) void reply.header('cache-control', entry.cacheControl);
       return reply.send(entry.body);
     }
     if (entry) this.entries.delete(key);
+    this.misses++;
     // Charged once: the guard and the GraphQL plugin find this state and neither authenticate nor charge again.
     rememberAuthState({ principal, rateLimited: true, transport: 'http' }, request, request.raw);
     request[HOT_KEY] = key;

@@ -5,6 +5,7 @@ import { AuthGate } from '../auth/auth-gate.service';
 import { AuthService } from '../auth/auth.service';
 import { CacheService } from '../cache/cache.service';
 import type { AppConfig } from '../config';
+import { MetricsService } from '../metrics/metrics.service';
 import { HotReadCache } from './hot-read-cache';
 
 /**
@@ -36,6 +37,7 @@ export function installHotReads(
         },
       });
       app.get(CacheService, { strict: false }).onInvalidated(() => cache.clear());
+      app.get(MetricsService, { strict: false }).setHotReadSource(() => cache.stats());
     },
   };
 }

@@ -2,7 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BoundedLabelSet } from './bounded-label';
 import { type UpstreamCallObservation, type UpstreamObserver } from '../maia/maia-observer';
-import { type CacheStatsSample, type MaiaStateSample, type WatchStatsSample } from './metrics.types';
+import {
+  type CacheStatsSample,
+  type HotReadStatsSample,
+  type MaiaStateSample,
+  type WatchStatsSample,
+} from './metrics.types';
 
 const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
@@ -32,6 +37,7 @@ export class MetricsService implements UpstreamObserver {
     /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/,
   );
   private cacheSource: (() => Iterable<CacheStatsSample>) | null = null;
+  private hotReadSource: (() => HotReadStatsSample | null) | null = null;
   private watchSource: (() => WatchStatsSample | null) | null = null;
   private maiaSource: (() => MaiaStateSample | null) | null = null;
 
@@ -125,6 +131,29 @@ export class MetricsService implements UpstreamObserver {
       },
     });
     new Counter({
+      name: 'gateway_hot_read_requests_total',
+      help: 'Cacheable lookup reads by result: hit (answered from the per-caller hot-read cache, ahead of Nest and Apollo) or miss.',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const sample = self.hotReadSource?.();
+        this.reset();
+        if (!sample) return;
+        this.inc({ result: 'hit' }, sample.hits);
+        this.inc({ result: 'miss' }, sample.misses);
+      },
+    });
+    new Gauge({
+      name: 'gateway_hot_read_entries',
+      help: 'Answers held by the hot-read cache on this replica.',
+      registers,
+      collect() {
+        const sample = self.hotReadSource?.();
+        this.reset();
+        if (sample) this.set(sample.entries);
+      },
+    });
+    new Counter({
       name: 'gateway_cache_loads_saved_total',
       help: 'Upstream loads saved by single-flight: callers that joined a load already in progress.',
       labelNames: ['resource'],
@@ -209,6 +238,11 @@ export class MetricsService implements UpstreamObserver {
   /** The Maia client's breaker and cooldown state, read at scrape time. */
   setMaiaSource(source: () => MaiaStateSample): void {
     this.maiaSource = guarded(source, null);
+  }
+
+  /** The hot-read answer cache's counts, read at scrape time. */
+  setHotReadSource(source: () => HotReadStatsSample): void {
+    this.hotReadSource = guarded(source, null);
   }
 
   /** The exposition text served at /metrics. */

@@ -28,3 +28,10 @@ export interface MaiaStateSample {
   breakerState: 'closed' | 'open' | 'half-open';
   cooldownActive: boolean;
 }
+
+/** The hot-read answer cache on this replica. */
+export interface HotReadStatsSample {
+  hits: number;
+  misses: number;
+  entries: number;
+}

@@ -115,6 +115,11 @@ describe('hot-read cache', () => {
     expect(second.body).toEqual(first.body);
     expect(await world.maia.count('listProjects')).toBe(upstreamAfterFirst);
     expect(handlers.calls()).toBe(handlerCalls); // answered ahead of every resolver
+    const metrics = await (await fetch(`${world.url}/metrics`)).text();
+    expect(
+      Number(/^gateway_hot_read_requests_total\{result="hit"\} (\d+)$/m.exec(metrics)?.[1]),
+    ).toBeGreaterThan(0);
+    expect(Number(/^gateway_hot_read_entries (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
 
     const invalidated = await graphql(KEYS.admin, 'mutation { invalidateCache { invalidated } }');
     expect(invalidated.body.errors).toBeUndefined();
