@@ -1,18 +1,14 @@
-import { Test, type TestingModule } from '@nestjs/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { RequestContext } from '../common/request-context';
-import { ConfigModule, loadConfig } from '../config';
-import { RedisModule } from '../redis/redis.module';
 import { RedisService } from '../redis/redis.service';
 import { CACHE_KEY_VERSION } from './cache.constants';
 import { CacheModule } from './cache.module';
 import { CacheService } from './cache.service';
-
-const REDIS_URL = 'redis://127.0.0.1:6379';
+import { scriptedDoubles, startReplicaModule } from '../../test/support/replica-module';
 
 interface Replica {
   cache: CacheService;
@@ -28,20 +24,15 @@ async function replica(
   env: Record<string, string> = {},
   options: { version?: string; redisUrl?: string | null } = {},
 ): Promise<Replica> {
-  const redisUrl = options.redisUrl === undefined ? REDIS_URL : options.redisUrl;
-  const config = loadConfig({
-    REDIS_KEY_PREFIX: prefix,
-    LOG_LEVEL: 'silent',
-    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
-    ...env,
+  const { version } = options;
+  const moduleRef = await startReplicaModule(prefix, {
+    env,
+    redisUrl: options.redisUrl,
+    imports: [CacheModule],
+    configure: version
+      ? (builder) => builder.overrideProvider(CACHE_KEY_VERSION).useValue(version)
+      : undefined,
   });
-  const builder = Test.createTestingModule({
-    imports: [ConfigModule.forRoot(config), RedisModule, CacheModule],
-  });
-  if (options.version) builder.overrideProvider(CACHE_KEY_VERSION).useValue(options.version);
-  const moduleRef: TestingModule = await builder.compile();
-  moduleRef.useLogger(false);
-  await moduleRef.init();
   const r: Replica = {
     cache: moduleRef.get(CacheService),
     redis: moduleRef.get(RedisService),
@@ -52,21 +43,12 @@ async function replica(
 }
 
 /**
- * A strict loader double: answers the scripted steps in order; any call beyond them is recorded as an
+ * Strict loader doubles: each answers its scripted steps in order; any call beyond them is recorded as an
  * unexpected call (and fails the test in afterEach, even when the cache would have masked the throw).
  */
-const unexpectedCalls: string[] = [];
-function loader<T>(name: string, ...steps: Array<() => T | Promise<T>>): jest.Mock<Promise<T>, []> {
-  let calls = 0;
-  return jest.fn(async () => {
-    const step = steps[calls++];
-    if (!step) {
-      unexpectedCalls.push(`${name} call #${calls}`);
-      throw new Error(`unexpected call #${calls} of ${name}`);
-    }
-    return step();
-  });
-}
+const doubles = scriptedDoubles();
+const unexpectedCalls = doubles.unexpected;
+const loader = doubles.script;
 
 const unavailable = () => new GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, 'Maia is unavailable');
 

@@ -1,15 +1,13 @@
-import { Test } from '@nestjs/testing';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, GatewayError } from '../common/errors';
-import { ConfigModule, loadConfig } from '../config';
-import { RedisModule } from '../redis/redis.module';
 import { RedisService } from '../redis/redis.service';
 import { canonicalJson, fingerprintOf } from './fingerprint.util';
 import { IdempotencyModule } from './idempotency.module';
 import { IdempotencyService } from './idempotency.service';
+import { scriptedDoubles, startReplicaModule, TEST_REDIS_URL } from '../../test/support/replica-module';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
+const REDIS_URL = TEST_REDIS_URL;
 
 interface Replica {
   idempotency: IdempotencyService;
@@ -25,17 +23,7 @@ async function replica(
   env: Record<string, string> = {},
   redisUrl: string | null = REDIS_URL,
 ): Promise<Replica> {
-  const config = loadConfig({
-    REDIS_KEY_PREFIX: prefix,
-    LOG_LEVEL: 'silent',
-    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
-    ...env,
-  });
-  const moduleRef = await Test.createTestingModule({
-    imports: [ConfigModule.forRoot(config), RedisModule, IdempotencyModule],
-  }).compile();
-  moduleRef.useLogger(false);
-  await moduleRef.init();
+  const moduleRef = await startReplicaModule(prefix, { env, redisUrl, imports: [IdempotencyModule] });
   const r: Replica = {
     idempotency: moduleRef.get(IdempotencyService),
     redis: moduleRef.get(RedisService),
@@ -45,19 +33,10 @@ async function replica(
   return r;
 }
 
-/** A strict double of the side effect: scripted answers in order; any further call fails the test. */
-const unexpectedCalls: string[] = [];
-function work<T>(name: string, ...steps: Array<() => T | Promise<T>>): jest.Mock<Promise<T>, []> {
-  let calls = 0;
-  return jest.fn(async () => {
-    const step = steps[calls++];
-    if (!step) {
-      unexpectedCalls.push(`${name} call #${calls}`);
-      throw new Error(`unexpected call #${calls} of ${name}`);
-    }
-    return step();
-  });
-}
+/** Strict doubles of the side effect: scripted answers in order; any further call fails the test. */
+const doubles = scriptedDoubles();
+const unexpectedCalls = doubles.unexpected;
+const work = doubles.script;
 
 async function failure(promise: Promise<unknown>): Promise<GatewayError> {
   const error = await promise.then(
