@@ -8,7 +8,7 @@ import { RedisService } from '../redis/redis.service';
 import { CACHE_KEY_VERSION } from './cache.constants';
 import { CacheModule } from './cache.module';
 import { CacheService } from './cache.service';
-import { scriptedDoubles, startReplicaModule } from '../../test/support/replica-module';
+import { latch, scriptedDoubles, startReplicaModule } from '../../test/support/replica-module';
 
 interface Replica {
   cache: CacheService;
@@ -114,8 +114,7 @@ describe('CacheService with a real Redis and two replicas', () => {
   it('makes one upstream call for 200 concurrent identical cold lookups across two replicas', async () => {
     const a = await replica(prefix);
     const b = await replica(prefix);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { gate, release } = latch();
     const upstream = loader('maia', async () => {
       await gate;
       return { results: ['env-1', 'env-2'] };
@@ -142,8 +141,7 @@ describe('CacheService with a real Redis and two replicas', () => {
   it('lets a waiting replica load itself when the lock holder fails, and reports errors unchanged', async () => {
     const a = await replica(prefix);
     const b = await replica(prefix);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { gate, release } = latch();
     const failing = loader<string>('a', async () => {
       await gate;
       throw unavailable();
@@ -175,8 +173,7 @@ describe('CacheService with a real Redis and two replicas', () => {
     );
     await sleep(1_100);
 
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { gate, release } = latch();
     const refresh = loader('refresh', async () => {
       await gate;
       return 'v2';
@@ -349,8 +346,7 @@ describe('CacheService with a real Redis and two replicas', () => {
   it('does not let a load that started before an invalidation bring old data back', async () => {
     const a = await replica(prefix);
     const b = await replica(prefix);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { gate, release } = latch();
     const slowOld = loader('old', async () => {
       await gate;
       return 'before-invalidation';
@@ -422,8 +418,7 @@ describe('CacheService without a reachable Redis', () => {
   it('works on memory alone when no Redis is configured (one replica)', async () => {
     const a = await replica(prefix, {}, { redisUrl: null });
     expect(a.redis.enabled).toBe(false);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { gate, release } = latch();
     const upstream = loader('maia', async () => {
       await gate;
       return 'v1';

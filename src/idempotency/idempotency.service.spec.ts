@@ -5,7 +5,12 @@ import { RedisService } from '../redis/redis.service';
 import { canonicalJson, fingerprintOf } from './fingerprint.util';
 import { IdempotencyModule } from './idempotency.module';
 import { IdempotencyService } from './idempotency.service';
-import { scriptedDoubles, startReplicaModule, TEST_REDIS_URL } from '../../test/support/replica-module';
+import {
+  latch,
+  scriptedDoubles,
+  startReplicaModule,
+  TEST_REDIS_URL,
+} from '../../test/support/replica-module';
 
 const REDIS_URL = TEST_REDIS_URL;
 
@@ -138,8 +143,7 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
   it('refuses the same key for a different request, while running and after', async () => {
     const a = await replica(prefix);
     const b = await replica(prefix);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { gate, release } = latch();
     const first = a.idempotency.run(
       'c',
       'k',
@@ -204,8 +208,7 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
   it('gives a waiting repeat the first request’s error when that error released the key', async () => {
     const a = await replica(prefix);
     const b = await replica(prefix);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { gate, release } = latch();
     const first = a.idempotency.run(
       'c',
       'k',
@@ -272,8 +275,7 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
     const env = { IDEMPOTENCY_WAIT_MS: '200' };
     const a = await replica(prefix, env);
     const b = await replica(prefix, env);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { gate, release } = latch();
     const first = a.idempotency.run(
       'c',
       'k',
@@ -298,8 +300,7 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
     const env = { IDEMPOTENCY_PENDING_TTL_MS: '1000', IDEMPOTENCY_WAIT_MS: '5000' };
     const dying = await replica(prefix, env);
     const b = await replica(prefix, env);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { gate, release } = latch();
     const orphan = dying.idempotency
       .run(
         'c',

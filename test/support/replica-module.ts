@@ -65,3 +65,10 @@ export function scriptedDoubles(): {
     },
   };
 }
+
+/** A promise the test opens by hand: `await gate` inside a double holds it until `release()`. */
+export function latch(): { gate: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  return { gate, release };
+}
