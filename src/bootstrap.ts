@@ -12,7 +12,6 @@ import { installHotReads } from './hot-read/hot-read.setup';
 import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
 import { installRequestLogging, PINO } from './logging/logging.module';
 import { PinoNestLogger } from './logging/pino-nest.logger';
-import { gatewayRequestId } from './logging/request-id';
 
 /**
  * Builds the gateway application for a validated configuration. Shared by `main.ts` and the end-to-end
@@ -22,8 +21,6 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
   const adapter = new FastifyAdapter({
     bodyLimit: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
-    // One request id for logs, the x-request-id answer and Maia calls.
-    genReqId: gatewayRequestId,
   });
   // Before Nest registers any route, so every request (GraphQL's included) has its RequestContext.
   installRequestContext(adapter.getInstance());

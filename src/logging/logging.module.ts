@@ -57,7 +57,7 @@ export function installRequestLogging(fastify: FastifyInstance, logger: Pino, co
       logger[level](
         {
           // The hook may run outside the request's RequestContext: name the request explicitly.
-          requestId: request.id,
+          requestId: request.requestContext?.requestId,
           req: { method: request.method, url: request.url, headers: request.headers },
           res: { statusCode: status },
           responseTime: Math.round(reply.elapsedTime),
