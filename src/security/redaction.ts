@@ -1,7 +1,7 @@
 /**
  * What never reaches a log line: credentials of callers (API keys, bearer tokens, cookies) and Maia's
- * (client secret, access tokens). The ops engineer's pino logger uses `pinoRedactOptions`; anything
- * else that logs objects can pass them through `redact()`.
+ * (client secret, access tokens). The logger (`src/logging/log-redaction.ts`) builds its pino paths
+ * from these lists; error messages pass through `redactText`.
  */
 
 /** Header names (lower case) whose values are secrets. */
@@ -35,21 +35,11 @@ export const REDACTED_FIELDS: readonly string[] = [
 
 export const REDACTED = '[REDACTED]';
 
-const redactedFieldSet = new Set(REDACTED_FIELDS.map((f) => f.toLowerCase()));
-
 /** pino `redact.paths` for the request/response shapes of the request log line, plus common nestings. */
 export const pinoRedactPaths: string[] = [
   ...REDACTED_HEADERS.flatMap((h) => [`req.headers["${h}"]`, `res.headers["${h}"]`, `headers["${h}"]`]),
   ...REDACTED_FIELDS.filter((f) => !f.includes('-')).flatMap((f) => [f, `*.${f}`, `*.*.${f}`]),
 ];
-
-/** Ready to spread into `pino({ redact })`. */
-export const pinoRedactOptions = { paths: pinoRedactPaths, censor: REDACTED };
-
-/** True for a member name whose value must not be logged. */
-export function isSecretField(name: string): boolean {
-  return redactedFieldSet.has(name.toLowerCase());
-}
 
 const bearerInText = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 const jwtInText = /\beyJ[\w-]+\.[\w-]+\.[\w-]*/g;
@@ -62,36 +52,4 @@ export function redactText(text: string): string {
     .replace(bearerInText, `$1 ${REDACTED}`)
     .replace(jwtInText, REDACTED)
     .replace(secretAssignmentInText, `$1$2${REDACTED}`);
-}
-
-/**
- * A copy of `value` with every secret member replaced and secrets inside strings masked. Cycles and
- * depth are bounded, so it is safe on anything a logger might be handed.
- */
-export function redact<T>(value: T, maxDepth = 8): T {
-  const seen = new WeakSet<object>();
-  const walk = (v: unknown, depth: number): unknown => {
-    if (typeof v === 'string') return redactText(v);
-    if (!v || typeof v !== 'object') return v;
-    if (seen.has(v) || depth > maxDepth) return '[…]';
-    seen.add(v);
-    if (Array.isArray(v)) return v.map((item) => walk(item, depth + 1));
-    if (v instanceof Map) {
-      return new Map(
-        [...v].map(([k, item]) => [
-          k,
-          typeof k === 'string' && isSecretField(k) ? REDACTED : walk(item, depth + 1),
-        ]),
-      );
-    }
-    if (v instanceof Error) {
-      return { name: v.name, message: redactText(v.message) };
-    }
-    const out: Record<string, unknown> = {};
-    for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
-      out[k] = isSecretField(k) ? REDACTED : walk(item, depth + 1);
-    }
-    return out;
-  };
-  return walk(value, 0) as T;
 }
