@@ -33,10 +33,6 @@ export interface WatchStore {
   setState(topic: string, name: string, value: string, ttlMs: number, owner?: string): Promise<boolean>;
 }
 
-export function encodeEntry(seq: number, event: Omit<StoredEvent, 'seq'>): string {
-  return `${seq} ${JSON.stringify(event)}`;
-}
-
 /** Entries are `<seq> <json>`, so the append script can number them without parsing JSON. */
 export function decodeEntry(entry: string): StoredEvent | null {
   const space = entry.indexOf(' ');
