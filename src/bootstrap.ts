@@ -8,7 +8,7 @@ import { installRequestContext } from './common/request-context';
 import { GatewayValidationPipe } from './common/validation';
 import { type AppConfig } from './config';
 import { installUpgradeClientIp } from './auth/client-ip';
-import { installHotReads } from './hot-read/hot-read.setup';
+import { hotReads as createHotReads } from './hot-read/hot-read.setup';
 import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
 import { installRequestLogging, PINO } from './logging/logging.module';
 import { PinoNestLogger } from './logging/pino-nest.logger';
@@ -18,15 +18,17 @@ import { PinoNestLogger } from './logging/pino-nest.logger';
  * suites, so tests run exactly what production runs.
  */
 export async function createGateway(config: AppConfig): Promise<NestFastifyApplication> {
+  // Answers of hot lookup reads, per caller, from the HTTP server's own handler (src/hot-read).
+  const hotReads = createHotReads(config);
   const adapter = new FastifyAdapter({
     bodyLimit: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
+    serverFactory: hotReads.serverFactory,
   });
   // Before Nest registers any route, so every request (GraphQL's included) has its RequestContext.
   installRequestContext(adapter.getInstance());
   installStaleWarning(adapter.getInstance());
-  // Answers of hot lookup reads, per caller, ahead of Nest and Apollo (src/hot-read).
-  const hotReads = installHotReads(adapter.getInstance(), config);
+  hotReads.install(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bufferLogs: true, // until pino takes over, just below
     logger: config.server.logLevel === 'silent' ? false : undefined,

@@ -49,6 +49,11 @@ export class AuthGate {
     return state;
   }
 
+  /** False when rate limiting is off: `charge` then has nothing to do. */
+  get limiting(): boolean {
+    return this.limiter.enabled;
+  }
+
   /** Charges one request (or graphql-ws operation) to the caller's budget; RATE_LIMITED when spent. */
   async charge(principal: Principal | undefined, ip: string): Promise<void> {
     // The sandbox principal is everyone: count it per IP like an anonymous caller.

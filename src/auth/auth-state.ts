@@ -30,13 +30,15 @@ export function authStateOf(...carriers: unknown[]): AuthState | undefined {
 
 /**
  * The objects of a GraphQL context value that may carry auth state: the context itself, its HTTP
- * request, and for graphql-ws the `extra` (socket and upgrade request) and `connectionParams`.
+ * request (Fastify's and the raw one beneath, where the hot-read front leaves it), and for graphql-ws the
+ * `extra` (socket and upgrade request) and `connectionParams`.
  */
 export function carriersOfGraphqlContext(context: unknown): object[] {
   if (!context || typeof context !== 'object') return [];
   const c = context as Record<string, unknown>;
   const extra = (c.extra ?? c.wsExtra) as Record<string, unknown> | undefined;
-  return [c, c.req, c.request, extra, extra?.request, extra?.socket, c.connectionParams].filter(
+  const raw = (c.req as { raw?: unknown } | undefined)?.raw;
+  return [c, c.req, raw, c.request, extra, extra?.request, extra?.socket, c.connectionParams].filter(
     (x): x is object => !!x && typeof x === 'object',
   );
 }

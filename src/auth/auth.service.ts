@@ -52,6 +52,27 @@ export class AuthService implements OnModuleInit {
   }
 
   async authenticate(source: CredentialSource | undefined | null): Promise<Principal> {
+    const known = this.authenticateNow(source);
+    if (known) return known;
+    // Only a bearer token with a JWKS configured is left: its signature is checked against the key set.
+    const token = credentialsFrom(source).bearerToken as string;
+    try {
+      return await (this.jwt as JwtAuthenticator).authenticate(token);
+    } catch (error) {
+      if (error instanceof TokenRejected) {
+        if (error.keySetUnavailable) this.logger.warn(`JWT refused: ${error.reason}`);
+        return this.refuse(`JWT refused: ${error.reason}`);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * What can be decided without waiting: the principal (authentication off, an API key), a refusal
+   * (throws `UNAUTHENTICATED`), or undefined for a JWT, whose verification may need the key set
+   * (then `authenticate`). Lets the hot-read front answer without a promise per request.
+   */
+  authenticateNow(source: CredentialSource | undefined | null): Principal | undefined {
     if (this.disabled) return SANDBOX_PRINCIPAL;
     const credentials = credentialsFrom(source);
     if (credentials.malformed) return this.refuse('malformed credentials');
@@ -62,15 +83,7 @@ export class AuthService implements OnModuleInit {
     }
     if (credentials.bearerToken !== undefined) {
       if (!this.jwt) return this.refuse('bearer token but no AUTH_JWKS_URL configured');
-      try {
-        return await this.jwt.authenticate(credentials.bearerToken);
-      } catch (error) {
-        if (error instanceof TokenRejected) {
-          if (error.keySetUnavailable) this.logger.warn(`JWT refused: ${error.reason}`);
-          return this.refuse(`JWT refused: ${error.reason}`);
-        }
-        throw error;
-      }
+      return undefined;
     }
     return this.refuse('no credentials');
   }

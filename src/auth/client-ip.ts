@@ -18,11 +18,20 @@ export function clientIpOf(request: unknown): string {
   return r.socket?.remoteAddress ?? 'unknown';
 }
 
-/** Resolves the client IP of every WebSocket upgrade before the WebSocket server sees the request. */
-export function installUpgradeClientIp(server: Server, trustProxy: TrustProxy): void {
+/**
+ * The client address of a raw Node request by the `TRUST_PROXY` rules, as Fastify's `request.ip` would
+ * give it: for requests that never become Fastify requests (WebSocket upgrades, the hot-read front).
+ */
+export function rawClientIp(trustProxy: TrustProxy): (req: IncomingMessage) => string {
   const trust =
     trustProxy === true ? () => true : trustProxy === false ? () => false : proxyAddr.compile(trustProxy);
+  return (req) => proxyAddr(req, trust);
+}
+
+/** Resolves the client IP of every WebSocket upgrade before the WebSocket server sees the request. */
+export function installUpgradeClientIp(server: Server, trustProxy: TrustProxy): void {
+  const resolve = rawClientIp(trustProxy);
   server.prependListener('upgrade', (req: IncomingMessage & { [UPGRADE_IP]?: string }) => {
-    req[UPGRADE_IP] = proxyAddr(req, trust);
+    req[UPGRADE_IP] = resolve(req);
   });
 }

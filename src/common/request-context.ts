@@ -13,6 +13,7 @@ export interface RequestPrincipal {
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
+const PRESET = Symbol('maia-gateway:request-context');
 
 /** Request ids accepted from callers: short and free of anything a log line or header could trip on. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -52,6 +53,14 @@ export class RequestContext {
     return storage.getStore();
   }
 
+  /**
+   * Hands a context chosen before Fastify saw the raw request (the hot-read front) to
+   * `installRequestContext`, which then uses it instead of a new one: one request, one id.
+   */
+  static preset(raw: object, ctx: RequestContext): void {
+    (raw as { [PRESET]?: RequestContext })[PRESET] = ctx;
+  }
+
   /** `current()?.markStale(resource)`: a no-op outside a request. */
   static markStale(resource: string): void {
     storage.getStore()?.markStale(resource);
@@ -89,7 +98,9 @@ export function installRequestContext(fastify: FastifyInstance): void {
     else done();
   };
   fastify.addHook('onRequest', (request, reply, done) => {
-    const ctx = new RequestContext(requestIdFrom(request.headers[REQUEST_ID_HEADER]));
+    const ctx =
+      (request.raw as { [PRESET]?: RequestContext })[PRESET] ??
+      new RequestContext(requestIdFrom(request.headers[REQUEST_ID_HEADER]));
     request.requestContext = ctx;
     void reply.header(REQUEST_ID_HEADER, ctx.requestId);
     storage.run(ctx, done);

@@ -44,27 +44,52 @@ export function pinoOptions(config: AppConfig): pino.LoggerOptions {
   };
 }
 
+/** What the completion line of a request says. */
+export interface CompletedRequest {
+  requestId: string | undefined;
+  method: string;
+  url: string;
+  headers: Record<string, unknown>;
+  statusCode: number;
+  elapsedMs: number;
+}
+
 /**
- * One line per finished request ("request completed", with method, url, redacted headers, status and
- * time), at info (2xx/3xx), warn (4xx) or error (5xx) — written only when that level is on.
+ * Writes the completion line of a request ("request completed", with method, url, redacted headers,
+ * status and time) at info (2xx/3xx), warn (4xx) or error (5xx), only when that level is on. Health
+ * probes and scrapes are left out unless `LOG_HEALTH_REQUESTS` is on.
  */
-export function installRequestLogging(fastify: FastifyInstance, logger: Pino, config: AppConfig): void {
+export function requestCompletionLogger(logger: Pino, config: AppConfig): (done: CompletedRequest) => void {
   const logProbes = config.observability.logHealthRequests;
-  fastify.addHook('onResponse', (request, reply, done) => {
-    const status = reply.statusCode;
+  return (done) => {
+    const status = done.statusCode;
     const level: Level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-    if (logger.isLevelEnabled(level) && (logProbes || !PROBE_PATHS.test(request.url))) {
-      logger[level](
-        {
-          // The hook may run outside the request's RequestContext: name the request explicitly.
-          requestId: request.requestContext?.requestId,
-          req: { method: request.method, url: request.url, headers: request.headers },
-          res: { statusCode: status },
-          responseTime: Math.round(reply.elapsedTime),
-        },
-        'request completed',
-      );
-    }
+    if (!logger.isLevelEnabled(level) || (!logProbes && PROBE_PATHS.test(done.url))) return;
+    logger[level](
+      {
+        // Written after the answer, maybe outside the request's RequestContext: name the request explicitly.
+        requestId: done.requestId,
+        req: { method: done.method, url: done.url, headers: done.headers },
+        res: { statusCode: status },
+        responseTime: Math.round(done.elapsedMs),
+      },
+      'request completed',
+    );
+  };
+}
+
+/** One completion line per request Fastify answered (see `requestCompletionLogger`). */
+export function installRequestLogging(fastify: FastifyInstance, logger: Pino, config: AppConfig): void {
+  const log = requestCompletionLogger(logger, config);
+  fastify.addHook('onResponse', (request, reply, done) => {
+    log({
+      requestId: request.requestContext?.requestId,
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      statusCode: reply.statusCode,
+      elapsedMs: reply.elapsedTime,
+    });
     done();
   });
 }

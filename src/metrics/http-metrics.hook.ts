@@ -22,6 +22,12 @@ export function installHttpMetrics(fastify: FastifyInstance, metrics: MetricsSer
   });
 }
 
+/** The transport and route (template or GraphQL operation) a request is counted under. */
+export function httpMetricLabels(request: FastifyRequest): { transport: HttpTransport; route: string } {
+  const [transport, route] = classify(request, request.routeOptions?.url);
+  return { transport, route };
+}
+
 function classify(request: FastifyRequest, template: string | undefined): [HttpTransport, string] {
   if (template === undefined) return ['other', 'unmatched'];
   if (template === GRAPHQL_PATH) return ['graphql', graphqlOperationName(request.body, request.query)];

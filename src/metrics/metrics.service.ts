@@ -43,6 +43,13 @@ export class MetricsService implements UpstreamObserver {
 
   readonly httpRequests: Counter<'transport' | 'route' | 'method' | 'status'>;
   readonly httpDuration: Histogram<'transport' | 'route' | 'method'>;
+  private readonly httpSeries = new Map<
+    string,
+    {
+      requests: ReturnType<MetricsService['httpRequests']['labels']>;
+      duration: ReturnType<MetricsService['httpDuration']['labels']>;
+    }
+  >();
   readonly upstreamRequests: Counter<'endpoint' | 'status'>;
   readonly upstreamDuration: Histogram<'endpoint'>;
   readonly tokenRefreshes: Counter<'outcome'>;
@@ -207,8 +214,19 @@ export class MetricsService implements UpstreamObserver {
     durationMs: number,
   ): void {
     const label = transport === 'graphql' ? this.operations.label(route) : route;
-    this.httpRequests.inc({ transport, route: label, method, status: String(status) });
-    this.httpDuration.observe({ transport, route: label, method }, durationMs / 1000);
+    // prom-client hashes a label object on every call; the bound children are kept instead (as bounded as
+    // the label sets themselves: route templates, bounded operation names, methods, statuses).
+    const key = `${transport}\u0000${label}\u0000${method}\u0000${status}`;
+    let series = this.httpSeries.get(key);
+    if (!series) {
+      series = {
+        requests: this.httpRequests.labels({ transport, route: label, method, status: String(status) }),
+        duration: this.httpDuration.labels({ transport, route: label, method }),
+      };
+      this.httpSeries.set(key, series);
+    }
+    series.requests.inc();
+    series.duration.observe(durationMs / 1000);
   }
 
   upstreamCall(observation: UpstreamCallObservation): void {

@@ -132,6 +132,40 @@ describe('hot-read cache', () => {
     expect(await world.maia.count('listProjects')).toBe(1);
   });
 
+  it('answers a hit like any request: its own request id, counted under its route in the metrics', async () => {
+    const path = `/api/v1/projects/${PROJECTS.analytics}/environments`;
+    const route = '/api/v1/projects/:projectId/environments';
+    const counted = async (): Promise<number> => {
+      const text = await (await fetch(`${world.url}/metrics`)).text();
+      const line = new RegExp(
+        `^gateway_http_requests_total\\{transport="rest",route="${route.replace(/[/]/g, '\\/')}",method="GET",status="200"\\} (\\d+)$`,
+        'm',
+      );
+      return Number(line.exec(text)?.[1] ?? 0);
+    };
+    const get = (requestId?: string) =>
+      fetch(`${world.url}${path}`, {
+        headers: { 'x-api-key': KEYS.admin, ...(requestId ? { 'x-request-id': requestId } : {}) },
+      });
+    const first = await get('hot-read-first-1');
+    const firstBody = await first.text();
+    expect([first.status, first.headers.get('x-request-id')]).toEqual([200, 'hot-read-first-1']);
+    const before = await counted();
+    const hitsBefore = handlers.calls();
+    const ids: (string | null)[] = [];
+    for (let i = 0; i < 3; i++) {
+      const hit = await get(i === 0 ? 'hot-read-hit-1' : undefined);
+      expect([hit.status, await hit.text()]).toEqual([200, firstBody]);
+      expect(hit.headers.get('content-type')).toBe(first.headers.get('content-type'));
+      ids.push(hit.headers.get('x-request-id'));
+    }
+    expect(handlers.calls()).toBe(hitsBefore); // all three from memory
+    expect(ids[0]).toBe('hot-read-hit-1'); // a sane caller id is echoed, as on the normal path
+    expect(ids[1]).toMatch(/^[0-9a-f-]{36}$/); // otherwise a fresh one per request
+    expect(ids[2]).not.toBe(ids[1]);
+    expect(await counted()).toBe(before + 3);
+  });
+
   it('never serves executions or mutations from memory', async () => {
     const executionQuery =
       'query E($p: ID!, $e: ID!) { projects { total } pipelineExecution(projectId: $p, executionId: $e) { id status } }';
@@ -180,5 +214,43 @@ describe('hot-read cache', () => {
     const again = await rest(KEYS.admin, path(staleAt as number));
     expect([again.status, again.headers.get('x-cache-stale')]).toEqual([200, null]);
     expect(await world.maia.count('listProjects')).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('hot-read cache and rate limits', () => {
+  let world: SecuredWorld;
+
+  beforeAll(async () => {
+    world = await startSecuredWorld({
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
+      CACHE_HOT_READ_TTL_MS: '60000',
+      RATE_LIMIT_ENABLED: 'true',
+      RATE_LIMIT_BURST: '4',
+      RATE_LIMIT_PER_MINUTE: '1',
+    });
+  });
+
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  it('charges every request once, whether memory or the normal path answers it', async () => {
+    const get = () => fetch(`${world.url}/api/v1/projects`, { headers: { 'x-api-key': KEYS.reader } });
+    const statuses: number[] = [];
+    // A burst of 4: one miss and three hits fit exactly (a miss charged twice would refuse the fourth).
+    for (let i = 0; i < 4; i++) statuses.push((await get()).status);
+    expect(statuses).toEqual([200, 200, 200, 200]);
+    // The fifth is over the budget although its answer is in memory.
+    const refused = await get();
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { code?: string }).code).toBe('RATE_LIMITED');
+    // GraphQL spends the same budget.
+    const graphql = await fetch(`${world.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': KEYS.reader },
+      body: JSON.stringify({ query: PROJECTS_QUERY }),
+    });
+    expect(graphql.status).toBe(429);
   });
 });

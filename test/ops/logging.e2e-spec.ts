@@ -130,4 +130,31 @@ describe('structured logs', () => {
       expect(output).not.toContain(secret);
     }
   });
+
+  it('logs a read answered from the hot-read cache like any other, under its own request id', async () => {
+    const path = '/api/v1/projects?page=0&size=3';
+    const first = await fetch(`${gateway.url}${path}`, { headers: { 'x-request-id': 'ops-log-hot-miss' } });
+    const seenBefore = seen.length;
+    // Within the hot-read TTL (1 s by default): answered from memory, nothing reaches Maia.
+    const again = await fetch(`${gateway.url}${path}`, {
+      headers: { 'x-request-id': 'ops-log-hot-hit', 'x-api-key': 'caller-api-key-456' },
+    });
+    expect([first.status, again.status, again.headers.get('x-request-id')]).toEqual([
+      200,
+      200,
+      'ops-log-hot-hit',
+    ]);
+    expect(await again.text()).toBe(await first.text());
+    expect(seen.slice(seenBefore)).toEqual([]);
+
+    await new Promise((resolve) => setTimeout(resolve, 300)); // let stdout drain
+    const lines = gateway
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as LogLine);
+    const completion = lines.find((l) => l.msg === 'request completed' && l.requestId === 'ops-log-hot-hit');
+    expect(completion).toMatchObject({ res: { statusCode: 200 }, req: { method: 'GET', url: path } });
+    expect(completion?.req?.headers?.['x-api-key']).toBe('[REDACTED]');
+  });
 });
