@@ -1,4 +1,7 @@
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { DynamicModule, Global, Module } from '@nestjs/common';
@@ -74,6 +77,7 @@ export class GatewayGraphqlModule {
                 config.server.graphqlExplorer
                   ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
                   : ApolloServerPluginLandingPageDisabled(),
+                ApolloServerPluginCacheControlDisabled(),
                 staleExtensionsPlugin(),
                 hooks.delegatingPlugin(),
               ],
