@@ -1,6 +1,5 @@
 import { HttpModule, type HttpModuleOptions } from '@nestjs/axios';
 import { Global, Injectable, Module, type OnModuleDestroy } from '@nestjs/common';
-import { isTracingEnabled } from '../tracing/tracing';
 import { MaiaHttpObserver } from './maia-http.observer';
 import { MaiaClient } from './maia.client';
 import { MaiaTokenService } from './maia-token.service';
@@ -20,16 +19,15 @@ export function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
  * The HTTP exchange under Maia's axios instance: undici, one keep-alive pool per origin, closed when
  * the module is destroyed (graceful shutdown has drained the gateway's own requests by then).
  *
- * Axios keeps its own node http adapter in two cases, at its CPU cost:
- * - a proxy variable is set: axios honours HTTP(S)_PROXY / ALL_PROXY / NO_PROXY per request, so
- *   corporate proxies keep working; the undici adapter has no proxy support;
- * - tracing is on: the OpenTelemetry HTTP instrumentation sees node's `http` client only; through it each
- *   Maia call is a client span under the gateway span and carries `traceparent` to Maia.
+ * Axios keeps its own node http adapter, at its CPU cost, when a proxy variable is set: axios honours
+ * HTTP(S)_PROXY / ALL_PROXY / NO_PROXY per request, so corporate proxies keep working; the undici adapter
+ * has no proxy support. Tracing works on either: the OpenTelemetry undici instrumentation (`src/tracing/`)
+ * makes each Maia call a client span under the gateway span and sends `traceparent` to Maia, as the HTTP
+ * instrumentation does on axios' own adapter.
  */
 @Injectable()
 export class MaiaHttpExchange implements OnModuleDestroy {
-  private readonly undici: UndiciAxiosAdapter | null =
-    proxyConfigured() || isTracingEnabled() ? null : createUndiciAdapter();
+  private readonly undici: UndiciAxiosAdapter | null = proxyConfigured() ? null : createUndiciAdapter();
 
   /** Axios options for Maia's instance. */
   axiosOptions(): HttpModuleOptions {

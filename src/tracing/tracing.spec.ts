@@ -1,4 +1,4 @@
-import { isTracingEnabled, startTracing, tracingOptionsFromEnv } from './tracing';
+import { isTracingEnabled, redactedUrlAttributes, startTracing, tracingOptionsFromEnv } from './tracing';
 
 // Strict doubles: loading any of these fails the test, proving the default path never requires them.
 const loaded: string[] = [];
@@ -12,6 +12,10 @@ jest.mock('@opentelemetry/exporter-trace-otlp-http', () => {
 });
 jest.mock('@opentelemetry/instrumentation-http', () => {
   loaded.push('instrumentation-http');
+  return {};
+});
+jest.mock('@opentelemetry/instrumentation-undici', () => {
+  loaded.push('instrumentation-undici');
   return {};
 });
 
@@ -30,5 +34,29 @@ describe('startTracing', () => {
         OTEL_SERVICE_NAME: 'gw',
       }),
     ).toEqual({ endpoint: 'http://collector:4318', serviceName: 'gw' });
+  });
+});
+
+describe('redactedUrlAttributes (undici client spans)', () => {
+  const origin = 'https://maia.example:8443';
+
+  it('leaves URLs without a secret query value to the instrumentation', () => {
+    expect(redactedUrlAttributes(origin, '/dpc/v1/projects')).toBeNull();
+    expect(redactedUrlAttributes(origin, '/dpc/v1/projects?page=2&size=25')).toBeNull();
+  });
+
+  it('replaces the values of secret parameters, whatever their case, and keeps the rest', () => {
+    expect(
+      redactedUrlAttributes(
+        origin,
+        '/oauth/dpc/token?client_id=c&CLIENT_SECRET=s3cr3t&X-Amz-Signature=abc&page=1',
+      ),
+    ).toEqual({
+      'url.full':
+        'https://maia.example:8443/oauth/dpc/token?client_id=c&CLIENT_SECRET=REDACTED&X-Amz-Signature=REDACTED&page=1',
+      'url.query': '?client_id=c&CLIENT_SECRET=REDACTED&X-Amz-Signature=REDACTED&page=1',
+    });
+    const attributes = redactedUrlAttributes(origin, '/x?access_token=eyJa.b.c&api_key=k&token=t&sig=q');
+    expect(JSON.stringify(attributes)).not.toMatch(/eyJa|=k\b|=t\b|=q\b/);
   });
 });

@@ -1,3 +1,5 @@
+import { REDACTED_FIELDS } from '../security/redaction';
+
 /**
  * OpenTelemetry traces, loaded only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: the default path does not
  * even `require` the SDK. `startTracing` must run before Nest, Fastify or axios are loaded (see
@@ -5,8 +7,16 @@
  * holds on to it.
  *
  * One trace per client request: the incoming HTTP request is the server span (the gateway span), and every
- * Maia call made while serving it (axios over `http`/`https`) becomes a client span under it, through the
- * async-local context the Node tracer provider installs.
+ * Maia call made while serving it becomes a client span under it, through the async-local context the Node
+ * tracer provider installs, and carries that client span to Maia as a W3C `traceparent` header. Two
+ * instrumentations make those client spans, configured alike (same ignores, same request-id attribute, no
+ * other header, secret query values redacted):
+ * - undici's (diagnostics channels): Maia's axios runs on the undici adapter (`src/maia/maia.module.ts`);
+ *   token fetches go through the same axios instance, so they are spans like any other Maia call. The span
+ *   starts when undici creates the request, in the caller's context: that holds because the adapter's pools
+ *   have no connection cap (a request queued by a capped pool would be created later, out of context);
+ * - `http`'s: the incoming requests (server spans), and Maia calls when axios keeps its node `http` adapter
+ *   (a proxy variable is set).
  */
 
 interface TracingHandle {
@@ -18,6 +28,59 @@ let handle: TracingHandle | null = null;
 
 /** Paths that are probed or scraped all day long: no spans for them. */
 const UNTRACED_PATHS = /^\/(health(\/|$)|metrics$)/;
+
+/** Exports to the collector itself must not be traced (a span per export, forever). */
+function isTraceExport(path: string): boolean {
+  return path.split('?')[0].endsWith('/v1/traces');
+}
+
+/**
+ * Query parameters whose values a span never records: the HTTP instrumentation's defaults (signed URLs)
+ * plus the names the gateway treats as secrets everywhere else (`src/security/redaction.ts`).
+ */
+export const REDACTED_QUERY_PARAMS: readonly string[] = [
+  'sig',
+  'Signature',
+  'AWSAccessKeyId',
+  'X-Goog-Signature',
+  'X-Amz-Signature',
+  'X-Amz-Credential',
+  'X-Amz-Security-Token',
+  ...REDACTED_FIELDS,
+];
+const redactedQueryParamNames = new Set(REDACTED_QUERY_PARAMS.map((name) => name.toLowerCase()));
+
+/** The value that replaces a secret query value (the HTTP instrumentation's own). */
+const REDACTED_VALUE = 'REDACTED';
+
+/**
+ * `url.full` and `url.query` of an undici request with the values of secret query parameters (any case)
+ * replaced, or null when the query holds none (the instrumentation's own values then stand). The
+ * undici instrumentation records the URL as is; the HTTP instrumentation redacted it: this keeps both
+ * paths alike.
+ */
+export function redactedUrlAttributes(
+  origin: string,
+  path: string,
+): { 'url.full': string; 'url.query': string } | null {
+  if (!path.includes('?')) return null;
+  let url: URL;
+  try {
+    url = new URL(path, origin);
+  } catch {
+    return null;
+  }
+  let secret = false;
+  const params = new URLSearchParams();
+  for (const [name, value] of url.searchParams) {
+    const hide = redactedQueryParamNames.has(name.toLowerCase());
+    secret ||= hide;
+    params.append(name, hide ? REDACTED_VALUE : value);
+  }
+  if (!secret) return null;
+  url.search = params.toString();
+  return { 'url.full': url.toString(), 'url.query': url.search };
+}
 
 export interface TracingOptions {
   endpoint?: string;
@@ -48,6 +111,8 @@ export function startTracing(options: TracingOptions): boolean {
     require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
   const { HttpInstrumentation } =
     require('@opentelemetry/instrumentation-http') as typeof import('@opentelemetry/instrumentation-http');
+  const { UndiciInstrumentation } =
+    require('@opentelemetry/instrumentation-undici') as typeof import('@opentelemetry/instrumentation-undici');
   const { resourceFromAttributes } =
     require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
   const { ATTR_SERVICE_NAME } =
@@ -65,10 +130,19 @@ export function startTracing(options: TracingOptions): boolean {
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.test((req.url ?? '').split('?')[0]),
-        // Exports to the collector itself must not be traced (a span per export, forever).
-        ignoreOutgoingRequestHook: (req) => typeof req.path === 'string' && req.path.endsWith('/v1/traces'),
-        // The request id links a Maia call span to the gateway's log lines.
+        ignoreOutgoingRequestHook: (req) => typeof req.path === 'string' && isTraceExport(req.path),
+        // The request id links a Maia call span to the gateway's log lines. No other header is recorded.
         headersToSpanAttributes: { client: { requestHeaders: ['x-request-id'] } },
+        redactedQueryParams: [...REDACTED_QUERY_PARAMS],
+      }),
+      // Maia's axios on the undici adapter (and any other undici or `fetch` request). Spans are named by
+      // method, like the HTTP instrumentation's, and carry url.full, server.address/port, the status code.
+      new UndiciInstrumentation({
+        ignoreRequestHook: (req) => isTraceExport(req.path),
+        // Only the request id: never Authorization (the bearer token) nor any other header.
+        headersToSpanAttributes: { requestHeaders: ['x-request-id'] },
+        // Overrides the instrumentation's url.full / url.query when the query holds a secret value.
+        startSpanHook: (req) => redactedUrlAttributes(req.origin, req.path) ?? {},
       }),
     ],
   });

@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import { gatewayEnv } from '../support/gateway-inprocess';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
@@ -14,9 +15,14 @@ interface OtlpSpan {
   name: string;
   kind: number;
   attributes?: OtlpAttribute[];
+  /** The instrumentation that made the span (its scope), added by the receiver below. */
+  scope?: string;
 }
 interface OtlpExport {
-  resourceSpans?: { resource?: { attributes?: OtlpAttribute[] }; scopeSpans?: { spans?: OtlpSpan[] }[] }[];
+  resourceSpans?: {
+    resource?: { attributes?: OtlpAttribute[] };
+    scopeSpans?: { scope?: { name?: string }; spans?: OtlpSpan[] }[];
+  }[];
 }
 
 const SERVER = 2;
@@ -40,7 +46,8 @@ async function startOtlpReceiver(): Promise<{
         for (const rs of body.resourceSpans ?? []) {
           const name = rs.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue;
           if (name) services.add(name);
-          for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []));
+          for (const ss of rs.scopeSpans ?? [])
+            for (const span of ss.spans ?? []) spans.push({ ...span, scope: ss.scope?.name });
         }
       }
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -65,17 +72,39 @@ function attribute(span: OtlpSpan, ...keys: string[]): string | undefined {
   return undefined;
 }
 
+/** What the emulator received: path and `traceparent` of each request to its port, seen from node's http server. */
+function recordRequestsTo(port: () => number): {
+  received: { path: string; traceparent?: string }[];
+  stop(): void;
+} {
+  const received: { path: string; traceparent?: string }[] = [];
+  const onStart = (message: unknown) => {
+    const request = (message as { request: IncomingMessage }).request;
+    if (request.socket.localPort !== port()) return;
+    const traceparent = request.headers.traceparent;
+    received.push({
+      path: request.url ?? '',
+      traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+    });
+  };
+  subscribe('http.server.request.start', onStart);
+  return { received, stop: () => unsubscribe('http.server.request.start', onStart) };
+}
+
 /**
  * With OTEL_EXPORTER_OTLP_ENDPOINT set, one client request is one trace: the gateway's server span, and
- * under it a client span for each Maia call made to answer it.
+ * under it a client span for each Maia call made to answer it, made by the undici instrumentation (the Maia
+ * client's axios runs on the undici adapter, tracing or not), and Maia receives that span as `traceparent`.
  */
 describe('OpenTelemetry traces', () => {
   let maia: EmulatorFixture;
   let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
   let gateway: GatewayProcess;
+  let maiaRequests: ReturnType<typeof recordRequestsTo>;
 
   beforeAll(async () => {
     maia = await startEmulatorFixture();
+    maiaRequests = recordRequestsTo(() => maia.emulator.port);
     receiver = await startOtlpReceiver();
     gateway = await startGatewayProcess(
       gatewayEnv(maia, {
@@ -86,6 +115,7 @@ describe('OpenTelemetry traces', () => {
     );
   });
   afterAll(async () => {
+    maiaRequests?.stop();
     await gateway?.stop('SIGKILL');
     await new Promise((resolve) => receiver?.server.close(resolve));
     await maia?.close();
@@ -132,6 +162,34 @@ describe('OpenTelemetry traces', () => {
       }
       expect(current?.spanId).toBe(gatewaySpan.spanId);
     }
+    // Made on the undici path: the undici instrumentation's spans, none from the HTTP instrumentation.
+    for (const span of maiaSpans) expect(span.scope).toBe('@opentelemetry/instrumentation-undici');
+    // Nothing secret recorded: no Authorization header, the request id only.
+    for (const span of maiaSpans) {
+      expect(span.attributes?.some((a) => /authorization/i.test(a.key))).toBe(false);
+      expect(JSON.stringify(span.attributes)).not.toContain(maia.emulator.clientSecret);
+      expect(JSON.stringify(span.attributes)).not.toMatch(/bearer|basic /i);
+    }
+    // The request id links each API call span to the gateway's log lines (the token fetch has none).
+    const requestIdOf = (s: OtlpSpan) =>
+      JSON.stringify(s.attributes?.find((a) => a.key === 'http.request.header.x-request-id')?.value ?? null);
+    const apiCalls = maiaSpans.filter((s) => attribute(s, 'url.path')?.startsWith('/dpc/'));
+    expect(apiCalls.length).toBe(upstreamCalls - 1);
+    for (const span of apiCalls) expect(requestIdOf(span)).toContain('"trace-me-1"');
+
+    // W3C propagation: every Maia call (the emulator's control API aside) arrived with a traceparent naming
+    // the gateway's trace and, as parent, that call's own client span.
+    const calls = maiaRequests.received.filter((r) => !r.path.startsWith('/__emulator'));
+    expect(calls).toHaveLength(upstreamCalls);
+    const maiaSpanIds = new Set(maiaSpans.map((s) => s.spanId));
+    for (const call of calls) {
+      const [version, traceId, parentId] = call.traceparent?.split('-') ?? [];
+      expect(version).toBe('00');
+      expect(traceId).toBe(gatewaySpan.traceId);
+      expect(maiaSpanIds.has(parentId)).toBe(true);
+    }
+    expect(new Set(calls.map((c) => c.traceparent?.split('-')[2])).size).toBe(upstreamCalls);
+
     const apiSpan = maiaSpans.find((s) => attribute(s, 'url.full', 'http.url')?.includes('/dpc/v1/projects'));
     expect(apiSpan).toBeDefined();
 
