@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundCounter, BoundHistogram } from './bound-series';
 import { BoundedLabelSet } from './bounded-label';
 import { type UpstreamCallObservation, type UpstreamObserver } from '../maia/maia-observer';
 import {
@@ -41,15 +42,10 @@ export class MetricsService implements UpstreamObserver {
   private watchSource: (() => WatchStatsSample | null) | null = null;
   private maiaSource: (() => MaiaStateSample | null) | null = null;
 
-  readonly httpRequests: Counter<'transport' | 'route' | 'method' | 'status'>;
-  readonly httpDuration: Histogram<'transport' | 'route' | 'method'>;
-  private readonly httpSeries = new Map<
-    string,
-    {
-      requests: ReturnType<MetricsService['httpRequests']['labels']>;
-      duration: ReturnType<MetricsService['httpDuration']['labels']>;
-    }
-  >();
+  readonly httpRequests: BoundCounter<'transport' | 'route' | 'method' | 'status'>;
+  readonly httpDuration: BoundHistogram<'transport' | 'route' | 'method'>;
+  /** One bound pair per (transport, route, method, status): as bounded as the label sets themselves. */
+  private readonly httpSeries = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
   readonly upstreamRequests: Counter<'endpoint' | 'status'>;
   readonly upstreamDuration: Histogram<'endpoint'>;
   readonly tokenRefreshes: Counter<'outcome'>;
@@ -59,13 +55,13 @@ export class MetricsService implements UpstreamObserver {
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
 
-    this.httpRequests = new Counter({
+    this.httpRequests = new BoundCounter({
       name: 'gateway_http_requests_total',
       help: 'HTTP requests answered, by transport, GraphQL operation name or REST route template, method and status.',
       labelNames: ['transport', 'route', 'method', 'status'],
       registers,
     });
-    this.httpDuration = new Histogram({
+    this.httpDuration = new BoundHistogram({
       name: 'gateway_http_request_duration_seconds',
       help: 'Time to answer an HTTP request, by transport, GraphQL operation name or REST route template, and method.',
       labelNames: ['transport', 'route', 'method'],
@@ -214,19 +210,17 @@ export class MetricsService implements UpstreamObserver {
     durationMs: number,
   ): void {
     const label = transport === 'graphql' ? this.operations.label(route) : route;
-    // prom-client hashes a label object on every call; the bound children are kept instead (as bounded as
-    // the label sets themselves: route templates, bounded operation names, methods, statuses).
     const key = `${transport}\u0000${label}\u0000${method}\u0000${status}`;
     let series = this.httpSeries.get(key);
     if (!series) {
       series = {
-        requests: this.httpRequests.labels({ transport, route: label, method, status: String(status) }),
-        duration: this.httpDuration.labels({ transport, route: label, method }),
+        count: this.httpRequests.bind({ transport, route: label, method, status: String(status) }),
+        observe: this.httpDuration.bind({ transport, route: label, method }),
       };
       this.httpSeries.set(key, series);
     }
-    series.requests.inc();
-    series.duration.observe(durationMs / 1000);
+    series.count();
+    series.observe(durationMs / 1000);
   }
 
   upstreamCall(observation: UpstreamCallObservation): void {
