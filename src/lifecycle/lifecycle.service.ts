@@ -69,7 +69,7 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
       return;
     }
     this.server = server;
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.track(res));
+    server.on('request', (_req: IncomingMessage, res: ServerResponse) => this.track(res));
     if (server.listening) this.markReady();
     else server.once('listening', () => this.markReady());
   }
@@ -139,11 +139,16 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
   private track(res: ServerResponse): void {
     if (this.isShuttingDown) res.shouldKeepAlive = false;
     this.inFlight.add(res);
-    res.once('close', () => {
-      this.inFlight.delete(res);
-      if (this.inFlight.size === 0) for (const wake of [...this.idleWaiters]) wake();
-    });
+    // One listener function for every response (no closure or once-wrapper per request): a response
+    // closes once.
+    res.on('close', this.released);
   }
+
+  private readonly released = ((service: LifecycleService) =>
+    function (this: ServerResponse): void {
+      service.inFlight.delete(this);
+      if (service.inFlight.size === 0) for (const wake of [...service.idleWaiters]) wake();
+    })(this);
 
   private waitForIdle(timeoutMs: number): Promise<boolean> {
     if (this.inFlight.size === 0) return Promise.resolve(true);
