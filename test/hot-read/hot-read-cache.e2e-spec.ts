@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import {
   ANALYTICS_FINISHED_EXECUTION,
   KEYS,
@@ -193,6 +195,66 @@ describe('hot-read cache', () => {
     const b = await graphql(KEYS.admin, mutation, { input });
     expect(a.body.data?.executePipeline).not.toEqual(b.body.data?.executePipeline);
     expect((await world.maia.executions()).length).toBe(before + 2);
+  });
+
+  it('hands over every GraphQL body it does not look at, or could not read, intact or not at all', async () => {
+    const url = new URL(`${world.url}/graphql`);
+    const query = 'query Chunked { projects(size: 2) { total results { id } } }';
+    // Chunked (no content-length): straight to Fastify, which reads it as always.
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-api-key': KEYS.admin,
+            'transfer-encoding': 'chunked',
+          },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      const text = JSON.stringify({ query });
+      req.write(text.slice(0, 10));
+      req.end(text.slice(10));
+    });
+    expect(chunked.status).toBe(200);
+    expect((JSON.parse(chunked.body) as { data: { projects: { total: number } } }).data.projects.total).toBe(
+      5,
+    );
+
+    // Larger than the front reads (16 KiB): the normal path answers it, whole.
+    const padded = await graphql(
+      KEYS.admin,
+      `
+        ${query}
+        ${' '.repeat(20_000)}
+      `,
+    );
+    expect([padded.status, (padded.body.data?.projects as { total: number }).total]).toEqual([200, 5]);
+
+    // A client that sends half a body and goes: nothing is answered to nobody, and the gateway carries on.
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.write(
+          `POST /graphql HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\nx-api-key: ${KEYS.admin}\r\n` +
+            'content-length: 500\r\n\r\n{"query":"{ proj',
+        );
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 100);
+      });
+    });
+    const after = await graphql(KEYS.admin, query);
+    expect([after.status, (after.body.data?.projects as { total: number }).total]).toEqual([200, 5]);
   });
 
   it('never replays a stale answer: once Maia is back, the same read is fresh', async () => {
