@@ -15,7 +15,9 @@ import { RedisKeyvStore } from './redis-keyv.store';
  */
 export function createSharedCacheStore(config: AppConfig, redis: RedisService): Keyv {
   const store = redis.client
-    ? new RedisKeyvStore(redis.client, new CacheKeys(redis, CACHE_SCHEMA_VERSION).entriesPattern())
+    ? new RedisKeyvStore(redis.client, new CacheKeys(redis, CACHE_SCHEMA_VERSION).entriesPattern(), () =>
+        redis.masters(),
+      )
     : new LruStore<unknown>(Math.max(config.cache.l1MaxEntries, 1_000));
   const keyv = new Keyv({ store, namespace: undefined, useKeyPrefix: false, throwOnErrors: true });
   // Keyv emits store errors as events too; the cache service already handles them where they happen.

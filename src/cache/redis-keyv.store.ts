@@ -17,6 +17,8 @@ export class RedisKeyvStore implements KeyvStoreAdapter {
     private readonly client: Redis,
     /** SCAN pattern covering every key this store may hold; used by `clear` only. */
     private readonly clearPattern: string,
+    /** The connections SCAN must walk (each master of a Redis Cluster). */
+    private readonly scanTargets: () => Redis[] = () => [client],
   ) {}
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
@@ -52,12 +54,15 @@ export class RedisKeyvStore implements KeyvStoreAdapter {
 
   /** Not on any request path (invalidation uses generations): walks this store's keys with SCAN. */
   async clear(): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.client.scan(cursor, 'MATCH', this.clearPattern, 'COUNT', 500);
-      if (keys.length > 0) await this.client.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    for (const node of this.scanTargets()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', this.clearPattern, 'COUNT', 500);
+        // One DEL per key: on a cluster, keys of one master may still be of several slots.
+        await Promise.all(keys.map((key) => this.client.del(key)));
+        cursor = next;
+      } while (cursor !== '0');
+    }
   }
 
   on(): this {

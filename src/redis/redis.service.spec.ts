@@ -86,3 +86,36 @@ describe('RedisService', () => {
     }
   });
 });
+
+describe('RedisService keys on a Redis Cluster', () => {
+  const service = (env: Record<string, string>) =>
+    new RedisService(loadConfig({ REDIS_KEY_PREFIX: 'mg:', ...env }));
+
+  it('gives every plain key the prefix as hash tag on a cluster, and nothing changes on one server', async () => {
+    // Never connected: the keys are pure functions of the configuration.
+    const cluster = service({ REDIS_URL: 'redis://127.0.0.1:1,redis://127.0.0.1:2', REDIS_CLUSTER: 'true' });
+    const single = service({ REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      expect(cluster.cluster).toBe(true);
+      expect(cluster.key('v1', 'cache', 'gen', 'all')).toBe('{mg:}v1:cache:gen:all');
+      expect(cluster.taggedKey('watch', '{exec:p:e}', 'lease')).toBe('mg:watch:{exec:p:e}:lease');
+      expect(single.cluster).toBe(false);
+      expect(single.key('v1', 'cache', 'gen', 'all')).toBe('mg:v1:cache:gen:all');
+      expect(single.taggedKey('watch', '{exec:p:e}', 'lease')).toBe('mg:watch:{exec:p:e}:lease');
+    } finally {
+      await Promise.all([cluster.onApplicationShutdown(), single.onApplicationShutdown()]);
+    }
+  });
+
+  it('takes several seed URLs only with REDIS_CLUSTER, and no braces in the prefix', () => {
+    expect(() => loadConfig({ REDIS_URL: 'redis://a:1,redis://b:2' })).toThrow(
+      /REDIS_URL.*REDIS_CLUSTER=true/,
+    );
+    expect(() => loadConfig({ REDIS_URL: 'redis://a:1', REDIS_KEY_PREFIX: '{x}' })).toThrow(
+      /REDIS_KEY_PREFIX/,
+    );
+    const config = loadConfig({ REDIS_URL: 'redis://a:1, rediss://b:2', REDIS_CLUSTER: 'true' });
+    expect(config.redis.cluster).toEqual(['redis://a:1', 'rediss://b:2']);
+    expect(config.redis.url).toBe('redis://a:1');
+  });
+});

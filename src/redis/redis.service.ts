@@ -1,9 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../config';
 
 export type MessageHandler = (message: string) => void;
+
+/**
+ * A connection: one Redis server, or a Redis Cluster (`REDIS_CLUSTER`). Both speak the same commands; the
+ * few places where they differ (SCAN walks every master of a cluster) ask `RedisService.masters()`.
+ */
+export type RedisClient = Redis;
 
 /**
  * The one Redis connection provider. No other module opens a connection of its own.
@@ -14,12 +20,17 @@ export type MessageHandler = (message: string) => void;
  *
  * Commands fail fast while Redis is away (no offline queue, a short command timeout), so a Redis outage
  * slows nothing down: callers catch the error and carry on from memory and Maia.
+ *
+ * With `REDIS_CLUSTER` the connections are ioredis `Cluster`s seeded by `REDIS_URL`'s list, and `key()`
+ * places keys so that every multi-key command and script stays in one hash slot: `key()` puts the prefix's
+ * tag on a key (`{mg:}cache:...`), `taggedKey()` keeps the key's own (`mg:watch:{exec:...}:lease`, one
+ * execution's keys together, executions spread over the shards). Pub/sub is cluster-wide as on one server.
  */
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
-  readonly client: Redis | null;
-  private subscriberConnection: Redis | null = null;
+  readonly client: RedisClient | null;
+  private subscriberConnection: RedisClient | null = null;
   private readonly handlers = new Map<string, Set<MessageHandler>>();
   /** The first SUBSCRIBE of each channel, which later subscribers of that channel wait for too. */
   private readonly subscribing = new Map<string, Promise<void>>();
@@ -40,9 +51,33 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     return this.client?.status === 'ready';
   }
 
-  /** A key in this deployment's namespace. */
+  /** True on a Redis Cluster. */
+  get cluster(): boolean {
+    return this.config.redis.cluster !== undefined;
+  }
+
+  /**
+   * A key in this deployment's namespace. On a cluster the prefix is the key's hash tag, so keys used
+   * together (cache entries and generations, ledger sets, lock and entry) always share a slot.
+   */
   key(...parts: string[]): string {
+    return (this.cluster ? `{${this.keyPrefix}}` : this.keyPrefix) + parts.join(':');
+  }
+
+  /**
+   * A key that carries its own hash tag in `parts` (e.g. `'watch', '{exec:...}', 'lease'`): on a cluster
+   * it lives in that tag's slot, so one entity's keys stay together while entities spread over the shards.
+   * Only for keys never used in one command with keys of another tag.
+   */
+  taggedKey(...parts: string[]): string {
     return this.keyPrefix + parts.join(':');
+  }
+
+  /** The connections SCAN must walk: each master of a cluster, or the one server. */
+  masters(): RedisClient[] {
+    if (!this.client) return [];
+    const client: unknown = this.client;
+    return client instanceof Cluster ? client.nodes('master') : [this.client];
   }
 
   async onModuleInit(): Promise<void> {
@@ -82,7 +117,10 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       if (!current?.delete(handler) || current.size > 0) return;
       this.handlers.delete(name);
       this.subscribing.delete(name);
-      if (this.subscriberConnection) await this.subscriberConnection.unsubscribe(name).catch(() => undefined);
+      // Only on a live connection: a queued UNSUBSCRIBE would wait for Redis (forever, on a cluster that
+      // never came up); a reconnect subscribes again only the channels that still have handlers.
+      if (this.subscriberConnection?.status === 'ready')
+        await this.subscriberConnection.unsubscribe(name).catch(() => undefined);
     };
   }
 
@@ -103,8 +141,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     // Redis is closed last: Nest calls this hook after every module's shutdown hooks that depend on it.
-    const connections = [this.subscriberConnection, this.client].filter((c): c is Redis => c !== null);
-    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+    const connections = [this.subscriberConnection, this.client].filter((c): c is RedisClient => c !== null);
+    await Promise.all(connections.map((c) => closeConnection(c)));
   }
 
   /**
@@ -129,7 +167,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     giveUp.abort();
   }
 
-  private subscriber(): Redis {
+  private subscriber(): RedisClient {
     if (!this.subscriberConnection) {
       this.subscriberConnection = this.connect('subscriber');
       // ioredis re-subscribes only channels whose SUBSCRIBE succeeded; this covers the ones that failed.
@@ -154,17 +192,25 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private connect(role: string): Redis {
-    const { url, commandTimeoutMs, connectTimeoutMs } = this.config.redis;
-    const redis = new Redis(url as string, {
+  private connect(role: string): RedisClient {
+    const { url, cluster, commandTimeoutMs, connectTimeoutMs } = this.config.redis;
+    const options = {
       connectionName: `maia-gateway:${role}`,
       commandTimeout: commandTimeoutMs,
       connectTimeout: connectTimeoutMs,
-      enableOfflineQueue: role === 'subscriber', // subscriptions are replayed on reconnect; commands fail fast
       maxRetriesPerRequest: 1,
-      retryStrategy: (times) => Math.min(100 * 2 ** times, 2_000),
-      lazyConnect: false,
-    });
+    };
+    const enableOfflineQueue = role === 'subscriber'; // subscriptions are replayed on reconnect; commands fail fast
+    const retryStrategy = (times: number) => Math.min(100 * 2 ** times, 2_000);
+    const redis = cluster
+      ? // The same interface as one server (ioredis' Commander); typed as one for the callers.
+        (new Cluster(cluster.map(seedNode), {
+          redisOptions: { ...options, ...credentialsOf(cluster[0]) },
+          enableOfflineQueue,
+          clusterRetryStrategy: retryStrategy,
+          slotsRefreshTimeout: connectTimeoutMs,
+        }) as unknown as RedisClient)
+      : new Redis(url as string, { ...options, enableOfflineQueue, retryStrategy, lazyConnect: false });
     let wasReady = false;
     redis.on('ready', () => {
       if (wasReady) this.logger.log(`Redis ${role} connection is back`);
@@ -175,7 +221,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     return redis;
   }
 
-  private whenReady(redis: Redis, timeoutMs: number): Promise<void> {
+  private whenReady(redis: RedisClient, timeoutMs: number): Promise<void> {
     if (redis.status === 'ready') return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -189,4 +235,38 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       redis.once('ready', onReady);
     });
   }
+}
+
+/** A cluster seed node from a `redis://[user:password@]host:port` URL. */
+function seedNode(url: string): { host: string; port: number } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname, port: Number(parsed.port || 6379) };
+}
+
+/** Credentials and TLS of the cluster's nodes, taken from the first seed URL. */
+function credentialsOf(url: string): { username?: string; password?: string; tls?: object } {
+  const parsed = new URL(url);
+  return {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+/**
+ * QUIT when connected (bounded: a node that stops answering must not hold the shutdown), else disconnect:
+ * an ioredis Cluster that never reached its nodes would wait for them forever on QUIT.
+ */
+async function closeConnection(connection: RedisClient): Promise<void> {
+  if (connection.status !== 'ready') {
+    connection.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), 2_000);
+  });
+  const outcome = await Promise.race([connection.quit().catch(() => 'failed' as const), timedOut]);
+  clearTimeout(timer);
+  if (outcome !== 'OK') connection.disconnect();
 }

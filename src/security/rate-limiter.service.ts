@@ -103,7 +103,8 @@ export class RateLimiterService {
     if (client && this.redis.available) {
       try {
         const args = [policy.capacity, policy.refillPerMs, cost] as const;
-        const redisKey = this.redis.key('ratelimit', key);
+        // Its own hash tag: on a Redis Cluster, buckets spread over the shards (one key per script call).
+        const redisKey = this.redis.taggedKey('ratelimit', `{${key}}`);
         const reply = (await client
           .evalsha(TOKEN_BUCKET_SHA, 1, redisKey, ...args)
           .catch((error: Error) =>

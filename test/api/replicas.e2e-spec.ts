@@ -1,27 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import Redis from 'ioredis';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import { gatewayEnv } from '../support/gateway-inprocess';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
+import { REDIS_TOPOLOGIES, redisUnderTest, type RedisUnderTest } from '../support/redis-topologies';
 import { eventually, gql, gqlData, rest, seed, sleep } from './support/api-client';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
-
 /**
- * Two gateway processes (`node dist/main.js`) sharing a real Redis, in front of one emulator that counts
- * every upstream call: the cache loads once across both, serves stale answers when Maia fails, and
- * invalidation and idempotency hold across replicas.
+ * Two gateway processes (`node dist/main.js`) sharing a real Redis — one server, then a three-master Redis
+ * Cluster — in front of one emulator that counts every upstream call: the cache loads once across both,
+ * serves stale answers when Maia fails, and invalidation and idempotency hold across replicas.
  */
-describe('two gateway replicas sharing Redis', () => {
+describe.each(REDIS_TOPOLOGIES)('two gateway replicas sharing Redis (%s)', (topology) => {
+  let redis: RedisUnderTest;
   let maia: EmulatorFixture;
   let a: GatewayProcess;
   let b: GatewayProcess;
   const prefix = `test:${randomUUID()}:`;
 
   beforeAll(async () => {
+    redis = await redisUnderTest(topology);
     maia = await startEmulatorFixture({ timeScale: 0.05 });
     const env = gatewayEnv(maia, {
-      REDIS_URL,
+      ...redis.env,
       REDIS_KEY_PREFIX: prefix,
       // Long enough that only an invalidation can make a replica reload projects...
       CACHE_TTL_PROJECTS_SECONDS: '600',
@@ -42,15 +42,7 @@ describe('two gateway replicas sharing Redis', () => {
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
     await maia?.close();
-    const redis = new Redis(REDIS_URL);
-    const keys: string[] = [];
-    for await (const batch of redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<
-      string[]
-    >) {
-      keys.push(...batch);
-    }
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    await redis?.close(prefix);
   });
 
   const projectsQuery = '{ projects { total results { id name } } }';

@@ -8,13 +8,15 @@ import {
   type SecuredWorld,
 } from '../auth/support/secured-gateway';
 import { graphqlCall, restCall, wsCall } from '../auth/support/probes';
+import { REDIS_TOPOLOGIES, redisUnderTest, type RedisUnderTest } from '../support/redis-topologies';
 
 /**
- * Per-client rate limits: one budget per principal shared by every replica through Redis (a real Redis,
- * this suite's own key prefix), a small per-IP budget for failed credentials, 429 with Retry-After on REST,
+ * Per-client rate limits: one budget per principal shared by every replica through Redis (a real Redis —
+ * one server, then a three-master Redis Cluster — and this suite's own key prefix), a small per-IP budget for failed credentials, 429 with Retry-After on REST,
  * RATE_LIMITED everywhere, and limits that keep working on memory when Redis is not there.
  */
-describe('rate limits', () => {
+describe.each(REDIS_TOPOLOGIES)('rate limits (%s Redis)', (topology) => {
+  let redis: RedisUnderTest;
   let world: SecuredWorld;
   let second: InProcessGateway;
   const prefix = `test:${randomUUID()}:`;
@@ -23,11 +25,12 @@ describe('rate limits', () => {
     RATE_LIMIT_PER_MINUTE: '60', // one token a second: no refill worth mentioning during a burst
     RATE_LIMIT_BURST: '6',
     RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '4',
-    REDIS_URL: 'redis://127.0.0.1:6379',
     REDIS_KEY_PREFIX: prefix,
   };
 
   beforeAll(async () => {
+    redis = await redisUnderTest(topology);
+    Object.assign(limits, redis.env);
     world = await startSecuredWorld(limits);
     // A second replica: same Redis and prefix, same keys.
     second = await startGateway(
@@ -41,6 +44,7 @@ describe('rate limits', () => {
   afterAll(async () => {
     await second?.close();
     await world?.close();
+    await redis?.close(prefix);
   });
 
   it('shares one budget per client across replicas, then answers 429 with Retry-After on REST and GraphQL', async () => {

@@ -95,6 +95,6 @@ export class RedisWatchStore implements WatchStore {
   }
 
   private k(topic: string, part: string): string {
-    return this.redis.key('watch', `{${topic}}`, part);
+    return this.redis.taggedKey('watch', `{${topic}}`, part); // one execution's keys in one slot
   }
 }
