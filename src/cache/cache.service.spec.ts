@@ -111,6 +111,40 @@ describe('CacheService with a real Redis and two replicas', () => {
     expect(again).toEqual({ names: ['x'] });
   });
 
+  it('hands readOnly readers one deep-frozen value per load instead of a parse per read', async () => {
+    const a = await replica(prefix);
+    const read = () =>
+      a.cache.getOrLoad(
+        'projectDirectory',
+        'all',
+        loader('D', () => [{ id: 'p1', tags: ['x'] }]),
+        {
+          readOnly: true,
+        },
+      );
+    const first = await read();
+    const second = await a.cache.getOrLoad('projectDirectory', 'all', loader<{ id: string }[]>('D2'), {
+      readOnly: true,
+    });
+    expect(second).toBe(first); // the same object: parsed once
+    expect(Object.isFrozen(first) && Object.isFrozen(first[0]) && Object.isFrozen(first[0].tags)).toBe(true);
+    expect(() => (first[0].tags).push('mutated')).toThrow(TypeError);
+    // A plain reader still gets its own copy of the same entry.
+    const copy = await a.cache.getOrLoad('projectDirectory', 'all', loader<{ id: string }[]>('D3'));
+    expect(copy).toEqual(first);
+    expect(copy).not.toBe(first);
+    // After an invalidation the reload is a new value.
+    await a.cache.invalidate();
+    const reloaded = await a.cache.getOrLoad(
+      'projectDirectory',
+      'all',
+      loader('D4', () => [{ id: 'p2', tags: [] }]),
+      { readOnly: true },
+    );
+    expect(reloaded).not.toBe(first);
+    expect(reloaded).toEqual([{ id: 'p2', tags: [] }]);
+  });
+
   it('makes one upstream call for 200 concurrent identical cold lookups across two replicas', async () => {
     const a = await replica(prefix);
     const b = await replica(prefix);

@@ -94,6 +94,14 @@ function emptyCounters(): CacheCounters {
   return { hits: 0, staleWhileRevalidate: 0, misses: 0, stale: 0, loads: 0, loadErrors: 0, loadsSaved: 0 };
 }
 
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
 /**
  * Two-level cache of Maia's answers (see docs/adr/0003-caching.md).
  *
@@ -110,6 +118,8 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   private readonly refreshFailed: LruStore<true>;
   private readonly flights = new Map<string, Promise<LoadOutcome>>();
   private readonly refreshing = new Set<string>();
+  /** Values handed to `readOnly` readers, per envelope (gone with the envelope). */
+  private readonly frozenValues = new WeakMap<CacheEnvelope, unknown>();
   private readonly fillWaiters = new Map<string, Set<() => void>>();
   /** Last known generation numbers (Redis holds the truth when configured). */
   private readonly generations = new Map<string, number>();
@@ -162,8 +172,10 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     resource: CacheResource,
     key: string,
     loader: () => Promise<T>,
-    options: { projectId?: string } = {},
+    options: { projectId?: string; readOnly?: boolean } = {},
   ): Promise<T> {
+    const value = (envelope: CacheEnvelope): T =>
+      options.readOnly ? this.frozen<T>(envelope) : this.parse<T>(envelope);
     const ref = this.keys.entry(resource, key, options.projectId);
     const counters = this.counters.get(resource) as CacheCounters;
 
@@ -172,7 +184,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     let candidate = local?.envelope.generation === generation ? local.envelope : undefined;
     if (local && candidate && Date.now() < local.trustUntilMs) {
       counters.hits++;
-      return this.parse<T>(candidate);
+      return value(candidate);
     }
 
     if (this.sharedLevelUsable()) {
@@ -191,7 +203,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     const nowMs = Date.now();
     if (candidate && nowMs < candidate.freshUntilMs) {
       counters.hits++;
-      return this.parse<T>(candidate);
+      return value(candidate);
     }
     if (
       candidate &&
@@ -201,7 +213,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     ) {
       counters.staleWhileRevalidate++;
       this.refreshInBackground(ref, loader, generation);
-      return this.parse<T>(candidate);
+      return value(candidate);
     }
 
     counters.misses++;
@@ -218,12 +230,12 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     try {
       const outcome = await flight;
       if (joined || !outcome.loadedHere) counters.loadsSaved++;
-      return this.parse<T>(outcome.envelope);
+      return value(outcome.envelope);
     } catch (error) {
       if (!isAuthoritative(error) && candidate && Date.now() < candidate.staleUntilMs) {
         counters.stale++;
         RequestContext.markStale(resource);
-        return this.parse<T>(candidate);
+        return value(candidate);
       }
       throw error;
     }
@@ -546,6 +558,19 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
 
   private parse<T>(envelope: CacheEnvelope): T {
     return JSON.parse(envelope.json) as T;
+  }
+
+  /**
+   * One deep-frozen value per envelope, shared by every reader of it (`readOnly`): a large entry read on
+   * every request (the project directory, walked by the guard) is parsed once per load, not per read.
+   */
+  private frozen<T>(envelope: CacheEnvelope): T {
+    let value = this.frozenValues.get(envelope);
+    if (value === undefined) {
+      value = deepFreeze(JSON.parse(envelope.json) as unknown);
+      this.frozenValues.set(envelope, value);
+    }
+    return value as T;
   }
 
   private localGeneration(group: string): string {

@@ -27,13 +27,21 @@ export class ProjectsService {
     );
   }
 
-  /** Every project, from the cached directory. */
-  directory(): Promise<MaiaProject[]> {
-    return this.cache.getOrLoad('projectDirectory', 'all', async () => {
-      const all: MaiaProject[] = [];
-      for await (const project of this.maia.allProjects()) all.push(project);
-      return all;
-    });
+  /**
+   * Every project, from the cached directory: one frozen array shared by every reader until the entry is
+   * reloaded (the guard walks it on every project-scoped request; parsing it each time grew with the account).
+   */
+  directory(): Promise<readonly MaiaProject[]> {
+    return this.cache.getOrLoad(
+      'projectDirectory',
+      'all',
+      async () => {
+        const all: MaiaProject[] = [];
+        for await (const project of this.maia.allProjects()) all.push(project);
+        return all;
+      },
+      { readOnly: true },
+    );
   }
 
   async getById(id: string): Promise<MaiaProject> {
@@ -46,7 +54,9 @@ export class ProjectsService {
   /** Names are not unique in Maia: two projects with the name → AMBIGUOUS_NAME, so nobody gets the wrong one. */
   async getByName(name: string, principal?: Principal): Promise<MaiaProject> {
     // Hidden projects are not candidates: neither a match nor a reason for AMBIGUOUS_NAME (nor its ids).
-    const visible = principal ? this.access.filterProjects(principal, await this.directory()) : await this.directory();
+    const visible = principal
+      ? this.access.filterProjects(principal, await this.directory())
+      : await this.directory();
     const matches = visible.filter((p) => p.name === name);
     if (matches.length === 0)
       throw new GatewayError(ErrorCode.NOT_FOUND, 'No project has this name', { name });
