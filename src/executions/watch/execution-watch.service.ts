@@ -14,6 +14,7 @@ import { isTerminalStatus, MAIA_API, type MaiaApi, type MaiaExecution } from '..
 import { LifecycleService } from '../../lifecycle/lifecycle.service';
 import { RedisService } from '../../redis/redis.service';
 import { ExecutionPoller } from './execution.poller';
+import { FleetSubscriptionCounts } from './fleet-subscription.counts';
 import { MemoryWatchStore } from './memory-watch.store';
 import { ProjectFeedPoller } from './project-feed.poller';
 import { RedisWatchStore } from './redis-watch.store';
@@ -84,9 +85,11 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
     // another replica polls while this one drains.
     lifecycle?.shutdownSignal.addEventListener('abort', () => void this.onModuleDestroy(), { once: true });
     this.store = redis.enabled ? new RedisWatchStore(redis) : new MemoryWatchStore();
+    // With Redis, the per-client limit holds across the fleet (see SubscriptionLimiter).
     this.limiter = new SubscriptionLimiter(
       this.config.maxSubscriptionsPerConnection,
       this.config.maxSubscriptionsPerClient,
+      redis.enabled ? new FleetSubscriptionCounts(redis, this.replicaId) : null,
     );
   }
 
@@ -100,7 +103,11 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
     checkId('executionId', executionId);
     const after = parseCursor(options.after);
     this.refuseWhileShuttingDown();
-    const release = this.countOpen(options, this.limiter.acquire(options));
+    // Over the fleet-wide limit (known a Redis round trip later): the stream ends with RATE_LIMITED.
+    const release = this.countOpen(
+      options,
+      this.limiter.acquire(options, (error) => subscriber.queue.fail(error)),
+    );
     const hub = this.executionHub(projectId, executionId);
     const subscriber: ExecutionSubscriber = new ExecutionSubscriber(after, () => {
       hub.remove(subscriber);
@@ -119,7 +126,10 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
   ): WatchStream<ExecutionWatchEvent> {
     checkId('projectId', projectId);
     this.refuseWhileShuttingDown();
-    const release = this.countOpen(identity, this.limiter.acquire(identity));
+    const release = this.countOpen(
+      identity,
+      this.limiter.acquire(identity, (error) => subscriber.queue.fail(error)),
+    );
     const hub = this.feedHub(projectId);
     const subscriber: FeedSubscriber = new FeedSubscriber(filter, () => {
       hub.remove(subscriber);
@@ -205,11 +215,13 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
     this.hubs.clear();
     const error = new GatewayError(ErrorCode.SHUTTING_DOWN, 'The gateway is restarting; reconnect to resume');
     await Promise.all(hubs.map((hub) => hub.close(error)));
+    // Every subscription is released by now: take this replica's counts out of the fleet's.
+    await this.limiter.close();
   }
 
   async onApplicationShutdown(): Promise<void> {
     // Normally done by onModuleDestroy already; kept for contexts that only run the shutdown hooks.
-    if (this.hubs.size > 0) await this.onModuleDestroy();
+    if (this.hubs.size > 0 || !this.shuttingDown) await this.onModuleDestroy();
   }
 
   private countOpen(identity: SubscriberIdentity, release: () => void): () => void {

@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { type RedisService } from '../../redis/redis.service';
+
+/** How long a replica's count of a client stays valid without being written again (renewed every third). */
+export const FLEET_COUNT_TTL_MS = 30_000;
+
+/**
+ * One client's hash, `field = replica id`, `value = <count>:<expiresAtMs>`, in one script: write (or, at
+ * zero, delete) this replica's field with an expiry of now + TTL, drop the fields that expired (replicas
+ * that died without saying goodbye), and return the sum of the live ones. Redis's own clock (`TIME`), so
+ * replicas with skewed clocks agree. The key itself expires with its newest field.
+ * KEYS[1] the client's hash; ARGV: replica id, count, TTL in ms.
+ */
+export const FLEET_COUNT_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local count = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+if count > 0 then
+  redis.call('HSET', KEYS[1], ARGV[1], string.format('%d:%d', count, now + ttl))
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+local total = 0
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local n, expires = string.match(fields[i + 1], '^(%d+):(%d+)$')
+  if n and tonumber(expires) > now then
+    total = total + tonumber(n)
+  else
+    redis.call('HDEL', KEYS[1], fields[i])
+  end
+end
+if total > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return total
+`;
+const FLEET_COUNT_SHA = createHash('sha1').update(FLEET_COUNT_LUA).digest('hex');
+
+/**
+ * This replica's share of each client's open subscriptions, published in Redis so every replica can sum
+ * the fleet's (see `SubscriptionLimiter`). Fire-and-forget by design: nothing here ever throws or waits
+ * for Redis on a subscriber's path; without Redis, or while it is away, `write()` answers null and the
+ * heartbeat writes the latest counts again once it is back.
+ *
+ * A heartbeat every third of the TTL rewrites this replica's fields, so a live replica's counts never
+ * expire while a crashed replica's are ignored (and removed) TTL after its last write. `close()` deletes
+ * this replica's fields (shutdown).
+ */
+export class FleetSubscriptionCounts {
+  private readonly logger = new Logger('SubscriptionLimiter');
+  /** The count last handed to `write()` per client; zeros stay until Redis confirmed the delete. */
+  private readonly latest = new Map<string, number>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly replicaId: string,
+    private readonly ttlMs = FLEET_COUNT_TTL_MS,
+  ) {
+    this.heartbeat = setInterval(() => this.refresh(), Math.max(1, Math.floor(ttlMs / 3)));
+    this.heartbeat.unref();
+  }
+
+  /** The client's hash: its own hash tag, so on a Redis Cluster each client's hash is one slot. */
+  keyOf(clientKey: string): string {
+    return this.redis.taggedKey('watch-subs', `{client:${clientKey}}`);
+  }
+
+  /**
+   * Records that this replica now holds `count` subscriptions of the client; resolves with the fleet's
+   * total (this replica's included), or null when Redis could not be asked. Never rejects.
+   */
+  async write(clientKey: string, count: number): Promise<number | null> {
+    if (this.closed) return null;
+    this.latest.set(clientKey, count);
+    return this.send(clientKey, count);
+  }
+
+  /** Clients whose count is (or may still be) published by this replica (tests, leak checks). */
+  get trackedClients(): number {
+    return this.latest.size;
+  }
+
+  /** Stops the heartbeat and deletes this replica's fields. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    const clients = [...this.latest.keys()];
+    this.latest.clear();
+    const client = this.redis.client;
+    if (!client || !this.redis.available || clients.length === 0) return;
+    await Promise.all(
+      clients.map((clientKey) =>
+        client.hdel(this.keyOf(clientKey), this.replicaId).catch((error: Error) => {
+          this.logger.debug(`releasing the subscription count of ${clientKey} failed: ${error.message}`);
+        }),
+      ),
+    );
+  }
+
+  /** The heartbeat: every count again (renews the expiry; retries what failed while Redis was away). */
+  private refresh(): void {
+    if (this.closed || !this.redis.available) return;
+    for (const [clientKey, count] of this.latest) void this.send(clientKey, count);
+  }
+
+  private async send(clientKey: string, count: number): Promise<number | null> {
+    const client = this.redis.client;
+    if (!client || !this.redis.available) return null;
+    const key = this.keyOf(clientKey);
+    const args = [this.replicaId, count, this.ttlMs] as const;
+    try {
+      const total = (await client
+        .evalsha(FLEET_COUNT_SHA, 1, key, ...args)
+        .catch((error: Error) =>
+          error.message.includes('NOSCRIPT')
+            ? client.eval(FLEET_COUNT_LUA, 1, key, ...args)
+            : Promise.reject(error),
+        )) as number;
+      // The delete went through and nothing was counted since: forget the client.
+      if (count === 0 && this.latest.get(clientKey) === 0) this.latest.delete(clientKey);
+      return Number(total);
+    } catch (error) {
+      this.logger.debug(`fleet subscription count of ${clientKey} failed: ${(error as Error).message}`);
+      return null;
+    }
+  }
+}
