@@ -137,6 +137,21 @@ const CACHEABLE_FIELDS: Readonly<Record<string, '*' | readonly string[]>> = {
 /** REST lookups (GET): the project list, a project's environments, its published pipelines. */
 const CACHEABLE_REST = /^\/api\/v1\/projects(\/[^/?]+\/(environments|published-pipelines))?\/?(\?|$)/;
 
+/**
+ * The body the front read, as the stream Fastify's parser expects (with the byte count its body limit
+ * checks). A plain one-chunk Readable: `Readable.from` would drive an iterator through promises.
+ */
+function replayOf(body: Buffer): Readable & { receivedEncodedLength: number } {
+  const replay = new Readable({
+    read() {
+      this.push(body);
+      this.push(null);
+    },
+  }) as Readable & { receivedEncodedLength: number };
+  replay.receivedEncodedLength = body.length;
+  return replay;
+}
+
 interface ServerTimeouts {
   keepAliveTimeout?: number;
   requestTimeout?: number;
@@ -269,11 +284,7 @@ export class HotReadCache {
         done(null, payload);
         return;
       }
-      const replay = Readable.from([body], { objectMode: false }) as Readable & {
-        receivedEncodedLength?: number;
-      };
-      replay.receivedEncodedLength = body.length;
-      done(null, replay);
+      done(null, replayOf(body));
     });
     fastify.addHook('onSend', (request, reply, payload, done) => {
       this.keep(request, reply, payload);
