@@ -52,12 +52,13 @@ export class AuthService implements OnModuleInit {
   }
 
   async authenticate(source: CredentialSource | undefined | null): Promise<Principal> {
-    const known = this.authenticateNow(source);
+    if (this.disabled) return SANDBOX_PRINCIPAL;
+    const credentials = credentialsFrom(source);
+    const known = this.decideNow(credentials);
     if (known) return known;
     // Only a bearer token with a JWKS configured is left: its signature is checked against the key set.
-    const token = credentialsFrom(source).bearerToken as string;
     try {
-      return await (this.jwt as JwtAuthenticator).authenticate(token);
+      return await (this.jwt as JwtAuthenticator).authenticate(credentials.bearerToken as string);
     } catch (error) {
       if (error instanceof TokenRejected) {
         if (error.keySetUnavailable) this.logger.warn(`JWT refused: ${error.reason}`);
@@ -73,13 +74,14 @@ export class AuthService implements OnModuleInit {
    * (then `authenticate`). Lets the hot-read front answer without a promise per request.
    */
   authenticateNow(source: CredentialSource | undefined | null): Principal | undefined {
-    if (this.disabled) return SANDBOX_PRINCIPAL;
-    const credentials = credentialsFrom(source);
+    return this.disabled ? SANDBOX_PRINCIPAL : this.decideNow(credentialsFrom(source));
+  }
+
+  private decideNow(credentials: ReturnType<typeof credentialsFrom>): Principal | undefined {
     if (credentials.malformed) return this.refuse('malformed credentials');
     if (credentials.apiKey !== undefined) {
       // An API key wins over a bearer token sent alongside; a wrong key is refused even then.
-      const principal = this.apiKeys.authenticate(credentials.apiKey);
-      return principal ?? this.refuse('unknown API key');
+      return this.apiKeys.authenticate(credentials.apiKey) ?? this.refuse('unknown API key');
     }
     if (credentials.bearerToken !== undefined) {
       if (!this.jwt) return this.refuse('bearer token but no AUTH_JWKS_URL configured');

@@ -235,10 +235,6 @@ export class HotReadCache {
     return this.options.ttlMs > 0;
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   /** Cumulative counts for metrics. */
   stats(): HotReadStats {
     return { hits: this.hits, misses: this.misses, entries: this.entries.size };

@@ -119,3 +119,22 @@ describe('RedisService keys on a Redis Cluster', () => {
     expect(config.redis.url).toBe('redis://a:1');
   });
 });
+
+describe('RedisService.evalScript', () => {
+  it('runs a script by its SHA, sends the text again when the server forgot it, and rejects script errors', async () => {
+    const redis = service('redis://127.0.0.1:6379');
+    await redis.onModuleInit();
+    try {
+      const key = redis.key('eval-script', randomUUID());
+      const lua = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
+      expect(await redis.evalScript(lua, [key], [2])).toBe(2);
+      await redis.client?.script('FLUSH'); // as after a Redis restart: EVALSHA answers NOSCRIPT
+      expect(await redis.evalScript(lua, [key], [3])).toBe(5);
+      expect(await redis.evalScript(lua, [key], [1])).toBe(6);
+      await expect(redis.evalScript("return redis.call('NOPE')", [key], [])).rejects.toThrow();
+      await redis.client?.del(key);
+    } finally {
+      await redis.onApplicationShutdown();
+    }
+  });
+});

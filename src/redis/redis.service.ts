@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis, { Cluster } from 'ioredis';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../config';
 
@@ -10,6 +11,9 @@ export type MessageHandler = (message: string) => void;
  * few places where they differ (SCAN walks every master of a cluster) ask `RedisService.masters()`.
  */
 export type RedisClient = Redis;
+
+/** SHA1 of each Lua script `evalScript` has run (the scripts are module constants: a handful). */
+const scriptShas = new Map<string, string>();
 
 /**
  * The one Redis connection provider. No other module opens a connection of its own.
@@ -71,6 +75,31 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
    */
   taggedKey(...parts: string[]): string {
     return this.keyPrefix + parts.join(':');
+  }
+
+  /**
+   * Runs a Lua script by its SHA (EVALSHA), sending the text only when the server does not know it yet
+   * (NOSCRIPT: after a restart, or on a cluster node seen for the first time). For scripts run on hot
+   * paths (rate limits, subscription counts). Rejects like any command; needs a client.
+   */
+  async evalScript(
+    lua: string,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    const client = this.client;
+    if (!client) throw new Error('Redis is not configured');
+    let sha = scriptShas.get(lua);
+    if (sha === undefined) {
+      sha = createHash('sha1').update(lua).digest('hex');
+      scriptShas.set(lua, sha);
+    }
+    try {
+      return await client.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error as Error).message.includes('NOSCRIPT')) throw error;
+      return client.eval(lua, keys.length, ...keys, ...args);
+    }
   }
 
   /** The connections SCAN must walk: each master of a cluster, or the one server. */

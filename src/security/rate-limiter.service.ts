@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config';
@@ -55,7 +54,6 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / refill_per_ms) + 1000)
 return { allowed, retry_ms, math.floor(tokens) }
 `;
-const TOKEN_BUCKET_SHA = createHash('sha1').update(TOKEN_BUCKET_LUA).digest('hex');
 
 /** Buckets kept in memory at most; idle full buckets are the first to go. */
 const MAX_MEMORY_BUCKETS = 50_000;
@@ -99,19 +97,15 @@ export class RateLimiterService {
   async consume(cls: RateLimitClass, clientKey: string, cost = 1): Promise<RateDecision> {
     const policy = this.policies[cls];
     const key = `${cls}:${clientKey}`;
-    const client = this.redis.client;
-    if (client && this.redis.available) {
+    if (this.redis.enabled && this.redis.available) {
       try {
-        const args = [policy.capacity, policy.refillPerMs, cost] as const;
         // Its own hash tag: on a Redis Cluster, buckets spread over the shards (one key per script call).
         const redisKey = this.redis.taggedKey('ratelimit', `{${key}}`);
-        const reply = (await client
-          .evalsha(TOKEN_BUCKET_SHA, 1, redisKey, ...args)
-          .catch((error: Error) =>
-            error.message.includes('NOSCRIPT')
-              ? client.eval(TOKEN_BUCKET_LUA, 1, redisKey, ...args)
-              : Promise.reject(error),
-          )) as [number, number, number];
+        const reply = (await this.redis.evalScript(
+          TOKEN_BUCKET_LUA,
+          [redisKey],
+          [policy.capacity, policy.refillPerMs, cost],
+        )) as [number, number, number];
         this.warnedFallback = false;
         return { allowed: reply[0] === 1, retryAfterMs: reply[1], remaining: reply[2], shared: true };
       } catch (error) {

@@ -9,6 +9,7 @@ import {
   type SecuredWorld,
 } from '../auth/support/secured-gateway';
 import { spyOnHandlers } from '../security/support/handler-spies';
+import { STANDALONE_REDIS_URL } from '../support/redis-topologies';
 
 /**
  * The hot-read cache (src/hot-read) serves repeated lookup reads ahead of Nest and Apollo. What a user
@@ -33,7 +34,7 @@ describe('hot-read cache', () => {
   beforeAll(async () => {
     handlers = spyOnHandlers(); // before the gateway is built: Nest captures the handlers then
     world = await startSecuredWorld({
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      REDIS_URL: STANDALONE_REDIS_URL,
       REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
       CACHE_HOT_READ_TTL_MS: '60000',
       // Short-lived lookups, so a stale answer can be provoked within the test; one attempt per call and
@@ -284,7 +285,7 @@ describe('hot-read cache and rate limits', () => {
 
   beforeAll(async () => {
     world = await startSecuredWorld({
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      REDIS_URL: STANDALONE_REDIS_URL,
       REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
       CACHE_HOT_READ_TTL_MS: '60000',
       RATE_LIMIT_ENABLED: 'true',

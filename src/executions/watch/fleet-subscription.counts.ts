@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { type RedisService } from '../../redis/redis.service';
 
@@ -35,7 +34,6 @@ end
 if total > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return total
 `;
-const FLEET_COUNT_SHA = createHash('sha1').update(FLEET_COUNT_LUA).digest('hex');
 
 /**
  * This replica's share of each client's open subscriptions, published in Redis so every replica can sum
@@ -108,18 +106,13 @@ export class FleetSubscriptionCounts {
   }
 
   private async send(clientKey: string, count: number): Promise<number | null> {
-    const client = this.redis.client;
-    if (!client || !this.redis.available) return null;
-    const key = this.keyOf(clientKey);
-    const args = [this.replicaId, count, this.ttlMs] as const;
+    if (!this.redis.enabled || !this.redis.available) return null;
     try {
-      const total = (await client
-        .evalsha(FLEET_COUNT_SHA, 1, key, ...args)
-        .catch((error: Error) =>
-          error.message.includes('NOSCRIPT')
-            ? client.eval(FLEET_COUNT_LUA, 1, key, ...args)
-            : Promise.reject(error),
-        )) as number;
+      const total = await this.redis.evalScript(
+        FLEET_COUNT_LUA,
+        [this.keyOf(clientKey)],
+        [this.replicaId, count, this.ttlMs],
+      );
       // The delete went through and nothing was counted since: forget the client.
       if (count === 0 && this.latest.get(clientKey) === 0) this.latest.delete(clientKey);
       return Number(total);

@@ -43,13 +43,13 @@ export async function restCall(
   });
   const text = await response.text();
   if (response.ok) return { status: response.status, code: 'OK', body: text };
+  return refusal(response.status, text);
+}
+
+/** A refused REST/SSE answer (problem+json) as an outcome. */
+function refusal(status: number, text: string): Outcome {
   const problem = JSON.parse(text) as { code?: string; detail?: string };
-  return {
-    status: response.status,
-    code: problem.code ?? `HTTP_${response.status}`,
-    message: problem.detail,
-    body: text,
-  };
+  return { status, code: problem.code ?? `HTTP_${status}`, message: problem.detail, body: text };
 }
 
 /** Opens an SSE stream, reads what arrives within `readMs`, then hangs up. */
@@ -64,16 +64,7 @@ export async function sseCall(
     headers: { accept: 'text/event-stream', ...headers },
     signal: controller.signal,
   });
-  if (!response.ok) {
-    const text = await response.text();
-    const problem = JSON.parse(text) as { code?: string; detail?: string };
-    return {
-      status: response.status,
-      code: problem.code ?? `HTTP_${response.status}`,
-      message: problem.detail,
-      body: text,
-    };
-  }
+  if (!response.ok) return refusal(response.status, await response.text());
   let body = '';
   const reader = response.body?.getReader();
   const decoder = new TextDecoder();
