@@ -23,7 +23,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts', '**/*.spec.ts', 'bench/**/*.ts'],
+    files: ['test/**/*.ts', '**/*.spec.ts', '**/*.int-spec.ts', 'bench/**/*.ts'],
     rules: {
       // supertest and JSON bodies are untyped by nature; tests assert their shape instead.
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -16,7 +16,9 @@ describe('loadConfig', () => {
       MAIA_CLIENT_SECRET: 's3cret',
       MAIA_REGION: 'us1',
       // Production mode refuses to start without client authentication.
-      AUTH_API_KEYS: JSON.stringify([{ name: 'svc', sha256: 'a'.repeat(64), scopes: ['read'], projects: ['*'] }]),
+      AUTH_API_KEYS: JSON.stringify([
+        { name: 'svc', sha256: 'a'.repeat(64), scopes: ['read'], projects: ['*'] },
+      ]),
     });
     expect(config.server.mode).toBe('production');
     expect(config.server.graphqlExplorer).toBe(false);

@@ -77,7 +77,11 @@ export class ExecutionsResolver {
     // Without a projectId (checked by the guard when given), only the caller's projects are listed.
     const scoped = this.access.restrictExecutionQuery(principal, { ...filter });
     if (scoped.nothingVisible) {
-      return { edges: [], nodes: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } };
+      return {
+        edges: [],
+        nodes: [],
+        pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
+      };
     }
     const page = await this.executions.connection(scoped.filter, first, after);
     return toConnection({ ...page, edges: page.edges.filter((edge) => scoped.visible(edge.node)) });

@@ -128,7 +128,7 @@ describe('CacheService with a real Redis and two replicas', () => {
     });
     expect(second).toBe(first); // the same object: parsed once
     expect(Object.isFrozen(first) && Object.isFrozen(first[0]) && Object.isFrozen(first[0].tags)).toBe(true);
-    expect(() => (first[0].tags).push('mutated')).toThrow(TypeError);
+    expect(() => first[0].tags.push('mutated')).toThrow(TypeError);
     // A plain reader still gets its own copy of the same entry.
     const copy = await a.cache.getOrLoad('projectDirectory', 'all', loader<{ id: string }[]>('D3'));
     expect(copy).toEqual(first);
