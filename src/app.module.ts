@@ -3,7 +3,7 @@ import { CacheModule } from './cache/cache.module';
 import { AuthModule } from './auth/auth.module';
 import { ConfigModule, type AppConfig } from './config';
 import { EnvironmentsModule } from './environments/environments.module';
-import { ExecutionWatchModule } from './executions/watch/watch.module';
+import { WatchModule } from './watch/watch.module';
 import { ExecutionsModule } from './executions/executions.module';
 import { GatewayGraphqlModule } from './graphql/gateway-graphql.module';
 import { MaiaModule } from './maia/maia.module';
@@ -30,7 +30,7 @@ export class AppModule {
         ProjectsModule,
         EnvironmentsModule,
         PipelinesModule,
-        ExecutionWatchModule,
+        WatchModule,
         ExecutionsModule,
         LoggingModule.forRoot(config),
         LifecycleModule,

@@ -36,9 +36,9 @@ import {
 } from './dto/execution-rest.dto';
 import { toExecutionDto, toStepDto } from './execution.mapper';
 import { ExecutionsService } from './executions.service';
-import { WaitSecondsQueryDto } from './watch/dto/wait-seconds.query';
-import { waitForExecution } from './watch/execution-wait';
-import { ExecutionWatchService } from './watch/execution-watch.service';
+import { WaitSecondsQueryDto } from '../watch/dto/wait-seconds.query';
+import { waitForExecution } from '../watch/execution-wait';
+import { ExecutionWatchService } from '../watch/execution-watch.service';
 
 export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
 
@@ -94,7 +94,7 @@ export class ProjectExecutionsController {
     @Query() { waitSeconds }: WaitSecondsQueryDto,
     @Req() request: FastifyRequest,
   ): Promise<ExecutionDto> {
-    // waitSeconds: a long-poll on the shared poller (see src/executions/watch/execution-wait.ts).
+    // waitSeconds: a long-poll on the shared poller (see src/watch/execution-wait.ts).
     const waited = await waitForExecution(this.watch, request, projectId, pipelineExecutionId, waitSeconds);
     return toExecutionDto(waited ?? (await this.executions.get(projectId, pipelineExecutionId)));
   }

@@ -10,10 +10,10 @@ import {
   ProjectExecutionsResolver,
 } from './executions.resolver';
 import { ExecutionsService } from './executions.service';
-import { ExecutionWatchModule } from './watch/watch.module';
+import { WatchModule } from '../watch/watch.module';
 
 @Module({
-  imports: [ProjectsModule, IdempotencyModule, ExecutionWatchModule],
+  imports: [ProjectsModule, IdempotencyModule, WatchModule],
   providers: [
     ExecutionsService,
     ExecutionTagsStore,

@@ -3,7 +3,7 @@ import type { IdempotencyService } from '../idempotency/idempotency.service';
 import type { ExecutionListFilter, ExecutionListPage, MaiaApi, MaiaExecution } from '../maia/maia.types';
 import { decodeCursor, filterHash } from './execution-cursor';
 import type { ExecutionTagsStore } from './execution-tags.store';
-import type { ExecutionWatchService } from './watch/execution-watch.service';
+import type { ExecutionWatchService } from '../watch/execution-watch.service';
 import { DEFAULT_EXECUTION_WINDOW_MS, ExecutionsService, variablesFromLists } from './executions.service';
 
 const PROJECT = '4a8a6162-702b-4efc-b2ec-c986e0bc95e4';

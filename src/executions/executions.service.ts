@@ -24,7 +24,7 @@ import {
   type UserFilter,
 } from './execution-cursor';
 import { ExecutionTagsStore } from './execution-tags.store';
-import { ExecutionWatchService } from './watch/execution-watch.service';
+import { ExecutionWatchService } from '../watch/execution-watch.service';
 
 /** With neither bound given, executions are listed over this window (Maia scans slowly without one). */
 export const DEFAULT_EXECUTION_WINDOW_MS = 7 * 24 * 3600 * 1000;

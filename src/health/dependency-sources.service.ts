@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { CacheService } from '../cache/cache.service';
-import { ExecutionWatchService } from '../executions/watch/execution-watch.service';
+import { ExecutionWatchService } from '../watch/execution-watch.service';
 import { MaiaTokenService } from '../maia/maia-token.service';
 import { MaiaTransport } from '../maia/maia-transport';
 import { MetricsService } from '../metrics/metrics.service';

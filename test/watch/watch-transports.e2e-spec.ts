@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Client } from 'graphql-ws';
-import { ExecutionWatchService } from '../../src/executions/watch/execution-watch.service';
+import { ExecutionWatchService } from '../../src/watch/execution-watch.service';
 import { RedisService } from '../../src/redis/redis.service';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import { gatewayEnv, startGateway, type InProcessGateway } from '../support/gateway-inprocess';

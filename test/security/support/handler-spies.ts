@@ -11,8 +11,8 @@ import {
   ExecutionsResolver,
   ProjectExecutionsResolver,
 } from '../../../src/executions/executions.resolver';
-import { ExecutionEventsController } from '../../../src/executions/watch/execution-events.controller';
-import { ExecutionWatchResolver } from '../../../src/executions/watch/execution-watch.resolver';
+import { ExecutionEventsController } from '../../../src/watch/execution-events.controller';
+import { ExecutionWatchResolver } from '../../../src/watch/execution-watch.resolver';
 import { PipelinesController } from '../../../src/pipelines/pipelines.controller';
 import {
   EnvironmentPipelinesResolver,

@@ -1,6 +1,6 @@
 import { Field, ObjectType, registerEnumType } from '@nestjs/graphql';
-import { DateTimeScalar } from '../../../graphql/scalars/date-time.scalar';
-import { PipelineExecution } from '../../models/pipeline-execution.model';
+import { DateTimeScalar } from '../../graphql/scalars/date-time.scalar';
+import { PipelineExecution } from '../../executions/models/pipeline-execution.model';
 
 /** Same values as `ExecutionEventKind` in `watch.types.ts`; a TypeScript enum because GraphQL needs one. */
 export enum PipelineExecutionEventKind {

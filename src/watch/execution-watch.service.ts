@@ -8,11 +8,11 @@ import {
   type OnApplicationShutdown,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { ErrorCode, GatewayError } from '../../common/errors';
-import { APP_CONFIG, type AppConfig, type WatchConfig } from '../../config';
-import { isTerminalStatus, MAIA_API, type MaiaApi, type MaiaExecution } from '../../maia/maia.types';
-import { LifecycleService } from '../../lifecycle/lifecycle.service';
-import { RedisService } from '../../redis/redis.service';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { APP_CONFIG, type AppConfig, type WatchConfig } from '../config';
+import { isTerminalStatus, MAIA_API, type MaiaApi, type MaiaExecution } from '../maia/maia.types';
+import { LifecycleService } from '../lifecycle/lifecycle.service';
+import { RedisService } from '../redis/redis.service';
 import { ExecutionPoller } from './execution.poller';
 import { FleetSubscriptionCounts } from './fleet-subscription.counts';
 import { MemoryWatchStore } from './memory-watch.store';
@@ -28,7 +28,7 @@ import {
   type WatchOptions,
   type WatchStream,
 } from './watch.types';
-import { UUID_PATTERN } from '../../common/validation/uuid';
+import { UUID_PATTERN } from '../common/validation/uuid';
 
 const CURSOR = /^\d{1,16}$/;
 /** How long a NOT_FOUND is remembered, so late subscribers of a missing execution do not poll again. */

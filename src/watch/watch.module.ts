@@ -13,4 +13,4 @@ import { ExecutionWatchService } from './execution-watch.service';
   controllers: [ExecutionEventsController],
   exports: [ExecutionWatchService],
 })
-export class ExecutionWatchModule {}
+export class WatchModule {}

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { type RedisService } from '../../redis/redis.service';
+import { type RedisService } from '../redis/redis.service';
 
 /** How long a replica's count of a client stays valid without being written again (renewed every third). */
 export const FLEET_COUNT_TTL_MS = 30_000;

@@ -1,4 +1,4 @@
-import { ErrorCode, GatewayError } from '../../common/errors';
+import { ErrorCode, GatewayError } from '../common/errors';
 import { type FleetSubscriptionCounts } from './fleet-subscription.counts';
 import { type SubscriberIdentity } from './watch.types';
 

@@ -1,6 +1,6 @@
 import { type Logger } from '@nestjs/common';
-import { ErrorCode, GatewayError } from '../../common/errors';
-import { type RedisService } from '../../redis/redis.service';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { type RedisService } from '../redis/redis.service';
 import { type WatchStore } from './watch.store';
 import { type StoredEvent, type TopicMessage } from './watch.types';
 

@@ -1,4 +1,4 @@
-import { type RedisService } from '../../redis/redis.service';
+import { type RedisService } from '../redis/redis.service';
 import { decodeEntry, type WatchStore } from './watch.store';
 import { type StoredEvent } from './watch.types';
 

@@ -1,4 +1,4 @@
-import { type MaiaExecution } from '../../maia/maia.types';
+import { type MaiaExecution } from '../maia/maia.types';
 
 /**
  * What an event says about an execution:

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { ErrorCode, GatewayError } from '../../common/errors';
-import { loadConfig, type AppConfig } from '../../config';
-import { RequestContext } from '../../common/request-context';
-import { RedisService } from '../../redis/redis.service';
-import { StrictMaiaDouble } from '../../../test/watch/support/strict-maia.double';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { loadConfig, type AppConfig } from '../config';
+import { RequestContext } from '../common/request-context';
+import { RedisService } from '../redis/redis.service';
+import { StrictMaiaDouble } from '../../test/watch/support/strict-maia.double';
 import { ExecutionWatchService } from './execution-watch.service';
 import { type ExecutionWatchEvent, type WatchStream } from './watch.types';
 

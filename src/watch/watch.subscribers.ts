@@ -1,5 +1,5 @@
-import { type GatewayError } from '../../common/errors';
-import { isTerminalStatus, type ExecutionListFilter, type MaiaExecution } from '../../maia/maia.types';
+import { type GatewayError } from '../common/errors';
+import { isTerminalStatus, type ExecutionListFilter, type MaiaExecution } from '../maia/maia.types';
 import { EventQueue } from './event-queue';
 import { type HubListener } from './topic.hub';
 import {

@@ -1,6 +1,6 @@
-import { principalOfGraphqlContext } from '../../auth/current-principal.decorator';
-import { authStateOf } from '../../auth/auth-state';
-import { RequestContext } from '../../common/request-context';
+import { principalOfGraphqlContext } from '../auth/current-principal.decorator';
+import { authStateOf } from '../auth/auth-state';
+import { RequestContext } from '../common/request-context';
 import { type SubscriberIdentity } from './watch.types';
 
 /**

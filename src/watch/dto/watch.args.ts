@@ -1,7 +1,7 @@
 import { ArgsType, Field, ID } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
 import { IsOptional, IsUUID, Matches, ValidateNested } from 'class-validator';
-import { PipelineExecutionArgs, PipelineExecutionFilter } from '../../dto/execution.inputs';
+import { PipelineExecutionArgs, PipelineExecutionFilter } from '../../executions/dto/execution.inputs';
 
 @ArgsType()
 export class PipelineExecutionUpdatedArgs extends PipelineExecutionArgs {

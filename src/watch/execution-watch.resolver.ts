@@ -1,7 +1,7 @@
 import { Args, Context, Resolver, Subscription } from '@nestjs/graphql';
-import { RequireScope } from '../../auth/require-scope.decorator';
-import { ErrorCode, GatewayError } from '../../common/errors';
-import { toPipelineExecution } from '../execution.mapper';
+import { RequireScope } from '../auth/require-scope.decorator';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { toPipelineExecution } from '../executions/execution.mapper';
 import { PipelineExecutionEventsArgs, PipelineExecutionUpdatedArgs } from './dto/watch.args';
 import { ExecutionWatchService } from './execution-watch.service';
 import { PipelineExecutionEvent, PipelineExecutionEventKind } from './models/pipeline-execution-event.model';

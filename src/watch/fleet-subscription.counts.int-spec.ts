@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
-import { ErrorCode, type GatewayError } from '../../common/errors';
-import { loadConfig } from '../../config';
-import { RedisService } from '../../redis/redis.service';
+import { ErrorCode, type GatewayError } from '../common/errors';
+import { loadConfig } from '../config';
+import { RedisService } from '../redis/redis.service';
 import { FleetSubscriptionCounts } from './fleet-subscription.counts';
 import { SubscriptionLimiter } from './subscription.limiter';
 

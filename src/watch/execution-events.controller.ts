@@ -1,11 +1,11 @@
 import { Controller, Get, Headers, Inject, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RequireScope } from '../../auth/require-scope.decorator';
-import { ErrorCode, GatewayError } from '../../common/errors';
-import { APP_CONFIG, type AppConfig } from '../../config';
-import { ExecutionParamsDto } from '../dto/execution-rest.dto';
-import { toExecutionDto } from '../execution.mapper';
+import { RequireScope } from '../auth/require-scope.decorator';
+import { ErrorCode, GatewayError } from '../common/errors';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { ExecutionParamsDto } from '../executions/dto/execution-rest.dto';
+import { toExecutionDto } from '../executions/execution.mapper';
 import { ExecutionWatchService } from './execution-watch.service';
 import { identityOfHttpRequest } from './watch-identity';
 import { type ExecutionWatchEvent, type WatchStream } from './watch.types';

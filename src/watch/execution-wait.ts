@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { type MaiaExecution } from '../../maia/maia.types';
+import { type MaiaExecution } from '../maia/maia.types';
 import { type ExecutionWatchService } from './execution-watch.service';
 import { identityOfHttpRequest } from './watch-identity';
 
