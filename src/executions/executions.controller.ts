@@ -34,11 +34,10 @@ import {
   ListExecutionsQueryDto,
   StepPageDto,
 } from './dto/execution-rest.dto';
+import { WaitSecondsQueryDto } from './dto/wait-seconds.query';
 import { toExecutionDto, toStepDto } from './execution.mapper';
+import { ExecutionWatchPort } from './execution-watch.port';
 import { ExecutionsService } from './executions.service';
-import { WaitSecondsQueryDto } from '../watch/dto/wait-seconds.query';
-import { waitForExecution } from '../watch/execution-wait';
-import { ExecutionWatchService } from '../watch/execution-watch.service';
 
 export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
 
@@ -48,7 +47,7 @@ export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
 export class ProjectExecutionsController {
   constructor(
     private readonly executions: ExecutionsService,
-    private readonly watch: ExecutionWatchService,
+    private readonly watch: ExecutionWatchPort,
   ) {}
 
   @Post()
@@ -94,8 +93,8 @@ export class ProjectExecutionsController {
     @Query() { waitSeconds }: WaitSecondsQueryDto,
     @Req() request: FastifyRequest,
   ): Promise<ExecutionDto> {
-    // waitSeconds: a long-poll on the shared poller (see src/watch/execution-wait.ts).
-    const waited = await waitForExecution(this.watch, request, projectId, pipelineExecutionId, waitSeconds);
+    // waitSeconds: a long-poll on the shared poller of the watch wing.
+    const waited = await this.watch.waitForExecution(request, projectId, pipelineExecutionId, waitSeconds);
     return toExecutionDto(waited ?? (await this.executions.get(projectId, pipelineExecutionId)));
   }
 

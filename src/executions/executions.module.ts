@@ -10,10 +10,9 @@ import {
   ProjectExecutionsResolver,
 } from './executions.resolver';
 import { ExecutionsService } from './executions.service';
-import { WatchModule } from '../watch/watch.module';
 
 @Module({
-  imports: [ProjectsModule, IdempotencyModule, WatchModule],
+  imports: [ProjectsModule, IdempotencyModule],
   providers: [
     ExecutionsService,
     ExecutionTagsStore,

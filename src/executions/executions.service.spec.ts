@@ -3,7 +3,7 @@ import type { IdempotencyService } from '../idempotency/idempotency.service';
 import type { ExecutionListFilter, ExecutionListPage, MaiaApi, MaiaExecution } from '../maia/maia.types';
 import { decodeCursor, filterHash } from './execution-cursor';
 import type { ExecutionTagsStore } from './execution-tags.store';
-import type { ExecutionWatchService } from '../watch/execution-watch.service';
+import type { ExecutionWatchPort } from './execution-watch.port';
 import { DEFAULT_EXECUTION_WINDOW_MS, ExecutionsService, variablesFromLists } from './executions.service';
 
 const PROJECT = '4a8a6162-702b-4efc-b2ec-c986e0bc95e4';
@@ -47,7 +47,7 @@ const noTags = {
 const watch = {
   notifyStarted: () => undefined,
   nudge: async () => undefined,
-} as unknown as ExecutionWatchService;
+} as unknown as ExecutionWatchPort;
 
 /** Maia's token paging over a fixed list: the token is the index of the next item. */
 function pagedList(all: MaiaExecution[], seen: ExecutionListFilter[]): Pick<MaiaApi, 'listExecutions'> {

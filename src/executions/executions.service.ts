@@ -24,7 +24,7 @@ import {
   type UserFilter,
 } from './execution-cursor';
 import { ExecutionTagsStore } from './execution-tags.store';
-import { ExecutionWatchService } from '../watch/execution-watch.service';
+import { ExecutionWatchPort } from './execution-watch.port';
 
 /** With neither bound given, executions are listed over this window (Maia scans slowly without one). */
 export const DEFAULT_EXECUTION_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -56,7 +56,7 @@ export class ExecutionsService {
     @Inject(MAIA_API) private readonly maia: MaiaApi,
     private readonly idempotency: IdempotencyService,
     private readonly tags: ExecutionTagsStore,
-    private readonly watch: ExecutionWatchService,
+    private readonly watch: ExecutionWatchPort,
   ) {}
 
   get(projectId: string, executionId: string): Promise<MaiaExecution> {

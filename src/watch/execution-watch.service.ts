@@ -8,8 +8,10 @@ import {
   type OnApplicationShutdown,
   type OnModuleDestroy,
 } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { APP_CONFIG, type AppConfig, type WatchConfig } from '../config';
+import { ExecutionWatchPort } from '../executions/execution-watch.port';
 import { isTerminalStatus, MAIA_API, type MaiaApi, type MaiaExecution } from '../maia/maia.types';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { RedisService } from '../redis/redis.service';
@@ -19,6 +21,7 @@ import { MemoryWatchStore } from './memory-watch.store';
 import { ProjectFeedPoller } from './project-feed.poller';
 import { RedisWatchStore } from './redis-watch.store';
 import { SubscriptionLimiter } from './subscription.limiter';
+import { identityOfHttpRequest } from './watch-identity';
 import { readFailure, TopicHub, type LeaderContext, type TopicPoller } from './topic.hub';
 import { ExecutionSubscriber, FeedSubscriber, type ExecutionFeedFilter } from './watch.subscribers';
 import { type WatchStore } from './watch.store';
@@ -62,7 +65,7 @@ export interface WatchActivity {
  * disconnect), and the module releases everything on shutdown so another replica takes over at once.
  */
 @Injectable()
-export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShutdown {
+export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger(ExecutionWatchService.name);
   private readonly replicaId = randomUUID();
   private readonly hubs = new Map<string, TopicHub>();
@@ -187,6 +190,28 @@ export class ExecutionWatchService implements OnModuleDestroy, OnApplicationShut
       await events.return();
     }
     return latest;
+  }
+
+  /** The long-poll behind `GET …/pipeline-executions/{id}?waitSeconds=N`; stops when the client goes away. */
+  async waitForExecution(
+    request: FastifyRequest,
+    projectId: string,
+    executionId: string,
+    waitSeconds: number | undefined,
+  ): Promise<MaiaExecution | null> {
+    if (!waitSeconds || waitSeconds <= 0) return null;
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    request.raw.once('close', onClose);
+    try {
+      return await this.waitForTerminal(projectId, executionId, waitSeconds * 1000, {
+        ...identityOfHttpRequest(request),
+        transport: 'wait',
+        signal: abort.signal,
+      });
+    } finally {
+      request.raw.off('close', onClose);
+    }
   }
 
   activity(): WatchActivity {

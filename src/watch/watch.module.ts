@@ -1,16 +1,22 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
+import { ExecutionWatchPort } from '../executions/execution-watch.port';
 import { ExecutionEventsController } from './execution-events.controller';
 import { ExecutionWatchResolver } from './execution-watch.resolver';
 import { ExecutionWatchService } from './execution-watch.service';
 
 /**
- * Live execution status: the shared poller (`ExecutionWatchService`, exported for execute/cancel/long-poll)
- * and its transports (graphql-ws subscriptions, SSE). Needs `MAIA_API`, `RedisService` and `APP_CONFIG`,
- * which are global.
+ * The watch wing: live execution status (one shared poller per execution across replicas) and its
+ * transports (graphql-ws, SSE, the `waitSeconds` long-poll). Global so that executions reaches it only
+ * through `ExecutionWatchPort`, which it declares itself, and never imports this module.
  */
+@Global()
 @Module({
-  providers: [ExecutionWatchService, ExecutionWatchResolver],
+  providers: [
+    ExecutionWatchService,
+    ExecutionWatchResolver,
+    { provide: ExecutionWatchPort, useExisting: ExecutionWatchService },
+  ],
   controllers: [ExecutionEventsController],
-  exports: [ExecutionWatchService],
+  exports: [ExecutionWatchService, ExecutionWatchPort],
 })
 export class WatchModule {}
