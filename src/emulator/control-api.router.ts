@@ -16,7 +16,7 @@ export interface ControlDeps {
 }
 
 /**
- * The test and demo control API under `/__emulator/` (see emulator-contract.md). No auth, not counted,
+ * The test and demo control API under `/__emulator/` (see docs/emulator.md). No auth, not counted,
  * never subject to faults.
  */
 export function handleControl(

@@ -22,8 +22,8 @@ import { WorldState } from './world.state';
 
 /**
  * The Maia emulator: a plain `node:http` server (no framework, so a request costs a few map lookups)
- * that behaves like the Maia API of `maia-api.md`, plus a control API for tests. See
- * /tmp/team/emulator-contract.md and docs/emulator.md. It imports nothing of the gateway.
+ * that behaves like the Maia API of docs/maia-api.md, plus a control API for tests (docs/emulator.md).
+ * It imports nothing of the gateway.
  */
 
 export interface EmulatorOptions {

@@ -1,7 +1,7 @@
 import { HttpProblem, isPlainObject } from './http.util';
 import { routeNames } from './route.names';
 
-/** An injected misbehaviour of the emulator's Maia routes (see emulator-contract.md, "Control API"). */
+/** An injected misbehaviour of the emulator's Maia routes (see docs/emulator.md, "Control API"). */
 export interface Fault {
   id: string;
   /** A route name, "*", or a pattern with `*` wildcards (e.g. "list*"). */

@@ -43,7 +43,7 @@ export type RouteMatch = { route: RouteDef; params: string[] } | { allow: string
 const knownStatuses: ReadonlySet<string> = new Set(wireStatuses);
 const tagConflictBody = { error: 'A pipeline execution with this tag is already running.', status: 409 };
 
-/** The Maia API of `maia-api.md`: route matching by path segments plus one handler per row. */
+/** The Maia API of docs/maia-api.md: route matching by path segments plus one handler per row. */
 export class MaiaApiRouter {
   private readonly routes: Record<RouteName, RouteDef>;
 

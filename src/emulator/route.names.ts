@@ -1,4 +1,4 @@
-/** The names by which counters and faults address the emulator's Maia routes (see emulator-contract.md). */
+/** The names by which counters and faults address the emulator's Maia routes (see docs/emulator.md). */
 export const routeNames = [
   'token',
   'listProjects',

@@ -3,7 +3,7 @@ import { gatewayEnv, startGateway, type InProcessGateway } from '../support/gate
 import { eventually, gql, gqlData, seed, uuid } from './support/api-client';
 
 /**
- * Maia's execution guide (shared/seed), step by step, through the gateway's GraphQL API against the
+ * Maia's guide to executing pipelines (docs/maia-api.md), step by step, through the gateway's GraphQL API against the
  * emulator: the data a frontend sees and the codes it gets.
  */
 describe('the seed guide through GraphQL', () => {

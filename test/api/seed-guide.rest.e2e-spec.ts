@@ -3,7 +3,7 @@ import { gatewayEnv, startGateway, type InProcessGateway } from '../support/gate
 import { eventually, rest, seed, uuid } from './support/api-client';
 
 /**
- * Maia's execution guide (shared/seed), step by step, through the gateway's REST API: Maia's own paths,
+ * Maia's guide to executing pipelines (docs/maia-api.md), step by step, through the gateway's REST API: Maia's own paths,
  * bodies and shapes under /api/v1, errors as application/problem+json with the shared code.
  */
 describe('the seed guide through REST', () => {

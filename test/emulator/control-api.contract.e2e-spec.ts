@@ -2,7 +2,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator
 import { EmulatorTestClient, request, seedIds } from './emulator-test.client';
 
 /**
- * The control API of /tmp/team/emulator-contract.md over real HTTP: each fault kind (latency, status with
+ * The control API of docs/emulator.md over real HTTP: each fault kind (latency, status with
  * Retry-After, drop before, drop after, rate, count, ordering, patterns), counters, token revocation,
  * reset, config (details wrapper) and the per-client rate limit.
  */

@@ -2,7 +2,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator
 import { EmulatorTestClient, request, seedIds, sleep, uuidPattern } from './emulator-test.client';
 
 /**
- * Every row of /work/shared/maia-api.md against the emulator over real HTTP: hosts and authentication,
+ * Every row of docs/maia-api.md against the emulator over real HTTP: hosts and authentication,
  * page-based lists, each endpoint, statuses, runners and FORBIDDEN, and each error row.
  */
 

@@ -2,9 +2,10 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator
 import { EmulatorTestClient, uuidPattern } from './emulator-test.client';
 
 /**
- * Maia's execution guide (/work/shared/seed/), walked end to end against the emulator as one story:
- * token → projects → environments → published pipelines → execute (latest and pinned version) → status →
- * cancel, the executionTag 409, and the FORBIDDEN run on the restricted runner found by status.
+ * Maia's guide to executing pipelines (summed up in docs/maia-api.md), walked end to end against the
+ * emulator as one story: token → projects → environments → published pipelines → execute (latest and
+ * pinned version) → status → cancel, the executionTag 409, and the FORBIDDEN run on the restricted runner
+ * found by status.
  */
 
 let emulator: RunningEmulator;

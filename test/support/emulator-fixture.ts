@@ -11,7 +11,7 @@ import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../..
  *   await maia.close();                                            // in afterAll
  *
  * Counters count every request whose answer was decided (faults, 401s and drops included), by route name
- * (`token`, `listProjects`, `executePipeline`, ... see /tmp/team/emulator-contract.md) and by status
+ * (`token`, `listProjects`, `executePipeline`, ... see docs/emulator.md) and by status
  * (`"200"`, `"429"`, `"dropped"`).
  */
 
