@@ -1,9 +1,8 @@
 import { Args, Context, Parent, ResolveField, Resolver } from '@nestjs/graphql';
 import { RequireScope } from '../auth/require-scope.decorator';
-import { slicePage } from '../common/http/pagination';
+import { mapPage, slicePage } from '../common/http/pagination';
 import type { GraphqlContext } from '../graphql/graphql-context';
 import { PageArgs } from '../graphql/page.args';
-import { mapPage } from '../graphql/page.mapper';
 import { Project } from '../projects/models/project.model';
 import { EnvironmentNameArgs } from './dto/environment-name.args';
 import { toEnvironment } from './environment.mapper';

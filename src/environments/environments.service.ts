@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CacheService } from '../cache/cache.service';
 import { ErrorCode, GatewayError } from '../common/errors';
-import { slicePage } from '../common/http/pagination';
-import { MAIA_API, type MaiaApi, type MaiaEnvironment, type Page } from '../maia/maia.types';
+import { slicePage, type Page } from '../common/http/pagination';
+import { MAIA_API, type MaiaApi, type MaiaEnvironment } from '../maia/maia.types';
 
 /** Environments of a project: the whole list is cached per project (lists are short); pages are slices of it. */
 @Injectable()

@@ -19,9 +19,8 @@ import type { Principal } from '../auth/principal';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { PageQueryDto } from '../common/http/page-query.dto';
-import { DEFAULT_PAGE_SIZE } from '../common/http/pagination';
+import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
 import { ProjectParamsDto } from '../environments/dto/environment.dto';
-import { mapPage } from '../graphql/page.mapper';
 import type { ExecutionStatus } from '../maia/maia.types';
 import { IDEMPOTENCY_KEY_PATTERN } from './dto/execution-limits';
 import {

@@ -5,7 +5,7 @@ import type { Principal } from '../auth/principal';
 import { RequireScope } from '../auth/require-scope.decorator';
 import type { GraphqlContext } from '../graphql/graphql-context';
 import { PageArgs } from '../graphql/page.args';
-import { mapPage } from '../graphql/page.mapper';
+import { mapPage } from '../common/http/pagination';
 import type { MaiaExecution } from '../maia/maia.types';
 import { Project } from '../projects/models/project.model';
 import { ProjectsService } from '../projects/projects.service';

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
+import { type Page } from '../common/http/pagination';
 import { RequestContext } from '../common/request-context';
 import { isSafeName } from '../common/validation';
 import { fingerprintOf } from '../idempotency/fingerprint.util';
@@ -13,7 +14,6 @@ import {
   type MaiaApi,
   type MaiaExecution,
   type MaiaStep,
-  type Page,
 } from '../maia/maia.types';
 import { MAX_VARIABLE_VALUE_LENGTH, MAX_VARIABLES } from './dto/execution-limits';
 import {

@@ -1,16 +1,10 @@
 import { Field, Int, ObjectType } from '@nestjs/graphql';
+import type { Page } from '../common/http/pagination';
 
-export interface PageType<T> {
-  page: number;
-  size: number;
-  total: number;
-  results: T[];
-}
-
-/** A page type with Maia's page shape (`page`, `size`, `total`, `results`) for an item type. */
+/** The GraphQL object type of a `Page` (`page`, `size`, `total`, `results`) for an item type. */
 export function Paginated<T>(itemType: abstract new (...args: never[]) => T) {
   @ObjectType({ isAbstract: true })
-  abstract class PageClass implements PageType<T> {
+  abstract class PageClass implements Page<T> {
     @Field(() => Int, { description: '0-based page number.' })
     page!: number;
 

@@ -1,3 +1,6 @@
+import type { Page } from '../common/http/pagination';
+export type { Page };
+
 /**
  * The typed face of the Maia client. Everything above `src/maia/` sees these shapes and `GatewayError`s,
  * never Axios objects or Maia's wire shapes.
@@ -41,13 +44,6 @@ export interface PageRequest {
   page?: number;
   /** 1..100; default 25. */
   size?: number;
-}
-
-export interface Page<T> {
-  page: number;
-  size: number;
-  total: number;
-  results: T[];
 }
 
 export interface MaiaProject {

@@ -1,9 +1,8 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequireScope } from '../auth/require-scope.decorator';
-import { DEFAULT_PAGE_SIZE } from '../common/http/pagination';
+import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
 import { ProjectParamsDto } from '../environments/dto/environment.dto';
-import { mapPage } from '../graphql/page.mapper';
 import { PublishedPipelinePageDto, PublishedPipelinesQueryDto } from './dto/published-pipeline.dto';
 import { toPublishedPipelineDto } from './pipeline.mapper';
 import { PipelinesService } from './pipelines.service';

@@ -1,10 +1,9 @@
 import { Args, Context, Parent, ResolveField, Resolver } from '@nestjs/graphql';
 import { RequireScope } from '../auth/require-scope.decorator';
-import { slicePage } from '../common/http/pagination';
+import { mapPage, slicePage } from '../common/http/pagination';
 import { Environment } from '../environments/models/environment.model';
 import type { GraphqlContext } from '../graphql/graphql-context';
 import { PageArgs } from '../graphql/page.args';
-import { mapPage } from '../graphql/page.mapper';
 import { Project } from '../projects/models/project.model';
 import { PublishedPipelinesArgs } from './dto/published-pipelines.args';
 import { PublishedPipelinePage } from './models/published-pipeline.model';

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CacheService } from '../cache/cache.service';
-import { slicePage } from '../common/http/pagination';
-import { MAIA_API, type MaiaApi, type MaiaPublishedPipeline, type Page } from '../maia/maia.types';
+import { slicePage, type Page } from '../common/http/pagination';
+import { MAIA_API, type MaiaApi, type MaiaPublishedPipeline } from '../maia/maia.types';
 
 export interface PipelinesKey {
   projectId: string;

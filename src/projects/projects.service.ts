@@ -3,7 +3,8 @@ import { AccessPolicy } from '../auth/access-policy';
 import type { Principal } from '../auth/principal';
 import { CacheService } from '../cache/cache.service';
 import { ErrorCode, GatewayError } from '../common/errors';
-import { MAIA_API, type MaiaApi, type MaiaProject, type Page } from '../maia/maia.types';
+import { type Page } from '../common/http/pagination';
+import { MAIA_API, type MaiaApi, type MaiaProject } from '../maia/maia.types';
 
 /**
  * Projects as the caller's credential sees them. Pages mirror Maia's `GET /v1/projects` and are cached per
