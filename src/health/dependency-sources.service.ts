@@ -3,7 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { CacheService } from '../cache/cache.service';
 import { ExecutionWatchService } from '../watch/execution-watch.service';
 import { MaiaTokenService } from '../maia/maia-token.service';
-import { MaiaTransport } from '../maia/maia-transport';
+import { MaiaTransport } from '../maia/maia.transport';
 import { MetricsService } from '../metrics/metrics.service';
 import { MaiaHealthIndicator } from './maia-health.indicator';
 import { type MaiaStatusSample } from './dependency-status';

@@ -2,7 +2,7 @@ import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { proxyConfigured } from './maia.module';
+import { proxyConfigured } from './maia-http.exchange';
 import { axiosCodeOf, createUndiciAdapter, type UndiciAxiosAdapter } from './maia-undici.adapter';
 
 // The codes the transport takes as "the request never left".

@@ -1,11 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
-import { APP_CONFIG, type AppConfig, type MaiaConfig } from '../config';
-import { RedisService } from '../redis/redis.service';
-import { sleep } from './maia-async';
-import { ExecutionLedger, type ExecuteIntent } from './maia-execution-ledger';
+import { UUID_PATTERN } from '../common/validation/uuid';
 import { badResponseError } from './maia-errors';
-import { MaiaTransport, OutcomeUnknownError, type MaiaResponse } from './maia-transport';
+import { ExecuteReconciler } from './maia-execute.reconciler';
+import { MaiaTransport, type MaiaResponse } from './maia.transport';
 import {
   parseEnvironment,
   parseExecutionDetails,
@@ -17,7 +15,7 @@ import {
   parsePublishedPipeline,
   parseStep,
   toWireExecuteBody,
-  type ParsedExecution,
+  type ParsedExecutionListPage,
   type ParsedPage,
 } from './maia-wire';
 import {
@@ -36,34 +34,21 @@ import {
   type Page,
   type PageRequest,
 } from './maia.types';
-import { UUID_PATTERN } from '../common/validation/uuid';
 
 const iteratorPageSize = 100;
 const maxIteratedPages = 10_000;
-const reconcileListingPages = 5;
-/** Waits between reconciliation listings while the new run may not be visible yet. */
-const reconcileDelaysMs = [0, 250, 750];
 
 /**
- * `MaiaApi` over HTTP: validates input before any call, builds encoded paths, parses answers into domain
- * types, and makes sure an execute POST is never sent twice (an unknown outcome is reconciled).
+ * The typed face of Maia's operations: validates input before any call, builds encoded paths, names the
+ * route, parses answers into domain types. Sending is the transport's job; an execute whose answer was
+ * lost is the reconciler's.
  */
 @Injectable()
 export class MaiaClient implements MaiaApi {
-  private readonly logger = new Logger(MaiaClient.name);
-  private readonly config: MaiaConfig;
-  /** Execute calls in flight and runs already handed out, fleet-wide with Redis (see reconcile). */
-  private readonly ledger: ExecutionLedger;
-
   constructor(
-    @Inject(APP_CONFIG) appConfig: AppConfig,
     private readonly transport: MaiaTransport,
-    redis: RedisService,
-  ) {
-    this.config = appConfig.maia;
-    const { reconcileWindowMs, reconcileClockSkewMs, deadlineMs } = this.config;
-    this.ledger = new ExecutionLedger(redis, reconcileWindowMs + reconcileClockSkewMs + deadlineMs);
-  }
+    private readonly reconciler: ExecuteReconciler,
+  ) {}
 
   async listProjects(page?: PageRequest, options?: CallOptions): Promise<Page<MaiaProject>> {
     return publicPage(await this.fetchProjects(pageOf(page), options));
@@ -98,34 +83,23 @@ export class MaiaClient implements MaiaApi {
     requireText(request.pipelineName, 'pipelineName');
     requireText(request.environmentName, 'environmentName');
     if (request.executionTag !== undefined) requireText(request.executionTag, 'executionTag');
-    const intent = await this.ledger.begin({
-      projectId,
-      pipelineName: request.pipelineName,
-      environmentName: request.environmentName,
-    });
-    let response: MaiaResponse;
-    try {
-      response = await this.transport.request({
-        route: 'executePipeline',
-        method: 'POST',
-        path: `/v1/projects/${seg(projectId)}/pipeline-executions`,
-        body: toWireExecuteBody(request),
-        retry: 'never-after-send',
-        executionTag: request.executionTag,
-        options,
-      });
-    } catch (error) {
-      if (error instanceof OutcomeUnknownError) return this.reconcile(intent, request, error.reason, options);
-      // Maia answered with an error, or nothing was sent. A caller that gave up mid-flight leaves the
-      // intent in place: its run may exist and must not be claimed by another call.
-      if (!GatewayError.is(error) || error.details.aborted !== true) await this.ledger.abandon(intent);
-      throw error;
-    }
-    const id = parseExecutionIdAnswer(response.body);
-    // A 2xx means the run exists; only its id was lost in an unreadable answer.
-    if (id === null) return this.reconcile(intent, request, 'unreadable-answer', options);
-    await this.ledger.settle(intent, id);
-    return { pipelineExecutionId: id, reconciled: false };
+    const { pipelineName, environmentName } = request;
+    return this.reconciler.execute(
+      { projectId, pipelineName, environmentName },
+      request,
+      () =>
+        this.transport.request({
+          route: 'executePipeline',
+          method: 'POST',
+          path: `/v1/projects/${segment(projectId)}/pipeline-executions`,
+          body: toWireExecuteBody(request),
+          retry: 'never-after-send',
+          executionTag: request.executionTag,
+          options,
+        }),
+      (filter, deadlineMs) => this.fetchExecutions(filter, options, deadlineMs),
+      options?.signal,
+    );
   }
 
   async getExecution(projectId: string, executionId: string, options?: CallOptions): Promise<MaiaExecution> {
@@ -259,7 +233,7 @@ export class MaiaClient implements MaiaApi {
     const response = await this.transport.request({
       route: 'listEnvironments',
       method: 'GET',
-      path: `/v1/projects/${seg(projectId)}/environments`,
+      path: `/v1/projects/${segment(projectId)}/environments`,
       query: { ...page },
       retry: 'idempotent',
       options,
@@ -276,7 +250,7 @@ export class MaiaClient implements MaiaApi {
     const response = await this.transport.request({
       route: 'listPublishedPipelines',
       method: 'GET',
-      path: `/v1/projects/${seg(projectId)}/published-pipelines`,
+      path: `/v1/projects/${segment(projectId)}/published-pipelines`,
       query: { environmentName, ...page },
       retry: 'idempotent',
       options,
@@ -305,7 +279,7 @@ export class MaiaClient implements MaiaApi {
     filter: ExecutionListFilter,
     options?: CallOptions,
     deadlineMs?: number,
-  ): Promise<ExecutionListPage & { parsed: ParsedExecution[] }> {
+  ): Promise<ParsedExecutionListPage> {
     if (filter.projectId !== undefined) requireUuid(filter.projectId, 'projectId');
     for (const field of ['startedAfter', 'startedBefore'] as const) {
       const value = filter[field];
@@ -334,148 +308,19 @@ export class MaiaClient implements MaiaApi {
     });
     return parseExecutionList(json(response));
   }
-
-  // --- execute reconciliation --------------------------------------------------------------------------
-
-  /**
-   * The POST may have created a run whose id never reached us. Looks for it among the runs of that
-   * project, pipeline and environment, and returns it only when it can only be ours:
-   * - started (Maia's clock) no earlier than `reconcileClockSkewMs` before the call;
-   * - exactly the requested pipeline and environment (the upstream filter is a partial match), triggered
-   *   by the API (or with no trigger given);
-   * - not a run any call already got (the ledger: this process, and every replica with Redis);
-   * - exactly one such run, and no other execute call of that scope in flight or unresolved (with Redis,
-   *   on any replica): otherwise nobody can tell whose run is whose;
-   * - when the request had an `executionTag` and the listing echoes tags, a unique tag match decides.
-   * Anything ambiguous is UPSTREAM_OUTCOME_UNKNOWN, never a guess; so is finding nothing after a few
-   * listings (a new run may take a moment to be listed). The POST itself is never repeated.
-   * Known limit: a run started within the skew by a client the gateway cannot see (a script using the
-   * same credential, a replica without Redis) is indistinguishable from ours.
-   */
-  private async reconcile(
-    intent: ExecuteIntent,
-    request: ExecutePipelineRequest,
-    reason: string,
-    options?: CallOptions,
-  ): Promise<ExecuteResult> {
-    this.logger.warn(`executePipeline: outcome unknown (${reason}); looking for the run it may have created`);
-    const { projectId } = intent.scope;
-    const giveUpAtMs = Date.now() + this.config.deadlineMs;
-    const startedAfter = new Date(intent.atMs - this.config.reconcileWindowMs).toISOString();
-    const overlapSinceMs = intent.atMs - this.config.reconcileClockSkewMs - this.config.deadlineMs;
-    for (const delayMs of reconcileDelaysMs) {
-      if (delayMs > 0) {
-        if (Date.now() + delayMs >= giveUpAtMs) break;
-        await sleep(delayMs, options?.signal);
-      }
-      let listed: ParsedExecution[];
-      try {
-        listed = await this.listForReconcile(projectId, request, startedAfter, giveUpAtMs, options);
-      } catch (error) {
-        this.logger.warn(
-          `executePipeline: reconciliation listing failed (${error instanceof GatewayError ? error.code : 'error'})`,
-        );
-        break;
-      }
-      const eligible = this.eligible(listed, projectId, request, intent.atMs);
-      const known = await this.ledger.known(eligible.map((run) => run.pipelineExecutionId));
-      const unclaimed = eligible.filter((run) => !known.has(run.pipelineExecutionId));
-      const tagged =
-        request.executionTag === undefined
-          ? []
-          : unclaimed.filter((run) => run.executionTag === request.executionTag);
-      const others = unclaimed.length > 0 ? await this.ledger.othersOverlapping(intent, overlapSinceMs) : 0;
-      const found =
-        tagged.length === 1 ? tagged[0] : unclaimed.length === 1 && others === 0 ? unclaimed[0] : null;
-      if (found) {
-        await this.ledger.settle(intent, found.pipelineExecutionId);
-        this.logger.log(
-          `executePipeline: reconciled the run ${found.pipelineExecutionId} of an unanswered POST`,
-        );
-        return { pipelineExecutionId: found.pipelineExecutionId, reconciled: true };
-      }
-      if (unclaimed.length > 0) {
-        this.logger.warn(
-          `executePipeline: ${unclaimed.length} run(s) and ${others} other call(s) could match; not guessing`,
-        );
-        throw outcomeUnknown({ candidates: unclaimed.length });
-      }
-    }
-    throw outcomeUnknown({ candidates: 0 });
-  }
-
-  private async listForReconcile(
-    projectId: string,
-    request: ExecutePipelineRequest,
-    startedAfter: string,
-    giveUpAtMs: number,
-    options?: CallOptions,
-  ): Promise<ParsedExecution[]> {
-    const listed: ParsedExecution[] = [];
-    let paginationToken: string | undefined;
-    for (let pages = 0; pages < reconcileListingPages; pages++) {
-      const page = await this.fetchExecutions(
-        {
-          projectId,
-          pipelineName: request.pipelineName,
-          environmentName: request.environmentName,
-          startedAfter,
-          limit: 100,
-          paginationToken,
-        },
-        options,
-        Math.max(1, giveUpAtMs - Date.now()),
-      );
-      listed.push(...page.parsed);
-      if (page.more === null || page.results.length === 0) break;
-      paginationToken = page.more;
-    }
-    return listed;
-  }
-
-  /** Runs that could be the one created: scope, trigger, start time and (when echoed) tag. Unique ids. */
-  private eligible(
-    listed: ParsedExecution[],
-    projectId: string,
-    request: ExecutePipelineRequest,
-    calledAtMs: number,
-  ): ParsedExecution[] {
-    const earliestMs = calledAtMs - this.config.reconcileClockSkewMs;
-    const runs = listed.filter((run) => {
-      const startedMs = run.startedAt === null ? Number.NaN : Date.parse(run.startedAt);
-      return (
-        run.projectId === projectId &&
-        run.pipelineName === request.pipelineName &&
-        run.environmentName === request.environmentName &&
-        (run.trigger === null || run.trigger === 'API' || run.trigger === 'UNKNOWN') &&
-        startedMs >= earliestMs &&
-        (request.executionTag === undefined ||
-          run.executionTag === null ||
-          run.executionTag === request.executionTag)
-      );
-    });
-    return [...new Map(runs.map((run) => [run.pipelineExecutionId, run])).values()];
-  }
 }
 
 // --- helpers ---------------------------------------------------------------------------------------------
 
 type RequestedPage = { page: number; size: number };
 
-function outcomeUnknown(details: { candidates: number }): GatewayError {
-  return new GatewayError(
-    ErrorCode.UPSTREAM_OUTCOME_UNKNOWN,
-    'Maia may or may not have started the pipeline; check its executions before trying again',
-    details,
-  );
-}
-
-function seg(value: string): string {
+/** One path segment, encoded. */
+function segment(value: string): string {
   return encodeURIComponent(value);
 }
 
 function executionPath(projectId: string, executionId: string): string {
-  return `/v1/projects/${seg(projectId)}/pipeline-executions/${seg(executionId)}`;
+  return `/v1/projects/${segment(projectId)}/pipeline-executions/${segment(executionId)}`;
 }
 
 function requireUuid(value: unknown, field: string): asserts value is string {

@@ -8,7 +8,7 @@ import { MaiaClient } from '../../../src/maia/maia.client';
 import { MaiaModule } from '../../../src/maia/maia.module';
 import { MAIA_API, type MaiaApi } from '../../../src/maia/maia.types';
 import { MaiaTokenService } from '../../../src/maia/maia-token.service';
-import { MaiaTransport } from '../../../src/maia/maia-transport';
+import { MaiaTransport } from '../../../src/maia/maia.transport';
 import { RedisModule } from '../../../src/redis/redis.module';
 import { RedisService } from '../../../src/redis/redis.service';
 import { type EmulatorFixture } from '../../support/emulator-fixture';

@@ -1,7 +1,8 @@
 import { HttpService } from '@nestjs/axios';
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { type AxiosResponse } from 'axios';
 import { ErrorCode, GatewayError } from '../common/errors';
+import { REQUEST_ID_HEADER, RequestContext } from '../common/request-context';
 import { APP_CONFIG, type AppConfig, type MaiaConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
 import { abortedError, sleep, throwIfAborted } from './maia-async';
@@ -16,6 +17,7 @@ import {
   toRetryAfterSeconds,
   unavailableError,
 } from './maia-errors';
+import { UPSTREAM_OBSERVER, type UpstreamCallObservation, type UpstreamObserver } from './maia-observer';
 import { fullJitterDelayMs, RetryBudget } from './maia-retry';
 import { MaiaTokenService } from './maia-token.service';
 import { type CallOptions } from './maia.types';
@@ -30,11 +32,23 @@ import { type CallOptions } from './maia.types';
  */
 export type RetryMode = 'idempotent' | 'once' | 'never-after-send';
 
+/** Maia's operations, named as the emulator names its routes: metrics labels and log lines use them. */
+export type MaiaRoute =
+  | 'listProjects'
+  | 'listEnvironments'
+  | 'listPublishedPipelines'
+  | 'executePipeline'
+  | 'getExecution'
+  | 'getExecutionStatus'
+  | 'listSteps'
+  | 'cancelExecution'
+  | 'listExecutions';
+
 export type QueryValue = string | number | boolean | readonly string[] | undefined;
 
 export interface MaiaRequest {
-  /** Route name, for logs (e.g. `listProjects`). */
-  route: string;
+  /** Which operation this is, given by the caller (never parsed back from the URL). */
+  route: MaiaRoute;
   method: 'GET' | 'POST' | 'PATCH';
   /** Path under the API base, already URL-encoded (`/v1/projects/...`). */
   path: string;
@@ -77,9 +91,9 @@ const timeoutCodes = new Set(['ECONNABORTED', 'ETIMEDOUT']);
 
 /**
  * The only code that sends requests to the Maia API. Per attempt: rate-limit cooldown, circuit breaker,
- * token, one HTTP exchange with a timeout. Around attempts: an overall deadline, full-jitter retries
- * within a budget, Retry-After, one replay after a 401. Errors come out as `GatewayError`s whose messages
- * carry no URL, body, token or secret.
+ * token, one HTTP exchange with a timeout, reported to the metrics under the caller's route name. Around
+ * attempts: an overall deadline, full-jitter retries within a budget, Retry-After, one replay after a 401.
+ * Errors come out as `GatewayError`s whose messages carry no URL, body, token or secret.
  */
 @Injectable()
 export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
@@ -96,6 +110,7 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
     private readonly http: HttpService,
     private readonly tokens: MaiaTokenService,
     redis: RedisService,
+    @Optional() @Inject(UPSTREAM_OBSERVER) private readonly observer?: UpstreamObserver,
   ) {
     this.config = appConfig.maia;
     this.baseUrl = this.config.baseUrl.replace(/\/+$/, '');
@@ -295,7 +310,31 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
     };
     if (request.body !== undefined) headers['Content-Type'] = 'application/json';
     if (this.config.accountId) headers['account-id'] = this.config.accountId;
-    if (request.options?.requestId) headers['x-request-id'] = request.options.requestId;
+    // Joins Maia's logs and ours: the caller's id, else the id of the request being served.
+    const requestId = request.options?.requestId ?? RequestContext.current()?.requestId;
+    if (requestId) headers[REQUEST_ID_HEADER] = requestId;
+    const startedAtMs = Date.now();
+    const result = await this.exchange(request, url, headers, timeoutMs);
+    this.report(request.route, result, Date.now() - startedAtMs);
+    return result;
+  }
+
+  private report(route: MaiaRoute, result: AttemptResult, durationMs: number): void {
+    if (!this.observer) return;
+    let status: UpstreamCallObservation['status'];
+    if (result.kind === 'response') status = result.response.status;
+    else if (result.kind === 'timeout' || result.kind === 'aborted') status = result.kind;
+    else status = 'network_error';
+    this.observer.upstreamCall({ endpoint: route, status, durationMs });
+    if (status === 429) this.observer.rateLimitCooldown();
+  }
+
+  private async exchange(
+    request: MaiaRequest,
+    url: string,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<AttemptResult> {
     try {
       const response = await this.http.axiosRef.request<string>({
         url,
