@@ -1,4 +1,5 @@
 import type { RunningEmulator } from '../../src/emulator/emulator';
+import { eventually } from '../support/eventually';
 
 /** A tiny fetch wrapper for the emulator suites: real HTTP, JSON in and out, no retries. */
 
@@ -111,21 +112,19 @@ export class EmulatorTestClient {
     done: (status: string) => boolean,
     timeoutMs = 5000,
   ): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const res = await this.api(
-        'GET',
-        `/v1/projects/${projectId}/pipeline-executions/${executionId}/status`,
-        { token },
-      );
-      if (res.status !== 200) throw new Error(`status poll answered ${res.status}`);
-      if (done(res.body.status as string)) return res.body.status as string;
-      if (Date.now() > deadline) throw new Error(`execution still ${res.body.status} after ${timeoutMs} ms`);
-      await sleep(10);
-    }
+    return eventually(
+      async () => {
+        const res = await this.api(
+          'GET',
+          `/v1/projects/${projectId}/pipeline-executions/${executionId}/status`,
+          { token },
+        );
+        if (res.status !== 200) throw new Error(`status poll answered ${res.status}`);
+        const status = res.body.status as string;
+        if (!done(status)) throw new Error(`execution still ${status}`);
+        return status;
+      },
+      { timeoutMs },
+    );
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

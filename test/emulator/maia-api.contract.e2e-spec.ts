@@ -1,5 +1,6 @@
 import { startEmulator, type RunningEmulator } from '../../src/emulator/emulator';
-import { EmulatorTestClient, request, seedIds, sleep, uuidPattern } from './emulator-test.client';
+import { eventually } from '../support/eventually';
+import { EmulatorTestClient, request, seedIds, uuidPattern } from './emulator-test.client';
 
 /**
  * Every row of docs/maia-api.md against the emulator over real HTTP: hosts and authentication,
@@ -96,9 +97,11 @@ describe('hosts and authentication', () => {
     expect(shortLived.body.expires_in).toBe(1);
     const fresh = await maia.api('GET', '/v1/projects', { token: shortLived.body.access_token });
     expect(fresh.status).toBe(200);
-    await sleep(1050);
-    const expired = await maia.api('GET', '/v1/projects', { token: shortLived.body.access_token });
-    expect(expired.status).toBe(401);
+    const expired = await eventually(async () => {
+      const answer = await maia.api('GET', '/v1/projects', { token: shortLived.body.access_token });
+      expect(answer.status).toBe(401);
+      return answer;
+    });
     expect(expired.contentType).toContain(problemJson);
   });
 
@@ -526,10 +529,13 @@ describe('execution details, status and steps', () => {
       pipelineName: 'FOLDER/load_orders.orch.yaml',
       environmentName: 'Dev',
     });
-    await sleep(400); // Start (200 ms) is done, Extract Orders (1800 ms) runs, Rewrite Table has not begun.
-    const midway = await maia.api('GET', `${executionsPath(seedIds.analytics)}/${id}/steps`, { token });
-    expect(midway.status).toBe(200);
-    expect(midway.body).toMatchObject({ page: 0, size: 25, total: 2 });
+    // Start (200 ms) is done, Extract Orders (1800 ms) runs, Rewrite Table has not begun.
+    const midway = await eventually(async () => {
+      const answer = await maia.api('GET', `${executionsPath(seedIds.analytics)}/${id}/steps`, { token });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ page: 0, size: 25, total: 2 });
+      return answer;
+    });
     expect(midway.body.results).toEqual([
       {
         id: expect.any(String),
@@ -587,7 +593,10 @@ describe('cancel', () => {
     // At this scale Start takes 100 ms and the grace 400 ms: room to observe CANCELLING on a busy machine.
     await maia.control('PATCH', 'config', { timeScale: 0.2 });
     const id = await maia.execute(token, seedIds.analytics, backfill);
-    await sleep(150);
+    await eventually(async () => {
+      const steps = await maia.api('GET', `${executionsPath(seedIds.analytics)}/${id}/steps`, { token });
+      expect(steps.body.total).toBe(2); // Start is done, Backfill History runs
+    });
     const res = await maia.api('PATCH', `${executionsPath(seedIds.analytics)}/${id}`, {
       token,
       body: { status: 'CANCELLED', forceUpdate: false },
