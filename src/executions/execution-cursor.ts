@@ -4,11 +4,22 @@ import type { ExecutionListFilter } from '../maia/maia.types';
 
 /**
  * Cursor of the executions connection. Maia pages with opaque tokens, so a cursor names the upstream page
- * (`t`, absent for the first), the position inside it (`o`) and the page size it was fetched with (`l`, so
- * the same page comes back), the time window resolved on the first page (`a`, `b`: the default window must
- * not slide between pages), and a hash of the filter (`h`), so a cursor is refused with another filter.
+ * (absent for the first), the position inside it, the page size it was fetched with (so the same page comes
+ * back), the time window resolved on the first page (the default window must not slide between pages) and
+ * a hash of the filter, so a cursor is refused with another filter.
  */
 export interface ExecutionCursor {
+  version: 2;
+  filterHash: string;
+  pageToken?: string;
+  offset: number;
+  pageSize: number;
+  startedAfter?: string;
+  startedBefore?: string;
+}
+
+/** The letter-keyed form cursors had before version 2; clients may still hold them across a deploy. */
+interface LetterKeyedCursor {
   v: 1;
   h: string;
   t?: string;
@@ -39,34 +50,51 @@ export function encodeCursor(cursor: ExecutionCursor): string {
 }
 
 export function decodeCursor(value: string, expectedHash: string): ExecutionCursor {
-  let cursor: ExecutionCursor;
+  let parsed: unknown;
   try {
-    cursor = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as ExecutionCursor;
+    parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
   } catch {
     throw invalid();
   }
+  const cursor = fromLetterKeyed(parsed);
   const valid =
     typeof cursor === 'object' &&
     cursor !== null &&
-    cursor.v === 1 &&
-    typeof cursor.h === 'string' &&
-    (cursor.t === undefined || (typeof cursor.t === 'string' && cursor.t.length <= 2048)) &&
-    Number.isInteger(cursor.o) &&
-    cursor.o >= 0 &&
-    cursor.o <= 100 &&
-    Number.isInteger(cursor.l) &&
-    cursor.l >= 1 &&
-    cursor.l <= 100 &&
-    (cursor.a === undefined || typeof cursor.a === 'string') &&
-    (cursor.b === undefined || typeof cursor.b === 'string');
+    cursor.version === 2 &&
+    typeof cursor.filterHash === 'string' &&
+    (cursor.pageToken === undefined ||
+      (typeof cursor.pageToken === 'string' && cursor.pageToken.length <= 2048)) &&
+    Number.isInteger(cursor.offset) &&
+    cursor.offset >= 0 &&
+    cursor.offset <= 100 &&
+    Number.isInteger(cursor.pageSize) &&
+    cursor.pageSize >= 1 &&
+    cursor.pageSize <= 100 &&
+    (cursor.startedAfter === undefined || typeof cursor.startedAfter === 'string') &&
+    (cursor.startedBefore === undefined || typeof cursor.startedBefore === 'string');
   if (!valid) throw invalid();
-  if (cursor.h !== expectedHash) {
+  if (cursor.filterHash !== expectedHash) {
     throw new GatewayError(
       ErrorCode.BAD_USER_INPUT,
       'This cursor belongs to a different filter: use it with the filter it came from, or start without `after`',
     );
   }
   return cursor;
+}
+
+/** A version-1 cursor in today's words; anything else as it came, for the checks above. */
+function fromLetterKeyed(parsed: unknown): ExecutionCursor {
+  const old = parsed as Partial<LetterKeyedCursor> | null;
+  if (typeof old !== 'object' || old === null || old.v !== 1) return parsed as ExecutionCursor;
+  return {
+    version: 2,
+    filterHash: old.h,
+    pageToken: old.t,
+    offset: old.o,
+    pageSize: old.l,
+    startedAfter: old.a,
+    startedBefore: old.b,
+  } as ExecutionCursor;
 }
 
 function invalid(): GatewayError {

@@ -183,30 +183,39 @@ export class ExecutionsService {
     if (after !== undefined) {
       position = decodeCursor(after, hash);
       // Continuing at a page boundary may use a new page size; inside a page, refetch it as it was.
-      if (position.o === 0) position = { ...position, l: first };
+      if (position.offset === 0) position = { ...position, pageSize: first };
     } else {
       const window = resolveWindow(filter, nowMs);
-      position = { v: 1, h: hash, o: 0, l: first, a: window.startedAfter, b: window.startedBefore };
+      position = {
+        version: 2,
+        filterHash: hash,
+        offset: 0,
+        pageSize: first,
+        startedAfter: window.startedAfter,
+        startedBefore: window.startedBefore,
+      };
     }
     const page = await this.maia.listExecutions({
       ...filter,
-      startedAfter: position.a,
-      startedBefore: position.b,
-      limit: position.l,
-      paginationToken: position.t,
+      startedAfter: position.startedAfter,
+      startedBefore: position.startedBefore,
+      limit: position.pageSize,
+      paginationToken: position.pageToken,
     });
-    const taken = page.results.slice(position.o, position.o + first);
+    const taken = page.results.slice(position.offset, position.offset + first);
     const edges = taken.map((node, index) => {
-      const offset = position.o + index + 1;
+      const offset = position.offset + index + 1;
       const atPageEnd = offset >= page.results.length;
       const next: ExecutionCursor =
-        atPageEnd && page.more ? { ...position, t: page.more, o: 0 } : { ...position, o: offset };
+        atPageEnd && page.more ? { ...position, pageToken: page.more, offset: 0 } : { ...position, offset };
       return { cursor: encodeCursor(next), node };
     });
-    const restOnPage = page.results.length > position.o + taken.length;
+    const restOnPage = page.results.length > position.offset + taken.length;
     const hasNextPage = restOnPage || page.more !== null;
     let endCursor = edges.length > 0 ? edges[edges.length - 1].cursor : null;
-    if (endCursor === null && page.more) endCursor = encodeCursor({ ...position, t: page.more, o: 0 });
+    if (endCursor === null && page.more) {
+      endCursor = encodeCursor({ ...position, pageToken: page.more, offset: 0 });
+    }
     return { edges, hasNextPage, endCursor, startCursor: edges.length > 0 ? edges[0].cursor : null };
   }
 }
