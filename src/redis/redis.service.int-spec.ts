@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { loadConfig } from '../config';
+import { RedisScript } from './redis.script';
 import { RedisService } from './redis.service';
 
 async function freePort(): Promise<number> {
@@ -120,21 +121,108 @@ describe('RedisService keys on a Redis Cluster', () => {
   });
 });
 
-describe('RedisService.evalScript', () => {
+describe('RedisService scripts', () => {
   it('runs a script by its SHA, sends the text again when the server forgot it, and rejects script errors', async () => {
     const redis = service('redis://127.0.0.1:6379');
     await redis.onModuleInit();
     try {
       const key = redis.key('eval-script', randomUUID());
-      const lua = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
-      expect(await redis.evalScript(lua, [key], [2])).toBe(2);
+      const script = new RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+      expect(await redis.runScript(script, [key], [2])).toBe(2);
       await redis.client?.script('FLUSH'); // as after a Redis restart: EVALSHA answers NOSCRIPT
-      expect(await redis.evalScript(lua, [key], [3])).toBe(5);
-      expect(await redis.evalScript(lua, [key], [1])).toBe(6);
+      expect(await redis.runScript(script, [key], [3])).toBe(5);
+      expect(await redis.evalScript(script.lua, [key], [1])).toBe(6);
       await expect(redis.evalScript("return redis.call('NOPE')", [key], [])).rejects.toThrow();
-      await redis.client?.del(key);
+      await redis.delete(key);
     } finally {
       await redis.onApplicationShutdown();
     }
+  });
+
+  it("compare-and-delete and compare-and-expire leave another owner's value alone", async () => {
+    const redis = service('redis://127.0.0.1:6379');
+    await redis.onModuleInit();
+    try {
+      const key = redis.key('owned', randomUUID());
+      await redis.set(key, 'theirs', { ttlMs: 5_000 });
+      expect(await redis.deleteIfEquals(key, 'mine')).toBe(false);
+      expect(await redis.expireIfEquals(key, 'mine', 60_000)).toBe(false);
+      expect(await redis.get(key)).toBe('theirs');
+      expect(await redis.remainingTtlMs(key)).toBeLessThanOrEqual(5_000);
+      expect(await redis.expireIfEquals(key, 'theirs', 60_000)).toBe(true);
+      expect(await redis.remainingTtlMs(key)).toBeGreaterThan(5_000);
+      expect(await redis.deleteIfEquals(key, 'theirs')).toBe(true);
+      expect(await redis.exists(key)).toBe(false);
+    } finally {
+      await redis.onApplicationShutdown();
+    }
+  });
+});
+
+describe('RedisService named operations', () => {
+  let redis: RedisService;
+  const key = (...parts: string[]) => redis.key('ops', ...parts);
+
+  beforeAll(async () => {
+    redis = service('redis://127.0.0.1:6379');
+    await redis.onModuleInit();
+  });
+  afterAll(async () => {
+    await redis.deleteMatching(redis.key('ops', '*'));
+    await redis.onApplicationShutdown();
+  });
+
+  it('sets with a TTL and only-if-absent, reads one or many, deletes', async () => {
+    expect(await redis.set(key('a'), '1', { ttlMs: 10_000, onlyIfAbsent: true })).toBe(true);
+    expect(await redis.set(key('a'), '2', { onlyIfAbsent: true })).toBe(false);
+    expect(await redis.set(key('b'), '3')).toBe(true);
+    expect(await redis.getMany([key('a'), key('b'), key('none')])).toEqual(['1', '3', null]);
+    expect(await redis.remainingTtlMs(key('b'))).toBe(-1);
+    expect(await redis.expire(key('b'), 10_000)).toBe(true);
+    expect(await redis.remainingTtlMs(key('b'))).toBeGreaterThan(0);
+    expect(await redis.delete(key('a'), key('b'), key('none'))).toBe(2);
+    expect(await redis.get(key('a'))).toBeNull();
+  });
+
+  it('increments several counters together', async () => {
+    expect(await redis.incrementAll([key('n1'), key('n2')])).toEqual([1, 1]);
+    expect(await redis.incrementAll([key('n1'), key('n2')])).toEqual([2, 2]);
+  });
+
+  it('reads lists and hashes, and keeps sorted sets', async () => {
+    await redis.client?.rpush(key('list'), 'x', 'y', 'z');
+    expect(await redis.listRange(key('list'))).toEqual(['x', 'y', 'z']);
+    expect(await redis.listRange(key('list'), -2)).toEqual(['y', 'z']);
+    await redis.client?.hset(key('hash'), 'one', '1', 'two', '2');
+    expect(await redis.hashDelete(key('hash'), 'one')).toBe(true);
+    expect(await redis.hashGetAll(key('hash'))).toEqual({ two: '2' });
+
+    await redis.sortedSetAdd(key('zset'), 10, 'old', 60_000);
+    await redis.sortedSetAdd(key('zset'), 20, 'new');
+    expect(await redis.remainingTtlMs(key('zset'))).toBeGreaterThan(0);
+    expect(await redis.sortedSetRangeByScore(key('zset'), 15)).toEqual(['new']);
+    expect(await redis.sortedSetScores(key('zset'), ['old', 'none'])).toEqual([10, null]);
+    await redis.sortedSetRemoveByScore(key('zset'), 0, 15);
+    await redis.sortedSetRemove(key('zset'), 'new');
+    expect(await redis.sortedSetRangeByScore(key('zset'), 0)).toEqual([]);
+  });
+
+  it('finds and deletes keys by pattern on every master', async () => {
+    await Promise.all(['s1', 's2', 's3'].map((part) => redis.set(key('scan', part), 'v')));
+    expect((await redis.scanKeys(key('scan', '*'))).sort()).toEqual([
+      key('scan', 's1'),
+      key('scan', 's2'),
+      key('scan', 's3'),
+    ]);
+    expect(await redis.deleteMatching(key('scan', '*'))).toBe(3);
+    expect(await redis.scanKeys(key('scan', '*'))).toEqual([]);
+  });
+
+  it('pings, and reports its connection', async () => {
+    await expect(redis.ping()).resolves.toBeUndefined();
+    expect(redis.connectionStatus).toBe('ready');
+    const none = service(undefined);
+    expect(none.connectionStatus).toBe('disabled');
+    await expect(none.get('x')).rejects.toThrow('Redis is not configured');
   });
 });

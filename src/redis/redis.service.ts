@@ -1,38 +1,31 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import Redis, { Cluster } from 'ioredis';
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { closeConnection, mastersOf, openConnection, whenReady, type RedisClient } from './redis.connection';
+import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, RedisScript } from './redis.script';
 
+export type { RedisClient } from './redis.connection';
 export type MessageHandler = (message: string) => void;
 
-/**
- * A connection: one Redis server, or a Redis Cluster (`REDIS_CLUSTER`). Both speak the same commands; the
- * few places where they differ (SCAN walks every master of a cluster) ask `RedisService.masters()`.
- */
-export type RedisClient = Redis;
-
-/** SHA1 of each Lua script `evalScript` has run (the scripts are module constants: a handful). */
-const scriptShas = new Map<string, string>();
+/** Scripts given as text to the deprecated `evalScript`, by text. */
+const scriptsByText = new Map<string, RedisScript>();
 
 /**
- * The one Redis connection provider. No other module opens a connection of its own.
+ * The one door to Redis. No other module opens a connection or calls ioredis: they use the named
+ * operations below, or the primitives built on them (`RedisLease`, `SingleFlightLock`, `RedisScript`).
  *
- * Without `REDIS_URL` there is no client (`client` is null) and every user falls back to memory, as one
- * replica. With it there are exactly two connections: `client` for commands and a subscriber connection
- * that multiplexes every channel subscription of the process.
+ * Without `REDIS_URL` there is no connection (`enabled` is false) and every user falls back to memory, as
+ * one replica. With it there are two connections: one for commands, one subscriber for every channel.
+ * Commands fail fast while Redis is away (no offline queue, a short timeout): callers catch and carry on.
  *
- * Commands fail fast while Redis is away (no offline queue, a short command timeout), so a Redis outage
- * slows nothing down: callers catch the error and carry on from memory and Maia.
- *
- * With `REDIS_CLUSTER` the connections are ioredis `Cluster`s seeded by `REDIS_URL`'s list, and `key()`
- * places keys so that every multi-key command and script stays in one hash slot: `key()` puts the prefix's
- * tag on a key (`{mg:}cache:...`), `taggedKey()` keeps the key's own (`mg:watch:{exec:...}:lease`, one
- * execution's keys together, executions spread over the shards). Pub/sub is cluster-wide as on one server.
+ * With `REDIS_CLUSTER`, `key()` puts the prefix's hash tag on a key (`{mg:}cache:...`) so multi-key
+ * commands and scripts stay in one slot; `taggedKey()` keeps the key's own tag (one entity's keys
+ * together, entities spread over the shards). Pub/sub is cluster-wide as on one server.
  */
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
+  /** @deprecated Use the named operations; this becomes private once every caller has moved. */
   readonly client: RedisClient | null;
   private subscriberConnection: RedisClient | null = null;
   private readonly handlers = new Map<string, Set<MessageHandler>>();
@@ -55,59 +48,216 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     return this.client?.status === 'ready';
   }
 
+  /** The command connection's state as ioredis names it ('ready', 'reconnecting', ...), or 'disabled'. */
+  get connectionStatus(): string {
+    return this.client?.status ?? 'disabled';
+  }
+
   /** True on a Redis Cluster. */
   get cluster(): boolean {
     return this.config.redis.cluster !== undefined;
   }
 
-  /**
-   * A key in this deployment's namespace. On a cluster the prefix is the key's hash tag, so keys used
-   * together (cache entries and generations, ledger sets, lock and entry) always share a slot.
-   */
+  /** A key in this deployment's namespace; on a cluster the prefix is its hash tag (keys used together share a slot). */
   key(...parts: string[]): string {
     return (this.cluster ? `{${this.keyPrefix}}` : this.keyPrefix) + parts.join(':');
   }
 
   /**
-   * A key that carries its own hash tag in `parts` (e.g. `'watch', '{exec:...}', 'lease'`): on a cluster
-   * it lives in that tag's slot, so one entity's keys stay together while entities spread over the shards.
-   * Only for keys never used in one command with keys of another tag.
+   * A key that carries its own hash tag in `parts` (e.g. `'watch', '{exec:...}', 'lease'`). Only for keys
+   * never used in one command with keys of another tag.
    */
   taggedKey(...parts: string[]): string {
     return this.keyPrefix + parts.join(':');
   }
 
-  /**
-   * Runs a Lua script by its SHA (EVALSHA), sending the text only when the server does not know it yet
-   * (NOSCRIPT: after a restart, or on a cluster node seen for the first time). For scripts run on hot
-   * paths (rate limits, subscription counts). Rejects like any command; needs a client.
-   */
+  /** Calls `listener` each time the command connection becomes ready (at start and after an outage). */
+  onReady(listener: () => void): void {
+    this.client?.on('ready', listener);
+  }
+
+  // --- scripts ------------------------------------------------------------------------------------------
+
+  /** Runs a script by its SHA, sending its text only on NOSCRIPT (after a restart, or on a new cluster node). */
+  async runScript(
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    const client = this.commands();
+    try {
+      return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error as Error).message.includes('NOSCRIPT')) throw error;
+      return client.eval(script.lua, keys.length, ...keys, ...args);
+    }
+  }
+
+  /** @deprecated Use `runScript` with a module-level `RedisScript`. */
   async evalScript(
     lua: string,
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
-    const client = this.client;
-    if (!client) throw new Error('Redis is not configured');
-    let sha = scriptShas.get(lua);
-    if (sha === undefined) {
-      sha = createHash('sha1').update(lua).digest('hex');
-      scriptShas.set(lua, sha);
+    let script = scriptsByText.get(lua);
+    if (!script) scriptsByText.set(lua, (script = new RedisScript(lua)));
+    return this.runScript(script, keys, args);
+  }
+
+  /** Deletes `key` only while it holds `expected`. True when it was deleted. */
+  async deleteIfEquals(key: string, expected: string): Promise<boolean> {
+    return (await this.runScript(COMPARE_AND_DELETE, [key], [expected])) === 1;
+  }
+
+  /** Sets `key` to expire in `ttlMs` only while it holds `expected`. True when it did. */
+  async expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean> {
+    return (await this.runScript(COMPARE_AND_EXPIRE, [key], [expected, Math.ceil(ttlMs)])) === 1;
+  }
+
+  // --- strings ------------------------------------------------------------------------------------------
+
+  async get(key: string): Promise<string | null> {
+    return this.commands().get(key);
+  }
+
+  /** Values of several keys (one slot on a cluster: build them with `key()`). */
+  async getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    return this.commands().mget(...keys);
+  }
+
+  /**
+   * Sets `key`, expiring after `ttlMs` when given (> 0); with `onlyIfAbsent`, only when the key does not
+   * exist (SET NX). True when the value was written.
+   */
+  async set(
+    key: string,
+    value: string,
+    options: { ttlMs?: number; onlyIfAbsent?: boolean } = {},
+  ): Promise<boolean> {
+    const client = this.commands();
+    const ttlMs = options.ttlMs !== undefined && options.ttlMs > 0 ? Math.ceil(options.ttlMs) : undefined;
+    let reply: string | null;
+    if (ttlMs !== undefined && options.onlyIfAbsent) reply = await client.set(key, value, 'PX', ttlMs, 'NX');
+    else if (ttlMs !== undefined) reply = await client.set(key, value, 'PX', ttlMs);
+    else if (options.onlyIfAbsent) reply = await client.set(key, value, 'NX');
+    else reply = await client.set(key, value);
+    return reply === 'OK';
+  }
+
+  /** Deletes keys one command each (keys of several slots are fine). Returns how many existed. */
+  async delete(...keys: string[]): Promise<number> {
+    const client = this.commands();
+    const counts = await Promise.all(keys.map((key) => client.del(key)));
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.commands().exists(key)) > 0;
+  }
+
+  /** Milliseconds until `key` expires: -1 when it never does, -2 when it does not exist (PTTL). */
+  async remainingTtlMs(key: string): Promise<number> {
+    return this.commands().pttl(key);
+  }
+
+  /** Sets `key` to expire in `ttlMs`. True when the key exists. */
+  async expire(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.commands().pexpire(key, Math.ceil(ttlMs))) === 1;
+  }
+
+  /** Increments each key by one in one transaction (one slot on a cluster) and returns the new values. */
+  async incrementAll(keys: readonly string[]): Promise<number[]> {
+    const multi = this.commands().multi();
+    for (const key of keys) multi.incr(key);
+    const results = (await multi.exec()) ?? [];
+    const failed = results.find(([error]) => error)?.[0];
+    if (failed || results.length !== keys.length) throw failed ?? new Error('MULTI INCR was discarded');
+    return results.map(([, value]) => Number(value));
+  }
+
+  // --- lists, hashes, sorted sets -----------------------------------------------------------------------
+
+  /** Elements `start`..`stop` of a list (inclusive; -1 is the last). */
+  async listRange(key: string, start = 0, stop = -1): Promise<string[]> {
+    return this.commands().lrange(key, start, stop);
+  }
+
+  async hashGetAll(key: string): Promise<Record<string, string>> {
+    return this.commands().hgetall(key);
+  }
+
+  async hashDelete(key: string, field: string): Promise<boolean> {
+    return (await this.commands().hdel(key, field)) > 0;
+  }
+
+  /** Adds (or moves) `member` at `score`; with `ttlMs`, the set expires that long after this write. */
+  async sortedSetAdd(key: string, score: number, member: string, ttlMs?: number): Promise<void> {
+    const multi = this.commands().multi().zadd(key, score, member);
+    if (ttlMs !== undefined) multi.pexpire(key, Math.ceil(ttlMs));
+    await multi.exec();
+  }
+
+  async sortedSetRemove(key: string, member: string): Promise<void> {
+    await this.commands().zrem(key, member);
+  }
+
+  /** Members whose score lies in [minScore, maxScore]. */
+  async sortedSetRangeByScore(key: string, minScore: number, maxScore = Infinity): Promise<string[]> {
+    return this.commands().zrangebyscore(key, minScore, maxScore === Infinity ? '+inf' : maxScore);
+  }
+
+  /** Removes members whose score lies in [minScore, maxScore]. */
+  async sortedSetRemoveByScore(key: string, minScore: number, maxScore: number): Promise<void> {
+    await this.commands().zremrangebyscore(key, minScore, maxScore);
+  }
+
+  /** The score of each member (null when absent), in one round trip. */
+  async sortedSetScores(key: string, members: readonly string[]): Promise<(number | null)[]> {
+    if (members.length === 0) return [];
+    const pipeline = this.commands().pipeline();
+    for (const member of members) pipeline.zscore(key, member);
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([error, score]) => (error || score === null ? null : Number(score)));
+  }
+
+  // --- whole keyspace (never on a request path) ---------------------------------------------------------
+
+  /** Every key matching `pattern`, walking each master of a cluster with SCAN. */
+  async scanKeys(pattern: string): Promise<string[]> {
+    const found: string[] = [];
+    for (const node of this.masters()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        found.push(...keys);
+        cursor = next;
+      } while (cursor !== '0');
     }
-    try {
-      return await client.evalsha(sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error as Error).message.includes('NOSCRIPT')) throw error;
-      return client.eval(lua, keys.length, ...keys, ...args);
-    }
+    return found;
+  }
+
+  /** Deletes every key matching `pattern` (SCAN, then one DEL per key). Returns how many it deleted. */
+  async deleteMatching(pattern: string): Promise<number> {
+    return this.delete(...(await this.scanKeys(pattern)));
+  }
+
+  /** Answers when Redis does (PING). */
+  async ping(): Promise<void> {
+    await this.commands().ping();
+  }
+
+  /** Closes the command connection at once, without QUIT: for tests that play a crashed replica. */
+  disconnect(): void {
+    this.client?.disconnect();
   }
 
   /** The connections SCAN must walk: each master of a cluster, or the one server. */
   masters(): RedisClient[] {
-    if (!this.client) return [];
-    const client: unknown = this.client;
-    return client instanceof Cluster ? client.nodes('master') : [this.client];
+    return this.client ? mastersOf(this.client) : [];
   }
+
+  // --- lifecycle and pub/sub ----------------------------------------------------------------------------
 
   async onModuleInit(): Promise<void> {
     if (!this.client) {
@@ -115,7 +265,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     try {
-      await this.whenReady(this.client, this.config.redis.connectTimeoutMs);
+      await whenReady(this.client, this.config.redis.connectTimeoutMs);
       this.logger.log('Redis connected');
     } catch {
       // Not fatal: the gateway serves from memory and Maia, and ioredis keeps reconnecting.
@@ -127,9 +277,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
    * Subscribes a handler to a channel (prefixed like keys). Returns the function that unsubscribes it.
    * Without Redis, messages published in this process still reach this process's handlers.
    *
-   * Never fails for Redis trouble and waits for Redis's SUBSCRIBE at most `REDIS_CONNECT_TIMEOUT_MS`: a
-   * subscription made while Redis is away is made again as soon as the connection is ready, so callers
-   * need no outage handling of their own.
+   * Never fails for Redis trouble and waits for SUBSCRIBE at most `REDIS_CONNECT_TIMEOUT_MS`: a
+   * subscription made while Redis is away is made again once the connection is ready.
    */
   async subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>> {
     const name = this.key(channel);
@@ -174,10 +323,12 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     await Promise.all(connections.map((c) => closeConnection(c)));
   }
 
-  /**
-   * A failed SUBSCRIBE (Redis away) is not the caller's problem: the handler stays registered, local
-   * publishes still reach it, and every channel is subscribed again when the connection is ready.
-   */
+  private commands(): RedisClient {
+    if (!this.client) throw new Error('Redis is not configured');
+    return this.client;
+  }
+
+  /** A failed SUBSCRIBE (Redis away) keeps the handler registered; every channel is subscribed again on ready. */
   private async subscribeAtRedis(name: string): Promise<void> {
     const giveUp = new AbortController();
     const subscribed = this.subscriber()
@@ -221,81 +372,15 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private connect(role: string): RedisClient {
-    const { url, cluster, commandTimeoutMs, connectTimeoutMs } = this.config.redis;
-    const options = {
-      connectionName: `maia-gateway:${role}`,
-      commandTimeout: commandTimeoutMs,
-      connectTimeout: connectTimeoutMs,
-      maxRetriesPerRequest: 1,
-    };
-    const enableOfflineQueue = role === 'subscriber'; // subscriptions are replayed on reconnect; commands fail fast
-    const retryStrategy = (times: number) => Math.min(100 * 2 ** times, 2_000);
-    const redis = cluster
-      ? // The same interface as one server (ioredis' Commander); typed as one for the callers.
-        (new Cluster(cluster.map(seedNode), {
-          redisOptions: { ...options, ...credentialsOf(cluster[0]) },
-          enableOfflineQueue,
-          clusterRetryStrategy: retryStrategy,
-          slotsRefreshTimeout: connectTimeoutMs,
-        }) as unknown as RedisClient)
-      : new Redis(url as string, { ...options, enableOfflineQueue, retryStrategy, lazyConnect: false });
+  private connect(role: 'commands' | 'subscriber'): RedisClient {
+    const redis = openConnection(this.config.redis, role, (error) =>
+      this.logger.debug(`Redis ${role}: ${error.message}`),
+    );
     let wasReady = false;
     redis.on('ready', () => {
       if (wasReady) this.logger.log(`Redis ${role} connection is back`);
       wasReady = true;
     });
-    // ioredis emits 'error' on every failed reconnect; without a listener Node would crash the process.
-    redis.on('error', (error: Error) => this.logger.debug(`Redis ${role}: ${error.message}`));
     return redis;
   }
-
-  private whenReady(redis: RedisClient, timeoutMs: number): Promise<void> {
-    if (redis.status === 'ready') return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        redis.off('ready', onReady);
-        reject(new Error('Redis connect timeout'));
-      }, timeoutMs);
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      redis.once('ready', onReady);
-    });
-  }
-}
-
-/** A cluster seed node from a `redis://[user:password@]host:port` URL. */
-function seedNode(url: string): { host: string; port: number } {
-  const parsed = new URL(url);
-  return { host: parsed.hostname, port: Number(parsed.port || 6379) };
-}
-
-/** Credentials and TLS of the cluster's nodes, taken from the first seed URL. */
-function credentialsOf(url: string): { username?: string; password?: string; tls?: object } {
-  const parsed = new URL(url);
-  return {
-    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
-    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
-  };
-}
-
-/**
- * QUIT when connected (bounded: a node that stops answering must not hold the shutdown), else disconnect:
- * an ioredis Cluster that never reached its nodes would wait for them forever on QUIT.
- */
-async function closeConnection(connection: RedisClient): Promise<void> {
-  if (connection.status !== 'ready') {
-    connection.disconnect();
-    return;
-  }
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), 2_000);
-  });
-  const outcome = await Promise.race([connection.quit().catch(() => 'failed' as const), timedOut]);
-  clearTimeout(timer);
-  if (outcome !== 'OK') connection.disconnect();
 }
