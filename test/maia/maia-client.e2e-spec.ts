@@ -1,8 +1,9 @@
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
+import { eventually } from '../support/eventually';
+import { type UpstreamCallObservation } from '../../src/maia/maia-observer';
 import {
   apiRequests,
   createMaiaHarness,
-  eventually,
   failureOf,
   SecretWatch,
   seed,
@@ -32,6 +33,60 @@ afterAll(async () => {
 beforeEach(async () => {
   await maia.clearFaults();
   await maia.resetCounters();
+});
+
+describe('observation', () => {
+  it('reports every attempt under the route the client names, which is the emulator’s name for it', async () => {
+    const attempts: UpstreamCallObservation[] = [];
+    const refreshes: string[] = [];
+    const observed = await createMaiaHarness(maia, {
+      watch,
+      observer: {
+        upstreamCall: (observation) => attempts.push(observation),
+        tokenRefresh: (outcome) => refreshes.push(outcome),
+        rateLimitCooldown: () => {
+          throw new Error('no 429 is expected here');
+        },
+      },
+    });
+    try {
+      const api = observed.api;
+      await api.listProjects();
+      await api.listEnvironments(seed.analytics);
+      await api.listPublishedPipelines(seed.analytics, 'Dev');
+      const { pipelineExecutionId: id } = await api.executePipeline(seed.analytics, {
+        pipelineName: seed.backfill,
+        environmentName: 'Dev',
+      });
+      await api.getExecution(seed.analytics, id);
+      await api.getExecutionStatus(seed.analytics, id);
+      await api.listSteps(seed.analytics, seed.historyRun);
+      await api.listExecutions({ projectId: seed.analytics, limit: 5 });
+      await api.cancelExecution(seed.analytics, id, true);
+    } finally {
+      await observed.close();
+    }
+
+    const counted = await maia.counters();
+    const observedRoutes: Record<string, number> = {};
+    for (const attempt of attempts)
+      observedRoutes[attempt.endpoint] = (observedRoutes[attempt.endpoint] ?? 0) + 1;
+    const countedRoutes = Object.fromEntries(
+      Object.entries(counted.routes).map(([route, { total }]) => [route, total]),
+    );
+    expect(observedRoutes).toEqual(countedRoutes);
+    expect(Object.keys(observedRoutes)).toEqual(
+      expect.arrayContaining([
+        'token',
+        'listProjects',
+        'executePipeline',
+        'cancelExecution',
+        'listExecutions',
+      ]),
+    );
+    expect(attempts.every((attempt) => attempt.status === 200 || attempt.status === 201)).toBe(true);
+    expect(refreshes).toEqual(['success']);
+  });
 });
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  failureOf,
-  seed,
-  sleepMs,
-  type HarnessOptions,
-  type MaiaHarness,
-  useMaiaSuite,
-} from './support/maia-harness';
+import { eventually } from '../support/eventually';
+import { failureOf, seed, type HarnessOptions, type MaiaHarness, useMaiaSuite } from './support/maia-harness';
 
 /**
  * The execute POST is never sent twice once its bytes may have reached Maia. When its answer is lost
@@ -22,6 +16,12 @@ const harness = (options: HarnessOptions = {}): Promise<MaiaHarness> =>
 
 async function executionIds(): Promise<string[]> {
   return (await suite.maia.executions()).map((e) => e.pipelineExecutionId);
+}
+
+/** Faults still set at the emulator: one with a count is removed once used up. */
+async function faultsLeft(): Promise<number> {
+  const answer = await fetch(`${suite.maia.url}/__emulator/faults`);
+  return ((await answer.json()) as { results: unknown[] }).results.length;
 }
 
 type Outcome = { id: string; reconciled: boolean } | { code: string };
@@ -89,7 +89,8 @@ describe('create, then drop the connection', () => {
     await suite.maia.addFault({ route: 'executePipeline', latencyMs: 600, count: 1 }); // theirs: slow
     await suite.maia.addFault({ route: 'executePipeline', drop: 'after', count: 1 }); // ours: created, unanswered
     const theirs = other.api.executePipeline(seed.analytics, run);
-    await sleepMs(100);
+    // Theirs has reached Maia once it used up the latency fault (count 1): only ours is left.
+    await eventually(async () => expect(await faultsLeft()).toBe(1));
     expect(await execute(h)).toEqual({ code: 'UPSTREAM_OUTCOME_UNKNOWN' });
     await expect(theirs).resolves.toMatchObject({ reconciled: false });
     expect(await suite.maia.count('executePipeline')).toBe(2);
@@ -99,7 +100,12 @@ describe('create, then drop the connection', () => {
     const h = await harness({ env: { MAIA_RECONCILE_CLOCK_SKEW_MS: '1000' } });
     const other = await harness();
     const theirs = await other.api.executePipeline(seed.analytics, run);
-    await sleepMs(1500);
+    const theirStartedAtMs = Date.parse(
+      (await suite.maia.executions()).find((e) => e.pipelineExecutionId === theirs.pipelineExecutionId)
+        ?.startedAt ?? '',
+    );
+    // Until their run started longer ago than the allowed skew (1 s), with a margin.
+    await eventually(() => Date.now() - theirStartedAtMs > 1_500);
     await suite.maia.addFault({ route: 'executePipeline', drop: 'after', count: 1 });
     const outcome = await execute(h);
     expect(outcome).toEqual({ id: expect.any(String), reconciled: true });

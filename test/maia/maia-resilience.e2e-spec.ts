@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { eventually } from '../support/eventually';
 import {
   apiRequests,
-  eventually,
   failureOf,
   seed,
-  sleepMs,
   type HarnessOptions,
   type MaiaHarness,
   useMaiaSuite,
@@ -207,7 +206,7 @@ describe('circuit breaker', () => {
     expect((await suite.maia.counters()).total).toBe(5);
 
     // After openMs, still failing: one probe among concurrent callers, then open again.
-    await sleepMs(550);
+    await eventually(() => expect(h.transport.breakerFor().state).toBe('half-open'));
     const probing = await Promise.all(
       Array.from({ length: 5 }, () => failureOf(h.api.getExecution(seed.analytics, seed.historyRun))),
     );
@@ -218,7 +217,7 @@ describe('circuit breaker', () => {
 
     // Maia is back: after openMs the probe succeeds and the breaker closes.
     await suite.maia.clearFaults();
-    await sleepMs(550);
+    await eventually(() => expect(h.transport.breakerFor().state).toBe('half-open'));
     await expect(h.api.getExecution(seed.analytics, seed.historyRun)).resolves.toMatchObject({
       status: 'SUCCESS',
     });

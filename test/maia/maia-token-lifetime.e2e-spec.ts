@@ -1,11 +1,12 @@
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import {
   apiRequests,
+  clockReaches,
   createMaiaHarness,
   failureOf,
   SecretWatch,
+  pace,
   seed,
-  sleepMs,
   type MaiaHarness,
 } from './support/maia-harness';
 
@@ -51,7 +52,7 @@ it('a 5 s token lifetime under 20 s of traffic: no call is ever sent with an exp
       } catch (error) {
         errors.push(error);
       }
-      await sleepMs(25);
+      await pace(25);
     }
   };
   await Promise.all(Array.from({ length: 4 }, (_, i) => worker(i)));
@@ -84,14 +85,14 @@ it('while the token endpoint fails, a still-valid token keeps being used', async
   await maia.addFault({ route: 'token', status: 503 });
 
   // Past the refresh point (3.6 s), before the end of the usable life (3.8 s).
-  await sleepMs(first.requestedAtMs + 3_650 - Date.now());
+  await clockReaches(first.requestedAtMs + 3_650);
   await expect(watch.observe(h.api.listProjects())).resolves.toMatchObject({ total: 5 });
   await expect(watch.observe(h.api.listProjects())).resolves.toMatchObject({ total: 5 });
   expect(new Set(apiRequests(h).map((r) => r.token))).toEqual(new Set([first.token]));
   expect(await maia.count('token', 503)).toBe(1); // one background attempt, then the pause
 
   // Once the token is spent, callers fail fast: no new attempt inside the pause.
-  await sleepMs(first.requestedAtMs + 3_900 - Date.now());
+  await clockReaches(first.requestedAtMs + 3_900);
   const startedMs = Date.now();
   const failure = await failureOf(watch.observe(h.api.listProjects()));
   expect(failure.code).toBe('UPSTREAM_AUTH_UNAVAILABLE');

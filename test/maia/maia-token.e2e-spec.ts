@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { credentialFingerprint } from '../../src/maia/maia-token-crypto';
+import { eventually } from '../support/eventually';
 import {
   apiRequests,
   failureOf,
+  pace,
   seed,
-  sleepMs,
   type HarnessOptions,
   type MaiaHarness,
   useMaiaSuite,
@@ -102,11 +103,12 @@ describe('401 and revocation', () => {
         } catch (error) {
           errors.push(error);
         }
-        await sleepMs(10);
+        await pace(10);
       }
     };
     const traffic = Promise.all(Array.from({ length: 8 }, (_, i) => worker(i)));
-    await sleepMs(500);
+    // Revoked once traffic is flowing on the first token, with time left for it to meet the revocation.
+    await eventually(() => expect(apiRequests(h).length).toBeGreaterThan(20));
     await suite.maia.revokeTokens();
     await traffic;
 
@@ -150,7 +152,7 @@ describe('token endpoint failures', () => {
       const failure = await failureOf(watch.observe(h.api.listProjects()));
       expect(failure.code).toBe('UPSTREAM_AUTH_UNAVAILABLE');
       expect(Date.now() - startedMs).toBeLessThan(2000);
-      await sleepMs(100);
+      await pace(100);
     }
     expect(await suite.maia.count('token')).toBe(1);
     expect(await suite.maia.count('listProjects')).toBe(0);
@@ -169,7 +171,7 @@ describe('token endpoint failures', () => {
     expect(elapsedMs).toBeLessThan(2800); // 2 s plus scheduling slack on a busy machine
 
     await suite.maia.removeFault(fault);
-    await sleepMs(350);
+    await eventually(() => expect(h.tokens.tokenState().failing).toBe(false));
     await expect(h.api.listProjects()).resolves.toMatchObject({ total: 5 });
     expect(tokenRequests(h)).toBe(2);
   });

@@ -7,11 +7,13 @@ import { ConfigModule, loadConfig } from '../../../src/config';
 import { MaiaClient } from '../../../src/maia/maia.client';
 import { MaiaModule } from '../../../src/maia/maia.module';
 import { MAIA_API, type MaiaApi } from '../../../src/maia/maia.types';
+import { UPSTREAM_OBSERVER, type UpstreamObserver } from '../../../src/maia/maia-observer';
 import { MaiaTokenService } from '../../../src/maia/maia-token.service';
 import { MaiaTransport } from '../../../src/maia/maia.transport';
 import { RedisModule } from '../../../src/redis/redis.module';
 import { RedisService } from '../../../src/redis/redis.service';
 import { type EmulatorFixture } from '../../support/emulator-fixture';
+import { eventually } from '../../support/eventually';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -119,6 +121,8 @@ export interface HarnessOptions {
   /** Use the real Redis with this key prefix (share it between harnesses to simulate replicas). */
   redisPrefix?: string;
   watch?: SecretWatch;
+  /** Receives what the client reports, as the metrics service does in the gateway. */
+  observer?: UpstreamObserver;
 }
 
 /** Short timings so the suites stay fast. */
@@ -146,8 +150,19 @@ export async function createMaiaHarness(
     ...options.env,
   };
   const config = loadConfig(env);
+  const observerModule = options.observer && {
+    module: class ObserverModule {},
+    global: true,
+    providers: [{ provide: UPSTREAM_OBSERVER, useValue: options.observer }],
+    exports: [UPSTREAM_OBSERVER],
+  };
   const builder = Test.createTestingModule({
-    imports: [ConfigModule.forRoot(config), RedisModule, MaiaModule],
+    imports: [
+      ConfigModule.forRoot(config),
+      RedisModule,
+      MaiaModule,
+      ...(observerModule ? [observerModule] : []),
+    ],
   });
   if (options.watch) {
     builder.setLogger(options.watch.logger);
@@ -228,26 +243,14 @@ export async function failureOf(
   throw new Error('expected the call to fail, it succeeded');
 }
 
-export function sleepMs(ms: number): Promise<void> {
+/** The pause between calls of a traffic generator: it sets the call rate and waits for nothing. */
+export function pace(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls until the check passes or the time is up (then the last failure is thrown). */
-export async function eventually(
-  check: () => Promise<void> | void,
-  timeoutMs = 2000,
-  everyMs = 25,
-): Promise<void> {
-  const giveUpAt = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > giveUpAt) throw error;
-      await sleepMs(everyMs);
-    }
-  }
+/** Resolves once the clock reaches `atMs`: for tests whose condition is a point in a token's lifetime. */
+export async function clockReaches(atMs: number): Promise<void> {
+  await eventually(() => Date.now() >= atMs, { timeoutMs: Math.max(0, atMs - Date.now()) + 1_000 });
 }
 
 /** What a Maia client suite shares: one emulator, the secret watch, and harnesses closed after each test. */
