@@ -35,9 +35,9 @@ export class ExecutionTagsStore {
     this.memory.delete(key);
     this.memory.set(key, { executionId, expiresAtMs: Date.now() + TTL_SECONDS * 1000 });
     if (this.memory.size > MAX_MEMORY_ENTRIES) this.memory.delete(this.memory.keys().next().value as string);
-    if (!this.redis.client) return;
+    if (!this.redis.enabled) return;
     try {
-      await this.redis.client.set(key, executionId, 'EX', TTL_SECONDS);
+      await this.redis.set(key, executionId, { ttlMs: TTL_SECONDS * 1000 });
     } catch (error) {
       this.logger.debug(`Could not record an execution tag in Redis: ${(error as Error).message}`);
     }
@@ -45,9 +45,9 @@ export class ExecutionTagsStore {
 
   async lookup(projectId: string, environmentName: string, tag: string): Promise<string | undefined> {
     const key = this.keyOf(projectId, environmentName, tag);
-    if (this.redis.client) {
+    if (this.redis.enabled) {
       try {
-        const value = await this.redis.client.get(key);
+        const value = await this.redis.get(key);
         if (value) return value;
       } catch {
         // Redis away: fall back to what this replica remembers.

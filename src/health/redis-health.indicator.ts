@@ -17,14 +17,13 @@ export class RedisHealthIndicator {
 
   async check() {
     const session = this.indicators.check('redis');
-    const client = this.redis.client;
-    if (!client) return session.up({ state: 'disabled' });
+    if (!this.redis.enabled) return session.up({ state: 'disabled' });
     const startedAtMs = Date.now();
     const timeoutMs = this.config.observability.healthRedisTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        client.ping(),
+        this.redis.ping(),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
         }),
@@ -33,7 +32,7 @@ export class RedisHealthIndicator {
     } catch (error) {
       return session.up({
         state: 'degraded',
-        connection: client.status,
+        connection: this.redis.connectionStatus,
         // ioredis messages name no host or password ("Connection is closed.", "Command timed out").
         reason: (error as Error).message,
       });

@@ -1,10 +1,12 @@
 import { Logger } from '@nestjs/common';
+import { RedisScript } from '../redis/redis.script';
 import { type RedisService } from '../redis/redis.service';
 
 const channel = 'maia:rate-cooldown';
-// Set the key only when it would lengthen the current cooldown.
-const extend =
-  "local t = redis.call('pttl', KEYS[1]) if t < tonumber(ARGV[1]) then redis.call('set', KEYS[1], '1', 'PX', ARGV[1]) return 1 end return 0";
+/** Sets the key only when that lengthens the current cooldown. */
+const EXTEND_COOLDOWN = new RedisScript(
+  "local t = redis.call('pttl', KEYS[1]) if t < tonumber(ARGV[1]) then redis.call('set', KEYS[1], '1', 'PX', ARGV[1]) return 1 end return 0",
+);
 
 /**
  * The pause after a 429. Maia's limit is per account, so one replica's 429 concerns every replica: with
@@ -27,8 +29,8 @@ export class RateCooldown {
         const ms = Number(message);
         if (Number.isFinite(ms) && ms > 0) this.extendLocal(ms);
       });
-      if (this.redis.available && this.redis.client) {
-        const ttlMs = await this.redis.client.pttl(this.key);
+      if (this.redis.available) {
+        const ttlMs = await this.redis.remainingTtlMs(this.key);
         if (ttlMs > 0) this.extendLocal(ttlMs);
       }
     } catch {
@@ -53,8 +55,8 @@ export class RateCooldown {
     if (lengthened)
       this.logger.warn(`Maia rate limit reached: pausing calls for ${Math.ceil(durationMs / 1000)} s`);
     try {
-      if (this.redis.available && this.redis.client) {
-        await this.redis.client.eval(extend, 1, this.key, String(Math.ceil(durationMs)));
+      if (this.redis.available) {
+        await this.redis.runScript(EXTEND_COOLDOWN, [this.key], [Math.ceil(durationMs)]);
       }
       if (this.redis.enabled) await this.redis.publish(channel, String(Math.ceil(durationMs)));
     } catch {

@@ -40,14 +40,9 @@ export class ExecutionLedger {
   async begin(scope: ExecuteScope): Promise<ExecuteIntent> {
     const intent: ExecuteIntent = { id: randomUUID(), scope, atMs: Date.now() };
     this.localIntents.set(intent.id, intent);
-    await this.shared(async (client) => {
-      const key = this.intentsKey(scope);
-      await client
-        .multi()
-        .zadd(key, intent.atMs, intent.id)
-        .pexpire(key, this.horizonMs * 2)
-        .exec();
-    });
+    await this.shared(() =>
+      this.redis.sortedSetAdd(this.intentsKey(scope), intent.atMs, intent.id, this.horizonMs * 2),
+    );
     return intent;
   }
 
@@ -57,23 +52,19 @@ export class ExecutionLedger {
     const now = Date.now();
     this.localKnown.set(executionId, now);
     this.pruneLocal(now);
-    await this.shared(async (client) => {
-      await client
-        .multi()
-        .zrem(this.intentsKey(intent.scope), intent.id)
-        .zadd(this.knownKey, now, executionId)
-        .zremrangebyscore(this.knownKey, 0, now - this.horizonMs)
-        .pexpire(this.knownKey, this.horizonMs * 2)
-        .exec();
-    });
+    await this.shared(() =>
+      Promise.all([
+        this.redis.sortedSetRemove(this.intentsKey(intent.scope), intent.id),
+        this.redis.sortedSetAdd(this.knownKey, now, executionId, this.horizonMs * 2),
+        this.redis.sortedSetRemoveByScore(this.knownKey, 0, now - this.horizonMs),
+      ]),
+    );
   }
 
   /** The call certainly created nothing (Maia answered with an error, or it was never sent). */
   async abandon(intent: ExecuteIntent): Promise<void> {
     this.localIntents.delete(intent.id);
-    await this.shared(async (client) => {
-      await client.zrem(this.intentsKey(intent.scope), intent.id);
-    });
+    await this.shared(() => this.redis.sortedSetRemove(this.intentsKey(intent.scope), intent.id));
   }
 
   /**
@@ -87,10 +78,10 @@ export class ExecutionLedger {
     for (const other of this.localIntents.values()) {
       if (other.id !== intent.id && sameScope(other.scope, intent.scope) && other.atMs >= sinceMs) local++;
     }
-    const shared = await this.shared(async (client) => {
+    const shared = await this.shared(async () => {
       const key = this.intentsKey(intent.scope);
-      await client.zremrangebyscore(key, 0, now - this.horizonMs);
-      const ids = await client.zrangebyscore(key, sinceMs, '+inf');
+      await this.redis.sortedSetRemoveByScore(key, 0, now - this.horizonMs);
+      const ids = await this.redis.sortedSetRangeByScore(key, sinceMs);
       return ids.filter((id) => id !== intent.id).length;
     });
     return Math.max(local, shared ?? 0);
@@ -101,13 +92,9 @@ export class ExecutionLedger {
     const found = new Set(ids.filter((id) => this.localKnown.has(id)));
     const rest = ids.filter((id) => !found.has(id));
     if (rest.length === 0) return found;
-    await this.shared(async (client) => {
-      const pipeline = client.pipeline();
-      for (const id of rest) pipeline.zscore(this.knownKey, id);
-      const results = (await pipeline.exec()) ?? [];
-      results.forEach(([error, score], i) => {
-        if (!error && score !== null) found.add(rest[i]);
-      });
+    const scores = await this.shared(() => this.redis.sortedSetScores(this.knownKey, rest));
+    scores?.forEach((score, i) => {
+      if (score !== null) found.add(rest[i]);
     });
     return found;
   }
@@ -129,13 +116,10 @@ export class ExecutionLedger {
     }
   }
 
-  private async shared<T>(
-    work: (client: NonNullable<RedisService['client']>) => Promise<T>,
-  ): Promise<T | null> {
-    const client = this.redis.client;
-    if (!client || !this.redis.available) return null;
+  private async shared<T>(work: () => Promise<T>): Promise<T | null> {
+    if (!this.redis.available) return null;
     try {
-      return await work(client);
+      return await work();
     } catch {
       return null; // this process's view still holds
     }

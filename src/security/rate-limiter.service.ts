@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { RedisScript } from '../redis/redis.script';
 import { RedisService } from '../redis/redis.service';
 
 /** Authenticated callers are counted by principal id; everyone else by client IP, with a tighter budget. */
@@ -26,7 +27,7 @@ interface BucketPolicy {
  * skewed clocks agree), take `cost` tokens if there are enough, and expire idle buckets once full again.
  * Returns { allowed (0/1), retryAfterMs, remaining }.
  */
-export const TOKEN_BUCKET_LUA = `
+const TOKEN_BUCKET = new RedisScript(`
 local capacity = tonumber(ARGV[1])
 local refill_per_ms = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -53,7 +54,7 @@ end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / refill_per_ms) + 1000)
 return { allowed, retry_ms, math.floor(tokens) }
-`;
+`);
 
 /** Buckets kept in memory at most; idle full buckets are the first to go. */
 const MAX_MEMORY_BUCKETS = 50_000;
@@ -101,8 +102,8 @@ export class RateLimiterService {
       try {
         // Its own hash tag: on a Redis Cluster, buckets spread over the shards (one key per script call).
         const redisKey = this.redis.taggedKey('ratelimit', `{${key}}`);
-        const reply = (await this.redis.evalScript(
-          TOKEN_BUCKET_LUA,
+        const reply = (await this.redis.runScript(
+          TOKEN_BUCKET,
           [redisKey],
           [policy.capacity, policy.refillPerMs, cost],
         )) as [number, number, number];
