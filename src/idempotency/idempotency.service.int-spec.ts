@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { RedisService } from '../redis/redis.service';
 import { canonicalJson, fingerprintOf } from './fingerprint.util';
 import { IdempotencyModule } from './idempotency.module';
 import { IdempotencyService } from './idempotency.service';
+import { eventually } from '../../test/support/eventually';
 import {
   latch,
   scriptedDoubles,
@@ -43,6 +43,32 @@ const doubles = scriptedDoubles();
 const unexpectedCalls = doubles.unexpected;
 const work = doubles.script;
 
+/** A step that says when it started, then holds until the test releases it. */
+function heldStep<T>(answer: () => T): {
+  step: () => Promise<T>;
+  started: Promise<void>;
+  release: () => void;
+} {
+  const started = latch();
+  const held = latch();
+  return {
+    step: async () => {
+      started.release();
+      await held.gate;
+      return answer();
+    },
+    started: started.gate,
+    release: held.release,
+  };
+}
+
+/** Resolves once `count` requests of these replicas wait for another request's answer. */
+function waitingRequests(replicas: Replica[], count: number): Promise<void> {
+  return eventually(() => {
+    expect(replicas.reduce((sum, r) => sum + r.idempotency.waiting, 0)).toBe(count);
+  });
+}
+
 async function failure(promise: Promise<unknown>): Promise<GatewayError> {
   const error = await promise.then(
     () => undefined,
@@ -68,10 +94,10 @@ afterEach(async () => {
 
 afterAll(async () => {
   const cleaner = await replica(`test:cleanup:${randomUUID()}:`);
-  const keys = (await cleaner.redis.client!.keys('test:*:v1:idem:*')).filter((k) =>
+  const keys = (await cleaner.redis.scanKeys('test:*:v1:idem:*')).filter((k) =>
     /^test:[0-9a-f-]{36}:/.test(k),
   );
-  if (keys.length > 0) await cleaner.redis.client!.del(...keys);
+  await cleaner.redis.delete(...keys);
   await cleaner.close();
 });
 
@@ -91,15 +117,17 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
   it('runs the work once when both replicas get the same key at the same moment', async () => {
     const a = await replica(prefix);
     const b = await replica(prefix);
-    const execute = work('execute', async () => {
-      await sleep(100);
-      return { pipelineExecutionId: 'exec-1' };
-    });
+    const first = heldStep(() => ({ pipelineExecutionId: 'exec-1' }));
+    const execute = work('execute', first.step);
 
-    const [fromA, fromB] = await Promise.all([
+    const both = Promise.all([
       a.idempotency.run('client-1', 'key-1', FP, execute),
       b.idempotency.run('client-1', 'key-1', FP, execute),
     ]);
+    await first.started;
+    await waitingRequests([a, b], 1); // the other one waits for the first one's answer
+    first.release();
+    const [fromA, fromB] = await both;
 
     expect(execute).toHaveBeenCalledTimes(1);
     expect(fromA.value).toEqual({ pipelineExecutionId: 'exec-1' });
@@ -110,13 +138,15 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
   it('runs the work once for 40 concurrent repeats spread over both replicas', async () => {
     const a = await replica(prefix);
     const b = await replica(prefix);
-    const execute = work('execute', async () => {
-      await sleep(50);
-      return 'exec-7';
-    });
-    const results = await Promise.all(
+    const first = heldStep(() => 'exec-7');
+    const execute = work('execute', first.step);
+    const all = Promise.all(
       Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).idempotency.run('c', 'k', FP, execute)),
     );
+    await first.started;
+    await waitingRequests([a, b], 39);
+    first.release();
+    const results = await all;
     expect(execute).toHaveBeenCalledTimes(1);
     expect(results.map((r) => r.value)).toEqual(Array.from({ length: 40 }, () => 'exec-7'));
     expect(results.filter((r) => !r.replayed)).toHaveLength(1);
@@ -134,8 +164,8 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
     const again = await b.idempotency.run('c', 'k', FP, work<{ id: string }>('repeat'));
     expect(again).toEqual({ value: { id: 'exec-2' }, replayed: true });
 
-    const [recordKey] = await a.redis.client!.keys(`${prefix}v1:idem:*`);
-    const ttlMs = await a.redis.client!.pttl(recordKey);
+    const [recordKey] = await a.redis.scanKeys(`${prefix}v1:idem:*`);
+    const ttlMs = await a.redis.remainingTtlMs(recordKey);
     expect(ttlMs).toBeGreaterThan(86_000_000);
     expect(ttlMs).toBeLessThanOrEqual(86_400_000);
   });
@@ -143,20 +173,12 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
   it('refuses the same key for a different request, while running and after', async () => {
     const a = await replica(prefix);
     const b = await replica(prefix);
-    const { gate, release } = latch();
-    const first = a.idempotency.run(
-      'c',
-      'k',
-      FP,
-      work('first', async () => {
-        await gate;
-        return 'exec-3';
-      }),
-    );
-    await sleep(30);
+    const held = heldStep(() => 'exec-3');
+    const first = a.idempotency.run('c', 'k', FP, work('first', held.step));
+    await held.started; // the key is claimed before the work starts
     const whileRunning = await failure(b.idempotency.run('c', 'k', OTHER_FP, work('other')));
     expect(whileRunning.code).toBe(ErrorCode.IDEMPOTENCY_KEY_REUSED);
-    release();
+    held.release();
     expect((await first).value).toBe('exec-3');
     const after = await failure(a.idempotency.run('c', 'k', OTHER_FP, work('other')));
     expect(after.code).toBe(ErrorCode.IDEMPOTENCY_KEY_REUSED);
@@ -207,23 +229,19 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
 
   it('gives a waiting repeat the first request’s error when that error released the key', async () => {
     const a = await replica(prefix);
-    const b = await replica(prefix);
-    const { gate, release } = latch();
-    const first = a.idempotency.run(
-      'c',
-      'k',
-      FP,
-      work('first', async () => {
-        await gate;
-        throw new GatewayError(ErrorCode.CONFLICT, 'An execution with this tag is running', {
-          executionTag: 't1',
-        });
-      }),
-    );
-    await sleep(30);
+    // No fallback poll within the test: the waiter learns the outcome from the wake-up message alone
+    // (a poll between the release and the message would find the key free and run the work itself).
+    const b = await replica(prefix, { CACHE_LOCK_POLL_MS: '10000' });
+    const held = heldStep<never>(() => {
+      throw new GatewayError(ErrorCode.CONFLICT, 'An execution with this tag is running', {
+        executionTag: 't1',
+      });
+    });
+    const first = a.idempotency.run('c', 'k', FP, work('first', held.step));
+    await held.started;
     const waiting = b.idempotency.run('c', 'k', FP, work('never'));
-    await sleep(30);
-    release();
+    await waitingRequests([b], 1);
+    held.release();
     expect((await failure(first)).code).toBe(ErrorCode.CONFLICT);
     const waited = await failure(waiting);
     expect(waited.code).toBe(ErrorCode.CONFLICT);
@@ -275,23 +293,15 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
     const env = { IDEMPOTENCY_WAIT_MS: '200' };
     const a = await replica(prefix, env);
     const b = await replica(prefix, env);
-    const { gate, release } = latch();
-    const first = a.idempotency.run(
-      'c',
-      'k',
-      FP,
-      work('slow', async () => {
-        await gate;
-        return 'exec-5';
-      }),
-    );
-    await sleep(30);
+    const held = heldStep(() => 'exec-5');
+    const first = a.idempotency.run('c', 'k', FP, work('slow', held.step));
+    await held.started;
     for (const r of [a, b]) {
       const error = await failure(r.idempotency.run('c', 'k', FP, work('never')));
       expect(error.code).toBe(ErrorCode.CONFLICT);
       expect(error.message).toMatch(/still in progress/);
     }
-    release();
+    held.release();
     expect(await first).toEqual({ value: 'exec-5', replayed: false });
     expect(await b.idempotency.run('c', 'k', FP, work('never'))).toEqual({ value: 'exec-5', replayed: true });
   });
@@ -300,16 +310,9 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
     const env = { IDEMPOTENCY_PENDING_TTL_MS: '1000', IDEMPOTENCY_WAIT_MS: '5000' };
     const dying = await replica(prefix, env);
     const b = await replica(prefix, env);
-    const { gate, release } = latch();
-    const orphan = dying.idempotency
-      .run(
-        'c',
-        'k',
-        FP,
-        work('orphan', () => gate.then(() => 'never-recorded')),
-      )
-      .catch(() => undefined);
-    await sleep(50);
+    const held = heldStep(() => 'never-recorded');
+    const orphan = dying.idempotency.run('c', 'k', FP, work('orphan', held.step)).catch(() => undefined);
+    await held.started;
     await dying.close(); // its connection is gone: the claim is no longer renewed
     const takeover = await b.idempotency.run(
       'c',
@@ -318,7 +321,7 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
       work('takeover', () => 'exec-6'),
     );
     expect(takeover).toEqual({ value: 'exec-6', replayed: false });
-    release();
+    held.release();
     await orphan;
   });
 
@@ -345,10 +348,8 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
 describe('IdempotencyService without Redis', () => {
   it('keeps the same rules in memory (one replica)', async () => {
     const a = await replica(prefix, {}, null);
-    const execute = work('execute', async () => {
-      await sleep(30);
-      return 'exec-m';
-    });
+    // Every repeat is made before the first one's work can start: all ten overlap.
+    const execute = work('execute', () => 'exec-m');
     const results = await Promise.all(
       Array.from({ length: 10 }, () => a.idempotency.run('c', 'k', FP, execute)),
     );

@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LruStore } from '../cache/lru.store';
 import { ErrorCode, GatewayError, type ErrorDetails } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
-import { LruStore } from '../cache/lru.store';
+import { SingleFlightLock } from '../redis/single-flight.lock';
 
 /** Bump when the stored record's shape changes, so a deploy never misreads an older one. */
 const RECORD_VERSION = 'v1';
@@ -35,22 +36,6 @@ interface InFlight {
   /** Resolves to the value's JSON; rejects with the error the first request got. */
   promise: Promise<string>;
 }
-
-/** A finished-or-released notice: `e` carries the error of a released key to the requests waiting on it. */
-interface IdempotencyEvent {
-  i: string;
-  e?: StoredError;
-}
-
-interface Claim {
-  redisKey: string;
-  pendingValue: string;
-}
-
-const RENEW_SCRIPT =
-  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
-const RELEASE_SCRIPT =
-  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 function parseRecord(raw: string | null): IdempotencyRecord | undefined {
   if (raw === null) return undefined;
@@ -91,35 +76,38 @@ function errorFrom(stored: StoredError): GatewayError {
 /**
  * Runs a side effect at most once per (caller, idempotency key), on any replica (see docs/adr/0003-caching.md).
  *
- * With Redis, a `SET NX PX` pending marker claims the key across replicas (renewed while the work runs, so
- * a crashed replica's claim lapses), the finished record is kept for the TTL, and pub/sub wakes the
- * requests waiting on it (polling covers a lost message). Without Redis, or while it is unreachable, the
- * same rules hold in this process's memory; finished records are also kept there, so a replica keeps
- * replaying what it did itself through a Redis outage.
+ * With Redis, the record key itself is the single-flight lock: its pending marker (renewed while the work
+ * runs, so a crashed replica's claim lapses) carries the fingerprint, the finished record replaces it for
+ * the TTL, and waiters on other replicas are woken when it lands. Without Redis, or while it is
+ * unreachable, the same rules hold in this process's memory, where finished records are also kept so a
+ * replica keeps replaying what it did itself through a Redis outage.
  */
 @Injectable()
 export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(IdempotencyService.name);
   private readonly local: LruStore<LocalRecord>;
   private readonly inflight = new Map<string, InFlight>();
-  private readonly waiters = new Map<string, Set<(event: IdempotencyEvent | undefined) => void>>();
-  private unsubscribe?: () => Promise<void>;
-  private readonly channel = `${RECORD_VERSION}:idem:events`;
+  private readonly flights: SingleFlightLock;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly redis: RedisService,
   ) {
     this.local = new LruStore(config.cache.idempotency.l1MaxEntries);
+    this.flights = new SingleFlightLock(redis, `${RECORD_VERSION}:idem:flights`);
   }
 
   async onModuleInit(): Promise<void> {
-    // The provider bounds the wait and re-subscribes after an outage, so a Redis outage never holds up the start.
-    this.unsubscribe = await this.redis.subscribe(this.channel, (message) => this.onEvent(message));
+    await this.flights.start();
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.unsubscribe?.().catch(() => undefined);
+    await this.flights.stop();
+  }
+
+  /** How many requests of this process wait for another replica's answer (for tests and metrics). */
+  get waiting(): number {
+    return this.flights.waiting;
   }
 
   /**
@@ -151,117 +139,111 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
         const json = await this.withinDeadline(running.promise, deadlineMs);
         return { value: JSON.parse(json) as T, replayed: true };
       }
+      if (!this.redis.available) return this.parsed<T>(this.execute(id, fingerprint, work));
 
-      const client = this.redis.client;
-      if (!client || !this.redis.available) return this.execute<T>(id, fingerprint, work);
-
-      const redisKey = this.redis.key(RECORD_VERSION, 'idem', id);
-      const pendingValue = JSON.stringify({ state: 'pending', fingerprint, owner: randomUUID() });
-      let existing: IdempotencyRecord | undefined;
-      try {
-        const claimed = await client.set(
-          redisKey,
-          pendingValue,
-          'PX',
-          this.config.cache.idempotency.pendingTtlMs,
-          'NX',
-        );
-        if (claimed === 'OK') return this.execute<T>(id, fingerprint, work, { redisKey, pendingValue });
-        existing = parseRecord(await client.get(redisKey));
-      } catch (error) {
-        this.logger.warn(
-          `Idempotency record unreachable in Redis (${(error as Error).message}); using memory`,
-        );
-        if (this.inflight.has(id) || this.localRecord(id)) continue;
-        return this.execute<T>(id, fingerprint, work);
+      const recordKey = this.redis.key(RECORD_VERSION, 'idem', id);
+      const { pendingTtlMs } = this.config.cache.idempotency;
+      const outcome = await this.flights.run<FinishedRecord>({
+        lockKey: recordKey,
+        lockValue: JSON.stringify({ state: 'pending', fingerprint, owner: randomUUID() }),
+        lockTtlMs: pendingTtlMs,
+        keepRenewed: true,
+        waitMs: Math.max(0, deadlineMs - Date.now()),
+        pollMs: this.config.cache.lock.pollMs,
+        lookup: () => this.sharedRecord(recordKey, fingerprint),
+        work: async () => ({
+          state: 'done',
+          fingerprint,
+          json: await this.execute(id, fingerprint, work, recordKey),
+        }),
+        // A released key's error goes to the waiters; a remembered one they read from the record.
+        failureOf: (error) => (releasesKey(error) ? JSON.stringify(storedErrorOf(error)) : undefined),
+      });
+      switch (outcome.kind) {
+        case 'worked': // the work's record is always 'done': its failures are thrown
+          return { ...this.replay<T>(outcome.value, fingerprint), replayed: false };
+        case 'found':
+          this.rememberLocally(id, outcome.value);
+          return this.replay<T>(outcome.value, fingerprint);
+        case 'failed':
+          throw errorFrom(JSON.parse(outcome.failure) as StoredError);
+        case 'busy':
+          throw this.stillRunning();
+        case 'unavailable':
+          this.logger.warn(
+            `Idempotency record unreachable in Redis (${outcome.error.message}); using memory`,
+          );
+          if (this.inflight.has(id) || this.localRecord(id)) continue;
+          return this.parsed<T>(this.execute(id, fingerprint, work));
       }
-      if (!existing) continue; // released or expired between the two commands: claim again
-      this.checkFingerprint(existing.fingerprint, fingerprint);
-      if (existing.state !== 'pending') {
-        this.rememberLocally(id, existing);
-        return this.replay<T>(existing, fingerprint);
-      }
-      // Another replica (or request) is running it: wait for its answer.
-      if (Date.now() >= deadlineMs) throw this.stillRunning();
-      const event = await this.nextEvent(
-        id,
-        Math.min(this.config.cache.lock.pollMs, Math.max(0, deadlineMs - Date.now())),
-      );
-      if (event?.e) throw errorFrom(event.e);
     }
   }
 
+  /**
+   * The finished record another request left in Redis. A pending marker is the lock itself: it only says
+   * whether the running request is this one's twin. An unreadable Redis counts as no record.
+   */
+  private async sharedRecord(recordKey: string, fingerprint: string): Promise<FinishedRecord | undefined> {
+    let record: IdempotencyRecord | undefined;
+    try {
+      record = parseRecord(await this.redis.get(recordKey));
+    } catch {
+      return undefined;
+    }
+    if (record) this.checkFingerprint(record.fingerprint, fingerprint);
+    return record?.state === 'pending' ? undefined : record;
+  }
+
+  private async parsed<T>(json: Promise<string>): Promise<{ value: T; replayed: boolean }> {
+    return { value: JSON.parse(await json) as T, replayed: false };
+  }
+
+  /** Runs the work as this process's one flight for `id`, which concurrent repeats here join. */
   private execute<T>(
     id: string,
     fingerprint: string,
     work: () => Promise<T>,
-    claim?: Claim,
-  ): Promise<{ value: T; replayed: boolean }> {
+    recordKey?: string,
+  ): Promise<string> {
     // Started on the next microtask, so the in-flight entry exists before `work` can settle.
-    const promise = Promise.resolve().then(() => this.perform(id, fingerprint, work, claim));
+    const promise = Promise.resolve().then(() => this.perform(id, fingerprint, work, recordKey));
     const entry: InFlight = { fingerprint, promise };
     this.inflight.set(id, entry);
     const cleanup = () => {
       if (this.inflight.get(id) === entry) this.inflight.delete(id);
     };
     promise.then(cleanup, cleanup);
-    return promise.then((json) => ({ value: JSON.parse(json) as T, replayed: false }));
+    return promise;
   }
 
   private async perform<T>(
     id: string,
     fingerprint: string,
     work: () => Promise<T>,
-    claim?: Claim,
+    recordKey?: string,
   ): Promise<string> {
-    const client = this.redis.client;
-    const { pendingTtlMs } = this.config.cache.idempotency;
-    const heartbeat =
-      claim && client
-        ? setInterval(
-            () => {
-              client
-                .eval(RENEW_SCRIPT, 1, claim.redisKey, claim.pendingValue, pendingTtlMs)
-                .catch(() => undefined);
-            },
-            Math.max(100, Math.floor(pendingTtlMs / 3)),
-          )
-        : undefined;
-    let event: IdempotencyEvent = { i: id };
+    let json: string;
     try {
-      let json: string;
-      try {
-        json = JSON.stringify((await work()) ?? null);
-      } catch (error) {
-        if (releasesKey(error)) {
-          event = { i: id, e: storedErrorOf(error) };
-          if (claim && client) {
-            await client.eval(RELEASE_SCRIPT, 1, claim.redisKey, claim.pendingValue).catch(() => undefined);
-          }
-        } else {
-          await this.store(id, { state: 'failed', fingerprint, error: storedErrorOf(error) }, claim);
-        }
-        throw error;
+      json = JSON.stringify((await work()) ?? null);
+    } catch (error) {
+      // A released key is left to the lock's release; any other outcome is unknown and remembered.
+      if (!releasesKey(error)) {
+        await this.store(id, { state: 'failed', fingerprint, error: storedErrorOf(error) }, recordKey);
       }
-      await this.store(id, { state: 'done', fingerprint, json }, claim);
-      return json;
-    } finally {
-      clearInterval(heartbeat);
-      if (claim) await this.redis.publish(this.channel, JSON.stringify(event)).catch(() => undefined);
+      throw error;
     }
+    await this.store(id, { state: 'done', fingerprint, json }, recordKey);
+    return json;
   }
 
   /** Keeps a finished record here and, when the key was claimed in Redis, there for the TTL. */
-  private async store(id: string, record: FinishedRecord, claim?: Claim): Promise<void> {
+  private async store(id: string, record: FinishedRecord, recordKey?: string): Promise<void> {
     this.rememberLocally(id, record);
-    if (!claim || !this.redis.client) return;
+    if (!recordKey) return;
     try {
-      await this.redis.client.set(
-        claim.redisKey,
-        JSON.stringify(record),
-        'PX',
-        this.config.cache.idempotency.ttlSeconds * 1000,
-      );
+      await this.redis.set(recordKey, JSON.stringify(record), {
+        ttlMs: this.config.cache.idempotency.ttlSeconds * 1000,
+      });
     } catch (error) {
       // Other replicas may run it again once the pending marker lapses; this one still replays it.
       this.logger.warn(`Idempotency record not saved to Redis: ${(error as Error).message}`);
@@ -338,36 +320,5 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
     if (typeof fingerprint !== 'string' || !FINGERPRINT_SHAPE.test(fingerprint)) {
       throw new Error('IdempotencyService.run needs a fingerprint of 1 to 255 token characters');
     }
-  }
-
-  /** Resolves on the next event for `id` (its payload), or with undefined after `timeoutMs`. */
-  private nextEvent(id: string, timeoutMs: number): Promise<IdempotencyEvent | undefined> {
-    return new Promise((resolve) => {
-      let set = this.waiters.get(id);
-      if (!set) {
-        set = new Set();
-        this.waiters.set(id, set);
-      }
-      const waiters = set;
-      const done = (event: IdempotencyEvent | undefined): void => {
-        clearTimeout(timer);
-        waiters.delete(done);
-        if (waiters.size === 0 && this.waiters.get(id) === waiters) this.waiters.delete(id);
-        resolve(event);
-      };
-      const timer = setTimeout(() => done(undefined), timeoutMs);
-      waiters.add(done);
-    });
-  }
-
-  private onEvent(message: string): void {
-    let event: IdempotencyEvent;
-    try {
-      event = JSON.parse(message) as IdempotencyEvent;
-    } catch {
-      return;
-    }
-    if (typeof event?.i !== 'string') return;
-    for (const wake of [...(this.waiters.get(event.i) ?? [])]) wake(event);
   }
 }
