@@ -1,10 +1,10 @@
 import { HttpService } from '@nestjs/axios';
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { APP_CONFIG, type AppConfig, type MaiaConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
-import { sleep, throwIfAborted, timedOut, waitAtMost } from './maia-async';
+import { SingleFlightLock } from '../redis/single-flight.lock';
+import { throwIfAborted, timedOut, waitAtMost } from './maia-async';
 import { parseRetryAfterMs } from './maia-errors';
 import { credentialFingerprint, TokenSealer, type SharedToken } from './maia-token-crypto';
 
@@ -20,11 +20,9 @@ export interface TokenRequestOptions {
 }
 
 const tokenBodyLimitBytes = 64 * 1024;
+/** How often a replica waiting for another one's refresh looks again when no wake-up arrives. */
 const sharedPollMs = 50;
 const rejectedMemory = 32;
-// Compare-and-delete: remove the key only while it still holds the value we know.
-const deleteIfSame =
-  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 /**
  * OAuth2 client-credentials tokens for Maia.
@@ -33,7 +31,7 @@ const deleteIfSame =
  *   from the moment the token was requested. Past that point the token is still used (while more than
  *   half the skew remains) and one refresh runs in the background.
  * - One refresh at a time per process; concurrent callers share it. With Redis, one per expiry for the
- *   whole fleet: a lock (SET NX PX) elects the replica that asks, the others poll for the token it
+ *   whole fleet: a single-flight lock elects the replica that asks, the others wait for the token it
  *   shares, sealed with AES-256-GCM under a key derived from the client secret.
  * - `invalidate(token)` (after a 401) drops the token only if it is still the current one, here and in
  *   Redis, so concurrent 401s cause one refresh.
@@ -45,7 +43,7 @@ const deleteIfSame =
  * The secret and tokens are never logged nor put in an error.
  */
 @Injectable()
-export class MaiaTokenService {
+export class MaiaTokenService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(MaiaTokenService.name);
   private readonly config: MaiaConfig;
   private current: HeldToken | null = null;
@@ -58,6 +56,7 @@ export class MaiaTokenService {
   private readonly tokenKey: string;
   private readonly lockKey: string;
   private readonly pauseKey: string;
+  private readonly flights: SingleFlightLock;
 
   constructor(
     @Inject(APP_CONFIG) appConfig: AppConfig,
@@ -71,6 +70,15 @@ export class MaiaTokenService {
     this.tokenKey = redis.key('maia', 'token', fingerprint);
     this.lockKey = redis.key('maia', 'token-lock', fingerprint);
     this.pauseKey = redis.key('maia', 'token-pause', fingerprint);
+    this.flights = new SingleFlightLock(redis, 'maia:token:flights');
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.flights.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.flights.stop();
   }
 
   /** For readiness and metrics, without a call: a usable token is held; the token endpoint is paused. */
@@ -125,8 +133,8 @@ export class MaiaTokenService {
     if (!held || held.accessToken !== rejectedToken) return;
     this.current = null;
     this.logger.warn('Maia rejected the access token (401): dropping it and refreshing once');
-    if (held.sealed && this.redis.available && this.redis.client) {
-      await this.redis.client.eval(deleteIfSame, 1, this.tokenKey, held.sealed).catch(() => undefined);
+    if (held.sealed && this.redis.available) {
+      await this.redis.deleteIfEquals(this.tokenKey, held.sealed).catch(() => undefined);
     }
   }
 
@@ -149,7 +157,7 @@ export class MaiaTokenService {
     if (!this.config.clientId || !this.config.clientSecret || !this.sealer) {
       throw new GatewayError(ErrorCode.UPSTREAM_AUTH_FAILED, 'Maia credentials are not configured');
     }
-    if (this.redis.available && this.redis.client) {
+    if (this.redis.available) {
       try {
         const shared = await this.refreshShared();
         if (shared) return this.adopt(shared);
@@ -167,43 +175,60 @@ export class MaiaTokenService {
    * winner. Returns null when Redis is of no help (then the caller fetches locally).
    */
   private async refreshShared(): Promise<HeldToken | null> {
-    const client = this.redis.client;
-    if (!client) return null;
-    const owner = randomUUID();
-    const giveUpAtMs = Date.now() + this.config.tokenTimeoutMs;
     // A shared token past its refresh point but still usable: returned if the refresher takes too long.
-    let fallback: HeldToken | null = null;
-    for (;;) {
-      const fresh = await this.readShared();
-      if (fresh && Date.now() < fresh.refreshAtMs) return fresh;
-      if (fresh) fallback = fresh;
+    const seen: { usable?: HeldToken } = {};
+    const freshShared = async (): Promise<HeldToken | undefined> => {
+      const shared = await this.readShared();
+      if (shared && Date.now() < shared.refreshAtMs) return shared;
+      if (shared) seen.usable = shared;
       await this.throwIfPaused();
-      const locked = await client.set(this.lockKey, owner, 'PX', this.config.tokenTimeoutMs + 1_000, 'NX');
-      if (locked === 'OK') {
-        try {
-          const again = await this.readShared();
-          if (again && Date.now() < again.refreshAtMs) return again;
-          const token = await this.fetchToken();
-          const ttlMs = token.expiresAtMs - Date.now();
-          if (ttlMs > 0) {
-            token.sealed = this.sealer?.seal(token, this.tokenKey) ?? null;
-            if (token.sealed) await client.set(this.tokenKey, token.sealed, 'PX', Math.ceil(ttlMs));
-          }
-          return token;
-        } finally {
-          await client.eval(deleteIfSame, 1, this.lockKey, owner).catch(() => undefined);
-        }
+      return undefined;
+    };
+    const fresh = await freshShared();
+    if (fresh) return fresh;
+    const outcome = await this.flights.run<HeldToken>({
+      lockKey: this.lockKey,
+      lockTtlMs: this.config.tokenTimeoutMs + 1_000,
+      waitMs: this.config.tokenTimeoutMs,
+      pollMs: sharedPollMs,
+      lookup: freshShared,
+      work: () => this.fetchAndShare(),
+      // Waiters fail with the refresher's error instead of asking the endpoint again at once.
+      failureOf: (error) =>
+        error instanceof GatewayError
+          ? JSON.stringify({ code: error.code, message: error.message })
+          : undefined,
+    });
+    switch (outcome.kind) {
+      case 'worked':
+      case 'found':
+        return outcome.value;
+      case 'failed': {
+        const { code, message } = JSON.parse(outcome.failure) as { code: ErrorCode; message: string };
+        throw new GatewayError(code, message);
       }
-      if (Date.now() + sharedPollMs > giveUpAtMs) {
-        if (fallback && this.isUsable(fallback, Date.now())) return fallback;
+      case 'busy':
+        if (seen.usable && this.isUsable(seen.usable, Date.now())) return seen.usable;
         throw this.unavailable('Timed out waiting for another replica to refresh the Maia access token');
-      }
-      await sleep(sharedPollMs);
+      case 'unavailable':
+        return null;
     }
   }
 
+  /** Under the lock: one request to the endpoint, and its token sealed in Redis for the other replicas. */
+  private async fetchAndShare(): Promise<HeldToken> {
+    const token = await this.fetchToken();
+    const ttlMs = token.expiresAtMs - Date.now();
+    if (ttlMs > 0) {
+      token.sealed = this.sealer?.seal(token, this.tokenKey) ?? null;
+      // Unshared, the token still serves this replica; the others fetch their own.
+      if (token.sealed) await this.redis.set(this.tokenKey, token.sealed, { ttlMs }).catch(() => false);
+    }
+    return token;
+  }
+
   private async readShared(): Promise<HeldToken | null> {
-    const sealed = await this.redis.client?.get(this.tokenKey);
+    const sealed = await this.redis.get(this.tokenKey);
     if (!sealed || !this.sealer) return null;
     const token = this.sealer.open(sealed, this.tokenKey);
     if (!token || !this.isUsable(token, Date.now())) return null;
@@ -212,9 +237,10 @@ export class MaiaTokenService {
 
   /** A pause another replica (or this one) set after the endpoint failed or refused the credentials. */
   private async throwIfPaused(): Promise<void> {
-    const client = this.redis.client;
-    if (!client) return;
-    const [kind, ttlMs] = await Promise.all([client.get(this.pauseKey), client.pttl(this.pauseKey)]);
+    const [kind, ttlMs] = await Promise.all([
+      this.redis.get(this.pauseKey),
+      this.redis.remainingTtlMs(this.pauseKey),
+    ]);
     if (!kind || ttlMs <= 0) return;
     const error =
       kind === 'rejected'
@@ -328,8 +354,8 @@ export class MaiaTokenService {
     kind: 'unavailable' | 'rejected' = 'unavailable',
   ): GatewayError {
     this.block(error, intervalMs);
-    if (intervalMs > 0 && this.redis.available && this.redis.client) {
-      this.redis.client.set(this.pauseKey, kind, 'PX', intervalMs).catch(() => undefined);
+    if (intervalMs > 0 && this.redis.available) {
+      this.redis.set(this.pauseKey, kind, { ttlMs: intervalMs }).catch(() => undefined);
     }
     return error;
   }
