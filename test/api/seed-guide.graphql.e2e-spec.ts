@@ -1,10 +1,11 @@
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import { gatewayEnv, startGateway, type InProcessGateway } from '../support/gateway-inprocess';
-import { eventually, gql, gqlData, seed, uuid } from './support/api-client';
+import { eventually } from '../support/eventually';
+import { gql, gqlData, seed, uuid } from './support/api-client';
 
 /**
- * Maia's guide to executing pipelines (docs/maia-api.md), step by step, through the gateway's GraphQL API against the
- * emulator: the data a frontend sees and the codes it gets.
+ * Maia's guide to executing pipelines (docs/maia-api.md), step by step, through the gateway's GraphQL API
+ * against the emulator: the data a frontend sees and the codes it gets.
  */
 describe('the seed guide through GraphQL', () => {
   let maia: EmulatorFixture;
@@ -45,8 +46,12 @@ describe('the seed guide through GraphQL', () => {
 
   const waitFor = (projectId: string, executionId: string, statuses: string[]) =>
     eventually(
-      () => readExecution(projectId, executionId),
-      (e) => statuses.includes(e.status),
+      async () => {
+        const execution = await readExecution(projectId, executionId);
+        expect(statuses).toContain(execution.status);
+        return execution;
+      },
+      { timeoutMs: 10_000 },
     );
 
   it('step 1: lists the projects with their ids, and finds one by id or by exact name', async () => {

@@ -1,10 +1,11 @@
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import { gatewayEnv, startGateway, type InProcessGateway } from '../support/gateway-inprocess';
-import { eventually, rest, seed, uuid } from './support/api-client';
+import { eventually } from '../support/eventually';
+import { rest, seed, uuid } from './support/api-client';
 
 /**
- * Maia's guide to executing pipelines (docs/maia-api.md), step by step, through the gateway's REST API: Maia's own paths,
- * bodies and shapes under /api/v1, errors as application/problem+json with the shared code.
+ * Maia's guide to executing pipelines (docs/maia-api.md), step by step, through the gateway's REST API:
+ * Maia's own paths, bodies and shapes under /api/v1, errors as application/problem+json with the shared code.
  */
 describe('the seed guide through REST', () => {
   let maia: EmulatorFixture;
@@ -27,8 +28,12 @@ describe('the seed guide through REST', () => {
   const read = (projectId: string, id: string) => rest(url, 'GET', `${executions(projectId)}/${id}`);
   const waitFor = (projectId: string, id: string, statuses: string[]) =>
     eventually(
-      () => read(projectId, id),
-      (r) => statuses.includes(r.body?.status as string),
+      async () => {
+        const result = await read(projectId, id);
+        expect(statuses).toContain(result.body?.status);
+        return result;
+      },
+      { timeoutMs: 10_000 },
     );
 
   function expectProblem(result: Awaited<ReturnType<typeof rest>>, status: number, code: string): void {

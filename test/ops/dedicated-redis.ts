@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
+import { eventually } from '../support/eventually';
 
 /** A free TCP port on 127.0.0.1 (bound, then released). */
 export async function freePort(): Promise<number> {
@@ -59,11 +60,12 @@ export class DedicatedRedis {
     child.once('exit', () => {
       if (this.child === child) this.child = null;
     });
-    const giveUpAtMs = Date.now() + 10_000;
-    while (!(await answersPing(this.port))) {
-      if (Date.now() > giveUpAtMs) throw new Error(`redis-server on ${this.port} did not start`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await eventually(
+      async () => {
+        if (!(await answersPing(this.port))) throw new Error(`redis-server on ${this.port} did not start`);
+      },
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
   }
 
   /** SIGKILL: no goodbye to clients, like a crash or a network cut. Resolves once the process is gone. */

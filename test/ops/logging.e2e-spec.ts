@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
+import { eventually } from '../support/eventually';
 import { gatewayEnv } from '../support/gateway-inprocess';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 
@@ -44,6 +45,14 @@ interface LogLine {
   requestId?: string;
   req?: { headers?: Record<string, string> };
   [key: string]: unknown;
+}
+
+/** The JSON log lines of a process's output (a half-written last line throws, and is read again later). */
+function jsonLinesOf(output: string): LogLine[] {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as LogLine);
 }
 
 /**
@@ -101,12 +110,15 @@ describe('structured logs', () => {
       { path: '/dpc/v1/projects?page=1&size=2', requestId: generatedId },
     ]);
 
-    await new Promise((resolve) => setTimeout(resolve, 300)); // let stdout drain
+    // The log lines reach the gateway's stdout a little after the answers.
+    const jsonLines = await eventually(() => {
+      const lines = jsonLinesOf(gateway.output());
+      expect(lines.filter((l) => l.msg === 'request completed').map((l) => l.requestId)).toEqual(
+        expect.arrayContaining([requestId, generatedId]),
+      );
+      return lines;
+    });
     const output = gateway.output();
-    const jsonLines = output
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as LogLine);
     expect(jsonLines.length).toBeGreaterThan(5);
 
     const ofRequest = jsonLines.filter((l) => l.requestId === requestId);
@@ -147,13 +159,13 @@ describe('structured logs', () => {
     expect(await again.text()).toBe(await first.text());
     expect(seen.slice(seenBefore)).toEqual([]);
 
-    await new Promise((resolve) => setTimeout(resolve, 300)); // let stdout drain
-    const lines = gateway
-      .output()
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as LogLine);
-    const completion = lines.find((l) => l.msg === 'request completed' && l.requestId === 'ops-log-hot-hit');
+    const completion = await eventually(() => {
+      const found = jsonLinesOf(gateway.output()).find(
+        (l) => l.msg === 'request completed' && l.requestId === 'ops-log-hot-hit',
+      );
+      expect(found).toBeDefined();
+      return found;
+    });
     expect(completion).toMatchObject({ res: { statusCode: 200 }, req: { method: 'GET', url: path } });
     expect(completion?.req?.headers?.['x-api-key']).toBe('[REDACTED]');
   });

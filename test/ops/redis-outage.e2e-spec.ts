@@ -1,8 +1,9 @@
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
+import { eventually, holdsFor } from '../support/eventually';
 import { gatewayEnv } from '../support/gateway-inprocess';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 import { DedicatedRedis } from './dedicated-redis';
-import { sleep, SteadyLoad, type LoadRecord } from './steady-load';
+import { SteadyLoad, type LoadRecord } from './steady-load';
 
 /**
  * A Redis of the test's own dies in the middle of steady load and comes back empty. The gateway (a real
@@ -71,26 +72,33 @@ describe('Redis outage under load', () => {
       },
     });
 
-    await sleep(700);
+    const answeredSince = (fromMs: number) => load.between(fromMs, Number.MAX_SAFE_INTEGER).length;
+    // Warm: every path has been answered many times over, so each of its keys sits in Redis.
+    await eventually(() => expect(answeredSince(0)).toBeGreaterThan(30), { timeoutMs: 10_000 });
     const upstreamWarm = await maia.apiCount();
-    await sleep(800);
+    // Warm means no lookup reaches Maia while Redis is up.
+    await holdsFor(async () => expect(await maia.apiCount()).toBe(upstreamWarm), 800, { intervalMs: 50 });
     const upstreamAtKill = await maia.apiCount();
     const killedAtMs = Date.now();
     await redis.kill();
-    await sleep(3_000);
+    // While Redis is away readiness stays 200 (the replica keeps serving) and says degraded; the load goes
+    // on against a gateway that knows Redis is gone, and lookups reach Maia.
+    await eventually(async () => expect(await readiness()).toEqual({ status: 200, redis: 'degraded' }), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    const degradedAtMs = Date.now();
+    await eventually(() => expect(answeredSince(degradedAtMs)).toBeGreaterThan(20), { timeoutMs: 10_000 });
     const upstreamDuringOutage = (await maia.apiCount()) - upstreamAtKill;
-    // While Redis is away readiness stays 200 (the replica keeps serving) and says degraded.
-    expect(await readiness()).toEqual({ status: 200, redis: 'degraded' });
     const restartedAtMs = Date.now();
     await redis.restart();
     // The gateway reconnects by itself (no restart, no call from the test): readiness sees it ok again.
-    const giveUpAtMs = Date.now() + 10_000;
-    while ((await readiness()).redis !== 'ok') {
-      if (Date.now() > giveUpAtMs) throw new Error('the gateway did not reconnect to Redis within 10 s');
-      await sleep(100);
-    }
+    await eventually(async () => expect((await readiness()).redis).toBe('ok'), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
     const reconnectedAtMs = Date.now();
-    await sleep(1_500);
+    await eventually(() => expect(answeredSince(reconnectedAtMs)).toBeGreaterThan(20), { timeoutMs: 10_000 });
     const records = await load.stop();
 
     const failures = (rs: LoadRecord[]) => rs.filter((r) => !r.ok);

@@ -1,6 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
+import { eventually } from '../support/eventually';
 import { gatewayEnv } from '../support/gateway-inprocess';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 
@@ -135,12 +136,13 @@ describe('OpenTelemetry traces', () => {
     const isMaiaCall = (s: OtlpSpan) =>
       s.kind === CLIENT && attribute(s, 'server.port', 'net.peer.port') === emulatorPort;
     const upstreamCalls = (await maia.counters()).total;
-    const giveUpAtMs = Date.now() + 10_000;
-    while (receiver.spans.filter(isMaiaCall).length < upstreamCalls) {
-      if (Date.now() > giveUpAtMs)
-        throw new Error(`spans received: ${JSON.stringify(receiver.spans.map((s) => s.name))}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await eventually(
+      () => {
+        if (receiver.spans.filter(isMaiaCall).length < upstreamCalls)
+          throw new Error(`spans received: ${JSON.stringify(receiver.spans.map((s) => s.name))}`);
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
 
     const serverSpans = receiver.spans.filter(
       (s) => s.kind === SERVER && attribute(s, 'url.path', 'http.target')?.startsWith('/graphql'),

@@ -68,22 +68,6 @@ export async function rest(
   };
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `read` until `done` holds or the timeout passes; returns the last value. */
-export async function eventually<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await sleep(50);
-  }
-}
-
 export const seed = {
   analytics: '4a8a6162-702b-4efc-b2ec-c986e0bc95e4',
   marketing: '9b6a1f2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b',
