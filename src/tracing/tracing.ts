@@ -2,21 +2,15 @@ import { REDACTED_FIELDS } from '../security/redaction';
 
 /**
  * OpenTelemetry traces, loaded only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: the default path does not
- * even `require` the SDK. `startTracing` must run before Nest, Fastify or axios are loaded (see
- * `register.ts`, the first import of `main.ts`), so the HTTP instrumentation patches `http` before anyone
- * holds on to it.
+ * even `require` the SDK. `startTracing` must run before Nest, Fastify or axios load (`register.ts`, the
+ * first import of `main.ts`), so the HTTP instrumentation patches `http` before anyone holds on to it.
  *
- * One trace per client request: the incoming HTTP request is the server span (the gateway span), and every
- * Maia call made while serving it becomes a client span under it, through the async-local context the Node
- * tracer provider installs, and carries that client span to Maia as a W3C `traceparent` header. Two
- * instrumentations make those client spans, configured alike (same ignores, same request-id attribute, no
- * other header, secret query values redacted):
- * - undici's (diagnostics channels): Maia's axios runs on the undici adapter (`src/maia/maia.module.ts`);
- *   token fetches go through the same axios instance, so they are spans like any other Maia call. The span
- *   starts when undici creates the request, in the caller's context: that holds because the adapter's pools
- *   have no connection cap (a request queued by a capped pool would be created later, out of context);
- * - `http`'s: the incoming requests (server spans), and Maia calls when axios keeps its node `http` adapter
- *   (a proxy variable is set).
+ * One trace per client request: the incoming request is the server span, and each Maia call made while
+ * serving it is a client span under it that carries a W3C `traceparent` to Maia. Maia calls run on undici
+ * (`src/maia/maia-http.exchange.ts`), so undici's instrumentation makes those spans; its span starts when
+ * undici creates the request, in the caller's context, which holds because the pools have no connection
+ * cap. With a proxy variable set axios keeps its `http` adapter and the HTTP instrumentation makes them.
+ * Both are configured alike: same ignores, the request id as the only header, secret query values redacted.
  */
 
 interface TracingHandle {
@@ -135,8 +129,8 @@ export function startTracing(options: TracingOptions): boolean {
         headersToSpanAttributes: { client: { requestHeaders: ['x-request-id'] } },
         redactedQueryParams: [...REDACTED_QUERY_PARAMS],
       }),
-      // Maia's axios on the undici adapter (and any other undici or `fetch` request). Spans are named by
-      // method, like the HTTP instrumentation's, and carry url.full, server.address/port, the status code.
+      // Maia's calls on undici (and any other undici or `fetch` request), named by method like the HTTP
+      // instrumentation's spans, with url.full, server.address/port and the status code.
       new UndiciInstrumentation({
         ignoreRequestHook: (req) => isTraceExport(req.path),
         // Only the request id: never Authorization (the bearer token) nor any other header.
