@@ -4,6 +4,7 @@ import { ErrorCode, GatewayError } from '../common/errors';
 import { loadConfig, type AppConfig } from '../config';
 import { RequestContext } from '../common/request-context';
 import { RedisService } from '../redis/redis.service';
+import { eventually, holdsFor } from '../../test/support/eventually';
 import { StrictMaiaDouble } from '../../test/watch/support/strict-maia.double';
 import { ExecutionWatchService } from './execution-watch.service';
 import { type ExecutionWatchEvent, type WatchStream } from './watch.types';
@@ -60,15 +61,7 @@ async function replica(
 }
 
 const prefix = () => `test:${randomUUID()}:`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
+const waitFor = (check: () => boolean, timeoutMs = 5_000) => eventually(check, { timeoutMs });
 
 /** Reads a stream to its end; resolves with the events and the error it ended with, if any. */
 async function collect(
@@ -96,13 +89,12 @@ describe('ExecutionWatchService', () => {
     maia.addRun(PROJECT, id);
     const { watch } = await replica(maia, prefix());
 
-    const done = collect(watch.watch(PROJECT, id));
-    await waitFor(() => maia.count('getExecution') >= 1);
-    await sleep(150);
+    const seen: ExecutionWatchEvent[] = [];
+    const done = collect(watch.watch(PROJECT, id), seen);
+    await waitFor(() => seen.length === 1);
     maia.update(id, { message: '"Extract Orders": running' });
     maia.update(id, { status: 'CANCELLING' }); // a status change, seen by the light call
-    await waitFor(() => maia.count('getExecution') >= 2);
-    await sleep(100);
+    await waitFor(() => seen.length === 2);
     maia.update(id, { status: 'SUCCESS', finishedAt: new Date().toISOString(), message: 'done' });
     const { events, error } = await done;
 
@@ -121,8 +113,7 @@ describe('ExecutionWatchService', () => {
     // Done: nothing left behind.
     await waitFor(() => watch.activity().topics === 0);
     const callsAtEnd = maia.calls.length;
-    await sleep(4 * MIN_INTERVAL_MS);
-    expect(maia.calls.length).toBe(callsAtEnd);
+    await holdsFor(() => expect(maia.calls.length).toBe(callsAtEnd), 4 * MIN_INTERVAL_MS);
   });
 
   it('polls once for all subscribers of both replicas, and every subscriber sees every event once', async () => {
@@ -136,7 +127,8 @@ describe('ExecutionWatchService', () => {
     const begin = Date.now();
     const runs = [...Array(40).keys()].map((i) => collect((i % 2 ? a : b).watch.watch(PROJECT, id)));
     await waitFor(() => a.watch.activity().subscribers + b.watch.activity().subscribers === 40);
-    await sleep(800);
+    // The leader keeps polling for a while before the run finishes.
+    await waitFor(() => maia.count('getExecutionStatus') >= 8);
     maia.update(id, { status: 'SUCCESS', finishedAt: new Date().toISOString() });
     const results = await Promise.all(runs);
     const elapsedMs = Date.now() - begin;
@@ -207,8 +199,7 @@ describe('ExecutionWatchService', () => {
     const b = await replica(maia, p, { WATCH_LEASE_MS: '3000' });
     const onB = collect(b.watch.watch(PROJECT, id));
     await waitFor(() => b.watch.activity().subscribers === 1);
-    await sleep(100);
-    expect(b.watch.activity().leaderships).toBe(0);
+    await holdsFor(() => expect(b.watch.activity().leaderships).toBe(0), 100);
 
     const stoppedAt = Date.now();
     await a.stop();
@@ -234,11 +225,12 @@ describe('ExecutionWatchService', () => {
     const onA = a.watch.watch(PROJECT, id);
     await onA.next();
     await waitFor(() => a.watch.activity().leaderships === 1);
-    const onB = collect(b.watch.watch(PROJECT, id));
-    await sleep(100);
+    const seenOnB: ExecutionWatchEvent[] = [];
+    const onB = collect(b.watch.watch(PROJECT, id), seenOnB);
+    await waitFor(() => seenOnB.length === 1); // caught up, so campaigning
 
     // A "dies": its Redis connections drop, so it can neither renew nor release.
-    a.redis.client?.disconnect();
+    a.redis.disconnect();
     const diedAt = Date.now();
     await waitFor(() => b.watch.activity().leaderships === 1, 2 * 300 + 200);
     expect(Date.now() - diedAt).toBeLessThan(2 * 300 + 100);
@@ -303,14 +295,14 @@ describe('ExecutionWatchService', () => {
       ids.map((id) => r.watch.watch(PROJECT, id, { clientKey: 'c1' })),
     );
     await Promise.all(streams.map((s) => s.next()));
-    await sleep(200);
-    expect(a.redis.subscribedChannelCount + b.redis.subscribedChannelCount).toBe(channelsBefore + 4);
+    await eventually(() =>
+      expect(a.redis.subscribedChannelCount + b.redis.subscribedChannelCount).toBe(channelsBefore + 4),
+    );
 
     await Promise.all(streams.map((s) => s.return()));
-    await sleep(20);
+    await waitFor(() => a.watch.activity().topics + b.watch.activity().topics === 0);
     const callsAfterLeave = maia.calls.length;
-    await sleep(3 * 200);
-    expect(maia.calls.length).toBe(callsAfterLeave);
+    await holdsFor(() => expect(maia.calls.length).toBe(callsAfterLeave), 3 * 200);
     for (const r of [a, b]) {
       expect(r.watch.activity()).toEqual({
         topics: 0,
@@ -322,8 +314,7 @@ describe('ExecutionWatchService', () => {
       });
     }
     expect(a.redis.subscribedChannelCount + b.redis.subscribedChannelCount).toBe(channelsBefore);
-    const leases = await a.redis.client?.keys(`${p}watch:*lease*`);
-    expect(leases).toEqual([]);
+    await eventually(async () => expect(await a.redis.scanKeys(`${p}watch:*lease*`)).toEqual([]));
   });
 
   it('limits subscriptions per connection and per client with RATE_LIMITED, and frees the slot on unsubscribe', async () => {
@@ -373,7 +364,7 @@ describe('ExecutionWatchService', () => {
     watch.notifyStarted(PROJECT, id);
     await waitFor(() => maia.count('getExecution') === 1);
     maia.update(id, { message: 'step 1' });
-    await sleep(120);
+    await waitFor(() => maia.count('getExecutionStatus') >= 2);
     maia.update(id, { status: 'SUCCESS', finishedAt: new Date().toISOString() });
     await waitFor(() => watch.activity().topics === 0, 2_000);
 
@@ -390,11 +381,9 @@ describe('ExecutionWatchService', () => {
     const { watch } = await replica(maia, prefix(), { WATCH_START_GRACE_MS: '300' });
     watch.notifyStarted(PROJECT, id);
     await waitFor(() => maia.calls.length > 0);
-    await sleep(300 + 100);
-    expect(watch.activity().topics).toBe(0);
+    await waitFor(() => watch.activity().topics === 0, 300 + 500);
     const calls = maia.calls.length;
-    await sleep(300);
-    expect(maia.calls.length).toBe(calls);
+    await holdsFor(() => expect(maia.calls.length).toBe(calls), 300);
   });
 
   it('polls fast again after a cancel nudge', async () => {
@@ -406,7 +395,6 @@ describe('ExecutionWatchService', () => {
     const seen: ExecutionWatchEvent[] = [];
     const done = collect(watch.watch(PROJECT, id), seen);
     await waitFor(() => seen.length === 1);
-    await sleep(50);
     maia.update(id, { status: 'CANCELLING' });
     const nudgedAt = Date.now();
     await watch.nudge(PROJECT, id);
@@ -429,7 +417,7 @@ describe('ExecutionWatchService', () => {
     expect(Date.now() - begin).toBeGreaterThanOrEqual(290);
 
     const finished = watch.waitForTerminal(PROJECT, id, 5_000);
-    await sleep(100);
+    await waitFor(() => watch.activity().leaderships === 1);
     maia.update(id, { status: 'SUCCESS', finishedAt: new Date().toISOString() });
     const finishedAt = Date.now();
     expect((await finished)?.status).toBe('SUCCESS');
@@ -485,8 +473,7 @@ describe('ExecutionWatchService', () => {
     const prod = b.watch.watchProject(PROJECT, { environmentName: 'Prod' });
     void collect(all, seenAll);
     void collect(prod, seenProd);
-    await waitFor(() => maia.count('listExecutions') >= 1);
-    await sleep(100);
+    await waitFor(() => maia.count('listExecutions') >= 2); // the first list, the baseline, is stored
 
     const dev = randomUUID();
     const prd = randomUUID();
@@ -495,7 +482,7 @@ describe('ExecutionWatchService', () => {
     await waitFor(() => seenAll.length === 2);
     maia.update(dev, { status: 'FAILED', finishedAt: new Date().toISOString(), message: 'boom' });
     await waitFor(() => seenAll.length === 3);
-    await sleep(100);
+    await eventually(() => expect(seenProd.map((e) => e.execution.pipelineExecutionId)).toEqual([prd]));
 
     expect(seenAll.map((e) => [e.kind, e.execution.pipelineExecutionId, e.execution.status])).toEqual([
       ['STARTED', dev, 'RUNNING'],

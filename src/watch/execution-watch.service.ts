@@ -22,7 +22,9 @@ import { ProjectFeedPoller } from './project-feed.poller';
 import { RedisWatchStore } from './redis-watch.store';
 import { SubscriptionLimiter } from './subscription.limiter';
 import { identityOfHttpRequest } from './watch-identity';
-import { readFailure, TopicHub, type LeaderContext, type TopicPoller } from './topic.hub';
+import { type LeaderContext, type TopicPoller } from './poll.loop';
+import { readFailure, TopicHub } from './topic.hub';
+import { encodeTopicMessage, topicChannelName } from './topic.message';
 import { ExecutionSubscriber, FeedSubscriber, type ExecutionFeedFilter } from './watch.subscribers';
 import { type WatchStore } from './watch.store';
 import {
@@ -273,7 +275,7 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
       subscriber.catchUp(history, failure);
       if (!subscriber.ended) hub.activate();
     } catch (error) {
-      this.logger.warn(`${hub.channel}: catch-up failed: ${(error as Error).message}`);
+      this.logger.warn(`${hub.channelName}: catch-up failed: ${(error as Error).message}`);
       subscriber.queue.fail(new GatewayError(ErrorCode.INTERNAL, 'Live status is unavailable right now'));
     }
   }
@@ -285,7 +287,7 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
       if (failure) subscriber.onError(failure);
       else hub.activate();
     } catch (error) {
-      this.logger.warn(`${hub.channel}: start failed: ${(error as Error).message}`);
+      this.logger.warn(`${hub.channelName}: start failed: ${(error as Error).message}`);
       subscriber.queue.fail(new GatewayError(ErrorCode.INTERNAL, 'Live status is unavailable right now'));
     }
   }
@@ -342,7 +344,7 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
 
   private async publishNudge(topic: string): Promise<void> {
     try {
-      await this.redis.publish(`watch:${topic}`, JSON.stringify({ t: 'nudge' }));
+      await this.redis.publish(topicChannelName(topic), encodeTopicMessage({ type: 'nudge' }));
     } catch (error) {
       this.logger.debug(`nudge of ${topic} failed: ${(error as Error).message}`);
     }

@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { ErrorCode, type GatewayError } from '../common/errors';
 import { loadConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
+import { eventually, holdsFor } from '../../test/support/eventually';
 import { FleetSubscriptionCounts } from './fleet-subscription.counts';
 import { SubscriptionLimiter } from './subscription.limiter';
 
@@ -13,7 +14,6 @@ import { SubscriptionLimiter } from './subscription.limiter';
  */
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let admin: Redis;
 const opened: { close(): Promise<unknown> }[] = [];
@@ -37,14 +37,6 @@ function counts(
   const fleet = new FleetSubscriptionCounts(redis, replicaId, ttlMs);
   opened.unshift({ close: () => fleet.close() }); // before the Redis connections close
   return fleet;
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
 }
 
 beforeAll(() => {
@@ -121,8 +113,8 @@ describe('FleetSubscriptionCounts', () => {
     await admin.hset(key, 'crashed', `1:${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + 300}`);
     expect(await live.write('alice', 2)).toBe(3);
 
-    await sleep(900); // three TTLs
-    expect(await admin.hget(key, 'live')).toMatch(/^2:/);
+    // Three TTLs without a write from the test: the heartbeat keeps the live field.
+    await holdsFor(async () => expect(await admin.hget(key, 'live')).toMatch(/^2:/), 900, { intervalMs: 50 });
     expect(await live.write('alice', 2)).toBe(2); // the crashed replica's count no longer counts
     expect(await admin.hkeys(key)).toEqual(['live']);
 
@@ -142,10 +134,9 @@ describe('FleetSubscriptionCounts', () => {
     const available = jest.spyOn(redis, 'available', 'get').mockReturnValue(false);
     expect(await fleet.write('alice', 3)).toBeNull();
     const key = fleet.keyOf('alice');
-    await sleep(200);
-    expect(await admin.exists(key)).toBe(0);
+    await holdsFor(async () => expect(await admin.exists(key)).toBe(0), 200);
     available.mockRestore();
-    await waitFor(async () => (await admin.hget(key, 'r'))?.startsWith('3:') === true);
+    await eventually(async () => (await admin.hget(key, 'r'))?.startsWith('3:') === true);
   });
 });
 
@@ -162,14 +153,16 @@ describe('SubscriptionLimiter across replicas', () => {
     a.acquire({ clientKey: 'alice' }, onRefused);
     b.acquire({ clientKey: 'alice' }, onRefused);
     b.acquire({ clientKey: 'bob' }, onRefused); // another client is not affected
-    await sleep(100);
-    expect(refusals).toEqual([]);
+    await eventually(async () =>
+      expect(await admin.hget(`${prefix}watch-subs:{client:alice}`, 'b')).toMatch(/^1:/),
+    );
+    await holdsFor(() => expect(refusals).toEqual([]), 100);
     expect([a.size, b.size]).toEqual([2, 2]);
 
     // The local check passes on B (2 < 3), the fleet's does not (4 > 3).
     b.acquire({ clientKey: 'alice' }, onRefused);
     expect(b.size).toBe(3);
-    await waitFor(() => refusals.length === 1);
+    await eventually(() => refusals.length === 1);
     expect(refusals[0]).toMatchObject({
       code: ErrorCode.RATE_LIMITED,
       message: 'Too many subscriptions for this client (at most 3)',
@@ -178,10 +171,11 @@ describe('SubscriptionLimiter across replicas', () => {
     expect(b.size).toBe(2); // the refused slot was released
 
     a1();
-    await sleep(100); // the release was written
+    await eventually(async () =>
+      expect(await admin.hget(`${prefix}watch-subs:{client:alice}`, 'a')).toMatch(/^1:/),
+    );
     const b2 = b.acquire({ clientKey: 'alice' }, onRefused);
-    await sleep(100);
-    expect(refusals).toHaveLength(1);
+    await holdsFor(() => expect(refusals).toHaveLength(1), 100);
     expect(b.size).toBe(3);
     b2();
   });
@@ -195,9 +189,10 @@ describe('SubscriptionLimiter across replicas', () => {
     const onRefused = jest.fn();
     const release = limiter.acquire({ clientKey: 'alice' }, onRefused);
     release();
-    await sleep(100);
-    expect(onRefused).not.toHaveBeenCalled();
+    await holdsFor(() => expect(onRefused).not.toHaveBeenCalled(), 100);
+    await eventually(async () =>
+      expect(await admin.hkeys(`${prefix}watch-subs:{client:alice}`)).toEqual(['other']),
+    );
     expect(limiter.trackedKeys).toBe(0);
-    expect(await admin.hkeys(`${prefix}watch-subs:{client:alice}`)).toEqual(['other']);
   });
 });

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { type RedisService } from '../redis/redis.service';
+import { RedisScript, type RedisService } from '../redis';
 
 /** How long a replica's count of a client stays valid without being written again (renewed every third). */
 export const FLEET_COUNT_TTL_MS = 30_000;
@@ -11,7 +11,7 @@ export const FLEET_COUNT_TTL_MS = 30_000;
  * replicas with skewed clocks agree. The key itself expires with its newest field.
  * KEYS[1] the client's hash; ARGV: replica id, count, TTL in ms.
  */
-export const FLEET_COUNT_LUA = `
+export const FLEET_COUNT_SCRIPT = new RedisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local count = tonumber(ARGV[2])
@@ -33,7 +33,7 @@ for i = 1, #fields, 2 do
 end
 if total > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return total
-`;
+`);
 
 /**
  * This replica's share of each client's open subscriptions, published in Redis so every replica can sum
@@ -88,11 +88,10 @@ export class FleetSubscriptionCounts {
     clearInterval(this.heartbeat);
     const clients = [...this.latest.keys()];
     this.latest.clear();
-    const client = this.redis.client;
-    if (!client || !this.redis.available || clients.length === 0) return;
+    if (!this.redis.enabled || !this.redis.available || clients.length === 0) return;
     await Promise.all(
       clients.map((clientKey) =>
-        client.hdel(this.keyOf(clientKey), this.replicaId).catch((error: Error) => {
+        this.redis.hashDelete(this.keyOf(clientKey), this.replicaId).catch((error: Error) => {
           this.logger.debug(`releasing the subscription count of ${clientKey} failed: ${error.message}`);
         }),
       ),
@@ -108,8 +107,8 @@ export class FleetSubscriptionCounts {
   private async send(clientKey: string, count: number): Promise<number | null> {
     if (!this.redis.enabled || !this.redis.available) return null;
     try {
-      const total = await this.redis.evalScript(
-        FLEET_COUNT_LUA,
+      const total = await this.redis.runScript(
+        FLEET_COUNT_SCRIPT,
         [this.keyOf(clientKey)],
         [this.replicaId, count, this.ttlMs],
       );

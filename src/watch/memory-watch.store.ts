@@ -37,15 +37,15 @@ export class MemoryWatchStore implements WatchStore {
   async append(
     topic: string,
     owner: string,
-    event: Omit<StoredEvent, 'seq'>,
+    event: Omit<StoredEvent, 'sequence'>,
     historySize: number,
     ttlMs: number,
   ): Promise<StoredEvent | null> {
     if (this.live(this.leases, topic) !== owner) return null;
     const expiresAt = Date.now() + ttlMs;
-    const seq = (this.live(this.sequences, topic) ?? Date.now()) + 1;
-    this.sequences.set(topic, { value: seq, expiresAt });
-    const stored: StoredEvent = { seq, ...event };
+    const sequence = (this.live(this.sequences, topic) ?? Date.now()) + 1;
+    this.sequences.set(topic, { value: sequence, expiresAt });
+    const stored: StoredEvent = { sequence, ...event };
     const history = [...(this.live(this.histories, topic) ?? []), stored].slice(-historySize);
     this.histories.set(topic, { value: history, expiresAt });
     return stored;
@@ -55,7 +55,7 @@ export class MemoryWatchStore implements WatchStore {
     return [...(this.live(this.histories, topic) ?? [])];
   }
 
-  async lastSeq(topic: string): Promise<number | null> {
+  async lastSequence(topic: string): Promise<number | null> {
     return this.live(this.sequences, topic) ?? null;
   }
 

@@ -2,7 +2,7 @@ import { ErrorCode, GatewayError } from '../common/errors';
 import { isTerminalStatus, type MaiaApi, type MaiaExecution } from '../maia/maia.types';
 import { type WatchConfig } from '../config';
 import { pollIntervalMs } from './poll-interval';
-import { LeaseLostError, type LeaderContext, type TopicPoller } from './topic.hub';
+import { LeaseLostError, type LeaderContext, type TopicPoller } from './poll.loop';
 import { type ExecutionEventKind } from './watch.types';
 
 /** What the feed remembers of each execution, to tell what changed. */

@@ -1,45 +1,32 @@
 import { type Logger } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { type RedisService } from '../redis/redis.service';
+import { PollLoop, type LeaderContext, type TopicPoller } from './poll.loop';
+import { TopicChannel, type TopicListener } from './topic.channel';
+import { TopicLease } from './topic.lease';
 import { type WatchStore } from './watch.store';
-import { type StoredEvent, type TopicMessage } from './watch.types';
+import { type StoredEvent } from './watch.types';
 
-/** What the leader of a topic may do: the only writer of its history. */
-export interface LeaderContext {
-  /** Appends the event (fenced by the lease) and publishes it; null when the lease was lost. */
-  record(event: Omit<StoredEvent, 'seq'>): Promise<StoredEvent | null>;
-  /** Ends every subscriber of the topic, on every replica, with this error. */
-  fail(error: GatewayError): Promise<void>;
-  history(): Promise<StoredEvent[]>;
-  getState(name: string): Promise<string | null>;
-  setState(name: string, value: string): Promise<boolean>;
-  /** True while an execution started through this replica is still in its start grace. */
-  readonly launchedHere: boolean;
+/**
+ * Where one topic stands on this replica. Listening: subscribed, nobody asked for polling yet.
+ * Campaigning: wants it polled, tries to take the lease. Leading: holds the lease and polls.
+ * Finished: the topic said its last word, nobody polls it again. Closed: everything released.
+ */
+export enum TopicState {
+  Listening = 'listening',
+  Campaigning = 'campaigning',
+  Leading = 'leading',
+  Finished = 'finished',
+  Closed = 'closed',
 }
 
-/** The polling strategy of one topic, run only by the leader. */
-export interface TopicPoller {
-  /** Called on becoming the leader: load what the previous leader left. */
-  start(signal: AbortSignal): Promise<void>;
-  /** One poll round: the delay until the next one, or null when there is nothing more to poll. */
-  poll(signal: AbortSignal): Promise<number | null>;
-  /** Something is about to change (a cancel): the delay to use for the next poll. */
-  nudge(): number;
-}
-
-/** One local subscriber of a topic. */
-export interface HubListener {
-  onEvent(event: StoredEvent): void;
-  onError(error: GatewayError): void;
-}
-
-/** Thrown by a poller when a fenced write was refused: someone else leads now. */
-export class LeaseLostError extends Error {
-  constructor() {
-    super('lease lost');
-    this.name = 'LeaseLostError';
-  }
-}
+const TRANSITIONS: Record<TopicState, readonly TopicState[]> = {
+  [TopicState.Listening]: [TopicState.Campaigning, TopicState.Finished, TopicState.Closed],
+  [TopicState.Campaigning]: [TopicState.Leading, TopicState.Finished, TopicState.Closed],
+  [TopicState.Leading]: [TopicState.Campaigning, TopicState.Finished, TopicState.Closed],
+  [TopicState.Finished]: [TopicState.Closed],
+  [TopicState.Closed]: [],
+};
 
 export interface HubDeps {
   store: WatchStore;
@@ -52,10 +39,7 @@ export interface HubDeps {
   errorTtlMs: number;
   /** Unique per replica and hub, so a lease is never mistaken for another's. */
   owner: string;
-  /**
-   * Runs a function outside any request's async context. The hub's timers are started from a subscriber's
-   * request; without this the poller would carry that request's id and context for its whole life.
-   */
+  /** Runs a function outside any request's async context, so pollers never carry a subscriber's context. */
   detached: <T>(fn: () => T) => T;
 }
 
@@ -68,359 +52,206 @@ export interface HubOptions {
 }
 
 /**
- * One topic (an execution or a project feed) on one replica: the channel subscription that fans events out
- * to local listeners, and the lease loop that makes exactly one replica with listeners the poller.
- *
- * Timers: one lease timer (renew as leader, or try to acquire as follower, every third of the lease), one
- * poll timer while leading, one timer per pin. All of them, the channel subscription and the lease are
- * released by `close()`.
+ * One topic (an execution or a project feed) on one replica, as a state machine over three parts: the
+ * channel (fan-out to local listeners), the lease (exactly one replica with listeners polls) and, while
+ * leading, the poll loop. `close()` releases all of them and the pin timers.
  */
 export class TopicHub {
-  private readonly listeners = new Set<HubListener>();
-  private readonly pinTimers = new Set<NodeJS.Timeout>();
-  private leaseTimer: NodeJS.Timeout | null = null;
-  private pollTimer: NodeJS.Timeout | null = null;
-  private leaseBusy = false;
-  private pollBusy = false;
-  private pendingNudge = false;
-  private pollAbort: AbortController | null = null;
-  private poller: TopicPoller | null = null;
-  private unsubscribe: (() => Promise<void>) | null = null;
-  private chain: Promise<void> = Promise.resolve();
-  private maxSeq = 0;
-  private leader = false;
-  private finished = false;
-  private closed = false;
-  readonly ready: Promise<void>;
+  private current = TopicState.Listening;
+  private readonly channel: TopicChannel;
+  private readonly lease: TopicLease;
+  private pollLoop: PollLoop | null = null;
+  /** Keep the topic polled without listeners for a while (an execution started here). */
+  private readonly pins = new Set<NodeJS.Timeout>();
 
   constructor(
     readonly topic: string,
     private readonly deps: HubDeps,
     private readonly options: HubOptions,
   ) {
-    this.ready = this.deps.redis
-      .subscribe(this.channel, (message) => this.onMessage(message))
-      .then(async (unsubscribe) => {
-        if (this.closed) await unsubscribe();
-        else this.unsubscribe = unsubscribe;
-      });
-    // A failed subscription surfaces to whoever awaits `ready`; this keeps it from being unhandled.
-    this.ready.catch(() => undefined);
+    this.channel = new TopicChannel(
+      topic,
+      { ...deps, isFinal: options.isFinal },
+      {
+        finished: () => void this.finish(),
+        nudged: () => this.pollLoop?.nudge(),
+        released: () => {
+          if (this.current === TopicState.Campaigning && this.wanted) this.lease.tryNow();
+        },
+      },
+    );
+    this.lease = new TopicLease(topic, deps, {
+      wanted: () => this.current === TopicState.Campaigning && this.wanted,
+      beforeAcquire: async () => {
+        await this.channel.ready;
+        await this.channel.catchUp();
+      },
+      acquired: () => this.lead(),
+      lost: () => void this.stepDown({ release: false }),
+      failed: () => this.stepDown({ release: true }),
+    });
   }
 
-  get channel(): string {
-    return `watch:${this.topic}`;
+  get state(): TopicState {
+    return this.current;
+  }
+
+  get ready(): Promise<void> {
+    return this.channel.ready;
+  }
+
+  get channelName(): string {
+    return this.channel.name;
   }
 
   get isLeader(): boolean {
-    return this.leader;
-  }
-
-  get isFinished(): boolean {
-    return this.finished;
+    return this.current === TopicState.Leading;
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.current === TopicState.Closed;
   }
 
   get listenerCount(): number {
-    return this.listeners.size;
+    return this.channel.listenerCount;
   }
 
   /** Timers this hub holds right now (for leak checks). */
   get timerCount(): number {
-    return this.pinTimers.size + (this.leaseTimer ? 1 : 0) + (this.pollTimer ? 1 : 0);
+    return this.pins.size + (this.lease.hasTimer ? 1 : 0) + (this.pollLoop?.hasTimer ? 1 : 0);
   }
 
   /** Starts receiving events. Call `activate()` once the listener has caught up and still wants more. */
-  add(listener: HubListener): void {
-    this.listeners.add(listener);
+  add(listener: TopicListener): void {
+    this.channel.add(listener);
   }
 
-  remove(listener: HubListener): void {
-    this.listeners.delete(listener);
+  remove(listener: TopicListener): void {
+    this.channel.remove(listener);
     this.closeIfIdle();
   }
 
-  /** This replica wants the topic polled: take part in the leader election. */
+  /** This replica wants the topic polled: take part in the election. */
   activate(): void {
-    if (this.closed || this.finished || this.leaseTimer || this.leaseBusy) return;
-    this.deps.detached(() => void this.leaseTick());
+    this.moveTo(TopicState.Campaigning, TopicState.Listening);
+    if (this.current === TopicState.Campaigning) this.deps.detached(() => this.lease.start());
   }
 
   /** Keeps the topic polled for `durationMs` even without listeners (an execution started here). */
   pin(durationMs: number): void {
-    if (this.closed || this.finished) return;
+    if (this.current === TopicState.Closed || this.current === TopicState.Finished) return;
     const timer = this.deps.detached(() =>
       setTimeout(() => {
-        this.pinTimers.delete(timer);
+        this.pins.delete(timer);
         this.closeIfIdle();
       }, durationMs),
     );
-    this.pinTimers.add(timer);
+    this.pins.add(timer);
     this.activate();
   }
 
   /** Asks the leader, wherever it runs, to poll soon. */
   async nudge(): Promise<void> {
-    await this.publish({ t: 'nudge' });
+    await this.channel.publish({ type: 'nudge' });
   }
 
   /** Stops everything and lets go of the lease, so another replica takes over at once. */
   async close(error?: GatewayError): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const timer of this.pinTimers) clearTimeout(timer);
-    this.pinTimers.clear();
-    if (this.leaseTimer) clearTimeout(this.leaseTimer);
-    this.leaseTimer = null;
-    const listeners = [...this.listeners];
-    this.listeners.clear();
-    if (error) for (const listener of listeners) listener.onError(error);
-    await this.stepDown(true);
-    const unsubscribe = this.unsubscribe;
-    this.unsubscribe = null;
-    if (unsubscribe) await unsubscribe().catch(() => undefined);
-  }
-
-  private closeIfIdle(): void {
-    if (this.closed || this.listeners.size > 0 || this.pinTimers.size > 0) return;
-    this.options.onIdle(this);
+    if (!this.moveTo(TopicState.Closed)) return;
+    this.clearPins();
+    this.lease.stop();
+    this.channel.close(error);
+    await this.stepDown({ release: true });
+    await this.channel.leave();
   }
 
   private get wanted(): boolean {
-    return this.listeners.size > 0 || this.pinTimers.size > 0;
+    return this.channel.listenerCount > 0 || this.pins.size > 0;
   }
 
-  // --- messages -----------------------------------------------------------------------------------------
+  /** Applies a transition the table allows (from `expected`, when given); false and no change otherwise. */
+  private moveTo(next: TopicState, expected?: TopicState): boolean {
+    if (expected !== undefined && this.current !== expected) return false;
+    if (!TRANSITIONS[this.current].includes(next)) return false;
+    this.current = next;
+    return true;
+  }
 
-  private onMessage(raw: string): void {
-    let message: TopicMessage;
-    try {
-      message = JSON.parse(raw) as TopicMessage;
-    } catch {
+  private async lead(): Promise<void> {
+    if (!this.moveTo(TopicState.Leading)) {
+      await this.lease.release();
       return;
     }
-    // Handled one at a time, in arrival order, even when filling a gap needs a store read.
-    this.deps.detached(() => {
-      this.chain = this.chain
-        .then(() => this.handle(message))
-        .catch((error: unknown) => this.deps.logger.warn(`${this.channel}: ${(error as Error).message}`));
-    });
+    const loop = new PollLoop(
+      this.options.makePoller(this.leaderContext()),
+      {
+        leaseLost: () => void this.stepDown({ release: false }),
+        exhausted: () => void this.finish(),
+      },
+      { logger: this.deps.logger, channelName: this.channel.name, maxIntervalMs: this.deps.maxIntervalMs },
+    );
+    this.pollLoop = loop;
+    await loop.start();
   }
 
-  private async handle(message: TopicMessage): Promise<void> {
-    if (this.closed) return;
-    switch (message.t) {
-      case 'event':
-        await this.deliverInOrder(message.e);
-        return;
-      case 'error':
-        this.onFailure(new GatewayError(message.code as ErrorCode, message.message));
-        return;
-      case 'nudge':
-        this.onNudge();
-        return;
-      case 'released':
-        // The leader let go: whoever still has listeners takes over now, not at its next tick.
-        if (!this.leader && this.wanted && !this.finished && !this.leaseBusy) {
-          if (this.leaseTimer) clearTimeout(this.leaseTimer);
-          this.leaseTimer = null;
-          void this.leaseTick();
-        }
-        return;
-    }
-  }
-
-  private async deliverInOrder(event: StoredEvent): Promise<void> {
-    if (event.seq <= this.maxSeq) return;
-    if (this.maxSeq > 0 && event.seq > this.maxSeq + 1) {
-      // Pub/sub is at-most-once (a reconnect can drop messages): fill the gap from the history.
-      await this.fillFromHistory(event.seq);
-    }
-    this.dispatch(event);
-  }
-
-  /** Delivers history events newer than what this hub has delivered and older than `beforeSeq`. */
-  private async fillFromHistory(beforeSeq = Number.MAX_SAFE_INTEGER): Promise<void> {
-    const history = await this.deps.store.history(this.topic);
-    for (const missed of history) {
-      if (missed.seq > this.maxSeq && missed.seq < beforeSeq) this.dispatch(missed);
-    }
-  }
-
-  private dispatch(event: StoredEvent): void {
-    this.maxSeq = Math.max(this.maxSeq, event.seq);
-    if (this.options.isFinal(event)) this.markFinished();
-    for (const listener of [...this.listeners]) listener.onEvent(event);
-  }
-
-  private onFailure(error: GatewayError): void {
-    this.markFinished();
-    for (const listener of [...this.listeners]) listener.onError(error);
-  }
-
-  private markFinished(): void {
-    if (this.finished) return;
-    this.finished = true;
-    for (const timer of this.pinTimers) clearTimeout(timer);
-    this.pinTimers.clear();
-    if (!this.leader && this.leaseTimer) {
-      clearTimeout(this.leaseTimer);
-      this.leaseTimer = null;
-    }
-    // Listeners end themselves on the final event; a hub kept only by pins goes now.
-    queueMicrotask(() => this.closeIfIdle());
-  }
-
-  private onNudge(): void {
-    if (!this.leader || !this.poller) return;
-    if (this.pollBusy) {
-      this.pendingNudge = true;
+  /** Leading → Campaigning: stop polling; with `release`, delete the lease (if still ours) and say so. */
+  private async stepDown({ release }: { release: boolean }): Promise<void> {
+    this.moveTo(TopicState.Campaigning, TopicState.Leading);
+    this.pollLoop?.stop();
+    this.pollLoop = null;
+    if (!release) {
+      this.lease.forfeit();
       return;
     }
-    if (this.pollTimer) clearTimeout(this.pollTimer);
-    const delayMs = this.poller.nudge();
-    this.pollTimer = this.deps.detached(() => setTimeout(() => void this.pollTick(), delayMs));
-  }
-
-  // --- leadership ---------------------------------------------------------------------------------------
-
-  private async leaseTick(): Promise<void> {
-    if (this.leaseBusy) return;
-    this.leaseBusy = true;
-    this.leaseTimer = null;
-    const { store, leaseMs, owner } = this.deps;
     try {
-      await this.ready;
-      if (this.closed) return;
-      if (this.leader) {
-        if (!(await store.renewLease(this.topic, owner, leaseMs))) {
-          this.deps.logger.warn(`${this.channel}: lease lost, stepping down`);
-          await this.stepDown(false);
-        }
-      } else if (this.wanted && !this.finished) {
-        // Catch up with whatever the channel may have dropped before deciding anything.
-        const lastSeq = await store.lastSeq(this.topic);
-        if (lastSeq !== null && lastSeq > this.maxSeq) await this.fillFromHistory();
-        if (!this.finished && this.wanted && (await store.acquireLease(this.topic, owner, leaseMs))) {
-          if (this.closed) await store.releaseLease(this.topic, owner);
-          else await this.becomeLeader();
-        }
-      }
-    } catch (error) {
-      // Redis away or a poller that could not start: try again at the next tick.
-      this.deps.logger.debug(`${this.channel}: lease tick failed: ${(error as Error).message}`);
-      if (this.leader) await this.stepDown(true).catch(() => undefined);
-    } finally {
-      this.leaseBusy = false;
-      if (!this.closed && !this.leaseTimer && (this.leader || (this.wanted && !this.finished))) {
-        this.leaseTimer = setTimeout(() => void this.leaseTick(), Math.max(1, Math.floor(leaseMs / 3)));
-      }
-    }
-  }
-
-  private async becomeLeader(): Promise<void> {
-    this.leader = true;
-    this.pollAbort = new AbortController();
-    const poller = this.options.makePoller(this.leaderContext());
-    this.poller = poller;
-    await poller.start(this.pollAbort.signal);
-    if (!this.leader || this.closed) return;
-    this.pollTimer = setTimeout(() => void this.pollTick(), 0);
-  }
-
-  private async pollTick(): Promise<void> {
-    this.pollTimer = null;
-    const poller = this.poller;
-    const abort = this.pollAbort;
-    if (!this.leader || this.closed || this.pollBusy || !poller || !abort) return;
-    this.pollBusy = true;
-    let delayMs: number | null;
-    try {
-      delayMs = await poller.poll(abort.signal);
-    } catch (error) {
-      if (abort.signal.aborted) {
-        this.pollBusy = false;
-        return;
-      }
-      if (error instanceof LeaseLostError) {
-        this.pollBusy = false;
-        await this.stepDown(false);
-        return;
-      }
-      this.deps.logger.warn(`${this.channel}: poll failed: ${(error as Error).message}`);
-      delayMs = this.deps.maxIntervalMs;
-    }
-    this.pollBusy = false;
-    if (!this.leader || this.closed || this.poller !== poller) return;
-    if (delayMs === null) {
-      this.markFinished();
-      await this.stepDown(true);
-      return;
-    }
-    if (this.pendingNudge) {
-      this.pendingNudge = false;
-      delayMs = poller.nudge();
-    }
-    this.pollTimer = setTimeout(() => void this.pollTick(), delayMs);
-  }
-
-  /** Stops polling; with `release`, deletes the lease (if still ours) and tells the others. */
-  private async stepDown(release: boolean): Promise<void> {
-    const wasLeader = this.leader;
-    this.leader = false;
-    this.poller = null;
-    this.pendingNudge = false;
-    if (this.pollTimer) clearTimeout(this.pollTimer);
-    this.pollTimer = null;
-    this.pollAbort?.abort();
-    this.pollAbort = null;
-    if (!wasLeader || !release) return;
-    try {
-      if (await this.deps.store.releaseLease(this.topic, this.deps.owner)) {
-        await this.publish({ t: 'released' });
-      }
+      if (await this.lease.release()) await this.channel.publish({ type: 'released' });
     } catch (error) {
       // The lease then simply expires; the next leader waits at most one lease period.
-      this.deps.logger.debug(`${this.channel}: release failed: ${(error as Error).message}`);
+      this.deps.logger.debug(`${this.channel.name}: release failed: ${(error as Error).message}`);
     }
+  }
+
+  /** The final event or an error was seen, or the poller has nothing more to poll. */
+  private async finish(): Promise<void> {
+    if (!this.moveTo(TopicState.Finished)) return;
+    this.clearPins();
+    this.lease.stop();
+    // Listeners end themselves on the final event; a hub kept only by pins goes now.
+    queueMicrotask(() => this.closeIfIdle());
+    await this.stepDown({ release: true });
+  }
+
+  private closeIfIdle(): void {
+    if (this.current === TopicState.Closed || this.wanted) return;
+    this.options.onIdle(this);
+  }
+
+  private clearPins(): void {
+    for (const timer of this.pins) clearTimeout(timer);
+    this.pins.clear();
   }
 
   private leaderContext(): LeaderContext {
     const { store, owner, historySize, historyTtlMs, errorTtlMs } = this.deps;
-    const topic = this.topic;
-    const pinTimers = this.pinTimers;
+    const { topic, channel, pins } = this;
     return {
       record: async (event) => {
         const stored = await store.append(topic, owner, event, historySize, historyTtlMs);
-        if (stored) await this.publish({ t: 'event', e: stored });
+        if (stored) await channel.publish({ type: 'event', event: stored });
         return stored;
       },
       fail: async (error) => {
         const marker = JSON.stringify({ code: error.code, message: error.message });
         await store.setState(topic, 'error', marker, errorTtlMs);
-        await this.publish({ t: 'error', code: error.code, message: error.message });
+        await channel.publish({ type: 'error', code: error.code, message: error.message });
       },
       history: () => store.history(topic),
       getState: (name) => store.getState(topic, name),
       setState: (name, value) => store.setState(topic, name, value, historyTtlMs, owner),
       get launchedHere() {
-        return pinTimers.size > 0;
+        return pins.size > 0;
       },
     };
-  }
-
-  /** Publishes to every replica; when the channel is down, at least this replica's listeners hear it. */
-  private async publish(message: TopicMessage): Promise<void> {
-    const raw = JSON.stringify(message);
-    try {
-      await this.deps.redis.publish(this.channel, raw);
-    } catch (error) {
-      this.deps.logger.debug(`${this.channel}: publish failed: ${(error as Error).message}`);
-      this.onMessage(raw);
-    }
   }
 }
 

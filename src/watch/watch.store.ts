@@ -20,27 +20,27 @@ export interface WatchStore {
   append(
     topic: string,
     owner: string,
-    event: Omit<StoredEvent, 'seq'>,
+    event: Omit<StoredEvent, 'sequence'>,
     historySize: number,
     ttlMs: number,
   ): Promise<StoredEvent | null>;
   /** The kept history, oldest first. */
   history(topic: string): Promise<StoredEvent[]>;
   /** The cursor of the newest event ever appended (while the history lives), or null. */
-  lastSeq(topic: string): Promise<number | null>;
+  lastSequence(topic: string): Promise<number | null>;
   getState(topic: string, name: string): Promise<string | null>;
   /** Sets a named value; with an owner, only while that owner holds the lease. */
   setState(topic: string, name: string, value: string, ttlMs: number, owner?: string): Promise<boolean>;
 }
 
-/** Entries are `<seq> <json>`, so the append script can number them without parsing JSON. */
+/** Entries are `<sequence> <json>`, so the append script can number them without parsing JSON. */
 export function decodeEntry(entry: string): StoredEvent | null {
   const space = entry.indexOf(' ');
-  const seq = Number(entry.slice(0, space));
-  if (space < 1 || !Number.isSafeInteger(seq)) return null;
+  const sequence = Number(entry.slice(0, space));
+  if (space < 1 || !Number.isSafeInteger(sequence)) return null;
   try {
-    const body = JSON.parse(entry.slice(space + 1)) as Omit<StoredEvent, 'seq'>;
-    return { seq, ...body };
+    const body = JSON.parse(entry.slice(space + 1)) as Omit<StoredEvent, 'sequence'>;
+    return { sequence, ...body };
   } catch {
     return null;
   }

@@ -1,7 +1,7 @@
 import { type GatewayError } from '../common/errors';
 import { isTerminalStatus, type ExecutionListFilter, type MaiaExecution } from '../maia/maia.types';
 import { EventQueue } from './event-queue';
-import { type HubListener } from './topic.hub';
+import { type TopicListener } from './topic.channel';
 import {
   toWatchEvent,
   type ExecutionEventKind,
@@ -13,9 +13,9 @@ import {
  * One subscriber of one execution. Live events that arrive while it catches up from the history are held
  * back, then everything is delivered in cursor order, each cursor once.
  */
-export class ExecutionSubscriber implements HubListener {
+export class ExecutionSubscriber implements TopicListener {
   readonly queue: EventQueue<ExecutionWatchEvent>;
-  private lastSeq: number | null;
+  private lastSequence: number | null;
   private catchingUp = true;
   private pending: StoredEvent[] = [];
   private pendingError: GatewayError | null = null;
@@ -24,7 +24,7 @@ export class ExecutionSubscriber implements HubListener {
     private readonly after: number | null,
     onClose: () => void,
   ) {
-    this.lastSeq = after;
+    this.lastSequence = after;
     this.queue = new EventQueue(onClose);
   }
 
@@ -57,14 +57,14 @@ export class ExecutionSubscriber implements HubListener {
       this.emit(latest, 'SNAPSHOT');
     } else if (latest && this.after !== null) {
       const after = this.after;
-      const oldest = history[0].seq;
-      if (after < oldest - 1 || after > latest.seq) {
-        this.lastSeq = null;
+      const oldest = history[0].sequence;
+      if (after < oldest - 1 || after > latest.sequence) {
+        this.lastSequence = null;
         this.emit(latest, 'SNAPSHOT');
       } else {
         for (const event of history) this.emit(event);
         // The client already has the final event: nothing more will come.
-        if (latest.seq <= after && isTerminalStatus(latest.execution.status)) this.queue.end();
+        if (latest.sequence <= after && isTerminalStatus(latest.execution.status)) this.queue.end();
       }
     }
     this.catchingUp = false;
@@ -76,8 +76,8 @@ export class ExecutionSubscriber implements HubListener {
 
   private emit(event: StoredEvent, kind?: ExecutionEventKind): void {
     if (this.queue.isClosed) return;
-    if (this.lastSeq !== null && event.seq <= this.lastSeq) return;
-    this.lastSeq = event.seq;
+    if (this.lastSequence !== null && event.sequence <= this.lastSequence) return;
+    this.lastSequence = event.sequence;
     this.queue.push(toWatchEvent(event, kind));
     if (isTerminalStatus(event.execution.status)) this.queue.end();
   }
@@ -104,9 +104,9 @@ export function matchesFeedFilter(execution: MaiaExecution, filter: ExecutionFee
 }
 
 /** One subscriber of a project feed: live events only, filtered, each cursor once; it never ends by itself. */
-export class FeedSubscriber implements HubListener {
+export class FeedSubscriber implements TopicListener {
   readonly queue: EventQueue<ExecutionWatchEvent>;
-  private lastSeq = 0;
+  private lastSequence = 0;
 
   constructor(
     private readonly filter: ExecutionFeedFilter,
@@ -116,8 +116,8 @@ export class FeedSubscriber implements HubListener {
   }
 
   onEvent(event: StoredEvent): void {
-    if (event.seq <= this.lastSeq) return;
-    this.lastSeq = event.seq;
+    if (event.sequence <= this.lastSequence) return;
+    this.lastSequence = event.sequence;
     if (matchesFeedFilter(event.execution, this.filter)) this.queue.push(toWatchEvent(event));
   }
 

@@ -22,7 +22,7 @@ export interface ExecutionWatchEvent {
 
 /** The form kept in the store and sent over the channel: the cursor as a number, for ordering. */
 export interface StoredEvent {
-  seq: number;
+  sequence: number;
   at: string;
   kind: ExecutionEventKind;
   execution: MaiaExecution;
@@ -32,17 +32,8 @@ export function toWatchEvent(
   stored: StoredEvent,
   kind: ExecutionEventKind = stored.kind,
 ): ExecutionWatchEvent {
-  return { cursor: String(stored.seq), at: stored.at, kind, execution: stored.execution };
+  return { cursor: String(stored.sequence), at: stored.at, kind, execution: stored.execution };
 }
-
-/** Messages on a topic's channel. */
-export type TopicMessage =
-  | { t: 'event'; e: StoredEvent }
-  | { t: 'error'; code: string; message: string }
-  /** Poll soon (a cancel was requested somewhere). */
-  | { t: 'nudge' }
-  /** The leader let go of the lease: whoever still has subscribers should take over now. */
-  | { t: 'released' };
 
 /** Who a subscription is counted against (limits). */
 export interface SubscriberIdentity {

@@ -1,0 +1,109 @@
+import { type Logger } from '@nestjs/common';
+import { type WatchStore } from './watch.store';
+
+/** What the lease asks of its hub, and tells it. */
+export interface LeaseHooks {
+  /** Whether this replica should try to take the lease now (it wants the topic polled). */
+  wanted(): boolean;
+  /** Before trying: catch up with what the channel may have dropped (the topic may have finished). */
+  beforeAcquire(): Promise<void>;
+  /** The lease is ours: start polling. A rejection releases the lease again. */
+  acquired(): Promise<void>;
+  /** A renewal was refused (another replica holds it now): stop polling, release nothing. */
+  lost(): void;
+  /** A tick failed while holding (Redis away, a poller that could not start): stop and release. */
+  failed(): Promise<void>;
+}
+
+/**
+ * This replica's side of one topic's lease. One timer, every third of the lease: renew while holding, try
+ * to take it while wanted. The store fences every write by the owner, so a holder whose lease lapsed (a
+ * long pause, a partition) can neither renew, release nor append over its successor.
+ */
+export class TopicLease {
+  private timer: NodeJS.Timeout | null = null;
+  private ticking = false;
+  private holding = false;
+  private stopped = false;
+
+  constructor(
+    private readonly topic: string,
+    private readonly deps: { store: WatchStore; logger: Logger; owner: string; leaseMs: number },
+    private readonly hooks: LeaseHooks,
+  ) {}
+
+  get held(): boolean {
+    return this.holding;
+  }
+
+  get hasTimer(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Starts ticking (a first tick now) unless it already does. */
+  start(): void {
+    if (this.stopped || this.timer || this.ticking) return;
+    void this.tick();
+  }
+
+  /** The holder let go: try now instead of at the next tick. */
+  tryNow(): void {
+    if (this.stopped || this.holding || this.ticking) return;
+    this.clearTimer();
+    void this.tick();
+  }
+
+  /** Deletes the lease if this replica still holds it; true when it did. */
+  async release(): Promise<boolean> {
+    if (!this.holding) return false;
+    this.holding = false;
+    return this.deps.store.releaseLease(this.topic, this.deps.owner);
+  }
+
+  /** Forgets the lease without deleting it (another replica fenced this one out). */
+  forfeit(): void {
+    this.holding = false;
+  }
+
+  /** No more ticks; a held lease stays until `release()` or its expiry. */
+  stop(): void {
+    this.stopped = true;
+    this.clearTimer();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    this.timer = null;
+    const { store, owner, leaseMs, logger } = this.deps;
+    try {
+      if (this.holding) {
+        if (!(await store.renewLease(this.topic, owner, leaseMs))) {
+          logger.warn(`watch:${this.topic}: lease lost, stepping down`);
+          this.holding = false;
+          this.hooks.lost();
+        }
+      } else if (!this.stopped && this.hooks.wanted()) {
+        await this.hooks.beforeAcquire();
+        if (this.hooks.wanted() && (await store.acquireLease(this.topic, owner, leaseMs))) {
+          this.holding = true;
+          if (this.stopped) await this.release();
+          else await this.hooks.acquired();
+        }
+      }
+    } catch (error) {
+      logger.debug(`watch:${this.topic}: lease tick failed: ${(error as Error).message}`);
+      if (this.holding) await this.hooks.failed().catch(() => undefined);
+    } finally {
+      this.ticking = false;
+      if (!this.stopped && !this.timer && (this.holding || this.hooks.wanted())) {
+        this.timer = setTimeout(() => void this.tick(), Math.max(1, Math.floor(leaseMs / 3)));
+      }
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
