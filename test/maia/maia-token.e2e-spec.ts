@@ -60,11 +60,11 @@ describe('one token for many callers', () => {
     // In Redis: sealed, not the token in any readable form.
     const token = [...used][0] as string;
     const key = `${redisPrefix}maia:token:${credentialFingerprint(suite.maia.clientId, suite.maia.tokenUrl, 'https://api.matillion.com')}`;
-    const stored = await a.redis.client?.get(key);
+    const stored = await a.redis.get(key);
     expect(stored).toEqual(expect.stringMatching(/^v1\./));
     expect(stored).not.toContain(token);
     expect(Buffer.from(stored!.slice(3), 'base64url').toString('latin1')).not.toContain(token);
-    expect(await a.redis.client?.pttl(key)).toBeGreaterThan(0);
+    expect(await a.redis.remainingTtlMs(key)).toBeGreaterThan(0);
 
     // A third replica that starts later adopts it without asking the endpoint.
     const c = await harness({ redisPrefix });
