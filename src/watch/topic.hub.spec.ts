@@ -1,0 +1,155 @@
+import { Logger } from '@nestjs/common';
+import { loadConfig } from '../config';
+import { RedisService } from '../redis/redis.service';
+import { eventually } from '../../test/support/eventually';
+import { MemoryWatchStore } from './memory-watch.store';
+import { type LeaderContext, type TopicPoller } from './poll.loop';
+import { TopicHub, TopicState } from './topic.hub';
+import { type StoredEvent } from './watch.types';
+
+/**
+ * The hub's state machine on one memory store and the in-process pub/sub of a RedisService without Redis:
+ * two hubs with their own owners are two replicas of the same topic.
+ */
+
+const LEASE_MS = 300;
+const logger = new Logger('TopicHubSpec');
+const hubs: TopicHub[] = [];
+
+/** A poller that records one event per round until told the topic is done. */
+class CountingPoller implements TopicPoller {
+  rounds = 0;
+  constructor(
+    private readonly context: LeaderContext,
+    private readonly done: () => boolean,
+  ) {}
+  async start(): Promise<void> {}
+  async poll(): Promise<number | null> {
+    this.rounds += 1;
+    const kind = this.done() ? 'FINISHED' : 'CHANGED';
+    const execution = { status: kind === 'FINISHED' ? 'SUCCESS' : 'RUNNING' } as StoredEvent['execution'];
+    await this.context.record({ at: new Date().toISOString(), kind, execution });
+    return kind === 'FINISHED' ? null : 20;
+  }
+  nudge(): number {
+    return 1;
+  }
+}
+
+function replicaHub(store: MemoryWatchStore, redis: RedisService, owner: string, done = () => false) {
+  const pollers: CountingPoller[] = [];
+  const hub = new TopicHub(
+    'exec:p:e',
+    {
+      store,
+      redis,
+      logger,
+      leaseMs: LEASE_MS,
+      maxIntervalMs: 100,
+      historySize: 50,
+      historyTtlMs: 60_000,
+      errorTtlMs: 60_000,
+      owner,
+      detached: (fn) => fn(),
+    },
+    {
+      makePoller: (context) => {
+        const poller = new CountingPoller(context, done);
+        pollers.push(poller);
+        return poller;
+      },
+      isFinal: (event) => event.kind === 'FINISHED',
+      onIdle: (idle) => void idle.close(),
+    },
+  );
+  hubs.push(hub);
+  const events: StoredEvent[] = [];
+  const listener = { onEvent: (event: StoredEvent) => events.push(event), onError: () => undefined };
+  return { hub, pollers, events, listener };
+}
+
+let redis: RedisService;
+beforeAll(() => Logger.overrideLogger(false));
+beforeEach(() => {
+  redis = new RedisService(loadConfig({ LOG_LEVEL: 'silent' }));
+});
+afterEach(async () => {
+  await Promise.all(hubs.splice(0).map((hub) => hub.close()));
+});
+
+describe('TopicHub', () => {
+  it('listens until activated, then exactly one of two replicas leads', async () => {
+    const store = new MemoryWatchStore();
+    const a = replicaHub(store, redis, 'a');
+    const b = replicaHub(store, redis, 'b');
+    a.hub.add(a.listener);
+    b.hub.add(b.listener);
+    expect(a.hub.state).toBe(TopicState.Listening);
+
+    a.hub.activate();
+    await eventually(() => a.hub.state === TopicState.Leading);
+    b.hub.activate();
+    await eventually(() => b.events.length >= 2);
+    expect(b.hub.state).toBe(TopicState.Campaigning);
+    // Both replicas' listeners get the same events, in order, each once.
+    expect(b.events.map((e) => e.sequence)).toEqual(
+      a.events.slice(0, b.events.length).map((e) => e.sequence),
+    );
+  });
+
+  it('hands over at once when the leader closes, and the successor continues the sequence', async () => {
+    const store = new MemoryWatchStore();
+    const a = replicaHub(store, redis, 'a');
+    const b = replicaHub(store, redis, 'b');
+    for (const { hub, listener } of [a, b]) {
+      hub.add(listener);
+      hub.activate();
+    }
+    await eventually(() => a.hub.state === TopicState.Leading || b.hub.state === TopicState.Leading);
+    const [leader, follower] = a.hub.state === TopicState.Leading ? [a, b] : [b, a];
+    await eventually(() => follower.events.length >= 1);
+    const closedAt = Date.now();
+    await leader.hub.close();
+    expect(leader.hub.state).toBe(TopicState.Closed);
+    await eventually(() => follower.hub.state === TopicState.Leading);
+    expect(Date.now() - closedAt).toBeLessThan(LEASE_MS / 3); // released, not expired
+    const seenBefore = follower.events.length;
+    await eventually(() => follower.events.length > seenBefore);
+    const sequences = follower.events.map((e) => e.sequence);
+    expect(sequences).toEqual([...new Set(sequences)].sort((x, y) => x - y));
+  });
+
+  it('steps down without releasing when its lease was taken over, and campaigns again', async () => {
+    const store = new MemoryWatchStore();
+    const a = replicaHub(store, redis, 'a');
+    a.hub.add(a.listener);
+    a.hub.activate();
+    await eventually(() => a.hub.state === TopicState.Leading);
+    // Another owner holds the lease now (A paused past its lease): A's renewal or fenced write is refused.
+    await store.releaseLease('exec:p:e', 'a');
+    await store.acquireLease('exec:p:e', 'intruder', 10 * LEASE_MS);
+    await eventually(() => a.hub.state === TopicState.Campaigning);
+    expect(await store.releaseLease('exec:p:e', 'intruder')).toBe(true); // A released nothing
+    await eventually(() => a.hub.state === TopicState.Leading, { timeoutMs: 2 * LEASE_MS });
+  });
+
+  it('finishes on the final event: releases the lease, stops polling, and goes when idle', async () => {
+    const store = new MemoryWatchStore();
+    let finished = false;
+    const a = replicaHub(store, redis, 'a', () => finished);
+    a.hub.add(a.listener);
+    a.hub.activate();
+    await eventually(() => a.events.length >= 1);
+    finished = true;
+    await eventually(() => a.events.at(-1)?.kind === 'FINISHED');
+    await eventually(() => a.hub.state === TopicState.Finished);
+    expect(await store.acquireLease('exec:p:e', 'next', LEASE_MS)).toBe(true); // released
+    const rounds = a.pollers[0].rounds;
+    expect(a.hub.timerCount).toBe(0);
+    a.hub.activate(); // no way back from Finished
+    expect(a.hub.state).toBe(TopicState.Finished);
+    a.hub.remove(a.listener);
+    await eventually(() => a.hub.state === TopicState.Closed);
+    expect(a.pollers[0].rounds).toBe(rounds);
+  });
+});
