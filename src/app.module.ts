@@ -1,6 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { CacheModule } from './cache/cache.module';
+import { AuthGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
+import { PROJECT_DIRECTORY } from './auth/project-directory';
 import { ConfigModule, type AppConfig } from './config';
 import { EnvironmentsModule } from './environments/environments.module';
 import { WatchModule } from './watch/watch.module';
@@ -8,7 +11,9 @@ import { ExecutionsModule } from './executions/executions.module';
 import { GatewayGraphqlModule } from './graphql/gateway-graphql.module';
 import { MaiaModule } from './maia/maia.module';
 import { PipelinesModule } from './pipelines/pipelines.module';
+import { HotReadModule } from './hot-read/hot-read.module';
 import { ProjectsModule } from './projects/projects.module';
+import { ProjectsService } from './projects/projects.service';
 import { HealthModule } from './health/health.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { LoggingModule } from './logging/logging.module';
@@ -36,6 +41,13 @@ export class AppModule {
         LifecycleModule,
         MetricsModule,
         HealthModule,
+        HotReadModule,
+      ],
+      providers: [
+        // The guard of every REST route and GraphQL operation. Here, where the projects are known: a
+        // project missing from the directory answers like one the caller may not see.
+        { provide: PROJECT_DIRECTORY, useExisting: ProjectsService },
+        { provide: APP_GUARD, useClass: AuthGuard },
       ],
     };
   }

@@ -8,7 +8,6 @@ import { installRequestContext } from './common/request-context';
 import { GatewayValidationPipe } from './common/validation';
 import { type AppConfig } from './config';
 import { installUpgradeClientIp } from './auth/client-ip';
-import { hotReads as createHotReads } from './hot-read/hot-read.setup';
 import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
 import { installRequestLogging, PINO } from './logging/logging.module';
 import { PinoNestLogger } from './logging/pino-nest.logger';
@@ -18,17 +17,13 @@ import { PinoNestLogger } from './logging/pino-nest.logger';
  * suites, so tests run exactly what production runs.
  */
 export async function createGateway(config: AppConfig): Promise<NestFastifyApplication> {
-  // Answers of hot lookup reads, per caller, from the HTTP server's own handler (src/hot-read).
-  const hotReads = createHotReads(config);
   const adapter = new FastifyAdapter({
     bodyLimit: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
-    serverFactory: hotReads.serverFactory,
   });
   // Before Nest registers any route, so every request (GraphQL's included) has its RequestContext.
   installRequestContext(adapter.getInstance());
   installStaleWarning(adapter.getInstance());
-  hotReads.install(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bufferLogs: true, // until pino takes over, just below
     logger: config.server.logLevel === 'silent' ? false : undefined,
@@ -43,6 +38,5 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
   app.useGlobalPipes(new GatewayValidationPipe());
   app.useGlobalFilters(new ProblemJsonExceptionFilter());
   setupOpenApi(app);
-  hotReads.attach(app);
   return app;
 }

@@ -1,23 +1,22 @@
 import { Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
-import { RequestContext } from '../common/request-context';
+import { type RequestContext } from '../common/request-context';
 import { RateLimiterService } from '../security/rate-limiter.service';
-import { authStateOf, rememberAuthState, type AuthState } from './auth-state';
 import { AuthService } from './auth.service';
 import { type CredentialSource } from './credentials';
 import { type Principal } from './principal';
 
-export interface Admission {
-  /** Objects identifying the request or connection; the state is remembered on each. */
-  carriers: readonly unknown[];
-  credentials: CredentialSource | undefined | null;
-  ip: string;
-  transport: AuthState['transport'];
-}
+/** An HTTP request is charged when admitted; a graphql-ws connection per operation (see graphql-auth). */
+export type AdmissionTransport = 'http' | 'ws';
 
 /**
- * Authentication plus rate limiting, once per request or connection, shared by the guard, the GraphQL
- * HTTP plugin and the graphql-ws hooks so every transport admits callers the same way.
+ * Admits the caller of one request or connection: authentication plus, for HTTP, one rate-limit charge.
+ * The one implementation behind every edge (the guard, the GraphQL HTTP plugin, graphql-ws `onConnect`,
+ * the hot-read front). The outcome is kept on the request's `RequestContext`, so whichever edge comes
+ * later reads it instead of deciding (and charging) again.
+ *
+ * Synchronous when nothing needs waiting for (an API key, rate limits off): the hot-read front answers
+ * without a promise then. A refusal is thrown (synchronously or as a rejection).
  */
 @Injectable()
 export class AuthGate {
@@ -26,41 +25,63 @@ export class AuthGate {
     private readonly limiter: RateLimiterService,
   ) {}
 
-  async admit(admission: Admission): Promise<AuthState> {
-    let state = authStateOf(...admission.carriers);
-    if (!state) {
-      let principal: Principal;
-      try {
-        principal = await this.auth.authenticate(admission.credentials);
-      } catch (error) {
-        // Failed attempts spend the client IP's small budget: guessing keys is slow, and turns into 429s.
-        if (GatewayError.is(error, ErrorCode.UNAUTHENTICATED)) await this.charge(undefined, admission.ip);
-        throw error;
-      }
-      state = { principal, rateLimited: false, transport: admission.transport };
-      rememberAuthState(state, ...admission.carriers);
+  admit(
+    ctx: RequestContext,
+    credentials: CredentialSource | undefined | null,
+    ip: string,
+    transport: AdmissionTransport = 'http',
+  ): Principal | Promise<Principal> {
+    if (ctx.principal) return ctx.principal;
+    if (ctx.refusal) throw ctx.refusal;
+    let known: Principal | undefined;
+    try {
+      known = this.auth.authenticateNow(credentials);
+    } catch (error) {
+      return this.refuse(ctx, error, ip);
     }
-    if (!state.rateLimited && state.transport === 'http') {
-      state.rateLimited = true;
-      await this.charge(state.principal, admission.ip);
-    }
-    const ctx = RequestContext.current();
-    if (ctx && !ctx.principal) ctx.principal = state.principal;
-    return state;
+    if (known) return this.admitted(ctx, known, ip, transport);
+    return this.auth.authenticate(credentials).then(
+      (principal) => this.admitted(ctx, principal, ip, transport),
+      (error: unknown) => this.refuse(ctx, error, ip),
+    );
   }
 
-  /** False when rate limiting is off: `charge` then has nothing to do. */
-  get limiting(): boolean {
-    return this.limiter.enabled;
-  }
-
-  /** Charges one request (or graphql-ws operation) to the caller's budget; RATE_LIMITED when spent. */
-  async charge(principal: Principal | undefined, ip: string): Promise<void> {
+  /**
+   * Charges one request (or graphql-ws operation) to the caller's budget; rejects RATE_LIMITED when spent.
+   * Undefined when rate limiting is off: nothing to wait for.
+   */
+  charge(principal: Principal | undefined, ip: string): Promise<void> | undefined {
+    if (!this.limiter.enabled) return undefined;
     // The sandbox principal is everyone: count it per IP like an anonymous caller.
     if (!principal || principal.kind === 'anonymous-sandbox') {
-      await this.limiter.assertWithinLimit('unauthenticated', ip);
-    } else {
-      await this.limiter.assertWithinLimit('principal', principal.id);
+      return this.limiter.assertWithinLimit('unauthenticated', ip);
     }
+    return this.limiter.assertWithinLimit('principal', principal.id);
+  }
+
+  private admitted(
+    ctx: RequestContext,
+    principal: Principal,
+    ip: string,
+    transport: AdmissionTransport,
+  ): Principal | Promise<Principal> {
+    const charging = transport === 'http' ? this.charge(principal, ip) : undefined;
+    if (!charging) return (ctx.principal = principal);
+    return charging.then(
+      () => (ctx.principal = principal),
+      (error: unknown) => this.refuse(ctx, error, ip),
+    );
+  }
+
+  /** Remembers the refusal; failed authentications spend the client IP's small budget (guessing is slow). */
+  private refuse(ctx: RequestContext, error: unknown, ip: string): never | Promise<never> {
+    const fail = (reason: unknown): never => {
+      if (reason instanceof Error) ctx.refusal = reason;
+      throw reason;
+    };
+    if (!GatewayError.is(error, ErrorCode.UNAUTHENTICATED)) return fail(error);
+    const charging = this.charge(undefined, ip);
+    if (!charging) return fail(error);
+    return charging.then(() => fail(error), fail);
   }
 }

@@ -1,10 +1,12 @@
 import { Controller, Get, Param, Post, Body } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { ProblemJsonExceptionFilter } from '../common/http/problem-json.filter';
 import { ConfigModule, loadConfig } from '../config';
 import { RedisModule } from '../redis/redis.module';
 import { hashApiKey } from './api-key.authenticator';
+import { AuthGuard } from './auth.guard';
 import { AuthModule } from './auth.module';
 import { CurrentPrincipal } from './current-principal.decorator';
 import type { Principal } from './principal';
@@ -70,7 +72,10 @@ describe('AuthGuard (REST)', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [ConfigModule.forRoot(config), RedisModule, AuthModule],
       controllers: [TestController],
-      providers: [{ provide: PROJECT_DIRECTORY, useValue: directory }],
+      providers: [
+        { provide: PROJECT_DIRECTORY, useValue: directory },
+        { provide: APP_GUARD, useClass: AuthGuard },
+      ],
     }).compile();
     app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
     app.useGlobalFilters(new ProblemJsonExceptionFilter());

@@ -1,40 +1,28 @@
-import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
-import { ModuleRef, Reflector } from '@nestjs/core';
+import { CanActivate, ExecutionContext, Injectable, Logger, Optional, Inject } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { GqlExecutionContext, type GqlContextType } from '@nestjs/graphql';
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, GatewayError } from '../common/errors';
+import { UUID_PATTERN } from '../common/validation/uuid';
 import { AccessPolicy, projectNotFound } from './access-policy';
-import { carriersOfGraphqlContext, type AuthState } from './auth-state';
 import { AuthGate } from './auth-gate.service';
 import { clientIpOf } from './client-ip';
-import { type CredentialSource } from './credentials';
+import { requestContextOf } from './current-principal.decorator';
 import { DEFAULT_PROJECT_ID_ARGS, PROJECT_ID_ARGS } from './project-args.decorator';
 import { PROJECT_DIRECTORY, type ProjectDirectory } from './project-directory';
 import { IS_PUBLIC } from './public.decorator';
 import { REQUIRED_SCOPE, type Scope } from './require-scope.decorator';
-import { UUID_PATTERN } from '../common/validation/uuid';
-
-/** One request or operation as the guard sees it, whatever the transport. */
-interface Target {
-  carriers: object[];
-  credentials: CredentialSource | undefined;
-  ip: string;
-  /** Argument bags that may name a project: GraphQL args, or REST params, query and body. */
-  argBags: unknown[];
-  /** GraphQL only: the context value, which gets the principal as `principal`. */
-  graphqlContext?: Record<string, unknown>;
-}
 
 /**
  * The one guard of every REST route, GraphQL query, mutation and subscription (registered globally):
  *
  * 1. `@Public()` routes pass. Anything else without `@RequireScope` is refused: fail closed, so a new
  *    operation cannot ship unprotected by forgetting the decorator.
- * 2. Authenticates once per request (REST, GraphQL over HTTP) or connection (graphql-ws, where
- *    `onConnect` already did it), charging the client's rate limit once.
+ * 2. Admits the caller through `AuthGate` (authentication and one rate-limit charge per request); when an
+ *    earlier edge (the hot-read front, the GraphQL plugin, graphql-ws `onConnect`) already did, it reads
+ *    that outcome from the request's `RequestContext`.
  * 3. Checks the scope (403 FORBIDDEN), then every project id among the arguments: not a UUID is
  *    BAD_USER_INPUT; not the caller's, or not in the project directory, is the same 404 NOT_FOUND.
- * 4. Leaves the principal in the `RequestContext` and the auth state, for `@CurrentPrincipal()`.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -44,104 +32,67 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly gate: AuthGate,
     private readonly policy: AccessPolicy,
-    private readonly moduleRef: ModuleRef,
+    // Absent in unit contexts of other modules, which run without the projects module.
+    @Optional() @Inject(PROJECT_DIRECTORY) private readonly directory?: ProjectDirectory,
   ) {}
-
-  private directoryLookup: { directory: ProjectDirectory | undefined } | undefined;
-
-  /** The projects module's directory, when there is one (unit tests of other modules run without it). */
-  private projectDirectory(): ProjectDirectory | undefined {
-    if (!this.directoryLookup) {
-      let directory: ProjectDirectory | undefined;
-      try {
-        directory = this.moduleRef.get<ProjectDirectory>(PROJECT_DIRECTORY, { strict: false });
-      } catch {
-        directory = undefined;
-      }
-      this.directoryLookup = { directory };
-    }
-    return this.directoryLookup.directory;
-  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
     const scope = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE, targets);
-    const target = this.targetOf(context);
-    if (!target) return false;
-
-    const state = await this.authenticate(target);
-    if (target.graphqlContext && target.graphqlContext.principal === undefined) {
-      target.graphqlContext.principal = state.principal;
+    const ctx = requestContextOf(context);
+    if (!ctx) {
+      // No other transport is served; refuse rather than guess.
+      this.logger.error(`Unsupported context type ${context.getType()}: refused`);
+      return false;
     }
+    const request = this.requestOf(context);
+    const principal = await this.gate.admit(ctx, request?.headers, clientIpOf(request));
     if (!scope) {
       this.logger.error(
         `${context.getClass().name}.${context.getHandler().name} has no @RequireScope: refused`,
       );
       throw new GatewayError(ErrorCode.FORBIDDEN, 'This operation is not available');
     }
-    this.policy.assertScope(state.principal, scope);
+    this.policy.assertScope(principal, scope);
 
     const names =
       this.reflector.getAllAndOverride<string[] | undefined>(PROJECT_ID_ARGS, targets) ??
       DEFAULT_PROJECT_ID_ARGS;
-    for (const projectId of projectIdsIn(target.argBags, names)) {
+    for (const projectId of projectIdsIn(this.argBagsOf(context), names)) {
       if (!UUID_PATTERN.test(projectId)) {
         throw new GatewayError(ErrorCode.BAD_USER_INPUT, 'Invalid input: projectId must be a UUID', {
           fields: 'projectId',
         });
       }
-      this.policy.assertProject(state.principal, projectId);
-      const directory = this.projectDirectory();
-      if (directory) {
+      this.policy.assertProject(principal, projectId);
+      if (this.directory) {
         const wanted = projectId.toLowerCase();
-        const projects = await directory.directory();
+        const projects = await this.directory.directory();
         if (!projects.some((p) => p.id.toLowerCase() === wanted)) throw projectNotFound(projectId);
       }
     }
     return true;
   }
 
-  private authenticate(target: Target): Promise<AuthState> {
-    return this.gate.admit({
-      carriers: target.carriers,
-      credentials: target.credentials,
-      ip: target.ip,
-      transport: 'http',
-    });
+  /**
+   * The HTTP request whose headers carry the credentials. Undefined for graphql-ws, whose connection was
+   * admitted by `onConnect` from its `connection_init` payload (never from the upgrade request's headers).
+   */
+  private requestOf(context: ExecutionContext): FastifyRequest | undefined {
+    if (context.getType<GqlContextType>() === 'graphql') {
+      const value = GqlExecutionContext.create(context).getContext<{ transport?: string; req?: unknown }>();
+      return value?.transport === 'http' ? (value.req as FastifyRequest) : undefined;
+    }
+    return context.switchToHttp().getRequest<FastifyRequest>();
   }
 
-  private targetOf(context: ExecutionContext): Target | undefined {
-    const type = context.getType<GqlContextType>();
-    if (type === 'graphql') {
-      const gql = GqlExecutionContext.create(context);
-      const value = gql.getContext<Record<string, unknown> | undefined>();
-      const carriers = carriersOfGraphqlContext(value);
-      const req = (value?.req ?? value?.request) as FastifyRequest | undefined;
-      const extra = value?.extra as { request?: unknown } | undefined;
-      // graphql-ws: the connection_init payload, not the upgrade request's headers.
-      const credentials = (value?.connectionParams ?? req?.headers ?? undefined) as
-        CredentialSource | undefined;
-      return {
-        carriers,
-        credentials,
-        ip: clientIpOf(req ?? extra?.request),
-        argBags: [gql.getArgs()],
-        graphqlContext: value,
-      };
-    }
-    if (type === 'http') {
-      const req = context.switchToHttp().getRequest<FastifyRequest>();
-      return {
-        carriers: [req, req.raw],
-        credentials: req.headers,
-        ip: clientIpOf(req),
-        argBags: [req.params, req.query, req.body],
-      };
-    }
-    // No other transport is served; refuse rather than guess.
-    this.logger.error(`Unsupported context type ${type}: refused`);
-    return undefined;
+  /** Argument bags that may name a project: GraphQL args, or REST params, query and body. */
+  private argBagsOf(context: ExecutionContext): unknown[] {
+    if (context.getType<GqlContextType>() === 'graphql')
+      return [GqlExecutionContext.create(context).getArgs()];
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
+    return [req.params, req.query, req.body];
   }
 }
 

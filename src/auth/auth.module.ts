@@ -1,26 +1,17 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
-import { GraphqlSecurity } from '../security/graphql-security.service';
-import { RateLimiterService } from '../security/rate-limiter.service';
+import { SecurityModule } from '../security/security.module';
 import { AccessPolicy } from './access-policy';
 import { AuthGate } from './auth-gate.service';
-import { AuthGuard } from './auth.guard';
 import { AuthService } from './auth.service';
 
 /**
- * Who may call the gateway. Importing it (once, in AppModule) puts `AuthGuard` in front of every REST
- * route and GraphQL operation; `GraphqlSecurity` gives the GraphQL module its limits and socket auth.
+ * Who may call the gateway: authentication, admission (with the rate limiter of `SecurityModule`) and
+ * the access policy. `AppModule` puts `AuthGuard` in front of every REST route and GraphQL operation.
  */
 @Global()
 @Module({
-  providers: [
-    AuthService,
-    AccessPolicy,
-    RateLimiterService,
-    AuthGate,
-    GraphqlSecurity,
-    { provide: APP_GUARD, useClass: AuthGuard },
-  ],
-  exports: [AuthService, AccessPolicy, RateLimiterService, AuthGate, GraphqlSecurity],
+  imports: [SecurityModule],
+  providers: [AuthService, AccessPolicy, AuthGate],
+  exports: [AuthService, AccessPolicy, AuthGate],
 })
 export class AuthModule {}

@@ -1,30 +1,40 @@
+import type { IncomingMessage } from 'node:http';
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { GqlExecutionContext, type GqlContextType } from '@nestjs/graphql';
+import type { FastifyRequest } from 'fastify';
 import { RequestContext } from '../common/request-context';
-import { authStateOf, carriersOfGraphqlContext } from './auth-state';
 import { unauthenticated } from './auth.service';
 import { type Principal } from './principal';
 
 /**
- * The principal the auth guard established for this request, GraphQL operation or socket. Throws
- * UNAUTHENTICATED when there is none (fail closed: a handler that asks must not run anonymously).
+ * The `RequestContext` of the request (REST, GraphQL over HTTP) or graphql-ws connection an execution
+ * context belongs to, found through the request object so it does not depend on the async store.
  */
-export function principalOf(context: ExecutionContext): Principal {
-  let principal: Principal | undefined;
+export function requestContextOf(context: ExecutionContext): RequestContext | undefined {
+  let request: FastifyRequest | IncomingMessage | undefined;
   if (context.getType<GqlContextType>() === 'graphql') {
-    const value = GqlExecutionContext.create(context).getContext<unknown>();
-    principal = principalOfGraphqlContext(value);
-  } else {
-    const req = context.switchToHttp().getRequest<object>();
-    principal = authStateOf(req)?.principal ?? RequestContext.current()?.principal;
+    request = GqlExecutionContext.create(context).getContext<{ req?: FastifyRequest | IncomingMessage }>()
+      ?.req;
+  } else if (context.getType() === 'http') {
+    request = context.switchToHttp().getRequest<FastifyRequest>();
   }
-  if (!principal) throw unauthenticated();
-  return principal;
+  if (!request) return undefined;
+  return RequestContext.of('raw' in request ? request.raw : request);
 }
 
-/** For field resolvers and services holding the GraphQL context value (`@Context()`). */
-export function principalOfGraphqlContext(value: unknown): Principal | undefined {
-  return authStateOf(...carriersOfGraphqlContext(value))?.principal ?? RequestContext.current()?.principal;
+/** The caller the edge admitted for the request being served, if any. */
+export function currentPrincipal(): Principal | undefined {
+  return RequestContext.current()?.principal;
+}
+
+/**
+ * The principal the edge admitted for this request, GraphQL operation or socket. Throws UNAUTHENTICATED
+ * when there is none (fail closed: a handler that asks must not run anonymously).
+ */
+export function principalOf(context: ExecutionContext): Principal {
+  const principal = requestContextOf(context)?.principal;
+  if (!principal) throw unauthenticated();
+  return principal;
 }
 
 /** `@CurrentPrincipal() principal: Principal` in a resolver or controller method. */

@@ -2,9 +2,10 @@ import type { IncomingMessage } from 'node:http';
 import { HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
+import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ErrorCode, GatewayError } from '../common/errors';
-import { carriersOfGraphqlContext, authStateOf, type AuthState } from './auth-state';
+import { RequestContext } from '../common/request-context';
 import { AuthGate } from './auth-gate.service';
 import { unauthenticated } from './auth.service';
 import { clientIpOf } from './client-ip';
@@ -33,35 +34,32 @@ export function toGraphqlError(error: GatewayError, transport: 'http' | 'ws' = '
 }
 
 /**
- * Admits every GraphQL-over-HTTP request before any resolver runs: authentication and the rate limit
- * start as the request arrives and are awaited once the operation is resolved (after parsing and the
- * armor's validation), so a refused caller gets one 401/429 answer with no `data` at all, whatever the
- * document asks for (introspection and `__typename` included). Resolvers' guards then find the principal.
+ * Admits every GraphQL-over-HTTP request before any resolver runs: admission starts as the request arrives
+ * and is awaited once the operation is resolved (after parsing and the armor's validation), so a refused
+ * caller gets one 401/429 answer with no `data` at all, whatever the document asks for (introspection and
+ * `__typename` included). Resolvers' guards then read the admitted principal.
  */
 export function createGraphqlAuthPlugin(gate: AuthGate): ApolloServerPlugin<BaseContext> {
   return {
     async requestDidStart(requestContext) {
-      const contextValue = requestContext.contextValue as Record<string, unknown>;
-      const req = (contextValue?.req ?? contextValue?.request) as { headers?: unknown } | undefined;
-      const carriers = carriersOfGraphqlContext(contextValue);
-      const admitted: Promise<GatewayError | AuthState> = gate
-        .admit({
-          carriers,
-          credentials:
-            requestContext.request.http?.headers ?? (req?.headers as Record<string, unknown> | undefined),
-          ip: clientIpOf(req),
-          transport: 'http',
-        })
-        .catch((error: unknown) => {
-          if (error instanceof GatewayError) return error;
-          throw error;
-        });
+      const req = (requestContext.contextValue as { req?: FastifyRequest }).req;
+      const admitted: Promise<GatewayError | undefined> = req
+        ? new Promise<unknown>((resolve) =>
+            resolve(gate.admit(RequestContext.of(req.raw), req.headers, clientIpOf(req))),
+          ).then(
+            () => undefined,
+            (error: unknown) => {
+              if (error instanceof GatewayError) return error;
+              throw error;
+            },
+          )
+        : Promise.resolve(unauthenticated());
       // Never leave the promise unobserved: a request that fails to parse ends before it is awaited.
       admitted.catch(() => undefined);
       return {
         async didResolveOperation() {
-          const outcome = await admitted;
-          if (outcome instanceof GatewayError) throw toGraphqlError(outcome);
+          const refusal = await admitted;
+          if (refusal) throw toGraphqlError(refusal);
         },
       };
     },
@@ -119,15 +117,9 @@ export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
       if (!extra) return false;
       const ip = clientIpOf(extra.request);
       try {
-        const state = await gate.admit({
-          carriers: carriersOfGraphqlContext(ctx),
-          credentials: ctx.connectionParams,
-          ip,
-          transport: 'ws',
-        });
-        await gate.charge(state.principal, ip);
-        if (state.principal.expiresAt)
-          expiryTimers.set(extra, closeAtExpiry(extra.socket, state.principal.expiresAt));
+        const principal = await gate.admit(RequestContext.of(extra.request), ctx.connectionParams, ip, 'ws');
+        await gate.charge(principal, ip);
+        if (principal.expiresAt) expiryTimers.set(extra, closeAtExpiry(extra.socket, principal.expiresAt));
         return true;
       } catch (error) {
         if (GatewayError.is(error, ErrorCode.RATE_LIMITED)) {
@@ -138,11 +130,11 @@ export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
     },
     async onSubscribe(ctx) {
       const extra = extraOf(ctx);
-      const state = authStateOf(...carriersOfGraphqlContext(ctx));
+      const principal = extra?.request.requestContext?.principal;
       // onConnect admitted this socket; anything else is a bug worth refusing.
-      if (!state || !extra) return [toGraphqlError(unauthenticated(), 'ws')];
+      if (!principal || !extra) return [toGraphqlError(unauthenticated(), 'ws')];
       try {
-        await gate.charge(state.principal, clientIpOf(extra.request));
+        await gate.charge(principal, clientIpOf(extra.request));
       } catch (error) {
         if (error instanceof GatewayError) return [toGraphqlError(error, 'ws')];
         throw error;

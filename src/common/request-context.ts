@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 
 /**
@@ -13,7 +14,6 @@ export interface RequestPrincipal {
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
-const PRESET = Symbol('maia-gateway:request-context');
 
 /** Request ids accepted from callers: short and free of anything a log line or header could trip on. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -28,15 +28,32 @@ export function requestIdFrom(header: string | string[] | undefined): string {
  * Per-request facts that deep layers need without threading them through every signature: the request
  * id (logs, the id sent to Maia), the caller, and which cached resources were answered stale because
  * Maia failed (REST says so in a header, GraphQL in the response `extensions`).
+ *
+ * One per HTTP request and one per graphql-ws connection (its upgrade request), made by `RequestContext.of`
+ * whichever edge sees the request first (the hot-read front, Fastify, the WebSocket server). The caller is
+ * kept here and nowhere else: the edge admits it once (`AuthGate`), every later stage reads it.
  */
 export class RequestContext {
   readonly staleResources = new Set<string>();
+  /** Set once by the edge's admission; undefined before it and on public routes. */
   principal?: RequestPrincipal;
+  /** Why the edge refused the caller: later stages answer this refusal instead of deciding again. */
+  refusal?: Error;
+  /**
+   * Set by the GraphQL edge for an operation declared whole-answer cacheable: whether its execution result
+   * was free of errors. Undefined for every other operation.
+   */
+  wholeAnswer?: { clean: boolean };
 
   constructor(
     readonly requestId: string = randomUUID(),
     readonly startedAtMs: number = Date.now(),
   ) {}
+
+  /** The context of a raw request (or WebSocket upgrade request), made on first use: one request, one id. */
+  static of(raw: IncomingMessage): RequestContext {
+    return (raw.requestContext ??= new RequestContext(requestIdFrom(raw.headers[REQUEST_ID_HEADER])));
+  }
 
   /** Records that `resource` was answered from a stale cache entry in this request. */
   markStale(resource: string): void {
@@ -53,14 +70,6 @@ export class RequestContext {
     return storage.getStore();
   }
 
-  /**
-   * Hands a context chosen before Fastify saw the raw request (the hot-read front) to
-   * `installRequestContext`, which then uses it instead of a new one: one request, one id.
-   */
-  static preset(raw: object, ctx: RequestContext): void {
-    (raw as { [PRESET]?: RequestContext })[PRESET] = ctx;
-  }
-
   /** `current()?.markStale(resource)`: a no-op outside a request. */
   static markStale(resource: string): void {
     storage.getStore()?.markStale(resource);
@@ -73,7 +82,14 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The request's context; also reachable as `RequestContext.current()` inside handlers. */
+    /** The request's context (the same object as `raw.requestContext`); `RequestContext.current()` inside handlers. */
+    requestContext?: RequestContext;
+  }
+}
+
+declare module 'http' {
+  interface IncomingMessage {
+    /** See `RequestContext.of`. */
     requestContext?: RequestContext;
   }
 }
@@ -98,9 +114,7 @@ export function installRequestContext(fastify: FastifyInstance): void {
     else done();
   };
   fastify.addHook('onRequest', (request, reply, done) => {
-    const ctx =
-      (request.raw as { [PRESET]?: RequestContext })[PRESET] ??
-      new RequestContext(requestIdFrom(request.headers[REQUEST_ID_HEADER]));
+    const ctx = RequestContext.of(request.raw);
     request.requestContext = ctx;
     void reply.header(REQUEST_ID_HEADER, ctx.requestId);
     storage.run(ctx, done);

@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
+import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { EnvironmentPageDto, ProjectParamsDto } from './dto/environment.dto';
 import { toEnvironmentDto } from './environment.mapper';
 import { EnvironmentsService } from './environments.service';
@@ -14,6 +15,7 @@ export class EnvironmentsController {
 
   @Get()
   @RequireScope('read')
+  @WholeAnswerCacheable()
   @ApiOperation({
     summary: 'List the environments of a project (as Maia GET /v1/projects/{projectId}/environments)',
   })

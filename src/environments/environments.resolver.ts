@@ -3,6 +3,7 @@ import { RequireScope } from '../auth/require-scope.decorator';
 import { mapPage, slicePage } from '../common/http/pagination';
 import type { GraphqlContext } from '../graphql/graphql-context';
 import { PageArgs } from '../graphql/page.args';
+import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { Project } from '../projects/models/project.model';
 import { EnvironmentNameArgs } from './dto/environment-name.args';
 import { toEnvironment } from './environment.mapper';
@@ -22,6 +23,7 @@ export class ProjectEnvironmentsResolver {
 
   @ResolveField(() => EnvironmentPage, { description: "The project's environments, a page at a time." })
   @RequireScope('read')
+  @WholeAnswerCacheable()
   async environments(
     @Parent() project: Project,
     @Args() { page, size }: PageArgs,
@@ -35,6 +37,7 @@ export class ProjectEnvironmentsResolver {
     description: 'One environment of the project, by name (NOT_FOUND if none).',
   })
   @RequireScope('read')
+  @WholeAnswerCacheable()
   async environment(
     @Parent() project: Project,
     @Args() { name }: EnvironmentNameArgs,

@@ -4,54 +4,65 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { DynamicModule, Global, Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
 import type { GraphQLWsSubscriptionsConfig } from '@nestjs/graphql';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ServerOptions } from 'graphql-ws';
+import { execute, subscribe, type ExecutionArgs } from 'graphql';
+import type { Context as WsContext, ServerOptions } from 'graphql-ws';
+import { AuthGate } from '../auth/auth-gate.service';
+import { createGraphqlAuthPlugin, createGraphqlWsAuthHooks } from '../auth/graphql-auth';
+import { RequestContext } from '../common/request-context';
 import type { AppConfig } from '../config';
+import { wholeAnswerPlugin } from '../hot-read/whole-answer.plugin';
+import { GraphqlSecurity } from '../security/graphql-security.service';
+import { SecurityModule } from '../security/security.module';
 import { formatGraphqlError, formatGraphqlErrors } from './format-graphql-error';
 import type { GraphqlContext } from './graphql-context';
-import { GraphqlSecurity } from '../security/graphql-security.service';
-import { GraphqlHooks, type WsConnectionContext } from './graphql-hooks.service';
 import { RequestLoaders } from './request-loaders';
 import { staleExtensionsPlugin } from './stale-extensions.plugin';
 
 export const GRAPHQL_PATH = '/graphql';
 
+type WsConnectionContext = WsContext<Record<string, unknown> | undefined, unknown>;
+
 /** graphql-ws hands its per-socket context as the first argument; Fastify hands the request. */
 function isWsContext(value: unknown): value is WsConnectionContext {
-  return typeof value === 'object' && value !== null && 'extra' in value && 'connectionParams' in value;
+  return typeof value === 'object' && value !== null && 'extra' in value && 'subscriptions' in value;
 }
 
-/** Provides `GraphqlHooks` to every module (auth, live status, metrics) without importing this one. */
-@Global()
-@Module({ providers: [GraphqlHooks], exports: [GraphqlHooks] })
-export class GraphqlHooksModule {}
-
-/**
- * graphql-ws on the GraphQL path: every hook goes through `GraphqlHooks`; errors leave formatted like
- * HTTP ones. (`onError` is passed through by Nest at run time though its type omits it.)
- */
-function graphqlWsOptions(
-  hooks: GraphqlHooks,
-): GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'> {
-  return {
-    path: GRAPHQL_PATH,
-    onConnect: async (ctx: WsConnectionContext) => hooks.connect(ctx),
-    onClose: async (ctx: WsConnectionContext, code?: number, reason?: string) =>
-      hooks.close(ctx, code, reason),
-    onSubscribe: async (ctx: WsConnectionContext, id: string, payload) => hooks.subscribe(ctx, id, payload),
-    onError: (_ctx, _id, _payload, errors) => formatGraphqlErrors(errors),
-    onNext: (_ctx, _id, _payload, _args, result) =>
-      result.errors ? { ...result, errors: formatGraphqlErrors(result.errors) } : undefined,
+/** Runs a graphql-ws operation inside its connection's `RequestContext`, as HTTP requests run in theirs. */
+function inConnectionContext<T>(run: (args: ExecutionArgs) => T): (args: ExecutionArgs) => T {
+  return (args) => {
+    const ctx = (args.contextValue as GraphqlContext | undefined)?.req?.requestContext;
+    return ctx ? RequestContext.run(ctx, () => run(args)) : run(args);
   };
 }
 
 /**
+ * graphql-ws on the GraphQL path: authentication at `connection_init` and per operation, operations run in
+ * their connection's `RequestContext`, errors leave formatted like HTTP ones. (`onError` is passed through
+ * by Nest at run time though its type omits it.)
+ */
+function graphqlWsOptions(gate: AuthGate): GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'> {
+  const auth = createGraphqlWsAuthHooks(gate);
+  return {
+    path: GRAPHQL_PATH,
+    onConnect: (ctx: WsConnectionContext) => auth.onConnect(ctx),
+    onClose: (ctx: WsConnectionContext) => auth.onClose(ctx),
+    onSubscribe: (ctx: WsConnectionContext, id: string, payload) => auth.onSubscribe(ctx, id, payload),
+    onError: (_ctx, _id, _payload, errors) => formatGraphqlErrors(errors),
+    onNext: (_ctx, _id, _payload, _args, result) =>
+      result.errors ? { ...result, errors: formatGraphqlErrors(result.errors) } : undefined,
+    execute: inConnectionContext(execute),
+    subscribe: inConnectionContext(subscribe),
+  } as GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'>;
+}
+
+/**
  * Apollo Server 5 on Fastify, code-first, sorted schema built in memory (`schema.gql` is written by
- * `src/schema/print-schema.ts`), graphql-ws subscriptions on the same path, one error formatter, and the
- * per-request context (DataLoaders plus whatever `GraphqlHooks` contributors add).
+ * `src/schema/print-schema.ts`), graphql-ws subscriptions on the same path, one error formatter, the
+ * limits of `GraphqlSecurity`, the caller's admission (`AuthGate`) and the per-request DataLoaders.
  */
 @Module({})
 export class GatewayGraphqlModule {
@@ -59,13 +70,11 @@ export class GatewayGraphqlModule {
     return {
       module: GatewayGraphqlModule,
       imports: [
-        GraphqlHooksModule,
         GraphQLModule.forRootAsync<ApolloDriverConfig>({
           driver: ApolloDriver,
-          imports: [GraphqlHooksModule],
-          inject: [GraphqlHooks, GraphqlSecurity],
-          // Limits, authentication (HTTP plugin, graphql-ws onConnect), field guards: see GraphqlSecurity.
-          useFactory: (hooks: GraphqlHooks, security: GraphqlSecurity): ApolloDriverConfig =>
+          imports: [SecurityModule],
+          inject: [GraphqlSecurity, AuthGate],
+          useFactory: (security: GraphqlSecurity, gate: AuthGate): ApolloDriverConfig =>
             security.secure({
               path: GRAPHQL_PATH,
               autoSchemaFile: true,
@@ -74,12 +83,13 @@ export class GatewayGraphqlModule {
               // Nest's own landing-page choice is replaced by ours: Apollo Sandbox or nothing.
               playground: false,
               plugins: [
+                createGraphqlAuthPlugin(gate),
                 config.server.graphqlExplorer
                   ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
                   : ApolloServerPluginLandingPageDisabled(),
                 ApolloServerPluginCacheControlDisabled(),
                 staleExtensionsPlugin(),
-                hooks.delegatingPlugin(),
+                wholeAnswerPlugin(),
               ],
               csrfPrevention: true,
               allowBatchedHttpRequests: false,
@@ -87,31 +97,30 @@ export class GatewayGraphqlModule {
               // Our formatError maps every error itself, Nest HttpExceptions included.
               autoTransformHttpErrors: false,
               formatError: formatGraphqlError,
-              context: async (...args: unknown[]): Promise<GraphqlContext> => {
+              context: (...args: unknown[]): GraphqlContext => {
                 const [first] = args;
                 if (isWsContext(first)) {
-                  return hooks.contribute({
+                  return {
                     transport: 'ws',
                     req: (first.extra as { request?: import('http').IncomingMessage } | undefined)?.request,
                     connectionParams: first.connectionParams ?? {},
                     wsExtra: first.extra,
                     loaders: new RequestLoaders({ cache: false }),
-                  });
+                  };
                 }
-                return hooks.contribute({
+                return {
                   transport: 'http',
                   req: first as FastifyRequest,
                   reply: args[1] as FastifyReply,
                   loaders: new RequestLoaders({ cache: true }),
-                });
+                };
               },
               subscriptions: {
-                'graphql-ws': graphqlWsOptions(hooks),
+                'graphql-ws': graphqlWsOptions(gate),
               },
             }),
         }),
       ],
-      exports: [GraphqlHooksModule],
     };
   }
 }

@@ -1,19 +1,19 @@
+import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestLoaders } from './request-loaders';
 
 /**
  * What every resolver receives as its context. HTTP operations carry `req`/`reply`; graphql-ws operations
- * carry `connectionParams` and the upgrade request in `req`. Context contributors (see `GraphqlHooks`) may
- * add their own members, e.g. the authenticated principal.
+ * carry `connectionParams` and the upgrade request in `req`. The caller is not here: it is on the
+ * request's `RequestContext` (`@CurrentPrincipal()`).
  */
 export interface GraphqlContext {
   transport: 'http' | 'ws';
-  req?: FastifyRequest | import('http').IncomingMessage;
+  req?: FastifyRequest | IncomingMessage;
   reply?: FastifyReply;
   /** graphql-ws only: the `connection_init` payload. */
   connectionParams?: Readonly<Record<string, unknown>>;
   /** graphql-ws only: the per-socket `extra` object (socket and upgrade request). */
   wsExtra?: unknown;
   loaders: RequestLoaders;
-  [member: string]: unknown;
 }

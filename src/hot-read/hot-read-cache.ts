@@ -1,106 +1,48 @@
-import {
-  createServer,
-  type IncomingMessage,
-  type RequestListener,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
-import {
-  getNamedType,
-  Kind,
-  OperationTypeNode,
-  parse,
-  TypeInfo,
-  visit,
-  visitWithTypeInfo,
-  type GraphQLSchema,
-  type OperationDefinitionNode,
-} from 'graphql';
-import { rememberAuthState } from '../auth/auth-state';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger as Pino } from 'pino';
+import { AuthGate } from '../auth/auth-gate.service';
+import { rawClientIp } from '../auth/client-ip';
 import type { Principal } from '../auth/principal';
-import {
-  RequestContext,
-  REQUEST_ID_HEADER,
-  requestIdFrom as requestIdFromHeader,
-} from '../common/request-context';
+import { CacheService } from '../cache/cache.service';
+import { RequestContext, REQUEST_ID_HEADER } from '../common/request-context';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { PINO, requestCompletionLogger, type CompletedRequest } from '../logging/logging.module';
+import { httpMetricLabels } from '../metrics/http-metrics.hook';
+import { MetricsService, type HttpTransport } from '../metrics/metrics.service';
+import { WHOLE_ANSWER_CACHEABLE } from './whole-answer-cacheable.decorator';
 
 /**
- * The hot-read cache: whole answers of reads that are built only from cached Maia lookups (projects,
- * environments, published pipelines), kept for about a second per caller and served straight from the
- * Node HTTP server's request handler (a Fastify `serverFactory`), before Fastify routes, parses or runs a
- * hook, and before Nest's router, guards and pipes, Apollo and graphql-js run at all.
+ * The hot-read cache: whole answers of reads declared `@WholeAnswerCacheable()` (lookups built only from
+ * cached Maia data), kept for about a second per caller and served from the HTTP server's request
+ * handler, before Fastify routes, parses or runs a hook, and before Nest, Apollo and graphql-js run at all.
+ * Why: dashboards poll exactly such reads, and nearly all of their cost is framework work repeated for an
+ * identical answer (bench/RESULTS.md).
  *
- * Why: a cached lookup answered through the whole stack costs ~0.2 ms (REST) to ~0.45 ms (GraphQL) of
- * CPU, and even answered from a Fastify hook ~0.04 ms (REST) to ~0.16 ms (GraphQL: body parsing, hooks),
- * nearly all of it framework work repeated for an identical answer (bench/RESULTS.md). Dashboards poll
- * exactly such reads.
- *
- * What keeps it correct:
- * - Per caller: the key holds the caller's identity and rights (principal kind, id, scopes, projects), and
- *   every request is authenticated and charged to its rate limit before the lookup, so an answer built
- *   for one caller never reaches another, and a revoked or expired credential is refused as before (any
- *   refusal takes the normal path, which answers it exactly as without this cache).
- * - Only reads of cached lookups: REST GET of the three lookup lists; GraphQL `query` operations whose
- *   every field (checked against the schema, fragments included) belongs to an allow-list of lookup types.
- *   Executions are never cached, so no field of theirs is allowed.
- * - Only clean answers: status 200, no GraphQL `errors`, nothing answered from a stale entry.
- * - Fresh: kept at most `ttlMs` (the lookups themselves are cached for tens of seconds), and dropped at
- *   once when the lookup cache is invalidated (any replica: the cache service's pub/sub reaches us).
- * - Bounded: entries, request and answer sizes are capped; a miss costs one map lookup.
- * - CSRF: only `application/json` POSTs (never a simple request), as Apollo itself requires.
- * - Observable like any request: a hit carries its request id (`x-request-id`), is counted in the HTTP
- *   metrics under the route or operation of the answer it repeats, and writes the same completion log line.
- * - Nothing lost on a miss: the request goes on to Fastify with the request context, the authentication
- *   and rate-limit charge already done (not repeated), and the GraphQL body it read (replayed to Fastify's
- *   parser by a `preParsing` hook).
+ * It is a property of the edge, not a second one: the front admits the caller with the edge's own
+ * `AuthGate` (once: on a miss Fastify finds the outcome on the request's `RequestContext`), and a hit is
+ * counted and logged by the same metrics and completion-log code as any request. An answer is kept only
+ * when its route or operation is declared cacheable, it is a 200, its execution result had no errors and
+ * nothing in it was stale; it is keyed by the caller's identity and rights, and dropped when the lookup
+ * cache is invalidated (on any replica). Only requests some caller already has an answer for are looked
+ * at; a GraphQL body the front read is replayed to Fastify's parser.
  */
 
-export interface HotReadCacheOptions {
-  /** How long an answer is served again; 0 turns the cache off. */
-  ttlMs: number;
-  maxEntries?: number;
-  /** Answers larger than this are not kept. */
-  maxBodyBytes?: number;
-  /** GraphQL requests larger than this go the normal way without being looked at. */
-  maxRequestBytes?: number;
-  graphqlPath?: string;
-}
-
 /** The metric labels of the request an answer was built for; its repeats are counted under the same. */
-export interface HotReadLabels {
-  transport: 'graphql' | 'rest' | 'other';
+interface AnswerLabels {
+  transport: HttpTransport;
   route: string;
 }
 
-/** A request answered from memory, for the metrics and the completion log line. */
-export interface HotReadServed {
-  requestId: string;
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  statusCode: number;
-  elapsedMs: number;
-  labels: HotReadLabels;
-}
-
-/** What the front needs from the application, attached once Nest has built it. */
-export interface HotReadDeps {
-  /**
-   * Authenticates without charging the rate limit: the principal, or undefined when only `authenticate`
-   * can tell (a JWT to verify); throws on bad credentials.
-   */
-  authenticateNow(headers: IncomingMessage['headers']): Principal | undefined;
-  authenticate(headers: IncomingMessage['headers']): Promise<Principal>;
-  /** Charges one request to the caller's rate limit (rejects RATE_LIMITED); undefined when limits are off. */
-  charge(principal: Principal, request: IncomingMessage): Promise<void> | undefined;
-  schema(): GraphQLSchema | undefined;
-  /** The metric labels of a request answered the normal way. */
-  labelsOf(request: FastifyRequest): HotReadLabels;
-  /** Records a request answered from memory (metrics, log line). */
-  served(hit: HotReadServed): void;
+interface Entry {
+  body: Buffer;
+  headers: Record<string, string | number>;
+  labels: AnswerLabels;
+  expiresAtMs: number;
 }
 
 export interface HotReadStats {
@@ -109,33 +51,16 @@ export interface HotReadStats {
   entries: number;
 }
 
-interface Entry {
-  body: Buffer;
-  headers: Record<string, string | number>;
-  labels: HotReadLabels;
-  expiresAtMs: number;
-}
+const MAX_ENTRIES = 1_000;
+/** Answers larger than this are not kept. */
+const MAX_BODY_BYTES = 256 * 1024;
+/** GraphQL requests larger than this go the normal way without being looked at. */
+const MAX_REQUEST_BYTES = 16 * 1024;
+const GRAPHQL_PATH = '/graphql';
 
-/** What the front leaves on a raw request it did not answer: the key to store the answer under, the body it read. */
-interface Pending {
-  key: string | undefined;
-  body: Buffer | undefined;
-}
-
-/** Fields of each type that only read cached lookups; `*`: every field. `__typename` is always fine. */
-const CACHEABLE_FIELDS: Readonly<Record<string, '*' | readonly string[]>> = {
-  Query: ['projects', 'project'],
-  ProjectPage: '*',
-  Project: ['id', 'name', 'description', 'environments', 'environment', 'publishedPipelines'],
-  EnvironmentPage: '*',
-  Environment: ['name', 'projectId', 'defaultAgent', 'publishedPipelines'],
-  Agent: '*',
-  PublishedPipelinePage: '*',
-  PublishedPipeline: '*',
-};
-
-/** REST lookups (GET): the project list, a project's environments, its published pipelines. */
-const CACHEABLE_REST = /^\/api\/v1\/projects(\/[^/?]+\/(environments|published-pipelines))?\/?(\?|$)/;
+/** The GraphQL body the front read from a raw request: replayed to Fastify, and the answer's key. */
+const READ_BODY = Symbol('maia-gateway:hot-read-body');
+type RawRequest = IncomingMessage & { [READ_BODY]?: { requestKey: string; body: Buffer } };
 
 /**
  * The body the front read, as the stream Fastify's parser expects (with the byte count its body limit
@@ -152,162 +77,112 @@ function replayOf(body: Buffer): Readable & { receivedEncodedLength: number } {
   return replay;
 }
 
-interface ServerTimeouts {
-  keepAliveTimeout?: number;
-  requestTimeout?: number;
-  connectionTimeout?: number;
-  maxRequestsPerSocket?: number;
-}
-
-const PENDING = Symbol('maia-gateway:hot-read');
-type RawRequest = IncomingMessage & { [PENDING]?: Pending };
-
-/** Is this GraphQL document a query over cached lookups only? Remembered per (source, operation name). */
-export function isCacheableQuery(schema: GraphQLSchema, source: string, operationName?: string): boolean {
-  let document;
-  try {
-    document = parse(source, { maxTokens: 2_000 });
-  } catch {
-    return false;
-  }
-  const operations = document.definitions.filter(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
-  );
-  const operation =
-    operationName === undefined
-      ? operations.length === 1
-        ? operations[0]
-        : undefined
-      : operations.find((o) => o.name?.value === operationName);
-  if (!operation || operation.operation !== OperationTypeNode.QUERY) return false;
-  const typeInfo = new TypeInfo(schema);
-  let cacheable = true;
-  visit(
-    document,
-    visitWithTypeInfo(typeInfo, {
-      Field(node) {
-        if (node.name.value === '__typename') return;
-        const parent = typeInfo.getParentType();
-        const allowed = parent ? CACHEABLE_FIELDS[getNamedType(parent).name] : undefined;
-        if (!allowed || (allowed !== '*' && !allowed.includes(node.name.value))) cacheable = false;
-      },
-    }),
-  );
-  return cacheable;
-}
-
 // Principals are long-lived objects (one per API key; JWT principals per verified token): key them once.
 const principalKeys = new WeakMap<Principal, string>();
 
 function principalKey(p: Principal): string {
-  const known = principalKeys.get(p);
-  if (known !== undefined) return known;
-  const key = principalKeyOf(p);
-  principalKeys.set(p, key);
+  let key = principalKeys.get(p);
+  if (key === undefined) {
+    const projects = p.projects === '*' ? '*' : [...p.projects].sort().join(',');
+    key = `${p.kind}\u0000${p.id}\u0000${[...p.scopes].sort().join(',')}\u0000${projects}`;
+    principalKeys.set(p, key);
+  }
   return key;
 }
 
-function principalKeyOf(p: Principal): string {
-  const projects = p.projects === '*' ? '*' : [...p.projects].sort().join(',');
-  return `${p.kind}\u0000${p.id}\u0000${[...p.scopes].sort().join(',')}\u0000${projects}`;
+function getRequestKey(url: string | undefined, accept: string | undefined): string {
+  return `GET\u0000${url ?? ''}\u0000${accept ?? ''}`;
 }
 
-export class HotReadCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly cacheableDocuments = new Map<string, boolean>();
-  private readonly maxEntries: number;
-  private readonly maxBodyBytes: number;
-  private readonly maxRequestBytes: number;
-  private readonly graphqlPath: string;
-  private deps: HotReadDeps | undefined;
-  /** Cacheable reads answered from memory, and those that went the normal way (then remembered). */
+@Injectable()
+export class HotReadCache implements OnModuleInit {
+  private readonly logger = new Logger('HotReadCache');
+  /** Answers by request (method, URL or body, accept), then by caller. */
+  private readonly answers = new Map<string, Map<string, Entry>>();
+  private entryCount = 0;
   private hits = 0;
+  /** Declared reads answered the normal way (their answer then kept when clean). */
   private misses = 0;
+  private readonly ttlMs: number;
+  private readonly clientIp: (request: IncomingMessage) => string;
+  private readonly log: (done: CompletedRequest) => void;
 
-  constructor(private readonly options: HotReadCacheOptions) {
-    this.maxEntries = options.maxEntries ?? 1_000;
-    this.maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
-    this.maxRequestBytes = options.maxRequestBytes ?? 16 * 1024;
-    this.graphqlPath = options.graphqlPath ?? '/graphql';
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(PINO) pino: Pino,
+    private readonly gate: AuthGate,
+    private readonly metrics: MetricsService,
+    private readonly lookups: CacheService,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {
+    this.ttlMs = config.cache.hotReadTtlMs;
+    this.clientIp = rawClientIp(config.server.trustProxy);
+    this.log = requestCompletionLogger(pino, config);
   }
 
   get enabled(): boolean {
-    return this.options.ttlMs > 0;
+    return this.ttlMs > 0;
   }
 
-  /** Cumulative counts for metrics. */
   stats(): HotReadStats {
-    return { hits: this.hits, misses: this.misses, entries: this.entries.size };
-  }
-
-  attach(deps: HotReadDeps): void {
-    this.deps = deps;
+    return { hits: this.hits, misses: this.misses, entries: this.entryCount };
   }
 
   /** Drops every answer (the lookup cache was invalidated somewhere). */
   clear(): void {
-    this.entries.clear();
+    this.answers.clear();
+    this.entryCount = 0;
   }
 
-  /**
-   * Fastify's `serverFactory`: the HTTP server Fastify would create (same timeouts), whose request handler
-   * looks in this cache before handing the request to Fastify. Undefined when the cache is off.
-   */
-  serverFactory(): FastifyServerOptions['serverFactory'] {
-    if (!this.enabled) return undefined;
-    return (fastifyHandler, fastifyOptions) => {
-      const server: Server = createServer((req, res) => this.front(req, res, fastifyHandler));
-      // What Fastify does to the server it creates itself (lib/server.js), with its defaults filled in.
-      const options = fastifyOptions as ServerTimeouts;
-      server.keepAliveTimeout = options.keepAliveTimeout ?? 72_000;
-      server.requestTimeout = options.requestTimeout ?? 0;
-      server.setTimeout(options.connectionTimeout ?? 0);
-      const maxRequests = options.maxRequestsPerSocket ?? 0;
-      if (maxRequests > 0) server.maxRequestsPerSocket = maxRequests;
-      return server;
-    };
-  }
-
-  /**
-   * The Fastify side: replays a GraphQL body the front read, and keeps the answers of the reads it could not
-   * serve. Install before Nest registers its routes.
-   */
-  install(fastify: FastifyInstance): void {
+  /** Before Fastify is ready (Nest readies it in listen(), after every init hook). */
+  onModuleInit(): void {
     if (!this.enabled) return;
+    const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
+    if (!fastify?.server) return;
+    if (!this.install(fastify)) {
+      this.logger.warn('The HTTP server has an unexpected request listener: hot reads are off');
+      return;
+    }
+    this.lookups.onInvalidated(() => this.clear());
+    this.metrics.setHotReadSource(() => this.stats());
+  }
+
+  /**
+   * Puts the front before Fastify's own request listener, on the server Fastify created with its own
+   * options (timeouts included), and adds the Fastify side: the body replay and keeping answers.
+   */
+  private install(fastify: FastifyInstance): boolean {
+    const server = fastify.server;
+    const listeners = server.listeners('request');
+    if (listeners.length !== 1) return false;
+    const fastifyHandler = listeners[0] as RequestListener;
+    server.removeListener('request', fastifyHandler);
+    server.on('request', (req: RawRequest, res: ServerResponse) => this.front(req, res, fastifyHandler));
     fastify.addHook('preParsing', (request, _reply, payload, done) => {
-      const body = (request.raw as RawRequest)[PENDING]?.body;
-      if (body === undefined) {
-        done(null, payload);
-        return;
-      }
-      done(null, replayOf(body));
+      const read = (request.raw as RawRequest)[READ_BODY];
+      done(null, read === undefined ? payload : replayOf(read.body));
     });
     fastify.addHook('onSend', (request, reply, payload, done) => {
       this.keep(request, reply, payload);
       done(null, payload);
     });
+    return true;
   }
 
-  /** The server's request handler: a cacheable read is looked up; everything else goes straight on. */
+  /** The server's request handler: a request some caller has an answer for is looked up; all else goes on. */
   private front(req: RawRequest, res: ServerResponse, next: RequestListener): void {
-    const deps = this.deps;
-    if (!deps) {
-      next(req, res);
-      return;
-    }
-    const accept = req.headers.accept ?? '';
     if (req.method === 'GET') {
-      const url = req.url ?? '';
-      if (!CACHEABLE_REST.test(url)) next(req, res);
-      else this.lookUp(deps, req, res, next, `GET\u0000${url}\u0000${accept}`, undefined);
+      const requestKey = getRequestKey(req.url, req.headers.accept);
+      if (this.answers.has(requestKey)) this.lookUp(req, res, next, requestKey);
+      else next(req, res);
       return;
     }
     const length = Number(req.headers['content-length']);
     if (
       req.method !== 'POST' ||
-      req.url !== this.graphqlPath ||
+      req.url !== GRAPHQL_PATH ||
       !(req.headers['content-type'] ?? '').startsWith('application/json') ||
-      !(length > 0 && length <= this.maxRequestBytes)
+      !(length > 0 && length <= MAX_REQUEST_BYTES)
     ) {
       next(req, res);
       return;
@@ -316,146 +191,122 @@ export class HotReadCache {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('end', () => {
       const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      this.lookUp(deps, req, res, next, `POST\u0000${body.toString('latin1')}\u0000${accept}`, body);
+      const requestKey = `POST\u0000${body.toString('latin1')}\u0000${req.headers.accept ?? ''}`;
+      req[READ_BODY] = { requestKey, body };
+      if (this.answers.has(requestKey)) this.lookUp(req, res, next, requestKey);
+      else next(req, res);
     });
     // A client gone mid-body: there is nobody to answer.
     req.once('error', () => res.destroy());
   }
 
-  /** Within the request's own context (Fastify takes it over on a miss: the request id is chosen once). */
-  private lookUp(
-    deps: HotReadDeps,
-    req: RawRequest,
-    res: ServerResponse,
-    next: RequestListener,
-    requestKey: string,
-    body: Buffer | undefined,
-  ): void {
-    const ctx = new RequestContext(requestIdFromHeader(req.headers[REQUEST_ID_HEADER]));
-    RequestContext.preset(req, ctx);
-    req[PENDING] = { key: undefined, body };
-    let handedOver = false;
-    const handOver = (): void => {
-      if (handedOver) return;
-      handedOver = true;
-      next(req, res);
-    };
-    // Refused (bad credentials, over the limit) or failing: the normal path answers exactly as without
-    // this cache. Synchronous unless a JWT must be verified or Redis counts the rate limit.
-    const refused = (): void => {
-      if (!res.headersSent) handOver();
-    };
+  /**
+   * Admits the caller as the edge does (synchronously unless a JWT must be verified or Redis counts the
+   * rate limit); a refusal goes on to Fastify, which answers the refusal already recorded.
+   */
+  private lookUp(req: RawRequest, res: ServerResponse, next: RequestListener, requestKey: string): void {
     const startedAt = performance.now();
-    const answer = (principal: Principal): void => {
-      try {
-        this.answer(deps, req, res, handOver, requestKey, ctx, principal, startedAt);
-      } catch {
-        refused();
-      }
-    };
-    const charge = (principal: Principal): void => {
-      try {
-        const charging = deps.charge(principal, req);
-        if (charging === undefined) answer(principal);
-        else charging.then(() => answer(principal), refused);
-      } catch {
-        refused();
-      }
+    const ctx = RequestContext.of(req);
+    const handOver = (): void => {
+      if (!res.headersSent) next(req, res);
     };
     RequestContext.run(ctx, () => {
+      let admitted: Principal | Promise<Principal>;
       try {
-        const principal = deps.authenticateNow(req.headers);
-        if (principal) charge(principal);
-        else deps.authenticate(req.headers).then(charge, refused);
+        admitted = this.gate.admit(ctx, req.headers, this.clientIp(req));
       } catch {
-        refused();
+        handOver();
+        return;
+      }
+      if (admitted instanceof Promise) {
+        admitted.then((principal) => this.answer(req, res, next, requestKey, principal, startedAt), handOver);
+      } else {
+        this.answer(req, res, next, requestKey, admitted, startedAt);
       }
     });
   }
 
   private answer(
-    deps: HotReadDeps,
     req: RawRequest,
     res: ServerResponse,
-    next: () => void,
+    next: RequestListener,
     requestKey: string,
-    ctx: RequestContext,
     principal: Principal,
     startedAt: number,
   ): void {
-    ctx.principal = principal;
-    const key = `${principalKey(principal)}\u0000${requestKey}`;
-    const entry = this.entries.get(key);
-    if (entry && entry.expiresAtMs > Date.now()) {
-      this.hits++;
-      res.writeHead(200, { [REQUEST_ID_HEADER]: ctx.requestId, ...entry.headers });
-      res.end(entry.body);
-      deps.served({
-        requestId: ctx.requestId,
-        method: req.method ?? 'GET',
-        url: req.url ?? '',
-        headers: req.headers,
-        statusCode: 200,
-        elapsedMs: performance.now() - startedAt,
-        labels: entry.labels,
-      });
+    const forRequest = this.answers.get(requestKey);
+    const callerKey = principalKey(principal);
+    const entry = forRequest?.get(callerKey);
+    if (!entry || entry.expiresAtMs <= Date.now()) {
+      if (entry) this.forget(requestKey, callerKey);
+      next(req, res);
       return;
     }
-    if (entry) this.entries.delete(key);
-    // Charged once: the guard and the GraphQL plugin find this state and neither authenticate nor charge again.
-    rememberAuthState({ principal, rateLimited: true, transport: 'http' }, req);
-    // Whether a GraphQL body is a cacheable read is decided once Fastify has parsed it (see keep).
-    const pending = req[PENDING];
-    if (pending) pending.key = key;
-    next();
+    this.hits++;
+    const requestId = RequestContext.of(req).requestId;
+    res.writeHead(200, { [REQUEST_ID_HEADER]: requestId, ...entry.headers });
+    res.end(entry.body);
+    const elapsedMs = performance.now() - startedAt;
+    const { transport, route } = entry.labels;
+    const method = req.method ?? 'GET';
+    this.metrics.recordHttpRequest(transport, route, method, 200, elapsedMs);
+    this.log({ requestId, method, url: req.url ?? '', headers: req.headers, statusCode: 200, elapsedMs });
   }
 
-  /** Is this parsed GraphQL request body a query over cached lookups only? Documents are remembered. */
-  private isCacheableBody(deps: HotReadDeps, body: unknown): boolean {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
-    const { query, operationName } = body as { query?: unknown; operationName?: unknown };
-    if (typeof query !== 'string') return false;
-    const name = typeof operationName === 'string' ? operationName : undefined;
-    const schema = deps.schema();
-    if (!schema) return false;
-    const documentKey = `${name ?? ''}\u0000${query}`;
-    let cacheable = this.cacheableDocuments.get(documentKey);
-    if (cacheable === undefined) {
-      cacheable = isCacheableQuery(schema, query, name);
-      if (this.cacheableDocuments.size >= this.maxEntries) this.cacheableDocuments.clear();
-      this.cacheableDocuments.set(documentKey, cacheable);
-    }
-    return cacheable;
-  }
-
-  /** onSend: keeps a clean answer of a cacheable read the front could not serve. */
+  /** onSend: keeps the clean answer of a declared read the front could not serve. */
   private keep(request: FastifyRequest, reply: FastifyReply, payload: unknown): void {
-    const pending = (request.raw as RawRequest)[PENDING];
-    const key = pending?.key;
-    const deps = this.deps;
-    if (!pending || key === undefined || !deps) return;
-    pending.key = undefined;
-    if (request.method === 'POST' && !this.isCacheableBody(deps, request.body)) return;
+    const ctx = request.requestContext;
+    const principal = ctx?.principal;
+    if (!ctx || !principal) return;
+    let requestKey: string;
+    if (request.method === 'GET') {
+      if (request.routeOptions.config?.[WHOLE_ANSWER_CACHEABLE] !== true) return;
+      requestKey = getRequestKey(request.raw.url, request.headers.accept);
+    } else {
+      const read = (request.raw as RawRequest)[READ_BODY];
+      if (!read || !ctx.wholeAnswer) return;
+      requestKey = read.requestKey;
+    }
     this.misses++;
-    if (reply.statusCode !== 200 || typeof payload !== 'string' || payload.length > this.maxBodyBytes) return;
-    if ((request.requestContext?.staleResources.size ?? 0) > 0) return;
-    // A false positive (a name containing the text) only means not caching.
-    if (request.method === 'POST' && payload.includes('"errors"')) return;
+    if (reply.statusCode !== 200 || typeof payload !== 'string' || payload.length > MAX_BODY_BYTES) return;
+    if (ctx.staleResources.size > 0 || ctx.wholeAnswer?.clean === false) return;
     const contentType = reply.getHeader('content-type');
     if (typeof contentType !== 'string') return;
     const body = Buffer.from(payload, 'utf8');
     const headers: Entry['headers'] = { 'content-type': contentType, 'content-length': body.length };
     const cacheControl = reply.getHeader('cache-control');
     if (typeof cacheControl === 'string') headers['cache-control'] = cacheControl;
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-    this.entries.set(key, {
+    this.store(requestKey, principalKey(principal), {
       body,
       headers,
-      labels: deps.labelsOf(request),
-      expiresAtMs: Date.now() + this.options.ttlMs,
+      labels: httpMetricLabels(request),
+      expiresAtMs: Date.now() + this.ttlMs,
     });
+  }
+
+  private store(requestKey: string, callerKey: string, entry: Entry): void {
+    let forRequest = this.answers.get(requestKey);
+    if (!forRequest?.has(callerKey) && this.entryCount >= MAX_ENTRIES) {
+      // The request answered longest ago goes first, with every caller's answer to it.
+      const oldest = this.answers.entries().next();
+      if (!oldest.done) {
+        this.answers.delete(oldest.value[0]);
+        this.entryCount -= oldest.value[1].size;
+      }
+      forRequest = this.answers.get(requestKey);
+    }
+    if (!forRequest) {
+      forRequest = new Map();
+      this.answers.set(requestKey, forRequest);
+    }
+    if (!forRequest.has(callerKey)) this.entryCount++;
+    forRequest.set(callerKey, entry);
+  }
+
+  private forget(requestKey: string, callerKey: string): void {
+    const forRequest = this.answers.get(requestKey);
+    if (!forRequest?.delete(callerKey)) return;
+    this.entryCount--;
+    if (forRequest.size === 0) this.answers.delete(requestKey);
   }
 }

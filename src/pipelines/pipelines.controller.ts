@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
 import { ProjectParamsDto } from '../environments/dto/environment.dto';
+import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { PublishedPipelinePageDto, PublishedPipelinesQueryDto } from './dto/published-pipeline.dto';
 import { toPublishedPipelineDto } from './pipeline.mapper';
 import { PipelinesService } from './pipelines.service';
@@ -14,6 +15,7 @@ export class PipelinesController {
 
   @Get()
   @RequireScope('read')
+  @WholeAnswerCacheable()
   @ApiOperation({
     summary:
       'List the pipelines published to an environment (as Maia GET /v1/projects/{projectId}/published-pipelines)',

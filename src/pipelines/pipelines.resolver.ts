@@ -4,6 +4,7 @@ import { mapPage, slicePage } from '../common/http/pagination';
 import { Environment } from '../environments/models/environment.model';
 import type { GraphqlContext } from '../graphql/graphql-context';
 import { PageArgs } from '../graphql/page.args';
+import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { Project } from '../projects/models/project.model';
 import { PublishedPipelinesArgs } from './dto/published-pipelines.args';
 import { PublishedPipelinePage } from './models/published-pipeline.model';
@@ -35,6 +36,7 @@ export class ProjectPipelinesResolver {
     description: 'Pipelines published to one environment of the project.',
   })
   @RequireScope('read')
+  @WholeAnswerCacheable()
   publishedPipelines(
     @Parent() project: Project,
     @Args() { environmentName, page, size }: PublishedPipelinesArgs,
@@ -50,6 +52,7 @@ export class EnvironmentPipelinesResolver {
 
   @ResolveField(() => PublishedPipelinePage, { description: 'Pipelines published to this environment.' })
   @RequireScope('read')
+  @WholeAnswerCacheable()
   publishedPipelines(
     @Parent() environment: Environment,
     @Args() { page, size }: PageArgs,

@@ -5,6 +5,7 @@ import type { Principal } from '../auth/principal';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { DEFAULT_PAGE_SIZE } from '../common/http/pagination';
+import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { ProjectPageDto } from './dto/project.dto';
 import { ProjectsService } from './projects.service';
 
@@ -15,6 +16,7 @@ export class ProjectsController {
 
   @Get()
   @RequireScope('read')
+  @WholeAnswerCacheable()
   @ApiOperation({ summary: 'List projects (as Maia GET /v1/projects)' })
   @ApiOkResponse({ type: ProjectPageDto })
   list(@Query() query: PageQueryDto, @CurrentPrincipal() principal: Principal): Promise<ProjectPageDto> {

@@ -4,6 +4,7 @@ import type { Principal } from '../auth/principal';
 import { ProjectIdArgs } from '../auth/project-args.decorator';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { PageArgs } from '../graphql/page.args';
+import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { ProjectSelectorArgs } from './dto/project-selector.args';
 import { Project, ProjectPage } from './models/project.model';
 import { ProjectsService } from './projects.service';
@@ -14,6 +15,7 @@ export class ProjectsResolver {
 
   @Query(() => ProjectPage, { description: 'Projects the gateway credential may see, a page at a time.' })
   @RequireScope('read')
+  @WholeAnswerCacheable()
   projects(@Args() { page, size }: PageArgs, @CurrentPrincipal() principal: Principal): Promise<ProjectPage> {
     return this.projectsService.listPage(page, size, principal);
   }
@@ -23,6 +25,7 @@ export class ProjectsResolver {
       'One project, by id or by exact name (exactly one of the two). Names shared by two projects answer AMBIGUOUS_NAME.',
   })
   @RequireScope('read')
+  @WholeAnswerCacheable()
   @ProjectIdArgs('id')
   project(@Args() selector: ProjectSelectorArgs, @CurrentPrincipal() principal: Principal): Promise<Project> {
     return this.projectsService.find(selector, principal);

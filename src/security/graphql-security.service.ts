@@ -1,13 +1,11 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { GraphQLModule, GraphQLSchemaHost } from '@nestjs/graphql';
+import { GraphQLModule } from '@nestjs/graphql';
 import { GraphQLError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { APP_CONFIG, type AppConfig } from '../config';
-import { AuthGate } from '../auth/auth-gate.service';
-import { createGraphqlAuthPlugin, createGraphqlWsAuthHooks } from '../auth/graphql-auth';
 import { ErrorCode } from '../common/errors';
 import {
   apolloSecurityOptions,
@@ -29,7 +27,7 @@ export interface SecurableOptions {
   context?: unknown;
 }
 
-/** Hooks another module may want on graphql-ws; they run after ours, only for admitted sockets. */
+/** The GraphQL module's own graphql-ws hooks (authentication...); the limits run before them. */
 export interface ExtraWsHooks {
   onConnect?: (ctx: Ctx) => unknown;
   onSubscribe?: (ctx: Ctx, id: string, payload: SubscribePayload) => unknown;
@@ -39,11 +37,11 @@ export interface ExtraWsHooks {
 /**
  * The one place the GraphQL module takes its protection from:
  *
- *   useFactory: (hooks, security: GraphqlSecurity) => security.secure({ ...the module's own options })
+ *   useFactory: (security: GraphqlSecurity, ...) => security.secure({ ...the module's own options })
  *
- * adds the limits (validation rules, token limit, no persisted-query cache), the authentication plugin,
- * guards on field resolvers, and puts socket authentication in front of the module's own graphql-ws hooks.
- * The WebSocket message bound is applied by itself once the application has bootstrapped.
+ * adds the limits (validation rules, token limit, no persisted-query cache), guards on field resolvers,
+ * and puts the document limits in front of the module's own graphql-ws hooks. The WebSocket message
+ * bound is applied by itself once the application has bootstrapped.
  */
 @Injectable()
 export class GraphqlSecurity implements OnApplicationBootstrap {
@@ -51,7 +49,7 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly gate: AuthGate,
+    // Only to reach the GraphQL module's WebSocket servers (see boundWebSocketPayload).
     private readonly moduleRef: ModuleRef,
   ) {}
 
@@ -96,7 +94,8 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
 
   private limitRules: readonly ValidationRule[] | undefined;
   private readonly prechecked = new PassedDocuments();
-  private schemaHost: GraphQLSchemaHost | undefined;
+  /** Apollo's schema, handed over when its server starts (see apolloOptions). */
+  private schema: GraphQLSchema | undefined;
 
   /**
    * Runs when Apollo builds the context of an HTTP request: after its CSRF check, before parsing and
@@ -110,7 +109,8 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
     const fromQuery = (req.query as { query?: unknown } | undefined)?.query;
     const source =
       typeof fromBody === 'string' ? fromBody : typeof fromQuery === 'string' ? fromQuery : undefined;
-    const schema = this.schema();
+    const schema = this.schema;
+    // No schema yet: Apollo's own validation still applies the same limits.
     if (source === undefined || !schema) return;
     // A document that passed once passes again (same schema, same limits): hot queries skip the re-parse
     // and the armor's visit (about a tenth of a cached read's CPU).
@@ -125,57 +125,30 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
     this.prechecked.add(source);
   }
 
-  private schema(): GraphQLSchema | undefined {
-    try {
-      const host: GraphQLSchemaHost =
-        this.schemaHost ??
-        this.moduleRef.get<GraphQLSchemaHost, GraphQLSchemaHost>(GraphQLSchemaHost, { strict: false });
-      this.schemaHost = host;
-      return host.schema;
-    } catch {
-      return undefined; // not built yet: Apollo's own validation still applies the same limits
-    }
-  }
-
   apolloOptions() {
     const options = apolloSecurityOptions(this.config.auth.graphql);
-    const plugins: ApolloServerPlugin<BaseContext>[] = [
-      createGraphqlAuthPlugin(this.gate),
-      ...options.plugins,
-    ];
-    return { ...options, plugins };
+    const schemaReceiver: ApolloServerPlugin<BaseContext> = {
+      serverWillStart: async ({ schema }) => {
+        this.schema = schema;
+      },
+    };
+    return { ...options, plugins: [schemaReceiver, ...options.plugins] };
   }
 
-  graphqlWsOptions(extra: ExtraWsHooks = {}) {
+  graphqlWsOptions(own: ExtraWsHooks = {}) {
     const limits = graphqlWsLimits(this.config.auth.graphql);
-    const auth = createGraphqlWsAuthHooks(this.gate);
     return {
       validate: limits.validate,
       parse: limits.parse,
       // Sockets that never say who they are do not linger.
       connectionInitWaitTimeout: 3_000,
-      onConnect: async (ctx: Ctx): Promise<boolean | Record<string, unknown>> => {
-        if (!(await auth.onConnect(ctx))) return false;
-        const more = await extra.onConnect?.(ctx);
-        return more === false
-          ? false
-          : typeof more === 'object' && more !== null
-            ? (more as Record<string, unknown>)
-            : true;
-      },
       onSubscribe: async (
         ctx: Ctx,
         id: string,
         payload: SubscribePayload,
-      ): Promise<readonly GraphQLError[] | void> => {
-        const refused = limits.onSubscribe(ctx, id, payload) ?? (await auth.onSubscribe(ctx, id, payload));
-        if (refused) return refused;
-        return (await extra.onSubscribe?.(ctx, id, payload)) as readonly GraphQLError[] | void;
-      },
-      onClose: async (ctx: Ctx, code?: number, reason?: string): Promise<void> => {
-        auth.onClose(ctx);
-        await extra.onClose?.(ctx, code, reason);
-      },
+      ): Promise<readonly GraphQLError[] | void> =>
+        limits.onSubscribe(ctx, id, payload) ??
+        ((await own.onSubscribe?.(ctx, id, payload)) as readonly GraphQLError[] | void),
     };
   }
 
@@ -183,6 +156,8 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
    * Bounds graphql-ws messages. Workaround: @nestjs/graphql creates its WebSocketServer without a
    * `maxPayload` (ws then accepts 100 MiB frames); `ws` reads the option at each upgrade, so setting it
    * on the created servers takes effect for every later connection. Oversized frames close with 1009.
+   * A non-strict look-up: GraphQLModule exports neither itself nor its servers, and cannot be injected
+   * here (this service configures it).
    */
   boundWebSocketPayload(): boolean {
     let servers: WebSocketServer[] = [];

@@ -1,6 +1,4 @@
-import { principalOfGraphqlContext } from '../auth/current-principal.decorator';
-import { authStateOf } from '../auth/auth-state';
-import { RequestContext } from '../common/request-context';
+import { currentPrincipal } from '../auth/current-principal.decorator';
 import { type SubscriberIdentity } from './watch.types';
 
 /**
@@ -12,7 +10,7 @@ export function identityOfGraphqlContext(context: unknown): SubscriberIdentity {
     wsExtra?: unknown;
     req?: { socket?: { remoteAddress?: string }; extra?: unknown };
   };
-  const principal = principalOfGraphqlContext(context);
+  const principal = currentPrincipal();
   // A graphql-ws socket's `extra` is one object per connection. When a socket sent no connectionParams the
   // context builder may take it for HTTP and hand the graphql-ws context over as `req`: look there too.
   const extra = c.wsExtra ?? c.req?.extra;
@@ -25,6 +23,6 @@ export function identityOfGraphqlContext(context: unknown): SubscriberIdentity {
 }
 
 export function identityOfHttpRequest(request: { ip?: string; raw?: object } & object): SubscriberIdentity {
-  const principal = authStateOf(request, request.raw)?.principal ?? RequestContext.current()?.principal;
+  const principal = currentPrincipal();
   return { clientKey: principal?.id ?? request.ip ?? 'anonymous', transport: 'sse' };
 }

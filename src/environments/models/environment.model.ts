@@ -1,7 +1,9 @@
 import { Field, ID, ObjectType } from '@nestjs/graphql';
 import { Paginated } from '../../graphql/paginated';
+import { WholeAnswerCacheable } from '../../hot-read/whole-answer-cacheable.decorator';
 
 @ObjectType({ description: 'A Maia runner (agent) that executes pipelines.' })
+@WholeAnswerCacheable()
 export class Agent {
   @Field(() => ID)
   id!: string;
@@ -15,17 +17,21 @@ export class Agent {
 })
 export class Environment {
   @Field(() => String, { description: 'The environment name (unique within its project).' })
+  @WholeAnswerCacheable()
   name!: string;
 
   @Field(() => ID)
+  @WholeAnswerCacheable()
   projectId!: string;
 
   @Field(() => Agent, {
     nullable: true,
     description: 'The default runner ("Maia runner") of this environment.',
   })
+  @WholeAnswerCacheable()
   defaultAgent!: Agent | null;
 }
 
 @ObjectType({ description: 'A page of environments.' })
+@WholeAnswerCacheable()
 export class EnvironmentPage extends Paginated(Environment) {}

@@ -1,8 +1,10 @@
 import { Field, ID, ObjectType } from '@nestjs/graphql';
 import { Paginated } from '../../graphql/paginated';
 import { DateTimeScalar } from '../../graphql/scalars/date-time.scalar';
+import { WholeAnswerCacheable } from '../../hot-read/whole-answer-cacheable.decorator';
 
 @ObjectType({ description: 'A pipeline published to an environment: what can be executed.' })
+@WholeAnswerCacheable()
 export class PublishedPipeline {
   @Field(() => String, {
     description: 'The pipeline name, often a path such as FOLDER/load_orders.orch.yaml.',
@@ -20,4 +22,5 @@ export class PublishedPipeline {
 }
 
 @ObjectType({ description: 'A page of published pipelines.' })
+@WholeAnswerCacheable()
 export class PublishedPipelinePage extends Paginated(PublishedPipeline) {}
