@@ -9,6 +9,15 @@ import { UUID_PATTERN } from '../common/validation/uuid';
 
 const maxMessageLength = 200;
 
+/** Codes of network errors raised before a connection existed: the request certainly never left. */
+export const neverSentCodes: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
 const fallbackMessages: Record<number, string> = {
   400: 'Maia rejected the request as invalid',
   401: 'Maia rejected the gateway credentials',

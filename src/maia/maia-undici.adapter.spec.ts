@@ -3,10 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { proxyConfigured } from './maia-http.exchange';
+import { neverSentCodes as neverSent } from './maia-errors';
 import { axiosCodeOf, createUndiciAdapter, type UndiciAxiosAdapter } from './maia-undici.adapter';
-
-// The codes the transport takes as "the request never left".
-const neverSent = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 

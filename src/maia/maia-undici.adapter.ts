@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Pool, type Dispatcher } from 'undici';
+import { neverSentCodes } from './maia-errors';
 
 /**
  * An axios adapter that performs the HTTP exchange with undici instead of axios' node http adapter: one
@@ -43,8 +44,6 @@ export interface UndiciAdapterOptions {
   connectionsPerOrigin?: number;
 }
 
-// Codes of errors raised before any byte of the request could leave (mirrors the transport's list).
-const connectPhaseCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 const connectPhaseSyscalls = new Set(['connect', 'getaddrinfo']);
 
 const unzip = promisify(zlib.unzip);
@@ -467,7 +466,7 @@ export function axiosCodeOf(error: unknown): string {
     case 'UND_ERR_INVALID_ARG':
       return AxiosError.ERR_BAD_OPTION_VALUE;
   }
-  if (connectPhaseCodes.has(code)) {
+  if (neverSentCodes.has(code)) {
     const syscall = source?.syscall ?? aggregated?.syscall;
     if (typeof syscall === 'string' && !connectPhaseSyscalls.has(syscall)) return 'ECONNRESET';
   }

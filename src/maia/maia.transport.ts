@@ -11,6 +11,7 @@ import { RateCooldown } from './maia-cooldown';
 import {
   badResponseError,
   errorFromStatus,
+  neverSentCodes,
   parseRetryAfterMs,
   rateLimitedError,
   timeoutError,
@@ -85,8 +86,6 @@ type AttemptResult =
   | { kind: 'too-large' }
   | { kind: 'aborted' };
 
-// Errors raised before a connection existed: the request certainly never reached Maia.
-const notSentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 const timeoutCodes = new Set(['ECONNABORTED', 'ETIMEDOUT']);
 
 /**
@@ -359,7 +358,7 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
       if (code === 'ERR_CANCELED' || request.options?.signal?.aborted) return { kind: 'aborted' };
       if (timeoutCodes.has(code)) return { kind: 'timeout' };
       if (code === 'ERR_BAD_RESPONSE' && /maxContentLength/i.test(message)) return { kind: 'too-large' };
-      return { kind: 'network', sent: !notSentCodes.has(code), code: code || 'network error' };
+      return { kind: 'network', sent: !neverSentCodes.has(code), code: code || 'network error' };
     }
   }
 
