@@ -9,7 +9,6 @@ import {
   EXECUTION_UPDATED,
   openSse,
   PROJECT_EVENTS,
-  sleep,
   startRunOnEmulator,
   subscribe,
   waitFor,
@@ -17,6 +16,7 @@ import {
   type GqlSubscription,
   type SseConnection,
 } from './support/watch-clients';
+import { holdsFor } from '../support/eventually';
 
 /**
  * WATCH_MAX_SUBSCRIPTIONS_PER_CLIENT holds across replicas: two gateway processes (`node dist/main.js`,
@@ -68,8 +68,7 @@ const errorCodes = (s: GqlSubscription) =>
 /** Admitted and live: its first event arrived, and no error within a moment after the fleet check. */
 async function expectLive(s: GqlSubscription): Promise<void> {
   await waitFor(() => s.results.length >= 1, 10_000, 'a first event');
-  await sleep(300);
-  expect(errorCodes(s)).toEqual([]);
+  await holdsFor(() => expect(errorCodes(s)).toEqual([]), 300);
   expect(s.results[0].data?.pipelineExecutionUpdated).toMatchObject({ execution: { status: 'RUNNING' } });
 }
 

@@ -7,7 +7,6 @@ import { REDIS_TOPOLOGIES, redisUnderTest, type RedisUnderTest } from '../suppor
 import {
   EXECUTION_UPDATED,
   openSse,
-  sleep,
   startRunOnEmulator,
   subscribe,
   waitFor,
@@ -15,6 +14,7 @@ import {
   type GqlSubscription,
   type SseConnection,
 } from './support/watch-clients';
+import { holdsFor } from '../support/eventually';
 
 /**
  * The shared poller across two gateway processes (`node dist/main.js`, run `npm run build` first), a real
@@ -150,11 +150,12 @@ describe.each(REDIS_TOPOLOGIES)('the shared poller across two processes (%s Redi
 
     for (const s of subs) s.unsubscribe();
     for (const s of streams) s.close();
-    await sleep(MAX_INTERVAL_MS); // a poll already under way may still land
+    // The last one out aborts the poll under way and releases the lease; from then on nothing polls.
+    await waitFor(async () => (await redis.client.exists(leaseKey(id))) === 0, 5_000, 'lease released');
     const atStop = await statusCalls();
-    await sleep(3 * MAX_INTERVAL_MS);
-    expect(await statusCalls()).toBe(atStop);
-    expect(await redis.client.exists(leaseKey(id))).toBe(0);
+    await holdsFor(async () => expect(await statusCalls()).toBe(atStop), 3 * MAX_INTERVAL_MS, {
+      intervalMs: 50,
+    });
   });
 
   it('killing the leader process mid-run: subscribers on the other process still get the terminal event', async () => {

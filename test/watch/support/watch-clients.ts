@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { eventually } from '../../support/eventually';
 
 /** Starts a run directly on the emulator (not through a gateway), so no gateway watches it from launch. */
 export async function startRunOnEmulator(
@@ -170,16 +171,16 @@ export const PROJECT_EVENTS = `subscription Feed($projectId: ID!, $filter: Pipel
   }
 }`;
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
+/** `eventually` with the suites' longer default and a message that says what was awaited. */
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
   timeoutMs = 10_000,
   what = 'condition',
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await sleep(20);
-  }
+  await eventually(
+    async () => {
+      if (!(await check())) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    },
+    { timeoutMs, intervalMs: 20 },
+  );
 }
