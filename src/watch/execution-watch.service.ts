@@ -51,20 +51,10 @@ export interface WatchActivity {
 }
 
 /**
- * Live status of executions for any number of watchers, with one upstream poller per execution across all
- * replicas. See docs/adr/0004-execution-watch.md.
- *
- * - `watch()` streams one execution: its current state first (or, with `after`, exactly the events after
- *   that cursor), then each change, and completes after the terminal state. A NOT_FOUND ends it with that
- *   error; other upstream errors only slow the polling down.
- * - `watchProject()` streams the started, changed and finished executions of a project (one shared list
- *   poll per project).
- * - `notifyStarted()` after an execute, so the run is watched from its first second; `nudge()` after a
- *   cancel, so the change is seen fast.
- * - `waitForTerminal()` for long-polls (`waitSeconds`).
- *
- * Every iterator releases its listener, timers, lease and limit slot on `return()` (unsubscribe,
- * disconnect), and the module releases everything on shutdown so another replica takes over at once.
+ * Live status of executions for any number of watchers, with one upstream poller per execution (and per
+ * project feed) across all replicas: one `TopicHub` per topic. Every stream releases its listener, timers,
+ * lease and limit slot on `return()`; shutdown releases everything so another replica takes over at once.
+ * See docs/adr/0004-execution-watch.md and docs/adr/0011-watch-wing.md.
  */
 @Injectable()
 export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestroy, OnApplicationShutdown {

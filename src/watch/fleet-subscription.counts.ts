@@ -37,13 +37,9 @@ return total
 
 /**
  * This replica's share of each client's open subscriptions, published in Redis so every replica can sum
- * the fleet's (see `SubscriptionLimiter`). Fire-and-forget by design: nothing here ever throws or waits
- * for Redis on a subscriber's path; without Redis, or while it is away, `write()` answers null and the
- * heartbeat writes the latest counts again once it is back.
- *
- * A heartbeat every third of the TTL rewrites this replica's fields, so a live replica's counts never
- * expire while a crashed replica's are ignored (and removed) TTL after its last write. `close()` deletes
- * this replica's fields (shutdown).
+ * the fleet's. Never throws or waits on a subscriber's path: without Redis `write()` answers null. A
+ * heartbeat (a third of the TTL) rewrites the counts, so a live replica's never expire and a crashed one's
+ * stop counting one TTL after its last write; `close()` deletes this replica's share.
  */
 export class FleetSubscriptionCounts {
   private readonly logger = new Logger('SubscriptionLimiter');

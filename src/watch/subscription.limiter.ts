@@ -3,20 +3,11 @@ import { type FleetSubscriptionCounts } from './fleet-subscription.counts';
 import { type SubscriberIdentity } from './watch.types';
 
 /**
- * Caps open subscriptions per connection and per client. A refused subscription fails with RATE_LIMITED
- * before any listener, timer or lease exists. Counters are deleted at zero, so nothing outlives the
- * subscriptions it counts.
- *
- * - Per connection and per client on this replica: exact, checked synchronously by `acquire()`.
- * - Per client across the fleet (with Redis, `fleet`): after a local admission, this replica publishes its
- *   new count of the client and gets the fleet's total back in the same script (one Redis round trip,
- *   off the subscriber's path). Over the limit, the subscription just admitted is ended with the same
- *   RATE_LIMITED error (through `onRefused`) and its slot released. So the fleet-wide limit holds within
- *   one round trip: two replicas admitting the last slot at the same instant may both end their newest (at
- *   worst one refusal too many), but once the scripts ran no client holds more than the limit. A crashed
- *   replica's counts keep counting until they expire (`FLEET_COUNT_TTL_MS`).
- * - Without Redis, or while it is away, or when the script fails, the local limit alone applies (per
- *   replica, as without a fleet): a Redis outage never fails a subscription.
+ * Caps open subscriptions per connection and per client with RATE_LIMITED, before any listener, timer or
+ * lease exists; counters are deleted at zero. Per replica the check is exact and synchronous. Across the
+ * fleet (with Redis) it follows one round trip later, off the subscriber's path: a subscription that took
+ * the client over the limit is ended through `onRefused` (two replicas racing for the last slot may both
+ * refuse, never both admit). Without Redis, or while it is away, the local limit alone applies.
  */
 export class SubscriptionLimiter {
   private readonly perClient = new Map<string, number>();

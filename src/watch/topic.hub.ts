@@ -150,11 +150,6 @@ export class TopicHub {
     this.activate();
   }
 
-  /** Asks the leader, wherever it runs, to poll soon. */
-  async nudge(): Promise<void> {
-    await this.channel.publish({ type: 'nudge' });
-  }
-
   /** Stops everything and lets go of the lease, so another replica takes over at once. */
   async close(error?: GatewayError): Promise<void> {
     if (!this.moveTo(TopicState.Closed)) return;

@@ -1,4 +1,5 @@
 import { type Logger } from '@nestjs/common';
+import { topicChannelName } from './topic.message';
 import { type WatchStore } from './watch.store';
 
 /** What the lease asks of its hub, and tells it. */
@@ -79,7 +80,7 @@ export class TopicLease {
     try {
       if (this.holding) {
         if (!(await store.renewLease(this.topic, owner, leaseMs))) {
-          logger.warn(`watch:${this.topic}: lease lost, stepping down`);
+          logger.warn(`${topicChannelName(this.topic)}: lease lost, stepping down`);
           this.holding = false;
           this.hooks.lost();
         }
@@ -92,7 +93,7 @@ export class TopicLease {
         }
       }
     } catch (error) {
-      logger.debug(`watch:${this.topic}: lease tick failed: ${(error as Error).message}`);
+      logger.debug(`${topicChannelName(this.topic)}: lease tick failed: ${(error as Error).message}`);
       if (this.holding) await this.hooks.failed().catch(() => undefined);
     } finally {
       this.ticking = false;
