@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RedisService } from '../redis/redis.service';
+import type { RedisService } from '../redis';
 import type { CacheResource } from './cache.constants';
 
 /** Generation names: everything, one project's entries, and entries grouped under no project. */
@@ -56,8 +56,13 @@ export class CacheKeys {
     return this.redis.key(this.version, 'cache', 'e', '*');
   }
 
-  /** Pub/sub channel (RedisService adds the deployment prefix to channels itself). */
+  /** Invalidation channel (RedisService adds the deployment prefix to channels itself). */
   channel(): string {
     return `${this.version}:cache:events`;
+  }
+
+  /** Wake-up channel of the cross-replica single-flight lock. */
+  flightChannel(): string {
+    return `${this.version}:cache:flights`;
   }
 }

@@ -2,7 +2,7 @@ import { CacheModule as NestCacheModule } from '@nestjs/cache-manager';
 import { Module } from '@nestjs/common';
 import { Keyv } from 'keyv';
 import { APP_CONFIG, type AppConfig } from '../config';
-import { RedisService } from '../redis/redis.service';
+import { RedisService } from '../redis';
 import { CACHE_KEY_VERSION, CACHE_SCHEMA_VERSION } from './cache.constants';
 import { CacheKeys } from './cache.keys';
 import { CacheService } from './cache.service';
@@ -10,14 +10,12 @@ import { LruStore } from './lru.store';
 import { RedisKeyvStore } from './redis-keyv.store';
 
 /**
- * The shared level as a Keyv instance: Redis through the one ioredis connection when configured, else a
+ * The shared level as a Keyv instance: Redis through `RedisService` when configured, else a
  * bounded in-memory store (one replica). Keys arrive complete, so Keyv adds no namespace of its own.
  */
 export function createSharedCacheStore(config: AppConfig, redis: RedisService): Keyv {
-  const store = redis.client
-    ? new RedisKeyvStore(redis.client, new CacheKeys(redis, CACHE_SCHEMA_VERSION).entriesPattern(), () =>
-        redis.masters(),
-      )
+  const store = redis.enabled
+    ? new RedisKeyvStore(redis, new CacheKeys(redis, CACHE_SCHEMA_VERSION).entriesPattern())
     : new LruStore<unknown>(Math.max(config.cache.l1MaxEntries, 1_000));
   const keyv = new Keyv({ store, namespace: undefined, useKeyPrefix: false, throwOnErrors: true });
   // Keyv emits store errors as events too; the cache service already handles them where they happen.
@@ -27,7 +25,7 @@ export function createSharedCacheStore(config: AppConfig, redis: RedisService): 
 
 /**
  * Caching of Maia lookups: `CacheService.getOrLoad` / `invalidate`. Built on `@nestjs/cache-manager`
- * (cache-manager 7 with a Keyv store over ioredis); see docs/adr/0003-caching.md.
+ * (cache-manager 7 with a Keyv store over RedisService); see docs/adr/0003-caching.md.
  */
 @Module({
   imports: [

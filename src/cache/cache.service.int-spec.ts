@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { RequestContext } from '../common/request-context';
-import { RedisService } from '../redis/redis.service';
+import { RedisService } from '../redis';
 import { CACHE_KEY_VERSION } from './cache.constants';
 import { CacheModule } from './cache.module';
 import { CacheService } from './cache.service';
+import { eventually, holdsFor } from '../../test/support/eventually';
 import { latch, scriptedDoubles, startReplicaModule } from '../../test/support/replica-module';
 
 interface Replica {
@@ -52,12 +52,22 @@ const loader = doubles.script;
 
 const unavailable = () => new GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, 'Maia is unavailable');
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
+/** The envelope replica `r` finds in Redis for an unscoped entry (Keyv stores `{ value, expires }`). */
+async function storedEnvelope(r: Replica, resource: string, key: string, group = 'none') {
+  const raw = await r.redis.get(`${prefix}v1:cache:e:${resource}:${group}:${key}`);
+  return raw === null ? null : (JSON.parse(raw) as { value: { freshUntilMs: number } }).value;
+}
+
+/** Waits until the entry stored in Redis is past its TTL (a TTL of 1 s: the shortest there is). */
+async function pastFreshness(r: Replica, resource: string, key: string, group?: string): Promise<void> {
+  await eventually(
+    async () => {
+      const envelope = await storedEnvelope(r, resource, key, group);
+      expect(envelope).not.toBeNull();
+      expect(Date.now()).toBeGreaterThanOrEqual(envelope!.freshUntilMs);
+    },
+    { timeoutMs: 3_000, intervalMs: 20 },
+  );
 }
 
 let prefix: string;
@@ -75,9 +85,8 @@ afterEach(async () => {
 afterAll(async () => {
   // Leave nothing behind on the shared Redis.
   const cleaner = await replica(`test:cleanup:${randomUUID()}:`);
-  const keys = await cleaner.redis.client!.keys('test:*:v*:cache:*');
-  const ours = keys.filter((k) => /^test:[0-9a-f-]{36}:/.test(k));
-  if (ours.length > 0) await cleaner.redis.client!.del(...ours);
+  const keys = await cleaner.redis.scanKeys('test:*:v*:cache:*');
+  await cleaner.redis.delete(...keys.filter((k) => /^test:[0-9a-f-]{36}:/.test(k)));
   await cleaner.close();
 });
 
@@ -159,8 +168,11 @@ describe('CacheService with a real Redis and two replicas', () => {
         (i % 2 === 0 ? a : b).cache.getOrLoad('environments', 'p1:0:25', upstream, { projectId: 'p1' }),
       ),
     );
-    // Let every caller reach the cache (and the losing replica reach its wait) before Maia answers.
-    await sleep(150);
+    // Every caller has missed and Maia has been asked once before it answers.
+    await eventually(() => {
+      expect(a.cache.stats().environments.misses + b.cache.stats().environments.misses).toBe(200);
+      expect(upstream).toHaveBeenCalledTimes(1);
+    });
     release();
 
     expect(await answers).toEqual(Array.from({ length: 200 }, () => ({ results: ['env-1', 'env-2'] })));
@@ -183,10 +195,10 @@ describe('CacheService with a real Redis and two replicas', () => {
     const working = loader('b', () => 'from-b');
 
     const fromA = a.cache.getOrLoad('pipelines', 'k', failing).catch((e: unknown) => e);
-    await until(() => failing.mock.calls.length === 1);
+    await eventually(() => expect(failing).toHaveBeenCalledTimes(1));
     const fromB = b.cache.getOrLoad('pipelines', 'k', working);
-    await sleep(50);
-    expect(working).not.toHaveBeenCalled(); // B waits while A holds the lock
+    await eventually(() => expect(b.cache.stats().pipelines.misses).toBe(1));
+    await holdsFor(() => expect(working).not.toHaveBeenCalled(), 50); // B waits while A holds the lock
     release();
 
     const errorA = await fromA;
@@ -205,7 +217,7 @@ describe('CacheService with a real Redis and two replicas', () => {
       'k',
       loader('first', () => 'v1'),
     );
-    await sleep(1_100);
+    await pastFreshness(a, 'pipelines', 'k');
 
     const { gate, release } = latch();
     const refresh = loader('refresh', async () => {
@@ -226,7 +238,7 @@ describe('CacheService with a real Redis and two replicas', () => {
       a.cache.stats().pipelines.staleWhileRevalidate + b.cache.stats().pipelines.staleWhileRevalidate;
     expect(swr).toBe(20);
     release();
-    await until(async () => (await b.cache.getOrLoad('pipelines', 'k', refresh)) === 'v2');
+    await eventually(async () => expect(await b.cache.getOrLoad('pipelines', 'k', refresh)).toBe('v2'));
     expect(await a.cache.getOrLoad('pipelines', 'k', refresh)).toBe('v2');
     expect(refresh).toHaveBeenCalledTimes(1);
   });
@@ -238,7 +250,7 @@ describe('CacheService with a real Redis and two replicas', () => {
       'k',
       loader('first', () => ['p1']),
     );
-    await sleep(1_100);
+    await pastFreshness(a, 'projects', 'k');
     const failing = loader<string[]>(
       'failing',
       () => Promise.reject(unavailable()), // the background refresh
@@ -251,7 +263,7 @@ describe('CacheService with a real Redis and two replicas', () => {
       return [value, [...RequestContext.current()!.staleResources]];
     });
     expect(swr).toEqual([['p1'], []]);
-    await until(() => a.cache.stats().projects.loadErrors === 1);
+    await eventually(() => expect(a.cache.stats().projects.loadErrors).toBe(1));
 
     // Next caller loads itself, Maia fails, the stale entry answers and the request says so.
     const ctx = new RequestContext('r2');
@@ -281,7 +293,11 @@ describe('CacheService with a real Redis and two replicas', () => {
       'k',
       loader('first', () => 'old'),
     );
-    await sleep(1_100);
+    // Redis drops the entry at the end of its stale window.
+    await eventually(async () => expect(await storedEnvelope(a, 'projects', 'k')).toBeNull(), {
+      timeoutMs: 3_000,
+      intervalMs: 20,
+    });
     const error = await a.cache
       .getOrLoad(
         'projects',
@@ -301,7 +317,7 @@ describe('CacheService with a real Redis and two replicas', () => {
       loader('first', () => ['dev']),
       { projectId: 'p9' },
     );
-    await sleep(1_100);
+    await pastFreshness(a, 'environments', 'p9', 'p:p9');
     const gone = () => new GatewayError(ErrorCode.NOT_FOUND, 'Project not found');
     // The refresh failed authoritatively; the next caller loads and the 404 reaches it.
     const upstream = loader<string[]>(
@@ -310,12 +326,12 @@ describe('CacheService with a real Redis and two replicas', () => {
       () => Promise.reject(gone()),
     );
     await a.cache.getOrLoad('environments', 'p9', upstream, { projectId: 'p9' }); // SWR answer
-    await until(() => a.cache.stats().environments.loadErrors === 1);
+    await eventually(() => expect(a.cache.stats().environments.loadErrors).toBe(1));
     const error = await b.cache
       .getOrLoad('environments', 'p9', upstream, { projectId: 'p9' })
       .catch((e: unknown) => e);
     expect((error as GatewayError).code).toBe(ErrorCode.NOT_FOUND);
-    expect(await a.redis.client!.keys(`${prefix}*:e:environments:*`)).toEqual([]);
+    expect(await a.redis.scanKeys(`${prefix}*:e:environments:*`)).toEqual([]);
   });
 
   it('reaches every replica on invalidation, per project and for everything', async () => {
@@ -348,7 +364,7 @@ describe('CacheService with a real Redis and two replicas', () => {
 
     expect(await a.cache.invalidate({ projectId: 'p1' })).toEqual({ invalidated: 'p1' });
     // B's p1 entry and its project list go (the list may name p1); p2 stays.
-    await until(() => b.cache.l1Size === 1);
+    await eventually(() => expect(b.cache.l1Size).toBe(1));
     expect(
       await get(
         b,
@@ -367,7 +383,7 @@ describe('CacheService with a real Redis and two replicas', () => {
     expect(await get(a, 'p1', loader('none'))).toBe('p1-v2');
 
     expect(await b.cache.invalidate()).toEqual({ invalidated: 'all' });
-    await until(() => a.cache.l1Size === 0);
+    await eventually(() => expect(a.cache.l1Size).toBe(0));
     expect(
       await get(
         a,
@@ -386,7 +402,7 @@ describe('CacheService with a real Redis and two replicas', () => {
       return 'before-invalidation';
     });
     const pending = a.cache.getOrLoad('pipelines', 'k', slowOld);
-    await until(() => slowOld.mock.calls.length === 1);
+    await eventually(() => expect(slowOld).toHaveBeenCalledTimes(1));
     await b.cache.invalidate();
     release();
     await pending; // the caller that started it gets its answer...
@@ -418,7 +434,7 @@ describe('CacheService with a real Redis and two replicas', () => {
       shape: 'new',
     });
     expect(await v1.cache.getOrLoad('projects', 'k', loader('none'))).toEqual({ shape: 'old' });
-    const keys = (await v1.redis.client!.keys(`${prefix}*`)).sort();
+    const keys = (await v1.redis.scanKeys(`${prefix}*`)).sort();
     expect(keys).toEqual([`${prefix}v1:cache:e:projects:none:k`, `${prefix}v2:cache:e:projects:none:k`]);
   });
 });
@@ -506,7 +522,9 @@ describe('CacheService without a reachable Redis', () => {
       ).toBe('b-only');
 
       server = await startRedis(port);
-      await until(() => a.redis.available && b.redis.available, 10_000);
+      await eventually(() => expect(a.redis.available && b.redis.available).toBe(true), {
+        timeoutMs: 10_000,
+      });
       await a.cache.getOrLoad(
         'projects',
         'after',
@@ -549,14 +567,19 @@ describe('CacheService with a hung Redis', () => {
       expect(Date.now() - startedAtMs).toBeLessThan(2_500);
 
       server.kill('SIGCONT');
-      await sleep(1_100); // past the pause after the last failure
-      await a.cache.getOrLoad(
-        'projects',
-        'after',
-        loader('after', () => 'shared'),
+      // Once the pause after the last failure ends, a load is shared again (a new key each try).
+      let attempt = 0;
+      const key = await eventually(
+        async () => {
+          const candidate = `after-${attempt++}`;
+          await a.cache.getOrLoad('projects', candidate, () => Promise.resolve('shared'));
+          expect(await storedEnvelope(a, 'projects', candidate)).not.toBeNull();
+          return candidate;
+        },
+        { timeoutMs: 5_000, intervalMs: 50 },
       );
       const b = await replica(prefix, env, { redisUrl: `redis://127.0.0.1:${port}` });
-      expect(await b.cache.getOrLoad('projects', 'after', loader('none'))).toBe('shared');
+      expect(await b.cache.getOrLoad('projects', key, loader('none'))).toBe('shared');
     } finally {
       server.kill('SIGCONT');
       await Promise.all(open.splice(0).map((r) => r.close()));
@@ -581,13 +604,13 @@ async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore',
   });
-  await until(async () => {
+  await eventually(async () => {
     const probe = createServer();
     return new Promise<boolean>((resolve) => {
       probe.once('error', () => resolve(true)); // port taken: the server is listening
       probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(false)));
     });
-  }, 5_000);
+  });
   return child;
 }
 

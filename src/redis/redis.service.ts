@@ -225,16 +225,23 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
 
   /** Every key matching `pattern`, walking each master of a cluster with SCAN. */
   async scanKeys(pattern: string): Promise<string[]> {
-    const found: string[] = [];
-    for (const node of this.masters()) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        found.push(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    }
-    return found;
+    return (await this.scanKeysPerMaster(pattern)).flat();
+  }
+
+  /** The keys matching `pattern` on each master (one list per master; one list on one server). */
+  async scanKeysPerMaster(pattern: string): Promise<string[][]> {
+    return Promise.all(
+      this.masters().map(async (node) => {
+        const found: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+          found.push(...keys);
+          cursor = next;
+        } while (cursor !== '0');
+        return found;
+      }),
+    );
   }
 
   /** Deletes every key matching `pattern` (SCAN, then one DEL per key). Returns how many it deleted. */

@@ -1,0 +1,168 @@
+import { Logger } from '@nestjs/common';
+import type { AppConfig } from '../config';
+import type { SingleFlightLock } from '../redis';
+import type { CacheResource } from './cache.constants';
+import { isAuthoritative } from './cache.constants';
+import type { CacheCounters } from './cache.counters';
+import { answersSince, envelopeOf, type CacheEnvelope } from './cache.envelope';
+import type { EntryRef } from './cache.keys';
+import type { CacheMemoryTier } from './cache-memory.tier';
+import type { CacheSharedTier } from './cache-shared.tier';
+import { LruStore } from './lru.store';
+
+export interface LoadOutcome {
+  envelope: CacheEnvelope;
+  /** True when this caller's own load did not answer (it joined another's, here or on another replica). */
+  saved: boolean;
+}
+
+/**
+ * Loads entries: one load per key in this process (shared promise) and across replicas (the Redis
+ * single-flight lock), and stale-while-revalidate refreshes, one per key at a time.
+ */
+export class CacheLoadCoordinator {
+  private readonly logger = new Logger(CacheLoadCoordinator.name);
+  private readonly flights = new Map<string, Promise<LoadOutcome>>();
+  private readonly refreshing = new Set<string>();
+  /** Keys whose last background refresh failed: the next caller loads (and is marked stale on failure). */
+  private readonly refreshFailed: LruStore<true>;
+
+  constructor(
+    private readonly config: AppConfig['cache'],
+    private readonly ttlMs: Record<CacheResource, number>,
+    private readonly memory: CacheMemoryTier,
+    private readonly shared: CacheSharedTier,
+    private readonly lock: SingleFlightLock,
+    private readonly counters: (resource: CacheResource) => CacheCounters,
+  ) {
+    this.refreshFailed = new LruStore(Math.max(config.l1MaxEntries, 100));
+  }
+
+  /** Whether stale-while-revalidate may answer for this key (its last background refresh did not fail). */
+  mayRevalidate(ref: EntryRef): boolean {
+    return this.ttlMs[ref.resource] > 0 && !this.refreshFailed.has(ref.entryKey);
+  }
+
+  /** Loads the entry, sharing one load with every concurrent caller of this process and of the fleet. */
+  async load<T>(ref: EntryRef, loader: () => Promise<T>, generation: string): Promise<LoadOutcome> {
+    const running = this.flights.get(ref.entryKey);
+    if (running) return { envelope: (await running).envelope, saved: true };
+    const flight = this.loadAcrossReplicas(ref, loader, generation).finally(() =>
+      this.flights.delete(ref.entryKey),
+    );
+    this.flights.set(ref.entryKey, flight);
+    return flight;
+  }
+
+  /** Stale-while-revalidate: one refresh per key at a time, here and across replicas; nobody waits for it. */
+  refreshInBackground<T>(ref: EntryRef, loader: () => Promise<T>, generation: string): void {
+    if (this.refreshing.has(ref.entryKey) || this.flights.has(ref.entryKey)) return;
+    this.refreshing.add(ref.entryKey);
+    // The failure is flagged as soon as the loader fails, before the lock release and wake-up that follow.
+    const flagged = async (): Promise<T> => {
+      try {
+        return await loader();
+      } catch (error) {
+        if (!isAuthoritative(error)) this.refreshFailed.set(ref.entryKey, true);
+        throw error;
+      }
+    };
+    const refresh = async (): Promise<void> => {
+      if (!this.shared.coordinated) {
+        await this.loadHere(ref, flagged, generation);
+        return;
+      }
+      // Without waiting: a lock held elsewhere means another replica is refreshing this key.
+      const outcome = await this.lock.run(this.plan(ref, flagged, generation, 0));
+      if (outcome.kind === 'unavailable') {
+        this.shared.failed('Cache lock', outcome.error);
+        await this.loadHere(ref, flagged, generation);
+      }
+    };
+    refresh()
+      .catch((error: Error) => {
+        this.logger.debug(`Background refresh of ${ref.resource} failed: ${error.message}`);
+      })
+      .finally(() => this.refreshing.delete(ref.entryKey));
+  }
+
+  /**
+   * The replica that takes the lock loads; the others wait for its answer and load themselves only if
+   * the wait ends without one. Without a usable Redis, the in-process flight suffices.
+   */
+  private async loadAcrossReplicas<T>(
+    ref: EntryRef,
+    loader: () => Promise<T>,
+    generation: string,
+  ): Promise<LoadOutcome> {
+    if (!this.shared.coordinated)
+      return { envelope: await this.loadHere(ref, loader, generation), saved: false };
+    const outcome = await this.lock.run(this.plan(ref, loader, generation, this.config.lock.waitMs));
+    switch (outcome.kind) {
+      case 'worked':
+        return { envelope: outcome.value, saved: false };
+      case 'found':
+        return { envelope: outcome.value, saved: true };
+      case 'unavailable':
+        this.shared.failed('Cache lock', outcome.error);
+        return { envelope: await this.loadHere(ref, loader, generation), saved: false };
+      case 'busy':
+      case 'failed': {
+        const envelope = await this.loadHere(ref, loader, generation).finally(() =>
+          this.lock.announce(ref.lockKey),
+        );
+        return { envelope, saved: false };
+      }
+    }
+  }
+
+  private plan<T>(ref: EntryRef, loader: () => Promise<T>, generation: string, waitMs: number) {
+    const sinceMs = Date.now();
+    const { ttlMs, pollMs } = this.config.lock;
+    return {
+      lockKey: ref.lockKey,
+      lockTtlMs: ttlMs,
+      waitMs,
+      pollMs,
+      // Another replica may have stored an answer (it writes before it releases the lock).
+      lookup: async (): Promise<CacheEnvelope | undefined> => {
+        const found = await this.shared.readCurrent(ref);
+        if (!found || !answersSince(found, sinceMs)) return undefined;
+        this.memory.remember(ref, found);
+        return found;
+      },
+      work: () => this.loadHere(ref, loader, generation),
+    };
+  }
+
+  private async loadHere<T>(
+    ref: EntryRef,
+    loader: () => Promise<T>,
+    generation: string,
+  ): Promise<CacheEnvelope> {
+    const counters = this.counters(ref.resource);
+    counters.loads++;
+    try {
+      const value = await loader();
+      const envelope = envelopeOf(
+        value,
+        this.ttlMs[ref.resource],
+        this.config.staleMaxAgeSeconds * 1000,
+        generation,
+      );
+      if (Date.now() < envelope.staleUntilMs) {
+        this.memory.remember(ref, envelope);
+        await this.shared.write(ref, envelope);
+      }
+      this.refreshFailed.delete(ref.entryKey);
+      return envelope;
+    } catch (error) {
+      counters.loadErrors++;
+      if (isAuthoritative(error)) {
+        this.memory.forget(ref.entryKey);
+        await this.shared.drop(ref);
+      }
+      throw error;
+    }
+  }
+}
