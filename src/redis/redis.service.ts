@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { RedisChannels, type MessageHandler } from './redis.channels';
 import { closeConnection, mastersOf, openConnection, whenReady, type RedisClient } from './redis.connection';
 import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, RedisScript } from './redis.script';
 
 export type { RedisClient } from './redis.connection';
-export type MessageHandler = (message: string) => void;
+export type { MessageHandler } from './redis.channels';
 
 /** Scripts given as text to the deprecated `evalScript`, by text. */
 const scriptsByText = new Map<string, RedisScript>();
@@ -27,15 +27,18 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
   /** @deprecated Use the named operations; this becomes private once every caller has moved. */
   readonly client: RedisClient | null;
-  private subscriberConnection: RedisClient | null = null;
-  private readonly handlers = new Map<string, Set<MessageHandler>>();
-  /** The first SUBSCRIBE of each channel, which later subscribers of that channel wait for too. */
-  private readonly subscribing = new Map<string, Promise<void>>();
+  private readonly channels: RedisChannels;
   readonly keyPrefix: string;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.keyPrefix = config.redis.keyPrefix;
     this.client = config.redis.url ? this.connect('commands') : null;
+    this.channels = new RedisChannels(
+      this.client,
+      () => this.connect('subscriber'),
+      config.redis.connectTimeoutMs,
+      this.logger,
+    );
   }
 
   /** True when Redis is configured, whether or not it answers right now. */
@@ -282,101 +285,32 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Subscribes a handler to a channel (prefixed like keys). Returns the function that unsubscribes it.
-   * Without Redis, messages published in this process still reach this process's handlers.
-   *
    * Never fails for Redis trouble and waits for SUBSCRIBE at most `REDIS_CONNECT_TIMEOUT_MS`: a
    * subscription made while Redis is away is made again once the connection is ready.
    */
-  async subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>> {
-    const name = this.key(channel);
-    let set = this.handlers.get(name);
-    if (!set) {
-      set = new Set();
-      this.handlers.set(name, set);
-      if (this.client) this.subscribing.set(name, this.subscribeAtRedis(name));
-    }
-    set.add(handler);
-    await this.subscribing.get(name);
-    return async () => {
-      const current = this.handlers.get(name);
-      if (!current?.delete(handler) || current.size > 0) return;
-      this.handlers.delete(name);
-      this.subscribing.delete(name);
-      // Only on a live connection: a queued UNSUBSCRIBE would wait for Redis (forever, on a cluster that
-      // never came up); a reconnect subscribes again only the channels that still have handlers.
-      if (this.subscriberConnection?.status === 'ready')
-        await this.subscriberConnection.unsubscribe(name).catch(() => undefined);
-    };
+  subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>> {
+    return this.channels.subscribe(this.key(channel), handler);
   }
 
-  /** Publishes to every replica's subscribers (this one's included). */
-  async publish(channel: string, message: string): Promise<void> {
-    const name = this.key(channel);
-    if (this.client) {
-      await this.client.publish(name, message);
-    } else {
-      this.deliver(name, message);
-    }
+  /** Publishes to every replica's subscribers (this one's included; only this one's without Redis). */
+  publish(channel: string, message: string): Promise<void> {
+    return this.channels.publish(this.key(channel), message);
   }
 
   /** How many channels this process listens to (for tests and metrics). */
   get subscribedChannelCount(): number {
-    return this.handlers.size;
+    return this.channels.channelCount;
   }
 
   async onApplicationShutdown(): Promise<void> {
     // Redis is closed last: Nest calls this hook after every module's shutdown hooks that depend on it.
-    const connections = [this.subscriberConnection, this.client].filter((c): c is RedisClient => c !== null);
+    const connections = [this.channels.connection, this.client].filter((c): c is RedisClient => c !== null);
     await Promise.all(connections.map((c) => closeConnection(c)));
   }
 
   private commands(): RedisClient {
     if (!this.client) throw new Error('Redis is not configured');
     return this.client;
-  }
-
-  /** A failed SUBSCRIBE (Redis away) keeps the handler registered; every channel is subscribed again on ready. */
-  private async subscribeAtRedis(name: string): Promise<void> {
-    const giveUp = new AbortController();
-    const subscribed = this.subscriber()
-      .subscribe(name)
-      .then(() => true)
-      .catch((error: Error) => {
-        this.logger.warn(`Redis SUBSCRIBE ${name} failed (${error.message}); retried on reconnect`);
-        return true;
-      });
-    const timedOut = sleep(this.config.redis.connectTimeoutMs, false, { signal: giveUp.signal }).catch(
-      () => false,
-    );
-    if (!(await Promise.race([subscribed, timedOut]))) {
-      this.logger.warn(`Redis SUBSCRIBE ${name} is slow; continuing, retried on reconnect`);
-    }
-    giveUp.abort();
-  }
-
-  private subscriber(): RedisClient {
-    if (!this.subscriberConnection) {
-      this.subscriberConnection = this.connect('subscriber');
-      // ioredis re-subscribes only channels whose SUBSCRIBE succeeded; this covers the ones that failed.
-      this.subscriberConnection.on('ready', () => {
-        const channels = [...this.handlers.keys()];
-        if (channels.length > 0) this.subscriberConnection?.subscribe(...channels).catch(() => undefined);
-      });
-      this.subscriberConnection.on('message', (channel: string, message: string) =>
-        this.deliver(channel, message),
-      );
-    }
-    return this.subscriberConnection;
-  }
-
-  private deliver(channel: string, message: string): void {
-    for (const handler of this.handlers.get(channel) ?? []) {
-      try {
-        handler(message);
-      } catch (error) {
-        this.logger.error(`A handler of ${channel} threw: ${(error as Error).message}`);
-      }
-    }
   }
 
   private connect(role: 'commands' | 'subscriber'): RedisClient {
