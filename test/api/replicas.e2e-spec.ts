@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
-import { gatewayEnv } from '../support/gateway-inprocess';
+import { gatewayEnv } from '../support/gateway-env';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 import { REDIS_TOPOLOGIES, redisUnderTest, type RedisUnderTest } from '../support/redis-topologies';
 import { eventually } from '../support/eventually';

@@ -3,7 +3,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import { eventually } from '../support/eventually';
-import { gatewayEnv } from '../support/gateway-inprocess';
+import { gatewayEnv } from '../support/gateway-env';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 import { parsePrometheusText, valueOf } from './prometheus-text';
 import { SteadyLoad } from './steady-load';

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import { eventually } from '../support/eventually';
-import { gatewayEnv } from '../support/gateway-inprocess';
+import { gatewayEnv } from '../support/gateway-env';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 
 interface SeenByMaia {

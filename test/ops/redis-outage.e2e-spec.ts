@@ -1,6 +1,6 @@
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import { eventually, holdsFor } from '../support/eventually';
-import { gatewayEnv } from '../support/gateway-inprocess';
+import { gatewayEnv } from '../support/gateway-env';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 import { DedicatedRedis } from './dedicated-redis';
 import { SteadyLoad, type LoadRecord } from './steady-load';

@@ -2,7 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import { eventually } from '../support/eventually';
-import { gatewayEnv } from '../support/gateway-inprocess';
+import { gatewayEnv } from '../support/gateway-env';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 
 interface OtlpAttribute {

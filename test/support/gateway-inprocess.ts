@@ -1,36 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createGateway } from '../../src/bootstrap';
 import { loadConfig, type AppConfig } from '../../src/config';
+import { type GatewayEnv } from './gateway-env';
 
-export type GatewayEnv = Record<string, string | undefined>;
-
-/** Where a gateway finds its Maia: an emulator's URL and seed client, or any Maia-compatible server. */
-export interface MaiaTarget {
-  url: string;
-  clientId: string;
-  clientSecret: string;
-}
-
-/**
- * The environment of a gateway under test against `maia` (e.g. a `RunningEmulator`): development mode,
- * quiet, a random port and its own Redis key prefix (pass `REDIS_URL` in `overrides` to use Redis, and the
- * same `REDIS_KEY_PREFIX` for replicas that must share state).
- */
-export function gatewayEnv(maia: MaiaTarget, overrides: GatewayEnv = {}): GatewayEnv {
-  return {
-    GATEWAY_MODE: 'development',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'silent',
-    REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
-    MAIA_BASE_URL: `${maia.url}/dpc`,
-    MAIA_TOKEN_URL: `${maia.url}/oauth/dpc/token`,
-    MAIA_CLIENT_ID: maia.clientId,
-    MAIA_CLIENT_SECRET: maia.clientSecret,
-    ...overrides,
-  };
-}
+export { gatewayEnv, type GatewayEnv, type MaiaTarget } from './gateway-env';
 
 export interface InProcessGateway {
   app: NestFastifyApplication;

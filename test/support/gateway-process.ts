@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { GatewayEnv } from './gateway-inprocess';
+import type { GatewayEnv } from './gateway-env';
 
 const REPO_ROOT = resolve(__dirname, '..', '..');
 const MAIN = resolve(REPO_ROOT, 'dist', 'main.js');
