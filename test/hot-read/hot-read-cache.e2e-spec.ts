@@ -293,6 +293,7 @@ describe('hot-read cache and rate limits', () => {
       RATE_LIMIT_ENABLED: 'true',
       RATE_LIMIT_BURST: '4',
       RATE_LIMIT_PER_MINUTE: '1',
+      RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '2',
     });
   });
 
@@ -317,5 +318,13 @@ describe('hot-read cache and rate limits', () => {
       body: JSON.stringify({ query: PROJECTS_QUERY }),
     });
     expect(graphql.status).toBe(429);
+  });
+
+  it('charges a refused credential once, though the front admitted it before the normal path answered', async () => {
+    // An answer exists for this read, so the front admits every caller of it (the reader's is kept above).
+    const get = () => fetch(`${world.url}/api/v1/projects`, { headers: { 'x-api-key': 'not-a-key' } });
+    // The IP's budget is 2 failed attempts: charged twice per request, the second would already be 429.
+    const statuses = [(await get()).status, (await get()).status, (await get()).status];
+    expect(statuses).toEqual([401, 401, 429]);
   });
 });
