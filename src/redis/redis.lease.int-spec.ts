@@ -49,11 +49,11 @@ describe('RedisLease', () => {
 
   it('stays held past its TTL while kept renewed, and lapses once the renewals stop', async () => {
     const lease = new RedisLease(redis, key);
-    await lease.acquire(150);
-    const stop = lease.keepRenewed(150, 30);
+    await lease.acquire(400);
+    const stop = lease.keepRenewed(400, 50);
     try {
       // Three TTLs later the lease is still this owner's.
-      const until = Date.now() + 450;
+      const until = Date.now() + 1_200;
       await eventually(async () => {
         expect(await lease.holder()).toBe(lease.owner);
         return Date.now() >= until;
