@@ -6,13 +6,19 @@ import { sleep } from './maia-async';
 import { ExecutionLedger, type ExecuteIntent, type ExecuteScope } from './maia-execution-ledger';
 import { OutcomeUnknownError, type MaiaResponse } from './maia.transport';
 import { parseExecutionIdAnswer, type ParsedExecution, type ParsedExecutionListPage } from './maia-wire';
-import { type ExecutePipelineRequest, type ExecuteResult, type ExecutionListFilter } from './maia.types';
+import { type ExecuteResult, type ExecutionListFilter } from './maia.types';
 
-/** Lists executions for reconciliation, within `deadlineMs`. */
-export type ExecutionLister = (
-  filter: ExecutionListFilter,
-  deadlineMs: number,
-) => Promise<ParsedExecutionListPage>;
+/** One execute call, as the client hands it over. */
+export interface ExecuteCall {
+  scope: ExecuteScope;
+  /** Tells runs apart when the listing echoes it. */
+  executionTag?: string;
+  /** Sends the POST; called once. */
+  send: () => Promise<MaiaResponse>;
+  /** Lists executions within `deadlineMs`. */
+  list: (filter: ExecutionListFilter, deadlineMs: number) => Promise<ParsedExecutionListPage>;
+  signal?: AbortSignal;
+}
 
 const listingPages = 5;
 /** Waits between listings while the new run may not be visible yet. */
@@ -36,20 +42,13 @@ export class ExecuteReconciler {
     this.ledger = new ExecutionLedger(redis, reconcileWindowMs + reconcileClockSkewMs + deadlineMs);
   }
 
-  async execute(
-    scope: ExecuteScope,
-    request: ExecutePipelineRequest,
-    send: () => Promise<MaiaResponse>,
-    list: ExecutionLister,
-    signal?: AbortSignal,
-  ): Promise<ExecuteResult> {
-    const intent = await this.ledger.begin(scope);
+  async execute(call: ExecuteCall): Promise<ExecuteResult> {
+    const intent = await this.ledger.begin(call.scope);
     let response: MaiaResponse;
     try {
-      response = await send();
+      response = await call.send();
     } catch (error) {
-      if (error instanceof OutcomeUnknownError)
-        return this.reconcile(intent, request, error.reason, list, signal);
+      if (error instanceof OutcomeUnknownError) return this.reconcile(intent, call, error.reason);
       // Maia answered with an error, or nothing was sent. A caller that gave up mid-flight leaves the
       // intent in place: its run may exist and must not be claimed by another call.
       if (!GatewayError.is(error) || error.details.aborted !== true) await this.ledger.abandon(intent);
@@ -57,7 +56,7 @@ export class ExecuteReconciler {
     }
     const id = parseExecutionIdAnswer(response.body);
     // A 2xx means the run exists; only its id was lost in an unreadable answer.
-    if (id === null) return this.reconcile(intent, request, 'unreadable-answer', list, signal);
+    if (id === null) return this.reconcile(intent, call, 'unreadable-answer');
     await this.ledger.settle(intent, id);
     return { pipelineExecutionId: id, reconciled: false };
   }
@@ -70,13 +69,8 @@ export class ExecuteReconciler {
    * Anything ambiguous, or nothing found after a few listings, is UPSTREAM_OUTCOME_UNKNOWN, never a guess.
    * Known limit: a run started within the skew by a client the gateway cannot see looks like ours.
    */
-  private async reconcile(
-    intent: ExecuteIntent,
-    request: ExecutePipelineRequest,
-    reason: string,
-    list: ExecutionLister,
-    signal?: AbortSignal,
-  ): Promise<ExecuteResult> {
+  private async reconcile(intent: ExecuteIntent, call: ExecuteCall, reason: string): Promise<ExecuteResult> {
+    const { executionTag } = call;
     this.logger.warn(`executePipeline: outcome unknown (${reason}); looking for the run it may have created`);
     const giveUpAtMs = Date.now() + this.config.deadlineMs;
     const startedAfter = new Date(intent.atMs - this.config.reconcileWindowMs).toISOString();
@@ -84,24 +78,22 @@ export class ExecuteReconciler {
     for (const delayMs of listingDelaysMs) {
       if (delayMs > 0) {
         if (Date.now() + delayMs >= giveUpAtMs) break;
-        await sleep(delayMs, signal);
+        await sleep(delayMs, call.signal);
       }
       let listed: ParsedExecution[];
       try {
-        listed = await this.listRecent(intent.scope, startedAfter, giveUpAtMs, list);
+        listed = await this.listRecent(intent.scope, startedAfter, giveUpAtMs, call.list);
       } catch (error) {
         this.logger.warn(
           `executePipeline: reconciliation listing failed (${error instanceof GatewayError ? error.code : 'error'})`,
         );
         break;
       }
-      const eligible = this.eligible(listed, intent, request);
+      const eligible = this.eligible(listed, intent, executionTag);
       const known = await this.ledger.known(eligible.map((run) => run.pipelineExecutionId));
       const unclaimed = eligible.filter((run) => !known.has(run.pipelineExecutionId));
       const tagged =
-        request.executionTag === undefined
-          ? []
-          : unclaimed.filter((run) => run.executionTag === request.executionTag);
+        executionTag === undefined ? [] : unclaimed.filter((run) => run.executionTag === executionTag);
       const others = unclaimed.length > 0 ? await this.ledger.othersOverlapping(intent, overlapSinceMs) : 0;
       const found =
         tagged.length === 1 ? tagged[0] : unclaimed.length === 1 && others === 0 ? unclaimed[0] : null;
@@ -126,7 +118,7 @@ export class ExecuteReconciler {
     scope: ExecuteScope,
     startedAfter: string,
     giveUpAtMs: number,
-    list: ExecutionLister,
+    list: ExecuteCall['list'],
   ): Promise<ParsedExecution[]> {
     const listed: ParsedExecution[] = [];
     let paginationToken: string | undefined;
@@ -146,7 +138,7 @@ export class ExecuteReconciler {
   private eligible(
     listed: ParsedExecution[],
     intent: ExecuteIntent,
-    request: ExecutePipelineRequest,
+    executionTag: string | undefined,
   ): ParsedExecution[] {
     const { projectId, pipelineName, environmentName } = intent.scope;
     const earliestMs = intent.atMs - this.config.reconcileClockSkewMs;
@@ -158,9 +150,7 @@ export class ExecuteReconciler {
         run.environmentName === environmentName &&
         (run.trigger === null || run.trigger === 'API' || run.trigger === 'UNKNOWN') &&
         startedMs >= earliestMs &&
-        (request.executionTag === undefined ||
-          run.executionTag === null ||
-          run.executionTag === request.executionTag)
+        (executionTag === undefined || run.executionTag === null || run.executionTag === executionTag)
       );
     });
     return [...new Map(runs.map((run) => [run.pipelineExecutionId, run])).values()];

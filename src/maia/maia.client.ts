@@ -83,23 +83,23 @@ export class MaiaClient implements MaiaApi {
     requireText(request.pipelineName, 'pipelineName');
     requireText(request.environmentName, 'environmentName');
     if (request.executionTag !== undefined) requireText(request.executionTag, 'executionTag');
-    const { pipelineName, environmentName } = request;
-    return this.reconciler.execute(
-      { projectId, pipelineName, environmentName },
-      request,
-      () =>
+    const { pipelineName, environmentName, executionTag } = request;
+    return this.reconciler.execute({
+      scope: { projectId, pipelineName, environmentName },
+      executionTag,
+      send: () =>
         this.transport.request({
           route: 'executePipeline',
           method: 'POST',
           path: `/v1/projects/${segment(projectId)}/pipeline-executions`,
           body: toWireExecuteBody(request),
           retry: 'never-after-send',
-          executionTag: request.executionTag,
+          executionTag,
           options,
         }),
-      (filter, deadlineMs) => this.fetchExecutions(filter, options, deadlineMs),
-      options?.signal,
-    );
+      list: (filter, deadlineMs) => this.fetchExecutions(filter, options, deadlineMs),
+      signal: options?.signal,
+    });
   }
 
   async getExecution(projectId: string, executionId: string, options?: CallOptions): Promise<MaiaExecution> {
