@@ -296,8 +296,7 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
     return entry.record;
   }
 
-  private rememberLocally(id: string, record: IdempotencyRecord): void {
-    if (record.state === 'pending') return;
+  private rememberLocally(id: string, record: FinishedRecord): void {
     this.local.set(id, { record, expiresAtMs: Date.now() + this.config.cache.idempotency.ttlSeconds * 1000 });
   }
 
