@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { AppConfig } from '../config';
-import type { SingleFlightLock } from '../redis';
-import type { CacheResource } from './cache.constants';
-import { isAuthoritative } from './cache.constants';
+import type { FlightPlan, SingleFlightLock } from '../redis';
+import { isAuthoritative, type CacheResource } from './cache.constants';
 import type { CacheCounters } from './cache.counters';
 import { answersSince, envelopeOf, type CacheEnvelope } from './cache.envelope';
 import type { EntryRef } from './cache.keys';
@@ -116,7 +115,12 @@ export class CacheLoadCoordinator {
     }
   }
 
-  private plan<T>(ref: EntryRef, loader: () => Promise<T>, generation: string, waitMs: number) {
+  private plan<T>(
+    ref: EntryRef,
+    loader: () => Promise<T>,
+    generation: string,
+    waitMs: number,
+  ): FlightPlan<CacheEnvelope> {
     const sinceMs = Date.now();
     const { ttlMs, pollMs } = this.config.lock;
     return {
@@ -125,7 +129,7 @@ export class CacheLoadCoordinator {
       waitMs,
       pollMs,
       // Another replica may have stored an answer (it writes before it releases the lock).
-      lookup: async (): Promise<CacheEnvelope | undefined> => {
+      lookup: async () => {
         const found = await this.shared.readCurrent(ref);
         if (!found || !answersSince(found, sinceMs)) return undefined;
         this.memory.remember(ref, found);
