@@ -3,7 +3,7 @@ import { Body, Controller, Get, Injectable, Module, Post, Query as HttpQuery } f
 import { Args, GraphQLModule, Query, Resolver } from '@nestjs/graphql';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   installRequestContext,
@@ -30,6 +30,16 @@ describe('requestIdFrom', () => {
 });
 
 describe('RequestContext', () => {
+  it('is one per raw request, made by whichever edge asks first, with the caller id when sane', () => {
+    const raw = { headers: { [REQUEST_ID_HEADER]: 'edge-1' } } as unknown as IncomingMessage;
+    const first = RequestContext.of(raw);
+    expect(first.requestId).toBe('edge-1');
+    expect(RequestContext.of(raw)).toBe(first);
+    const other = RequestContext.of({ headers: {} } as unknown as IncomingMessage);
+    expect(other).not.toBe(first);
+    expect(other.requestId).toMatch(UUID);
+  });
+
   it('is undefined outside a request and marking stale there is a no-op', () => {
     expect(RequestContext.current()).toBeUndefined();
     expect(() => RequestContext.markStale('projects')).not.toThrow();

@@ -25,13 +25,9 @@ export function requestIdFrom(header: string | string[] | undefined): string {
 }
 
 /**
- * Per-request facts that deep layers need without threading them through every signature: the request
- * id (logs, the id sent to Maia), the caller, and which cached resources were answered stale because
- * Maia failed (REST says so in a header, GraphQL in the response `extensions`).
- *
- * One per HTTP request and one per graphql-ws connection (its upgrade request), made by `RequestContext.of`
- * whichever edge sees the request first (the hot-read front, Fastify, the WebSocket server). The caller is
- * kept here and nowhere else: the edge admits it once (`AuthGate`), every later stage reads it.
+ * Per-request facts deep layers need without threading them through every signature: the request id,
+ * the caller, and the cached resources answered stale. One per HTTP request and one per graphql-ws
+ * connection (`RequestContext.of`); the caller is kept here and nowhere else (see ADR 0012).
  */
 export class RequestContext {
   readonly staleResources = new Set<string>();
@@ -95,17 +91,10 @@ declare module 'http' {
 }
 
 /**
- * Gives every HTTP request of a Fastify instance its own `RequestContext`. Call it on the adapter's
- * instance before the Nest app initialises (e.g. `installRequestContext(adapter.getInstance())` in
- * `createGateway`), so it covers every route, GraphQL's included.
- *
- * Why `run()` in hooks: `AsyncLocalStorage.enterWith` in a hook leaks the store into unrelated work or
- * loses it, so `onRequest` wraps the rest of the lifecycle in `run()`. The context is entered again after
- * body parsing (preValidation) and right before the handler (preHandler): Fastify 5 keeps it through
- * parsing today (the spec proves it, slow chunked bodies included), but a stream-driven parser or a
- * plugin's callback could resume outside the store, and re-entering with the same object costs nothing.
- *
- * It also echoes the request id and, when something was answered stale, sets `x-cache-stale`.
+ * Gives every HTTP request of a Fastify instance its `RequestContext` (install before Nest registers
+ * routes), echoes the request id and names stale resources in `x-cache-stale`. The context is entered with
+ * `run()` (never `enterWith`, which leaks into unrelated work) and again after body parsing and before
+ * the handler, in case a stream-driven parser resumes outside the store.
  */
 export function installRequestContext(fastify: FastifyInstance): void {
   const enter = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {

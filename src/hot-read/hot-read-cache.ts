@@ -17,19 +17,11 @@ import { MetricsService, type HttpTransport } from '../metrics/metrics.service';
 import { WHOLE_ANSWER_CACHEABLE } from './whole-answer-cacheable.decorator';
 
 /**
- * The hot-read cache: whole answers of reads declared `@WholeAnswerCacheable()` (lookups built only from
- * cached Maia data), kept for about a second per caller and served from the HTTP server's request
- * handler, before Fastify routes, parses or runs a hook, and before Nest, Apollo and graphql-js run at all.
- * Why: dashboards poll exactly such reads, and nearly all of their cost is framework work repeated for an
- * identical answer (bench/RESULTS.md).
- *
- * It is a property of the edge, not a second one: the front admits the caller with the edge's own
- * `AuthGate` (once: on a miss Fastify finds the outcome on the request's `RequestContext`), and a hit is
- * counted and logged by the same metrics and completion-log code as any request. An answer is kept only
- * when its route or operation is declared cacheable, it is a 200, its execution result had no errors and
- * nothing in it was stale; it is keyed by the caller's identity and rights, and dropped when the lookup
- * cache is invalidated (on any replica). Only requests some caller already has an answer for are looked
- * at; a GraphQL body the front read is replayed to Fastify's parser.
+ * The hot-read cache: whole answers of reads declared `@WholeAnswerCacheable()`, kept about a second per
+ * caller and served by the HTTP server's request listener before Fastify, Nest and Apollo run at all:
+ * dashboards poll such reads, and nearly all their cost is framework work (bench/RESULTS.md). It is a
+ * property of the edge, not a second one: it admits with `AuthGate`, counts and logs a hit like any
+ * request, and keeps only clean 200 answers of declared reads, keyed by the caller's identity and rights.
  */
 
 /** The metric labels of the request an answer was built for; its repeats are counted under the same. */
