@@ -30,7 +30,8 @@ export async function startGatewayProcess(
   options: { timeoutMs?: number } = {},
 ): Promise<GatewayProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build`);
-  const timeoutMs = options.timeoutMs ?? 20_000;
+  // Generous: on a busy 2-core CI machine loading the gateway alone can take tens of seconds.
+  const timeoutMs = options.timeoutMs ?? 45_000;
   const child = spawn(process.execPath, [MAIN], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
