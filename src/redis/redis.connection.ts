@@ -22,6 +22,8 @@ export function openConnection(
     commandTimeout: commandTimeoutMs,
     connectTimeout: connectTimeoutMs,
     maxRetriesPerRequest: 1,
+    // ioredis waits this long for a closing socket, also one already gone (see closeConnection).
+    disconnectTimeout: 100,
   };
   const enableOfflineQueue = role === 'subscriber';
   const retryStrategy = (times: number) => Math.min(100 * 2 ** times, 2_000);
@@ -68,6 +70,11 @@ export async function closeConnection(connection: RedisClient): Promise<void> {
   if (connection.status === 'end') return; // closing an ended connection again leaves a 2 s timer behind
   if (connection.status !== 'ready') {
     connection.disconnect();
+    // ioredis: a disconnect while reconnecting never rejects the queued commands (SUBSCRIBEs of the
+    // subscriber), whose command timers would keep the process alive until they time out.
+    (connection as unknown as { flushQueue?(error: Error): void }).flushQueue?.(
+      new Error('Connection is closed.'),
+    );
     return;
   }
   let timer: NodeJS.Timeout | undefined;
