@@ -32,7 +32,7 @@ async function replica(
   const r: Replica = {
     idempotency: moduleRef.get(IdempotencyService),
     redis: moduleRef.get(RedisService),
-    // Closed once: closing an ended ioredis connection again leaves a 2 s timer behind.
+    // A replica closed by its test leaves the list, so afterEach closes only the others.
     close: () => {
       open.splice(open.indexOf(r), 1);
       return moduleRef.close();
