@@ -78,21 +78,22 @@ it('a 5 s token lifetime under 20 s of traffic: no call is ever sent with an exp
 
 it('while the token endpoint fails, a still-valid token keeps being used', async () => {
   await maia.reset();
-  await maia.patchConfig({ tokenLifetimeSeconds: 4 });
+  // 8 s: the window below is 400 ms wide (200 ms with 4 s), room for two calls on a busy machine.
+  await maia.patchConfig({ tokenLifetimeSeconds: 8 });
   h = await createMaiaHarness(maia, { watch, env: { MAIA_TOKEN_RETRY_INTERVAL_MS: '5000' } });
   await h.api.listProjects();
   const first = h.issued[0];
   await maia.addFault({ route: 'token', status: 503 });
 
-  // Past the refresh point (3.6 s), before the end of the usable life (3.8 s).
-  await clockReaches(first.requestedAtMs + 3_650);
+  // Past the refresh point (7.2 s), before the end of the usable life (7.6 s).
+  await clockReaches(first.requestedAtMs + 7_250);
   await expect(watch.observe(h.api.listProjects())).resolves.toMatchObject({ total: 5 });
   await expect(watch.observe(h.api.listProjects())).resolves.toMatchObject({ total: 5 });
   expect(new Set(apiRequests(h).map((r) => r.token))).toEqual(new Set([first.token]));
   expect(await maia.count('token', 503)).toBe(1); // one background attempt, then the pause
 
   // Once the token is spent, callers fail fast: no new attempt inside the pause.
-  await clockReaches(first.requestedAtMs + 3_900);
+  await clockReaches(first.requestedAtMs + 7_800);
   const startedMs = Date.now();
   const failure = await failureOf(watch.observe(h.api.listProjects()));
   expect(failure.code).toBe('UPSTREAM_AUTH_UNAVAILABLE');
