@@ -262,11 +262,6 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     this.client?.disconnect();
   }
 
-  /** The connections SCAN must walk: each master of a cluster, or the one server. */
-  masters(): RedisClient[] {
-    return this.client ? mastersOf(this.client) : [];
-  }
-
   // --- lifecycle and pub/sub ----------------------------------------------------------------------------
 
   async onModuleInit(): Promise<void> {
@@ -306,6 +301,11 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     // Redis is closed last: Nest calls this hook after every module's shutdown hooks that depend on it.
     const connections = [this.channels.connection, this.client].filter((c): c is RedisClient => c !== null);
     await Promise.all(connections.map((c) => closeConnection(c)));
+  }
+
+  /** The connections SCAN must walk: each master of a cluster, or the one server. */
+  private masters(): RedisClient[] {
+    return this.client ? mastersOf(this.client) : [];
   }
 
   private commands(): RedisClient {
