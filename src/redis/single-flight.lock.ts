@@ -17,7 +17,10 @@ export interface FlightPlan<T> {
   lockValue?: string;
   /** Renew the lock while the work runs, for work that may outlast `lockTtlMs`. */
   keepRenewed?: boolean;
-  /** The answer another caller left, if any. Asked after taking the lock and after each wake-up or poll. */
+  /**
+   * The answer another caller left, if any: asked after taking the lock and after each wake-up or poll.
+   * It may throw to end the flight (e.g. a fingerprint mismatch); the error reaches the caller.
+   */
   lookup(): Promise<T | undefined>;
   /** The work, done under the lock. It leaves its answer where `lookup` finds it before returning. */
   work(): Promise<T>;
