@@ -236,6 +236,16 @@ describe('undici axios adapter', () => {
     expect(neverSent.has(error.code ?? '')).toBe(false);
   });
 
+  it('refuses the options no Maia call uses instead of ignoring them', async () => {
+    handler = (_req, res) => res.end('x');
+    const auth = await failure(call('/', { auth: { username: 'u', password: 'p' } }));
+    expect([auth.code, auth.message]).toEqual(['ERR_NOT_SUPPORT', 'auth is not supported by this adapter']);
+    const bytes = await failure(call('/', { responseType: 'arraybuffer' }));
+    expect(bytes.code).toBe('ERR_NOT_SUPPORT');
+    const typedArray = await failure(call('/', { data: new Uint8Array([1]), method: 'POST' }));
+    expect(typedArray.code).toBe('ERR_BAD_REQUEST');
+  });
+
   it('refuses after close', async () => {
     await undici.close();
     const error = await failure(call('/'));

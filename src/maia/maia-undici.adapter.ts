@@ -6,7 +6,6 @@ import axios, {
   type AxiosResponse,
   type InternalAxiosRequestConfig,
 } from 'axios';
-import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Pool, type Dispatcher } from 'undici';
@@ -17,13 +16,12 @@ import { neverSentCodes } from './maia-errors';
  * keep-alive `undici.Pool` per origin, no proxy lookup per request. Axios stays the client API
  * (interceptors, `validateStatus`, transformers all run as before); only the exchange is replaced.
  *
- * Honoured: method, `url` (+ `baseURL`/`params`), headers, `auth`, `data` (string, Buffer, ArrayBuffer,
- * typed array, URLSearchParams, stream), `timeout` (whole exchange, `ECONNABORTED`), `signal` and
- * `cancelToken` (`ERR_CANCELED`), `maxBodyLength`, `maxContentLength` (`ERR_BAD_RESPONSE`, decoded
- * bytes), `responseType` (`arraybuffer` gives a Buffer, anything else a string), `responseEncoding`,
- * `decompress` (gzip, deflate, br), `validateStatus`.
- * Not honoured: proxies (the caller keeps axios' own adapter when a proxy is configured), redirects
- * (never followed, whatever `maxRedirects` says), `responseType: 'stream'`, progress callbacks, agents.
+ * Honoured: what the Maia transport and token service use: method, `url` (+ `baseURL`/`params`), headers,
+ * `data` (string or Buffer), `timeout` (whole exchange, `ECONNABORTED`), `signal` (`ERR_CANCELED`),
+ * `maxBodyLength`, `maxContentLength` (`ERR_BAD_RESPONSE`, decoded bytes), `responseType` text or json
+ * (the body as a UTF-8 string), `decompress` (gzip, deflate, br), `validateStatus`.
+ * Refused (`ERR_NOT_SUPPORT`): proxies (axios' own adapter is kept when a proxy is configured), `auth`,
+ * `cancelToken`, other response types. Ignored: redirects (never followed), progress callbacks, agents.
  *
  * Network errors carry the codes axios' http adapter gave, which callers classify: connection refused
  * and DNS failures keep the system code (`ECONNREFUSED`, `ENOTFOUND`, ...: the request never left), a
@@ -54,8 +52,6 @@ const absoluteHttpUrl = /^(https?:\/\/[^/?#]+)([^#]*)/i;
 const userAgent = `axios/${axios.VERSION}`;
 
 const ignore = (): void => undefined;
-
-type Body = string | Buffer | Uint8Array | Readable;
 
 export function createUndiciAdapter(options: UndiciAdapterOptions = {}): UndiciAxiosAdapter {
   const pools = new Map<string, Pool>();
@@ -119,18 +115,10 @@ function exchange(
       ),
     );
   }
-  if (config.proxy) {
+  const unsupported = unsupportedOption(config);
+  if (unsupported !== null) {
     return Promise.reject(
-      new AxiosError('Proxies are not supported by this adapter', AxiosError.ERR_NOT_SUPPORT, config),
-    );
-  }
-  if (config.responseType === 'stream') {
-    return Promise.reject(
-      new AxiosError(
-        'responseType stream is not supported by this adapter',
-        AxiosError.ERR_NOT_SUPPORT,
-        config,
-      ),
+      new AxiosError(`${unsupported} is not supported by this adapter`, AxiosError.ERR_NOT_SUPPORT, config),
     );
   }
   const origin = target[1].toLowerCase();
@@ -141,7 +129,7 @@ function exchange(
   const decompress = config.decompress !== false;
   const headers = requestHeaders(config, decompress);
 
-  let body: Body | undefined;
+  let body: string | Buffer | undefined;
   try {
     body = requestBody(config);
   } catch (error) {
@@ -151,7 +139,6 @@ function exchange(
   const maxContentLength = config.maxContentLength ?? -1;
   const timeout = config.timeout ?? 0;
   const signal = config.signal;
-  const cancelToken = config.cancelToken;
 
   return new Promise<AxiosResponse>((resolve, reject) => {
     const controller = new AbortController();
@@ -162,7 +149,6 @@ function exchange(
     const finish = (): void => {
       if (timer !== undefined) clearTimeout(timer);
       signal?.removeEventListener?.('abort', onAbort);
-      cancelToken?.unsubscribe(onAbort);
     };
     const fail = (error: AxiosError): void => {
       finish();
@@ -178,12 +164,11 @@ function exchange(
       stop(new CanceledError(undefined, config, request));
     }
 
-    if (signal?.aborted || cancelToken?.reason) {
+    if (signal?.aborted) {
       reject(new CanceledError(undefined, config, request));
       return;
     }
     signal?.addEventListener?.('abort', onAbort);
-    cancelToken?.subscribe(onAbort);
     if (timeout > 0) {
       timer = setTimeout(() => {
         const message = config.timeoutErrorMessage || `timeout of ${timeout}ms exceeded`;
@@ -247,32 +232,32 @@ function requestHeaders(config: InternalAxiosRequestConfig, decompress: boolean)
   // What axios' http adapter sent, so Maia sees the same request as before.
   if (!hasUserAgent) headers['User-Agent'] = userAgent;
   if (!hasAcceptEncoding && decompress) headers['Accept-Encoding'] = 'gzip, deflate, br';
-  if (config.auth) {
-    const credentials = `${config.auth.username ?? ''}:${config.auth.password ?? ''}`;
-    headers['Authorization'] = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
-  }
   return headers;
 }
 
-function requestBody(config: InternalAxiosRequestConfig): Body | undefined {
-  const data: unknown = config.data;
-  if (data === undefined || data === null) return undefined;
-  let body: Body;
-  if (typeof data === 'string' || Buffer.isBuffer(data)) body = data;
-  else if (data instanceof URLSearchParams) body = data.toString();
-  else if (data instanceof ArrayBuffer) body = Buffer.from(data);
-  else if (ArrayBuffer.isView(data)) body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  else if (data instanceof Readable) return data;
-  else {
+/** Options no Maia call uses: refused rather than silently ignored. */
+function unsupportedOption(config: InternalAxiosRequestConfig): string | null {
+  if (config.proxy) return 'A proxy';
+  if (config.auth) return 'auth';
+  if (config.cancelToken) return 'cancelToken';
+  const type = config.responseType;
+  if (type !== undefined && type !== 'text' && type !== 'json') return `responseType ${type}`;
+  return null;
+}
+
+function requestBody(config: InternalAxiosRequestConfig): string | Buffer | undefined {
+  const body: unknown = config.data;
+  if (body === undefined || body === null) return undefined;
+  if (typeof body !== 'string' && !Buffer.isBuffer(body)) {
     throw new AxiosError(
-      'Data after transformation must be a string, an ArrayBuffer, a Buffer, or a Stream',
+      'Data after transformation must be a string or a Buffer',
       AxiosError.ERR_BAD_REQUEST,
       config,
     );
   }
   const maxBodyLength = config.maxBodyLength ?? -1;
   if (maxBodyLength > -1) {
-    const length = typeof body === 'string' ? Buffer.byteLength(body) : (body as Uint8Array).byteLength;
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
     if (length > maxBodyLength) {
       throw new AxiosError(
         'Request body larger than maxBodyLength limit',
@@ -336,12 +321,8 @@ function readBody(
         : decode(raw, encoding, maxContentLength, config, request),
     )
     .then((bytes) => {
-      let data: string | Buffer = bytes;
-      if (config.responseType !== 'arraybuffer') {
-        const charset = config.responseEncoding ?? 'utf8';
-        data = bytes.toString(charset as BufferEncoding);
-        if (charset === 'utf8' && data.charCodeAt(0) === 0xfeff) data = data.slice(1);
-      }
+      let data = bytes.toString('utf8');
+      if (data.charCodeAt(0) === 0xfeff) data = data.slice(1); // a BOM, dropped as axios does
       return {
         data,
         status: statusCode,
