@@ -8,6 +8,7 @@ import { AuthService } from './auth.service';
 
 const KEY = 'reader-key-0123456789';
 const IP = '192.0.2.7';
+const ip = () => IP;
 
 const authService = new AuthService(
   loadConfig({
@@ -49,21 +50,21 @@ describe('AuthGate', () => {
   it('admits synchronously when nothing needs waiting for, and once per request', () => {
     const gate = new AuthGate(authService, limiter(false).limiter);
     const ctx = new RequestContext('r1');
-    const principal = gate.admit(ctx, { 'x-api-key': KEY }, IP);
+    const principal = gate.admit(ctx, { 'x-api-key': KEY }, ip);
     expect(principal).not.toBeInstanceOf(Promise);
     expect(ctx.principal).toBe(principal);
     // A later edge reads the outcome, whatever it is handed.
-    expect(gate.admit(ctx, { 'x-api-key': 'another' }, IP)).toBe(principal);
+    expect(gate.admit(ctx, { 'x-api-key': 'another' }, ip)).toBe(principal);
   });
 
   it('charges an HTTP request once, however many edges admit it; a socket not at all', async () => {
     const { charges, limiter: rateLimiter } = limiter(true);
     const gate = new AuthGate(authService, rateLimiter);
     const ctx = new RequestContext('r2');
-    const principal = await gate.admit(ctx, { 'x-api-key': KEY }, IP);
-    expect(await gate.admit(ctx, { 'x-api-key': KEY }, IP)).toBe(principal);
+    const principal = await gate.admit(ctx, { 'x-api-key': KEY }, ip);
+    expect(await gate.admit(ctx, { 'x-api-key': KEY }, ip)).toBe(principal);
     expect(charges).toEqual([['principal', 'api-key:reader']]);
-    await gate.admit(new RequestContext('socket'), { 'x-api-key': KEY }, IP, 'ws');
+    await gate.admit(new RequestContext('socket'), { 'x-api-key': KEY }, ip, 'ws');
     expect(charges).toHaveLength(1);
   });
 
@@ -71,9 +72,9 @@ describe('AuthGate', () => {
     const { charges, limiter: rateLimiter } = limiter(true);
     const gate = new AuthGate(authService, rateLimiter);
     const ctx = new RequestContext('r3');
-    const first = await outcome(() => gate.admit(ctx, { 'x-api-key': 'wrong' }, IP));
+    const first = await outcome(() => gate.admit(ctx, { 'x-api-key': 'wrong' }, ip));
     expect(GatewayError.is(first, ErrorCode.UNAUTHENTICATED)).toBe(true);
-    expect(await outcome(() => gate.admit(ctx, { 'x-api-key': KEY }, IP))).toBe(first);
+    expect(await outcome(() => gate.admit(ctx, { 'x-api-key': KEY }, ip))).toBe(first);
     expect(charges).toEqual([['unauthenticated', IP]]);
     expect(ctx.principal).toBeUndefined();
   });
@@ -82,9 +83,9 @@ describe('AuthGate', () => {
     const { charges, limiter: rateLimiter } = limiter(true, ([cls]) => cls === 'principal');
     const gate = new AuthGate(authService, rateLimiter);
     const ctx = new RequestContext('r4');
-    const first = await outcome(() => gate.admit(ctx, { 'x-api-key': KEY }, IP));
+    const first = await outcome(() => gate.admit(ctx, { 'x-api-key': KEY }, ip));
     expect(GatewayError.is(first, ErrorCode.RATE_LIMITED)).toBe(true);
-    expect(await outcome(() => gate.admit(ctx, { 'x-api-key': KEY }, IP))).toBe(first);
+    expect(await outcome(() => gate.admit(ctx, { 'x-api-key': KEY }, ip))).toBe(first);
     expect(charges).toHaveLength(1);
     expect(ctx.principal).toBeUndefined();
   });

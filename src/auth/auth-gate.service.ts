@@ -25,10 +25,11 @@ export class AuthGate {
     private readonly limiter: RateLimiterService,
   ) {}
 
+  /** `ip` is resolved only when a budget is charged: a hot read with rate limits off needs no proxy rules. */
   admit(
     ctx: RequestContext,
     credentials: CredentialSource | undefined | null,
-    ip: string,
+    ip: () => string,
     transport: AdmissionTransport = 'http',
   ): Principal | Promise<Principal> {
     if (ctx.principal) return ctx.principal;
@@ -50,11 +51,11 @@ export class AuthGate {
    * Charges one request (or graphql-ws operation) to the caller's budget; rejects RATE_LIMITED when spent.
    * Undefined when rate limiting is off: nothing to wait for.
    */
-  charge(principal: Principal | undefined, ip: string): Promise<void> | undefined {
+  charge(principal: Principal | undefined, ip: () => string): Promise<void> | undefined {
     if (!this.limiter.enabled) return undefined;
     // The sandbox principal is everyone: count it per IP like an anonymous caller.
     if (!principal || principal.kind === 'anonymous-sandbox') {
-      return this.limiter.assertWithinLimit('unauthenticated', ip);
+      return this.limiter.assertWithinLimit('unauthenticated', ip());
     }
     return this.limiter.assertWithinLimit('principal', principal.id);
   }
@@ -62,7 +63,7 @@ export class AuthGate {
   private admitted(
     ctx: RequestContext,
     principal: Principal,
-    ip: string,
+    ip: () => string,
     transport: AdmissionTransport,
   ): Principal | Promise<Principal> {
     const charging = transport === 'http' ? this.charge(principal, ip) : undefined;
@@ -74,13 +75,14 @@ export class AuthGate {
   }
 
   /** Remembers the refusal; failed authentications spend the client IP's small budget (guessing is slow). */
-  private refuse(ctx: RequestContext, error: unknown, ip: string): never | Promise<never> {
+  private refuse(ctx: RequestContext, error: unknown, ip: () => string): never | Promise<never> {
     const fail = (reason: unknown): never => {
       if (reason instanceof Error) ctx.refusal = reason;
       throw reason;
     };
-    if (!GatewayError.is(error, ErrorCode.UNAUTHENTICATED)) return fail(error);
-    const charging = this.charge(undefined, ip);
+    const charging = GatewayError.is(error, ErrorCode.UNAUTHENTICATED)
+      ? this.charge(undefined, ip)
+      : undefined;
     if (!charging) return fail(error);
     return charging.then(() => fail(error), fail);
   }

@@ -47,7 +47,7 @@ export class AuthGuard implements CanActivate {
       return false;
     }
     const request = this.requestOf(context);
-    const principal = await this.gate.admit(ctx, request?.headers, clientIpOf(request));
+    const principal = await this.gate.admit(ctx, request?.headers, () => clientIpOf(request));
     if (!scope) {
       this.logger.error(
         `${context.getClass().name}.${context.getHandler().name} has no @RequireScope: refused`,

@@ -45,7 +45,7 @@ export function createGraphqlAuthPlugin(gate: AuthGate): ApolloServerPlugin<Base
       const req = (requestContext.contextValue as { req?: FastifyRequest }).req;
       const admitted: Promise<GatewayError | undefined> = req
         ? new Promise<unknown>((resolve) =>
-            resolve(gate.admit(RequestContext.of(req.raw), req.headers, clientIpOf(req))),
+            resolve(gate.admit(RequestContext.of(req.raw), req.headers, () => clientIpOf(req))),
           ).then(
             () => undefined,
             (error: unknown) => {
@@ -115,7 +115,7 @@ export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
     async onConnect(ctx) {
       const extra = extraOf(ctx);
       if (!extra) return false;
-      const ip = clientIpOf(extra.request);
+      const ip = () => clientIpOf(extra.request);
       try {
         const principal = await gate.admit(RequestContext.of(extra.request), ctx.connectionParams, ip, 'ws');
         await gate.charge(principal, ip);
@@ -134,7 +134,7 @@ export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
       // onConnect admitted this socket; anything else is a bug worth refusing.
       if (!principal || !extra) return [toGraphqlError(unauthenticated(), 'ws')];
       try {
-        await gate.charge(principal, clientIpOf(extra.request));
+        await gate.charge(principal, () => clientIpOf(extra.request));
       } catch (error) {
         if (error instanceof GatewayError) return [toGraphqlError(error, 'ws')];
         throw error;

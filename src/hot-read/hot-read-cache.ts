@@ -205,7 +205,7 @@ export class HotReadCache implements OnModuleInit {
     RequestContext.run(ctx, () => {
       let admitted: Principal | Promise<Principal>;
       try {
-        admitted = this.gate.admit(ctx, req.headers, this.clientIp(req));
+        admitted = this.gate.admit(ctx, req.headers, () => this.clientIp(req));
       } catch {
         handOver();
         return;
