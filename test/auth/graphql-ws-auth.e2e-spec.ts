@@ -83,6 +83,32 @@ describe('graphql-ws authentication', () => {
     expect(closed!.atMs - expiresAtMs).toBeLessThan(2_000);
   });
 
+  it('runs socket operations as their caller: an idempotency key over graphql-ws belongs to whoever sent it', async () => {
+    const mutation =
+      'mutation X($input: ExecutePipelineInput!) { executePipeline(input: $input) { pipelineExecutionId replayed } }';
+    const input = {
+      projectId: PROJECTS.analytics,
+      pipelineName: 'transform/daily_revenue.tran.yaml',
+      environmentName: 'Dev',
+      idempotencyKey: `ws-${Date.now()}`,
+    };
+    const run = async (key: string) => {
+      const outcome = await wsCall(world.url, { 'x-api-key': key }, mutation, { input });
+      expect(outcome.code).toBe('OK');
+      return (
+        JSON.parse(outcome.body) as {
+          data: { executePipeline: { pipelineExecutionId: string; replayed: boolean } };
+        }
+      ).data.executePipeline;
+    };
+    const operator = await run(KEYS.operator);
+    expect(await run(KEYS.operator)).toEqual({ ...operator, replayed: true });
+    // Another caller's key space: the same key starts a run of its own.
+    const admin = await run(KEYS.admin);
+    expect(admin.replayed).toBe(false);
+    expect(admin.pipelineExecutionId).not.toBe(operator.pipelineExecutionId);
+  });
+
   it('refuses a token that has already expired at connection_init with 4403', async () => {
     const token = await world.jwt({}, { expiresInSeconds: -120 });
     const outcome = await wsCall(world.url, { authorization: `Bearer ${token}` }, '{ __typename }');
