@@ -134,8 +134,10 @@ describe('RedisService scripts', () => {
       await admin.script('FLUSH'); // as after a Redis restart: EVALSHA answers NOSCRIPT
       await admin.quit();
       expect(await redis.runScript(script, [key], [3])).toBe(5);
-      expect(await redis.evalScript(script.lua, [key], [1])).toBe(6);
-      await expect(redis.evalScript("return redis.call('NOPE')", [key], [])).rejects.toThrow();
+      expect(await redis.runScript(script, [key], [1])).toBe(6);
+      await expect(
+        redis.runScript(new RedisScript("return redis.call('NOPE')"), [key], []),
+      ).rejects.toThrow();
       await redis.delete(key);
     } finally {
       await redis.onApplicationShutdown();

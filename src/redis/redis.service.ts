@@ -7,9 +7,6 @@ import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, RedisScript } from './redis.scr
 export type { RedisClient } from './redis.connection';
 export type { MessageHandler } from './redis.channels';
 
-/** Scripts given as text to the deprecated `evalScript`, by text. */
-const scriptsByText = new Map<string, RedisScript>();
-
 /**
  * The one door to Redis. No other module opens a connection or calls ioredis: they use the named
  * operations below, or the primitives built on them (`RedisLease`, `SingleFlightLock`, `RedisScript`).
@@ -25,8 +22,8 @@ const scriptsByText = new Map<string, RedisScript>();
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
-  /** @deprecated Use the named operations; this becomes private once every caller has moved. */
-  readonly client: RedisClient | null;
+  /** Commands; null without REDIS_URL. Private: other modules use the named operations. */
+  private readonly client: RedisClient | null;
   private readonly channels: RedisChannels;
   readonly keyPrefix: string;
 
@@ -94,17 +91,6 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       if (!(error as Error).message.includes('NOSCRIPT')) throw error;
       return client.eval(script.lua, keys.length, ...keys, ...args);
     }
-  }
-
-  /** @deprecated Use `runScript` with a module-level `RedisScript`. */
-  async evalScript(
-    lua: string,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-  ): Promise<unknown> {
-    let script = scriptsByText.get(lua);
-    if (!script) scriptsByText.set(lua, (script = new RedisScript(lua)));
-    return this.runScript(script, keys, args);
   }
 
   /** Deletes `key` only while it holds `expected`. True when it was deleted. */
