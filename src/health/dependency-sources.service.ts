@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type Type } from '@nestjs/common';
+import { Injectable, Logger, Optional, type OnApplicationBootstrap, type Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { CacheService } from '../cache/cache.service';
 import { ExecutionWatchService } from '../watch/execution-watch.service';
@@ -10,9 +10,10 @@ import { type MaiaStatusSample } from './dependency-status';
 
 /**
  * Connects readiness and metrics to the parts they report on, read when probed or scraped: the Maia
- * transport (breaker, rate-limit cooldown), the cache's counters and the watcher's activity. Looked up
- * without importing their modules, so a gateway assembled without one of them (a unit context) still
- * starts; what is missing is simply not reported.
+ * transport (breaker, rate-limit cooldown), the cache's counters and the watcher's activity; what a
+ * gateway is assembled without (a unit context) is not reported. The watcher is injected (its module is
+ * global); the others are looked up: the health module imports neither the cache's module nor Maia's,
+ * and Maia's exports neither its transport nor its token service.
  */
 @Injectable()
 export class DependencySourcesService implements OnApplicationBootstrap {
@@ -22,6 +23,7 @@ export class DependencySourcesService implements OnApplicationBootstrap {
     private readonly moduleRef: ModuleRef,
     private readonly metrics: MetricsService,
     private readonly maiaHealth: MaiaHealthIndicator,
+    @Optional() private readonly watch?: ExecutionWatchService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -56,7 +58,7 @@ export class DependencySourcesService implements OnApplicationBootstrap {
         })),
       );
     }
-    const watch = this.find(ExecutionWatchService);
+    const watch = this.watch;
     if (watch) {
       this.metrics.setWatchSource(() => {
         const activity = watch.activity();
