@@ -1,25 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createGateway } from '../../src/bootstrap';
 import { loadConfig, type AppConfig } from '../../src/config';
+import { gatewayEnv, type GatewayEnv } from '../support/gateway-env';
 
-/** Environment of a gateway under test: development mode, quiet, its own Redis key prefix. */
-export function opsEnv(
-  overrides: Record<string, string | undefined> = {},
-): Record<string, string | undefined> {
-  return {
-    GATEWAY_MODE: 'development',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'silent',
-    REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
-    MAIA_CLIENT_ID: 'sandbox-client',
-    MAIA_CLIENT_SECRET: 'sandbox-secret',
-    MAIA_BASE_URL: 'http://127.0.0.1:9/dpc',
-    MAIA_TOKEN_URL: 'http://127.0.0.1:9/oauth/dpc/token',
-    ...overrides,
-  };
+/** Environment of a gateway under test: development mode, quiet, its own Redis key prefix, no Maia. */
+export function opsEnv(overrides: GatewayEnv = {}): GatewayEnv {
+  return gatewayEnv(NO_MAIA, overrides);
 }
+
+/** A port nothing listens on: ops suites test the gateway's own surfaces, not Maia. */
+const NO_MAIA = { url: 'http://127.0.0.1:9', clientId: 'sandbox-client', clientSecret: 'sandbox-secret' };
 
 /** An in-process gateway listening on a random port. */
 export async function startInProcessGateway(
