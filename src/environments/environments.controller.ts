@@ -1,6 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequireScope } from '../auth/require-scope.decorator';
+import { maiaRoutes } from '../common/http/maia-routes';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
 import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
@@ -9,7 +10,7 @@ import { toEnvironmentDto } from './environment.mapper';
 import { EnvironmentsService } from './environments.service';
 
 @ApiTags('environments')
-@Controller('api/v1/projects/:projectId/environments')
+@Controller(maiaRoutes('projects/:projectId/environments'))
 export class EnvironmentsController {
   constructor(private readonly environments: EnvironmentsService) {}
 

@@ -18,6 +18,7 @@ import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { ErrorCode, GatewayError } from '../common/errors';
+import { maiaRoutes } from '../common/http/maia-routes';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
 import { ProjectParamsDto } from '../environments/dto/environment.dto';
@@ -30,6 +31,7 @@ import {
   ExecutionDto,
   ExecutionListDto,
   ExecutionParamsDto,
+  ExecutionStatusDto,
   ListExecutionsQueryDto,
   StepPageDto,
 } from './dto/execution-rest.dto';
@@ -42,7 +44,7 @@ export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
 
 /** Maia's execution routes under the project, same paths, bodies and shapes. */
 @ApiTags('pipeline executions')
-@Controller('api/v1/projects/:projectId/pipeline-executions')
+@Controller(maiaRoutes('projects/:projectId/pipeline-executions'))
 export class ProjectExecutionsController {
   constructor(
     private readonly executions: ExecutionsService,
@@ -97,6 +99,18 @@ export class ProjectExecutionsController {
     return toExecutionDto(waited ?? (await this.executions.get(projectId, pipelineExecutionId)));
   }
 
+  @Get(':pipelineExecutionId/status')
+  @RequireScope('read')
+  @ApiOperation({
+    summary:
+      'The status of an execution, the light call for polling (as Maia …/pipeline-executions/{id}/status)',
+  })
+  @ApiOkResponse({ type: ExecutionStatusDto })
+  async status(@Param() { projectId, pipelineExecutionId }: ExecutionParamsDto): Promise<ExecutionStatusDto> {
+    const { status, rawStatus } = await this.executions.status(projectId, pipelineExecutionId);
+    return { status: rawStatus || status };
+  }
+
   @Get(':pipelineExecutionId/steps')
   @RequireScope('read')
   @ApiOperation({ summary: 'The steps of an execution (as Maia …/pipeline-executions/{id}/steps)' })
@@ -127,7 +141,7 @@ export class ProjectExecutionsController {
 }
 
 @ApiTags('pipeline executions')
-@Controller('api/v1/pipeline-executions')
+@Controller(maiaRoutes('pipeline-executions'))
 export class ExecutionsController {
   constructor(
     private readonly executions: ExecutionsService,

@@ -13,6 +13,7 @@ import {
   type ExecutionListPage,
   type MaiaApi,
   type MaiaExecution,
+  type MaiaExecutionStatus,
   type MaiaStep,
 } from '../maia/maia.types';
 import { MAX_VARIABLE_VALUE_LENGTH, MAX_VARIABLES } from './dto/execution-limits';
@@ -61,6 +62,11 @@ export class ExecutionsService {
 
   get(projectId: string, executionId: string): Promise<MaiaExecution> {
     return this.maia.getExecution(projectId, executionId);
+  }
+
+  /** The light poll (Maia's status route; the client falls back to the details when it is not understood). */
+  status(projectId: string, executionId: string): Promise<MaiaExecutionStatus> {
+    return this.maia.getExecutionStatus(projectId, executionId);
   }
 
   steps(projectId: string, executionId: string, page: number, size: number): Promise<Page<MaiaStep>> {

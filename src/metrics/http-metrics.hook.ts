@@ -4,6 +4,8 @@ import { type HttpTransport, type MetricsService } from './metrics.service';
 /** Probes and scrapes are not counted: they would dwarf real traffic and tell nothing about it. */
 const UNCOUNTED_ROUTES = new Set(['/health/live', '/health/ready', '/metrics']);
 const GRAPHQL_PATH = '/graphql';
+/** The REST face: the gateway's base and Maia's own (`/dpc/v1`, for clients that swap only the host). */
+const REST_TEMPLATE = /^\/(?:api|dpc)\//;
 const OPERATION_IN_DOCUMENT = /(?:^|[\s},])(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/;
 
 /**
@@ -31,7 +33,7 @@ export function httpMetricLabels(request: FastifyRequest): { transport: HttpTran
 function classify(request: FastifyRequest, template: string | undefined): [HttpTransport, string] {
   if (template === undefined) return ['other', 'unmatched'];
   if (template === GRAPHQL_PATH) return ['graphql', graphqlOperationName(request.body, request.query)];
-  return [template.startsWith('/api/') ? 'rest' : 'other', template];
+  return [REST_TEMPLATE.test(template) ? 'rest' : 'other', template];
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequireScope } from '../auth/require-scope.decorator';
+import { maiaRoutes } from '../common/http/maia-routes';
 import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
 import { ProjectParamsDto } from '../environments/dto/environment.dto';
 import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
@@ -9,7 +10,7 @@ import { toPublishedPipelineDto } from './pipeline.mapper';
 import { PipelinesService } from './pipelines.service';
 
 @ApiTags('published pipelines')
-@Controller('api/v1/projects/:projectId/published-pipelines')
+@Controller(maiaRoutes('projects/:projectId/published-pipelines'))
 export class PipelinesController {
   constructor(private readonly pipelines: PipelinesService) {}
 

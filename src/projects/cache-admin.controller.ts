@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags 
 import { IsOptional, IsUUID } from 'class-validator';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { CacheService } from '../cache/cache.service';
+import { GATEWAY_EXTENSIONS_TAG, GATEWAY_REST_PREFIX } from '../common/http/maia-routes';
 
 export class InvalidateCacheBodyDto {
   @ApiPropertyOptional({
@@ -19,15 +20,15 @@ export class InvalidateCacheResponseDto {
   invalidated!: string;
 }
 
-@ApiTags('administration')
-@Controller('api/v1/cache')
+@ApiTags(GATEWAY_EXTENSIONS_TAG)
+@Controller(`${GATEWAY_REST_PREFIX}/cache`)
 export class CacheAdminController {
   constructor(private readonly cache: CacheService) {}
 
   @Post('invalidate')
   @HttpCode(200)
   @RequireScope('admin')
-  @ApiOperation({ summary: 'Drop cached lookups on every replica' })
+  @ApiOperation({ summary: 'Gateway extension: drop cached lookups on every replica' })
   @ApiOkResponse({ type: InvalidateCacheResponseDto })
   invalidate(@Body() body: InvalidateCacheBodyDto | undefined): Promise<InvalidateCacheResponseDto> {
     return this.cache.invalidate({ projectId: body?.projectId });

@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
 import { RequireScope } from '../auth/require-scope.decorator';
+import { maiaRoutes } from '../common/http/maia-routes';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { DEFAULT_PAGE_SIZE } from '../common/http/pagination';
 import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
@@ -10,7 +11,7 @@ import { ProjectPageDto } from './dto/project.dto';
 import { ProjectsService } from './projects.service';
 
 @ApiTags('projects')
-@Controller('api/v1/projects')
+@Controller(maiaRoutes('projects'))
 export class ProjectsController {
   constructor(private readonly projects: ProjectsService) {}
 

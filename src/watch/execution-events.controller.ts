@@ -3,6 +3,7 @@ import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { ErrorCode, GatewayError } from '../common/errors';
+import { GATEWAY_EXTENSIONS_TAG, GATEWAY_REST_PREFIX } from '../common/http/maia-routes';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { ExecutionParamsDto } from '../executions/dto/execution-rest.dto';
 import { toExecutionDto } from '../executions/execution.mapper';
@@ -24,8 +25,8 @@ const CURSOR = /^\d{1,16}$/;
  *
  * Errors before the first event (bad ids, unknown execution, limits) are plain problem+json answers.
  */
-@ApiTags('pipeline executions')
-@Controller('api/v1/projects/:projectId/pipeline-executions')
+@ApiTags(GATEWAY_EXTENSIONS_TAG)
+@Controller(`${GATEWAY_REST_PREFIX}/projects/:projectId/pipeline-executions`)
 export class ExecutionEventsController {
   constructor(
     private readonly watch: ExecutionWatchService,
@@ -34,7 +35,10 @@ export class ExecutionEventsController {
 
   @Get(':pipelineExecutionId/events')
   @RequireScope('read')
-  @ApiOperation({ summary: 'Live status of an execution as server-sent events (resume with Last-Event-ID)' })
+  @ApiOperation({
+    summary:
+      'Gateway extension: live status of an execution as server-sent events (resume with Last-Event-ID)',
+  })
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (cursor).' })
   @ApiQuery({

@@ -98,6 +98,26 @@ function restOp(
   };
 }
 
+/**
+ * A Maia route under the gateway's base (`/api/v1`) and, as the same op, under Maia's own (`/dpc/v1`, a
+ * client that swaps only the host): both must be authorized the same way.
+ */
+function maiaRestOps(
+  name: string,
+  route: string,
+  scope: Scope,
+  target: Op['target'],
+  path: string,
+  body?: unknown,
+  allowed?: string,
+): Op[] {
+  const hostSwapped = (text: string) => text.replace('/api/v1/', '/dpc/v1/');
+  return [
+    restOp(name, route, scope, target, path, body, allowed),
+    restOp(`${name} (/dpc/v1)`, hostSwapped(route), scope, target, hostSwapped(path), body, allowed),
+  ];
+}
+
 const OPS: Op[] = [
   gqlOp(
     'projects',
@@ -205,22 +225,22 @@ const OPS: Op[] = [
         },
       ),
   },
-  restOp('REST projects', 'GET /api/v1/projects', 'read', 'list', '/api/v1/projects?size=100'),
-  restOp(
+  ...maiaRestOps('REST projects', 'GET /api/v1/projects', 'read', 'list', '/api/v1/projects?size=100'),
+  ...maiaRestOps(
     'REST environments',
     'GET /api/v1/projects/{projectId}/environments',
     'read',
     'project',
     `/api/v1/projects/${A}/environments`,
   ),
-  restOp(
+  ...maiaRestOps(
     'REST published pipelines',
     'GET /api/v1/projects/{projectId}/published-pipelines',
     'read',
     'project',
     `/api/v1/projects/${A}/published-pipelines?environmentName=Dev`,
   ),
-  restOp(
+  ...maiaRestOps(
     'REST execute',
     'POST /api/v1/projects/{projectId}/pipeline-executions',
     'execute',
@@ -228,28 +248,35 @@ const OPS: Op[] = [
     `/api/v1/projects/${A}/pipeline-executions`,
     { pipelineName: 'FOLDER/load_orders.orch.yaml', environmentName: 'Dev' },
   ),
-  restOp(
+  ...maiaRestOps(
     'REST execution',
     'GET /api/v1/projects/{projectId}/pipeline-executions/{pipelineExecutionId}',
     'read',
     'project',
     `/api/v1/projects/${A}/pipeline-executions/${E}`,
   ),
-  restOp(
+  ...maiaRestOps(
     'REST execution with waitSeconds',
     'GET /api/v1/projects/{projectId}/pipeline-executions/{pipelineExecutionId}',
     'read',
     'project',
     `/api/v1/projects/${A}/pipeline-executions/${E}?waitSeconds=1`,
   ),
-  restOp(
+  ...maiaRestOps(
+    'REST light status',
+    'GET /api/v1/projects/{projectId}/pipeline-executions/{pipelineExecutionId}/status',
+    'read',
+    'project',
+    `/api/v1/projects/${A}/pipeline-executions/${E}/status`,
+  ),
+  ...maiaRestOps(
     'REST steps',
     'GET /api/v1/projects/{projectId}/pipeline-executions/{pipelineExecutionId}/steps',
     'read',
     'project',
     `/api/v1/projects/${A}/pipeline-executions/${E}/steps`,
   ),
-  restOp(
+  ...maiaRestOps(
     'REST cancel (a finished run)',
     'PATCH /api/v1/projects/{projectId}/pipeline-executions/{pipelineExecutionId}',
     'cancel',
@@ -268,14 +295,14 @@ const OPS: Op[] = [
     call: (url, headers, projectId = A) =>
       sseCall(url, headers, `/api/v1/projects/${projectId}/pipeline-executions/${E}/events`),
   },
-  restOp(
+  ...maiaRestOps(
     'REST executions of every visible project',
     'GET /api/v1/pipeline-executions',
     'read',
     'list',
     '/api/v1/pipeline-executions?limit=100',
   ),
-  restOp(
+  ...maiaRestOps(
     'REST executions of one project',
     'GET /api/v1/pipeline-executions',
     'read',
@@ -313,7 +340,12 @@ function expectedOutcome(op: Op, caller: Caller): Expected {
     op.transport === 'rest' || op.transport === 'sse'
       ? {
           code,
-          status: code === 'OK' ? (op.name === 'REST execute' ? 201 : 200) : httpStatusOf(code as ErrorCode),
+          status:
+            code === 'OK'
+              ? op.name.startsWith('REST execute')
+                ? 201
+                : 200
+              : httpStatusOf(code as ErrorCode),
         }
       : { code };
   if (caller === 'admin') return withStatus(allowed);

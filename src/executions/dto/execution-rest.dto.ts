@@ -106,6 +106,11 @@ export class ExecutionDto {
   @ApiProperty({ nullable: true, type: String }) user!: string | null;
 }
 
+/** The light status answer: `{ status }` with Maia's own status string. */
+export class ExecutionStatusDto {
+  @ApiProperty({ example: 'RUNNING' }) status!: string;
+}
+
 export class StepResultDto {
   @ApiProperty() status!: string;
   @ApiPropertyOptional({ format: 'date-time' }) startedAt?: string;

@@ -10,7 +10,7 @@ export class WaitSecondsQueryDto {
     minimum: 0,
     maximum: MAX_WAIT_SECONDS,
     description:
-      'Answer as soon as the run is finished, or after this many seconds with its current state (0: at once).',
+      'Gateway extension (Maia has no such parameter): answer as soon as the run is finished, or after this many seconds with its current state (0: at once).',
   })
   @IsOptional()
   @Type(() => Number)
