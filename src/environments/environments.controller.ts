@@ -1,9 +1,10 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { maiaRoutes } from '../common/http/maia-routes';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
+import { RestOperation } from '../common/http/rest-operation.decorator';
 import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { EnvironmentPageDto, ProjectParamsDto } from './dto/environment.dto';
 import { toEnvironmentDto } from './environment.mapper';
@@ -17,8 +18,9 @@ export class EnvironmentsController {
   @Get()
   @RequireScope('read')
   @WholeAnswerCacheable()
-  @ApiOperation({
+  @RestOperation('listEnvironments', {
     summary: 'List the environments of a project (as Maia GET /v1/projects/{projectId}/environments)',
+    errors: [400, 404],
   })
   @ApiOkResponse({ type: EnvironmentPageDto })
   async list(

@@ -11,7 +11,7 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
-import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AccessPolicy } from '../auth/access-policy';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
@@ -21,6 +21,7 @@ import { ErrorCode, GatewayError } from '../common/errors';
 import { maiaRoutes } from '../common/http/maia-routes';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
+import { RestOperation } from '../common/http/rest-operation.decorator';
 import { ProjectParamsDto } from '../environments/dto/environment.dto';
 import type { ExecutionStatus } from '../maia/maia.types';
 import { IDEMPOTENCY_KEY_PATTERN } from './dto/execution-limits';
@@ -54,8 +55,9 @@ export class ProjectExecutionsController {
   @Post()
   @HttpCode(201)
   @RequireScope('execute')
-  @ApiOperation({
+  @RestOperation('executePipeline', {
     summary: 'Execute a published pipeline (as Maia POST /v1/projects/{projectId}/pipeline-executions)',
+    errors: [400, 404, 409, 410, 413, 415],
   })
   @ApiHeader({
     name: 'Idempotency-Key',
@@ -87,7 +89,10 @@ export class ProjectExecutionsController {
 
   @Get(':pipelineExecutionId')
   @RequireScope('read')
-  @ApiOperation({ summary: 'An execution, read from Maia now (flat, as Maia documents it)' })
+  @RestOperation('getPipelineExecution', {
+    summary: 'An execution, read from Maia now (flat, as Maia documents it)',
+    errors: [400, 404],
+  })
   @ApiOkResponse({ type: ExecutionDto })
   async get(
     @Param() { projectId, pipelineExecutionId }: ExecutionParamsDto,
@@ -101,9 +106,10 @@ export class ProjectExecutionsController {
 
   @Get(':pipelineExecutionId/status')
   @RequireScope('read')
-  @ApiOperation({
+  @RestOperation('getExecutionStatusOnly', {
     summary:
       'The status of an execution, the light call for polling (as Maia …/pipeline-executions/{id}/status)',
+    errors: [400, 404],
   })
   @ApiOkResponse({ type: ExecutionStatusDto })
   async status(@Param() { projectId, pipelineExecutionId }: ExecutionParamsDto): Promise<ExecutionStatusDto> {
@@ -113,7 +119,10 @@ export class ProjectExecutionsController {
 
   @Get(':pipelineExecutionId/steps')
   @RequireScope('read')
-  @ApiOperation({ summary: 'The steps of an execution (as Maia …/pipeline-executions/{id}/steps)' })
+  @RestOperation('getPipelineExecutionSteps', {
+    summary: 'The steps of an execution (as Maia …/pipeline-executions/{id}/steps)',
+    errors: [400, 404],
+  })
   @ApiOkResponse({ type: StepPageDto })
   async steps(
     @Param() { projectId, pipelineExecutionId }: ExecutionParamsDto,
@@ -130,7 +139,10 @@ export class ProjectExecutionsController {
 
   @Patch(':pipelineExecutionId')
   @RequireScope('cancel')
-  @ApiOperation({ summary: 'Cancel an execution: body {"status": "CANCELLED", "forceUpdate": false}' })
+  @RestOperation('cancelPipelineExecution', {
+    summary: 'Cancel an execution: body {"status": "CANCELLED", "forceUpdate": false}',
+    errors: [400, 404, 409, 413, 415],
+  })
   @ApiOkResponse({ type: ExecutePipelineResponseDto })
   cancel(
     @Param() { projectId, pipelineExecutionId }: ExecutionParamsDto,
@@ -150,9 +162,9 @@ export class ExecutionsController {
 
   @Get()
   @RequireScope('read')
-  @ApiOperation({
+  @RestOperation('listPipelineExecutions', {
     summary: 'List executions, newest first, with token paging (as Maia GET /v1/pipeline-executions)',
-    description: 'Without startedAfter/startedBefore, the last 7 days are listed.',
+    errors: [400],
   })
   @ApiOkResponse({ type: ExecutionListDto })
   async list(

@@ -7,6 +7,7 @@ import {
   type HealthCheckResult,
 } from '@nestjs/terminus';
 import { Public } from '../auth/public.decorator';
+import { PublicOperation } from '../common/http/rest-operation.decorator';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { MaiaHealthIndicator } from './maia-health.indicator';
 import { RedisHealthIndicator } from './redis-health.indicator';
@@ -33,11 +34,16 @@ export class HealthController {
   ) {}
 
   @Get('live')
+  @PublicOperation('getLiveness', 'Liveness probe: the process answers')
   live(): { status: 'ok'; uptimeSeconds: number } {
     return { status: 'ok', uptimeSeconds: Math.round(process.uptime()) };
   }
 
   @Get('ready')
+  @PublicOperation(
+    'getReadiness',
+    'Readiness probe: 503 while starting or draining; dependencies in the body',
+  )
   @HealthCheck()
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<ReadinessBody> {
     try {

@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, NotFoundException, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/public.decorator';
+import { PublicOperation } from '../common/http/rest-operation.decorator';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { MetricsService } from './metrics.service';
 
@@ -14,6 +15,7 @@ export class MetricsController {
   ) {}
 
   @Get()
+  @PublicOperation('getMetrics', 'Prometheus metrics (404 when METRICS_ENABLED is off)')
   async scrape(@Res() reply: FastifyReply): Promise<void> {
     if (!this.config.observability.metricsEnabled) throw new NotFoundException();
     const { contentType, body } = await this.metrics.exposition();

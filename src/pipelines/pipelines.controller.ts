@@ -1,8 +1,9 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { maiaRoutes } from '../common/http/maia-routes';
 import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
+import { RestOperation } from '../common/http/rest-operation.decorator';
 import { ProjectParamsDto } from '../environments/dto/environment.dto';
 import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { PublishedPipelinePageDto, PublishedPipelinesQueryDto } from './dto/published-pipeline.dto';
@@ -17,9 +18,10 @@ export class PipelinesController {
   @Get()
   @RequireScope('read')
   @WholeAnswerCacheable()
-  @ApiOperation({
+  @RestOperation('listPublishedPipelines', {
     summary:
-      'List the pipelines published to an environment (as Maia GET /v1/projects/{projectId}/published-pipelines)',
+      'List the published pipelines of a project (as Maia GET /v1/projects/{projectId}/published-pipelines)',
+    errors: [400, 404],
   })
   @ApiOkResponse({ type: PublishedPipelinePageDto })
   async list(

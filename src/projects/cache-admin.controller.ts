@@ -1,9 +1,10 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsUUID } from 'class-validator';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { CacheService } from '../cache/cache.service';
 import { GATEWAY_EXTENSIONS_TAG, GATEWAY_REST_PREFIX } from '../common/http/maia-routes';
+import { RestOperation } from '../common/http/rest-operation.decorator';
 
 export class InvalidateCacheBodyDto {
   @ApiPropertyOptional({
@@ -28,7 +29,12 @@ export class CacheAdminController {
   @Post('invalidate')
   @HttpCode(200)
   @RequireScope('admin')
-  @ApiOperation({ summary: 'Gateway extension: drop cached lookups on every replica' })
+  @RestOperation('invalidateCache', {
+    summary: 'Gateway extension: drop cached lookups on every replica',
+    errors: [400, 413, 415],
+    upstream: false,
+    extension: true,
+  })
   @ApiOkResponse({ type: InvalidateCacheResponseDto })
   invalidate(@Body() body: InvalidateCacheBodyDto | undefined): Promise<InvalidateCacheResponseDto> {
     return this.cache.invalidate({ projectId: body?.projectId });

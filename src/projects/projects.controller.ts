@@ -1,11 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { maiaRoutes } from '../common/http/maia-routes';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { DEFAULT_PAGE_SIZE } from '../common/http/pagination';
+import { RestOperation } from '../common/http/rest-operation.decorator';
 import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { ProjectPageDto } from './dto/project.dto';
 import { ProjectsService } from './projects.service';
@@ -18,7 +19,7 @@ export class ProjectsController {
   @Get()
   @RequireScope('read')
   @WholeAnswerCacheable()
-  @ApiOperation({ summary: 'List projects (as Maia GET /v1/projects)' })
+  @RestOperation('listProjects', { summary: 'List projects (as Maia GET /v1/projects)', errors: [400] })
   @ApiOkResponse({ type: ProjectPageDto })
   list(@Query() query: PageQueryDto, @CurrentPrincipal() principal: Principal): Promise<ProjectPageDto> {
     return this.projects.listPage(query.page ?? 0, query.size ?? DEFAULT_PAGE_SIZE, principal);

@@ -1,9 +1,10 @@
 import { Controller, Get, Headers, Inject, Param, Query, Req, Res } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { GATEWAY_EXTENSIONS_TAG, GATEWAY_REST_PREFIX } from '../common/http/maia-routes';
+import { RestOperation } from '../common/http/rest-operation.decorator';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { ExecutionParamsDto } from '../executions/dto/execution-rest.dto';
 import { toExecutionDto } from '../executions/execution.mapper';
@@ -35,9 +36,11 @@ export class ExecutionEventsController {
 
   @Get(':pipelineExecutionId/events')
   @RequireScope('read')
-  @ApiOperation({
+  @RestOperation('watchPipelineExecution', {
     summary:
       'Gateway extension: live status of an execution as server-sent events (resume with Last-Event-ID)',
+    errors: [400, 404],
+    extension: true,
   })
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (cursor).' })

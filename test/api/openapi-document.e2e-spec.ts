@@ -1,0 +1,181 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { ErrorCode } from '../../src/common/errors';
+import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
+import { gatewayEnv, startGateway, type InProcessGateway } from '../support/gateway-inprocess';
+
+const run = promisify(execFile);
+const REPO_ROOT = resolve(__dirname, '..', '..');
+const PRINT_OPENAPI = join(REPO_ROOT, 'dist', 'schema', 'print-openapi.js');
+const OPENAPI_FILE = join(REPO_ROOT, 'openapi.json');
+
+type Schema = Record<string, unknown>;
+interface Operation {
+  operationId?: string;
+  security?: Record<string, string[]>[];
+  tags?: string[];
+  parameters?: { name: string; in: string; required?: boolean; schema?: Schema; example?: unknown }[];
+  requestBody?: { content: Record<string, { schema: Schema }> };
+  responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
+  'x-gateway-extension'?: boolean;
+  'x-same-operation-as'?: string;
+}
+interface Document {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, Schema>; securitySchemes: Record<string, Schema> };
+}
+
+const committed = (): Document => JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')) as Document;
+const operations = (document: Document) =>
+  Object.entries(document.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, operation]) => ({ path, method, operation })),
+  );
+const PUBLIC_PATHS = ['/health/live', '/health/ready', '/metrics'];
+
+/** `openapi.json` is the served document, checked for drift like `schema.gql`, and says what clients need. */
+describe('openapi.json', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'openapi-drift-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the committed file is what the code generates (the CI check passes)', async () => {
+    const { stdout } = await run(process.execPath, [PRINT_OPENAPI, '--check'], { cwd: REPO_ROOT });
+    expect(stdout).toContain('is up to date');
+  });
+
+  it('a drifted file fails the check with a clear message and a non-zero exit', async () => {
+    const drifted = join(dir, 'openapi.json');
+    writeFileSync(
+      drifted,
+      readFileSync(OPENAPI_FILE, 'utf8').replace('"listProjects"', '"ProjectsController_list"'),
+    );
+    const failure = await run(process.execPath, [PRINT_OPENAPI, '--check', '--file', drifted], {
+      cwd: REPO_ROOT,
+    }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toContain('has drifted from the code');
+    expect(failure?.stderr).toContain("Run 'npm run openapi'");
+  });
+
+  it('is OpenAPI 3.1 with Maia operation ids, unique, on /api/v1 and again on /dpc/v1', () => {
+    const document = committed();
+    expect(document.openapi).toBe('3.1.0');
+    const ids = operations(document).map(({ operation }) => operation.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    const byPath = (path: string, method: string) => document.paths[path]?.[method]?.operationId;
+    const maia = {
+      '/v1/projects get': 'listProjects',
+      '/v1/projects/{projectId}/environments get': 'listEnvironments',
+      '/v1/projects/{projectId}/published-pipelines get': 'listPublishedPipelines',
+      '/v1/projects/{projectId}/pipeline-executions post': 'executePipeline',
+      '/v1/projects/{projectId}/pipeline-executions/{pipelineExecutionId} get': 'getPipelineExecution',
+      '/v1/projects/{projectId}/pipeline-executions/{pipelineExecutionId}/status get':
+        'getExecutionStatusOnly',
+      '/v1/projects/{projectId}/pipeline-executions/{pipelineExecutionId}/steps get':
+        'getPipelineExecutionSteps',
+      '/v1/projects/{projectId}/pipeline-executions/{pipelineExecutionId} patch': 'cancelPipelineExecution',
+      '/v1/pipeline-executions get': 'listPipelineExecutions',
+    };
+    for (const [route, id] of Object.entries(maia)) {
+      const [path, method] = route.split(' ');
+      expect(byPath(`/api${path}`, method)).toBe(id);
+      expect(byPath(`/dpc${path}`, method)).toBe(`${id}ViaDpcPath`);
+      expect(document.paths[`/dpc${path}`][method]['x-same-operation-as']).toBe(id);
+    }
+    expect(ids.filter((id) => id?.includes('_'))).toEqual([]); // no framework defaults
+  });
+
+  it('every operation but the probes needs an API key or a bearer JWT; the probes need nothing', () => {
+    const document = committed();
+    expect(document.components.securitySchemes).toMatchObject({
+      apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+      bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+    });
+    for (const { path, operation } of operations(document)) {
+      expect([path, operation.security]).toEqual([
+        path,
+        PUBLIC_PATHS.includes(path) ? [] : [{ apiKey: [] }, { bearer: [] }],
+      ]);
+    }
+  });
+
+  it('every error response is the one problem schema, whose code is the enum of the gateway codes', () => {
+    const document = committed();
+    expect(document.components.schemas.ErrorCode).toMatchObject({
+      type: 'string',
+      enum: Object.values(ErrorCode),
+    });
+    expect(document.components.schemas.ProblemDto).toMatchObject({
+      required: expect.arrayContaining(['code', 'status', 'error', 'type', 'title', 'detail']),
+      properties: { status: { type: 'integer' }, error: { type: 'string' } },
+    });
+    for (const { path, operation } of operations(document)) {
+      if (PUBLIC_PATHS.includes(path)) continue;
+      const errors = Object.keys(operation.responses).filter((status) => Number(status) >= 400);
+      expect(errors).toEqual(expect.arrayContaining(['401', '403', '429', '500', '503']));
+      for (const status of errors) {
+        expect([path, status, operation.responses[status].content]).toEqual([
+          path,
+          status,
+          { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDto' } } },
+        ]);
+      }
+    }
+    const execute = document.paths['/api/v1/projects/{projectId}/pipeline-executions'].post;
+    expect(Object.keys(execute.responses)).toEqual(
+      expect.arrayContaining(['201', '400', '404', '409', '410', '415']),
+    );
+  });
+
+  it('numbers are integers, nullable members are 3.1 type unions', () => {
+    const text = readFileSync(OPENAPI_FILE, 'utf8');
+    expect(text).not.toMatch(/"type": "number"/);
+    expect(text).not.toMatch(/"nullable"/);
+    const document = committed();
+    const execution = document.components.schemas.ExecutionDto as { properties: Record<string, Schema> };
+    expect(execution.properties.finishedAt).toMatchObject({ type: ['string', 'null'] });
+  });
+
+  it('gateway extensions are marked: their operations, and the parameters Maia does not take', () => {
+    const document = committed();
+    const extensions = operations(document)
+      .filter(({ operation }) => operation['x-gateway-extension'])
+      .map(({ operation }) => operation.operationId);
+    expect(extensions).toEqual(
+      expect.arrayContaining(['invalidateCache', 'watchPipelineExecution', 'getLiveness', 'getMetrics']),
+    );
+    expect(extensions).not.toContain('executePipeline');
+    const read = document.paths['/api/v1/projects/{projectId}/pipeline-executions/{pipelineExecutionId}'].get;
+    expect(read.parameters?.find((p) => p.name === 'waitSeconds')).toMatchObject({
+      'x-gateway-extension': true,
+    });
+  });
+});
+
+/** The served document is the committed one: what Swagger UI shows is what the SDK was generated from. */
+describe('/api/docs-json', () => {
+  let maia: EmulatorFixture;
+  let gateway: InProcessGateway;
+  beforeAll(async () => {
+    maia = await startEmulatorFixture();
+    gateway = await startGateway(gatewayEnv(maia));
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await maia?.close();
+  });
+
+  it('serves exactly openapi.json', async () => {
+    const served = (await (await fetch(`${gateway.url}/api/docs-json`)).json()) as Document;
+    expect(served).toEqual(committed());
+  });
+});
