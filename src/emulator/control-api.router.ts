@@ -2,6 +2,7 @@ import { validateConfigPatch, type EmulatorConfig } from './emulator.config';
 import type { CounterRegistry } from './counter.registry';
 import { snapshotOf, toWireExecution } from './execution.model';
 import type { FaultRegistry } from './fault.registry';
+import type { RequestLog } from './request.log';
 import { HttpProblem, emptyReply, jsonReply, type Reply } from './http.util';
 import type { TokenStore } from './token.store';
 import type { WorldState } from './world.state';
@@ -10,6 +11,7 @@ export interface ControlDeps {
   world: WorldState;
   faults: FaultRegistry;
   counters: CounterRegistry;
+  requests: RequestLog;
   tokens: TokenStore;
   config: EmulatorConfig;
   reset: () => void;
@@ -52,6 +54,11 @@ export function handleControl(
       return jsonReply(200, deps.counters.view());
     case 'DELETE counters':
       deps.counters.clear();
+      return emptyReply(204);
+    case 'GET requests':
+      return jsonReply(200, deps.requests.view());
+    case 'DELETE requests':
+      deps.requests.clear();
       return emptyReply(204);
     case 'GET executions':
       return jsonReply(200, {

@@ -15,6 +15,7 @@ import {
 } from './http.util';
 import { MaiaApiRouter, authContextOf, type AuthContext, type RouteDef } from './maia-api.router';
 import { RateLimiter } from './rate.limiter';
+import { RequestLog } from './request.log';
 import { unmatchedRoute } from './route.names';
 import { loadSeed, type Seed } from './seed.loader';
 import { TokenStore } from './token.store';
@@ -98,6 +99,7 @@ class EmulatorServer {
   private readonly world: WorldState;
   private readonly faults = new FaultRegistry();
   private readonly counters = new CounterRegistry();
+  private readonly requests = new RequestLog();
   private readonly tokens = new TokenStore();
   private readonly rateLimiter = new RateLimiter();
   private readonly router: MaiaApiRouter;
@@ -150,6 +152,7 @@ class EmulatorServer {
     this.world.reset(Date.now());
     this.faults.clear();
     this.counters.clear();
+    this.requests.clear();
     this.tokens.revokeAll();
     this.rateLimiter.clear();
   }
@@ -176,6 +179,8 @@ class EmulatorServer {
     }
 
     const match = this.router.match(method, segs);
+    const routeName = match !== null && 'route' in match ? match.route.name : unmatchedRoute;
+    this.requests.record(routeName, method, path, query);
     if (match === null || 'allow' in match) {
       const reply =
         match === null
@@ -305,6 +310,7 @@ class EmulatorServer {
       world: this.world,
       faults: this.faults,
       counters: this.counters,
+      requests: this.requests,
       tokens: this.tokens,
       config: this.config,
       reset: () => this.reset(),

@@ -14,7 +14,16 @@ import {
 } from './http.util';
 import type { RouteName } from './route.names';
 import type { AllowlistEntry, SeedClient } from './seed.loader';
-import type { AgentState, EnvironmentState, ExecutionFilter, ProjectState, WorldState } from './world.state';
+import type {
+  AgentState,
+  EnvironmentState,
+  ExecutionFilter,
+  PipelineState,
+  ProjectState,
+  WorldState,
+} from './world.state';
+
+type PublishedWire = PipelineState['wire'];
 
 /** Who is calling: the client behind the bearer token and, for a restricted client, its roles. */
 export interface AuthContext {
@@ -133,11 +142,19 @@ export class MaiaApiRouter {
 
   private listPublishedPipelines(c: RouteContext): Reply {
     const project = this.requireProject(c, c.params[0]);
-    const environmentName = c.query?.get('environmentName') ?? null;
-    if (environmentName === null || environmentName === '') {
-      throw new HttpProblem(400, 'environmentName is required');
-    }
+    const environmentName = nonEmpty(c.query?.get('environmentName'));
     const paging = parsePaging(c.query);
+    if (environmentName === null) {
+      // Maia answers without an environment too (a public client never sends one): what is published to
+      // any environment the credential sees, each pipeline once.
+      const envs = c.auth.roles?.get(project.id);
+      const seen = new Map<string, PublishedWire>();
+      for (const env of project.environments.values()) {
+        if (envs && !envs.has(env.name)) continue;
+        for (const pipeline of env.published) seen.set(pipeline.wire.name, pipeline.wire);
+      }
+      return jsonReply(200, pageOf([...seen.values()], paging));
+    }
     const env = this.requireEnvironment(c, project, environmentName);
     return jsonReply(
       200,

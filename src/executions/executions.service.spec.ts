@@ -61,6 +61,28 @@ function pagedList(all: MaiaExecution[], seen: ExecutionListFilter[]): Pick<Maia
   };
 }
 
+describe('ExecutionsService.list (REST)', () => {
+  it('sends exactly the window the caller asked for: none when none, no default added', async () => {
+    const seen: ExecutionListFilter[] = [];
+    const service = new ExecutionsService(
+      strictMaia(pagedList([run('a')], seen)),
+      noIdempotency,
+      noTags,
+      watch,
+    );
+    await service.list({ limit: 5 });
+    await service.list({ startedBefore: '2026-01-02T00:00:00Z' });
+    expect(seen).toEqual([{ limit: 5 }, { startedBefore: '2026-01-02T00:00:00Z' }]);
+  });
+
+  it('refuses a window that ends before it starts, before any call', async () => {
+    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags, watch);
+    expect(() =>
+      service.list({ startedAfter: '2026-02-01T00:00:00Z', startedBefore: '2026-01-01T00:00:00Z' }),
+    ).toThrow(GatewayError);
+  });
+});
+
 describe('ExecutionsService.connection', () => {
   const all = Array.from({ length: 7 }, (_, i) => run(`00000000-0000-4000-8000-00000000000${i}`));
   const ids = (edges: { node: MaiaExecution }[]) => edges.map((e) => e.node.pipelineExecutionId);

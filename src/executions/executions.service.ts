@@ -27,7 +27,10 @@ import {
 import { ExecutionTagsStore } from './execution-tags.store';
 import { ExecutionWatchPort } from './execution-watch.port';
 
-/** With neither bound given, executions are listed over this window (Maia scans slowly without one). */
+/**
+ * With neither bound given, GraphQL lists executions over this window (Maia scans slowly without one; the
+ * schema says so). The REST face sends exactly what its caller sent.
+ */
 export const DEFAULT_EXECUTION_WINDOW_MS = 7 * 24 * 3600 * 1000;
 
 export interface ExecutionEdge {
@@ -172,9 +175,13 @@ export class ExecutionsService {
     }
   }
 
-  /** One page of Maia's list, as Maia pages it (REST), always within a time window. */
-  list(filter: ExecutionListFilter, nowMs: number = Date.now()): Promise<ExecutionListPage> {
-    return this.maia.listExecutions({ ...filter, ...resolveWindow(filter, nowMs) });
+  /**
+   * One page of Maia's list, as Maia pages it (REST): exactly the window the caller asked for, none when it
+   * asked for none, as a Maia client expects from Maia itself.
+   */
+  list(filter: ExecutionListFilter): Promise<ExecutionListPage> {
+    checkWindowOrder(filter);
+    return this.maia.listExecutions(filter);
   }
 
   /** A Relay page over Maia's token paging (GraphQL). */
@@ -226,7 +233,7 @@ export class ExecutionsService {
   }
 }
 
-/** The caller's window, or the last 7 days when neither bound is given; bounds in order. */
+/** GraphQL's window: the caller's, or the last 7 days when neither bound is given; bounds in order. */
 export function resolveWindow(
   filter: { startedAfter?: string; startedBefore?: string },
   nowMs: number,
@@ -235,6 +242,17 @@ export function resolveWindow(
   if (startedAfter === undefined && startedBefore === undefined) {
     return { startedAfter: new Date(nowMs - DEFAULT_EXECUTION_WINDOW_MS).toISOString() };
   }
+  checkWindowOrder(filter);
+  return { startedAfter, startedBefore };
+}
+
+function checkWindowOrder({
+  startedAfter,
+  startedBefore,
+}: {
+  startedAfter?: string;
+  startedBefore?: string;
+}) {
   if (
     startedAfter !== undefined &&
     startedBefore !== undefined &&
@@ -242,7 +260,6 @@ export function resolveWindow(
   ) {
     throw new GatewayError(ErrorCode.BAD_USER_INPUT, 'startedAfter must not be later than startedBefore');
   }
-  return { startedAfter, startedBefore };
 }
 
 /** Variables arrive as objects on REST and as lists on GraphQL; both end here as Maia's objects. */

@@ -65,12 +65,12 @@ export class MaiaClient implements MaiaApi {
 
   async listPublishedPipelines(
     projectId: string,
-    environmentName: string,
+    environmentName: string | undefined,
     page?: PageRequest,
     options?: CallOptions,
   ): Promise<Page<MaiaPublishedPipeline>> {
     requireUuid(projectId, 'projectId');
-    requireText(environmentName, 'environmentName');
+    if (environmentName !== undefined) requireText(environmentName, 'environmentName');
     return publicPage(await this.fetchPublishedPipelines(projectId, environmentName, pageOf(page), options));
   }
 
@@ -187,11 +187,11 @@ export class MaiaClient implements MaiaApi {
 
   async *allPublishedPipelines(
     projectId: string,
-    environmentName: string,
+    environmentName: string | undefined,
     options?: CallOptions,
   ): AsyncIterable<MaiaPublishedPipeline> {
     requireUuid(projectId, 'projectId');
-    requireText(environmentName, 'environmentName');
+    if (environmentName !== undefined) requireText(environmentName, 'environmentName');
     yield* walkPages((page) => this.fetchPublishedPipelines(projectId, environmentName, page, options));
   }
 
@@ -243,7 +243,7 @@ export class MaiaClient implements MaiaApi {
 
   private async fetchPublishedPipelines(
     projectId: string,
-    environmentName: string,
+    environmentName: string | undefined,
     page: RequestedPage,
     options?: CallOptions,
   ): Promise<ParsedPage<MaiaPublishedPipeline>> {
@@ -301,6 +301,7 @@ export class MaiaClient implements MaiaApi {
         startedBefore: filter.startedBefore,
         limit: filter.limit === undefined ? undefined : clampInt(filter.limit, 1, 100, 'limit'),
         paginationToken: filter.paginationToken,
+        timeFrame: filter.timeFrame,
       },
       retry: 'idempotent',
       options,

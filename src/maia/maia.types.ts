@@ -128,6 +128,8 @@ export interface ExecutionListFilter {
   /** 1..100; default 25. */
   limit?: number;
   paginationToken?: string;
+  /** Maia's own time-frame filter, passed on as given. */
+  timeFrame?: string;
 }
 
 export interface ExecutionListPage {
@@ -154,9 +156,10 @@ export interface MaiaApi {
     page?: PageRequest,
     options?: CallOptions,
   ): Promise<Page<MaiaEnvironment>>;
+  /** Without an environment, Maia lists what is published to any environment of the project. */
   listPublishedPipelines(
     projectId: string,
-    environmentName: string,
+    environmentName: string | undefined,
     page?: PageRequest,
     options?: CallOptions,
   ): Promise<Page<MaiaPublishedPipeline>>;
@@ -192,7 +195,7 @@ export interface MaiaApi {
   allEnvironments(projectId: string, options?: CallOptions): AsyncIterable<MaiaEnvironment>;
   allPublishedPipelines(
     projectId: string,
-    environmentName: string,
+    environmentName: string | undefined,
     options?: CallOptions,
   ): AsyncIterable<MaiaPublishedPipeline>;
   allSteps(projectId: string, executionId: string, options?: CallOptions): AsyncIterable<MaiaStep>;

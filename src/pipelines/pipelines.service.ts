@@ -8,7 +8,10 @@ export interface PipelinesKey {
   environmentName: string;
 }
 
-/** Published pipelines of one environment: the whole list is cached per (project, environment). */
+/** A catalog to list: one environment's, or (REST, as Maia answers without one) every environment's. */
+export type CatalogKey = { projectId: string; environmentName?: string };
+
+/** Published pipelines of one environment (or all): the whole list is cached per (project, environment). */
 @Injectable()
 export class PipelinesService {
   constructor(
@@ -16,12 +19,15 @@ export class PipelinesService {
     private readonly cache: CacheService,
   ) {}
 
-  /** A stable key for a (project, environment) pair; environment names may hold any character. */
-  static keyOf({ projectId, environmentName }: PipelinesKey): string {
-    return `${projectId}:${encodeURIComponent(environmentName)}`;
+  /**
+   * A stable key for a (project, environment) pair; environment names may hold any character and are never
+   * empty, so the empty name stands for "every environment".
+   */
+  static keyOf({ projectId, environmentName }: CatalogKey): string {
+    return `${projectId}:${encodeURIComponent(environmentName ?? '')}`;
   }
 
-  listAll(key: PipelinesKey): Promise<MaiaPublishedPipeline[]> {
+  listAll(key: CatalogKey): Promise<MaiaPublishedPipeline[]> {
     return this.cache.getOrLoad(
       'pipelines',
       PipelinesService.keyOf(key),
@@ -36,7 +42,7 @@ export class PipelinesService {
     );
   }
 
-  async listPage(key: PipelinesKey, page: number, size: number): Promise<Page<MaiaPublishedPipeline>> {
+  async listPage(key: CatalogKey, page: number, size: number): Promise<Page<MaiaPublishedPipeline>> {
     return slicePage(await this.listAll(key), page, size);
   }
 }

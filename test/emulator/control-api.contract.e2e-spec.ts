@@ -265,6 +265,30 @@ describe('counters', () => {
   });
 });
 
+describe('recorded requests', () => {
+  it('records each Maia request with its route, path and every query parameter as sent (control calls not)', async () => {
+    await maia.control('DELETE', 'requests');
+    await maia.api('GET', `/v1/pipeline-executions?limit=5&status=RUNNING&status=FAILED&timeFrame=x`, {
+      token,
+    });
+    await maia.api('GET', '/v1/nowhere', { token });
+    await maia.control('GET', 'counters');
+    expect((await maia.control('GET', 'requests')).body).toEqual({
+      results: [
+        {
+          route: 'listExecutions',
+          method: 'GET',
+          path: '/dpc/v1/pipeline-executions',
+          query: { limit: ['5'], status: ['RUNNING', 'FAILED'], timeFrame: ['x'] },
+        },
+        { route: 'unmatched', method: 'GET', path: '/dpc/v1/nowhere', query: {} },
+      ],
+    });
+    expect((await maia.control('DELETE', 'requests')).status).toBe(204);
+    expect((await maia.control('GET', 'requests')).body).toEqual({ results: [] });
+  });
+});
+
 describe('tokens, reset and config', () => {
   it('revokes every issued token; a new one works', async () => {
     const other = await maia.token('second-client', 'second-secret');

@@ -227,11 +227,17 @@ describe('published pipelines', () => {
     expect(wrongCase.status).toBe(404);
   });
 
-  it('answers 400 without environmentName and 404 for an unknown environment', async () => {
-    const missing = await maia.api('GET', `/v1/projects/${seedIds.analytics}/published-pipelines`, { token });
-    expect(missing.status).toBe(400);
-    expect(missing.contentType).toContain(problemJson);
-    expect(missing.body.detail).toContain('environmentName');
+  it('answers without environmentName with what is published to any environment (each once), 404 for an unknown environment', async () => {
+    const everywhere = await maia.api('GET', `/v1/projects/${seedIds.analytics}/published-pipelines`, {
+      token,
+    });
+    expect(everywhere.status).toBe(200);
+    const names = (everywhere.body.results as { name: string }[]).map((p) => p.name);
+    expect(names).toEqual([...new Set(names)]);
+    expect(names).toEqual(
+      expect.arrayContaining(['FOLDER/load_orders.orch.yaml', 'transform/daily_revenue.tran.yaml']),
+    );
+    expect(everywhere.body.total).toBe(names.length);
     const unknown = await maia.api(
       'GET',
       `/v1/projects/${seedIds.analytics}/published-pipelines?environmentName=QA`,

@@ -70,6 +70,15 @@ export interface EmulatorExecution {
   [field: string]: unknown;
 }
 
+/** A Maia request as `/__emulator/requests` records it. */
+export interface EmulatorRequest {
+  route: EmulatorRoute | 'unmatched';
+  method: string;
+  /** Without the query, still URL-encoded. */
+  path: string;
+  query: Record<string, string[]>;
+}
+
 export interface EmulatorFixture {
   readonly emulator: RunningEmulator;
   /** `http://127.0.0.1:<port>` */
@@ -96,6 +105,9 @@ export interface EmulatorFixture {
   patchConfig(patch: EmulatorConfigPatch): Promise<Record<string, unknown>>;
   /** Every execution, oldest first (to check for duplicates). */
   executions(): Promise<EmulatorExecution[]>;
+  /** The Maia requests received (before faults), oldest first: which parameters reached "Maia". */
+  requests(): Promise<EmulatorRequest[]>;
+  clearRequests(): Promise<void>;
   /** Back to the seed: state, faults, counters, tokens, rate windows, config. */
   reset(): Promise<void>;
   close(): Promise<void>;
@@ -162,6 +174,10 @@ export async function startEmulatorFixture(options: EmulatorOptions = {}): Promi
     patchConfig: async (patch) => (await control('PATCH', 'config', patch)) as Record<string, unknown>,
     executions: async () =>
       ((await control('GET', 'executions')) as { results: EmulatorExecution[] }).results,
+    requests: async () => ((await control('GET', 'requests')) as { results: EmulatorRequest[] }).results,
+    clearRequests: async () => {
+      await control('DELETE', 'requests');
+    },
     reset: async () => {
       await control('POST', 'reset');
     },

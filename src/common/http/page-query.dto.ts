@@ -1,9 +1,25 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE } from './pagination';
 
-/** `page` (0-based) and `size` (1..100) query parameters of Maia's page-based lists. */
+/** An integer as Maia reads one in a query (up to 9 digits, optionally negative). */
+const QUERY_INTEGER = /^-?\d{1,9}$/;
+
+/**
+ * A query integer clamped into [min, max], as Maia clamps `size` and `limit` instead of refusing them.
+ * Anything that is not an integer is left as NaN for `@IsInt` to refuse.
+ */
+export function ClampedQueryInteger(min: number, max: number): PropertyDecorator {
+  return Transform(({ value }: { value: unknown }) => {
+    if (value === undefined) return undefined;
+    const text = typeof value === 'number' ? String(value) : value;
+    if (typeof text !== 'string' || !QUERY_INTEGER.test(text)) return Number.NaN;
+    return Math.min(max, Math.max(min, Number(text)));
+  });
+}
+
+/** `page` (0-based) and `size` (1..100, clamped as Maia clamps) query parameters of Maia's page-based lists. */
 export class PageQueryDto {
   @ApiPropertyOptional({ minimum: 0, default: 0, description: '0-based page number' })
   @IsOptional()
@@ -13,11 +29,14 @@ export class PageQueryDto {
   @Max(MAX_PAGE)
   page?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: MAX_PAGE_SIZE,
+    default: DEFAULT_PAGE_SIZE,
+    description: `Values outside 1..${MAX_PAGE_SIZE} are clamped, as Maia does.`,
+  })
   @IsOptional()
-  @Type(() => Number)
+  @ClampedQueryInteger(1, MAX_PAGE_SIZE)
   @IsInt()
-  @Min(1)
-  @Max(MAX_PAGE_SIZE)
   size?: number;
 }

@@ -1,4 +1,4 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../errors';
 
 /** Flattens nested class-validator errors into `path: message` lines. */
@@ -18,25 +18,37 @@ export function describeValidationErrors(errors: ValidationError[], parent = '')
   return out;
 }
 
+const exceptionFactory = (errors: ValidationError[]) => {
+  const problems = describeValidationErrors(errors);
+  return new GatewayError(ErrorCode.BAD_USER_INPUT, `Invalid input: ${problems.join('; ')}`, {
+    fields: [...new Set(errors.map((e) => e.property))].join(','),
+  });
+};
+
+const options = {
+  transform: true,
+  whitelist: true,
+  forbidUnknownValues: false,
+  validationError: { target: false, value: false },
+  exceptionFactory,
+};
+
 /**
- * The one validation pipe for GraphQL arguments and REST bodies, queries and params. Unknown properties are
- * refused (not silently dropped) so a typo is noticed, and every failure is a `BAD_USER_INPUT` that names
+ * The one validation pipe for GraphQL arguments and REST bodies, queries and params. Unknown properties of
+ * bodies and GraphQL arguments are refused (not silently dropped) so a typo is noticed. Unknown query
+ * parameters are dropped instead, as Maia ignores them: a Maia client sends parameters the gateway does
+ * not model, and only the modelled ones ever reach Maia. Every failure is a `BAD_USER_INPUT` that names
  * the offending fields. Input values are never echoed: they may be long, or secret.
  */
 export class GatewayValidationPipe extends ValidationPipe {
+  private readonly lenient = new ValidationPipe({ ...options, forbidNonWhitelisted: false });
+
   constructor() {
-    super({
-      transform: true,
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: false,
-      validationError: { target: false, value: false },
-      exceptionFactory: (errors: ValidationError[]) => {
-        const problems = describeValidationErrors(errors);
-        return new GatewayError(ErrorCode.BAD_USER_INPUT, `Invalid input: ${problems.join('; ')}`, {
-          fields: [...new Set(errors.map((e) => e.property))].join(','),
-        });
-      },
-    });
+    super({ ...options, forbidNonWhitelisted: true });
+  }
+
+  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'query') return this.lenient.transform(value, metadata) as Promise<unknown>;
+    return super.transform(value, metadata) as Promise<unknown>;
   }
 }

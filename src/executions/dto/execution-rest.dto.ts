@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import {
   IsBoolean,
   IsEnum,
@@ -10,12 +10,14 @@ import {
   IsOptional,
   IsString,
   IsUUID,
-  Max,
   MaxLength,
-  Min,
 } from 'class-validator';
+import { ClampedQueryInteger } from '../../common/http/page-query.dto';
 import { IsSafeName } from '../../common/validation';
-import { executionStatuses } from '../../maia/maia.types';
+import { executionStatuses, executionTriggers } from '../../maia/maia.types';
+
+/** Maia's statuses, one enum in the OpenAPI document (a status Maia adds later is passed on as Maia sent it). */
+const STATUS = { enum: executionStatuses, enumName: 'ExecutionStatus', example: 'RUNNING' } as const;
 
 export class ExecutionParamsDto {
   @ApiProperty({ format: 'uuid' })
@@ -97,22 +99,23 @@ export class ExecutionDto {
   @ApiProperty({ nullable: true, type: String }) pipelineType!: string | null;
   @ApiProperty({ format: 'uuid' }) projectId!: string;
   @ApiProperty({ nullable: true, type: String }) environmentName!: string | null;
-  @ApiProperty({ example: 'RUNNING' }) status!: string;
+  @ApiProperty(STATUS) status!: string;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt!: string | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) finishedAt!: string | null;
   @ApiProperty({ nullable: true, type: String }) message!: string | null;
-  @ApiProperty({ nullable: true, type: String }) trigger!: string | null;
+  @ApiProperty({ enum: executionTriggers, enumName: 'ExecutionTrigger', nullable: true })
+  trigger!: string | null;
   @ApiProperty({ nullable: true, type: String }) scheduleId!: string | null;
   @ApiProperty({ nullable: true, type: String }) user!: string | null;
 }
 
 /** The light status answer: `{ status }` with Maia's own status string. */
 export class ExecutionStatusDto {
-  @ApiProperty({ example: 'RUNNING' }) status!: string;
+  @ApiProperty(STATUS) status!: string;
 }
 
 export class StepResultDto {
-  @ApiProperty() status!: string;
+  @ApiProperty(STATUS) status!: string;
   @ApiPropertyOptional({ format: 'date-time' }) startedAt?: string;
   @ApiPropertyOptional({ format: 'date-time' }) finishedAt?: string;
   @ApiPropertyOptional() message?: string;
@@ -173,7 +176,7 @@ export class ListExecutionsQueryDto {
 
   @ApiPropertyOptional({
     format: 'date-time',
-    description: 'Inclusive. With neither bound: the last 7 days.',
+    description: 'Inclusive. Without a bound the list is not bounded in time (as Maia lists it).',
   })
   @IsOptional()
   @IsISO8601({ strict: true })
@@ -184,13 +187,25 @@ export class ListExecutionsQueryDto {
   @IsISO8601({ strict: true })
   startedBefore?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 25 })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 100,
+    default: 25,
+    description: 'Values outside 1..100 are clamped, as Maia does ("capped at 100").',
+  })
   @IsOptional()
-  @Type(() => Number)
+  @ClampedQueryInteger(1, 100)
   @IsInt()
-  @Min(1)
-  @Max(100)
   limit?: number;
+
+  @ApiPropertyOptional({
+    description:
+      "Maia's own time-frame filter, passed to Maia as given (its values are Maia's; see docs/maia-api.md).",
+  })
+  @IsOptional()
+  @IsSafeName()
+  @MaxLength(64)
+  timeFrame?: string;
 
   @ApiPropertyOptional({ description: 'The `more` token of the previous page.' })
   @IsOptional()

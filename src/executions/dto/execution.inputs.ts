@@ -20,7 +20,10 @@ import { DateTimeScalar } from '../../graphql/scalars/date-time.scalar';
 import { PipelineExecutionStatus } from '../models/pipeline-execution.model';
 import { IDEMPOTENCY_KEY_PATTERN, MAX_VARIABLE_VALUE_LENGTH, MAX_VARIABLES } from './execution-limits';
 
-@InputType({ description: 'Which executions to list. Every member narrows the list; none means all.' })
+@InputType({
+  description:
+    'Which executions to list. Every member narrows the list. With neither startedAfter nor startedBefore, only executions started in the last 7 days are listed.',
+})
 export class PipelineExecutionFilter {
   @Field(() => ID, { nullable: true })
   @IsOptional()

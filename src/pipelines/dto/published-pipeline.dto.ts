@@ -1,13 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional } from 'class-validator';
 import { PageQueryDto } from '../../common/http/page-query.dto';
 import { IsSafeName } from '../../common/validation';
 
 export class PublishedPipelinesQueryDto extends PageQueryDto {
-  @ApiProperty({
-    description: 'The environment whose published pipelines to list (required, as Maia wants it).',
+  @ApiPropertyOptional({
+    description:
+      'The environment whose published pipelines to list. Without it, as Maia answers: what is published to any environment of the project.',
   })
+  @IsOptional()
   @IsSafeName()
-  environmentName!: string;
+  environmentName?: string;
 }
 
 /** Maia's published pipeline shape (REST). */
