@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ErrorCode } from '../../src/common/errors';
+import { executionStatuses } from '../../src/maia/maia.types';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import { gatewayEnv, startGateway, type InProcessGateway } from '../support/gateway-inprocess';
 
@@ -136,12 +137,23 @@ describe('openapi.json', () => {
     );
   });
 
-  it('numbers are integers, nullable members are 3.1 type unions', () => {
+  it('numbers are integers, statuses are enums, nullable members are 3.1 type unions', () => {
     const text = readFileSync(OPENAPI_FILE, 'utf8');
     expect(text).not.toMatch(/"type": "number"/);
     expect(text).not.toMatch(/"nullable"/);
     const document = committed();
+    expect(document.components.schemas.ExecutionStatus).toEqual({
+      type: 'string',
+      enum: [...executionStatuses],
+    });
     const execution = document.components.schemas.ExecutionDto as { properties: Record<string, Schema> };
+    const status = { allOf: [{ $ref: '#/components/schemas/ExecutionStatus' }] };
+    expect(execution.properties.status).toMatchObject(status);
+    const step = document.components.schemas.StepResultDto as { properties: Record<string, Schema> };
+    expect(step.properties.status).toMatchObject(status);
+    expect(execution.properties.trigger).toEqual({
+      anyOf: [{ $ref: '#/components/schemas/ExecutionTrigger' }, { type: 'null' }],
+    });
     expect(execution.properties.finishedAt).toMatchObject({ type: ['string', 'null'] });
   });
 
