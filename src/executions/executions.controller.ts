@@ -11,7 +11,7 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
-import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AccessPolicy } from '../auth/access-policy';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
@@ -22,6 +22,7 @@ import { maiaRoutes } from '../common/http/maia-routes';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
 import { RestOperation } from '../common/http/rest-operation.decorator';
+import { CANCEL_BODY_EXAMPLE, EXECUTE_BODY_EXAMPLE } from '../common/http/sandbox-examples';
 import { ProjectParamsDto } from '../environments/dto/environment.dto';
 import type { ExecutionStatus } from '../maia/maia.types';
 import { IDEMPOTENCY_KEY_PATTERN } from './dto/execution-limits';
@@ -59,6 +60,7 @@ export class ProjectExecutionsController {
     summary: 'Execute a published pipeline (as Maia POST /v1/projects/{projectId}/pipeline-executions)',
     errors: [400, 404, 409, 410, 413, 415],
   })
+  @ApiBody({ type: ExecutePipelineBodyDto, examples: { sandbox: { value: EXECUTE_BODY_EXAMPLE } } })
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
@@ -143,6 +145,7 @@ export class ProjectExecutionsController {
     summary: 'Cancel an execution: body {"status": "CANCELLED", "forceUpdate": false}',
     errors: [400, 404, 409, 413, 415],
   })
+  @ApiBody({ type: CancelExecutionBodyDto, examples: { sandbox: { value: CANCEL_BODY_EXAMPLE } } })
   @ApiOkResponse({ type: ExecutePipelineResponseDto })
   cancel(
     @Param() { projectId, pipelineExecutionId }: ExecutionParamsDto,

@@ -5,10 +5,12 @@ import { RequireScope } from '../auth/require-scope.decorator';
 import { CacheService } from '../cache/cache.service';
 import { GATEWAY_EXTENSIONS_TAG, GATEWAY_REST_PREFIX } from '../common/http/maia-routes';
 import { RestOperation } from '../common/http/rest-operation.decorator';
+import { SANDBOX_EXAMPLE } from '../common/http/sandbox-examples';
 
 export class InvalidateCacheBodyDto {
   @ApiPropertyOptional({
     format: 'uuid',
+    example: SANDBOX_EXAMPLE.projectId,
     description: 'A project: its entries and the project lists. None: everything.',
   })
   @IsOptional()

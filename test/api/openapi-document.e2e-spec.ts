@@ -19,10 +19,14 @@ interface Operation {
   security?: Record<string, string[]>[];
   tags?: string[];
   parameters?: { name: string; in: string; required?: boolean; schema?: Schema; example?: unknown }[];
-  requestBody?: { content: Record<string, { schema: Schema }> };
+  requestBody?: { content: Record<string, BodyContent> };
   responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
   'x-gateway-extension'?: boolean;
   'x-same-operation-as'?: string;
+}
+interface BodyContent {
+  schema: { $ref?: string };
+  examples?: Record<string, { value: unknown }>;
 }
 interface Document {
   openapi: string;
@@ -189,5 +193,70 @@ describe('/api/docs-json', () => {
   it('serves exactly openapi.json', async () => {
     const served = (await (await fetch(`${gateway.url}/api/docs-json`)).json()) as Document;
     expect(served).toEqual(committed());
+  });
+
+  /**
+   * Swagger UI's "Try it out" as printed: every operation called with the document's own examples (path and
+   * query parameters that have one, the body's example or its members' examples) against a sandbox gateway.
+   */
+  it('runs every operation with its examples as printed', async () => {
+    const document = committed();
+    const outcomes: string[] = [];
+    for (const { path, method, operation } of operations(document)) {
+      const example = (p: NonNullable<Operation['parameters']>[number]) => p.example ?? p.schema?.example;
+      let url = path;
+      const query = new URLSearchParams();
+      const headers: Record<string, string> = {};
+      for (const parameter of operation.parameters ?? []) {
+        const value = example(parameter) as string | number | boolean | undefined;
+        if (value === undefined) {
+          expect([operation.operationId, parameter.name, parameter.required ?? false]).toEqual([
+            operation.operationId,
+            parameter.name,
+            false,
+          ]);
+          continue;
+        }
+        if (parameter.in === 'path')
+          url = url.replace(`{${parameter.name}}`, encodeURIComponent(String(value)));
+        if (parameter.in === 'query') query.append(parameter.name, String(value));
+        if (parameter.in === 'header') headers[parameter.name] = String(value);
+      }
+      let body: string | undefined;
+      const content = operation.requestBody?.content['application/json'];
+      if (content) {
+        const explicit = content.examples ? Object.values(content.examples)[0]?.value : undefined;
+        const ref = (content.schema.$ref ?? '').replace('#/components/schemas/', '');
+        const properties = (document.components.schemas[ref]?.properties ?? {}) as Record<string, Schema>;
+        const fromMembers = Object.fromEntries(
+          Object.entries(properties)
+            .filter(([, schema]) => schema.example !== undefined)
+            .map(([name, schema]) => [name, schema.example]),
+        );
+        body = JSON.stringify(explicit ?? fromMembers);
+        headers['content-type'] = 'application/json';
+      }
+      const search = query.size ? `?${query.toString()}` : '';
+      const response = await fetch(`${gateway.url}${url}${search}`, {
+        method: method.toUpperCase(),
+        headers,
+        body,
+      });
+      const type = response.headers.get('content-type') ?? '';
+      // The live stream stays open while the run goes on: its headers are the answer.
+      const answer = type.startsWith('text/event-stream') ? undefined : await response.text();
+      if (answer === undefined) await response.body?.cancel();
+      const code =
+        answer && type.includes('json') ? (JSON.parse(answer) as { code?: string }).code : undefined;
+      outcomes.push(`${operation.operationId} ${response.status}${code ? ` ${code}` : ''}`);
+    }
+    const cancels = outcomes.filter((o) => o.startsWith('cancelPipelineExecution'));
+    // The example run has finished: cancelling it is refused as the document says, nothing else fails.
+    expect(cancels).toEqual([
+      'cancelPipelineExecution 409 ALREADY_FINISHED',
+      'cancelPipelineExecutionViaDpcPath 409 ALREADY_FINISHED',
+    ]);
+    expect(outcomes.filter((o) => !cancels.includes(o) && !/ 20[01]$/.test(o))).toEqual([]);
+    expect(outcomes.length).toBe(operations(document).length);
   });
 });

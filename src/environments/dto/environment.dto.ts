@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsUUID } from 'class-validator';
+import { SANDBOX_EXAMPLE } from '../../common/http/sandbox-examples';
 
 export class ProjectParamsDto {
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', example: SANDBOX_EXAMPLE.projectId })
   @IsUUID('all')
   projectId!: string;
 }

@@ -13,6 +13,7 @@ import {
   MaxLength,
 } from 'class-validator';
 import { ClampedQueryInteger } from '../../common/http/page-query.dto';
+import { SANDBOX_EXAMPLE } from '../../common/http/sandbox-examples';
 import { IsSafeName } from '../../common/validation';
 import { executionStatuses, executionTriggers } from '../../maia/maia.types';
 
@@ -20,11 +21,11 @@ import { executionStatuses, executionTriggers } from '../../maia/maia.types';
 const STATUS = { enum: executionStatuses, enumName: 'ExecutionStatus', example: 'RUNNING' } as const;
 
 export class ExecutionParamsDto {
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', example: SANDBOX_EXAMPLE.projectId })
   @IsUUID('all')
   projectId!: string;
 
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', example: SANDBOX_EXAMPLE.pipelineExecutionId })
   @IsUUID('all')
   pipelineExecutionId!: string;
 }
@@ -44,7 +45,7 @@ export class ExecutePipelineBodyDto {
   @IsSafeName()
   versionName?: string;
 
-  @ApiPropertyOptional({ format: 'uuid' })
+  @ApiPropertyOptional({ format: 'uuid', example: SANDBOX_EXAMPLE.agentId })
   @IsOptional()
   @IsUUID('all')
   agentId?: string;
@@ -148,7 +149,7 @@ const toArray = ({ value }: { value: unknown }): unknown =>
 
 /** Maia's list filters (`GET /v1/pipeline-executions`). */
 export class ListExecutionsQueryDto {
-  @ApiPropertyOptional({ format: 'uuid' })
+  @ApiPropertyOptional({ format: 'uuid', example: SANDBOX_EXAMPLE.projectId })
   @IsOptional()
   @IsUUID('all')
   projectId?: string;

@@ -1,10 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional } from 'class-validator';
 import { PageQueryDto } from '../../common/http/page-query.dto';
+import { SANDBOX_EXAMPLE } from '../../common/http/sandbox-examples';
 import { IsSafeName } from '../../common/validation';
 
 export class PublishedPipelinesQueryDto extends PageQueryDto {
   @ApiPropertyOptional({
+    example: SANDBOX_EXAMPLE.environmentName,
     description:
       'The environment whose published pipelines to list. Without it, as Maia answers: what is published to any environment of the project.',
   })
