@@ -143,6 +143,8 @@ export class ProjectExecutionsController {
   @RequireScope('cancel')
   @RestOperation('cancelPipelineExecution', {
     summary: 'Cancel an execution: body {"status": "CANCELLED", "forceUpdate": false}',
+    description:
+      "The example's run has finished, so it answers 409 ALREADY_FINISHED: cancel a run you started.",
     errors: [400, 404, 409, 413, 415],
   })
   @ApiBody({ type: CancelExecutionBodyDto, examples: { sandbox: { value: CANCEL_BODY_EXAMPLE } } })

@@ -87,6 +87,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 export function finishDocument(raw: OpenAPIObject): OpenAPIObject {
   const document = toOpenApi31(structuredClone(raw)) as OpenAPIObject;
   document.openapi = OPENAPI_VERSION;
+  // DocumentBuilder's empty defaults say nothing (no servers: the document's own origin, which is the gateway).
+  if (document.servers?.length === 0) delete document.servers;
+  if (document.info.contact && Object.keys(document.info.contact).length === 0) delete document.info.contact;
   for (const [path, item] of Object.entries(document.paths)) {
     for (const operation of operationsOf(item)) {
       if (path.startsWith(MAIA_OWN_PREFIX) && operation.operationId) {
