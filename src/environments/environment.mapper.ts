@@ -12,8 +12,9 @@ export function toEnvironment(projectId: string, environment: MaiaEnvironment): 
   };
 }
 
-/** Maia's wire shape, for REST: optional members are left out rather than sent as null. */
+/** Maia's wire shape, for REST: as Maia sent it, or else optional members left out rather than null. */
 export function toEnvironmentDto(environment: MaiaEnvironment): EnvironmentDto {
+  if (environment.asSent) return environment.asSent as unknown as EnvironmentDto;
   const out: EnvironmentDto = { name: environment.name };
   if (environment.defaultAgentId) out.defaultAgentId = environment.defaultAgentId;
   if (environment.defaultAgentName) out.defaultAgentName = environment.defaultAgentName;

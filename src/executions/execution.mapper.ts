@@ -1,4 +1,4 @@
-import type { StepDto, StepResultDto } from './dto/execution-rest.dto';
+import type { ExecutionDto, StepDto, StepResultDto } from './dto/execution-rest.dto';
 import { isTerminalStatus, type MaiaExecution, type MaiaStep } from '../maia/maia.types';
 import {
   type PipelineExecution,
@@ -52,8 +52,16 @@ export function toPipelineExecutionStep(step: MaiaStep): PipelineExecutionStep {
   };
 }
 
-/** Maia's wire shape of an execution (REST), with Maia's own status string. */
-export function toExecutionDto(execution: MaiaExecution) {
+/**
+ * Maia's wire shape of an execution (REST): the object as Maia sent it when there is one (its members,
+ * values and timestamps unchanged; the project filled in when Maia's answer left it out), otherwise built
+ * from the domain with Maia's own status string.
+ */
+export function toExecutionDto(execution: MaiaExecution): ExecutionDto {
+  if (execution.asSent) {
+    const projectId = execution.asSent.projectId ?? execution.projectId;
+    return { ...execution.asSent, projectId } as unknown as ExecutionDto;
+  }
   return {
     pipelineExecutionId: execution.pipelineExecutionId,
     pipelineName: execution.pipelineName,
@@ -70,8 +78,12 @@ export function toExecutionDto(execution: MaiaExecution) {
   };
 }
 
-/** Maia's wire shape of a step (REST): status and times under `result`, optional members left out. */
+/**
+ * Maia's wire shape of a step (REST): as Maia sent it, or else status and times under `result`, optional
+ * members left out.
+ */
 export function toStepDto(step: MaiaStep): StepDto {
+  if (step.asSent) return step.asSent as unknown as StepDto;
   const result: StepResultDto = { status: step.rawStatus || step.status };
   if (step.startedAt) result.startedAt = step.startedAt;
   if (step.finishedAt) result.finishedAt = step.finishedAt;

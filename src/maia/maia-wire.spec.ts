@@ -49,7 +49,17 @@ describe('maia-wire', () => {
         ...wireExecution,
         startedAt: '2023-11-07T05:31:56.000Z',
         rawStatus: 'RUNNING',
+        asSent: wireExecution,
       });
+      // The REST face answers what Maia wrote: the timestamp without milliseconds, as sent.
+      expect(execution.asSent?.startedAt).toBe('2023-11-07T05:31:56Z');
+    });
+
+    it('keeps the object as Maia sent it, members the gateway does not know included', () => {
+      const sent = { ...wireExecution, costCredits: 3, labels: ['a'] };
+      expect(parseExecutionDetails(sent, projectId).asSent).toEqual(sent);
+      const { projectId: _omitted, ...inner } = wireExecution;
+      expect(parseExecutionDetails({ result: inner }, projectId).asSent).toEqual(inner);
     });
 
     it('accepts the wrapped shape and fills projectId from the path', () => {
@@ -85,6 +95,7 @@ describe('maia-wire', () => {
         projectId,
       );
       expect(execution).toEqual({
+        asSent: { pipelineExecutionId: executionId, status: 'SUCCESS' },
         pipelineExecutionId: executionId,
         projectId,
         pipelineName: null,
@@ -170,8 +181,13 @@ describe('maia-wire', () => {
         total: 5,
         totalKnown: true,
         results: [
-          { id: projectId, name: 'Analytics', description: 'Orders' },
-          { id: '3fa85f64-5717-4562-b3fc-2c963f66afa6', name: 'Test-project', description: null },
+          { id: projectId, name: 'Analytics', description: 'Orders', asSent: projects[0] },
+          {
+            id: '3fa85f64-5717-4562-b3fc-2c963f66afa6',
+            name: 'Test-project',
+            description: null,
+            asSent: projects[1],
+          },
         ],
       });
     });
@@ -213,12 +229,14 @@ describe('maia-wire', () => {
         name: 'Dev',
         defaultAgentId: 'a1',
         defaultAgentName: null,
+        asSent: { name: 'Dev', defaultAgentId: 'a1' },
       });
       expect(
         parsePublishedPipeline({ name: 'FOLDER/x.orch.yaml', publishedTime: '2026-10-02T09:00:00Z' }),
       ).toEqual({
         name: 'FOLDER/x.orch.yaml',
         publishedTime: '2026-10-02T09:00:00.000Z',
+        asSent: { name: 'FOLDER/x.orch.yaml', publishedTime: '2026-10-02T09:00:00Z' },
       });
     });
   });
@@ -234,6 +252,7 @@ describe('maia-wire', () => {
         finishedAt: null,
         message: null,
         childPipeline: null,
+        asSent: { id: 's1', name: 'Notify', result: { status: 'SKIPPED' } },
       });
     });
 

@@ -7,6 +7,7 @@ import {
   type MaiaEnvironment,
   type MaiaExecution,
   type MaiaExecutionStatus,
+  type MaiaObject,
   type MaiaProject,
   type MaiaPublishedPipeline,
   type MaiaStep,
@@ -17,7 +18,8 @@ import { badResponseError } from './maia-errors';
 /**
  * Maia's wire shapes and the tolerant parsing that turns them into domain types. This is the only file
  * that knows them. Tolerated: flat or `{result}`-wrapped details, a missing `projectId` (filled from the
- * path), timestamps with or without milliseconds (normalised to ISO with ms), unknown statuses (kept as
+ * path), timestamps with or without milliseconds (normalised to ISO with ms; `asSent` keeps each object as
+ * Maia wrote it, for the REST face), unknown statuses (kept as
  * UNKNOWN with the raw string), unknown triggers, and the docs' `size: 0, total: 0` page slip.
  * Anything without the fields a caller cannot do without (ids, names) is UPSTREAM_BAD_RESPONSE.
  */
@@ -98,6 +100,11 @@ const wireStep = z.object({
   childPipeline: z.unknown().optional(),
 });
 
+/** The object as Maia sent it, when it is one. */
+function asSentOf(raw: unknown): MaiaObject | undefined {
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as MaiaObject) : undefined;
+}
+
 function parseOrThrow<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   const parsed = schema.safeParse(body);
   if (!parsed.success) throw badResponseError(`Maia sent an unreadable ${what}`);
@@ -114,7 +121,7 @@ export interface ParsedExecution extends MaiaExecution {
   executionTag: string | null;
 }
 
-function toExecution(wire: WireExecution, projectIdFromPath?: string): ParsedExecution {
+function toExecution(wire: WireExecution, raw: unknown, projectIdFromPath?: string): ParsedExecution {
   const rawStatus = rawStatusOf(wire.status);
   const projectId = wire.projectId ?? projectIdFromPath;
   if (!projectId) throw badResponseError('Maia sent an execution without its project');
@@ -133,6 +140,7 @@ function toExecution(wire: WireExecution, projectIdFromPath?: string): ParsedExe
     scheduleId: wire.scheduleId,
     user: wire.user,
     executionTag: wire.executionTag,
+    asSent: asSentOf(raw),
   };
 }
 
@@ -153,7 +161,7 @@ export function parseExecutionDetails(body: unknown, projectIdFromPath: string):
       ? body.result
       : body;
   return toPublicExecution(
-    toExecution(parseOrThrow(wireExecution, candidate, 'execution'), projectIdFromPath),
+    toExecution(parseOrThrow(wireExecution, candidate, 'execution'), candidate, projectIdFromPath),
   );
 }
 
@@ -187,7 +195,9 @@ export interface ParsedExecutionListPage extends ExecutionListPage {
 /** `GET /v1/pipeline-executions`: token paging, `more` absent on the last page. */
 export function parseExecutionList(body: unknown): ParsedExecutionListPage {
   const page = parseOrThrow(wireExecutionList, body, 'execution list');
-  const parsed = page.results.map((item) => toExecution(parseOrThrow(wireExecution, item, 'execution')));
+  const parsed = page.results.map((item) =>
+    toExecution(parseOrThrow(wireExecution, item, 'execution'), item),
+  );
   return { results: parsed.map(toPublicExecution), more: page.more, parsed };
 }
 
@@ -231,17 +241,22 @@ export function parsePage<T>(
 
 export const parseProject = (raw: unknown): MaiaProject => {
   const p = parseOrThrow(wireProject, raw, 'project');
-  return { id: p.id, name: p.name, description: p.description };
+  return { id: p.id, name: p.name, description: p.description, asSent: asSentOf(raw) };
 };
 
 export const parseEnvironment = (raw: unknown): MaiaEnvironment => {
   const e = parseOrThrow(wireEnvironment, raw, 'environment');
-  return { name: e.name, defaultAgentId: e.defaultAgentId, defaultAgentName: e.defaultAgentName };
+  return {
+    name: e.name,
+    defaultAgentId: e.defaultAgentId,
+    defaultAgentName: e.defaultAgentName,
+    asSent: asSentOf(raw),
+  };
 };
 
 export const parsePublishedPipeline = (raw: unknown): MaiaPublishedPipeline => {
   const p = parseOrThrow(wirePublishedPipeline, raw, 'published pipeline');
-  return { name: p.name, publishedTime: p.publishedTime };
+  return { name: p.name, publishedTime: p.publishedTime, asSent: asSentOf(raw) };
 };
 
 export const parseStep = (raw: unknown): MaiaStep => {
@@ -257,6 +272,7 @@ export const parseStep = (raw: unknown): MaiaStep => {
     finishedAt: source.finishedAt,
     message: source.message,
     childPipeline: s.childPipeline ?? null,
+    asSent: asSentOf(raw),
   };
 };
 

@@ -39,6 +39,9 @@ export function toExecutionStatus(raw: unknown): ExecutionStatus {
 export const executionTriggers = ['DESIGNER', 'API', 'SCHEDULE', 'SCHEDULE_RUN_NOW', 'UNKNOWN'] as const;
 export type ExecutionTrigger = (typeof executionTriggers)[number];
 
+/** A JSON object as Maia sent it. */
+export type MaiaObject = Readonly<Record<string, unknown>>;
+
 export interface PageRequest {
   /** 0-based; default 0. */
   page?: number;
@@ -50,18 +53,33 @@ export interface MaiaProject {
   id: string;
   name: string;
   description: string | null;
+  /**
+   * The object exactly as Maia sent it (members and values unchanged, timestamps as written, members the
+   * gateway does not know included), so the REST face can answer a Maia client as Maia would.
+   */
+  asSent?: MaiaObject;
 }
 
 export interface MaiaEnvironment {
   name: string;
   defaultAgentId: string | null;
   defaultAgentName: string | null;
+  /**
+   * The object exactly as Maia sent it (members and values unchanged, timestamps as written, members the
+   * gateway does not know included), so the REST face can answer a Maia client as Maia would.
+   */
+  asSent?: MaiaObject;
 }
 
 export interface MaiaPublishedPipeline {
   name: string;
-  /** ISO-8601 UTC, normalised to milliseconds. */
+  /** ISO-8601 UTC, normalised to milliseconds (`asSent` keeps Maia's writing). */
   publishedTime: string | null;
+  /**
+   * The object exactly as Maia sent it (members and values unchanged, timestamps as written, members the
+   * gateway does not know included), so the REST face can answer a Maia client as Maia would.
+   */
+  asSent?: MaiaObject;
 }
 
 export interface ExecutePipelineRequest {
@@ -89,13 +107,18 @@ export interface MaiaExecution {
   status: ExecutionStatus;
   /** The string Maia sent, kept when `status` is UNKNOWN. */
   rawStatus: string;
-  /** ISO-8601 UTC, normalised to milliseconds. */
+  /** ISO-8601 UTC, normalised to milliseconds (`asSent` keeps Maia's writing). */
   startedAt: string | null;
   finishedAt: string | null;
   message: string | null;
   trigger: ExecutionTrigger | null;
   scheduleId: string | null;
   user: string | null;
+  /**
+   * The object exactly as Maia sent it (members and values unchanged, timestamps as written, members the
+   * gateway does not know included), so the REST face can answer a Maia client as Maia would.
+   */
+  asSent?: MaiaObject;
 }
 
 export interface MaiaExecutionStatus {
@@ -113,6 +136,11 @@ export interface MaiaStep {
   message: string | null;
   /** Present when the step ran a child pipeline; passed through as Maia sent it. */
   childPipeline: unknown;
+  /**
+   * The object exactly as Maia sent it (members and values unchanged, timestamps as written, members the
+   * gateway does not know included), so the REST face can answer a Maia client as Maia would.
+   */
+  asSent?: MaiaObject;
 }
 
 export interface ExecutionListFilter {

@@ -12,8 +12,9 @@ export function toPublishedPipeline(key: PipelinesKey, pipeline: MaiaPublishedPi
   };
 }
 
-/** Maia's wire shape, for REST. */
+/** Maia's wire shape, for REST: as Maia sent it (`publishedTime` as written), or else built. */
 export function toPublishedPipelineDto(pipeline: MaiaPublishedPipeline): PublishedPipelineDto {
+  if (pipeline.asSent) return pipeline.asSent as unknown as PublishedPipelineDto;
   const out: PublishedPipelineDto = { name: pipeline.name };
   if (pipeline.publishedTime) out.publishedTime = pipeline.publishedTime;
   return out;

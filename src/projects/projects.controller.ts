@@ -5,10 +5,11 @@ import type { Principal } from '../auth/principal';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { maiaRoutes } from '../common/http/maia-routes';
 import { PageQueryDto } from '../common/http/page-query.dto';
-import { DEFAULT_PAGE_SIZE } from '../common/http/pagination';
+import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
 import { RestOperation } from '../common/http/rest-operation.decorator';
 import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { ProjectPageDto } from './dto/project.dto';
+import { toProjectDto } from './project.mapper';
 import { ProjectsService } from './projects.service';
 
 @ApiTags('projects')
@@ -21,7 +22,11 @@ export class ProjectsController {
   @WholeAnswerCacheable()
   @RestOperation('listProjects', { summary: 'List projects (as Maia GET /v1/projects)', errors: [400] })
   @ApiOkResponse({ type: ProjectPageDto })
-  list(@Query() query: PageQueryDto, @CurrentPrincipal() principal: Principal): Promise<ProjectPageDto> {
-    return this.projects.listPage(query.page ?? 0, query.size ?? DEFAULT_PAGE_SIZE, principal);
+  async list(
+    @Query() query: PageQueryDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ProjectPageDto> {
+    const page = await this.projects.listPage(query.page ?? 0, query.size ?? DEFAULT_PAGE_SIZE, principal);
+    return mapPage(page, toProjectDto);
   }
 }

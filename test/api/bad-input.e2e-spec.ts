@@ -223,6 +223,52 @@ describe('bad input and upstream failures have stable codes', () => {
     },
   );
 
+  it.each([
+    ['no content-type', undefined],
+    ['text/plain (what fetch sends for a string)', 'text/plain;charset=UTF-8'],
+    ['a form', 'application/x-www-form-urlencoded'],
+    ['XML', 'application/xml'],
+  ])(
+    'REST: a body sent as %s → 415 saying the body must be JSON, at both prefixes, no upstream call',
+    async (_label, contentType) => {
+      const body = JSON.stringify({ pipelineName: 'Pipeline 1', environmentName: 'Dev Environment' });
+      for (const prefix of ['/api/v1', '/dpc/v1']) {
+        for (const [method, path] of [
+          ['POST', `${prefix}/projects/${seed.testProject}/pipeline-executions`],
+          ['PATCH', `${prefix}/projects/${seed.testProject}/pipeline-executions/${seed.testProject}`],
+        ]) {
+          // A Buffer body: fetch adds no content-type of its own.
+          const response = await fetch(`${url}${path}`, {
+            method,
+            headers: contentType === undefined ? {} : { 'content-type': contentType },
+            body: Buffer.from(body),
+          });
+          expect(response.status).toBe(415);
+          expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+          const problem = (await response.json()) as Record<string, unknown>;
+          expect(problem).toMatchObject({
+            status: 415,
+            code: 'UNSUPPORTED_MEDIA_TYPE',
+            error: 'The request body must be JSON, sent with content-type: application/json',
+            detail: 'The request body must be JSON, sent with content-type: application/json',
+          });
+        }
+      }
+      expect(await maia.apiCount()).toBe(0);
+    },
+  );
+
+  it("REST: every problem carries Maia's own error and status members beside the problem's", async () => {
+    const result = await rest(
+      url,
+      'GET',
+      '/dpc/v1/projects/00000000-0000-4000-8000-000000000000/environments',
+    );
+    expect(result.status).toBe(404);
+    expect(result.body).toMatchObject({ status: 404, code: 'NOT_FOUND', error: result.body.detail });
+    expect(typeof result.body.error).toBe('string');
+  });
+
   it('REST: malformed JSON, an oversized body and a bad Idempotency-Key are stable problems', async () => {
     const path = `/api/v1/projects/${seed.testProject}/pipeline-executions`;
     const malformed = await rest(url, 'POST', path, {

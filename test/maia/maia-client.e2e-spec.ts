@@ -104,6 +104,7 @@ describe('lists and iterators', () => {
       id: expect.any(String),
       name: expect.any(String),
       description: expect.anything(),
+      asSent: expect.objectContaining({ id: first.results[0].id }),
     });
 
     const all = await collect(h.api.allProjects());
@@ -145,6 +146,11 @@ describe('lists and iterators', () => {
       name: 'Dev',
       defaultAgentId: '5f0c1a2b-0001-4000-8000-000000000001',
       defaultAgentName: 'Dev Agent',
+      asSent: {
+        name: 'Dev',
+        defaultAgentId: '5f0c1a2b-0001-4000-8000-000000000001',
+        defaultAgentName: 'Dev Agent',
+      },
     });
   });
 

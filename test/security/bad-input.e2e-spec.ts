@@ -23,6 +23,7 @@ const STABLE_CODES = new Set([
   'BAD_USER_INPUT',
   'QUERY_TOO_COMPLEX',
   'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
   'UNAUTHENTICATED',
   'NOT_FOUND',
 ]);
@@ -288,6 +289,21 @@ describe('bad input', () => {
           }),
         { status: 400, code: 'BAD_USER_INPUT' },
       );
+      for (const [contentType, prefix] of [
+        ['text/plain', '/api/v1'],
+        ['application/x-www-form-urlencoded', '/dpc/v1'],
+      ]) {
+        await refused(
+          `a REST body sent as ${contentType} under ${prefix}`,
+          () =>
+            fetch(`${world.url}${prefix}/projects/${A}/pipeline-executions/${E}`, {
+              method: 'PATCH',
+              headers: { 'content-type': contentType, ...admin },
+              body: 'status=CANCELLED',
+            }),
+          { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+        );
+      }
       await refused(
         'a JSON array (batch)',
         () => postGraphql(JSON.stringify([{ query: '{ projects { total } }' }, { query: '{ __typename }' }])),
@@ -343,6 +359,17 @@ describe('bad input', () => {
         () => fetch(`${world.url}/api/v1/projects/${A}/pipeline-executions/12345`, { headers: admin }),
         { status: 400, code: 'BAD_USER_INPUT' },
       );
+      for (const path of [
+        `/dpc/v1/projects/not-a-uuid/environments`,
+        `/dpc/v1/projects/${A}/pipeline-executions/12345/status`,
+        `/api/v1/projects/${A}/pipeline-executions/1%20OR%201=1/status`,
+        `/dpc/v1/pipeline-executions?projectId=not-a-uuid`,
+      ]) {
+        await refused(`REST ${path}`, () => fetch(`${world.url}${path}`, { headers: admin }), {
+          status: 400,
+          code: 'BAD_USER_INPUT',
+        });
+      }
     });
 
     it('path traversal in ids never reaches another route', async () => {
@@ -350,6 +377,10 @@ describe('bad input', () => {
         ['encoded ../ in a project id', `/api/v1/projects/..%2F..%2Fpipeline-executions/environments`],
         ['encoded ../ in an execution id', `/api/v1/projects/${A}/pipeline-executions/..%2F..%2F${A}/steps`],
         ['double-encoded ../', `/api/v1/projects/%252e%252e%252fprojects/environments`],
+        [
+          'encoded ../ on the light status call',
+          `/dpc/v1/projects/${A}/pipeline-executions/..%2F${A}/status`,
+        ],
       ]) {
         const answer = await refused(name, () => fetch(`${world.url}${path}`, { headers: admin }), {
           code: 'BAD_USER_INPUT',
@@ -431,7 +462,8 @@ describe('bad input', () => {
               headers: { 'content-type': type, ...admin },
               body: JSON.stringify({ query: '{ projects { total } }' }),
             }),
-          { code: 'BAD_USER_INPUT' },
+          // No multipart parser at all: the body format itself is refused (415).
+          { code: type.startsWith('multipart/') ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_USER_INPUT' },
         );
       }
       // With the preflight header a GET query is served (the limits above still apply).

@@ -15,6 +15,7 @@ export enum ErrorCode {
   RATE_LIMITED = 'RATE_LIMITED',
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   UPSTREAM_UNAVAILABLE = 'UPSTREAM_UNAVAILABLE',
   UPSTREAM_TIMEOUT = 'UPSTREAM_TIMEOUT',
   UPSTREAM_AUTH_FAILED = 'UPSTREAM_AUTH_FAILED',
@@ -46,6 +47,8 @@ export function httpStatusOf(code: ErrorCode): number {
       return 410;
     case ErrorCode.PAYLOAD_TOO_LARGE:
       return 413;
+    case ErrorCode.UNSUPPORTED_MEDIA_TYPE:
+      return 415;
     case ErrorCode.RATE_LIMITED:
       return 429;
     case ErrorCode.UPSTREAM_UNAVAILABLE:

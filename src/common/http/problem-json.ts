@@ -2,8 +2,12 @@ import { type ErrorCode, type GatewayError } from '../errors';
 
 export const PROBLEM_JSON = 'application/problem+json';
 
-/** RFC 9457 problem details, plus the gateway's stable `code` and the error's client-safe details. */
+/**
+ * One error body for both kinds of client: Maia's own members (`error`, `status`, as Maia's guide shows
+ * for a 409), RFC 9457 problem details, the gateway's stable `code` and the error's client-safe details.
+ */
 export interface ProblemDocument {
+  error: string;
   type: string;
   title: string;
   status: number;
@@ -18,7 +22,7 @@ export function titleOf(code: ErrorCode): string {
   return [words[0].charAt(0).toUpperCase() + words[0].slice(1), ...words.slice(1)].join(' ');
 }
 
-const RESERVED = new Set(['type', 'title', 'status', 'detail', 'code', 'instance']);
+const RESERVED = new Set(['error', 'type', 'title', 'status', 'detail', 'code', 'instance']);
 
 /** The problem document of an error; details never override the standard members (e.g. `status`). */
 export function problemOf(error: GatewayError): ProblemDocument {
@@ -27,6 +31,7 @@ export function problemOf(error: GatewayError): ProblemDocument {
   );
   return {
     ...details,
+    error: error.message,
     type: `urn:maia-gateway:problem:${error.code.toLowerCase().replace(/_/g, '-')}`,
     title: titleOf(error.code),
     status: error.httpStatus,

@@ -25,7 +25,7 @@ describe('toGatewayError', () => {
     ],
     [
       fastifyError('FST_ERR_CTP_INVALID_MEDIA_TYPE', 415, 'Unsupported Media Type: text/xml'),
-      ErrorCode.BAD_USER_INPUT,
+      ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     ],
     [new NotFoundException('Cannot GET /nowhere'), ErrorCode.NOT_FOUND],
     [new HttpException('Too Many Requests', 429), ErrorCode.RATE_LIMITED],
@@ -52,7 +52,7 @@ describe('toGatewayError', () => {
 });
 
 describe('problemOf', () => {
-  it('has the RFC 9457 members, the code and the details, and details never override the standard members', () => {
+  it("has Maia's error and status, the RFC 9457 members, the code and the details; details never override them", () => {
     const problem = problemOf(
       new GatewayError(ErrorCode.ALREADY_FINISHED, 'finished', {
         status: 'SUCCESS',
@@ -64,6 +64,8 @@ describe('problemOf', () => {
       title: 'Already finished',
       status: 409,
       detail: 'finished',
+      // Maia's own member, so a client written for Maia reads the message too.
+      error: 'finished',
       code: 'ALREADY_FINISHED',
       executionStatus: 'SUCCESS',
     });

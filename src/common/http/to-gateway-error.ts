@@ -3,10 +3,14 @@ import { ErrorCode, GatewayError } from '../errors';
 
 const logger = new Logger('Errors');
 
+/** What a client that sent a body in another format (a form, plain text, none declared) is told. */
+export const JSON_BODY_REQUIRED = 'The request body must be JSON, sent with content-type: application/json';
+
 /** Generic, client-safe messages for codes whose original message may say too much. */
 const genericMessages: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.INTERNAL]: 'Internal server error',
   [ErrorCode.PAYLOAD_TOO_LARGE]: 'The request body is too large',
+  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: JSON_BODY_REQUIRED,
   [ErrorCode.NOT_FOUND]: 'Not found',
 };
 
@@ -16,7 +20,6 @@ function codeOfHttpStatus(status: number): ErrorCode {
     case 405:
     case 406:
     case 411:
-    case 415:
     case 422:
       return ErrorCode.BAD_USER_INPUT;
     case 401:
@@ -31,6 +34,8 @@ function codeOfHttpStatus(status: number): ErrorCode {
       return ErrorCode.PIPELINE_DISABLED;
     case 413:
       return ErrorCode.PAYLOAD_TOO_LARGE;
+    case 415:
+      return ErrorCode.UNSUPPORTED_MEDIA_TYPE;
     case 429:
       return ErrorCode.RATE_LIMITED;
     case 503:
@@ -73,9 +78,7 @@ export function toGatewayError(error: unknown): GatewayError {
     const message =
       error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
         ? 'The request body is not valid JSON'
-        : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-          ? 'Unsupported content type'
-          : (genericMessages[code] ?? 'Bad request');
+        : (genericMessages[code] ?? 'Bad request');
     return new GatewayError(code, message, {}, { cause: error });
   }
 
@@ -84,7 +87,13 @@ export function toGatewayError(error: unknown): GatewayError {
     const code = codeOfHttpStatus(status);
     if (code === ErrorCode.INTERNAL) return internal(error);
     // A route miss says "Cannot GET /x": harmless, but a stable message is easier on clients.
-    const message = code === ErrorCode.NOT_FOUND ? 'Not found' : messageOfHttpException(error);
+    // Fastify's own 415 arrives as "Unsupported Media Type": say what the body must be instead.
+    const message =
+      code === ErrorCode.NOT_FOUND
+        ? 'Not found'
+        : code === ErrorCode.UNSUPPORTED_MEDIA_TYPE
+          ? JSON_BODY_REQUIRED
+          : messageOfHttpException(error);
     return new GatewayError(code, message, {}, { cause: error });
   }
 

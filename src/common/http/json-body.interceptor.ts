@@ -1,0 +1,31 @@
+import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import type { Observable } from 'rxjs';
+import { ErrorCode, GatewayError } from '../errors';
+import { JSON_BODY_REQUIRED } from './to-gateway-error';
+
+/** `application/json` and the `+json` family (`application/merge-patch+json`, ...), any parameters. */
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
+
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * A REST request that carries a body in another format than JSON (a form, plain text, none declared) is
+ * answered 415 with a message that says so, before validation would list the body's text as unexpected
+ * properties. Bodyless requests and GraphQL (served by Apollo, not by controllers) are not concerned.
+ */
+@Injectable()
+export class JsonBodyInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() === 'http') {
+      const request = context.switchToHttp().getRequest<FastifyRequest>();
+      if (hasBody(request) && !JSON_MEDIA_TYPE.test(request.headers['content-type'] ?? '')) {
+        throw new GatewayError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, JSON_BODY_REQUIRED);
+      }
+    }
+    return next.handle();
+  }
+}
