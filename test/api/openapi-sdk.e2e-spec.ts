@@ -55,6 +55,12 @@ export function seedClient(baseUrl: string, apiKey?: string) {
       const total: number = data.total;
       return { total, projects: data.results.map((project) => ({ id: project.id, name: project.name })) };
     },
+    /** A client that swaps only the host: Maia's own /dpc/v1 paths, with the same types. */
+    async projectCountOnMaiaPaths(): Promise<number> {
+      const { data, error } = await client.GET('/dpc/v1/projects', { params: { query: { size: 100 } } });
+      if (error) throw new ProblemError(error);
+      return data.total;
+    },
     async environments(projectId: string) {
       const { data, error } = await client.GET('/api/v1/projects/{projectId}/environments', {
         params: { path: { projectId } },
@@ -147,6 +153,7 @@ export function seedClient(baseUrl: string, apiKey?: string) {
 /** The generated module as this test calls it (the module itself is type-checked on its own, below). */
 interface SeedClient {
   projects(): Promise<{ total: number; projects: { id: string; name: string }[] }>;
+  projectCountOnMaiaPaths(): Promise<number>;
   environments(projectId: string): Promise<{ name: string; runner?: string | null }[]>;
   publishedPipelines(projectId: string, environmentName: string): Promise<string[]>;
   execute(projectId: string, pipelineName: string, environmentName: string): Promise<string>;
@@ -228,6 +235,7 @@ describe('a client generated from the committed openapi.json (openapi-typescript
     const { total, projects } = await client.projects();
     expect(total).toBe(5);
     expect(projects).toContainEqual({ id: ANALYTICS, name: 'Analytics Warehouse' });
+    expect(await client.projectCountOnMaiaPaths()).toBe(5);
     // Step 2: environments and their runners.
     expect(await client.environments(ANALYTICS)).toEqual(
       expect.arrayContaining([
@@ -271,6 +279,7 @@ describe('a client generated from the committed openapi.json (openapi-typescript
     expect(await client.cancel(ANALYTICS, long, false)).toMatchObject({
       refused: expect.stringMatching(/^(ALREADY_FINISHED|CONFLICT)$/),
       status: 409,
+      error: expect.any(String), // Maia's own member, beside the code
     });
     // And the history lists both runs.
     const history = await client.executions(ANALYTICS);
@@ -283,7 +292,7 @@ describe('a client generated from the committed openapi.json (openapi-typescript
     // Errors are typed: an unknown project is NOT_FOUND; no credentials is UNAUTHENTICATED.
     expect(await client.environmentsOfUnknownProject()).toBe('NOT_FOUND');
     await expect(sdk.seedClient(gateway.url).projects()).rejects.toMatchObject({
-      problem: { status: 401, code: 'UNAUTHENTICATED' },
+      problem: { status: 401, code: 'UNAUTHENTICATED', error: expect.any(String) },
     });
   });
 });
