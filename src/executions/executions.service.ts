@@ -139,9 +139,12 @@ export class ExecutionsService {
         // The hint could not be checked: say nothing rather than something wrong.
       }
     }
+    // Maia's own words when it gave some (its guide's 409 body), so a Maia client reads what Maia says.
+    const message =
+      cause.message || 'A pipeline execution with this tag is already running in this environment';
     return new GatewayError(
       ErrorCode.CONFLICT,
-      'A pipeline execution with this tag is already running in this environment',
+      message,
       { executionTag: tag, environmentName: request.environmentName, existingExecutionId },
       { cause },
     );

@@ -266,6 +266,25 @@ describe("Maia clients' call sequences: the gateway answers as Maia does", () =>
     },
   );
 
+  it("an execute with a busy executionTag: 409 with Maia's own error and status, and the gateway's code", async () => {
+    const call = through('/dpc/v1');
+    const executions = `/projects/${seed.analytics}/pipeline-executions`;
+    const tagged = {
+      pipelineName: 'FOLDER/long_backfill.orch.yaml',
+      environmentName: 'Dev',
+      executionTag: 'compat-nightly',
+    };
+    expect((await call('POST', executions, tagged)).status).toBe(201);
+    const viaGateway = await call('POST', executions, tagged);
+    const viaMaia = await direct('POST', executions, tagged);
+    expect(viaMaia).toEqual({
+      status: 409,
+      body: { error: 'A pipeline execution with this tag is already running.', status: 409 },
+    });
+    expect(viaGateway.status).toBe(409);
+    expect(viaGateway.body).toMatchObject({ ...viaMaia.body, code: 'CONFLICT' });
+  });
+
   it('unknown query parameters are ignored and never sent to Maia; documented ones are', async () => {
     await maia.clearRequests();
     const call = through('/dpc/v1');

@@ -218,9 +218,7 @@ describe('the seed guide through GraphQL', () => {
 
     const second = await execute(input);
     expect(second.data).toBeNull();
-    expect(second.errors?.[0].message).toBe(
-      'A pipeline execution with this tag is already running in this environment',
-    );
+    expect(second.errors?.[0].message).toBe('A pipeline execution with this tag is already running.');
     expect(second.errors?.[0].extensions).toMatchObject({
       code: 'CONFLICT',
       executionTag: 'nightly-run',

@@ -163,7 +163,10 @@ describe('the seed guide through REST', () => {
     expect(second.body).toMatchObject({
       executionTag: 'rest-nightly',
       existingExecutionId: first.body.pipelineExecutionId,
-      detail: 'A pipeline execution with this tag is already running in this environment',
+      // Maia's guide's 409 body, member for member, beside the problem's members.
+      error: 'A pipeline execution with this tag is already running.',
+      status: 409,
+      detail: 'A pipeline execution with this tag is already running.',
     });
     expect((await maia.executions()).filter((e) => e.executionTag === 'rest-nightly')).toHaveLength(1);
   });
