@@ -285,6 +285,29 @@ describe("Maia clients' call sequences: the gateway answers as Maia does", () =>
     expect(viaGateway.body).toMatchObject({ ...viaMaia.body, code: 'CONFLICT' });
   });
 
+  it('answers an object exactly as Maia wrote it: whole-second timestamps, members the gateway does not know', async () => {
+    const sent = {
+      pipelineExecutionId: FINISHED_RUN,
+      pipelineName: 'FOLDER/load_orders.orch.yaml',
+      projectId: seed.analytics,
+      environmentName: 'Prod',
+      status: 'SUCCESS',
+      startedAt: '2023-11-07T05:31:56Z',
+      finishedAt: '2023-11-07T05:32:01.5Z',
+      trigger: 'WEBHOOK',
+      costCredits: 3,
+      labels: { team: 'data' },
+    };
+    await maia.addFault({ route: 'getExecution', status: 200, body: sent, count: 2 });
+    for (const prefix of ['/api/v1', '/dpc/v1'] as const) {
+      const answer = await through(prefix)(
+        'GET',
+        `/projects/${seed.analytics}/pipeline-executions/${FINISHED_RUN}`,
+      );
+      expect(answer).toEqual({ status: 200, body: sent });
+    }
+  });
+
   it('unknown query parameters are ignored and never sent to Maia; documented ones are', async () => {
     await maia.clearRequests();
     const call = through('/dpc/v1');
