@@ -44,7 +44,7 @@ describe('formatGraphqlError', () => {
     expect(fromResolver(new NotFoundException()).extensions).toEqual({ code: 'NOT_FOUND' });
   });
 
-  it('turns document and variable errors into BAD_USER_INPUT with their message', () => {
+  it('keeps parse and validation failures distinct from BAD_USER_INPUT, with their message', () => {
     const parse = new GraphQLError('Syntax Error: Expected Name, found <EOF>.');
     expect(
       formatGraphqlError({ message: parse.message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }, parse),
@@ -52,8 +52,49 @@ describe('formatGraphqlError', () => {
       message: parse.message,
       locations: undefined,
       path: undefined,
+      extensions: { code: 'GRAPHQL_PARSE_FAILED' },
+    });
+    // A bad literal: the scalar's own error (coded BAD_USER_INPUT) wrapped by Apollo's validation error.
+    const scalar = new GraphQLError('DateTime must be a string', { extensions: { code: 'BAD_USER_INPUT' } });
+    const validation = new GraphQLError(scalar.message, {
+      originalError: scalar,
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
+    expect(
+      formatGraphqlError(
+        { message: validation.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: {} } },
+        validation,
+      ).extensions,
+    ).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
+  });
+
+  it('keeps the persisted-query codes Apollo Client reacts to', () => {
+    const notFound = new GraphQLError('PersistedQueryNotFound', {
+      extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
+    });
+    expect(
+      formatGraphqlError(
+        { message: notFound.message, extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } },
+        notFound,
+      ),
+    ).toMatchObject({ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } });
+  });
+
+  it('turns other request and variable errors into BAD_USER_INPUT with their message', () => {
+    const variable = new GraphQLError('Variable "$s" got invalid value "ten"; Int cannot represent it');
+    expect(formatGraphqlError({ message: variable.message }, variable)).toEqual({
+      message: variable.message,
+      locations: undefined,
+      path: undefined,
       extensions: { code: 'BAD_USER_INPUT' },
     });
+    const badRequest = new GraphQLError('GraphQL operations must contain a non-empty `query`', {
+      extensions: { code: 'BAD_REQUEST' },
+    });
+    expect(
+      formatGraphqlError({ message: badRequest.message, extensions: { code: 'BAD_REQUEST' } }, badRequest)
+        .extensions,
+    ).toEqual({ code: 'BAD_USER_INPUT' });
   });
 
   it('keeps a code the gateway set deliberately (e.g. a document limit) and drops internals', () => {

@@ -5,15 +5,20 @@ import { toGatewayError } from '../common/http/to-gateway-error';
 
 const knownCodes = new Set<string>(Object.values(ErrorCode));
 
-/** Apollo's and graphql-js's own request errors: the client's document or variables are at fault. */
-const requestErrorCodes = new Set([
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_USER_INPUT',
-  'BAD_REQUEST',
-  'OPERATION_RESOLUTION_FAILURE',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
+/**
+ * Apollo's own request errors that are the client's input at fault and have no code of their own in the
+ * shared list (a malformed body, an operation name not in the document): BAD_USER_INPUT. Parse and
+ * validation failures and the persisted-query codes are in the list and keep theirs.
+ */
+const requestErrorCodes = new Set(['BAD_USER_INPUT', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE']);
+
+/** Codes Apollo (or our graphql-ws hooks) set on the document itself: kept whatever the wrapped cause. */
+const documentCodes = new Set<string>([
+  ErrorCode.GRAPHQL_PARSE_FAILED,
+  ErrorCode.GRAPHQL_VALIDATION_FAILED,
+  ErrorCode.PERSISTED_QUERY_NOT_FOUND,
+  ErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
+  ErrorCode.PERSISTED_QUERY_NOT_ALLOWED,
 ]);
 
 /** Follows `originalError` links (resolver wrapping, context creation) down to what was thrown. */
@@ -27,13 +32,19 @@ function rootCause(error: unknown): unknown {
 
 /**
  * The one GraphQL error formatter (HTTP and graphql-ws): every error leaves with `extensions.code` from the
- * shared enum. Document and variable errors become BAD_USER_INPUT with graphql-js's message (it only
- * describes the client's own document); errors from below keep their code, safe message and details;
+ * shared enum. Parse and validation failures keep GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED and
+ * graphql-js's message (it only describes the client's own document); other request and variable errors
+ * become BAD_USER_INPUT; errors from below keep their code, safe message and details;
  * anything unexpected becomes INTERNAL with a generic message (the real one is logged by `toGatewayError`).
  */
 export function formatGraphqlError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const cause = rootCause(error);
   const base = { locations: formatted.locations, path: formatted.path };
+  const documentCode = formatted.extensions?.code;
+  if (typeof documentCode === 'string' && documentCodes.has(documentCode)) {
+    // A scalar's own error inside a validation failure (a bad literal) brings its code along: drop it.
+    return { ...base, message: formatted.message, extensions: { code: documentCode } };
+  }
 
   if (cause instanceof GraphQLError || cause === undefined) {
     const rawCode: unknown = formatted.extensions?.code ?? cause?.extensions?.code;

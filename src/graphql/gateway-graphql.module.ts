@@ -17,6 +17,7 @@ import type { AppConfig } from '../config';
 import { wholeAnswerPlugin } from '../hot-read/whole-answer.plugin';
 import { GraphqlSecurity } from '../security/graphql-security.service';
 import { SecurityModule } from '../security/security.module';
+import { withUnreferencedTypes } from './error-code.enum';
 import { formatGraphqlError, formatGraphqlErrors } from './format-graphql-error';
 import type { GraphqlContext } from './graphql-context';
 import { RequestLoaders } from './request-loaders';
@@ -79,6 +80,8 @@ export class GatewayGraphqlModule {
               path: GRAPHQL_PATH,
               autoSchemaFile: true,
               sortSchema: true,
+              // The types no field returns (the ErrorCode enum); print-schema adds the same.
+              transformSchema: withUnreferencedTypes,
               introspection: config.server.graphqlIntrospection,
               // Nest's own landing-page choice is replaced by ours: Apollo Sandbox or nothing.
               playground: false,

@@ -6,6 +6,7 @@ import { lexicographicSortSchema, printSchema } from 'graphql';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AppModule } from '../app.module';
+import { withUnreferencedTypes } from '../graphql/error-code.enum';
 import { loadConfig } from '../config';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- GraphQLSchemaFactory.create takes Function[]
@@ -66,7 +67,7 @@ export async function buildSchemaSdl(): Promise<string> {
   const app = await NestFactory.createApplicationContext(GraphQLSchemaBuilderModule, { logger: false });
   try {
     const schema = await app.get(GraphQLSchemaFactory).create(resolvers);
-    return HEADER + printSchema(lexicographicSortSchema(schema)) + '\n';
+    return HEADER + printSchema(lexicographicSortSchema(withUnreferencedTypes(schema))) + '\n';
   } finally {
     await app.close();
   }

@@ -89,8 +89,9 @@ describe('GraphQL limits', () => {
     ).toContain(ErrorCode.QUERY_TOO_COMPLEX);
   });
 
-  it('answers syntax errors with BAD_USER_INPUT and keeps graphql-ws from parsing big documents', () => {
-    expect(codes('{ projects { ')).toEqual([ErrorCode.BAD_USER_INPUT]);
+  it('answers syntax errors with GRAPHQL_PARSE_FAILED and keeps graphql-ws from parsing big documents', () => {
+    expect(codes('{ projects { ')).toEqual([ErrorCode.GRAPHQL_PARSE_FAILED]);
+    expect(codes('{ projects { nope } }')).toEqual([ErrorCode.GRAPHQL_VALIDATION_FAILED]);
     const ws = graphqlWsLimits(limits());
     expect(
       ws.onSubscribe(undefined, '1', { query: `subscription { ${'__typename '.repeat(5_000)}}` })?.[0]

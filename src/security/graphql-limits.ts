@@ -101,6 +101,17 @@ export function apolloSecurityOptions(limits: GraphqlLimits) {
   };
 }
 
+/** A graphql-js validation error with Apollo's code for it, the original kept for its message and nodes. */
+function validationFailed(error: GraphQLError): GraphQLError {
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, code: ErrorCode.GRAPHQL_VALIDATION_FAILED },
+  });
+}
+
 /** Parses with the token limit; a limit or syntax error comes back as errors, never thrown. */
 export function parseLimited(source: unknown, limits: GraphqlLimits): DocumentNode | readonly GraphQLError[] {
   if (typeof source !== 'string' || source.trim() === '') {
@@ -113,7 +124,7 @@ export function parseLimited(source: unknown, limits: GraphqlLimits): DocumentNo
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (TOKEN_LIMIT_MESSAGE.test(message)) return [queryTooComplex(message)];
-    return [new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT } })];
+    return [new GraphQLError(message, { extensions: { code: ErrorCode.GRAPHQL_PARSE_FAILED } })];
   }
 }
 
@@ -175,9 +186,11 @@ export function graphqlWsLimits(limits: GraphqlLimits) {
       if (source !== undefined && passed.has(source)) return [];
       // The cheap limits first: a bomb never reaches graphql-js's quadratic rules (overlapping fields).
       const tooComplex = validate(schema, document, limitRules);
-      const errors = tooComplex.length > 0 ? tooComplex : validate(schema, document, specifiedRules);
+      if (tooComplex.length > 0) return tooComplex;
+      const errors = validate(schema, document, specifiedRules);
       if (errors.length === 0 && source !== undefined) passed.add(source);
-      return errors;
+      // Coded as Apollo codes them over HTTP (graphql-ws leaves validation errors without a code).
+      return errors.map((error) => validationFailed(error));
     },
     /** graphql-ws would re-parse after onSubscribe; keep that parse limited as well. */
     parse(source: string | Source): DocumentNode {
@@ -214,5 +227,7 @@ export function checkDocument(
 ): readonly GraphQLError[] {
   const parsed = parseLimited(source, limits);
   if (Array.isArray(parsed)) return parsed as readonly GraphQLError[];
-  return validate(schema, parsed as DocumentNode, [...specifiedRules, ...graphqlLimitRules(limits)]);
+  return validate(schema, parsed as DocumentNode, [...specifiedRules, ...graphqlLimitRules(limits)]).map(
+    (error) => (error.extensions.code === undefined ? validationFailed(error) : error),
+  );
 }

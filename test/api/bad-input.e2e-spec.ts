@@ -36,12 +36,6 @@ describe('bad input and upstream failures have stable codes', () => {
     ['first: 101', '{ pipelineExecutions(first: 101) { nodes { id } } }'],
     ['a name with a control character', `{ project(name: "Test\\u0000project") { id } }`],
     ['a name over 255 characters', `{ project(name: "${longName}") { id } }`],
-    ['a syntax error', '{ projects { total }'],
-    ['an unknown field', '{ projects { nope } }'],
-    [
-      'a date that is not ISO-8601',
-      '{ pipelineExecutions(filter: { startedAfter: "yesterday" }) { nodes { id } } }',
-    ],
     [
       'a window that ends before it starts',
       '{ pipelineExecutions(filter: { startedAfter: "2026-02-01T00:00:00Z", startedBefore: "2026-01-01T00:00:00Z" }) { nodes { id } } }',
@@ -50,6 +44,21 @@ describe('bad input and upstream failures have stable codes', () => {
     const result = await gql(url, query);
     expect(result.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(result.status).toBeLessThan(500);
+    expect(await maia.apiCount()).toBe(0);
+  });
+
+  it.each([
+    ['a syntax error', '{ projects { total }', 'GRAPHQL_PARSE_FAILED'],
+    ['an unknown field', '{ projects { nope } }', 'GRAPHQL_VALIDATION_FAILED'],
+    [
+      'a date literal that is not ISO-8601',
+      '{ pipelineExecutions(filter: { startedAfter: "yesterday" }) { nodes { id } } }',
+      'GRAPHQL_VALIDATION_FAILED',
+    ],
+  ])('GraphQL: %s → %s (the document itself), no upstream call', async (_label, query, code) => {
+    const result = await gql(url, query);
+    expect(result.errors?.[0].extensions.code).toBe(code);
+    expect(result.status).toBe(400);
     expect(await maia.apiCount()).toBe(0);
   });
 

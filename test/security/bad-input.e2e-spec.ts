@@ -21,6 +21,8 @@ const A = PROJECTS.analytics;
 const E = ANALYTICS_FINISHED_EXECUTION;
 const STABLE_CODES = new Set([
   'BAD_USER_INPUT',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
   'QUERY_TOO_COMPLEX',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
@@ -201,18 +203,18 @@ describe('bad input', () => {
       expect((await world.maia.counters()).total - upstreamBefore).toBe(0);
     });
 
-    it('fragment cycles and unknown fields are plain BAD_USER_INPUT', async () => {
+    it('fragment cycles and unknown fields are plain GRAPHQL_VALIDATION_FAILED', async () => {
       await refused(
         'fragment cycle',
         () =>
           query(
             'query { projects { ...A } } fragment A on ProjectPage { results { id } ...B } fragment B on ProjectPage { ...A }',
           ),
-        { status: 400, code: 'BAD_USER_INPUT' },
+        { status: 400, code: 'GRAPHQL_VALIDATION_FAILED' },
       );
       await refused('unknown field', () => query('{ projects { secrets } }'), {
         status: 400,
-        code: 'BAD_USER_INPUT',
+        code: 'GRAPHQL_VALIDATION_FAILED',
       });
     });
   });

@@ -24,13 +24,76 @@ export enum ErrorCode {
   UPSTREAM_OUTCOME_UNKNOWN = 'UPSTREAM_OUTCOME_UNKNOWN',
   SHUTTING_DOWN = 'SHUTTING_DOWN',
   INTERNAL = 'INTERNAL',
+  GRAPHQL_PARSE_FAILED = 'GRAPHQL_PARSE_FAILED',
+  GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
+  PERSISTED_QUERY_NOT_FOUND = 'PERSISTED_QUERY_NOT_FOUND',
+  PERSISTED_QUERY_NOT_SUPPORTED = 'PERSISTED_QUERY_NOT_SUPPORTED',
+  PERSISTED_QUERY_NOT_ALLOWED = 'PERSISTED_QUERY_NOT_ALLOWED',
 }
+
+/**
+ * What each code means, for clients: the GraphQL `ErrorCode` enum's value descriptions and the README's
+ * table are printed from this record (a `Record` over the enum, so a new code without a meaning does not
+ * compile).
+ */
+export const errorCodeMeanings: Readonly<Record<ErrorCode, string>> = {
+  [ErrorCode.BAD_USER_INPUT]:
+    'An argument, variable or body value is invalid (format, range, a cursor from another filter, a variable of the wrong type). `field` or `fields` names it when known. Fix the input; retrying as is fails again.',
+  [ErrorCode.UNAUTHENTICATED]:
+    'No valid credentials (API key or bearer JWT): missing, unknown, malformed or expired. Which one is never said.',
+  [ErrorCode.FORBIDDEN]: 'The caller is known but lacks the scope the operation needs (`scope` names it).',
+  [ErrorCode.NOT_FOUND]:
+    'The project, environment, pipeline or execution does not exist, or the caller may not see it (both answer alike). `projectId`, `executionId` or `name` may say which.',
+  [ErrorCode.CONFLICT]:
+    'Maia refused because of the current state, e.g. a run with the same `executionTag` is running in the environment (`existingExecutionId` when known).',
+  [ErrorCode.ALREADY_FINISHED]:
+    'The execution has already finished, so it cannot be cancelled (`status` / `executionStatus` say how it ended).',
+  [ErrorCode.AMBIGUOUS_NAME]:
+    'Several visible projects have this name (`matches`, `projectIds`): ask by id instead.',
+  [ErrorCode.IDEMPOTENCY_KEY_REUSED]:
+    'The idempotency key was already used with a different request: use a new key for a new request.',
+  [ErrorCode.PIPELINE_DISABLED]: 'The pipeline cannot be run: Maia answered that it is gone or disabled.',
+  [ErrorCode.RATE_LIMITED]:
+    "Too many requests from this client, or Maia's own rate limit was reached. `retryAfterSeconds` says when to retry (also the Retry-After header over HTTP); `limit` is set for subscription counts.",
+  [ErrorCode.QUERY_TOO_COMPLEX]:
+    'The document is over a limit (depth, aliases, directives, tokens or cost). Refused before anything runs.',
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 'The request body is larger than the gateway accepts.',
+  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 'The request body is not JSON (REST); send `application/json`.',
+  [ErrorCode.UPSTREAM_UNAVAILABLE]:
+    'Maia could not be reached or answered with a server error (`upstreamStatus` when it answered). Retrying later may succeed.',
+  [ErrorCode.UPSTREAM_TIMEOUT]: 'Maia did not answer in time. Retrying later may succeed.',
+  [ErrorCode.UPSTREAM_AUTH_FAILED]:
+    "Maia refused the gateway's own credentials: an operator must fix the configuration.",
+  [ErrorCode.UPSTREAM_AUTH_UNAVAILABLE]:
+    "The gateway could not get an access token from Maia's identity service right now. Retrying later may succeed.",
+  [ErrorCode.UPSTREAM_BAD_RESPONSE]: 'Maia sent an answer the gateway cannot read.',
+  [ErrorCode.UPSTREAM_OUTCOME_UNKNOWN]:
+    'Maia may or may not have started the run (the call failed mid-way and no match was found); `candidates` counts runs that might be it. Check the executions before retrying without an idempotency key.',
+  [ErrorCode.SHUTTING_DOWN]:
+    'This gateway replica is restarting: reconnect (subscriptions resume from their cursor).',
+  [ErrorCode.INTERNAL]:
+    'An unexpected error in the gateway. The message is generic; the `requestId` in the logs tells the rest.',
+  [ErrorCode.GRAPHQL_PARSE_FAILED]: 'The GraphQL document is not valid GraphQL syntax. Nothing ran.',
+  [ErrorCode.GRAPHQL_VALIDATION_FAILED]:
+    'The GraphQL document does not fit the schema (unknown field, wrong argument type, fragment cycle...). Nothing ran.',
+  [ErrorCode.PERSISTED_QUERY_NOT_FOUND]:
+    'Automatic persisted queries: the hash is not known yet. Send the request again with the full document and the same hash to register it (Apollo Client does this by itself).',
+  [ErrorCode.PERSISTED_QUERY_NOT_SUPPORTED]:
+    'Persisted queries are turned off on this gateway: send the full document.',
+  [ErrorCode.PERSISTED_QUERY_NOT_ALLOWED]:
+    "The gateway runs only trusted documents (its persisted-query manifest) and this document or hash is not on the list. Nothing ran; ship the operation in the frontend's manifest.",
+};
 
 /** The HTTP status a code answers with on REST (and the status class for GraphQL over HTTP logs). */
 export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
     case ErrorCode.BAD_USER_INPUT:
     case ErrorCode.QUERY_TOO_COMPLEX:
+    case ErrorCode.GRAPHQL_PARSE_FAILED:
+    case ErrorCode.GRAPHQL_VALIDATION_FAILED:
+    case ErrorCode.PERSISTED_QUERY_NOT_FOUND:
+    case ErrorCode.PERSISTED_QUERY_NOT_SUPPORTED:
+    case ErrorCode.PERSISTED_QUERY_NOT_ALLOWED:
       return 400;
     case ErrorCode.UNAUTHENTICATED:
       return 401;

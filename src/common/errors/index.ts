@@ -1,2 +1,2 @@
-export { ErrorCode, httpStatusOf } from './error-code';
+export { ErrorCode, errorCodeMeanings, httpStatusOf } from './error-code';
 export { GatewayError, type ErrorDetails } from './gateway-error';
