@@ -182,7 +182,8 @@ export class ExecutionsController {
     const page = await this.executions.list({
       ...scoped.filter,
       status: query.status as ExecutionStatus[] | undefined,
-      limit: query.limit ?? DEFAULT_PAGE_SIZE,
+      // Maia's own default (25) applies when the caller gives none: nothing is added on its behalf.
+      limit: query.limit,
     });
     return {
       results: page.results.filter((e) => scoped.visible(e)).map(toExecutionDto),

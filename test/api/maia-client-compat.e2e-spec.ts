@@ -209,6 +209,8 @@ describe("Maia clients' call sequences: the gateway answers as Maia does", () =>
         expect(request.query.startedAfter).toBeUndefined();
         expect(request.query.startedBefore).toBeUndefined();
         if (first.includes('limit=500')) expect(request.query.limit).toEqual(['100']);
+        // Nothing added on the caller's behalf: no limit when it gave none (Maia's default applies).
+        if (!first.includes('limit=')) expect(request.query.limit).toBeUndefined();
       }
     },
   );
