@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import { dirname, join } from 'node:path';
 import { GATEWAY_EXTENSIONS_TAG } from './maia-routes';
 import { ProblemDto } from './problem.dto';
@@ -96,6 +97,10 @@ export function finishDocument(raw: OpenAPIObject): OpenAPIObject {
         operation['x-same-operation-as'] = operation.operationId;
         operation.operationId = `${operation.operationId}${MAIA_PATH_ALIAS_SUFFIX}`;
       }
+      // Success answers described by their status's name where the route gave no words of its own.
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        if (response.description === '') response.description = STATUS_CODES[Number(status)] ?? status;
+      }
       for (const parameter of (operation.parameters ?? []) as Record<string, unknown>[]) {
         if (GATEWAY_EXTENSION_PARAMETERS.has(String(parameter.name))) parameter[GATEWAY_EXTENSION] = true;
       }
@@ -104,7 +109,11 @@ export function finishDocument(raw: OpenAPIObject): OpenAPIObject {
   return sortKeys(document) as OpenAPIObject;
 }
 
-type Operation = Record<string, unknown> & { operationId?: string; parameters?: unknown[] };
+type Operation = Record<string, unknown> & {
+  operationId?: string;
+  parameters?: unknown[];
+  responses?: Record<string, { description?: string }>;
+};
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
 export function operationsOf(item: unknown): Operation[] {

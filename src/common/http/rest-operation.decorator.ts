@@ -52,9 +52,19 @@ const WHY: Record<number, string> = {
   504: 'Maia did not answer in time',
 };
 
+/** Codes only GraphQL answers (a REST route has no GraphQL document to parse, validate, persist or weigh). */
+const GRAPHQL_ONLY: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.QUERY_TOO_COMPLEX,
+  ErrorCode.GRAPHQL_PARSE_FAILED,
+  ErrorCode.GRAPHQL_VALIDATION_FAILED,
+  ErrorCode.PERSISTED_QUERY_NOT_FOUND,
+  ErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
+  ErrorCode.PERSISTED_QUERY_NOT_ALLOWED,
+]);
+
 /** The codes a status carries, from the one mapping of codes to statuses (`error-code.ts`). */
 function codesOf(status: number): ErrorCode[] {
-  return Object.values(ErrorCode).filter((code) => httpStatusOf(code) === status);
+  return Object.values(ErrorCode).filter((code) => httpStatusOf(code) === status && !GRAPHQL_ONLY.has(code));
 }
 
 function problemResponse(status: number): MethodDecorator & ClassDecorator {
