@@ -103,7 +103,23 @@ export function matchesFeedFilter(execution: MaiaExecution, filter: ExecutionFee
   return true;
 }
 
-/** One subscriber of a project feed: live events only, filtered, each cursor once; it never ends by itself. */
+/**
+ * When what an event tells happened, as far as the event can say: a start at the run's start, a finish at
+ * its end, anything else when the gateway saw it.
+ */
+function happenedAtMs(event: StoredEvent): number {
+  const { startedAt, finishedAt } = event.execution;
+  const told = event.kind === 'STARTED' ? startedAt : event.kind === 'FINISHED' ? finishedAt : null;
+  const ms = Date.parse(told ?? event.at);
+  return Number.isNaN(ms) ? Date.parse(event.at) : ms;
+}
+
+/**
+ * One subscriber of a project feed: what happens from the moment it subscribed, filtered, each cursor
+ * once; it never ends by itself. Events of older happenings are dropped: the history a new hub catches up
+ * from, or a leader's first round after nobody polled for a while, may hold them. Maia's run times are
+ * compared with the gateway's clock, so a skew between the two moves that boundary by as much.
+ */
 export class FeedSubscriber implements TopicListener {
   readonly queue: EventQueue<ExecutionWatchEvent>;
   private lastSequence = 0;
@@ -111,6 +127,7 @@ export class FeedSubscriber implements TopicListener {
   constructor(
     private readonly filter: ExecutionFeedFilter,
     onClose: () => void,
+    private readonly sinceMs = Date.now(),
   ) {
     this.queue = new EventQueue(onClose);
   }
@@ -118,6 +135,7 @@ export class FeedSubscriber implements TopicListener {
   onEvent(event: StoredEvent): void {
     if (event.sequence <= this.lastSequence) return;
     this.lastSequence = event.sequence;
+    if (happenedAtMs(event) < this.sinceMs) return;
     if (matchesFeedFilter(event.execution, this.filter)) this.queue.push(toWatchEvent(event));
   }
 
