@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { ErrorCode } from '../../src/common/errors';
+import { ErrorCode, errorCodeMeanings } from '../../src/common/errors';
 import { executionStatuses } from '../../src/maia/maia.types';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import { gatewayEnv, startGateway, type InProcessGateway } from '../support/gateway-inprocess';
@@ -118,6 +118,7 @@ describe('openapi.json', () => {
     expect(document.components.schemas.ErrorCode).toMatchObject({
       type: 'string',
       enum: Object.values(ErrorCode),
+      'x-enum-descriptions': Object.values(ErrorCode).map((code) => errorCodeMeanings[code]),
     });
     expect(document.components.schemas.ProblemDto).toMatchObject({
       required: expect.arrayContaining(['code', 'status', 'error', 'type', 'title', 'detail']),

@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { dirname, join } from 'node:path';
+import { ErrorCode, errorCodeMeanings } from '../errors';
 import { GATEWAY_EXTENSIONS_TAG } from './maia-routes';
 import { ProblemDto } from './problem.dto';
 import { API_KEY_SCHEME, BEARER_SCHEME, GATEWAY_EXTENSION } from './rest-operation.decorator';
@@ -12,6 +13,8 @@ export const OPENAPI_PATH = '/api/docs';
 /** The document itself; `openapi.json` at the repository root is the same document, committed. */
 export const OPENAPI_JSON_PATH = `${OPENAPI_PATH}-json`;
 export const OPENAPI_VERSION = '3.1.0';
+/** The schema name of the code enum (`enumName` of `ProblemDto.code`). */
+const ERROR_CODE_SCHEMA = 'ErrorCode';
 
 /** Parameters Maia does not have: marked as gateway extensions wherever they appear. */
 const GATEWAY_EXTENSION_PARAMETERS = new Set(['waitSeconds', 'Idempotency-Key']);
@@ -106,7 +109,21 @@ export function finishDocument(raw: OpenAPIObject): OpenAPIObject {
       }
     }
   }
+  describeErrorCodes(document);
   return sortKeys(document) as OpenAPIObject;
+}
+
+/** The code enum says what each code means (one list, `errorCodeMeanings`), for readers and generators. */
+function describeErrorCodes(document: OpenAPIObject): void {
+  const schema = document.components?.schemas?.[ERROR_CODE_SCHEMA] as Record<string, unknown> | undefined;
+  if (!schema) return;
+  const codes = Object.values(ErrorCode);
+  schema.description = [
+    'The stable code of an error: the same in REST problem bodies, GraphQL `extensions.code` and SSE error events.',
+    '',
+    ...codes.map((code) => `- \`${code}\`: ${errorCodeMeanings[code]}`),
+  ].join('\n');
+  schema['x-enum-descriptions'] = codes.map((code) => errorCodeMeanings[code]);
 }
 
 type Operation = Record<string, unknown> & {
