@@ -76,12 +76,14 @@ export class StrictMaiaDouble implements MaiaApi {
   async listExecutions(filter: ExecutionListFilter): Promise<ExecutionListPage> {
     await this.enter('listExecutions', [filter]);
     const after = filter.startedAfter ? Date.parse(filter.startedAfter) : 0;
-    const results = [...this.runs.values()]
+    // Token paging as Maia does it, newest first; the token here is the offset of the next page.
+    const offset = filter.paginationToken ? Number(filter.paginationToken) : 0;
+    const limit = filter.limit ?? 25;
+    const all = [...this.runs.values()]
       .filter((r) => r.projectId === filter.projectId && Date.parse(r.startedAt ?? '') >= after)
-      .sort((a, b) => Date.parse(b.startedAt ?? '') - Date.parse(a.startedAt ?? ''))
-      .slice(0, filter.limit ?? 25)
-      .map((r) => ({ ...r }));
-    return { results, more: null };
+      .sort((a, b) => Date.parse(b.startedAt ?? '') - Date.parse(a.startedAt ?? ''));
+    const results = all.slice(offset, offset + limit).map((r) => ({ ...r }));
+    return { results, more: offset + limit < all.length ? String(offset + limit) : null };
   }
 
   listProjects = this.refuse('listProjects');
