@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { envInt, envOptionalString, envUrl, type Env } from './env';
+import { envBool, envInt, envOptionalString, envUrl, type Env } from './env';
+import { readTrustedDocuments, type TrustedOperation } from './trusted-documents';
 import { serverConfig, type GatewayMode } from './server.config';
 import { UUID_PATTERN } from '../common/validation/uuid';
 
@@ -104,6 +105,9 @@ const schema = z.object({
   GRAPHQL_MAX_COST: envInt(5_000, 10, 10_000_000),
   GRAPHQL_FIELD_SUGGESTIONS: optionalBool(),
   GRAPHQL_WS_MAX_PAYLOAD_BYTES: envInt(64 * 1024, 1_024, 10 * 1024 * 1024),
+  GRAPHQL_PERSISTED_QUERIES: envBool(true),
+  GRAPHQL_PERSISTED_QUERIES_TTL_SECONDS: envInt(86_400, 60, 30 * 86_400),
+  GRAPHQL_TRUSTED_DOCUMENTS_FILE: envOptionalString(),
 });
 
 function issue(path: string, message: string): z.core.$ZodIssue {
@@ -212,6 +216,13 @@ export function authConfig(env: Env) {
       ),
     );
   }
+  const trustedFile = v.GRAPHQL_TRUSTED_DOCUMENTS_FILE;
+  const trustedOperations: TrustedOperation[] | undefined = trustedFile
+    ? readTrustedDocuments(trustedFile, (message) =>
+        issues.push(issue('GRAPHQL_TRUSTED_DOCUMENTS_FILE', message)),
+      )
+    : undefined;
+
   if (issues.length > 0) throw new z.ZodError(issues);
 
   return {
@@ -252,6 +263,11 @@ export function authConfig(env: Env) {
       /** "Did you mean …" hints leak the schema: off in production unless asked for. */
       fieldSuggestions: v.GRAPHQL_FIELD_SUGGESTIONS ?? devLike,
       wsMaxPayloadBytes: v.GRAPHQL_WS_MAX_PAYLOAD_BYTES,
+      /** Automatic persisted queries: documents registered by hash, in Redis (memory without Redis). */
+      persistedQueries: v.GRAPHQL_PERSISTED_QUERIES,
+      persistedQueriesTtlSeconds: v.GRAPHQL_PERSISTED_QUERIES_TTL_SECONDS,
+      /** With a manifest, only its documents run (by hash or in full); anything else is refused. */
+      trustedDocuments: trustedOperations,
     },
   };
 }

@@ -7,6 +7,8 @@ import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { ErrorCode } from '../common/errors';
+import { PersistedQueryStore } from '../graphql/persisted-query.store';
+import { RedisService } from '../redis';
 import {
   apolloSecurityOptions,
   graphqlLimitRules,
@@ -14,6 +16,7 @@ import {
   PassedDocuments,
   precheckDocument,
 } from './graphql-limits';
+import { TrustedDocuments, type DocumentRequest } from './graphql-trusted-documents';
 
 type Ctx = WsContext<Record<string, unknown> | undefined, unknown>;
 
@@ -51,7 +54,29 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     // Only to reach the GraphQL module's WebSocket servers (see boundWebSocketPayload).
     private readonly moduleRef: ModuleRef,
-  ) {}
+    private readonly redis: RedisService,
+  ) {
+    const trusted = config.auth.graphql.trustedDocuments;
+    this.trusted = trusted ? new TrustedDocuments(trusted) : undefined;
+  }
+
+  /** The production frontend's allow-list, when a manifest is configured. */
+  private readonly trusted: TrustedDocuments | undefined;
+
+  /**
+   * Apollo's persisted queries: with an allow-list, the manifest answers ids and nothing is registered;
+   * otherwise automatic persisted queries in Redis (every replica knows what one registered), in Apollo's
+   * bounded memory cache without Redis; or off.
+   */
+  persistedQueriesOption(): { cache?: PersistedQueryStore | TrustedDocuments; ttl: number | null } | false {
+    const graphql = this.config.auth.graphql;
+    if (this.trusted) return { cache: this.trusted, ttl: null };
+    if (!graphql.persistedQueries) return false;
+    return {
+      cache: this.redis.enabled ? new PersistedQueryStore(this.redis) : undefined,
+      ttl: graphql.persistedQueriesTtlSeconds,
+    };
+  }
 
   /** The GraphQL module has created its WebSocket servers by now (in its own onModuleInit). */
   onApplicationBootstrap(): void {
@@ -70,7 +95,7 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
       parseOptions: { ...options.parseOptions, ...apollo.parseOptions },
       allowBatchedHttpRequests: false,
       csrfPrevention: true,
-      persistedQueries: false,
+      persistedQueries: this.persistedQueriesOption(),
       includeStacktraceInErrorResponses: false,
       hideSchemaDetailsFromClientErrors: apollo.hideSchemaDetailsFromClientErrors,
       // Guards (scopes, project ids in arguments) on field resolvers too, not only on root fields.
@@ -105,6 +130,13 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
   private precheck(first: unknown): void {
     const req = first as { body?: unknown; query?: unknown; extra?: unknown } | undefined;
     if (!req || typeof req !== 'object' || 'extra' in req) return; // graphql-ws: onSubscribe checks it
+    if (this.trusted) {
+      // Before the limits, parsing and admission: an untrusted document costs one hash, nothing more.
+      const request = (typeof req.body === 'object' && req.body !== null ? req.body : req.query) as
+        DocumentRequest | undefined;
+      const refusal = this.trusted.check(request ?? {});
+      if (refusal) throw refusal;
+    }
     const fromBody = (req.body as { query?: unknown } | undefined)?.query;
     const fromQuery = (req.query as { query?: unknown } | undefined)?.query;
     const source =
@@ -146,9 +178,14 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
         ctx: Ctx,
         id: string,
         payload: SubscribePayload,
-      ): Promise<readonly GraphQLError[] | void> =>
-        limits.onSubscribe(ctx, id, payload) ??
-        ((await own.onSubscribe?.(ctx, id, payload)) as readonly GraphQLError[] | void),
+      ): Promise<readonly GraphQLError[] | void> => {
+        const refusal = this.trusted?.check(payload);
+        if (refusal) return [refusal];
+        return (
+          limits.onSubscribe(ctx, id, payload) ??
+          ((await own.onSubscribe?.(ctx, id, payload)) as readonly GraphQLError[] | void)
+        );
+      },
     };
   }
 
