@@ -90,7 +90,7 @@ export class ExecutionWatchResolver {
 
   @Subscription(() => PipelineExecutionEvent, {
     description:
-      'Started, changed and finished executions of a project (for dashboards), from one shared list poll per project. Never completes by itself.',
+      "What happens to a project's executions from the moment of subscribing (for dashboards): STARTED when a run begins, CHANGED, FINISHED; never an event of something that happened before. A run that began and ended between two polls still yields STARTED (its state as it began), then FINISHED. From one shared list poll per project across the gateway's replicas, reading as many of Maia's pages as the runs since the last poll need. Never completes by itself.",
     resolve: resolveItem,
   })
   @RequireScope('read')

@@ -3,7 +3,8 @@ import { type MaiaExecution } from '../maia/maia.types';
 /**
  * What an event says about an execution:
  * - SNAPSHOT: the state when the subscription began (or when the watcher first saw the run);
- * - STARTED: the run was started through the gateway and watched from its first second;
+ * - STARTED: the run was started through the gateway and watched from its first second, or (project feed) it
+ *   began after the subscription; a run the feed first sees finished gets one too, with its state as it began;
  * - CHANGED: status, message or finishedAt changed;
  * - FINISHED: the run reached a terminal status (the last event of an execution stream).
  */

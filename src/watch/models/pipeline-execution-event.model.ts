@@ -17,7 +17,10 @@ registerEnumType(PipelineExecutionEventKind, {
     SNAPSHOT: {
       description: 'The state when the subscription began (or when the gateway first saw the run).',
     },
-    STARTED: { description: 'A run that just started (watched from its launch, or new in a project feed).' },
+    STARTED: {
+      description:
+        'A run that just started: watched from its launch, or in a project feed a run that began after the subscription (one first seen finished comes as it began, then FINISHED).',
+    },
     CHANGED: { description: 'Status, message or finishedAt changed; the run is not finished.' },
     FINISHED: {
       description: 'The run reached a terminal status; the last event of a single-execution stream.',
