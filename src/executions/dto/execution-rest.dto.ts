@@ -164,7 +164,7 @@ export class ListExecutionsQueryDto {
   @IsSafeName()
   environmentName?: string;
 
-  @ApiPropertyOptional({ enum: executionStatuses, isArray: true, description: 'Repeatable.' })
+  @ApiPropertyOptional({ ...STATUS, isArray: true, description: 'Repeatable.' })
   @IsOptional()
   @Transform(toArray)
   @IsEnum(Object.fromEntries(executionStatuses.map((s) => [s, s])), { each: true })
