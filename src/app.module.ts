@@ -11,6 +11,7 @@ import { WatchModule } from './watch/watch.module';
 import { ExecutionsModule } from './executions/executions.module';
 import { GatewayGraphqlModule } from './graphql/gateway-graphql.module';
 import { MaiaModule } from './maia/maia.module';
+import { NodeModule } from './graphql/node/node.module';
 import { PipelinesModule } from './pipelines/pipelines.module';
 import { HotReadModule } from './hot-read/hot-read.module';
 import { ProjectsModule } from './projects/projects.module';
@@ -38,6 +39,7 @@ export class AppModule {
         PipelinesModule,
         WatchModule,
         ExecutionsModule,
+        NodeModule,
         LoggingModule.forRoot(config),
         LifecycleModule,
         MetricsModule,

@@ -1,9 +1,11 @@
+import { environmentNodeId } from '../graphql/node/node-id';
 import type { MaiaEnvironment } from '../maia/maia.types';
 import type { EnvironmentDto } from './dto/environment.dto';
 import type { Environment } from './models/environment.model';
 
 export function toEnvironment(projectId: string, environment: MaiaEnvironment): Environment {
   return {
+    id: environmentNodeId(projectId, environment.name),
     name: environment.name,
     projectId,
     defaultAgent: environment.defaultAgentId

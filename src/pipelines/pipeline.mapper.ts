@@ -1,3 +1,4 @@
+import { publishedPipelineNodeId } from '../graphql/node/node-id';
 import type { MaiaPublishedPipeline } from '../maia/maia.types';
 import type { PublishedPipelineDto } from './dto/published-pipeline.dto';
 import type { PipelinesKey } from './pipelines.service';
@@ -5,6 +6,7 @@ import type { PublishedPipeline } from './models/published-pipeline.model';
 
 export function toPublishedPipeline(key: PipelinesKey, pipeline: MaiaPublishedPipeline): PublishedPipeline {
   return {
+    id: publishedPipelineNodeId(key.projectId, key.environmentName, pipeline.name),
     name: pipeline.name,
     publishedTime: pipeline.publishedTime,
     projectId: key.projectId,

@@ -75,6 +75,33 @@ function gqlOp(
   };
 }
 
+/**
+ * `node`/`nodes` on an object of the target project: the global id is built from the project the call
+ * targets (an opaque id holds its project, so it cannot be rewritten in the request's text).
+ */
+function nodeOp(name: string, covers: string, ids: (projectId: string) => string[]): Op {
+  const many = covers === 'Query.nodes';
+  const query = many
+    ? 'query ($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }'
+    : 'query ($id: ID!) { node(id: $id) { __typename id ... on Environment { name projectId } ... on PublishedPipeline { name projectId environmentName } } }';
+  const variables = (projectId: string) => (many ? { ids: ids(projectId) } : { id: ids(projectId)[0] });
+  return {
+    name,
+    covers: `graphql:${covers}`,
+    transport: 'graphql',
+    scope: 'read',
+    target: 'project',
+    request: query + JSON.stringify(variables(A)),
+    call: (url, headers, projectId) => graphqlCall(url, headers, query, variables(projectId ?? A)),
+  };
+}
+const environmentId = (projectId: string) =>
+  Buffer.from(`Environment:${projectId}:Dev`).toString('base64url');
+const pipelineId = (projectId: string) =>
+  Buffer.from(
+    `PublishedPipeline:${projectId}:Dev:${encodeURIComponent('FOLDER/load_orders.orch.yaml')}`,
+  ).toString('base64url');
+
 function restOp(
   name: string,
   route: string,
@@ -144,6 +171,14 @@ const OPS: Op[] = [
     'project',
     '{ project(name: "Analytics Warehouse") { id name } }',
   ),
+  nodeOp('node: a project', 'Query.node', (p) => [p]),
+  nodeOp('node: an environment', 'Query.node', (p) => [environmentId(p)]),
+  nodeOp('node: a published pipeline', 'Query.node', (p) => [pipelineId(p)]),
+  nodeOp('nodes: a project, its environment and its pipeline', 'Query.nodes', (p) => [
+    p,
+    environmentId(p),
+    pipelineId(p),
+  ]),
   gqlOp(
     'pipelineExecution',
     'Query.pipelineExecution',

@@ -1,4 +1,5 @@
 import { Field, ID, ObjectType } from '@nestjs/graphql';
+import { Node } from '../../graphql/node/node.interface';
 import { Paginated } from '../../graphql/paginated';
 import { WholeAnswerCacheable } from '../../hot-read/whole-answer-cacheable.decorator';
 
@@ -14,8 +15,16 @@ export class Agent {
 
 @ObjectType({
   description: 'An environment of a project. Environments are keyed by name within their project.',
+  implements: () => [Node],
 })
-export class Environment {
+export class Environment implements Node {
+  @Field(() => ID, {
+    description:
+      'Global id (opaque) of this environment: project and name. Arguments that take an environment take its `name`.',
+  })
+  @WholeAnswerCacheable()
+  id!: string;
+
   @Field(() => String, { description: 'The environment name (unique within its project).' })
   @WholeAnswerCacheable()
   name!: string;

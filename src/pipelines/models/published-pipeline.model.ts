@@ -1,11 +1,21 @@
 import { Field, ID, ObjectType } from '@nestjs/graphql';
+import { Node } from '../../graphql/node/node.interface';
 import { Paginated } from '../../graphql/paginated';
 import { DateTimeScalar } from '../../graphql/scalars/date-time.scalar';
 import { WholeAnswerCacheable } from '../../hot-read/whole-answer-cacheable.decorator';
 
-@ObjectType({ description: 'A pipeline published to an environment: what can be executed.' })
+@ObjectType({
+  description: 'A pipeline published to an environment: what can be executed.',
+  implements: () => [Node],
+})
 @WholeAnswerCacheable()
-export class PublishedPipeline {
+export class PublishedPipeline implements Node {
+  @Field(() => ID, {
+    description:
+      'Global id (opaque) of this pipeline as published to its environment: project, environment and name.',
+  })
+  id!: string;
+
   @Field(() => String, {
     description: 'The pipeline name, often a path such as FOLDER/load_orders.orch.yaml.',
   })
