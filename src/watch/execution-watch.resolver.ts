@@ -95,7 +95,7 @@ export class ExecutionWatchResolver {
   })
   @RequireScope('read')
   pipelineExecutionEvents(
-    @Args() { projectId, filter }: PipelineExecutionEventsArgs,
+    @Args() { projectId, filter, after }: PipelineExecutionEventsArgs,
     @Context() context: unknown,
   ): AsyncIterableIterator<Item> {
     if (filter?.projectId && filter.projectId.toLowerCase() !== projectId.toLowerCase()) {
@@ -105,7 +105,7 @@ export class ExecutionWatchResolver {
     }
     const { projectId: _ignored, ...feedFilter } = filter ?? {};
     return toSubscriptionIterator(
-      this.watch.watchProject(projectId, feedFilter, identityOfGraphqlContext(context)),
+      this.watch.watchProject(projectId, feedFilter, { ...identityOfGraphqlContext(context), after }),
     );
   }
 }

@@ -113,23 +113,33 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
     return subscriber.queue;
   }
 
-  /** Streams the started, changed and finished executions of a project that match the filter. */
+  /**
+   * Streams the started, changed and finished executions of a project that match the filter: what happens
+   * from now on, or (with `after`) the events after that cursor, then what happens next.
+   */
   watchProject(
     projectId: string,
     filter: ExecutionFeedFilter = {},
-    identity: SubscriberIdentity = {},
+    options: WatchOptions = {},
   ): WatchStream<ExecutionWatchEvent> {
     checkId('projectId', projectId);
+    const after = parseCursor(options.after);
     this.refuseWhileShuttingDown();
+    const { after: _cursor, ...identity } = options;
     const release = this.countOpen(
       identity,
       this.limiter.acquire(identity, (error) => subscriber.queue.fail(error)),
     );
     const hub = this.feedHub(projectId);
-    const subscriber: FeedSubscriber = new FeedSubscriber(filter, () => {
-      hub.remove(subscriber);
-      release();
-    });
+    const start = after === null ? { sinceMs: Date.now() } : { after };
+    const subscriber: FeedSubscriber = new FeedSubscriber(
+      filter,
+      () => {
+        hub.remove(subscriber);
+        release();
+      },
+      start,
+    );
     hub.add(subscriber);
     void this.startFeed(hub, subscriber);
     return subscriber.queue;
@@ -273,6 +283,15 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
   private async startFeed(hub: TopicHub, subscriber: FeedSubscriber): Promise<void> {
     try {
       await hub.ready;
+      if (subscriber.resumes) {
+        const [history, failure] = await Promise.all([
+          this.store.history(hub.topic),
+          readFailure(this.store, hub.topic),
+        ]);
+        subscriber.catchUp(history, failure);
+        if (!subscriber.ended) hub.activate();
+        return;
+      }
       const failure = await readFailure(this.store, hub.topic);
       if (failure) subscriber.onError(failure);
       else hub.activate();

@@ -1,4 +1,4 @@
-import { type GatewayError } from '../common/errors';
+import { ErrorCode, GatewayError } from '../common/errors';
 import { isTerminalStatus, type ExecutionListFilter, type MaiaExecution } from '../maia/maia.types';
 import { EventQueue } from './event-queue';
 import { type TopicListener } from './topic.channel';
@@ -114,32 +114,88 @@ function happenedAtMs(event: StoredEvent): number {
   return Number.isNaN(ms) ? Date.parse(event.at) : ms;
 }
 
+/** Where a feed subscription starts: the moment it subscribed, or right after an event it already has. */
+export type FeedStart = { sinceMs: number } | { after: number };
+
 /**
- * One subscriber of a project feed: what happens from the moment it subscribed, filtered, each cursor
- * once; it never ends by itself. Events of older happenings are dropped: the history a new hub catches up
- * from, or a leader's first round after nobody polled for a while, may hold them. Maia's run times are
- * compared with the gateway's clock, so a skew between the two moves that boundary by as much.
+ * One subscriber of a project feed, filtered, each cursor once; it never ends by itself.
+ * - From the moment it subscribed (no cursor): events of older happenings are dropped. The history a new hub
+ *   catches up from, or a leader's first round after nobody polled for a while, may hold them. Maia's run
+ *   times are compared with the gateway's clock, so a skew between the two moves that boundary by as much.
+ * - After a cursor: exactly the kept events after it, then live ones (held back while it catches up). A
+ *   cursor the history no longer reaches (or never issued) ends the stream with BAD_USER_INPUT rather than
+ *   skip events silently: subscribe without it and read the list again.
  */
 export class FeedSubscriber implements TopicListener {
   readonly queue: EventQueue<ExecutionWatchEvent>;
-  private lastSequence = 0;
+  private lastSequence: number;
+  private readonly sinceMs: number;
+  private catchingUp: boolean;
+  private pending: StoredEvent[] = [];
+  private pendingError: GatewayError | null = null;
 
   constructor(
     private readonly filter: ExecutionFeedFilter,
     onClose: () => void,
-    private readonly sinceMs = Date.now(),
+    private readonly start: FeedStart = { sinceMs: Date.now() },
   ) {
     this.queue = new EventQueue(onClose);
+    this.lastSequence = 'after' in start ? start.after : 0;
+    this.sinceMs = 'sinceMs' in start ? start.sinceMs : Number.NEGATIVE_INFINITY;
+    this.catchingUp = 'after' in start;
+  }
+
+  /** True when it must read the history before live events (it resumes after a cursor). */
+  get resumes(): boolean {
+    return 'after' in this.start;
+  }
+
+  get ended(): boolean {
+    return this.queue.isClosed;
   }
 
   onEvent(event: StoredEvent): void {
+    if (this.catchingUp) this.pending.push(event);
+    else this.emit(event);
+  }
+
+  onError(error: GatewayError): void {
+    if (this.catchingUp) this.pendingError = error;
+    else this.queue.fail(error);
+  }
+
+  /** Resuming: the kept events after the cursor, then what arrived meanwhile. */
+  catchUp(history: StoredEvent[], failure: GatewayError | null): void {
+    if (failure) {
+      this.queue.fail(failure);
+      return;
+    }
+    const after = this.lastSequence;
+    const oldest = history[0]?.sequence;
+    const latest = history.at(-1)?.sequence;
+    if (oldest === undefined || latest === undefined || after < oldest - 1 || after > latest) {
+      this.queue.fail(
+        new GatewayError(
+          ErrorCode.BAD_USER_INPUT,
+          'after is not a cursor of the events this feed still keeps; subscribe without it and read the list again',
+          { field: 'after' },
+        ),
+      );
+      return;
+    }
+    for (const event of history) this.emit(event);
+    this.catchingUp = false;
+    const pending = this.pending;
+    this.pending = [];
+    for (const event of pending) this.emit(event);
+    if (this.pendingError) this.queue.fail(this.pendingError);
+  }
+
+  private emit(event: StoredEvent): void {
+    if (this.queue.isClosed) return;
     if (event.sequence <= this.lastSequence) return;
     this.lastSequence = event.sequence;
     if (happenedAtMs(event) < this.sinceMs) return;
     if (matchesFeedFilter(event.execution, this.filter)) this.queue.push(toWatchEvent(event));
-  }
-
-  onError(error: GatewayError): void {
-    this.queue.fail(error);
   }
 }

@@ -18,8 +18,8 @@ const TIME_SCALE = 0.25;
 /** Polls 2.5 s apart, so a 1 s run fits between two of them. */
 const POLL_MS = 2_500;
 
-const FEED = `subscription Feed($projectId: ID!) {
-  pipelineExecutionEvents(projectId: $projectId) {
+const FEED = `subscription Feed($projectId: ID!, $after: String) {
+  pipelineExecutionEvents(projectId: $projectId, after: $after) {
     cursor kind execution { id status pipelineName startedAt finishedAt }
   }
 }`;
@@ -36,10 +36,10 @@ let watch: ExecutionWatchService;
 let token: string;
 const clients: Client[] = [];
 
-function feed(): GqlSubscription {
+function feed(after?: string): GqlSubscription {
   const client = wsClient(gateway.url);
   clients.push(client);
-  return subscribe(client, FEED, { projectId: PROJECT });
+  return subscribe(client, FEED, { projectId: PROJECT, after });
 }
 
 function events(sub: GqlSubscription): FeedEvent[] {
@@ -204,5 +204,36 @@ describe('pipelineExecutionEvents', () => {
     await nextRound();
     await nextRound();
     expect((await listRequests()).every((r) => !r.query.paginationToken)).toBe(true);
+  });
+
+  it('resumes after a cursor: the events since it first (also of what finished meanwhile), then live ones; an expired cursor ends with BAD_USER_INPUT', async () => {
+    const first = feed();
+    await nextRound();
+    const id = await run();
+    await waitFor(() => ofRun(first, id).length >= 1, 4 * POLL_MS, 'the run started in the feed');
+    const [started] = events(first).filter((e) => e.execution.id === id);
+    first.unsubscribe();
+    await waitFor(() => watch.activity().topics === 0, 10_000, 'the feed hub closed');
+    await waitFor(async () => (await statusOnEmulator(id)) === 'SUCCESS', 5_000, 'the run finished');
+
+    const resumed = feed(started.cursor);
+    await waitFor(() => ofRun(resumed, id).length >= 1, 4 * POLL_MS, 'the finish after the cursor');
+    const next = await run();
+    await waitFor(() => ofRun(resumed, next).length === 2, 4 * POLL_MS, 'the next run live');
+    expect(events(resumed).map((e) => [e.kind, e.execution.id])).toEqual([
+      ['FINISHED', id],
+      ['STARTED', next],
+      ['FINISHED', next],
+    ]);
+    const cursors = events(resumed).map((e) => Number(e.cursor));
+    expect(cursors[0]).toBeGreaterThan(Number(started.cursor));
+    expect(cursors).toEqual([...cursors].sort((a, b) => a - b));
+
+    const expired = feed('1');
+    await expired.done;
+    expect(expired.results).toHaveLength(1);
+    expect(expired.results[0].errors?.[0]).toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT', field: 'after' },
+    });
   });
 });

@@ -28,4 +28,13 @@ export class PipelineExecutionEventsArgs {
   @ValidateNested()
   @Type(() => PipelineExecutionFilter)
   filter?: PipelineExecutionFilter;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Resume: the cursor of the last event received; the events after it come first, then what happens next. Without it, what happens from the moment of subscribing. A cursor the feed no longer keeps (WATCH_HISTORY_SIZE events, WATCH_HISTORY_TTL_SECONDS) ends the stream with BAD_USER_INPUT: subscribe without it and read the list again.',
+  })
+  @IsOptional()
+  @Matches(/^\d{1,16}$/, { message: 'after must be a cursor from an earlier event' })
+  after?: string;
 }
