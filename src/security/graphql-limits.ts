@@ -84,8 +84,9 @@ export function graphqlLimitsPlugin(limits: GraphqlLimits): ApolloServerPlugin<B
 
 /**
  * Everything the Apollo server options need from this module, to spread into the GraphQL module setup:
- * limits checked before any resolver runs, batching off, CSRF prevention on, no persisted-query cache
- * for strangers to fill, and the graphql-js token limit applied while parsing.
+ * limits checked before any resolver runs, batching off, CSRF prevention on, and the graphql-js token limit
+ * applied while parsing. (Persisted queries are `GraphqlSecurity`'s: they depend on Redis and the
+ * trusted documents.)
  */
 export function apolloSecurityOptions(limits: GraphqlLimits) {
   const armor = armorOf(limits);
@@ -95,7 +96,6 @@ export function apolloSecurityOptions(limits: GraphqlLimits) {
     parseOptions: { maxTokens: limits.maxTokens },
     allowBatchedHttpRequests: false as const,
     csrfPrevention: true as const,
-    persistedQueries: false as const,
     includeStacktraceInErrorResponses: false as const,
     hideSchemaDetailsFromClientErrors: !limits.fieldSuggestions,
   };

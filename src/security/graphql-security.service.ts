@@ -42,7 +42,8 @@ export interface ExtraWsHooks {
  *
  *   useFactory: (security: GraphqlSecurity, ...) => security.secure({ ...the module's own options })
  *
- * adds the limits (validation rules, token limit, no persisted-query cache), guards on field resolvers,
+ * adds the limits (validation rules, token limit), persisted queries (automatic, or the trusted documents
+ * alone), guards on field resolvers,
  * and puts the document limits in front of the module's own graphql-ws hooks. The WebSocket message
  * bound is applied by itself once the application has bootstrapped.
  */
