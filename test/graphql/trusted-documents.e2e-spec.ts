@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seed } from '../api/support/api-client';
 import { wsCall } from '../auth/support/probes';
+import { spyOnHandlers } from '../security/support/handler-spies';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
 import { eventually } from '../support/eventually';
 import { gatewayEnv, startGateway, type InProcessGateway } from '../support/gateway-inprocess';
@@ -95,8 +96,10 @@ describe('automatic persisted queries', () => {
 
 describe('the allow-list of trusted documents', () => {
   let listed: InProcessGateway;
+  let handlers: ReturnType<typeof spyOnHandlers>;
 
   beforeAll(async () => {
+    handlers = spyOnHandlers(); // before the gateway is built: Nest captures the handlers then
     const folder = mkdtempSync(join(tmpdir(), 'trusted-documents-'));
     const manifest = join(folder, 'persisted-query-manifest.json');
     writeFileSync(
@@ -109,6 +112,7 @@ describe('the allow-list of trusted documents', () => {
     );
     listed = await gateway({ GRAPHQL_TRUSTED_DOCUMENTS_FILE: manifest });
   });
+  afterAll(() => handlers?.restore());
 
   it('runs a listed operation by its hash alone and by its full document', async () => {
     const hashOnly = await post(listed.url, byHash(PROJECTS));
@@ -117,10 +121,12 @@ describe('the allow-list of trusted documents', () => {
     const full = await post(listed.url, { query: PROJECTS });
     expect(full.errors).toBeUndefined();
     expect(full.data).toEqual(hashOnly.data);
+    expect(handlers.calls()).toBeGreaterThan(0);
     expect(await maia.apiCount()).toBeGreaterThan(0);
   });
 
   it('refuses any other document, hash or text, with PERSISTED_QUERY_NOT_ALLOWED before anything runs', async () => {
+    const handlersBefore = handlers.calls();
     for (const body of [{ query: PROJECT }, withHash(PROJECT), byHash(PROJECT), { query: `${PROJECTS} ` }]) {
       const refused = await post(listed.url, body);
       expect(refused.status).toBe(400);
@@ -132,16 +138,19 @@ describe('the allow-list of trusted documents', () => {
         },
       ]);
     }
+    expect(handlers.calls() - handlersBefore).toBe(0);
     expect(await maia.apiCount()).toBe(0);
   });
 
   it('refuses an unlisted subscription over graphql-ws the same way', async () => {
+    const handlersBefore = handlers.calls();
     const outcome = await wsCall(
       listed.url,
       {},
       `subscription { pipelineExecutionEvents(projectId: "${seed.testProject}") { kind } }`,
     );
     expect(outcome.code).toBe('PERSISTED_QUERY_NOT_ALLOWED');
+    expect(handlers.calls() - handlersBefore).toBe(0);
     expect(await maia.apiCount()).toBe(0);
   });
 
