@@ -121,6 +121,21 @@ describe('the allow-list of trusted documents', () => {
     const full = await post(listed.url, { query: PROJECTS });
     expect(full.errors).toBeUndefined();
     expect(full.data).toEqual(hashOnly.data);
+    // GET, as Apollo Client's persisted-query link sends queries with `useGETForHashedQueries`.
+    const extensions = encodeURIComponent(JSON.stringify(byHash(PROJECTS).extensions));
+    const viaGet = await fetch(`${listed.url}/graphql?extensions=${extensions}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
+    expect(viaGet.status).toBe(200);
+    expect(((await viaGet.json()) as Answer).data).toEqual(hashOnly.data);
+    const unlisted = encodeURIComponent(JSON.stringify(byHash(PROJECT).extensions));
+    const refusedGet = await fetch(`${listed.url}/graphql?extensions=${unlisted}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
+    expect(refusedGet.status).toBe(400);
+    expect(((await refusedGet.json()) as Answer).errors?.[0].extensions.code).toBe(
+      'PERSISTED_QUERY_NOT_ALLOWED',
+    );
     expect(handlers.calls()).toBeGreaterThan(0);
     expect(await maia.apiCount()).toBeGreaterThan(0);
   });
