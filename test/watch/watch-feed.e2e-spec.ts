@@ -32,12 +32,14 @@ interface FeedEvent {
 
 let emulator: EmulatorFixture;
 let gateway: InProcessGateway;
+/** The gateway's configuration: a second replica started with it shares its Redis keys. */
+let env: ReturnType<typeof gatewayEnv>;
 let watch: ExecutionWatchService;
 let token: string;
 const clients: Client[] = [];
 
-function feed(after?: string): GqlSubscription {
-  const client = wsClient(gateway.url);
+function feed(after?: string, on: InProcessGateway = gateway): GqlSubscription {
+  const client = wsClient(on.url);
   clients.push(client);
   return subscribe(client, FEED, { projectId: PROJECT, after });
 }
@@ -99,15 +101,14 @@ async function listRequests() {
 
 beforeAll(async () => {
   emulator = await startEmulatorFixture({ timeScale: TIME_SCALE });
-  gateway = await startGateway(
-    gatewayEnv(emulator, {
-      REDIS_URL: 'redis://127.0.0.1:6379',
-      AUTH_DISABLED: 'true',
-      WATCH_MIN_INTERVAL_MS: String(POLL_MS),
-      WATCH_MAX_INTERVAL_MS: String(POLL_MS),
-      WATCH_LEASE_MS: '1000',
-    }),
-  );
+  env = gatewayEnv(emulator, {
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    AUTH_DISABLED: 'true',
+    WATCH_MIN_INTERVAL_MS: String(POLL_MS),
+    WATCH_MAX_INTERVAL_MS: String(POLL_MS),
+    WATCH_LEASE_MS: '1000',
+  });
+  gateway = await startGateway(env);
   watch = gateway.app.get(ExecutionWatchService);
   token = await bearer();
 });
@@ -235,5 +236,29 @@ describe('pipelineExecutionEvents', () => {
     expect(expired.results[0].errors?.[0]).toMatchObject({
       extensions: { code: 'BAD_USER_INPUT', field: 'after' },
     });
+  });
+
+  it('two replicas with subscribers share one list poll: every subscriber gets the same events, Maia one round per interval', async () => {
+    const other = await startGateway(env);
+    try {
+      const onA = feed();
+      const onB = feed(undefined, other);
+      await nextRound();
+      const begin = Date.now();
+      const roundsBefore = await rounds();
+      const ids = await Promise.all(Array.from({ length: 120 }, () => run()));
+      const finishedOn = (sub: GqlSubscription) =>
+        events(sub).filter((e) => e.kind === 'FINISHED' && ids.includes(e.execution.id)).length;
+      await waitFor(() => finishedOn(onA) === 120 && finishedOn(onB) === 120, 8 * POLL_MS, 'both feeds');
+      const elapsedMs = Date.now() - begin;
+
+      expect(events(onB)).toEqual(events(onA));
+      expect(events(onA)).toHaveLength(240);
+      // One leader for the fleet: rounds as one poller makes them, not one per replica.
+      expect((await rounds()) - roundsBefore).toBeLessThanOrEqual(Math.floor(elapsedMs / POLL_MS) + 1);
+    } finally {
+      await Promise.all(clients.splice(0).map(async (c) => c.dispose()));
+      await other.close();
+    }
   });
 });
