@@ -6,6 +6,8 @@ import { ProblemJsonExceptionFilter } from './common/http/problem-json.filter';
 import { installStaleWarning } from './common/http/stale-warning';
 import { installRequestContext } from './common/request-context';
 import { GatewayValidationPipe } from './common/validation';
+import { GRAPHQL_PATH } from './graphql/gateway-graphql.module';
+import { installUiPages } from './ui/ui-pages';
 import { type AppConfig } from './config';
 import { installUpgradeClientIp } from './auth/client-ip';
 import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
@@ -38,5 +40,7 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
   app.useGlobalPipes(new GatewayValidationPipe());
   app.useGlobalFilters(new ProblemJsonExceptionFilter());
   setupOpenApi(app);
+  // Prebuilt pages (dist/ui): GraphiQL at /graphql for a browser, unless another explorer or none is chosen.
+  installUiPages(adapter.getInstance(), config.server.graphqlExplorer, GRAPHQL_PATH);
   return app;
 }

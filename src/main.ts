@@ -53,11 +53,15 @@ async function main(): Promise<void> {
   console.log(banner(config, `http://${host}:${port}`));
 }
 
+const explorerNames: Record<AppConfig['server']['graphqlExplorer'], string> = {
+  graphiql: '   (open it in a browser: GraphiQL, served by the gateway)',
+  'apollo-sandbox': '   (open it in a browser: Apollo Sandbox, loaded from Apollo: needs internet)',
+  off: '',
+};
+
 function banner(config: AppConfig, base: string): string {
   const lines = [`maia-gateway (${config.server.mode} mode) listening on ${base}`];
-  lines.push(
-    `  GraphQL:  ${base}/graphql${config.server.graphqlExplorer ? '   (open it in a browser: Apollo Sandbox)' : ''}`,
-  );
+  lines.push(`  GraphQL:  ${base}/graphql${explorerNames[config.server.graphqlExplorer]}`);
   lines.push(`  REST:     ${base}/api/v1/projects`);
   lines.push(`  OpenAPI:  ${base}/api/docs`);
   if (config.server.mode === 'sandbox') {

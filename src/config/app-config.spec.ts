@@ -7,7 +7,7 @@ describe('loadConfig', () => {
     expect(config.maia.baseUrl).toBe('https://eu1.api.matillion.com/dpc');
     expect(config.maia.tokenUrl).toBe('https://id.core.matillion.com/oauth/dpc/token');
     expect(config.redis.url).toBeUndefined();
-    expect(config.server.graphqlExplorer).toBe(true);
+    expect(config.server.graphqlExplorer).toBe('graphiql');
   });
 
   it('picks production mode and the region host once Maia credentials are given', () => {
@@ -21,7 +21,7 @@ describe('loadConfig', () => {
       ]),
     });
     expect(config.server.mode).toBe('production');
-    expect(config.server.graphqlExplorer).toBe(false);
+    expect(config.server.graphqlExplorer).toBe('off');
     expect(config.maia.baseUrl).toBe('https://us1.api.matillion.com/dpc');
   });
 

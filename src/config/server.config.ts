@@ -4,6 +4,10 @@ import { envBool, envInt, envOptionalString, type Env } from './env';
 export const gatewayModes = ['sandbox', 'development', 'production'] as const;
 export type GatewayMode = (typeof gatewayModes)[number];
 
+/** What a browser sees at `/graphql`: GraphiQL served by the gateway itself, Apollo's hosted Sandbox, or nothing. */
+export const graphqlExplorers = ['graphiql', 'apollo-sandbox', 'off'] as const;
+export type GraphqlExplorer = (typeof graphqlExplorers)[number];
+
 const schema = z.object({
   // Empty counts as unset (a copied .env.example has `GATEWAY_MODE=`): the mode then follows the credentials.
   GATEWAY_MODE: envOptionalString().pipe(z.enum(gatewayModes).optional()),
@@ -12,7 +16,8 @@ const schema = z.object({
   BODY_LIMIT_BYTES: envInt(100 * 1024, 1024, 10 * 1024 * 1024),
   SHUTDOWN_GRACE_MS: envInt(10_000, 0, 120_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  GRAPHQL_EXPLORER: envBool(false),
+  // `true` and `false` are the older spellings: `true` asks for the default explorer, `false` for the mode's default.
+  GRAPHQL_EXPLORER: envOptionalString().pipe(z.enum([...graphqlExplorers, 'true', 'false']).optional()),
   GRAPHQL_INTROSPECTION: envBool(false),
   MAIA_CLIENT_ID: envOptionalString(),
   TRUST_PROXY: envOptionalString().refine(
@@ -33,6 +38,15 @@ function trustProxyOf(value: string | undefined): TrustProxy {
   return value.split(',').map((v) => v.trim());
 }
 
+function explorerOf(
+  value: GraphqlExplorer | 'true' | 'false' | undefined,
+  devLike: boolean,
+): GraphqlExplorer {
+  if (value === 'true') return 'graphiql';
+  if (value === undefined || value === 'false') return devLike ? 'graphiql' : 'off';
+  return value;
+}
+
 export function serverConfig(env: Env) {
   const v = schema.parse(env);
   // No Maia credentials means nothing real to talk to: sandbox mode, against the built-in emulator.
@@ -51,7 +65,7 @@ export function serverConfig(env: Env) {
     trustProxy: trustProxyOf(v.TRUST_PROXY),
     logLevel: v.LOG_LEVEL,
     /** The explorer and introspection are on outside production, and in production only when asked for. */
-    graphqlExplorer: devLike || v.GRAPHQL_EXPLORER,
+    graphqlExplorer: explorerOf(v.GRAPHQL_EXPLORER, devLike),
     graphqlIntrospection: devLike || v.GRAPHQL_INTROSPECTION,
   };
 }

@@ -83,11 +83,12 @@ export class GatewayGraphqlModule {
               // The types no field returns (the ErrorCode enum); print-schema adds the same.
               transformSchema: withUnreferencedTypes,
               introspection: config.server.graphqlIntrospection,
-              // Nest's own landing-page choice is replaced by ours: Apollo Sandbox or nothing.
+              // Nest's own landing-page choice is replaced by ours: GraphiQL is served by the gateway
+              // (src/ui, before Apollo sees the request); Apollo's hosted Sandbox only when asked for.
               playground: false,
               plugins: [
                 createGraphqlAuthPlugin(gate),
-                config.server.graphqlExplorer
+                config.server.graphqlExplorer === 'apollo-sandbox'
                   ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
                   : ApolloServerPluginLandingPageDisabled(),
                 ApolloServerPluginCacheControlDisabled(),

@@ -1,0 +1,59 @@
+// Bundles the browser pages the gateway serves (one esbuild run, inside `npm run build`) into dist/ui/<app>/:
+// <app>.js, <app>.css and index.html. The gateway serves these files as they are: nothing is bundled at start,
+// nothing is fetched from another origin. A second page (e.g. the run console) is one more entry in `apps`.
+import { build } from 'esbuild';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outRoot = join(root, 'dist', 'ui');
+/** Where the gateway serves an app's files (src/ui/ui-pages.ts serves /ui/<app>/<file>). */
+const assetBase = (app) => `/ui/${app}`;
+
+/** Each page: its entry and its title. */
+const apps = {
+  explorer: { entry: 'ui/explorer/explorer.tsx', title: 'maia-gateway GraphQL explorer' },
+};
+
+function indexHtml(app, title) {
+  // No inline script or style: the page is served under a strict Content-Security-Policy.
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<link rel="stylesheet" href="${assetBase(app)}/${app}.css">
+<script defer src="${assetBase(app)}/${app}.js"></script>
+</head>
+<body><div id="${app}"></div></body>
+</html>
+`;
+}
+
+const started = performance.now();
+await Promise.all(
+  Object.entries(apps).map(async ([app, { entry, title }]) => {
+    const outdir = join(outRoot, app);
+    await rm(outdir, { recursive: true, force: true });
+    await mkdir(outdir, { recursive: true });
+    await build({
+      entryPoints: { [app]: join(root, entry) },
+      outdir,
+      bundle: true,
+      minify: true,
+      format: 'iife',
+      platform: 'browser',
+      target: 'es2022',
+      jsx: 'automatic',
+      define: { 'process.env.NODE_ENV': '"production"' },
+      // Fonts and images stay inside the CSS (GraphiQL's fonts already are): no request to a font service.
+      loader: { '.woff2': 'dataurl', '.woff': 'dataurl', '.ttf': 'dataurl', '.svg': 'dataurl' },
+      legalComments: 'none',
+      logLevel: 'warning',
+    });
+    await writeFile(join(outdir, 'index.html'), indexHtml(app, title));
+  }),
+);
+console.log(`ui: ${Object.keys(apps).join(', ')} built in ${Math.round(performance.now() - started)} ms`);
