@@ -1,6 +1,10 @@
 import { Module } from '@nestjs/common';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { ProjectsModule } from '../projects/projects.module';
+import {
+  EnvironmentExecutionsResolver,
+  PublishedPipelineExecutionsResolver,
+} from './execution-history.resolver';
 import { ExecutionTagsStore } from './execution-tags.store';
 import { ExecutionsController, ProjectExecutionsController } from './executions.controller';
 import {
@@ -20,6 +24,8 @@ import { ExecutionsService } from './executions.service';
     ExecutePipelinePayloadResolver,
     CancelPipelineExecutionPayloadResolver,
     ProjectExecutionsResolver,
+    PublishedPipelineExecutionsResolver,
+    EnvironmentExecutionsResolver,
   ],
   controllers: [ProjectExecutionsController, ExecutionsController],
   exports: [ExecutionsService],

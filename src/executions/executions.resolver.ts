@@ -25,7 +25,7 @@ import {
   PipelineExecutionStepPage,
 } from './models/pipeline-execution.model';
 
-function toConnection(page: ExecutionConnectionPage): PipelineExecutionConnection {
+export function toConnection(page: ExecutionConnectionPage): PipelineExecutionConnection {
   const edges = page.edges.map((edge) => ({ cursor: edge.cursor, node: toPipelineExecution(edge.node) }));
   return {
     edges,
@@ -83,7 +83,8 @@ export class ExecutionsResolver {
         pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
       };
     }
-    const page = await this.executions.connection(scoped.filter, first, after);
+    // `after: null` (a client's first page) is no cursor.
+    const page = await this.executions.connection(scoped.filter, first, after ?? undefined);
     return toConnection({ ...page, edges: page.edges.filter((edge) => scoped.visible(edge.node)) });
   }
 
@@ -180,7 +181,11 @@ export class ProjectExecutionsResolver {
     @Args() { filter, first, after }: PipelineExecutionsArgs,
   ): Promise<PipelineExecutionConnection> {
     return toConnection(
-      await this.executionsService.connection({ ...filter, projectId: project.id }, first, after),
+      await this.executionsService.connection(
+        { ...filter, projectId: project.id },
+        first,
+        after ?? undefined,
+      ),
     );
   }
 }

@@ -8,26 +8,31 @@ import { WholeAnswerCacheable } from '../../hot-read/whole-answer-cacheable.deco
   description: 'A pipeline published to an environment: what can be executed.',
   implements: () => [Node],
 })
-@WholeAnswerCacheable()
+// Declared field by field: its run history (`executions`, `lastExecution`) is read from Maia now.
 export class PublishedPipeline implements Node {
   @Field(() => ID, {
     description:
       'Global id (opaque) of this pipeline as published to its environment: project, environment and name.',
   })
+  @WholeAnswerCacheable()
   id!: string;
 
   @Field(() => String, {
     description: 'The pipeline name, often a path such as FOLDER/load_orders.orch.yaml.',
   })
+  @WholeAnswerCacheable()
   name!: string;
 
   @Field(() => DateTimeScalar, { nullable: true })
+  @WholeAnswerCacheable()
   publishedTime!: string | null;
 
   @Field(() => ID)
+  @WholeAnswerCacheable()
   projectId!: string;
 
   @Field(() => String)
+  @WholeAnswerCacheable()
   environmentName!: string;
 }
 
