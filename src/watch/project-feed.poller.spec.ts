@@ -95,8 +95,10 @@ describe('ProjectFeedPoller', () => {
     maia.update(long, { status: 'SUCCESS', finishedAt: new Date().toISOString() });
     expect(await round(maia, feed)).toBe(2);
     expect(leader.told()).toEqual([['FINISHED', long, 'SUCCESS']]);
-    // Nothing open any more: one page finds every new run.
+    // Nothing open any more: one page finds every new run, and the snapshot forgets the old finished ones.
     expect(await round(maia, feed)).toBe(1);
+    const snapshot = JSON.parse(leader.state.get('feed-snapshot') ?? '{}') as { runs: unknown[] };
+    expect(snapshot.runs).toHaveLength(1);
     const fresh = randomUUID();
     maia.addRun(PROJECT, fresh);
     expect(await round(maia, feed)).toBe(1);

@@ -111,9 +111,10 @@ export class ProjectFeedPoller implements TopicPoller {
   async poll(signal: AbortSignal): Promise<number | null> {
     try {
       const listedAt = Date.now();
-      const runs = await this.list(signal);
+      const floor = this.floorMs();
+      const runs = await this.list(floor, signal);
       this.consecutiveErrors = 0;
-      await this.observe(runs, listedAt);
+      await this.observe(runs, floor, listedAt);
     } catch (error) {
       if (error instanceof LeaseLostError || signal.aborted) throw error;
       if (GatewayError.is(error, ErrorCode.NOT_FOUND)) {
@@ -139,9 +140,8 @@ export class ProjectFeedPoller implements TopicPoller {
   }
 
   /** The runs of the window, newest first, down to the floor (see `floorMs`). */
-  private async list(signal: AbortSignal): Promise<MaiaExecution[]> {
+  private async list(floor: number, signal: AbortSignal): Promise<MaiaExecution[]> {
     const startedAfter = new Date(Date.now() - this.config.feedWindowSeconds * 1000).toISOString();
-    const floor = this.floorMs();
     const runs: MaiaExecution[] = [];
     let paginationToken: string | undefined;
     for (let page = 0; page < MAX_PAGES_PER_ROUND; page += 1) {
@@ -178,7 +178,7 @@ export class ProjectFeedPoller implements TopicPoller {
     return Math.min(floor, newestKnown);
   }
 
-  private async observe(results: MaiaExecution[], listedAt: number): Promise<void> {
+  private async observe(results: MaiaExecution[], floor: number, listedAt: number): Promise<void> {
     const baseline = this.listedAt !== null;
     const windowStart = Date.now() - this.config.feedWindowSeconds * 1000;
     // Maia lists newest first; announce oldest first.
@@ -188,8 +188,10 @@ export class ProjectFeedPoller implements TopicPoller {
       const now = brief(execution);
       if (before && sameBrief(before, now)) continue;
       const terminal = isTerminalStatus(execution.status);
+      const startedMs = timeOf(execution.startedAt);
+      // Below the floor (the last page reaches past it): a finished run forgotten on purpose, see below.
+      if (!before && startedMs < floor) continue;
       if (!before) {
-        const startedMs = timeOf(execution.startedAt);
         if (baseline || !(startedMs < this.cutoffMs)) {
           await this.record('STARTED', terminal ? asStarted(execution) : execution);
           if (terminal) await this.record('FINISHED', execution);
@@ -205,10 +207,14 @@ export class ProjectFeedPoller implements TopicPoller {
       }
       this.known.set(id, now);
     }
-    for (const [id, [, , , startedAt]] of this.known) {
-      if (timeOf(startedAt) < windowStart) this.known.delete(id);
-    }
     this.listedAt = listedAt;
+    // Forget finished runs below the next floor: no round pages down to them again, and the snapshot,
+    // written every round, stays the size of what is new or going rather than of the whole window.
+    const nextFloor = this.floorMs();
+    for (const [id, [status, , , startedAt]] of this.known) {
+      const started = timeOf(startedAt);
+      if (started < windowStart || (isTerminalStatus(status) && started < nextFloor)) this.known.delete(id);
+    }
     const snapshot: FeedSnapshot = { listedAt, runs: [...this.known] };
     if (!(await this.context.setState(SNAPSHOT_STATE, JSON.stringify(snapshot)))) throw new LeaseLostError();
   }
