@@ -1,10 +1,11 @@
 // Bundles the browser pages the gateway serves (one esbuild run, inside `npm run build`) into dist/ui/<app>/:
-// <app>.js, <app>.css and index.html. The gateway serves these files as they are: nothing is bundled at start,
+// <app>.js, <app>.css and index.html, each with a .gz twin. The gateway serves these files as they are: nothing is bundled at start,
 // nothing is fetched from another origin. A second page (e.g. the run console) is one more entry in `apps`.
 import { build } from 'esbuild';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outRoot = join(root, 'dist', 'ui');
@@ -54,6 +55,11 @@ await Promise.all(
       logLevel: 'warning',
     });
     await writeFile(join(outdir, 'index.html'), indexHtml(app, title));
+    // A gzip twin of each file, written once here, so the gateway answers compressed without work per request.
+    for (const file of await readdir(outdir)) {
+      const body = await readFile(join(outdir, file));
+      await writeFile(join(outdir, `${file}.gz`), gzipSync(body, { level: 9 }));
+    }
   }),
 );
 console.log(`ui: ${Object.keys(apps).join(', ')} built in ${Math.round(performance.now() - started)} ms`);

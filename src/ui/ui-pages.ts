@@ -40,7 +40,7 @@ function uiRoot(): string {
 
 /**
  * Serves prebuilt browser pages with a tiny handler of our own (`@fastify/static` pulls an ESM-only
- * dependency the test runner cannot load, see `setupOpenApi`). Files are read once, on first request, so
+ * dependency the test runner cannot load, see `setupOpenApi`). Files (and their gzip twins, sent to clients that accept gzip) are read once, on first request, so
  * the gateway's start does no UI work at all.
  */
 export class UiPages {
@@ -56,11 +56,14 @@ export class UiPages {
       (request, reply) => {
         const { app, file } = request.params;
         const type = contentTypes[extname(file)];
-        const body =
-          this.apps.includes(app) && type && /^[\w.-]+$/.test(file) ? this.read(app, file) : undefined;
+        const known = this.apps.includes(app) && type !== undefined && /^[\w.-]+$/.test(file);
+        const gzip = known && acceptsGzip(request) ? this.read(app, `${file}.gz`) : undefined;
+        const body = gzip ?? (known ? this.read(app, file) : undefined);
         if (!body || !type) return reply.code(404).type('text/plain; charset=utf-8').send('Not Found');
+        if (gzip) void reply.header('content-encoding', 'gzip');
         return reply
           .type(type)
+          .header('vary', 'accept-encoding')
           .header('content-security-policy', UI_CONTENT_SECURITY_POLICY)
           .header('x-content-type-options', 'nosniff')
           .header('cache-control', 'no-cache')
@@ -98,6 +101,11 @@ export class UiPages {
     }
     return body;
   }
+}
+
+/** Every browser does; a client that does not still gets the plain file. */
+function acceptsGzip(request: FastifyRequest): boolean {
+  return /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
 }
 
 /** A GET a browser makes for a page: it asks for HTML (GraphQL clients ask for JSON or nothing). */

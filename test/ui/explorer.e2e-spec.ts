@@ -67,6 +67,13 @@ describe('GraphiQL at /graphql in Chromium', () => {
     const html = await response.text();
     expect(html).not.toMatch(/<script>|<script [^>]*>[^<]/); // no inline script
     expect(html).not.toMatch(/https?:\/\//); // nothing named on another origin
+    // Its files come from the gateway, compressed ahead of time for clients that accept gzip.
+    const script = await fetch(`${gateway.url}/ui/explorer/explorer.js`, {
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-encoding')).toBe('gzip');
+    expect(script.headers.get('content-type')).toMatch(/^application\/javascript/);
     // GraphQL clients still reach Apollo on the same path.
     const answer = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',
