@@ -1,32 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { eventually } from '../support/eventually';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 import { launchChromium, watchPage, type PageWatch } from './support/chromium';
+import { editorText, GRAPHIQL, resultShows, setEditorText } from './support/graphiql';
 
 const SCREENSHOT = resolve(__dirname, '..', '..', 'docs', 'images', 'explorer.png');
 const PROJECT_ID = '3fa85f64-5717-4562-b3fc-2c963f66afa6';
-
-/** The text CodeMirror holds in the first editor under `selector` (GraphiQL 4's editors are CodeMirror 5). */
-async function editorText(page: Page, selector: string): Promise<string> {
-  return page.$eval(`${selector} .CodeMirror`, (element) => {
-    const editor = (element as unknown as { CodeMirror: { getValue(): string } }).CodeMirror;
-    return editor.getValue();
-  });
-}
-
-async function setEditorText(page: Page, selector: string, text: string): Promise<void> {
-  await page.$eval(
-    `${selector} .CodeMirror`,
-    (element, value) =>
-      (element as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue(value),
-    text,
-  );
-}
-
-const RESULT = '.graphiql-response';
-const QUERY_EDITOR = '.graphiql-query-editor';
 
 /**
  * The self-hosted explorer, as a person on a network without internet access sees it: `npm start`'s
@@ -84,11 +64,11 @@ describe('GraphiQL at /graphql in Chromium', () => {
   });
 
   it('renders with the README operations as tabs, schema docs and a headers hint', async () => {
-    await page.waitForSelector('.graphiql-container');
-    expect(await page.locator('.graphiql-tab').count()).toBe(3);
-    expect(await editorText(page, QUERY_EDITOR)).toContain('project(name: "Test-project")');
+    await page.waitForSelector(GRAPHIQL.container);
+    expect(await page.locator(GRAPHIQL.tab).count()).toBe(3);
+    expect(await editorText(page, GRAPHIQL.queryEditor)).toContain('project(name: "Test-project")');
     // The headers editor is open at first and says where a key or token goes.
-    const headers = await editorText(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden)');
+    const headers = await editorText(page, GRAPHIQL.toolEditor);
     expect(headers).toContain('"X-API-Key"');
     expect(headers).toContain('"Authorization"');
     // The schema's docs (introspection from the same origin).
@@ -97,11 +77,8 @@ describe('GraphiQL at /graphql in Chromium', () => {
   });
 
   it('runs a query from its editor and shows the result', async () => {
-    await page.locator('.graphiql-execute-button').click();
-    await eventually(async () => expect(await editorText(page, RESULT)).toContain('"name": "Test-project"'), {
-      timeoutMs: 15_000,
-      intervalMs: 100,
-    });
+    await page.locator(GRAPHIQL.run).click();
+    await resultShows(page, '"name": "Test-project"');
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
   });
@@ -122,24 +99,18 @@ describe('GraphiQL at /graphql in Chromium', () => {
 
     const sockets: string[] = [];
     page.on('websocket', (socket) => sockets.push(socket.url()));
-    await page.locator('.graphiql-tab-button').nth(2).click();
-    await page.locator('.graphiql-tab-active', { hasText: 'PipelineExecutionUpdated' }).waitFor();
+    await page.locator(GRAPHIQL.tabButton).nth(2).click();
+    await page.locator(GRAPHIQL.activeTab, { hasText: 'PipelineExecutionUpdated' }).waitFor();
     await setEditorText(
       page,
-      QUERY_EDITOR,
+      GRAPHIQL.queryEditor,
       `subscription WatchRun { pipelineExecutionUpdated(projectId: "${PROJECT_ID}", executionId: "${executionId}") { kind execution { id status } } }`,
     );
     // GraphiQL reads the operation's name from the editor a moment after an edit: run once it has.
-    await page.locator('.graphiql-tab-active', { hasText: 'WatchRun' }).waitFor();
-    await page.locator('.graphiql-execute-button').click();
-    await eventually(
-      async () => {
-        const text = await editorText(page, RESULT);
-        expect(text).toContain(`"id": "${executionId}"`);
-        expect(text).toMatch(/"kind": "\w+"/);
-      },
-      { timeoutMs: 15_000, intervalMs: 100 },
-    );
+    await page.locator(GRAPHIQL.activeTab, { hasText: 'WatchRun' }).waitFor();
+    await page.locator(GRAPHIQL.run).click();
+    const event = await resultShows(page, `"id": "${executionId}"`);
+    expect(event).toMatch(/"kind": "\w+"/);
     expect(sockets).toEqual([`${gateway.url.replace('http', 'ws')}/graphql`]);
   });
 
