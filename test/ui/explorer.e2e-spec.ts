@@ -80,7 +80,9 @@ describe('GraphiQL at /graphql in Chromium', () => {
     await page.locator(GRAPHIQL.run).click();
     await resultShows(page, '"name": "Test-project"');
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT });
+    // Steady pixels, so the committed image changes only when the page does: no hover, caret or animation.
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: SCREENSHOT, caret: 'hide', animations: 'disabled' });
   });
 
   it('runs a subscription over graphql-ws from its editor and shows an event', async () => {
