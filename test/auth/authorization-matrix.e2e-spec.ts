@@ -154,12 +154,14 @@ const OPS: Op[] = [
     '{ projects(page: 0, size: 100) { total results { id name description } } }',
   ),
   gqlOp(
-    'project by id, with environments, pipelines and executions',
+    'project by id, with environments, pipelines and run histories',
     'Query.project',
     'read',
     'project',
     `query ($id: ID) { project(id: $id) { id name
-       environments { results { name defaultAgent { id name } publishedPipelines { results { name projectId } } } }
+       environments { results { id name defaultAgent { id name }
+         executions(first: 5, filter: { pipelineName: "FOLDER/load_orders.orch.yaml" }) { nodes { ${execFields} } }
+         publishedPipelines { results { id name projectId lastExecution { ${execFields} } executions(first: 5) { nodes { id } } } } } }
        environment(name: "Dev") { name }
        executions(first: 5) { nodes { ${execFields} } } } }`,
     { id: A },
