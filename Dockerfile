@@ -11,6 +11,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
+# The browser pages (GraphiQL at /graphql): bundled into dist/ui/ by the same npm run build.
+COPY ui ./ui
+COPY scripts/build-ui.mjs ./scripts/
 RUN npm run build
 
 # --- runtime: production dependencies and dist/ only ------------------------------------------------
