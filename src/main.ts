@@ -63,7 +63,9 @@ function banner(config: AppConfig, base: string): string {
   const lines = [`maia-gateway (${config.server.mode} mode) listening on ${base}`];
   lines.push(`  GraphQL:  ${base}/graphql${explorerNames[config.server.graphqlExplorer]}`);
   lines.push(`  REST:     ${base}/api/v1/projects`);
-  lines.push(`  OpenAPI:  ${base}/api/docs`);
+  lines.push(`  GraphQL subscriptions (graphql-ws): ${base.replace(/^http/, 'ws')}/graphql`);
+  lines.push(`  OpenAPI:  ${base}/api/docs-json   (Swagger UI: ${base}/api/docs; committed as openapi.json)`);
+  lines.push(`  Health:   ${base}/health/ready   Metrics: ${base}/metrics`);
   if (config.server.mode === 'sandbox') {
     lines.push(`  Maia emulator (sandbox): ${config.maia.baseUrl}`);
     lines.push('  Try:');
