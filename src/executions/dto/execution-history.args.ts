@@ -1,20 +1,10 @@
-import { ArgsType, Field, InputType, Int } from '@nestjs/graphql';
+import { ArgsType, Field, InputType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  IsArray,
-  IsEnum,
-  IsInt,
-  IsOptional,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { ArrayMaxSize, IsArray, IsEnum, IsOptional, IsString, ValidateNested } from 'class-validator';
 import { IsSafeName } from '../../common/validation';
 import { DateTimeScalar } from '../../graphql/scalars/date-time.scalar';
 import { PipelineExecutionStatus } from '../models/pipeline-execution.model';
+import { ExecutionPageArgs } from './execution.inputs';
 
 @InputType({
   description:
@@ -67,49 +57,19 @@ export class EnvironmentRunHistoryFilter extends PipelineRunHistoryFilter {
 }
 
 @ArgsType()
-export class PipelineRunHistoryArgs {
+export class PipelineRunHistoryArgs extends ExecutionPageArgs {
   @Field(() => PipelineRunHistoryFilter, { nullable: true })
   @IsOptional()
   @ValidateNested()
   @Type(() => PipelineRunHistoryFilter)
   filter?: PipelineRunHistoryFilter;
-
-  @Field(() => Int, { defaultValue: 25, description: 'Page size, 1..100.' })
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  first: number = 25;
-
-  @Field(() => String, {
-    nullable: true,
-    description: 'The endCursor (or an edge cursor) of the previous page.',
-  })
-  @IsOptional()
-  @IsString()
-  @MaxLength(4096)
-  after?: string;
 }
 
 @ArgsType()
-export class EnvironmentRunHistoryArgs {
+export class EnvironmentRunHistoryArgs extends ExecutionPageArgs {
   @Field(() => EnvironmentRunHistoryFilter, { nullable: true })
   @IsOptional()
   @ValidateNested()
   @Type(() => EnvironmentRunHistoryFilter)
   filter?: EnvironmentRunHistoryFilter;
-
-  @Field(() => Int, { defaultValue: 25, description: 'Page size, 1..100.' })
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  first: number = 25;
-
-  @Field(() => String, {
-    nullable: true,
-    description: 'The endCursor (or an edge cursor) of the previous page.',
-  })
-  @IsOptional()
-  @IsString()
-  @MaxLength(4096)
-  after?: string;
 }

@@ -69,14 +69,9 @@ export class PipelineExecutionFilter {
   startedBefore?: string;
 }
 
+/** A page of runs: Relay's `first` and `after`, shared by every run list. */
 @ArgsType()
-export class PipelineExecutionsArgs {
-  @Field(() => PipelineExecutionFilter, { nullable: true })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => PipelineExecutionFilter)
-  filter?: PipelineExecutionFilter;
-
+export class ExecutionPageArgs {
   @Field(() => Int, { defaultValue: 25, description: 'Page size, 1..100.' })
   @IsInt()
   @Min(1)
@@ -91,6 +86,15 @@ export class PipelineExecutionsArgs {
   @IsString()
   @MaxLength(4096)
   after?: string;
+}
+
+@ArgsType()
+export class PipelineExecutionsArgs extends ExecutionPageArgs {
+  @Field(() => PipelineExecutionFilter, { nullable: true })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => PipelineExecutionFilter)
+  filter?: PipelineExecutionFilter;
 }
 
 @ArgsType()
