@@ -16,10 +16,16 @@ import {
   PipelineExecutionsArgs,
 } from './dto/execution.inputs';
 import { toPipelineExecution, toPipelineExecutionStep } from './execution.mapper';
-import { ExecutionsService, variablesFromLists, type ExecutionConnectionPage } from './executions.service';
+import {
+  ExecutionsService,
+  resolveWindow,
+  variablesFromLists,
+  type ExecutionConnectionPage,
+} from './executions.service';
 import {
   CancelPipelineExecutionPayload,
   ExecutePipelinePayload,
+  ExecutionWindow,
   PipelineExecution,
   PipelineExecutionConnection,
   PipelineExecutionStepPage,
@@ -36,7 +42,12 @@ export function toConnection(page: ExecutionConnectionPage): PipelineExecutionCo
       startCursor: page.startCursor,
       endCursor: page.endCursor,
     },
+    window: windowOf(page.window),
   };
+}
+
+function windowOf(window: ExecutionConnectionPage['window']): ExecutionWindow {
+  return { startedAfter: window.startedAfter ?? null, startedBefore: window.startedBefore ?? null };
 }
 
 /** One details call per (project, execution) and request, whichever payload or query asks. */
@@ -81,6 +92,7 @@ export class ExecutionsResolver {
         edges: [],
         nodes: [],
         pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
+        window: windowOf(resolveWindow(filter ?? {}, Date.now())),
       };
     }
     // `after: null` (a client's first page) is no cursor.

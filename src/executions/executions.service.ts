@@ -43,6 +43,8 @@ export interface ExecutionConnectionPage {
   hasNextPage: boolean;
   endCursor: string | null;
   startCursor: string | null;
+  /** The window asked of Maia: the caller's, or the default one the gateway chose. */
+  window: { startedAfter?: string; startedBefore?: string };
 }
 
 export interface ExecuteOutcome {
@@ -232,7 +234,13 @@ export class ExecutionsService {
     if (endCursor === null && page.more) {
       endCursor = encodeCursor({ ...position, pageToken: page.more, offset: 0 });
     }
-    return { edges, hasNextPage, endCursor, startCursor: edges.length > 0 ? edges[0].cursor : null };
+    return {
+      edges,
+      hasNextPage,
+      endCursor,
+      startCursor: edges.length > 0 ? edges[0].cursor : null,
+      window: { startedAfter: position.startedAfter, startedBefore: position.startedBefore },
+    };
   }
 }
 

@@ -334,6 +334,30 @@ describe('the seed guide through GraphQL', () => {
     expect(garbage.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
   });
 
+  it("shows the window a list covers: the 7-day default the gateway applied, or the caller's own bounds", async () => {
+    const before = Date.now();
+    const byDefault = await gqlData(
+      url,
+      `{ pipelineExecutions(first: 1) { window { startedAfter startedBefore } } }`,
+    );
+    const after = Date.now();
+    const startedAfter = Date.parse(byDefault.pipelineExecutions.window.startedAfter);
+    const sevenDaysMs = 7 * 24 * 3600 * 1000;
+    expect(startedAfter).toBeGreaterThanOrEqual(before - sevenDaysMs);
+    expect(startedAfter).toBeLessThanOrEqual(after - sevenDaysMs);
+    expect(byDefault.pipelineExecutions.window.startedBefore).toBeNull();
+
+    const own = await gqlData(
+      url,
+      `{ pipelineExecutions(first: 1, filter: { startedBefore: "2030-01-01T00:00:00Z" }) {
+           window { startedAfter startedBefore } } }`,
+    );
+    expect(own.pipelineExecutions.window).toEqual({
+      startedAfter: null,
+      startedBefore: '2030-01-01T00:00:00.000Z',
+    });
+  });
+
   it('Project.executions lists only that project', async () => {
     const data = await gqlData(
       url,

@@ -170,6 +170,18 @@ export class PageInfo {
   endCursor!: string | null;
 }
 
+@ObjectType({
+  description:
+    "The start-time window a run list covers, as sent to Maia: the caller's bounds, or the last 7 days the gateway applies when neither bound is given.",
+})
+export class ExecutionWindow {
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Runs started at or after this time.' })
+  startedAfter!: string | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Runs started at or before this time.' })
+  startedBefore!: string | null;
+}
+
 @ObjectType()
 export class PipelineExecutionEdge {
   @Field(() => String, { description: 'Opaque; `after` this cursor continues right after this execution.' })
@@ -191,6 +203,12 @@ export class PipelineExecutionConnection {
 
   @Field(() => PageInfo)
   pageInfo!: PageInfo;
+
+  @Field(() => ExecutionWindow, {
+    description:
+      'The window this list covers, including the default one the gateway applied (no silent defaults).',
+  })
+  window!: ExecutionWindow;
 }
 
 @ObjectType()
