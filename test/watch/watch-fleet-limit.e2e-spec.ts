@@ -16,7 +16,7 @@ import {
   type GqlSubscription,
   type SseConnection,
 } from './support/watch-clients';
-import { holdsFor } from '../support/eventually';
+import { eventually, holdsFor } from '../support/eventually';
 
 /**
  * WATCH_MAX_SUBSCRIPTIONS_PER_CLIENT holds across replicas: two gateway processes (`node dist/main.js`,
@@ -125,7 +125,10 @@ describe.each(REDIS_TOPOLOGIES)(
       for (const s of streams.splice(0)) s.close();
       await Promise.all(clients.splice(0).map(async (c) => c.dispose()));
       // Every slot released, on both replicas and in Redis.
-      await waitFor(async () => (await published('reader')).length === 0, 5_000, 'released counts');
+      await eventually(async () => expect(await published('reader')).toEqual([]), {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+      });
     });
 
     afterAll(async () => {
@@ -143,11 +146,10 @@ describe.each(REDIS_TOPOLOGIES)(
       await Promise.all([expectLive(a1), expectLive(b1)]);
       await waitFor(() => a2.events.length >= 1, 10_000, 'an SSE event');
       expect(await a2.status).toBe(200);
-      await waitFor(
-        async () => (await published('reader')).join() === '1,2',
-        5_000,
-        'counts 2 (A) and 1 (B)',
-      );
+      await eventually(async () => expect(await published('reader')).toEqual([1, 2]), {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+      });
 
       // B counts 1 of 3 on its own: only the fleet's total refuses these.
       await expectRefused(watchExecution(onB));
@@ -156,11 +158,10 @@ describe.each(REDIS_TOPOLOGIES)(
       // A new connection to B changes nothing: the budget is the client's.
       await expectRefused(watchExecution(client(b, KEYS.reader)));
       // The refused slots were released: the published counts are back to the admitted ones.
-      await waitFor(
-        async () => (await published('reader')).join() === '1,2',
-        5_000,
-        'counts back to 2 and 1',
-      );
+      await eventually(async () => expect(await published('reader')).toEqual([1, 2]), {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+      });
       // The admitted ones are still live.
       expect(errorCodes(a1)).toEqual([]);
       expect(errorCodes(b1)).toEqual([]);
@@ -168,14 +169,16 @@ describe.each(REDIS_TOPOLOGIES)(
 
       // One closes on A; once A published its release, B admits one more.
       a2.close();
-      await waitFor(async () => (await published('reader')).join() === '1,1', 5_000, 'the release on A');
+      await eventually(async () => expect(await published('reader')).toEqual([1, 1]), {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+      });
       const b2 = watchExecution(onB);
       await expectLive(b2);
-      await waitFor(
-        async () => (await published('reader')).join() === '1,2',
-        5_000,
-        'counts 1 (A) and 2 (B)',
-      );
+      await eventually(async () => expect(await published('reader')).toEqual([1, 2]), {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+      });
       // And the fleet is full again.
       await expectRefused(watchExecution(onA));
     });
@@ -187,7 +190,10 @@ describe.each(REDIS_TOPOLOGIES)(
         watchExecution(client(b, KEYS.reader)),
       ];
       await Promise.all(full.map(expectLive));
-      await waitFor(async () => (await published('reader')).join() === '1,2', 5_000, 'reader at its limit');
+      await eventually(async () => expect(await published('reader')).toEqual([1, 2]), {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+      });
       await expectRefused(watchExecution(client(b, KEYS.reader)));
 
       const operatorOnB = client(b, KEYS.operator);
@@ -197,16 +203,25 @@ describe.each(REDIS_TOPOLOGIES)(
         watchExecution(client(a, KEYS.operator)),
       ];
       await Promise.all(other.map(expectLive));
-      await waitFor(async () => (await published('operator')).join() === '1,2', 5_000, 'operator counted');
+      await eventually(async () => expect(await published('operator')).toEqual([1, 2]), {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+      });
       for (const s of full) expect(errorCodes(s)).toEqual([]);
       for (const s of other) s.unsubscribe();
-      await waitFor(async () => (await published('operator')).length === 0, 5_000, 'operator released');
+      await eventually(async () => expect(await published('operator')).toEqual([]), {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+      });
     });
 
     it("a replica that shuts down takes its counts out of the fleet's", async () => {
       const onB = [watchExecution(client(b, KEYS.reader)), watchExecution(client(b, KEYS.reader))];
       await Promise.all(onB.map(expectLive));
-      await waitFor(async () => (await published('reader')).join() === '2', 5_000, 'counts 2 (B)');
+      await eventually(async () => expect(await published('reader')).toEqual([2]), {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+      });
       const closed = onB.map((s) =>
         s.done.then(
           () => 'completed',
