@@ -10,21 +10,18 @@ import {
 } from './watch.types';
 
 /**
- * One subscriber of one execution. Live events that arrive while it catches up from the history are held
- * back, then everything is delivered in cursor order, each cursor once.
+ * What both subscribers share: live events (and an error) that arrive while the subscriber catches up from
+ * the history are held back, then delivered in order once `caughtUp()` is called.
  */
-export class ExecutionSubscriber implements TopicListener {
+abstract class CatchUpSubscriber implements TopicListener {
   readonly queue: EventQueue<ExecutionWatchEvent>;
-  private lastSequence: number | null;
-  private catchingUp = true;
   private pending: StoredEvent[] = [];
   private pendingError: GatewayError | null = null;
 
   constructor(
-    private readonly after: number | null,
     onClose: () => void,
+    private catchingUp: boolean,
   ) {
-    this.lastSequence = after;
     this.queue = new EventQueue(onClose);
   }
 
@@ -34,12 +31,39 @@ export class ExecutionSubscriber implements TopicListener {
 
   onEvent(event: StoredEvent): void {
     if (this.catchingUp) this.pending.push(event);
-    else this.emit(event);
+    else this.deliver(event);
   }
 
   onError(error: GatewayError): void {
     if (this.catchingUp) this.pendingError = error;
     else this.queue.fail(error);
+  }
+
+  /** Ends the catch-up: what arrived meanwhile, in order, then an error that arrived meanwhile. */
+  protected caughtUp(): void {
+    this.catchingUp = false;
+    const pending = this.pending;
+    this.pending = [];
+    for (const event of pending) this.deliver(event);
+    if (this.pendingError) this.queue.fail(this.pendingError);
+  }
+
+  protected abstract deliver(event: StoredEvent): void;
+}
+
+/**
+ * One subscriber of one execution. Live events that arrive while it catches up from the history are held
+ * back, then everything is delivered in cursor order, each cursor once.
+ */
+export class ExecutionSubscriber extends CatchUpSubscriber {
+  private lastSequence: number | null;
+
+  constructor(
+    private readonly after: number | null,
+    onClose: () => void,
+  ) {
+    super(onClose, true);
+    this.lastSequence = after;
   }
 
   /**
@@ -67,11 +91,11 @@ export class ExecutionSubscriber implements TopicListener {
         if (latest.sequence <= after && isTerminalStatus(latest.execution.status)) this.queue.end();
       }
     }
-    this.catchingUp = false;
-    const pending = this.pending;
-    this.pending = [];
-    for (const event of pending) this.emit(event);
-    if (this.pendingError) this.queue.fail(this.pendingError);
+    this.caughtUp();
+  }
+
+  protected deliver(event: StoredEvent): void {
+    this.emit(event);
   }
 
   private emit(event: StoredEvent, kind?: ExecutionEventKind): void {
@@ -126,42 +150,23 @@ export type FeedStart = { sinceMs: number } | { after: number };
  *   cursor the history no longer reaches (or never issued) ends the stream with BAD_USER_INPUT rather than
  *   skip events silently: subscribe without it and read the list again.
  */
-export class FeedSubscriber implements TopicListener {
-  readonly queue: EventQueue<ExecutionWatchEvent>;
+export class FeedSubscriber extends CatchUpSubscriber {
   private lastSequence: number;
   private readonly sinceMs: number;
-  private catchingUp: boolean;
-  private pending: StoredEvent[] = [];
-  private pendingError: GatewayError | null = null;
 
   constructor(
     private readonly filter: ExecutionFeedFilter,
     onClose: () => void,
     private readonly start: FeedStart = { sinceMs: Date.now() },
   ) {
-    this.queue = new EventQueue(onClose);
+    super(onClose, 'after' in start);
     this.lastSequence = 'after' in start ? start.after : 0;
     this.sinceMs = 'sinceMs' in start ? start.sinceMs : Number.NEGATIVE_INFINITY;
-    this.catchingUp = 'after' in start;
   }
 
   /** True when it must read the history before live events (it resumes after a cursor). */
   get resumes(): boolean {
     return 'after' in this.start;
-  }
-
-  get ended(): boolean {
-    return this.queue.isClosed;
-  }
-
-  onEvent(event: StoredEvent): void {
-    if (this.catchingUp) this.pending.push(event);
-    else this.emit(event);
-  }
-
-  onError(error: GatewayError): void {
-    if (this.catchingUp) this.pendingError = error;
-    else this.queue.fail(error);
   }
 
   /** Resuming: the kept events after the cursor, then what arrived meanwhile. */
@@ -183,15 +188,11 @@ export class FeedSubscriber implements TopicListener {
       );
       return;
     }
-    for (const event of history) this.emit(event);
-    this.catchingUp = false;
-    const pending = this.pending;
-    this.pending = [];
-    for (const event of pending) this.emit(event);
-    if (this.pendingError) this.queue.fail(this.pendingError);
+    for (const event of history) this.deliver(event);
+    this.caughtUp();
   }
 
-  private emit(event: StoredEvent): void {
+  protected deliver(event: StoredEvent): void {
     if (this.queue.isClosed) return;
     if (event.sequence <= this.lastSequence) return;
     this.lastSequence = event.sequence;
