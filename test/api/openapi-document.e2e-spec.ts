@@ -1,16 +1,11 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ErrorCode, errorCodeMeanings } from '../../src/common/errors';
 import { executionStatuses } from '../../src/maia/maia.types';
 import { startEmulatorFixture, type EmulatorFixture } from '../support/emulator-fixture';
+import { describeDriftCheck, REPO_ROOT } from '../support/drift-check';
 import { gatewayEnv, startGateway, type InProcessGateway } from '../support/gateway-inprocess';
 
-const run = promisify(execFile);
-const REPO_ROOT = resolve(__dirname, '..', '..');
-const PRINT_OPENAPI = join(REPO_ROOT, 'dist', 'schema', 'print-openapi.js');
 const OPENAPI_FILE = join(REPO_ROOT, 'openapi.json');
 
 type Schema = Record<string, unknown>;
@@ -43,32 +38,11 @@ const PUBLIC_PATHS = ['/health/live', '/health/ready', '/metrics'];
 
 /** `openapi.json` is the served document, checked for drift like `schema.gql`, and says what clients need. */
 describe('openapi.json', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'openapi-drift-'));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  it('the committed file is what the code generates (the CI check passes)', async () => {
-    const { stdout } = await run(process.execPath, [PRINT_OPENAPI, '--check'], { cwd: REPO_ROOT });
-    expect(stdout).toContain('is up to date');
-  });
-
-  it('a drifted file fails the check with a clear message and a non-zero exit', async () => {
-    const drifted = join(dir, 'openapi.json');
-    writeFileSync(
-      drifted,
-      readFileSync(OPENAPI_FILE, 'utf8').replace('"listProjects"', '"ProjectsController_list"'),
-    );
-    const failure = await run(process.execPath, [PRINT_OPENAPI, '--check', '--file', drifted], {
-      cwd: REPO_ROOT,
-    }).then(
-      () => undefined,
-      (error: { code: number; stderr: string }) => error,
-    );
-    expect(failure?.code).toBe(1);
-    expect(failure?.stderr).toContain('has drifted from the code');
-    expect(failure?.stderr).toContain("Run 'npm run openapi'");
+  describeDriftCheck({
+    file: 'openapi.json',
+    printer: 'print-openapi.js',
+    script: 'openapi',
+    drift: (text) => text.replace('"listProjects"', '"ProjectsController_list"'),
   });
 
   it('is OpenAPI 3.1 with Maia operation ids, unique, on /api/v1 and again on /dpc/v1', () => {
