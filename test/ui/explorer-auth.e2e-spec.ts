@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
-import { launchChromium, watchPage, type PageWatch } from './support/chromium';
+import { launchChromium, SANDBOX_GATEWAY, watchPage, type PageWatch } from './support/chromium';
 import { GRAPHIQL, resultShows, setEditorText } from './support/graphiql';
 
 const PROJECT_ID = '3fa85f64-5717-4562-b3fc-2c963f66afa6';
@@ -16,11 +16,7 @@ describe('GraphiQL with authentication on', () => {
   beforeAll(async () => {
     browser = await launchChromium();
     gateway = await startGatewayProcess({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SANDBOX_EMULATOR_PORT: '0',
-      SANDBOX_TIME_SCALE: '0.05',
-      LOG_LEVEL: 'silent',
+      ...SANDBOX_GATEWAY,
       AUTH_API_KEYS: JSON.stringify([
         {
           name: 'explorer',

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
-import { launchChromium, watchPage, type PageWatch } from './support/chromium';
+import { launchChromium, SANDBOX_GATEWAY, watchPage, type PageWatch } from './support/chromium';
 import { editorText, GRAPHIQL, resultShows, setEditorText } from './support/graphiql';
 
 const SCREENSHOT = resolve(__dirname, '..', '..', 'docs', 'images', 'explorer.png');
@@ -21,11 +21,7 @@ describe('GraphiQL at /graphql in Chromium', () => {
   beforeAll(async () => {
     browser = await launchChromium();
     gateway = await startGatewayProcess({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SANDBOX_EMULATOR_PORT: '0',
-      SANDBOX_TIME_SCALE: '0.05',
-      LOG_LEVEL: 'silent',
+      ...SANDBOX_GATEWAY,
     });
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     watch = await watchPage(page, gateway.url);

@@ -52,3 +52,12 @@ export async function watchPage(page: Page, origin: string): Promise<PageWatch> 
   });
   return watch;
 }
+
+/** A sandbox gateway (its own emulator, fast runs) on free ports, as the browser suites start it. */
+export const SANDBOX_GATEWAY: Readonly<Record<string, string>> = {
+  HOST: '127.0.0.1',
+  PORT: '0',
+  SANDBOX_EMULATOR_PORT: '0',
+  SANDBOX_TIME_SCALE: '0.05',
+  LOG_LEVEL: 'silent',
+};
