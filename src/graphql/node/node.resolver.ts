@@ -80,7 +80,12 @@ export class NodeResolver {
   nodes(@Args() { ids }: NodesArgs, @CurrentPrincipal() principal: Principal): Promise<Node>[] {
     // A rejected item becomes null plus an error at its path; the others are still answered.
     const budget = new ProbeBudget(); // shared: a list of unknown UUIDs costs no more than one
-    return ids.map((id) => this.find(id, principal, budget));
+    const found = ids.map((id) => this.find(id, principal, budget));
+    // Handled here too: an item may reject before the chain below reaches it.
+    for (const item of found) item.catch(() => undefined);
+    // Each item settles after those before it, so the errors come in index order whichever lookup was
+    // slower: how long a lookup took (a hidden object's or a missing one's) does not show in the answer.
+    return found.map((item, index) => Promise.allSettled(found.slice(0, index)).then(() => item));
   }
 
   private async find(id: string, principal: Principal, budget: ProbeBudget): Promise<Node> {
