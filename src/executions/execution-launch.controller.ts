@@ -26,6 +26,8 @@ export class ExecutionLaunchController {
   @RestOperation('getPipelineExecutionLaunch', {
     summary:
       'Gateway extension: what the gateway sent Maia to start an execution (404 LAUNCH_UNKNOWN when it did not start it)',
+    description:
+      'The example run is from the seeded history, not launched through the gateway, so it answers 404 LAUNCH_UNKNOWN: use an id that executePipeline answered.',
     errors: [400, 404],
     upstream: false,
     extension: true,
@@ -44,7 +46,7 @@ export class ExecutionLaunchController {
     summary:
       'Gateway extension: start an execution again with the parameters the gateway sent for it (no body)',
     description:
-      'Same pipeline, environment, version, runner, variables and tag as the launch the gateway recorded (GET …/launch). 404 LAUNCH_UNKNOWN when the gateway did not start that execution or no longer knows it.',
+      'Same pipeline, environment, version, runner, variables and tag as the launch the gateway recorded (GET …/launch). 404 LAUNCH_UNKNOWN when the gateway did not start that execution or no longer knows it: the example run is from the seeded history, so use an id that executePipeline answered.',
     errors: [400, 404, 409, 410],
     extension: true,
   })
