@@ -92,9 +92,9 @@ describe('sandbox mode and the README examples', () => {
     expect(swagger.status).toBe(200);
   });
 
-  it('the README has four shell examples, and each works as printed', async () => {
+  it('the README has five shell examples, and each works as printed', async () => {
     const examples = readmeExamples();
-    expect(examples).toHaveLength(4);
+    expect(examples).toHaveLength(5);
 
     const [lookup] = (await sh(examples[0])) as { data: any; errors?: unknown }[]; // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(lookup.errors).toBeUndefined();
@@ -128,6 +128,36 @@ describe('sandbox mode and the README examples', () => {
       status: 'SUCCESS',
     });
     expect(waited).toMatchObject({ pipelineExecutionId: execution.pipelineExecutionId, status: 'SUCCESS' });
+
+    // Running it again reuses the same $ID (the REST run, finished by now), as a reader following along would.
+    const again = (await sh(`${examples[2]}\n${examples[4]}`)) as any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const [, first, rerun, launch, rerunRest] = again;
+    expect(rerun.errors).toBeUndefined();
+    expect(rerun.data.rerunPipelineExecution).toMatchObject({
+      replayed: false,
+      execution: {
+        launch: {
+          pipelineName: 'Pipeline 1',
+          environmentName: 'Dev Environment',
+          versionName: null,
+          rerunOf: first.pipelineExecutionId,
+        },
+      },
+    });
+    expect(rerun.data.rerunPipelineExecution.pipelineExecutionId).toMatch(uuid);
+    expect(launch).toMatchObject({
+      pipelineExecutionId: first.pipelineExecutionId,
+      pipelineName: 'Pipeline 1',
+      environmentName: 'Dev Environment',
+    });
+    expect(rerunRest.pipelineExecutionId).toMatch(uuid);
+    expect(
+      new Set([
+        first.pipelineExecutionId,
+        rerun.data.rerunPipelineExecution.pipelineExecutionId,
+        rerunRest.pipelineExecutionId,
+      ]).size,
+    ).toBe(3);
   });
 
   it("the README's subscription script prints the run's events until it finishes", async () => {

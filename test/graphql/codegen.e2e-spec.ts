@@ -31,7 +31,12 @@ function named(operation: string, index: number): string {
 }
 
 const CLIENT = `
-import { ErrorCode, type ReadmeOperation1Query, type ReadmeOperation2Mutation } from './graphql';
+import {
+  ErrorCode,
+  type ReadmeOperation1Query,
+  type ReadmeOperation2Mutation,
+  type ReadmeOperation4Mutation,
+} from './graphql';
 
 type GraphqlError = { message: string; extensions: { code: ErrorCode; retryAfterSeconds?: number } };
 
@@ -55,6 +60,15 @@ export function environmentNames(data: ReadmeOperation1Query): string[] {
 
 export function runId(data: ReadmeOperation2Mutation): string {
   return data.executePipeline.pipelineExecutionId;
+}
+
+/** A re-run's launch: null when the gateway does not know it, so a frontend must say so. */
+export function rerunOf(data: ReadmeOperation4Mutation): string | null {
+  return data.rerunPipelineExecution.execution?.launch?.rerunOf ?? null;
+}
+
+export function cannotRerun(error: GraphqlError): boolean {
+  return error.extensions.code === ErrorCode.LAUNCH_UNKNOWN;
 }
 
 /** The codes as the strings they are on the wire (a string enum's values as a union). */
