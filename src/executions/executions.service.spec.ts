@@ -1,11 +1,25 @@
 import { ErrorCode, GatewayError } from '../common/errors';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
-import type { ExecutionListFilter, ExecutionListPage, MaiaApi, MaiaExecution } from '../maia/maia.types';
+import type { AppConfig } from '../config';
+import type {
+  ExecutePipelineRequest,
+  ExecutionListFilter,
+  ExecutionListPage,
+  MaiaApi,
+  MaiaExecution,
+} from '../maia/maia.types';
+import type { RedisService } from '../redis/redis.service';
 import { decodeCursor, filterHash } from './execution-cursor';
-import type { ExecutionLaunchStore } from './execution-launch.store';
+import { ExecutionLaunchStore } from './execution-launch.store';
 import type { ExecutionTagsStore } from './execution-tags.store';
 import type { ExecutionWatchPort } from './execution-watch.port';
-import { DEFAULT_EXECUTION_WINDOW_MS, ExecutionsService, variablesFromLists } from './executions.service';
+import {
+  DEFAULT_EXECUTION_WINDOW_MS,
+  ExecutionsService,
+  MAX_LOCATE_PROBES,
+  ProbeBudget,
+  variablesFromLists,
+} from './executions.service';
 
 const PROJECT = '4a8a6162-702b-4efc-b2ec-c986e0bc95e4';
 
@@ -255,5 +269,103 @@ describe('ExecutionsService.execute', () => {
         undefined,
       ),
     ).toThrow('is given twice');
+  });
+});
+
+describe('ExecutionsService.rerun and locate', () => {
+  const OTHER = '9b6a1f2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b';
+  const first = '00000000-0000-4000-8000-0000000000a1';
+  /** The memory store of a gateway without Redis. */
+  const memoryLaunches = () =>
+    new ExecutionLaunchStore(
+      { enabled: false } as unknown as RedisService,
+      {
+        cache: { executionLaunchTtlMs: 60_000 },
+      } as unknown as AppConfig,
+    );
+
+  it('re-runs with exactly the recorded parameters, and records the new launch with rerunOf', async () => {
+    const sent: ExecutePipelineRequest[] = [];
+    const launches = memoryLaunches();
+    const service = new ExecutionsService(
+      strictMaia({
+        executePipeline: async (_project, request) => {
+          sent.push(request);
+          return {
+            pipelineExecutionId: `00000000-0000-4000-8000-00000000000${sent.length}`,
+            reconciled: false,
+          };
+        },
+      }),
+      noIdempotency,
+      noTags,
+      launches,
+      watch,
+    );
+    const request = {
+      pipelineName: 'p',
+      environmentName: 'Dev',
+      versionName: '1.0.0',
+      agentId: '5f0c1a2b-0001-4000-8000-000000000001',
+      scalarVariables: { region: 'eu' },
+      gridVariables: { ids: [['1']] },
+    };
+    const { pipelineExecutionId: firstId } = await service.execute(PROJECT, request);
+    const { pipelineExecutionId: secondId } = await service.rerun(PROJECT, firstId);
+    expect(sent).toEqual([request, request]);
+    expect(await service.launchOf(PROJECT, secondId)).toEqual({
+      projectId: PROJECT,
+      ...request,
+      launchedAt: expect.any(String),
+      rerunOf: firstId,
+    });
+    // Another project's run is no launch of this one.
+    expect(await service.launchOf(OTHER, firstId)).toBeUndefined();
+    await expect(service.rerun(OTHER, firstId)).rejects.toMatchObject({ code: ErrorCode.LAUNCH_UNKNOWN });
+    expect(sent).toHaveLength(2);
+  });
+
+  it('an unknown launch is LAUNCH_UNKNOWN without calling Maia', async () => {
+    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags, memoryLaunches(), watch);
+    await expect(service.rerun(PROJECT, first)).rejects.toMatchObject({
+      code: ErrorCode.LAUNCH_UNKNOWN,
+      details: { executionId: first },
+    });
+  });
+
+  it('locate probes visible projects within the budget, then reads a found run in its recorded project only', async () => {
+    const asked: string[] = [];
+    const projects = Array.from(
+      { length: 30 },
+      (_, i) => `00000000-0000-4000-8000-0000000001${String(i).padStart(2, '0')}`,
+    );
+    const home = projects[3];
+    const service = new ExecutionsService(
+      strictMaia({
+        getExecution: async (projectId, executionId) => {
+          asked.push(projectId);
+          if (projectId !== home || executionId !== first) throw new GatewayError(ErrorCode.NOT_FOUND, 'no');
+          return run(executionId, { projectId });
+        },
+      }),
+      noIdempotency,
+      noTags,
+      memoryLaunches(),
+      watch,
+    );
+    expect((await service.locate(first, projects, new ProbeBudget()))?.projectId).toBe(home);
+    expect(asked).toEqual(projects.slice(0, 4));
+    asked.length = 0;
+    // Recorded: one call, whatever the budget left.
+    expect((await service.locate(first, projects, new ProbeBudget(0)))?.projectId).toBe(home);
+    expect(asked).toEqual([home]);
+    asked.length = 0;
+    // Recorded in a project the caller may not see: not found, and nothing probed.
+    expect(await service.locate(first, projects.slice(4), new ProbeBudget())).toBeUndefined();
+    expect(asked).toEqual([]);
+    // Never seen and nowhere within the budget: at most MAX_LOCATE_PROBES calls.
+    const missing = '00000000-0000-4000-8000-0000000000ff';
+    expect(await service.locate(missing, projects, new ProbeBudget())).toBeUndefined();
+    expect(asked).toHaveLength(MAX_LOCATE_PROBES);
   });
 });

@@ -22,9 +22,19 @@ describe('global node ids', () => {
     expect(new Set(ids).size).toBe(2);
   });
 
-  it("takes a project's own UUID (Project.id) as a project's node id", () => {
-    expect(decodeNodeId(project)).toEqual({ type: 'Project', parts: [project] });
+  it("takes a bare UUID as a project's or an execution's id, and the typed forms as one of them", () => {
+    // Project.id and PipelineExecution.id are both Maia's bare UUIDs: the resolver tries a project first.
+    expect(decodeNodeId(project)).toEqual({ type: 'ProjectOrPipelineExecution', parts: [project] });
     expect(decodeNodeId(encodeNodeId('Project', project))).toEqual({ type: 'Project', parts: [project] });
+    expect(decodeNodeId(encodeNodeId('PipelineExecution', project))).toEqual({
+      type: 'PipelineExecution',
+      parts: [project],
+    });
+  });
+
+  it('refuses typed project and execution ids that hold no UUID', () => {
+    expect(decodeNodeId(encodeNodeId('PipelineExecution', 'not-a-uuid'))).toBeUndefined();
+    expect(decodeNodeId(encodeNodeId('Project', 'Dev'))).toBeUndefined();
   });
 
   it('refuses what the gateway never issued', () => {
