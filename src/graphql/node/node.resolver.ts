@@ -64,7 +64,7 @@ export class NodeResolver {
   @Query(() => Node, {
     nullable: true,
     description:
-      'The object with this global id (Relay). An id that names nothing the caller may see answers NOT_FOUND, as a missing one does.',
+      "The object with this global id (Relay). An id that names nothing the caller may see answers NOT_FOUND, as a missing one does. A bare UUID is a project's id or an execution's (both keep Maia's ids): a project is tried first, then an execution.",
   })
   @RequireScope('read')
   node(@Args() { id }: NodeArgs, @CurrentPrincipal() principal: Principal): Promise<Node> {
