@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { KEYS, PROJECTS, startSecuredWorld, type SecuredWorld } from '../auth/support/secured-gateway';
+import {
+  apiKeysJson,
+  KEYS,
+  PROJECTS,
+  startSecuredWorld,
+  type SecuredWorld,
+} from '../auth/support/secured-gateway';
 import { eventually } from '../support/eventually';
 import { gatewayEnv, startGateway, type InProcessGateway } from '../support/gateway-inprocess';
 import { gql, rest, type GraphqlResult } from './support/api-client';
@@ -64,12 +70,65 @@ function codeOf(result: GraphqlResult): string | undefined {
 
 describe('re-run with remembered launch parameters', () => {
   let world: SecuredWorld;
+  /** A second replica sharing the first one's Redis and key prefix. */
+  let replica: InProcessGateway;
 
   beforeAll(async () => {
-    world = await startSecuredWorld({ REDIS_URL, REDIS_KEY_PREFIX: `test:rerun:${randomUUID()}:` });
+    const shared = { REDIS_URL, REDIS_KEY_PREFIX: `test:rerun:${randomUUID()}:` };
+    world = await startSecuredWorld(shared);
+    replica = await startGateway(
+      gatewayEnv(world.maia, {
+        ...shared,
+        AUTH_DISABLED: 'false',
+        AUTH_API_KEYS: apiKeysJson(),
+        RATE_LIMIT_ENABLED: 'false',
+      }),
+    );
   });
   afterAll(async () => {
+    await replica?.close();
     await world?.close();
+  });
+
+  it('any replica shows the launch, re-runs it, and reads the run by its bare id from the recorded project', async () => {
+    // Test-project is third in the project directory: probing would read Analytics and Marketing first.
+    const T = PROJECTS.test;
+    const started = await rest(world.url, 'POST', `/api/v1/projects/${T}/pipeline-executions`, {
+      body: { pipelineName: 'Pipeline 1', environmentName: 'Dev Environment', scalarVariables: { x: '1' } },
+      headers: admin,
+    });
+    const id = started.body.pipelineExecutionId as string;
+    await world.maia.clearRequests();
+    const node = await gql(
+      replica.url,
+      `query ($id: ID!) { node(id: $id) { __typename id ... on PipelineExecution { projectId launch { scalarVariables { name value } } } } }`,
+      { id },
+      admin,
+    );
+    expect(node.data).toEqual({
+      node: {
+        __typename: 'PipelineExecution',
+        id,
+        projectId: T,
+        launch: { scalarVariables: [{ name: 'x', value: '1' }] },
+      },
+    });
+    // Found in its recorded project at once: no read in any other project (the watcher's polls of this
+    // run may add reads of the same path).
+    const reads = (await world.maia.requests()).filter((r) => r.route === 'getExecution').map((r) => r.path);
+    expect(reads.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(reads)).toEqual(new Set([`/dpc/v1/projects/${T}/pipeline-executions/${id}`]));
+
+    await finished(world, id);
+    await world.maia.clearRequests();
+    const again = await rest(replica.url, 'POST', `/api/v1/projects/${T}/pipeline-executions/${id}/rerun`, {
+      headers: admin,
+    });
+    expect(again.status).toBe(201);
+    expect(await executeCalls(world)).toBe(1);
+    expect(await receivedBy(world, again.body.pipelineExecutionId as string)).toEqual(
+      await receivedBy(world, id),
+    );
   });
 
   it('GraphQL: launch shows what was sent; rerunPipelineExecution starts one run with the same parameters, once per key', async () => {
