@@ -4,7 +4,7 @@ import { type Page } from '../common/http/pagination';
 import { RequestContext } from '../common/request-context';
 import { isSafeName } from '../common/validation';
 import { fingerprintOf } from '../idempotency/fingerprint.util';
-import { IdempotencyService } from '../idempotency/idempotency.service';
+import { IdempotencyService, type IdempotencyAttempt } from '../idempotency/idempotency.service';
 import {
   isTerminalStatus,
   MAIA_API,
@@ -97,14 +97,18 @@ export class ExecutionsService {
       scope,
       idempotencyKey,
       fingerprintOf({ projectId, ...request }),
-      async () => ({ pipelineExecutionId: await this.launch(projectId, request) }),
+      async (attempt) => ({ pipelineExecutionId: await this.launch(projectId, request, attempt) }),
     );
     return { pipelineExecutionId: value.pipelineExecutionId, replayed };
   }
 
-  private async launch(projectId: string, request: ExecutePipelineRequest): Promise<string> {
+  private async launch(
+    projectId: string,
+    request: ExecutePipelineRequest,
+    attempt?: IdempotencyAttempt,
+  ): Promise<string> {
     try {
-      const { pipelineExecutionId } = await this.maia.executePipeline(projectId, request);
+      const { pipelineExecutionId } = await this.maia.executePipeline(projectId, request, undefined, attempt);
       // Live status watches the run from its first second, subscribers or not.
       this.watch.notifyStarted(projectId, pipelineExecutionId);
       if (request.executionTag !== undefined) {
