@@ -167,6 +167,9 @@ export class ExecuteReconciler {
         break;
       }
       const eligible = this.eligible(listed, intent, executionTag);
+      // The other calls are read before the claimed runs: a call claims its run before it is marked
+      // settled, so a call seen settled here never leaves its run looking unclaimed below.
+      const others = await this.ledger.others(intent, othersSinceMs);
       const known = await this.ledger.known(eligible.map((run) => run.pipelineExecutionId));
       const unclaimed = eligible.filter((run) => !known.has(run.pipelineExecutionId));
       candidates = unclaimed.length;
@@ -177,13 +180,14 @@ export class ExecuteReconciler {
           ? { kind: 'claim', runs: tagged }
           : unclaimed.length === 0
             ? { kind: 'none' }
-            : this.choose(intent, unclaimed, await this.ledger.others(intent, othersSinceMs));
+            : this.choose(intent, unclaimed, others);
       waiting = choice.kind === 'wait';
-      if (choice.kind === 'none') emptyRounds++;
       if (choice.kind === 'ambiguous') {
-        this.logger.warn(`executePipeline: ${unclaimed.length} run(s) could be another call's; not guessing`);
-        break;
+        this.logger.debug(
+          `executePipeline: ${unclaimed.length} run(s) could be another call's; not guessing`,
+        );
       }
+      if (choice.kind === 'none' || choice.kind === 'ambiguous') emptyRounds++;
       if (choice.kind !== 'claim') continue;
       for (const run of choice.runs) {
         if (!(await this.ledger.claim(intent, run.pipelineExecutionId))) continue;
@@ -195,6 +199,9 @@ export class ExecuteReconciler {
       emptyRounds++; // a twin claimed them first: look again
     }
     await this.ledger.unknown(intent);
+    this.logger.warn(
+      `executePipeline: run not found among ${candidates} candidate(s); the outcome stays unknown`,
+    );
     throw outcomeUnknown(candidates, intent.atMs);
   }
 
