@@ -164,7 +164,9 @@ export class ExecuteReconciler {
         this.logger.warn(
           `executePipeline: reconciliation listing failed (${error instanceof GatewayError ? error.code : 'error'})`,
         );
-        break;
+        emptyRounds++; // looked at nothing: look again while the schedule lasts
+        waiting = false;
+        continue;
       }
       const eligible = this.eligible(listed, intent, executionTag);
       // The other calls are read before the claimed runs: a call claims its run before it is marked

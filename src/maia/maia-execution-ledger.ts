@@ -97,14 +97,19 @@ export class ExecutionLedger {
   async claim(intent: ExecuteIntent, executionId: string): Promise<boolean> {
     const local = this.localClaims.get(executionId);
     if (local && local.intentId !== intent.id) return false;
+    // Held here before Redis is asked, so no other call of this process passes the check meanwhile.
+    this.localClaims.set(executionId, { intentId: intent.id, atMs: Date.now() });
     const claimed = await this.shared(async () => {
       const key = this.claimKey(executionId);
       if (await this.redis.set(key, intent.id, { ttlMs: this.horizonMs * 2, onlyIfAbsent: true }))
         return true;
       return (await this.redis.get(key)) === intent.id;
     });
-    if (claimed === false) return false;
-    this.localClaims.set(executionId, { intentId: intent.id, atMs: Date.now() });
+    if (claimed === false) {
+      // Another replica's: remembered as claimed, so this process does not ask again.
+      this.localClaims.set(executionId, { intentId: '', atMs: Date.now() });
+      return false;
+    }
     await this.update(intent, 'settled', executionId);
     return true;
   }

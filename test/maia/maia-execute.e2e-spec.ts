@@ -69,6 +69,8 @@ describe('create, then drop the connection', () => {
     expect(new Set(answered).size).toBe(answered.length);
     for (const id of answered) expect(created).toContain(id);
     for (const o of outcomes) if ('code' in o) expect(o.code).toBe('UPSTREAM_OUTCOME_UNKNOWN');
+    // They asked for the same thing: their runs are interchangeable, so each gets a different one.
+    expect(answered).toHaveLength(5);
   });
 
   it("never claims another replica's run (known through Redis) when its own POST created nothing", async () => {
