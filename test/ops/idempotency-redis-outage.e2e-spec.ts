@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
+  ORDERS,
+  PROJECT_ID,
   executeAt,
   inBatches,
   runIds,
@@ -79,6 +81,22 @@ describe('idempotency keys through a Redis outage, two replicas', () => {
       'IDEMPOTENCY_UNAVAILABLE',
       'IDEMPOTENCY_UNAVAILABLE',
     ]);
+    // GraphQL says the same, in the error's extensions.
+    const graphql = await fetch(`${a.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query:
+          'mutation ($input: ExecutePipelineInput!) { executePipeline(input: $input) { pipelineExecutionId } }',
+        variables: { input: { projectId: PROJECT_ID, ...ORDERS, idempotencyKey: keys[0] } },
+      }),
+    });
+    const { errors } = (await graphql.json()) as {
+      errors: { message: string; extensions: Record<string, unknown> }[];
+    };
+    expect(errors).toHaveLength(1);
+    expect(errors[0].extensions).toMatchObject({ code: 'IDEMPOTENCY_UNAVAILABLE', retryAfterSeconds: 2 });
+    expect(errors[0].message).not.toMatch(/redis|127\.0\.0\.1/i);
     expect(await maia.count('executePipeline')).toBe(executesAtOutage);
     expect(await runIds(maia)).toHaveLength(runsAtOutage);
 
