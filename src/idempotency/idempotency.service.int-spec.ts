@@ -339,6 +339,45 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
     await orphan;
   });
 
+  it('a try that ended with a released key leaves nothing to resolve; one cut short stays to be resolved', async () => {
+    const env = { IDEMPOTENCY_PENDING_TTL_MS: '1000', IDEMPOTENCY_WAIT_MS: '5000' };
+    const a = await replica(prefix, env);
+    const attempts: IdempotencyAttempt[] = [];
+    const refused = new GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, 'Maia is unavailable');
+    const failing = async (attempt: IdempotencyAttempt): Promise<string> => {
+      attempts.push(attempt);
+      throw refused;
+    };
+    await failure(a.idempotency.run('c', 'k', FP, failing));
+    // Released: created nothing, so the next try has nothing to resume.
+    await failure(a.idempotency.run('c', 'k', FP, failing));
+    expect(attempts[1].resumes).toBeUndefined();
+
+    // A try cut short (its replica dies), then a try that resumes it but fails with a released error:
+    // the one after must still resolve the cut-short try, not the one that failed.
+    const dying = await replica(prefix, env);
+    const held = heldStep(() => 'never-recorded');
+    const orphan = dying.idempotency
+      .run('c', 'k2', FP, (attempt) => {
+        attempts.push(attempt);
+        return held.step();
+      })
+      .catch(() => undefined);
+    await held.started;
+    await dying.close();
+    const cutShort = attempts[attempts.length - 1].id;
+    await failure(a.idempotency.run('c', 'k2', FP, failing));
+    expect(attempts[attempts.length - 1].resumes).toBe(cutShort);
+    const last = await a.idempotency.run('c', 'k2', FP, async (attempt) => {
+      attempts.push(attempt);
+      return 'exec-9';
+    });
+    expect(last).toEqual({ value: 'exec-9', replayed: false });
+    expect(attempts[attempts.length - 1].resumes).toBe(cutShort);
+    held.release();
+    await orphan;
+  });
+
   it('never replays from memory: once the shared record is gone (a Redis restart), the key runs again', async () => {
     const a = await replica(prefix);
     const b = await replica(prefix);

@@ -82,6 +82,19 @@ function parseAttempt(raw: string | null): string | undefined {
   }
 }
 
+/** The attempt record's value: the try's id. */
+function attemptValue(attempt: IdempotencyAttempt): string {
+  return JSON.stringify({ id: attempt.id });
+}
+
+/**
+ * A released error that still leaves the try's outcome open: the caller gave up while the work was in
+ * flight (`aborted`), so what it started may exist, and the next try must resolve it.
+ */
+function leftOpen(error: unknown): boolean {
+  return error instanceof GatewayError && error.details.aborted === true;
+}
+
 function storedErrorOf(error: unknown): StoredError {
   if (error instanceof GatewayError)
     return { code: error.code, message: error.message, details: error.details };
@@ -182,11 +195,16 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
       lookup: () => this.sharedRecord(recordKey, fingerprint),
       work: async () => {
         const attempt = await this.nextAttempt(recordKey);
-        return {
-          state: 'done',
-          fingerprint,
-          json: await this.execute(id, fingerprint, () => work(attempt), recordKey),
-        };
+        try {
+          return {
+            state: 'done',
+            fingerprint,
+            json: await this.execute(id, fingerprint, () => work(attempt), recordKey),
+          };
+        } catch (error) {
+          if (releasesKey(error) && !leftOpen(error)) await this.forgetAttempt(recordKey, attempt);
+          throw error;
+        }
       },
       // A released key's error goes to the waiters; a remembered one they read from the record.
       failureOf: (error) => (releasesKey(error) ? JSON.stringify(storedErrorOf(error)) : undefined),
@@ -217,7 +235,7 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
       const previous = parseAttempt(await this.redis.get(attemptKey));
       const attempt: IdempotencyAttempt = { id: randomUUID() };
       if (previous) attempt.resumes = previous;
-      await this.redis.set(attemptKey, JSON.stringify({ id: attempt.id, atMs: Date.now() }), {
+      await this.redis.set(attemptKey, attemptValue(attempt), {
         ttlMs: this.config.cache.idempotency.ttlSeconds * 1000,
       });
       if (previous) this.logger.warn('Idempotency key: the previous try left no answer; resolving it first');
@@ -314,6 +332,24 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
         ErrorCode.IDEMPOTENCY_KEY_REUSED,
         'This idempotency key was already used for a different request',
       );
+    }
+  }
+
+  /**
+   * A try that ended with a released key created nothing: the next try must resolve what was open before
+   * it (the try it resumed, which may itself be unresolved), not this one, which may have no trace.
+   */
+  private async forgetAttempt(recordKey: string, attempt: IdempotencyAttempt): Promise<void> {
+    const attemptKey = `${recordKey}:attempt`;
+    try {
+      if (attempt.resumes === undefined) await this.redis.deleteIfEquals(attemptKey, attemptValue(attempt));
+      else
+        await this.redis.set(attemptKey, attemptValue({ id: attempt.resumes }), {
+          ttlMs: this.config.cache.idempotency.ttlSeconds * 1000,
+        });
+    } catch (error) {
+      // Left in place, the next try resolves this one: conservative (UPSTREAM_OUTCOME_UNKNOWN at worst).
+      this.logger.warn(`Idempotency attempt not reset in Redis (${(error as Error).message})`);
     }
   }
 
