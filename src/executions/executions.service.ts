@@ -4,7 +4,7 @@ import { type Page } from '../common/http/pagination';
 import { RequestContext } from '../common/request-context';
 import { isSafeName } from '../common/validation';
 import { fingerprintOf } from '../idempotency/fingerprint.util';
-import { IdempotencyService } from '../idempotency/idempotency.service';
+import { IdempotencyService, type IdempotencyAttempt } from '../idempotency/idempotency.service';
 import {
   isTerminalStatus,
   MAIA_API,
@@ -113,8 +113,8 @@ export class ExecutionsService {
     idempotencyKey?: string,
   ): Promise<ExecuteOutcome> {
     checkVariables(request);
-    return this.once('executePipeline', idempotencyKey, { projectId, ...request }, () =>
-      this.launch(projectId, request),
+    return this.once('executePipeline', idempotencyKey, { projectId, ...request }, (attempt) =>
+      this.launch(projectId, request, undefined, attempt),
     );
   }
 
@@ -126,13 +126,18 @@ export class ExecutionsService {
   async rerun(projectId: string, executionId: string, idempotencyKey?: string): Promise<ExecuteOutcome> {
     // The fingerprint is the run to repeat: the same key for another run is IDEMPOTENCY_KEY_REUSED, and a
     // replay does not depend on the launch record still being there.
-    return this.once('rerunPipelineExecution', idempotencyKey, { projectId, executionId }, async () => {
-      const launch = await this.launchOf(projectId, executionId);
-      if (!launch) throw launchUnknown(executionId);
-      const request = requestOf(launch);
-      checkVariables(request);
-      return this.launch(projectId, request, executionId);
-    });
+    return this.once(
+      'rerunPipelineExecution',
+      idempotencyKey,
+      { projectId, executionId },
+      async (attempt) => {
+        const launch = await this.launchOf(projectId, executionId);
+        if (!launch) throw launchUnknown(executionId);
+        const request = requestOf(launch);
+        checkVariables(request);
+        return this.launch(projectId, request, executionId, attempt);
+      },
+    );
   }
 
   /** The launch of a run of `projectId`, when the gateway recorded it. */
@@ -172,7 +177,7 @@ export class ExecutionsService {
     operation: string,
     idempotencyKey: string | undefined,
     request: object,
-    work: () => Promise<string>,
+    work: (attempt?: IdempotencyAttempt) => Promise<string>,
   ): Promise<ExecuteOutcome> {
     if (idempotencyKey === undefined) return { pipelineExecutionId: await work(), replayed: false };
     // Keys are per caller: two clients may pick the same key without colliding.
@@ -181,7 +186,7 @@ export class ExecutionsService {
       scope,
       idempotencyKey,
       fingerprintOf(request),
-      async () => ({ pipelineExecutionId: await work() }),
+      async (attempt) => ({ pipelineExecutionId: await work(attempt) }),
     );
     return { pipelineExecutionId: value.pipelineExecutionId, replayed };
   }
@@ -190,9 +195,10 @@ export class ExecutionsService {
     projectId: string,
     request: ExecutePipelineRequest,
     rerunOf?: string,
+    attempt?: IdempotencyAttempt,
   ): Promise<string> {
     try {
-      const { pipelineExecutionId } = await this.maia.executePipeline(projectId, request);
+      const { pipelineExecutionId } = await this.maia.executePipeline(projectId, request, undefined, attempt);
       // Live status watches the run from its first second, subscribers or not.
       this.watch.notifyStarted(projectId, pipelineExecutionId);
       await this.launches.rememberLaunch(pipelineExecutionId, {

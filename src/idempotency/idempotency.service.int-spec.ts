@@ -3,7 +3,7 @@ import { ErrorCode, GatewayError } from '../common/errors';
 import { RedisService } from '../redis/redis.service';
 import { canonicalJson, fingerprintOf } from './fingerprint.util';
 import { IdempotencyModule } from './idempotency.module';
-import { IdempotencyService } from './idempotency.service';
+import { IdempotencyService, type IdempotencyAttempt } from './idempotency.service';
 import { eventually } from '../../test/support/eventually';
 import {
   latch,
@@ -310,23 +310,102 @@ describe('IdempotencyService on a real Redis, two replicas', () => {
     expect(await b.idempotency.run('c', 'k', FP, work('never'))).toEqual({ value: 'exec-5', replayed: true });
   });
 
-  it('frees the key of a replica that died mid-request once its claim lapses', async () => {
+  it('hands the key of a replica that died mid-request to the next try, naming the dead try to resolve first', async () => {
     const env = { IDEMPOTENCY_PENDING_TTL_MS: '1000', IDEMPOTENCY_WAIT_MS: '5000' };
     const dying = await replica(prefix, env);
     const b = await replica(prefix, env);
     const held = heldStep(() => 'never-recorded');
-    const orphan = dying.idempotency.run('c', 'k', FP, work('orphan', held.step)).catch(() => undefined);
+    const attempts: IdempotencyAttempt[] = [];
+    const orphan = dying.idempotency
+      .run('c', 'k', FP, (attempt) => {
+        attempts.push(attempt);
+        return held.step();
+      })
+      .catch(() => undefined);
     await held.started;
     await dying.close(); // its connection is gone: the claim is no longer renewed
-    const takeover = await b.idempotency.run(
-      'c',
-      'k',
-      FP,
-      work('takeover', () => 'exec-6'),
-    );
+    const takeover = await b.idempotency.run('c', 'k', FP, async (attempt) => {
+      attempts.push(attempt);
+      return 'exec-6';
+    });
     expect(takeover).toEqual({ value: 'exec-6', replayed: false });
+    // The first try had nothing to resume; the takeover must resolve the first before doing anything.
+    expect(attempts).toEqual([
+      { id: expect.any(String) },
+      { id: expect.any(String), resumes: attempts[0].id },
+    ]);
+    expect(attempts[1].id).not.toBe(attempts[0].id);
     held.release();
     await orphan;
+  });
+
+  it('a try that ended with a released key leaves nothing to resolve; one cut short stays to be resolved', async () => {
+    const env = { IDEMPOTENCY_PENDING_TTL_MS: '1000', IDEMPOTENCY_WAIT_MS: '5000' };
+    const a = await replica(prefix, env);
+    const attempts: IdempotencyAttempt[] = [];
+    const refused = new GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, 'Maia is unavailable');
+    const failing = async (attempt: IdempotencyAttempt): Promise<string> => {
+      attempts.push(attempt);
+      throw refused;
+    };
+    await failure(a.idempotency.run('c', 'k', FP, failing));
+    // Released: created nothing, so the next try has nothing to resume.
+    await failure(a.idempotency.run('c', 'k', FP, failing));
+    expect(attempts[1].resumes).toBeUndefined();
+
+    // A try cut short (its replica dies), then a try that resumes it but fails with a released error:
+    // the one after must still resolve the cut-short try, not the one that failed.
+    const dying = await replica(prefix, env);
+    const held = heldStep(() => 'never-recorded');
+    const orphan = dying.idempotency
+      .run('c', 'k2', FP, (attempt) => {
+        attempts.push(attempt);
+        return held.step();
+      })
+      .catch(() => undefined);
+    await held.started;
+    await dying.close();
+    const cutShort = attempts[attempts.length - 1].id;
+    await failure(a.idempotency.run('c', 'k2', FP, failing));
+    expect(attempts[attempts.length - 1].resumes).toBe(cutShort);
+    const last = await a.idempotency.run('c', 'k2', FP, async (attempt) => {
+      attempts.push(attempt);
+      return 'exec-9';
+    });
+    expect(last).toEqual({ value: 'exec-9', replayed: false });
+    expect(attempts[attempts.length - 1].resumes).toBe(cutShort);
+    held.release();
+    await orphan;
+  });
+
+  it('never replays from memory: once the shared record is gone (a Redis restart), the key runs again', async () => {
+    const a = await replica(prefix);
+    const b = await replica(prefix);
+    expect(
+      await a.idempotency.run(
+        'c',
+        'k',
+        FP,
+        work('first', () => 'exec-7'),
+      ),
+    ).toEqual({
+      value: 'exec-7',
+      replayed: false,
+    });
+    // The shared record is gone (as after a Redis restart without persistence): nobody replays from memory.
+    await a.redis.delete(...(await a.redis.scanKeys(`${prefix}v1:idem:*`)));
+    expect(
+      await b.idempotency.run(
+        'c',
+        'k',
+        FP,
+        work('again on b', () => 'exec-8'),
+      ),
+    ).toEqual({
+      value: 'exec-8',
+      replayed: false,
+    });
+    expect(await a.idempotency.run('c', 'k', FP, work('never'))).toEqual({ value: 'exec-8', replayed: true });
   });
 
   it('validates the key before doing anything', async () => {
@@ -384,19 +463,14 @@ describe('IdempotencyService without Redis', () => {
     });
   });
 
-  it('falls back to memory when the configured Redis is unreachable', async () => {
+  it('refuses a keyed request with IDEMPOTENCY_UNAVAILABLE when the configured Redis is unreachable', async () => {
     const a = await replica(prefix, { REDIS_CONNECT_TIMEOUT_MS: '100' }, 'redis://127.0.0.1:6390');
-    expect(
-      await a.idempotency.run(
-        'c',
-        'k',
-        FP,
-        work('first', () => 'exec-d'),
-      ),
-    ).toEqual({
-      value: 'exec-d',
-      replayed: false,
-    });
-    expect(await a.idempotency.run('c', 'k', FP, work('never'))).toEqual({ value: 'exec-d', replayed: true });
+    for (let i = 0; i < 2; i++) {
+      const error = await failure(a.idempotency.run('c', 'k', FP, work('never')));
+      expect(error.code).toBe(ErrorCode.IDEMPOTENCY_UNAVAILABLE);
+      expect(error.httpStatus).toBe(503);
+      expect(error.details.retryAfterSeconds).toBeGreaterThan(0);
+      expect(error.message).not.toMatch(/redis:\/\/|6390/);
+    }
   });
 });

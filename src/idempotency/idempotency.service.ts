@@ -31,6 +31,19 @@ interface LocalRecord {
   expiresAtMs: number;
 }
 
+/**
+ * One try at the work of a key, handed to the work so that it can record what it starts under this id.
+ * `resumes` names the previous try when that one's owner went away before leaving a finished record: the
+ * work must find out what that try did (e.g. from the execution ledger) before doing anything again.
+ */
+export interface IdempotencyAttempt {
+  id: string;
+  resumes?: string;
+}
+
+/** How soon a caller refused for an unreachable store may try again. */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+
 interface InFlight {
   fingerprint: string;
   /** Resolves to the value's JSON; rejects with the error the first request got. */
@@ -59,6 +72,29 @@ function releasesKey(error: unknown): boolean {
   return error instanceof GatewayError && error.code !== ErrorCode.UPSTREAM_OUTCOME_UNKNOWN;
 }
 
+function parseAttempt(raw: string | null): string | undefined {
+  if (raw === null) return undefined;
+  try {
+    const attempt = JSON.parse(raw) as { id?: unknown };
+    return typeof attempt?.id === 'string' ? attempt.id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The attempt record's value: the try's id. */
+function attemptValue(attempt: IdempotencyAttempt): string {
+  return JSON.stringify({ id: attempt.id });
+}
+
+/**
+ * A released error that still leaves the try's outcome open: the caller gave up while the work was in
+ * flight (`aborted`), so what it started may exist, and the next try must resolve it.
+ */
+function leftOpen(error: unknown): boolean {
+  return error instanceof GatewayError && error.details.aborted === true;
+}
+
 function storedErrorOf(error: unknown): StoredError {
   if (error instanceof GatewayError)
     return { code: error.code, message: error.message, details: error.details };
@@ -78,9 +114,13 @@ function errorFrom(stored: StoredError): GatewayError {
  *
  * With Redis, the record key itself is the single-flight lock: its pending marker (renewed while the work
  * runs, so a crashed replica's claim lapses) carries the fingerprint, the finished record replaces it for
- * the TTL, and waiters on other replicas are woken when it lands. Without Redis, or while it is
- * unreachable, the same rules hold in this process's memory, where finished records are also kept so a
- * replica keeps replaying what it did itself through a Redis outage.
+ * the TTL, and waiters on other replicas are woken when it lands. Each try also leaves its id under the
+ * key's attempt record, so that a try whose owner died (its pending marker lapsed) is resolved by the next
+ * one before anything runs again (see docs/adr/0021-idempotency-needs-the-shared-store.md).
+ *
+ * With Redis configured, Redis is the only store: while it is unreachable a keyed request is refused with
+ * IDEMPOTENCY_UNAVAILABLE, never run on this replica's private memory, and nothing is replayed from memory
+ * afterwards. Without Redis (one replica), the same rules hold in this process's memory.
  */
 @Injectable()
 export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
@@ -123,59 +163,87 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
     scope: string,
     key: string,
     fingerprint: string,
-    work: () => Promise<T>,
+    work: (attempt: IdempotencyAttempt) => Promise<T>,
   ): Promise<{ value: T; replayed: boolean }> {
     this.validate(scope, key, fingerprint);
     const id = createHash('sha256').update(`${scope}\u0000${key}`).digest('hex');
     const deadlineMs = Date.now() + this.config.cache.idempotency.waitMs;
 
-    for (;;) {
+    const shared = this.redis.enabled;
+    if (!shared) {
       const local = this.localRecord(id);
       if (local) return this.replay<T>(local, fingerprint);
+    }
+    const running = this.inflight.get(id);
+    if (running) {
+      this.checkFingerprint(running.fingerprint, fingerprint);
+      const json = await this.withinDeadline(running.promise, deadlineMs);
+      return { value: JSON.parse(json) as T, replayed: true };
+    }
+    if (!shared) return this.parsed<T>(this.execute(id, fingerprint, () => work({ id: randomUUID() })));
+    if (!this.redis.available) throw this.unavailable();
 
-      const running = this.inflight.get(id);
-      if (running) {
-        this.checkFingerprint(running.fingerprint, fingerprint);
-        const json = await this.withinDeadline(running.promise, deadlineMs);
-        return { value: JSON.parse(json) as T, replayed: true };
-      }
-      if (!this.redis.available) return this.parsed<T>(this.execute(id, fingerprint, work));
+    const recordKey = this.redis.key(RECORD_VERSION, 'idem', id);
+    const { pendingTtlMs } = this.config.cache.idempotency;
+    const outcome = await this.flights.run<FinishedRecord>({
+      lockKey: recordKey,
+      lockValue: JSON.stringify({ state: 'pending', fingerprint, owner: randomUUID() }),
+      lockTtlMs: pendingTtlMs,
+      keepRenewed: true,
+      waitMs: Math.max(0, deadlineMs - Date.now()),
+      pollMs: this.config.cache.lock.pollMs,
+      lookup: () => this.sharedRecord(recordKey, fingerprint),
+      work: async () => {
+        const attempt = await this.nextAttempt(recordKey);
+        try {
+          return {
+            state: 'done',
+            fingerprint,
+            json: await this.execute(id, fingerprint, () => work(attempt), recordKey),
+          };
+        } catch (error) {
+          if (releasesKey(error) && !leftOpen(error)) await this.forgetAttempt(recordKey, attempt);
+          throw error;
+        }
+      },
+      // A released key's error goes to the waiters; a remembered one they read from the record.
+      failureOf: (error) => (releasesKey(error) ? JSON.stringify(storedErrorOf(error)) : undefined),
+    });
+    switch (outcome.kind) {
+      case 'worked': // the work's record is always 'done': its failures are thrown
+        return { ...this.replay<T>(outcome.value, fingerprint), replayed: false };
+      case 'found':
+        return this.replay<T>(outcome.value, fingerprint);
+      case 'failed':
+        throw errorFrom(JSON.parse(outcome.failure) as StoredError);
+      case 'busy':
+        throw this.stillRunning();
+      case 'unavailable':
+        this.logger.warn(`Idempotency record unreachable in Redis (${outcome.error.message}); refused`);
+        throw this.unavailable();
+    }
+  }
 
-      const recordKey = this.redis.key(RECORD_VERSION, 'idem', id);
-      const { pendingTtlMs } = this.config.cache.idempotency;
-      const outcome = await this.flights.run<FinishedRecord>({
-        lockKey: recordKey,
-        lockValue: JSON.stringify({ state: 'pending', fingerprint, owner: randomUUID() }),
-        lockTtlMs: pendingTtlMs,
-        keepRenewed: true,
-        waitMs: Math.max(0, deadlineMs - Date.now()),
-        pollMs: this.config.cache.lock.pollMs,
-        lookup: () => this.sharedRecord(recordKey, fingerprint),
-        work: async () => ({
-          state: 'done',
-          fingerprint,
-          json: await this.execute(id, fingerprint, work, recordKey),
-        }),
-        // A released key's error goes to the waiters; a remembered one they read from the record.
-        failureOf: (error) => (releasesKey(error) ? JSON.stringify(storedErrorOf(error)) : undefined),
+  /**
+   * Records this try under the key's attempt record, naming the previous try when one is there: a
+   * previous try that left no finished record was cut short (its owner died, or its record was never
+   * saved), and the work must resolve it before running again. Unsaved, nothing runs.
+   */
+  private async nextAttempt(recordKey: string): Promise<IdempotencyAttempt> {
+    const attemptKey = `${recordKey}:attempt`;
+    try {
+      const previous = parseAttempt(await this.redis.get(attemptKey));
+      const attempt: IdempotencyAttempt = { id: randomUUID() };
+      if (previous) attempt.resumes = previous;
+      await this.redis.set(attemptKey, attemptValue(attempt), {
+        ttlMs: this.config.cache.idempotency.ttlSeconds * 1000,
       });
-      switch (outcome.kind) {
-        case 'worked': // the work's record is always 'done': its failures are thrown
-          return { ...this.replay<T>(outcome.value, fingerprint), replayed: false };
-        case 'found':
-          this.rememberLocally(id, outcome.value);
-          return this.replay<T>(outcome.value, fingerprint);
-        case 'failed':
-          throw errorFrom(JSON.parse(outcome.failure) as StoredError);
-        case 'busy':
-          throw this.stillRunning();
-        case 'unavailable':
-          this.logger.warn(
-            `Idempotency record unreachable in Redis (${outcome.error.message}); using memory`,
-          );
-          if (this.inflight.has(id) || this.localRecord(id)) continue;
-          return this.parsed<T>(this.execute(id, fingerprint, work));
-      }
+      if (previous) this.logger.warn('Idempotency key: the previous try left no answer; resolving it first');
+      return attempt;
+    } catch (error) {
+      if (error instanceof GatewayError) throw error;
+      this.logger.warn(`Idempotency attempt not recorded in Redis (${(error as Error).message}); refused`);
+      throw this.unavailable();
     }
   }
 
@@ -236,16 +304,18 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
     return json;
   }
 
-  /** Keeps a finished record here and, when the key was claimed in Redis, there for the TTL. */
+  /** Keeps a finished record in Redis for the TTL when the key was claimed there, here otherwise. */
   private async store(id: string, record: FinishedRecord, recordKey?: string): Promise<void> {
-    this.rememberLocally(id, record);
-    if (!recordKey) return;
+    if (!recordKey) {
+      this.rememberLocally(id, record);
+      return;
+    }
     try {
       await this.redis.set(recordKey, JSON.stringify(record), {
         ttlMs: this.config.cache.idempotency.ttlSeconds * 1000,
       });
     } catch (error) {
-      // Other replicas may run it again once the pending marker lapses; this one still replays it.
+      // The pending marker lapses; the next try finds this one's attempt record and resolves it first.
       this.logger.warn(`Idempotency record not saved to Redis: ${(error as Error).message}`);
     }
   }
@@ -263,6 +333,32 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
         'This idempotency key was already used for a different request',
       );
     }
+  }
+
+  /**
+   * A try that ended with a released key created nothing: the next try must resolve what was open before
+   * it (the try it resumed, which may itself be unresolved), not this one, which may have no trace.
+   */
+  private async forgetAttempt(recordKey: string, attempt: IdempotencyAttempt): Promise<void> {
+    const attemptKey = `${recordKey}:attempt`;
+    try {
+      if (attempt.resumes === undefined) await this.redis.deleteIfEquals(attemptKey, attemptValue(attempt));
+      else
+        await this.redis.set(attemptKey, attemptValue({ id: attempt.resumes }), {
+          ttlMs: this.config.cache.idempotency.ttlSeconds * 1000,
+        });
+    } catch (error) {
+      // Left in place, the next try resolves this one: conservative (UPSTREAM_OUTCOME_UNKNOWN at worst).
+      this.logger.warn(`Idempotency attempt not reset in Redis (${(error as Error).message})`);
+    }
+  }
+
+  private unavailable(): GatewayError {
+    return new GatewayError(
+      ErrorCode.IDEMPOTENCY_UNAVAILABLE,
+      'The idempotency store is unreachable, so this request was not run; retry later with the same key',
+      { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS },
+    );
   }
 
   private stillRunning(): GatewayError {

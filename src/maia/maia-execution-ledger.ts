@@ -8,95 +8,187 @@ export interface ExecuteScope {
   environmentName: string;
 }
 
+/**
+ * Where an execute call stands: `sent` (its POST may be on the way), `reconciling` (its answer was lost
+ * and it is looking for its run), `settled` (it learnt its run), `abandoned` (it certainly created
+ * nothing), `unknown` (it gave up looking: its run may exist).
+ */
+export type IntentState = 'sent' | 'reconciling' | 'settled' | 'abandoned' | 'unknown';
+
 export interface ExecuteIntent {
   id: string;
   scope: ExecuteScope;
+  /** When the call began (gateway clock), before its POST was sent. */
   atMs: number;
+  /**
+   * A hash of what the POST asked for (pipeline, environment, version, runner, tag, variables): two
+   * calls with the same fingerprint create runs nobody can tell apart, and either may have either run.
+   */
+  fingerprint: string;
+}
+
+export interface IntentRecord extends ExecuteIntent {
+  state: IntentState;
+  /** The run the call learnt (`settled`). */
+  executionId?: string;
 }
 
 /**
  * What execute reconciliation must know about the other execute calls of the fleet, so that it never
  * hands out a run another call created:
- * - intents: execute calls in flight or with an unknown outcome, per scope. A reconciliation that sees
- *   another one overlapping its own cannot tell whose run is whose: it reports the outcome as unknown.
- * - known runs: ids that some call already got (answered or reconciled); never claimed again.
- * With Redis both are shared by every replica (sorted sets scored by time, trimmed to `horizonMs`);
- * without it they live in this process. Redis failures degrade to this process's view.
+ * - intents: one record per execute call (its scope, start, fingerprint and state), and per scope the
+ *   calls that are not settled, so a reconciliation sees who else may have created the runs it finds;
+ * - claimed runs: ids some call already got (answered or reconciled); a run is claimed once, atomically.
+ * With Redis both are shared by every replica; without it they live in this process. Redis failures
+ * degrade to this process's view, except `record` (resolving another replica's call needs the shared
+ * view, so it says when it cannot read it).
  */
 export class ExecutionLedger {
-  private readonly localIntents = new Map<string, ExecuteIntent>();
-  private readonly localKnown = new Map<string, number>();
-  private readonly knownKey: string;
+  private readonly localIntents = new Map<string, IntentRecord>();
+  private readonly localClaims = new Map<string, { intentId: string; atMs: number }>();
 
   constructor(
     private readonly redis: RedisService,
-    /** How long intents and known runs matter (the reconciliation window plus margins). */
+    /** How long intents and claimed runs matter (the reconciliation window plus margins). */
     private readonly horizonMs: number,
-  ) {
-    this.knownKey = redis.key('maia', 'executions', 'known');
-  }
+  ) {}
 
-  /** Records an execute call before its POST is sent. */
-  async begin(scope: ExecuteScope): Promise<ExecuteIntent> {
-    const intent: ExecuteIntent = { id: randomUUID(), scope, atMs: Date.now() };
-    this.localIntents.set(intent.id, intent);
+  /**
+   * Records an execute call before its POST is sent. `id` is the caller's own (an idempotency attempt),
+   * `keepMs` how long its record must outlive the horizon (so a later try can resolve it).
+   */
+  async begin(
+    scope: ExecuteScope,
+    fingerprint: string,
+    options: { id?: string; keepMs?: number } = {},
+  ): Promise<ExecuteIntent> {
+    const intent: ExecuteIntent = { id: options.id ?? randomUUID(), scope, atMs: Date.now(), fingerprint };
+    const record: IntentRecord = { ...intent, state: 'sent' };
+    this.localIntents.set(intent.id, record);
     await this.shared(() =>
-      this.redis.sortedSetAdd(this.intentsKey(scope), intent.atMs, intent.id, this.horizonMs * 2),
+      Promise.all([
+        this.writeRecord(record, options.keepMs),
+        this.redis.sortedSetAdd(this.intentsKey(scope), intent.atMs, intent.id, this.horizonMs * 2),
+      ]),
     );
     return intent;
   }
 
-  /** The call learnt its run: the intent is over and the run is known to everyone. */
+  /** The call's answer was lost: it is looking for its run (no longer "in flight" for the others). */
+  async reconciling(intent: ExecuteIntent): Promise<void> {
+    await this.update(intent, 'reconciling');
+  }
+
+  /** The call learnt its run: the intent is over and the run is claimed (unconditionally: Maia said so). */
   async settle(intent: ExecuteIntent, executionId: string): Promise<void> {
-    this.localIntents.delete(intent.id);
     const now = Date.now();
-    this.localKnown.set(executionId, now);
+    this.localClaims.set(executionId, { intentId: intent.id, atMs: now });
     this.pruneLocal(now);
     await this.shared(() =>
-      Promise.all([
-        this.redis.sortedSetRemove(this.intentsKey(intent.scope), intent.id),
-        this.redis.sortedSetAdd(this.knownKey, now, executionId, this.horizonMs * 2),
-        this.redis.sortedSetRemoveByScore(this.knownKey, 0, now - this.horizonMs),
-      ]),
+      this.redis.set(this.claimKey(executionId), intent.id, { ttlMs: this.horizonMs * 2 }),
     );
+    await this.update(intent, 'settled', executionId);
+  }
+
+  /**
+   * Claims a run found by reconciliation for this call, unless another call has it: true when this call
+   * has it now. Fleet-wide with Redis (SET NX), so two reconciliations never get the same run.
+   */
+  async claim(intent: ExecuteIntent, executionId: string): Promise<boolean> {
+    const local = this.localClaims.get(executionId);
+    if (local && local.intentId !== intent.id) return false;
+    // Held here before Redis is asked, so no other call of this process passes the check meanwhile.
+    this.localClaims.set(executionId, { intentId: intent.id, atMs: Date.now() });
+    const claimed = await this.shared(async () => {
+      const key = this.claimKey(executionId);
+      if (await this.redis.set(key, intent.id, { ttlMs: this.horizonMs * 2, onlyIfAbsent: true }))
+        return true;
+      return (await this.redis.get(key)) === intent.id;
+    });
+    if (claimed === false) {
+      // Another replica's: remembered as claimed, so this process does not ask again.
+      this.localClaims.set(executionId, { intentId: '', atMs: Date.now() });
+      return false;
+    }
+    await this.update(intent, 'settled', executionId);
+    return true;
   }
 
   /** The call certainly created nothing (Maia answered with an error, or it was never sent). */
   async abandon(intent: ExecuteIntent): Promise<void> {
-    this.localIntents.delete(intent.id);
-    await this.shared(() => this.redis.sortedSetRemove(this.intentsKey(intent.scope), intent.id));
+    await this.update(intent, 'abandoned');
+  }
+
+  /** The call gave up looking for its run: it stays among the others, so nobody claims its run blindly. */
+  async unknown(intent: ExecuteIntent): Promise<void> {
+    await this.update(intent, 'unknown');
   }
 
   /**
-   * How many other calls of the same scope are in flight or unresolved and began within the window.
-   * An intent whose outcome stayed unknown is kept until it ages out, so nobody claims its run either.
+   * The other calls of the same scope that began since `sinceMs` and are not over (sent, reconciling or
+   * unknown): the calls that may have created an unclaimed run. This process's and the fleet's.
    */
-  async othersOverlapping(intent: ExecuteIntent, sinceMs: number): Promise<number> {
+  async others(intent: ExecuteIntent, sinceMs: number): Promise<IntentRecord[]> {
     const now = Date.now();
     this.pruneLocal(now);
-    let local = 0;
+    const found = new Map<string, IntentRecord>();
     for (const other of this.localIntents.values()) {
-      if (other.id !== intent.id && sameScope(other.scope, intent.scope) && other.atMs >= sinceMs) local++;
+      if (other.id !== intent.id && sameScope(other.scope, intent.scope) && other.atMs >= sinceMs)
+        found.set(other.id, other);
     }
-    const shared = await this.shared(async () => {
+    await this.shared(async () => {
       const key = this.intentsKey(intent.scope);
       await this.redis.sortedSetRemoveByScore(key, 0, now - this.horizonMs);
-      const ids = await this.redis.sortedSetRangeByScore(key, sinceMs);
-      return ids.filter((id) => id !== intent.id).length;
+      const ids = (await this.redis.sortedSetRangeByScore(key, sinceMs)).filter((id) => id !== intent.id);
+      const records = await this.redis.getMany(ids.map((id) => this.recordKey(id)));
+      records.forEach((raw, i) => {
+        const record = parseRecord(raw);
+        // A member whose record is gone counts as in flight (the worst case) until it ages out.
+        found.set(ids[i], record ?? found.get(ids[i]) ?? missingRecord(ids[i], intent));
+      });
     });
-    return Math.max(local, shared ?? 0);
+    return [...found.values()].filter((other) => other.state !== 'settled' && other.state !== 'abandoned');
   }
 
   /** The ids among these that some call (any replica) already got. */
   async known(ids: string[]): Promise<Set<string>> {
-    const found = new Set(ids.filter((id) => this.localKnown.has(id)));
+    const found = new Set(ids.filter((id) => this.localClaims.has(id)));
     const rest = ids.filter((id) => !found.has(id));
     if (rest.length === 0) return found;
-    const scores = await this.shared(() => this.redis.sortedSetScores(this.knownKey, rest));
-    scores?.forEach((score, i) => {
-      if (score !== null) found.add(rest[i]);
+    const values = await this.shared(() => this.redis.getMany(rest.map((id) => this.claimKey(id))));
+    values?.forEach((value, i) => {
+      if (value !== null) found.add(rest[i]);
     });
     return found;
+  }
+
+  /**
+   * Another call's record, by its id (e.g. an idempotency try whose owner died). `undefined` when no
+   * record is known; throws when the shared ledger cannot be read (the answer would be a guess).
+   */
+  async record(id: string): Promise<IntentRecord | undefined> {
+    const local = this.localIntents.get(id);
+    if (!this.redis.enabled) return local;
+    if (!this.redis.available) throw new Error('the execution ledger is unreachable');
+    return parseRecord(await this.redis.get(this.recordKey(id))) ?? local;
+  }
+
+  private async update(intent: ExecuteIntent, state: IntentState, executionId?: string): Promise<void> {
+    const record: IntentRecord = { ...intent, state, ...(executionId ? { executionId } : {}) };
+    if (state === 'settled' || state === 'abandoned') this.localIntents.delete(intent.id);
+    else this.localIntents.set(intent.id, record);
+    await this.shared(async () => {
+      // Only the record's value changes: its expiry (set at `begin`) is kept.
+      await this.redis.replaceIfExists(this.recordKey(intent.id), JSON.stringify(record));
+      if (state === 'settled' || state === 'abandoned')
+        await this.redis.sortedSetRemove(this.intentsKey(intent.scope), intent.id);
+    });
+  }
+
+  private async writeRecord(record: IntentRecord, keepMs = 0): Promise<void> {
+    await this.redis.set(this.recordKey(record.id), JSON.stringify(record), {
+      ttlMs: Math.max(this.horizonMs * 2, keepMs),
+    });
   }
 
   private intentsKey(scope: ExecuteScope): string {
@@ -107,12 +199,20 @@ export class ExecutionLedger {
     return this.redis.key('maia', 'executions', 'intents', digest);
   }
 
+  private recordKey(intentId: string): string {
+    return this.redis.key('maia', 'executions', 'intent', intentId);
+  }
+
+  private claimKey(executionId: string): string {
+    return this.redis.key('maia', 'executions', 'claimed', executionId.toLowerCase());
+  }
+
   private pruneLocal(now: number): void {
     for (const [id, intent] of this.localIntents)
       if (intent.atMs < now - this.horizonMs) this.localIntents.delete(id);
-    for (const [id, atMs] of this.localKnown) {
-      if (atMs >= now - this.horizonMs) break; // insertion order is time order
-      this.localKnown.delete(id);
+    for (const [id, claim] of this.localClaims) {
+      if (claim.atMs >= now - this.horizonMs) break; // insertion order is time order
+      this.localClaims.delete(id);
     }
   }
 
@@ -124,6 +224,23 @@ export class ExecutionLedger {
       return null; // this process's view still holds
     }
   }
+}
+
+function parseRecord(raw: string | null): IntentRecord | undefined {
+  if (raw === null) return undefined;
+  try {
+    const record = JSON.parse(raw) as IntentRecord;
+    if (typeof record?.id === 'string' && typeof record.atMs === 'number' && typeof record.state === 'string')
+      return record;
+  } catch {
+    // unreadable: as if absent
+  }
+  return undefined;
+}
+
+/** A call known only by its place in the scope's set: its fingerprint is unknown, so it matches nobody. */
+function missingRecord(id: string, like: ExecuteIntent): IntentRecord {
+  return { id, scope: like.scope, atMs: like.atMs, fingerprint: '', state: 'sent' };
 }
 
 function sameScope(a: ExecuteScope, b: ExecuteScope): boolean {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { UUID_PATTERN } from '../common/validation/uuid';
+import { fingerprintOf } from '../idempotency/fingerprint.util';
 import { badResponseError } from './maia-errors';
 import { ExecuteReconciler } from './maia-execute.reconciler';
 import { MaiaTransport, type MaiaResponse } from './maia.transport';
@@ -20,6 +21,7 @@ import {
 } from './maia-wire';
 import {
   type CallOptions,
+  type ExecuteAttempt,
   type ExecutePipelineRequest,
   type ExecuteResult,
   type ExecutionListFilter,
@@ -78,21 +80,25 @@ export class MaiaClient implements MaiaApi {
     projectId: string,
     request: ExecutePipelineRequest,
     options?: CallOptions,
+    attempt?: ExecuteAttempt,
   ): Promise<ExecuteResult> {
     requireUuid(projectId, 'projectId');
     requireText(request.pipelineName, 'pipelineName');
     requireText(request.environmentName, 'environmentName');
     if (request.executionTag !== undefined) requireText(request.executionTag, 'executionTag');
     const { pipelineName, environmentName, executionTag } = request;
+    const body = toWireExecuteBody(request);
     return this.reconciler.execute({
       scope: { projectId, pipelineName, environmentName },
+      fingerprint: fingerprintOf(body),
       executionTag,
+      attempt,
       send: () =>
         this.transport.request({
           route: 'executePipeline',
           method: 'POST',
           path: `/v1/projects/${segment(projectId)}/pipeline-executions`,
-          body: toWireExecuteBody(request),
+          body,
           retry: 'never-after-send',
           executionTag,
           options,

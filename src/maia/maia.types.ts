@@ -92,6 +92,12 @@ export interface ExecutePipelineRequest {
   gridVariables?: Record<string, string[][]>;
 }
 
+/** One try of an idempotency key (`IdempotencyAttempt`): its id, and the earlier try it resumes. */
+export interface ExecuteAttempt {
+  id: string;
+  resumes?: string;
+}
+
 export interface ExecuteResult {
   pipelineExecutionId: string;
   /** True when the POST's outcome was unknown and the run was found by listing executions afterwards. */
@@ -191,11 +197,15 @@ export interface MaiaApi {
     page?: PageRequest,
     options?: CallOptions,
   ): Promise<Page<MaiaPublishedPipeline>>;
-  /** Never sent twice; an unknown outcome is reconciled or fails with UPSTREAM_OUTCOME_UNKNOWN. */
+  /**
+   * Never sent twice; an unknown outcome is reconciled or fails with UPSTREAM_OUTCOME_UNKNOWN. `attempt`:
+   * the idempotency try this is, and the earlier try it must resolve before sending anything.
+   */
   executePipeline(
     projectId: string,
     request: ExecutePipelineRequest,
     options?: CallOptions,
+    attempt?: ExecuteAttempt,
   ): Promise<ExecuteResult>;
   getExecution(projectId: string, executionId: string, options?: CallOptions): Promise<MaiaExecution>;
   /** The light poll; falls back to the details call when the light one is not understood. */

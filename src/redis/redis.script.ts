@@ -21,3 +21,8 @@ export const COMPARE_AND_DELETE = new RedisScript(
 export const COMPARE_AND_EXPIRE = new RedisScript(
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end",
 );
+
+/** Replaces KEYS[1] with ARGV[1], keeping its expiry, only while it exists (an expired key stays gone). */
+export const REPLACE_KEEPING_TTL = new RedisScript(
+  "if redis.call('exists', KEYS[1]) == 1 then return redis.call('set', KEYS[1], ARGV[1], 'KEEPTTL') end return nil",
+);

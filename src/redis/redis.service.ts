@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { APP_CONFIG, type AppConfig } from '../config';
 import { RedisChannels, type MessageHandler } from './redis.channels';
 import { closeConnection, mastersOf, openConnection, whenReady, type RedisClient } from './redis.connection';
-import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, RedisScript } from './redis.script';
+import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, REPLACE_KEEPING_TTL, RedisScript } from './redis.script';
 
 export type { RedisClient } from './redis.connection';
 export type { MessageHandler } from './redis.channels';
@@ -101,6 +101,11 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   /** Sets `key` to expire in `ttlMs` only while it holds `expected`. True when it did. */
   async expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean> {
     return (await this.runScript(COMPARE_AND_EXPIRE, [key], [expected, Math.ceil(ttlMs)])) === 1;
+  }
+
+  /** Replaces the value of `key`, keeping its expiry, only while it exists. True when it did. */
+  async replaceIfExists(key: string, value: string): Promise<boolean> {
+    return (await this.runScript(REPLACE_KEEPING_TTL, [key], [value])) === 'OK';
   }
 
   // --- strings ------------------------------------------------------------------------------------------

@@ -69,6 +69,8 @@ describe('create, then drop the connection', () => {
     expect(new Set(answered).size).toBe(answered.length);
     for (const id of answered) expect(created).toContain(id);
     for (const o of outcomes) if ('code' in o) expect(o.code).toBe('UPSTREAM_OUTCOME_UNKNOWN');
+    // They asked for the same thing: their runs are interchangeable, so each gets a different one.
+    expect(answered).toHaveLength(5);
   });
 
   it("never claims another replica's run (known through Redis) when its own POST created nothing", async () => {
@@ -82,7 +84,7 @@ describe('create, then drop the connection', () => {
     expect(await suite.maia.count('executePipeline')).toBe(2);
   });
 
-  it('another replica executing the same pipeline at the same time makes it ambiguous: OUTCOME_UNKNOWN', async () => {
+  it('another replica executing the same pipeline at the same time: waits for its answer, then takes its own run', async () => {
     const redisPrefix = `test:${randomUUID()}:`;
     const h = await harness({ redisPrefix });
     const other = await harness({ redisPrefix });
@@ -91,8 +93,25 @@ describe('create, then drop the connection', () => {
     const theirs = other.api.executePipeline(seed.analytics, run);
     // Theirs has reached Maia once it used up the latency fault (count 1): only ours is left.
     await eventually(async () => expect(await faultsLeft()).toBe(1));
-    expect(await execute(h)).toEqual({ code: 'UPSTREAM_OUTCOME_UNKNOWN' });
-    await expect(theirs).resolves.toMatchObject({ reconciled: false });
+    const ours = await execute(h);
+    const answered = await theirs;
+    expect(answered).toMatchObject({ reconciled: false });
+    expect(ours).toEqual({ id: expect.any(String), reconciled: true });
+    expect((ours as { id: string }).id).not.toBe(answered.pipelineExecutionId);
+    expect(await executionIds()).toContain((ours as { id: string }).id);
+    expect(await suite.maia.count('executePipeline')).toBe(2);
+  });
+
+  it('two dropped calls asking for different things at the same time cannot be told apart: OUTCOME_UNKNOWN', async () => {
+    const redisPrefix = `test:${randomUUID()}:`;
+    const h = await harness({ redisPrefix });
+    const other = await harness({ redisPrefix });
+    await suite.maia.addFault({ route: 'executePipeline', drop: 'after', count: 2 });
+    const outcomes = await Promise.all([
+      execute(h, { ...run, scalarVariables: { region: 'eu' } } as typeof run),
+      execute(other, { ...run, scalarVariables: { region: 'us' } } as typeof run),
+    ]);
+    expect(outcomes).toEqual([{ code: 'UPSTREAM_OUTCOME_UNKNOWN' }, { code: 'UPSTREAM_OUTCOME_UNKNOWN' }]);
     expect(await suite.maia.count('executePipeline')).toBe(2);
   });
 

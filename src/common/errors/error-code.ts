@@ -11,6 +11,7 @@ export enum ErrorCode {
   ALREADY_FINISHED = 'ALREADY_FINISHED',
   AMBIGUOUS_NAME = 'AMBIGUOUS_NAME',
   IDEMPOTENCY_KEY_REUSED = 'IDEMPOTENCY_KEY_REUSED',
+  IDEMPOTENCY_UNAVAILABLE = 'IDEMPOTENCY_UNAVAILABLE',
   LAUNCH_UNKNOWN = 'LAUNCH_UNKNOWN',
   PIPELINE_DISABLED = 'PIPELINE_DISABLED',
   RATE_LIMITED = 'RATE_LIMITED',
@@ -53,6 +54,8 @@ export const errorCodeMeanings: Readonly<Record<ErrorCode, string>> = {
     'Several visible projects have this name (`matches`, `projectIds`): ask by id instead.',
   [ErrorCode.IDEMPOTENCY_KEY_REUSED]:
     'The idempotency key was already used with a different request: use a new key for a new request.',
+  [ErrorCode.IDEMPOTENCY_UNAVAILABLE]:
+    "The gateway's shared store (Redis) is unreachable, so a request with an idempotency key cannot be checked against other replicas and was not run. `retryAfterSeconds` says when to retry (also the Retry-After header over HTTP); retry with the same key.",
   [ErrorCode.LAUNCH_UNKNOWN]:
     'The execution cannot be run again: the gateway has no record of its launch parameters (Maia does not return them), because another client started it, or it was started before the gateway kept them or longer ago than EXECUTION_LAUNCH_TTL_MS. `executionId` says which. Start it with executePipeline instead.',
   [ErrorCode.PIPELINE_DISABLED]: 'The pipeline cannot be run: Maia answered that it is gone or disabled.',
@@ -125,6 +128,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.UPSTREAM_OUTCOME_UNKNOWN:
       return 502;
     case ErrorCode.SHUTTING_DOWN:
+    case ErrorCode.IDEMPOTENCY_UNAVAILABLE:
       return 503;
     case ErrorCode.UPSTREAM_TIMEOUT:
       return 504;

@@ -40,7 +40,9 @@ export class ProblemJsonExceptionFilter implements ExceptionFilter {
 function applyHeaders(reply: FastifyReply, error: GatewayError): void {
   const retryAfterSeconds = error.details.retryAfterSeconds;
   if (
-    (error.code === ErrorCode.RATE_LIMITED || error.code === ErrorCode.SHUTTING_DOWN) &&
+    (error.code === ErrorCode.RATE_LIMITED ||
+      error.code === ErrorCode.SHUTTING_DOWN ||
+      error.code === ErrorCode.IDEMPOTENCY_UNAVAILABLE) &&
     typeof retryAfterSeconds === 'number'
   ) {
     void reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds))));

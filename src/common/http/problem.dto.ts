@@ -34,7 +34,7 @@ export class ProblemDto {
 
   @ApiPropertyOptional({
     type: 'integer',
-    description: 'With RATE_LIMITED and SHUTTING_DOWN (also Retry-After).',
+    description: 'With RATE_LIMITED, SHUTTING_DOWN and IDEMPOTENCY_UNAVAILABLE (also Retry-After).',
   })
   retryAfterSeconds?: number;
 }
