@@ -59,6 +59,7 @@ export const scenarioGroups = [
   'rest',
   'graphql',
   'nested',
+  'mix',
   'passthrough',
   'execute',
   'subscriptions',
