@@ -115,10 +115,17 @@ class Bench {
   private readonly started = Date.now();
   private readonly prefixes: string[] = [];
   private readonly facts: SeedFacts = seedFacts();
-  private readonly logDir = mkdtempSync(join(tmpdir(), 'bench-logs-'));
+  /** The gateways' logs of the last run (bench/results/logs/, gitignored): read them when a row surprises. */
+  private readonly logDir = freshDir(join(RESULTS_DIR, 'logs'));
   private emulator: { server: SpawnedServer; client: EmulatorClient } | null = null;
   private principals: Principals | null = null;
   private readonly running = new Set<SpawnedServer>();
+  /**
+   * Smoke mode (CI's harness check, a tight time budget) keeps the stampede's gateway and reuses it for
+   * the rows and the subscription round of the same shape; the other modes start a fresh one for each.
+   */
+  private kept: RunningGateway | null = null;
+  private readonly proxies: { close(): Promise<void> }[] = [];
 
   constructor(
     private readonly options: BenchOptions,
@@ -218,9 +225,10 @@ class Bench {
     body: (gateway: RunningGateway) => Promise<void>,
     failed: (error: unknown) => void,
   ): Promise<void> {
-    let gateway: RunningGateway | null = null;
+    const kept = this.kept && sameShape(this.kept.shape, shape) ? this.kept : null;
+    let gateway: RunningGateway | null = kept;
     try {
-      gateway = await this.startGateway(name, shape);
+      gateway ??= await this.startGateway(name, shape);
     } catch (error) {
       this.warn(`the gateway ${name} did not start: ${errorMessage(error)}`);
       failed(error);
@@ -229,7 +237,7 @@ class Bench {
     try {
       await body(gateway);
     } finally {
-      await this.stopGateway(gateway);
+      if (gateway !== kept) await this.stopGateway(gateway);
     }
   }
 
@@ -758,8 +766,13 @@ class Bench {
       };
       log(`  ERROR ${errorMessage(error)}`);
     } finally {
-      await this.stopGateway(gateway);
-      await proxy.close();
+      if (this.options.mode === 'smoke' && gateway?.server.exitStatus() === null) {
+        this.kept = gateway;
+        this.proxies.push(proxy);
+      } else {
+        await this.stopGateway(gateway);
+        await proxy.close();
+      }
     }
   }
 
@@ -874,11 +887,12 @@ class Bench {
     const settings = this.settingsOf(shape, 'api-key', 1);
     for (const n of this.options.budget.subscriberCounts) {
       log(`subscriptions: ${n} graphql-ws subscribers to one execution ...`);
-      let gateway: RunningGateway | null = null;
+      const kept = this.kept && sameShape(this.kept.shape, shape) ? this.kept : null;
+      let gateway: RunningGateway | null = kept;
       let round_: SubscriptionRound;
       try {
-        // A fresh gateway per round: its RSS before the round holds nothing of earlier scenarios.
-        gateway = await this.startGateway(`gateway-subscriptions-${n}`, shape);
+        // A fresh gateway per round (but in smoke mode): its RSS before the round holds nothing earlier.
+        gateway ??= await this.startGateway(`gateway-subscriptions-${n}`, shape);
         // Warm the engine on a plain query, so the first joins do not pay for JIT and lazy module loads.
         await send(gql(`${gateway.server.url}/graphql`, PROJECTS_QUERY, undefined, caller.headers));
         round_ = await runSubscriptionRound({
@@ -898,7 +912,7 @@ class Bench {
       } catch (error) {
         round_ = { subscribers: n, status: 'error', error: errorMessage(error) };
       } finally {
-        await this.stopGateway(gateway);
+        if (gateway !== kept) await this.stopGateway(gateway);
       }
       round_.settings = settings;
       this.results.subscriptions.push(round_);
@@ -931,14 +945,24 @@ class Bench {
   async cleanup(): Promise<void> {
     for (const server of [...this.running]) await server.stop().catch(() => undefined);
     this.running.clear();
+    for (const proxy of this.proxies) await proxy.close().catch(() => undefined);
     await this.principals?.close().catch(() => undefined);
-    rmSync(this.logDir, { recursive: true, force: true });
     if (this.prefixes.length) {
       await deleteRedisKeys(this.options.redisUrl, this.prefixes).catch((error: unknown) =>
         this.warn(`could not delete the benchmark's Redis keys: ${errorMessage(error)}`),
       );
     }
   }
+}
+
+function freshDir(dir: string): string {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function sameShape(a: GatewayShape, b: GatewayShape): boolean {
+  return a.auth === b.auth && a.rateLimits === b.rateLimits && a.responseCache === b.responseCache;
 }
 
 function fileSize(path: string): number {
