@@ -59,6 +59,13 @@ const settingsShape = {
   metrics: expect.stringMatching(/^(on|off)$/),
 };
 
+function expectSettings(row: BenchResults['rows'][number]): void {
+  expect({ id: row.id, settings: row.settings }).toEqual({
+    id: row.id,
+    settings: expect.objectContaining({ ...settingsShape, ...expectedSettings(row.id) }),
+  });
+}
+
 /** The settings a row must record, by row id. */
 function expectedSettings(id: string): Partial<RowSettings> {
   if (id.startsWith('limit.') || id.startsWith('peer.')) return { auth: 'none', mode: 'baseline' };
@@ -125,6 +132,12 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
   });
 
   it('measures the baselines and the gateway side by side, every row with its settings', () => {
+    // The check itself fails a row that lacks its settings or records other ones.
+    const sample = results.rows[results.rows.length - 1];
+    expect(() => expectSettings({ ...sample, settings: undefined as unknown as RowSettings })).toThrow();
+    expect(() =>
+      expectSettings({ ...sample, settings: { ...sample.settings, responseCache: 'on' } }),
+    ).toThrow();
     const ids = results.rows.map((row) => row.id);
     expect(ids).toEqual([
       'limit.rest-projects',
@@ -147,10 +160,7 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
         status: 'ok',
         error: undefined,
       });
-      expect({ id: row.id, settings: row.settings }).toEqual({
-        id: row.id,
-        settings: expect.objectContaining({ ...settingsShape, ...expectedSettings(row.id) }),
-      });
+      expectSettings(row);
       expect(row.reqPerSec).toBeGreaterThan(0);
       for (const value of [row.p50Ms, row.p99Ms, row.rssMb, row.cpuMsPerRequest, row.ratioToLimit]) {
         expect(finite(value)).toBe(true);
