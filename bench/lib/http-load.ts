@@ -97,6 +97,13 @@ function runAutocannon(workload: Workload, connections: number, durationSeconds:
   });
 }
 
+/** Load without measuring: brings a server to the state another one reached by earlier rows. */
+export async function warmUp(workload: Workload, connections: number, seconds: number): Promise<number> {
+  if (seconds <= 0) return 0;
+  const result = await runAutocannon(workload, connections, seconds);
+  return result.requests.total;
+}
+
 /**
  * Throughput and latency under a closed loop of `connections` keep-alive connections (autocannon).
  * A warm-up run first (JIT, caches, connection pools), then the measured run.
