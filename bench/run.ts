@@ -1,9 +1,23 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { pinProcess, spawnedProcesses, type SpawnedServer } from './lib/child-process';
+import {
+  pinProcess,
+  serverNode,
+  serverNodeVersion,
+  spawnedProcesses,
+  type SpawnedServer,
+} from './lib/child-process';
+import { dashboardMix, mixSample } from './lib/dashboard-mix';
 import type { EmulatorClient } from './lib/emulator-client';
-import { measureLoad, measurePairedLatency, send, type RequestSpec } from './lib/http-load';
+import {
+  measureLoad,
+  measurePairedLatency,
+  send,
+  warmUp,
+  type RequestSpec,
+  type Workload,
+} from './lib/http-load';
 import { machineInfo, planCores, type CorePlan, type MachineInfo } from './lib/machine';
 import { parseOptions, usage, type BenchOptions, type ScenarioGroup } from './lib/options';
 import {
@@ -14,11 +28,16 @@ import {
   expectData,
   graphqlBody,
 } from './lib/queries';
+import { createPrincipals, type Caller, type Principals } from './lib/principals';
+import { startRecordingProxy } from './lib/recording-proxy';
 import { ROOT, seedFacts, type SeedFacts } from './lib/repo';
 import { checkTargets, formatDetails, formatTable, formatTargets, recordResults } from './lib/report';
 import type {
   BenchResults,
+  HotReadStats,
   PassThroughResult,
+  RowSettings,
+  StampedeResult,
   ScenarioRow,
   ServerKind,
   SubscriptionRound,
@@ -26,6 +45,8 @@ import type {
 import {
   deleteRedisKeys,
   newKeyPrefix,
+  shapeEnv,
+  type GatewayShape,
   startEmulatorProcess,
   startGatewayProcess,
   startLimitServer,
@@ -47,10 +68,15 @@ const WATCH_MIN_INTERVAL_MS = 1000;
 const WATCH_MAX_INTERVAL_MS = 15000;
 
 const json = { 'content-type': 'application/json' };
-const gql = (url: string, query: string, variables?: Record<string, unknown>): RequestSpec => ({
+const gql = (
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): RequestSpec => ({
   url,
   method: 'POST',
-  headers: json,
+  headers: { ...json, ...headers },
   body: graphqlBody(query, variables),
 });
 
@@ -62,14 +88,51 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message.split('\n').slice(0, 6).join('\n') : String(error);
 }
 
+/** The API-key and JWT callers of the production-shaped rows (ISSUE: 200 distinct API-key callers). */
+const API_KEY_CALLERS = 200;
+const JWT_CALLERS = 50;
+
+const PRODUCTION: Omit<GatewayShape, 'responseCache'> = { auth: 'api-keys+jwt', rateLimits: 'on' };
+const LOGS = 'info, to a file';
+
+interface RunningGateway {
+  server: SpawnedServer;
+  shape: GatewayShape;
+  logFile: string;
+}
+
+interface LoadRow {
+  id: string;
+  group: ScenarioGroup;
+  title: string;
+  kind: ServerKind;
+  server: SpawnedServer;
+  workload: Workload;
+  settings: RowSettings;
+  notes?: string;
+  /** Checks the answer of the first request (or of a sample of a mix) before the load. */
+  checkData?: (data: Record<string, unknown>) => void;
+  countUpstream?: boolean;
+  /** The gateway of the row, for its /metrics (hot-read hits) and its log file. */
+  gateway?: RunningGateway;
+}
+
 class Bench {
   readonly results: BenchResults;
   private readonly started = Date.now();
   private readonly prefixes: string[] = [];
   private readonly facts: SeedFacts = seedFacts();
+  /** The gateways' logs of the last run (bench/results/logs/, gitignored): read them when a row surprises. */
+  private readonly logDir = freshDir(join(RESULTS_DIR, 'logs'));
   private emulator: { server: SpawnedServer; client: EmulatorClient } | null = null;
-  private gateway: SpawnedServer | null = null;
-  private gatewayError: string | null = null;
+  private principals: Principals | null = null;
+  private readonly running = new Set<SpawnedServer>();
+  /**
+   * Smoke mode (CI's harness check, a tight time budget) keeps the stampede's gateway and reuses it for
+   * the rows and the subscription round of the same shape; the other modes start a fresh one for each.
+   */
+  private kept: RunningGateway | null = null;
+  private readonly proxies: { close(): Promise<void> }[] = [];
 
   constructor(
     private readonly options: BenchOptions,
@@ -77,18 +140,20 @@ class Bench {
     machine: MachineInfo,
   ) {
     this.results = {
-      schemaVersion: 1,
+      schemaVersion: 2,
       mode: options.mode,
       startedAt: new Date().toISOString(),
       finishedAt: '',
       durationSeconds: 0,
       machine,
+      serverNode: { path: serverNode(), version: serverNodeVersion() },
       cores,
       budget: options.budget,
       groups: [...options.only],
       rows: [],
       passThrough: [],
       stampede: null,
+      stampedeWarm: null,
       subscriptions: [],
       targets: [],
       warnings: [],
@@ -101,86 +166,175 @@ class Bench {
     return this.options.only.has(group);
   }
 
-  private get needsGateway(): boolean {
-    return (['stampede', 'rest', 'graphql', 'nested', 'passthrough', 'execute'] as ScenarioGroup[]).some(
-      (g) => this.wants(g),
-    );
-  }
-
-  private async startGateway(profileName: string): Promise<SpawnedServer> {
-    const keyPrefix = newKeyPrefix();
-    this.prefixes.push(keyPrefix);
-    return startGatewayProcess({
-      emulator: this.emulatorClient,
-      cores: this.cores,
-      redisUrl: this.options.redisUrl,
-      keyPrefix,
-      profile: this.options.profile,
-      profileName,
-    });
-  }
-
   private get emulatorClient(): EmulatorClient {
     if (!this.emulator) throw new Error('emulator not started');
     return this.emulator.client;
   }
 
+  private get callers(): Caller[] {
+    if (!this.principals) throw new Error('no callers');
+    return this.principals.callers;
+  }
+
+  /** The caller of the single repeated read: a read-only service key that sees every project. */
+  private get reader(): Caller {
+    if (!this.principals) throw new Error('no callers');
+    return this.principals.reader;
+  }
+
+  private settingsOf(shape: GatewayShape, auth: RowSettings['auth'], callers: number): RowSettings {
+    return {
+      responseCache: shape.responseCache,
+      auth: shape.auth === 'off' ? 'off' : auth,
+      callers,
+      rateLimits: shape.rateLimits,
+      mode: shape.auth === 'off' ? 'development' : 'production',
+      logs: LOGS,
+      metrics: 'on',
+    };
+  }
+
+  private async startGateway(
+    name: string,
+    shape: GatewayShape,
+    env: Record<string, string> = {},
+  ): Promise<RunningGateway> {
+    const keyPrefix = newKeyPrefix();
+    this.prefixes.push(keyPrefix);
+    const logFile = join(this.logDir, `${name}.log`);
+    const server = await startGatewayProcess({
+      emulator: this.emulatorClient,
+      cores: this.cores,
+      redisUrl: this.options.redisUrl,
+      keyPrefix,
+      profile: this.options.profile,
+      profileName: name,
+      logFile,
+      env: { ...shapeEnv(shape, this.principals?.env ?? {}), ...env },
+    });
+    this.running.add(server);
+    log(
+      `gateway ${name} at ${server.url} (pid ${server.pid}; auth ${shape.auth}, rate limits ${shape.rateLimits}, whole-answer cache ${shape.responseCache})`,
+    );
+    return { server, shape, logFile };
+  }
+
+  private async stopGateway(gateway: RunningGateway | null): Promise<void> {
+    if (!gateway) return;
+    await gateway.server.stop();
+    this.running.delete(gateway.server);
+  }
+
+  /** Runs `body` with a fresh gateway of `shape`; a gateway that does not start fails `failed`'s rows. */
+  private async withGateway(
+    name: string,
+    shape: GatewayShape,
+    body: (gateway: RunningGateway) => Promise<void>,
+    failed: (error: unknown) => void,
+  ): Promise<void> {
+    const kept = this.kept && sameShape(this.kept.shape, shape) ? this.kept : null;
+    let gateway: RunningGateway | null = kept;
+    try {
+      gateway ??= await this.startGateway(name, shape);
+    } catch (error) {
+      this.warn(`the gateway ${name} did not start: ${errorMessage(error)}`);
+      failed(error);
+      return;
+    }
+    try {
+      await body(gateway);
+    } finally {
+      if (gateway !== kept) await this.stopGateway(gateway);
+    }
+  }
+
   async run(): Promise<void> {
     const m = this.results.machine;
     log(
-      `${this.options.mode} mode on ${m.nproc} cores (${m.cpuModel}), Node ${m.node}, load average ${m.loadAverage1m}`,
+      `${this.options.mode} mode on ${m.nproc} cores (${m.cpuModel}), harness on Node ${m.node}, servers on Node ${this.results.serverNode.version}${this.results.serverNode.path === process.execPath ? '' : ` (BENCH_NODE=${this.results.serverNode.path})`}, load average ${m.loadAverage1m}`,
     );
     log(this.cores.note);
     if (m.loadAverage1m > 1.5) {
       this.warn(`load average ${m.loadAverage1m} at start: other work on the machine skews the figures`);
     }
     this.emulator = await startEmulatorProcess(this.cores);
+    this.running.add(this.emulator.server);
     log(`emulator at ${this.emulator.server.url}`);
+    this.principals = await createPrincipals(this.facts.projectIds, API_KEY_CALLERS, JWT_CALLERS);
+    log(
+      `${API_KEY_CALLERS} API-key callers and ${JWT_CALLERS} JWT callers (JWKS served by the harness over https)`,
+    );
 
-    if (this.needsGateway) {
+    // First: a fresh gateway whose cache is cold, behind a proxy that times its upstream calls.
+    if (this.wants('stampede')) await this.stampede();
+
+    const off: GatewayShape = { ...PRODUCTION, responseCache: 'off' };
+    const on: GatewayShape = { ...PRODUCTION, responseCache: 'on' };
+    const plain: GatewayShape = { auth: 'off', rateLimits: 'off', responseCache: 'off' };
+    const readGroups: ScenarioGroup[] = ['rest', 'graphql', 'nested', 'mix'];
+    const wantsReads = readGroups.some((g) => this.wants(g));
+
+    let limitBody: { body: string; contentType: string; source: string } | null = null;
+    // The auth-cost target compares the mix with auth and limits on and off: the two are measured back to
+    // back (the plain gateway is started first and idles meanwhile), so the machine's drift stays small.
+    const plainId = 'gateway.dashboard-mix.auth-off';
+    let plainGateway: RunningGateway | null = null;
+    let plainDone = false;
+    const plainMix = async () => {
+      if (!plainGateway || plainDone) return;
+      plainDone = true;
+      // The production-shaped gateway served the single reads before its mix (JIT, pools, caches): the
+      // plain one gets the same load first, or the comparison would be of a warm process with a cold one.
+      await this.warmLikeReadRows(plainGateway);
+      await this.mixRow(plainGateway, plainId, 'auth and rate limits off');
+    };
+    if (this.wants('mix')) {
       try {
-        this.gateway = await this.startGateway('gateway');
-        log(`gateway at ${this.gateway.url} (pid ${this.gateway.pid})`);
+        plainGateway = await this.startGateway('gateway-auth-off', plain);
       } catch (error) {
-        this.gatewayError = `the gateway did not start: ${errorMessage(error)}`;
-        this.warn(this.gatewayError);
+        this.warn(`the gateway gateway-auth-off did not start: ${errorMessage(error)}`);
+        this.failRow(
+          plainId,
+          'mix',
+          'gateway dashboard mix (auth and rate limits off, whole-answer cache off)',
+          'gateway',
+          this.settingsOf(plain, 'off', this.callers.length),
+          error,
+        );
       }
     }
-    // First, while its cache is cold: nothing has asked this gateway for projects yet.
-    if (this.wants('stampede')) await this.stampede();
-    const limitBody = await this.limitBody();
-    if (this.wants('baselines') || this.wants('rest')) await this.baselineLimit(limitBody);
-    if (this.wants('baselines') || this.wants('graphql') || this.wants('nested')) await this.baselinePeer();
-    if (this.wants('rest')) {
-      await this.gatewayLoad('gateway.rest-projects', 'rest', 'gateway REST GET /api/v1/projects (cached)', {
-        url: `${this.gatewayUrl}/api/v1/projects`,
-      });
+    try {
+      // The production-shaped gateway with the whole-answer cache off: the rows the targets are judged on.
+      if (wantsReads || this.wants('baselines') || this.wants('passthrough') || this.wants('execute')) {
+        await this.withGateway(
+          'gateway-cache-off',
+          off,
+          async (gateway) => {
+            limitBody = await this.limitBody(gateway);
+            if (this.wants('baselines') || this.wants('rest')) await this.baselineLimit(limitBody);
+            if (this.wants('baselines') || this.wants('graphql') || this.wants('nested'))
+              await this.baselinePeer();
+            await this.readRows(gateway);
+            await plainMix();
+            if (this.wants('passthrough')) await this.passThrough(gateway);
+            if (this.wants('execute')) await this.execute(gateway);
+          },
+          (error) => this.failReadRows(off, error),
+        );
+      }
+      await plainMix();
+    } finally {
+      await this.stopGateway(plainGateway);
     }
-    if (this.wants('graphql')) {
-      await this.gatewayLoad(
-        'gateway.graphql-projects',
-        'graphql',
-        'gateway GraphQL projects (cached)',
-        gql(`${this.gatewayUrl}/graphql`, PROJECTS_QUERY),
+    if (wantsReads) {
+      await this.withGateway(
+        'gateway-cache-on',
+        on,
+        (gateway) => this.readRows(gateway),
+        (error) => this.failReadRows(on, error),
       );
     }
-    if (this.wants('nested')) {
-      await this.gatewayLoad(
-        'gateway.graphql-nested',
-        'nested',
-        'gateway GraphQL projects>environments>pipelines (cached)',
-        gql(`${this.gatewayUrl}/graphql`, NESTED_QUERY),
-      );
-    }
-    if (this.wants('passthrough')) await this.passThrough();
-    if (this.wants('execute')) await this.execute();
-    // Smoke mode (CI, a tight time budget) reuses this gateway for its one small round; the others give
-    // every round a fresh gateway, so its RSS before the round holds nothing of the earlier scenarios.
-    if (this.options.mode !== 'smoke') {
-      await this.gateway?.stop();
-      this.gateway = null;
-    }
-    if (this.wants('subscriptions')) await this.subscriptions();
+    if (this.wants('subscriptions')) await this.subscriptions(on);
   }
 
   private warn(message: string): void {
@@ -188,17 +342,30 @@ class Bench {
     log(`WARNING: ${message}`);
   }
 
-  private get gatewayUrl(): string {
-    return this.gateway?.url ?? 'http://127.0.0.1:9';
-  }
-
   // ---- baselines ------------------------------------------------------------------------------------
 
-  /** The gateway's own cached answer (what the limit server replays), or Maia's when there is no gateway. */
-  private async limitBody(): Promise<{ body: string; contentType: string; source: string }> {
-    if (this.gateway) {
+  private baselineSettings(): RowSettings {
+    return {
+      responseCache: 'off',
+      auth: 'none',
+      callers: 1,
+      rateLimits: 'off',
+      mode: 'baseline',
+      logs: 'none',
+      metrics: 'off',
+    };
+  }
+
+  /** The gateway's own answer to GET /api/v1/projects (what the limit server replays), or Maia's. */
+  private async limitBody(
+    gateway: RunningGateway | null,
+  ): Promise<{ body: string; contentType: string; source: string }> {
+    if (gateway) {
       try {
-        const answer = await send({ url: `${this.gateway.url}/api/v1/projects` });
+        const answer = await send({
+          url: `${gateway.server.url}/api/v1/projects`,
+          headers: { ...this.reader.headers },
+        });
         if (answer.status === 200) {
           JSON.parse(answer.body);
           const contentType = String(answer.headers['content-type'] ?? 'application/json');
@@ -230,23 +397,27 @@ class Bench {
     const bodyFile = join(dir, 'body.json');
     writeFileSync(bodyFile, limitBody.body);
     let server: SpawnedServer | null = null;
+    const base = {
+      id: 'limit.rest-projects',
+      group: 'baselines' as const,
+      title: 'limit: raw node:http, same JSON',
+      kind: 'limit' as const,
+    };
     try {
       server = await startLimitServer(this.cores, bodyFile, limitBody.contentType);
-      await this.load(
-        'limit.rest-projects',
-        'baselines',
-        'limit: raw node:http, same JSON',
-        'limit',
+      this.running.add(server);
+      await this.load({
+        ...base,
         server,
-        {
-          url: `${server.url}/api/v1/projects`,
-        },
-        `replays ${limitBody.source} (${limitBody.body.length} bytes)`,
-      );
+        workload: { url: `${server.url}/api/v1/projects` },
+        settings: this.baselineSettings(),
+        notes: `replays ${limitBody.source} (${limitBody.body.length} bytes)`,
+      });
     } catch (error) {
-      this.failRow('limit.rest-projects', 'baselines', 'limit: raw node:http, same JSON', 'limit', error);
+      this.failRow(base.id, base.group, base.title, base.kind, this.baselineSettings(), error);
     } finally {
       await server?.stop();
+      if (server) this.running.delete(server);
       rmSync(dir, { recursive: true, force: true });
     }
   }
@@ -255,93 +426,184 @@ class Bench {
     let server: SpawnedServer | null = null;
     try {
       server = await startPeerServer(this.cores);
+      this.running.add(server);
       const check = (data: Record<string, unknown>) => {
         const total = (data.projects as { total: number }).total;
         if (total !== this.facts.projectCount) throw new Error(`peer projects.total ${total}`);
       };
-      await this.load(
-        'peer.graphql-projects',
-        'baselines',
-        'peer: plain Apollo Server, projects',
-        'peer',
-        server,
-        gql(server.url, PROJECTS_QUERY),
-        undefined,
-        check,
-      );
-      await this.load(
-        'peer.graphql-nested',
-        'baselines',
-        'peer: plain Apollo Server, nested',
-        'peer',
-        server,
-        gql(server.url, NESTED_QUERY),
-        undefined,
-        check,
-      );
+      for (const [id, title, query] of [
+        ['peer.graphql-projects', 'peer: plain Apollo Server, projects', PROJECTS_QUERY],
+        ['peer.graphql-nested', 'peer: plain Apollo Server, nested', NESTED_QUERY],
+      ] as const) {
+        await this.load({
+          id,
+          group: 'baselines',
+          title,
+          kind: 'peer',
+          server,
+          workload: gql(server.url, query),
+          settings: this.baselineSettings(),
+          checkData: check,
+        });
+      }
     } catch (error) {
       this.failRow(
         'peer.graphql-projects',
         'baselines',
         'peer: plain Apollo Server, projects',
         'peer',
+        this.baselineSettings(),
         error,
       );
     } finally {
       await server?.stop();
+      if (server) this.running.delete(server);
     }
   }
 
   // ---- the gateway ----------------------------------------------------------------------------------
 
-  private async gatewayLoad(
-    id: string,
-    group: ScenarioGroup,
-    title: string,
-    spec: RequestSpec,
-  ): Promise<void> {
-    if (!this.gateway) {
-      this.failRow(id, group, title, 'gateway', new Error(this.gatewayError ?? 'no gateway'));
-      return;
-    }
-    const check = (data: Record<string, unknown>) => {
-      // GraphQL answers {projects: page}; REST answers the page itself, as Maia does.
-      const page = (spec.method === 'POST' ? data.projects : data) as { total?: number } | undefined;
-      const total = page?.total;
-      if (total !== this.facts.projectCount)
-        throw new Error(`projects.total ${total}, want ${this.facts.projectCount}`);
-    };
-    await this.load(id, group, title, 'gateway', this.gateway, spec, undefined, check, true);
+  private readRowsOf(shape: GatewayShape) {
+    const suffix = `cache-${shape.responseCache}`;
+    const label = `whole-answer cache ${shape.responseCache}`;
+    return [
+      {
+        group: 'rest' as const,
+        id: `gateway.rest-projects.${suffix}`,
+        title: `gateway REST GET /api/v1/projects, one caller (${label})`,
+      },
+      {
+        group: 'graphql' as const,
+        id: `gateway.graphql-projects.${suffix}`,
+        title: `gateway GraphQL projects, one caller (${label})`,
+      },
+      {
+        group: 'nested' as const,
+        id: `gateway.graphql-nested.${suffix}`,
+        title: `gateway GraphQL projects>environments>pipelines, one caller (${label})`,
+      },
+      {
+        group: 'mix' as const,
+        id: `gateway.dashboard-mix.${suffix}`,
+        title: `gateway dashboard mix, ${this.callers.length} callers (${label})`,
+      },
+    ];
   }
 
-  /** One closed-loop run against `server`, after checking that it answers `spec` correctly. */
-  private async load(
-    id: string,
-    group: ScenarioGroup,
-    title: string,
-    kind: ServerKind,
-    server: SpawnedServer,
-    spec: RequestSpec,
-    notes?: string,
-    checkData?: (data: Record<string, unknown>) => void,
-    countUpstream = false,
-  ): Promise<void> {
+  private failReadRows(shape: GatewayShape, error: unknown): void {
+    for (const row of this.readRowsOf(shape)) {
+      if (!this.wants(row.group)) continue;
+      const callers = row.group === 'mix' ? this.callers.length : 1;
+      const settings = this.settingsOf(shape, row.group === 'mix' ? 'api-keys+jwt' : 'api-key', callers);
+      this.failRow(row.id, row.group, row.title, 'gateway', settings, error);
+    }
+  }
+
+  /** The single repeated reads (one caller, as before) and the dashboard mix, on one gateway. */
+  private async readRows(gateway: RunningGateway): Promise<void> {
+    const url = gateway.server.url;
+    const headers = this.reader.headers;
+    const [rest, graphql, nested, mix] = this.readRowsOf(gateway.shape);
+    const settings = this.settingsOf(gateway.shape, 'api-key', 1);
+    const check = (post: boolean) => (data: Record<string, unknown>) => {
+      // GraphQL answers {projects: page}; REST answers the page itself, as Maia does.
+      const page = (post ? data.projects : data) as { total?: number } | undefined;
+      if (page?.total !== this.facts.projectCount)
+        throw new Error(`projects.total ${page?.total}, want ${this.facts.projectCount}`);
+    };
+    const common = {
+      kind: 'gateway' as const,
+      server: gateway.server,
+      settings,
+      gateway,
+      countUpstream: true,
+    };
+    if (this.wants('rest'))
+      await this.load({
+        ...rest,
+        ...common,
+        workload: { url: `${url}/api/v1/projects`, headers: { ...headers } },
+        checkData: check(false),
+      });
+    if (this.wants('graphql'))
+      await this.load({
+        ...graphql,
+        ...common,
+        workload: gql(`${url}/graphql`, PROJECTS_QUERY, undefined, headers),
+        checkData: check(true),
+      });
+    if (this.wants('nested'))
+      await this.load({
+        ...nested,
+        ...common,
+        workload: gql(`${url}/graphql`, NESTED_QUERY, undefined, headers),
+        checkData: check(true),
+      });
+    if (this.wants('mix'))
+      await this.mixRow(gateway, mix.id, `whole-answer cache ${gateway.shape.responseCache}`, mix.title);
+  }
+
+  /** The single reads `readRows` measures, as unmeasured load for the warm-up budget each. */
+  private async warmLikeReadRows(gateway: RunningGateway): Promise<void> {
+    const url = gateway.server.url;
+    const headers = this.reader.headers;
+    const { connections, warmupSeconds, durationSeconds } = this.options.budget;
+    const seconds = warmupSeconds + durationSeconds;
+    log(`gateway ${gateway.server.pid}: ${seconds} s of each single read first, unmeasured ...`);
+    const reads: [ScenarioGroup, RequestSpec][] = [
+      ['rest', { url: `${url}/api/v1/projects`, headers: { ...headers } }],
+      ['graphql', gql(`${url}/graphql`, PROJECTS_QUERY, undefined, headers)],
+      ['nested', gql(`${url}/graphql`, NESTED_QUERY, undefined, headers)],
+    ];
+    for (const [group, spec] of reads) {
+      if (this.wants(group)) await warmUp(spec, connections, seconds);
+    }
+  }
+
+  private async mixRow(gateway: RunningGateway, id: string, label: string, title?: string): Promise<void> {
+    const mix = dashboardMix(gateway.server.url, this.callers, this.facts);
+    const callers = new Set(mix.map((r) => r.caller)).size;
+    const auth = gateway.shape.auth === 'off' ? 'off' : 'api-keys+jwt';
+    await this.load({
+      id,
+      group: 'mix',
+      title: title ?? `gateway dashboard mix, ${callers} callers (${label}, whole-answer cache off)`,
+      kind: 'gateway',
+      server: gateway.server,
+      workload: mix,
+      settings: this.settingsOf(gateway.shape, auth, callers),
+      gateway,
+      countUpstream: true,
+      notes: 'projects, project>environments>pipelines, executions lists, one execution; GraphQL and REST',
+      mixSample: mixSample(mix, this.callers),
+    });
+  }
+
+  /** One closed-loop run against the row's server, after checking that it answers correctly. */
+  private async load(row: LoadRow & { mixSample?: RequestSpec[] }): Promise<void> {
+    const { id, group, title, kind, server, workload, settings } = row;
     log(`${title} ...`);
     try {
-      const answer = await send(spec);
-      if (answer.status < 200 || answer.status >= 300) {
-        throw new Error(`check request answered ${answer.status}: ${answer.body.slice(0, 300)}`);
-      }
-      if (checkData)
-        checkData(
+      const samples = Array.isArray(workload) ? (row.mixSample ?? workload.slice(0, 1)) : [workload];
+      for (const spec of samples) {
+        const answer = await send(spec);
+        if (answer.status < 200 || answer.status >= 300) {
+          throw new Error(
+            `check request ${spec.method ?? 'GET'} ${spec.url} answered ${answer.status}: ${answer.body.slice(0, 300)}`,
+          );
+        }
+        const data =
           spec.method === 'POST'
             ? expectData(answer.status, answer.body, title)
-            : (JSON.parse(answer.body) as Record<string, unknown>),
-        );
+            : (JSON.parse(answer.body) as Record<string, unknown>);
+        if (row.checkData && !Array.isArray(workload)) row.checkData(data);
+      }
       const { budget } = this.options;
       let cpuBeforeMs = 0;
+      let hotBefore: { hits: number; misses: number } | null = null;
+      let logBefore = 0;
       const result = await measureLoad(
-        spec,
+        workload,
         {
           connections: budget.connections,
           durationSeconds: budget.durationSeconds,
@@ -349,14 +611,36 @@ class Bench {
         },
         async () => {
           // Counted after the warm-up: the measured run of a cached read should cost Maia (almost) nothing.
-          if (countUpstream) await this.emulatorClient.resetCounters();
+          if (row.countUpstream) await this.emulatorClient.resetCounters();
+          if (row.gateway) {
+            hotBefore = await this.hotReadCounts(row.gateway);
+            logBefore = fileSize(row.gateway.logFile);
+          }
           cpuBeforeMs = server.cpuTimeMs();
         },
       );
       const cpuMs = server.cpuTimeMs() - cpuBeforeMs;
-      const upstreamCalls = countUpstream ? await this.upstreamCalls() : undefined;
-      const row: ScenarioRow = {
+      const upstreamCalls = row.countUpstream ? await this.upstreamCalls() : undefined;
+      let hotRead: HotReadStats | undefined;
+      let logBytesPerRequest: number | undefined;
+      if (row.gateway && hotBefore) {
+        const before: { hits: number; misses: number } = hotBefore;
+        const after = await this.hotReadCounts(row.gateway);
+        const hits = after.hits - before.hits;
+        const misses = after.misses - before.misses;
+        hotRead = {
+          hits,
+          misses,
+          hitRate: hits + misses > 0 ? round(hits / (hits + misses), 3) : null,
+          // Requests still in flight when the run's clock stopped are served (and counted) after it.
+          hitRateOfAll: result.requests > 0 ? round(Math.min(1, hits / result.requests), 3) : null,
+        };
+        if (result.requests > 0)
+          logBytesPerRequest = round((fileSize(row.gateway.logFile) - logBefore) / result.requests, 0);
+      }
+      const scenario: ScenarioRow = {
         id,
+        settings,
         group,
         title,
         server: kind,
@@ -373,28 +657,55 @@ class Bench {
         timeouts: result.timeouts,
         non2xx: result.non2xx,
         upstreamCalls,
+        hotRead,
+        logBytesPerRequest,
+        distinctRequests: Array.isArray(workload)
+          ? new Set(workload.map((w) => `${w.url} ${w.body ?? ''} ${JSON.stringify(w.headers)}`)).size
+          : 1,
         warmupSeconds: result.warmupSeconds,
-        notes,
+        notes: row.notes,
       };
-      if (row.status === 'error') {
-        row.error = `${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts of ${result.requests}`;
+      if (scenario.status === 'error') {
+        scenario.error = `${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts of ${result.requests}`;
         const exit = server.exitStatus();
-        if (exit !== null) row.error += `; ${server.name} exited (${exit}): ${server.output().slice(-1500)}`;
+        if (exit !== null)
+          scenario.error += `; ${server.name} exited (${exit}): ${server.output().slice(-1500)}`;
       }
-      this.results.rows.push(row);
+      this.results.rows.push(scenario);
       log(
-        `  ${round(result.reqPerSec, 0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms${row.error ? ` (${row.error})` : ''}`,
+        `  ${round(result.reqPerSec, 0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${scenario.cpuMsPerRequest} ms CPU/req${hotRead ? `, hot-read hits ${hotRead.hits} (${hotRead.hitRateOfAll ?? '-'} of all)` : ''}${scenario.error ? ` (${scenario.error})` : ''}`,
       );
     } catch (error) {
-      this.failRow(id, group, title, kind, error);
+      this.failRow(id, group, title, kind, settings, error);
     }
   }
 
-  private failRow(id: string, group: ScenarioGroup, title: string, server: ServerKind, error: unknown): void {
+  /** gateway_hot_read_requests_total by result, from the gateway's /metrics. */
+  private async hotReadCounts(gateway: RunningGateway): Promise<{ hits: number; misses: number }> {
+    const answer = await send({ url: `${gateway.server.url}/metrics` });
+    if (answer.status !== 200) throw new Error(`/metrics answered ${answer.status}`);
+    const value = (result: string) => {
+      const match = new RegExp(`^gateway_hot_read_requests_total\\{result="${result}"\\} (\\S+)$`, 'm').exec(
+        answer.body,
+      );
+      return match ? Number(match[1]) : 0;
+    };
+    return { hits: value('hit'), misses: value('miss') };
+  }
+
+  private failRow(
+    id: string,
+    group: ScenarioGroup,
+    title: string,
+    server: ServerKind,
+    settings: RowSettings,
+    error: unknown,
+  ): void {
     const message = errorMessage(error);
     log(`  ERROR ${title}: ${message}`);
     this.results.rows.push({
       id,
+      settings,
       group,
       title,
       server,
@@ -414,32 +725,104 @@ class Bench {
     return Object.fromEntries(Object.entries(counters.routes).map(([route, entry]) => [route, entry.total]));
   }
 
+  /**
+   * Two cold-cache stampedes on one gateway: the first thing a fresh process sees (its code not yet run:
+   * start-up), then, once the process has served the same query for a while, again after the cache was
+   * invalidated (the case a running fleet meets). The upstream calls pass a proxy that times them.
+   */
   private async stampede(): Promise<void> {
     const size = this.options.budget.stampedeSize;
-    log(`stampede: ${size} concurrent cold projects queries ...`);
-    if (!this.gateway) {
-      this.results.stampede = { status: 'error', error: this.gatewayError ?? 'no gateway', requests: size };
-      return;
+    const shape: GatewayShape = { ...PRODUCTION, responseCache: 'on' };
+    const settings = this.settingsOf(shape, 'api-key', 1);
+    const proxy = await startRecordingProxy(this.emulatorClient.url);
+    let gateway: RunningGateway | null = null;
+    const report = (s: StampedeResult) =>
+      log(
+        `  ${s.listProjectsCalls} upstream listProjects call(s); connections opened in ${s.connectionSetup?.allOpenMs} ms; answers p99 ${s.latency ? round(s.latency.p99, 1) : '-'} ms, ${s.afterUpstreamEnd ? round(s.afterUpstreamEnd.p99, 1) : '-'} ms after the upstream call's end${s.error ? `; ${s.error}` : ''}`,
+      );
+    const once = async (process: 'fresh' | 'warm'): Promise<StampedeResult> => {
+      if (!gateway) throw new Error('no gateway');
+      return {
+        settings,
+        process,
+        ...(await runStampede(
+          gateway.server,
+          this.emulatorClient,
+          proxy,
+          size,
+          this.facts.projectCount,
+          this.reader.headers,
+        )),
+      };
+    };
+    try {
+      log(`stampede: ${size} concurrent cold projects queries, the first a fresh gateway sees ...`);
+      gateway = await this.startGateway('gateway-stampede', shape, {
+        MAIA_BASE_URL: `${proxy.url}/dpc`,
+        MAIA_TOKEN_URL: `${proxy.url}/oauth/dpc/token`,
+      });
+      this.results.stampede = await once('fresh');
+      report(this.results.stampede);
+    } catch (error) {
+      this.results.stampede = {
+        settings,
+        process: 'fresh',
+        status: 'error',
+        error: errorMessage(error),
+        requests: size,
+      };
+      log(`  ERROR ${errorMessage(error)}`);
     }
     try {
-      this.results.stampede = await runStampede(
-        this.gateway,
-        this.emulatorClient,
-        size,
-        this.facts.projectCount,
-      );
       log(
-        `  ${this.results.stampede.listProjectsCalls} upstream listProjects call(s)${this.results.stampede.error ? `; ${this.results.stampede.error}` : ''}`,
+        `stampede: ${size} concurrent projects queries on a warm gateway, right after a cache invalidation ...`,
       );
+      if (!gateway) throw new Error('no gateway');
+      // Warm the process on the very query (a closed loop, as the throughput rows do), then make it cold.
+      const warm = gql(`${gateway.server.url}/graphql`, PROJECTS_QUERY, undefined, this.reader.headers);
+      await measureLoad(warm, {
+        connections: this.options.budget.connections,
+        durationSeconds: Math.max(1, Math.min(5, this.options.budget.warmupSeconds)),
+        warmupSeconds: 0,
+      });
+      const admin = this.principals?.admin;
+      if (!admin) throw new Error('no admin caller');
+      const invalidated = await send({
+        url: `${gateway.server.url}/api/v1/cache/invalidate`,
+        method: 'POST',
+        headers: { ...admin.headers },
+      });
+      if (invalidated.status !== 200)
+        throw new Error(
+          `cache invalidation answered ${invalidated.status}: ${invalidated.body.slice(0, 300)}`,
+        );
+      this.results.stampedeWarm = await once('warm');
+      report(this.results.stampedeWarm);
     } catch (error) {
-      this.results.stampede = { status: 'error', error: errorMessage(error), requests: size };
+      this.results.stampedeWarm = {
+        settings,
+        process: 'warm',
+        status: 'error',
+        error: errorMessage(error),
+        requests: size,
+      };
       log(`  ERROR ${errorMessage(error)}`);
+    } finally {
+      if (this.options.mode === 'smoke' && gateway?.server.exitStatus() === null) {
+        this.kept = gateway;
+        this.proxies.push(proxy);
+      } else {
+        await this.stopGateway(gateway);
+        await proxy.close();
+      }
     }
   }
 
-  private async passThrough(): Promise<void> {
+  private async passThrough(gateway: RunningGateway): Promise<void> {
     const { projectId, executionId } = this.facts.historyExecution;
     const token = await this.emulatorClient.bearer();
+    const url = gateway.server.url;
+    const headers = this.reader.headers;
     const direct: RequestSpec = {
       url: `${this.emulatorClient.apiBaseUrl}/v1/projects/${projectId}/pipeline-executions/${executionId}`,
       headers: { authorization: `Bearer ${token}` },
@@ -448,19 +831,26 @@ class Bench {
       [
         'passthrough.graphql-execution',
         'GraphQL pipelineExecution (uncached)',
-        gql(`${this.gatewayUrl}/graphql`, EXECUTION_QUERY, { projectId, executionId }),
+        gql(`${url}/graphql`, EXECUTION_QUERY, { projectId, executionId }, headers),
       ],
       [
         'passthrough.rest-execution',
         'REST GET pipeline-executions/{id} (uncached)',
-        { url: `${this.gatewayUrl}/api/v1/projects/${projectId}/pipeline-executions/${executionId}` },
+        {
+          url: `${url}/api/v1/projects/${projectId}/pipeline-executions/${executionId}`,
+          headers: { ...headers },
+        },
       ],
     ];
     for (const [id, title, spec] of cases) {
       log(`${title}: direct vs gateway, one request at a time ...`);
-      const result: PassThroughResult = { id, title, status: 'ok' };
+      const result: PassThroughResult = {
+        id,
+        title,
+        settings: this.settingsOf(gateway.shape, 'api-key', 1),
+        status: 'ok',
+      };
       try {
-        if (!this.gateway) throw new Error(this.gatewayError ?? 'no gateway');
         const answer = await send(spec);
         if (answer.status !== 200)
           throw new Error(`check request answered ${answer.status}: ${answer.body.slice(0, 300)}`);
@@ -499,49 +889,56 @@ class Bench {
     }
   }
 
-  private async execute(): Promise<void> {
-    const id = 'gateway.graphql-execute';
-    const title = 'gateway GraphQL executePipeline mutation';
-    if (!this.gateway) {
-      this.failRow(id, 'execute', title, 'gateway', new Error(this.gatewayError ?? 'no gateway'));
-      return;
-    }
-    const spec = gql(`${this.gateway.url}/graphql`, EXECUTE_MUTATION, {
-      input: {
-        projectId: this.facts.projectId,
-        pipelineName: this.facts.shortPipeline.name,
-        environmentName: this.facts.environmentName,
+  private async execute(gateway: RunningGateway): Promise<void> {
+    // A caller allowed to execute: the admin key.
+    const admin = this.principals?.admin;
+    if (!admin) throw new Error('no admin caller');
+    const spec = gql(
+      `${gateway.server.url}/graphql`,
+      EXECUTE_MUTATION,
+      {
+        input: {
+          projectId: this.facts.projectId,
+          pipelineName: this.facts.shortPipeline.name,
+          environmentName: this.facts.environmentName,
+        },
       },
-    });
-    await this.load(
-      id,
-      'execute',
-      title,
-      'gateway',
-      this.gateway,
-      spec,
-      `each request starts a ${this.facts.shortPipeline.scriptedMs / 1000} s run upstream (and its start-grace poller)`,
-      (data) => {
+      admin.headers,
+    );
+    await this.load({
+      id: 'gateway.graphql-execute',
+      group: 'execute',
+      title: 'gateway GraphQL executePipeline mutation',
+      kind: 'gateway',
+      server: gateway.server,
+      workload: spec,
+      settings: this.settingsOf(gateway.shape, 'api-key', 1),
+      gateway,
+      notes: `each request starts a ${this.facts.shortPipeline.scriptedMs / 1000} s run upstream (and its start-grace poller)`,
+      checkData: (data) => {
         const started = (data.executePipeline as { pipelineExecutionId?: string } | undefined)
           ?.pipelineExecutionId;
         if (!started) throw new Error('executePipeline returned no pipelineExecutionId');
       },
-    );
+    });
   }
 
-  private async subscriptions(): Promise<void> {
+  private async subscriptions(shape: GatewayShape): Promise<void> {
     let joinsPerSecond = 400;
+    const caller = this.reader;
+    const settings = this.settingsOf(shape, 'api-key', 1);
     for (const n of this.options.budget.subscriberCounts) {
       log(`subscriptions: ${n} graphql-ws subscribers to one execution ...`);
-      const reused = this.gateway;
-      let gateway: SpawnedServer | null = null;
+      const kept = this.kept && sameShape(this.kept.shape, shape) ? this.kept : null;
+      let gateway: RunningGateway | null = kept;
       let round_: SubscriptionRound;
       try {
-        gateway = reused ?? (await this.startGateway(`gateway-subscriptions-${n}`));
+        // A fresh gateway per round (but in smoke mode): its RSS before the round holds nothing earlier.
+        gateway ??= await this.startGateway(`gateway-subscriptions-${n}`, shape);
         // Warm the engine on a plain query, so the first joins do not pay for JIT and lazy module loads.
-        await send(gql(`${gateway.url}/graphql`, PROJECTS_QUERY));
+        await send(gql(`${gateway.server.url}/graphql`, PROJECTS_QUERY, undefined, caller.headers));
         round_ = await runSubscriptionRound({
-          gateway,
+          gateway: gateway.server,
           emulator: this.emulatorClient,
           facts: this.facts,
           subscribers: n,
@@ -549,6 +946,7 @@ class Bench {
           expectedJoinsPerSecond: joinsPerSecond,
           minIntervalMs: WATCH_MIN_INTERVAL_MS,
           minRunMs: this.options.mode === 'smoke' ? 2000 : 6000,
+          connectionParams: caller.connectionParams,
         });
         if (round_.connectAllMs && round_.connected) {
           joinsPerSecond = Math.max(50, (round_.connected / round_.connectAllMs) * 1000);
@@ -556,8 +954,9 @@ class Bench {
       } catch (error) {
         round_ = { subscribers: n, status: 'error', error: errorMessage(error) };
       } finally {
-        if (gateway !== reused) await gateway?.stop();
+        if (gateway !== kept) await this.stopGateway(gateway);
       }
+      round_.settings = settings;
       this.results.subscriptions.push(round_);
       log(`  ${formatDetails({ ...this.results, stampede: null, subscriptions: [round_] })}`);
     }
@@ -573,7 +972,9 @@ class Bench {
     for (const row of rows) {
       if (row.status !== 'ok' || row.reqPerSec === null) continue;
       if (limit?.reqPerSec) row.ratioToLimit = round(row.reqPerSec / limit.reqPerSec, 3);
-      const peerRow = row.id.endsWith('nested') ? peerNested : peer;
+      // The peer answers the same single queries; a mix or a mutation has no peer.
+      if (row.group === 'mix' || row.group === 'execute') continue;
+      const peerRow = row.id.includes('nested') ? peerNested : peer;
       if (peerRow?.reqPerSec) row.ratioToPeer = round(row.reqPerSec / peerRow.reqPerSec, 3);
     }
     this.results.processes = [...spawnedProcesses];
@@ -584,13 +985,33 @@ class Bench {
   }
 
   async cleanup(): Promise<void> {
-    await this.gateway?.stop().catch(() => undefined);
-    await this.emulator?.server.stop().catch(() => undefined);
+    for (const server of [...this.running]) await server.stop().catch(() => undefined);
+    this.running.clear();
+    for (const proxy of this.proxies) await proxy.close().catch(() => undefined);
+    await this.principals?.close().catch(() => undefined);
     if (this.prefixes.length) {
       await deleteRedisKeys(this.options.redisUrl, this.prefixes).catch((error: unknown) =>
         this.warn(`could not delete the benchmark's Redis keys: ${errorMessage(error)}`),
       );
     }
+  }
+}
+
+function freshDir(dir: string): string {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function sameShape(a: GatewayShape, b: GatewayShape): boolean {
+  return a.auth === b.auth && a.rateLimits === b.rateLimits && a.responseCache === b.responseCache;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }
 
@@ -645,6 +1066,7 @@ async function main(): Promise<number> {
     results.rows.some((r) => r.status === 'error') ||
     results.passThrough.some((p) => p.status === 'error') ||
     results.stampede?.status === 'error' ||
+    results.stampedeWarm?.status === 'error' ||
     results.subscriptions.some((s) => s.status === 'error');
   return broken ? 2 : 0;
 }

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, fstatSync } from 'node:fs';
 
 /**
  * Servers under test run as child processes, each pinned to its own core where the machine allows, so a
@@ -37,6 +37,46 @@ export interface SpawnOptions {
   /** The line that announces the URL; its first group is the URL. */
   listening: RegExp;
   startTimeoutMs?: number;
+  /**
+   * Send the process's stdout and stderr to this file instead of a pipe to the harness, as a deployment
+   * sends its logs to a file or a collector: the load generator then never reads a log line.
+   */
+  logFile?: string;
+}
+
+/**
+ * The Node.js that runs every server (gateway, emulator, baselines): BENCH_NODE when set (e.g. a Node 24
+ * fetched to a cache folder), else the one running the harness.
+ */
+export function serverNode(): string {
+  return process.env.BENCH_NODE || process.execPath;
+}
+
+/** `node --version` of the servers' Node.js. */
+export function serverNodeVersion(): string {
+  const node = serverNode();
+  if (node === process.execPath) return process.version;
+  const result = spawnSync(node, ['--version'], { encoding: 'utf8' });
+  if (result.status !== 0)
+    throw new Error(`BENCH_NODE=${node} does not run: ${result.stderr || result.error}`);
+  return result.stdout.trim();
+}
+
+/** The last `limit` characters of a file (empty when it cannot be read). */
+function tailOf(path: string, limit: number): string {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, limit);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    return buffer.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
 }
 
 const OUTPUT_LIMIT_CHARS = 64 * 1024;
@@ -85,27 +125,43 @@ export function rssOf(pid: number): number {
 }
 
 export async function spawnServer(options: SpawnOptions): Promise<SpawnedServer> {
-  const command = options.core === null ? process.execPath : 'taskset';
-  const args =
-    options.core === null ? options.args : ['-c', String(options.core), process.execPath, ...options.args];
+  const node = serverNode();
+  const command = options.core === null ? node : 'taskset';
+  const args = options.core === null ? options.args : ['-c', String(options.core), node, ...options.args];
+  const logFd = options.logFile ? openSync(options.logFile, 'a') : null;
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'],
   });
-  let output = '';
+  if (logFd !== null) closeSync(logFd); // the child holds its own copy
+  let piped = '';
+  const output = () => (options.logFile ? tailOf(options.logFile, OUTPUT_LIMIT_CHARS) : piped);
   const append = (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-    if (output.length > OUTPUT_LIMIT_CHARS) output = output.slice(-OUTPUT_LIMIT_CHARS);
+    piped += chunk.toString('utf8');
+    if (piped.length > OUTPUT_LIMIT_CHARS) piped = piped.slice(-OUTPUT_LIMIT_CHARS);
   };
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   const timeoutMs = options.startTimeoutMs ?? 30_000;
   const url = await new Promise<string>((resolveUrl, reject) => {
     let seen = '';
+    let watch: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
+      clearInterval(watch);
       child.kill('SIGKILL');
-      reject(new Error(`${options.name} did not start within ${timeoutMs} ms:\n${output}`));
+      reject(new Error(`${options.name} did not start within ${timeoutMs} ms:\n${output()}`));
     }, timeoutMs);
+    if (options.logFile) {
+      // The log file is looked at until the listening line shows (a condition, not a fixed wait).
+      watch = setInterval(() => {
+        const match = options.listening.exec(tailOf(options.logFile as string, OUTPUT_LIMIT_CHARS));
+        if (match) {
+          clearTimeout(timer);
+          clearInterval(watch);
+          resolveUrl(match[1].replace('localhost', '127.0.0.1'));
+        }
+      }, 50);
+    }
     const onData = (chunk: Buffer) => {
       append(chunk);
       seen += chunk.toString('utf8');
@@ -121,7 +177,8 @@ export async function spawnServer(options: SpawnOptions): Promise<SpawnedServer>
     child.stderr?.on('data', onData);
     void exited.then(() => {
       clearTimeout(timer);
-      reject(new Error(`${options.name} exited before it listened:\n${output}`));
+      clearInterval(watch);
+      reject(new Error(`${options.name} exited before it listened:\n${output()}`));
     });
   });
   // Keep draining the pipes: a full pipe would block the child's writes (and its event loop).
@@ -134,7 +191,7 @@ export async function spawnServer(options: SpawnOptions): Promise<SpawnedServer>
     url,
     pid,
     child,
-    output: () => output,
+    output,
     rssBytes: () => rssOf(pid),
     peakRssBytes: () => procStatusBytes(pid, 'VmHWM'),
     cpuTimeMs: () => cpuTimeMsOf(pid),

@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
-import { summarize, type Summary } from './stats';
+import { seededRandom, summarize, type Summary } from './stats';
 
 /** One HTTP request as a load scenario sends it, again and again. */
 export interface RequestSpec {
@@ -38,12 +38,57 @@ export interface LoadResult {
   warmupSeconds: number;
 }
 
-function runAutocannon(spec: RequestSpec, connections: number, durationSeconds: number) {
+/**
+ * A workload: one request repeated, or a mix (each request drawn at random from the list, from a seeded
+ * generator per connection, so runs are comparable and connections do not move in step).
+ */
+export type Workload = RequestSpec | RequestSpec[];
+
+let connectionSeed = 0;
+
+function mixOptions(mix: RequestSpec[]): Partial<autocannon.Options> {
+  const origin = new URL(mix[0].url).origin;
+  const prepared = mix.map((spec) => {
+    const url = new URL(spec.url);
+    if (url.origin !== origin) throw new Error(`a mix goes to one server: ${spec.url} is not on ${origin}`);
+    return {
+      method: spec.method ?? 'GET',
+      path: `${url.pathname}${url.search}`,
+      headers: spec.headers ?? {},
+      body: spec.body,
+    };
+  });
+  return {
+    url: origin,
+    requests: [
+      {
+        setupRequest: (request, context: { random?: () => number }) => {
+          context.random ??= seededRandom(++connectionSeed);
+          const next = prepared[Math.floor(context.random() * prepared.length)];
+          return {
+            ...request,
+            method: next.method,
+            path: next.path,
+            headers: { ...next.headers },
+            body: next.body ?? Buffer.alloc(0),
+          };
+        },
+      },
+    ],
+  };
+}
+
+function runAutocannon(workload: Workload, connections: number, durationSeconds: number) {
+  const shape: Partial<autocannon.Options> = Array.isArray(workload)
+    ? mixOptions(workload)
+    : {
+        url: workload.url,
+        method: workload.method ?? 'GET',
+        headers: workload.headers,
+        body: workload.body,
+      };
   return autocannon({
-    url: spec.url,
-    method: spec.method ?? 'GET',
-    headers: spec.headers,
-    body: spec.body,
+    ...(shape as autocannon.Options),
     connections,
     pipelining: 1,
     duration: durationSeconds,
@@ -52,12 +97,19 @@ function runAutocannon(spec: RequestSpec, connections: number, durationSeconds: 
   });
 }
 
+/** Load without measuring: brings a server to the state another one reached by earlier rows. */
+export async function warmUp(workload: Workload, connections: number, seconds: number): Promise<number> {
+  if (seconds <= 0) return 0;
+  const result = await runAutocannon(workload, connections, seconds);
+  return result.requests.total;
+}
+
 /**
  * Throughput and latency under a closed loop of `connections` keep-alive connections (autocannon).
  * A warm-up run first (JIT, caches, connection pools), then the measured run.
  */
 export async function measureLoad(
-  spec: RequestSpec,
+  spec: Workload,
   options: LoadOptions,
   /** Runs between the warm-up and the measured run (reset counters, read CPU time). */
   beforeMeasure?: () => Promise<void>,

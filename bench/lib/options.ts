@@ -32,7 +32,7 @@ export const budgets: Record<Mode, Budget> = {
   },
   quick: {
     connections: 50,
-    warmupSeconds: 6,
+    warmupSeconds: 5,
     durationSeconds: 3,
     pairedSamples: 300,
     pairedWarmup: 300,
@@ -59,6 +59,7 @@ export const scenarioGroups = [
   'rest',
   'graphql',
   'nested',
+  'mix',
   'passthrough',
   'execute',
   'subscriptions',
@@ -82,11 +83,12 @@ export interface BenchOptions {
 export const usage = `usage: npm run bench -- [--quick | --smoke] [--only=group,...] [--subscribers=1000,5000]
                        [--out=file.json] [--record | --no-record] [--profile] [--no-pin]
 groups: ${scenarioGroups.join(', ')}
-  --quick        under 2 minutes: short runs, 1 000 subscribers only
+  --quick        about 3 minutes on a quiet machine: short runs, 1 000 subscribers only
   --smoke        every scenario on a tiny budget (CI keeps the harness working; figures mean nothing)
   --profile      run the gateway under node --cpu-prof; profiles land in bench/results/profiles/
   --record       write the figures into bench/RESULTS.md (default in full mode)
-env: BENCH_REDIS_URL (default redis://127.0.0.1:6379)`;
+env: BENCH_REDIS_URL (default redis://127.0.0.1:6379)
+     BENCH_NODE     the node binary that runs every server (e.g. a Node 24 in a cache folder; default: this one)`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   let mode: Mode = 'full';

@@ -46,6 +46,9 @@ export function seedFacts() {
   const history = seed.history.find((h) => h.projectId === project.id) ?? seed.history[0];
   return {
     projectCount: seed.projects.length,
+    projectIds: seed.projects.map((p) => p.id),
+    /** The seed's finished runs: reading one is always an upstream call. */
+    history: seed.history.map((h) => ({ projectId: h.projectId, executionId: h.pipelineExecutionId })),
     projectId: project.id,
     environmentName: 'Dev',
     /** A short run for execute throughput (finishes in seconds, so the pollers it starts stop soon). */

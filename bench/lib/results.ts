@@ -7,8 +7,35 @@ import type { Summary } from './stats';
 export type ServerKind = 'limit' | 'peer' | 'gateway' | 'emulator';
 export type Outcome = 'ok' | 'error';
 
+/** How the server of a row was set up: every row carries it (the harness check fails a row without). */
+export interface RowSettings {
+  /** The whole-answer (hot-read) cache: off is CACHE_HOT_READ_TTL_MS=0; baselines have none. */
+  responseCache: 'on' | 'off';
+  /** The credentials the requests carried (`off`: gateway auth disabled; `none`: a baseline). */
+  auth: 'api-key' | 'api-keys+jwt' | 'off' | 'none';
+  /** Distinct callers (credentials) in the run. */
+  callers: number;
+  rateLimits: 'on' | 'off';
+  /** Gateway mode (production refuses to start without auth); `baseline` for the baselines. */
+  mode: 'production' | 'development' | 'baseline';
+  /** Where the server's logs went, at which level. */
+  logs: string;
+  metrics: 'on' | 'off';
+}
+
+/** The whole-answer cache's hits and misses over the measured run (gateway_hot_read_requests_total). */
+export interface HotReadStats {
+  hits: number;
+  misses: number;
+  /** hits / (hits + misses): of the reads it may answer. */
+  hitRate: number | null;
+  /** hits / requests of the run: of everything sent. */
+  hitRateOfAll: number | null;
+}
+
 export interface ScenarioRow {
   id: string;
+  settings: RowSettings;
   group: ScenarioGroup;
   title: string;
   server: ServerKind;
@@ -36,11 +63,17 @@ export interface ScenarioRow {
   non2xx?: number;
   /** Upstream (emulator) calls by route made during the measured run. */
   upstreamCalls?: Record<string, number>;
+  hotRead?: HotReadStats;
+  /** Bytes of log the server wrote per request of the measured run. */
+  logBytesPerRequest?: number;
+  /** Distinct requests (caller, operation, variables) the workload drew from. */
+  distinctRequests?: number;
   notes?: string;
 }
 
 export interface PassThroughResult {
   id: string;
+  settings?: RowSettings;
   title: string;
   status: Outcome;
   error?: string;
@@ -52,17 +85,35 @@ export interface PassThroughResult {
 }
 
 export interface StampedeResult {
+  settings?: RowSettings;
+  /** fresh: the first thing a new gateway process sees; warm: a running one, right after an invalidation. */
+  process?: 'fresh' | 'warm';
   status: Outcome;
   error?: string;
   requests: number;
   answeredOk?: number;
   /** Upstream listProjects calls the stampede caused. */
   listProjectsCalls?: number;
+  /** From each query sent to its answer read. */
   latency?: Summary;
   totalMs?: number;
+  /** The gateway's CPU time (user + system) from the first query sent to the last answer read. */
+  gatewayCpuMs?: number;
+  /** Of it: until the upstream call reached Maia, and after its answer was back (10 ms resolution). */
+  gatewayCpuBeforeUpstreamMs?: number;
+  gatewayCpuAfterUpstreamMs?: number;
+  /** Opening the connections beforehand (one /health/live each, all at once), measured apart. */
+  connectionSetup?: { connections: number; allOpenMs: number; firstRequest: Summary };
+  /** The upstream listProjects call, on the harness's clock from the first query sent. */
+  upstreamCall?: { startAfterMs: number; durationMs: number };
+  /** Every upstream call of the stampede (token included), in order. */
+  upstreamLog?: { call: string; startAfterMs: number; durationMs: number }[];
+  /** Each answer's arrival after the upstream call's answer reached the gateway (ms; the target's p99). */
+  afterUpstreamEnd?: Summary;
 }
 
 export interface SubscriptionRound {
+  settings?: RowSettings;
   subscribers: number;
   status: Outcome;
   error?: string;
@@ -107,18 +158,21 @@ export interface TargetCheck {
 }
 
 export interface BenchResults {
-  schemaVersion: 1;
+  schemaVersion: 2;
   mode: Mode;
   startedAt: string;
   finishedAt: string;
   durationSeconds: number;
   machine: MachineInfo;
+  /** The Node.js that ran the servers (BENCH_NODE, or the harness's own). */
+  serverNode: { path: string; version: string };
   cores: CorePlan;
   budget: Budget;
   groups: ScenarioGroup[];
   rows: ScenarioRow[];
   passThrough: PassThroughResult[];
   stampede: StampedeResult | null;
+  stampedeWarm: StampedeResult | null;
   subscriptions: SubscriptionRound[];
   targets: TargetCheck[];
   warnings: string[];

@@ -37,6 +37,34 @@ export async function startEmulatorProcess(cores: CorePlan): Promise<RunningEmul
   return { server, client: new EmulatorClient(server.url, clientId, clientSecret) };
 }
 
+/**
+ * How a gateway is set up for a row. Production-shaped: production mode, API keys and JWTs (callers from
+ * `principals`), rate limits on with budgets no caller of the run reaches, metrics on, logs at info to a
+ * file. The comparison shape for the auth cost: development mode with auth and rate limits off, the rest
+ * the same. `responseCache` is the whole-answer (hot-read) cache: off is CACHE_HOT_READ_TTL_MS=0.
+ */
+export interface GatewayShape {
+  auth: 'api-keys+jwt' | 'off';
+  rateLimits: 'on' | 'off';
+  responseCache: 'on' | 'off';
+}
+
+/** Per caller per minute, and the burst on top: more than any row sends (a refusal would fail the row). */
+export const NON_REFUSING_RATE_BUDGET = 1_000_000;
+
+export function shapeEnv(shape: GatewayShape, authEnv: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {
+    LOG_LEVEL: 'info',
+    METRICS_ENABLED: 'true',
+    RATE_LIMIT_ENABLED: shape.rateLimits === 'on' ? 'true' : 'false',
+    RATE_LIMIT_PER_MINUTE: String(NON_REFUSING_RATE_BUDGET),
+    RATE_LIMIT_BURST: String(NON_REFUSING_RATE_BUDGET),
+  };
+  if (shape.responseCache === 'off') env.CACHE_HOT_READ_TTL_MS = '0';
+  if (shape.auth === 'off') return { ...env, GATEWAY_MODE: 'development', AUTH_DISABLED: 'true' };
+  return { ...env, GATEWAY_MODE: 'production', ...authEnv };
+}
+
 export interface GatewayLaunch {
   emulator: EmulatorClient;
   cores: CorePlan;
@@ -46,12 +74,14 @@ export interface GatewayLaunch {
   profile: boolean;
   profileName?: string;
   env?: Record<string, string>;
+  /** The gateway's stdout and stderr (its JSON log lines) go to this file. */
+  logFile?: string;
 }
 
 /**
- * The gateway exactly as deployed (`node dist/main.js`), with Redis, against the emulator. Development
- * mode with client auth off (the benchmarks measure the data path; auth has its own tests), warn-level
- * logs, and limits that would otherwise refuse a load generator's thousands of subscriptions.
+ * The gateway exactly as deployed (`node dist/main.js`), with Redis, against the emulator. By default
+ * development mode with client auth off and warn-level logs; `env` (see `shapeEnv`) makes it
+ * production-shaped. The subscription limit per client is raised: one load generator opens thousands.
  */
 export async function startGatewayProcess(launch: GatewayLaunch): Promise<SpawnedServer> {
   if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: run npm run build`);
@@ -81,13 +111,14 @@ export async function startGatewayProcess(launch: GatewayLaunch): Promise<Spawne
       MAIA_TOKEN_URL: launch.emulator.tokenUrl,
       MAIA_CLIENT_ID: launch.emulator.clientId,
       MAIA_CLIENT_SECRET: launch.emulator.clientSecret,
-      AUTH_DISABLED: 'true',
+      // Auth: off by default in development mode without credentials; `shapeEnv` says it either way.
       RATE_LIMIT_ENABLED: 'false',
       WATCH_MAX_SUBSCRIPTIONS_PER_CLIENT: '1000000',
       ...launch.env,
     },
-    listening: /listening on (http:\/\/[^\s"']+)/,
+    listening: /listening on (http:\/\/[^\s"'\\]+)/,
     startTimeoutMs: 60_000,
+    logFile: launch.logFile,
   });
 }
 

@@ -35,3 +35,15 @@ export function round(value: number, digits = 2): number {
 }
 
 export const MiB = 1024 * 1024;
+
+/** A small deterministic generator (mulberry32), so two runs draw the same callers and the same mix. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -14,6 +14,44 @@ import { MiB, round, summarize } from '../lib/stats';
  */
 
 const TERMINAL = new Set(['SUCCESS', 'FAILED', 'CANCELLED', 'SKIPPED', 'FORBIDDEN']);
+const TERMINAL_IN_RAW = /"status":"(SUCCESS|FAILED|CANCELLED|SKIPPED|FORBIDDEN)"/;
+const attribute = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage') as PropertyDescriptor;
+
+function textOf(data: WebSocket.Data): string {
+  if (typeof data === 'string') return data;
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+/**
+ * A WebSocket (ws) whose messages are timestamped as they arrive, before graphql-ws parses them, and
+ * handed to graphql-ws only after the current I/O phase (setImmediate, order kept): with thousands of
+ * subscribers on one load generator, parsing one message would otherwise delay the receipt of the next,
+ * and the generator's own work would count as the gateway's fan-out.
+ */
+function timedWebSocket(onTerminal: (receivedAtMs: number) => void): typeof WebSocket {
+  class TimedWebSocket extends WebSocket {}
+  Object.defineProperty(TimedWebSocket.prototype, 'onmessage', {
+    configurable: true,
+    enumerable: true,
+    get(this: WebSocket) {
+      return (attribute.get as () => unknown).call(this);
+    },
+    set(this: WebSocket, handler: ((event: WebSocket.MessageEvent) => void) | null) {
+      const timed =
+        typeof handler === 'function'
+          ? (event: WebSocket.MessageEvent) => {
+              const receivedAtMs = Date.now();
+              if (TERMINAL_IN_RAW.test(textOf(event.data))) onTerminal(receivedAtMs);
+              setImmediate(() => handler(event));
+            }
+          : handler;
+      (attribute.set as (value: unknown) => void).call(this, timed);
+    },
+  });
+  return TimedWebSocket;
+}
 
 interface Subscriber {
   client: Client;
@@ -21,6 +59,8 @@ interface Subscriber {
   firstEventMs: number | null;
   firstStatus: string | null;
   terminalAtMs: number | null;
+  /** When the terminal event's frame arrived (before parsing). */
+  terminalReceivedAtMs: number | null;
   /** The event's `at` (leader observation) and the execution's finishedAt (the upstream change). */
   eventAt: string | null;
   finishedAt: string | null;
@@ -49,6 +89,8 @@ export interface SubscriptionRoundInput {
   expectedJoinsPerSecond: number;
   minIntervalMs: number;
   minRunMs: number;
+  /** The connection_init payload (the caller's credential). */
+  connectionParams?: Record<string, string>;
 }
 
 function describeError(error: unknown): string {
@@ -126,8 +168,12 @@ export async function runSubscriptionRound(input: SubscriptionRoundInput): Promi
     await pool(n, input.connectConcurrency, (index) => {
       const client = createClient({
         url: wsUrl,
-        webSocketImpl: WebSocket,
+        webSocketImpl: timedWebSocket((receivedAtMs) => {
+          const sub = subs[index];
+          if (sub && sub.terminalReceivedAtMs === null) sub.terminalReceivedAtMs = receivedAtMs;
+        }),
         lazy: true,
+        connectionParams: input.connectionParams,
         retryAttempts: 0,
         shouldRetry: () => false,
       });
@@ -137,6 +183,7 @@ export async function runSubscriptionRound(input: SubscriptionRoundInput): Promi
         firstEventMs: null,
         firstStatus: null,
         terminalAtMs: null,
+        terminalReceivedAtMs: null,
         eventAt: null,
         finishedAt: null,
         completed: false,
@@ -162,7 +209,7 @@ export async function runSubscriptionRound(input: SubscriptionRoundInput): Promi
                 joined();
               }
               if (TERMINAL.has(event.execution.status) && sub.terminalAtMs === null) {
-                sub.terminalAtMs = receivedAtMs;
+                sub.terminalAtMs = sub.terminalReceivedAtMs ?? receivedAtMs;
                 sub.eventAt = event.at;
                 sub.finishedAt = event.execution.finishedAt;
               }

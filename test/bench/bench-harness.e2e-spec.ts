@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Redis from 'ioredis';
-import type { BenchResults } from '../../bench/lib/results';
+import type { BenchResults, RowSettings } from '../../bench/lib/results';
 
 /**
  * Keeps `npm run bench` working: the compiled harness runs every scenario in smoke mode (a budget far too
@@ -48,6 +48,34 @@ function alive(pid: number): boolean {
 
 const finite = (value: unknown) => typeof value === 'number' && Number.isFinite(value);
 
+/** What every row must say about how it was measured (a row without them fails the check). */
+const settingsShape = {
+  responseCache: expect.stringMatching(/^(on|off)$/),
+  auth: expect.stringMatching(/^(api-key|api-keys\+jwt|off|none)$/),
+  callers: expect.any(Number),
+  rateLimits: expect.stringMatching(/^(on|off)$/),
+  mode: expect.stringMatching(/^(production|development|baseline)$/),
+  logs: expect.any(String),
+  metrics: expect.stringMatching(/^(on|off)$/),
+};
+
+function expectSettings(row: BenchResults['rows'][number]): void {
+  expect({ id: row.id, settings: row.settings }).toEqual({
+    id: row.id,
+    settings: expect.objectContaining({ ...settingsShape, ...expectedSettings(row.id) }),
+  });
+}
+
+/** The settings a row must record, by row id. */
+function expectedSettings(id: string): Partial<RowSettings> {
+  if (id.startsWith('limit.') || id.startsWith('peer.')) return { auth: 'none', mode: 'baseline' };
+  if (id === 'gateway.dashboard-mix.auth-off')
+    return { auth: 'off', rateLimits: 'off', responseCache: 'off', mode: 'development' };
+  const responseCache = id.endsWith('.cache-on') ? 'on' : 'off';
+  const auth = id.startsWith('gateway.dashboard-mix') ? 'api-keys+jwt' : 'api-key';
+  return { auth, rateLimits: 'on', responseCache, mode: 'production', logs: 'info, to a file' };
+}
+
 describe('npm run bench (smoke mode: the harness, not the figures)', () => {
   let dir: string;
   let results: BenchResults;
@@ -71,9 +99,11 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
     if (tsc.status !== 0) throw new Error(`tsc -p tsconfig.bench.json failed:\n${tsc.stdout}${tsc.stderr}`);
     resultsMdBefore = existsSync(RESULTS_MD) ? statSync(RESULTS_MD).mtimeMs : null;
     dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
-    run = await runHarness(['--smoke', `--out=${join(dir, 'latest.json')}`], 45_000);
+    // Smoke mode starts four gateways (production-shaped with the whole-answer cache off and on, auth off,
+    // the stampede's); on a busy two-core machine that alone takes tens of seconds.
+    run = await runHarness(['--smoke', `--out=${join(dir, 'latest.json')}`], 110_000);
     results = JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')) as BenchResults;
-  }, 60_000);
+  }, 130_000);
 
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -82,7 +112,7 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
   it('runs every scenario to completion and exits 0', () => {
     expect({ code: run.code, warnings: results.warnings }).toEqual({ code: 0, warnings: expect.any(Array) });
     expect(results.warnings.filter((w) => !w.startsWith('load average'))).toEqual([]);
-    expect(results.schemaVersion).toBe(1);
+    expect(results.schemaVersion).toBe(2);
     expect(results.mode).toBe('smoke');
     expect(Date.parse(results.finishedAt)).toBeGreaterThanOrEqual(Date.parse(results.startedAt));
     expect(results.machine).toEqual(
@@ -92,18 +122,39 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
         node: process.version,
       }),
     );
+    // The servers ran on BENCH_NODE when set, else on the harness's Node.js; the version is reported.
+    expect(results.serverNode).toEqual({
+      path: process.env.BENCH_NODE || process.execPath,
+      version: expect.stringMatching(/^v\d+\.\d+\.\d+$/),
+    });
+    if (!process.env.BENCH_NODE) expect(results.serverNode.version).toBe(process.version);
+    expect(run.output).toContain(`servers on Node ${results.serverNode.version}`);
   });
 
-  it('measures the baselines and the gateway side by side, with ratios to both baselines', () => {
+  it('measures the baselines and the gateway side by side, every row with its settings', () => {
+    // The check itself fails a row that lacks its settings or records other ones.
+    const sample = results.rows.find(
+      (row) => row.id === 'gateway.dashboard-mix.auth-off',
+    ) as (typeof results.rows)[number];
+    expect(() => expectSettings({ ...sample, settings: undefined as unknown as RowSettings })).toThrow();
+    expect(() =>
+      expectSettings({ ...sample, settings: { ...sample.settings, responseCache: 'on' } }),
+    ).toThrow();
     const ids = results.rows.map((row) => row.id);
     expect(ids).toEqual([
       'limit.rest-projects',
       'peer.graphql-projects',
       'peer.graphql-nested',
-      'gateway.rest-projects',
-      'gateway.graphql-projects',
-      'gateway.graphql-nested',
+      'gateway.rest-projects.cache-off',
+      'gateway.graphql-projects.cache-off',
+      'gateway.graphql-nested.cache-off',
+      'gateway.dashboard-mix.cache-off',
+      'gateway.dashboard-mix.auth-off',
       'gateway.graphql-execute',
+      'gateway.rest-projects.cache-on',
+      'gateway.graphql-projects.cache-on',
+      'gateway.graphql-nested.cache-on',
+      'gateway.dashboard-mix.cache-on',
     ]);
     for (const row of results.rows) {
       expect({ id: row.id, status: row.status, error: row.error }).toEqual({
@@ -111,23 +162,34 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
         status: 'ok',
         error: undefined,
       });
+      expectSettings(row);
       expect(row.reqPerSec).toBeGreaterThan(0);
-      for (const value of [
-        row.p50Ms,
-        row.p99Ms,
-        row.rssMb,
-        row.cpuMsPerRequest,
-        row.ratioToLimit,
-        row.ratioToPeer,
-      ]) {
+      for (const value of [row.p50Ms, row.p99Ms, row.rssMb, row.cpuMsPerRequest, row.ratioToLimit]) {
         expect(finite(value)).toBe(true);
       }
+      // Single reads have a peer; the mix and the mutation have none.
+      const hasPeer = !row.id.includes('dashboard-mix') && row.id !== 'gateway.graphql-execute';
+      expect({ id: row.id, peer: finite(row.ratioToPeer) }).toEqual({ id: row.id, peer: hasPeer });
     }
     const limit = results.rows[0];
     expect(limit.ratioToLimit).toBe(1);
-    // Cached reads were warmed first: the measured run barely touches Maia.
-    const rest = results.rows.find((row) => row.id === 'gateway.rest-projects');
+    // Production-shaped: 200 API-key callers and JWT callers in the mix, one caller for single reads.
+    const mix = results.rows.find((row) => row.id === 'gateway.dashboard-mix.cache-on');
+    expect(mix?.settings.callers).toBeGreaterThanOrEqual(200);
+    expect(mix?.distinctRequests).toBeGreaterThan(mix?.settings.callers ?? 0);
+    // The whole-answer cache: counted from /metrics; with it off nothing is served from it.
+    for (const row of results.rows.filter((r) => r.id.startsWith('gateway.') && r.group !== 'execute')) {
+      expect({ id: row.id, hits: finite(row.hotRead?.hits) }).toEqual({ id: row.id, hits: true });
+      if (row.settings.responseCache === 'off')
+        expect({ id: row.id, hits: row.hotRead?.hits }).toEqual({ id: row.id, hits: 0 });
+    }
+    const cachedRest = results.rows.find((row) => row.id === 'gateway.rest-projects.cache-on');
+    expect(cachedRest?.hotRead?.hits).toBeGreaterThan(0);
+    // Cached lookups were warmed first: the measured run barely touches Maia.
+    const rest = results.rows.find((row) => row.id === 'gateway.rest-projects.cache-off');
     expect(rest?.upstreamCalls?.listProjects ?? 0).toBeLessThanOrEqual(1);
+    // Logs at info went to a file: every request wrote its line there.
+    expect(rest?.logBytesPerRequest).toBeGreaterThan(50);
   });
 
   it('compares uncached pass-through with calling the emulator directly', () => {
@@ -142,15 +204,26 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
     }
   });
 
-  it('counts the upstream calls of the cold stampede and follows every subscriber to the terminal status', () => {
-    expect(results.stampede).toEqual(
-      expect.objectContaining({
-        status: 'ok',
-        requests: results.budget.stampedeSize,
-        answeredOk: results.budget.stampedeSize,
-      }),
-    );
-    expect(results.stampede?.listProjectsCalls).toEqual(expect.any(Number));
+  it('counts the upstream calls of the cold stampedes, times their answers against the call, and follows every subscriber to the terminal status', () => {
+    for (const [stampede, process] of [
+      [results.stampede, 'fresh'],
+      [results.stampedeWarm, 'warm'],
+    ] as const) {
+      expect(stampede).toEqual(
+        expect.objectContaining({
+          process,
+          status: 'ok',
+          requests: results.budget.stampedeSize,
+          answeredOk: results.budget.stampedeSize,
+          settings: expect.objectContaining(settingsShape),
+        }),
+      );
+      expect(stampede?.listProjectsCalls).toEqual(expect.any(Number));
+      // Connections were opened beforehand (measured apart), then the queries waited for Maia's answer.
+      expect(stampede?.connectionSetup?.connections).toBe(results.budget.stampedeSize);
+      expect(stampede?.afterUpstreamEnd?.count).toBe(results.budget.stampedeSize);
+      expect(stampede?.upstreamLog?.some((call) => call.call.startsWith('GET /dpc/v1/projects'))).toBe(true);
+    }
     expect(results.subscriptions).toHaveLength(1);
     const [round] = results.subscriptions;
     const n = results.budget.subscriberCounts[0];
@@ -165,6 +238,7 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
       }),
     );
     expect(round.fanOut?.count).toBe(n);
+    expect(round.settings).toEqual(expect.objectContaining(settingsShape));
     expect(round.statusCalls).toEqual(expect.any(Number));
   });
 
@@ -172,13 +246,19 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
     const ids = results.targets.map((t) => t.id);
     expect(ids).toEqual(
       expect.arrayContaining([
-        'rest-cached-read',
-        'graphql-cached-read',
+        'graphql-lookup-read',
+        'graphql-nested-read',
+        'rest-lookup-read',
+        'dashboard-mix-auth-cost',
         'passthrough.graphql-execution-added-p50',
         'passthrough.rest-execution-added-p50',
+        'stampede-fresh',
+        'stampede-fresh-after-upstream-p99',
+        'stampede-warm',
+        'stampede-warm-after-upstream-p99',
+        'execute-cpu',
         'subscribers-rss',
         'subscribers-fanout-p99',
-        'stampede',
       ]),
     );
     for (const target of results.targets) {
@@ -186,7 +266,7 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
       expect(run.output).toContain(`${target.pass ? 'PASS' : 'MISS'}  ${target.description}`);
     }
     expect(run.output).toMatch(
-      /scenario\s+req\/s\s+p50 ms\s+p99 ms\s+RSS MB\s+CPU ms\/req\s+x limit\s+x peer/,
+      /scenario\s+cache\s+auth\s+callers\s+hits\s+req\/s\s+p50 ms\s+p99 ms\s+RSS MB\s+CPU ms\/req\s+x limit\s+x peer/,
     );
   });
 

@@ -1,0 +1,100 @@
+import type { RequestSpec } from './http-load';
+import type { Caller } from './principals';
+import { graphqlBody } from './queries';
+import type { SeedFacts } from './repo';
+
+/**
+ * What many dashboards ask at once: each caller reads what its rights show it (the project list, one
+ * project with its environments and pipelines, a project's recent executions, one execution), on both
+ * faces, with its own credential. Lookups (projects, environments, pipelines) are cached by the gateway;
+ * executions are always read from Maia.
+ */
+
+export const DASHBOARD_PROJECTS_QUERY =
+  'query DashboardProjects($size: Int!) { projects(size: $size) { total results { id name description } } }';
+
+export const DASHBOARD_PROJECT_QUERY =
+  'query DashboardProject($id: ID!) { project(id: $id) { id name environments { total results { name ' +
+  'defaultAgent { id name } publishedPipelines { total results { name publishedTime } } } } } }';
+
+export const DASHBOARD_EXECUTIONS_QUERY =
+  'query DashboardExecutions($projectId: ID!, $first: Int!) { pipelineExecutions(first: $first, ' +
+  'filter: { projectId: $projectId }) { nodes { id pipelineName environmentName status startedAt finishedAt } ' +
+  'pageInfo { hasNextPage endCursor } } }';
+
+export const DASHBOARD_EXECUTION_QUERY =
+  'query DashboardExecution($projectId: ID!, $executionId: ID!) { pipelineExecution(projectId: $projectId, ' +
+  'executionId: $executionId) { id pipelineName environmentName status startedAt finishedAt message } }';
+
+export type MixKind =
+  'projects' | 'project' | 'executions' | 'execution' | 'rest-projects' | 'rest-environments';
+
+export interface MixRequest extends RequestSpec {
+  kind: MixKind;
+  caller: string;
+}
+
+/** How often each kind appears in the mix (a dashboard page loads several of them). */
+const WEIGHTS: Record<MixKind, number> = {
+  projects: 4,
+  project: 6,
+  executions: 5,
+  execution: 3,
+  'rest-projects': 1,
+  'rest-environments': 1,
+};
+
+function visible(caller: Caller, facts: SeedFacts): string[] {
+  return caller.projects === '*' ? facts.projectIds : caller.projects;
+}
+
+/**
+ * Every caller's requests, each kind repeated by its weight; the load generator draws from the list at
+ * random. `baseUrl` is the gateway's.
+ */
+export function dashboardMix(baseUrl: string, callers: Caller[], facts: SeedFacts): MixRequest[] {
+  const mix: MixRequest[] = [];
+  const add = (caller: Caller, kind: MixKind, spec: RequestSpec) => {
+    for (let i = 0; i < WEIGHTS[kind]; i++) mix.push({ ...spec, kind, caller: caller.name });
+  };
+  const gql = (caller: Caller, query: string, variables: Record<string, unknown>): RequestSpec => ({
+    url: `${baseUrl}/graphql`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...caller.headers },
+    body: graphqlBody(query, variables),
+  });
+  for (const caller of callers) {
+    const projects = visible(caller, facts);
+    // Two page sizes: two dashboards that list projects differently.
+    add(
+      caller,
+      'projects',
+      gql(caller, DASHBOARD_PROJECTS_QUERY, { size: caller.name.length % 2 ? 25 : 10 }),
+    );
+    add(caller, 'rest-projects', { url: `${baseUrl}/api/v1/projects`, headers: { ...caller.headers } });
+    for (const id of projects) {
+      add(caller, 'project', gql(caller, DASHBOARD_PROJECT_QUERY, { id }));
+      add(caller, 'executions', gql(caller, DASHBOARD_EXECUTIONS_QUERY, { projectId: id, first: 10 }));
+      add(caller, 'rest-environments', {
+        url: `${baseUrl}/api/v1/projects/${id}/environments`,
+        headers: { ...caller.headers },
+      });
+    }
+    for (const run of facts.history.filter((h) => projects.includes(h.projectId))) {
+      add(caller, 'execution', gql(caller, DASHBOARD_EXECUTION_QUERY, run));
+    }
+  }
+  return mix;
+}
+
+/** One request of each kind and credential type, for the check before the load (2xx, data, no errors). */
+export function mixSample(mix: MixRequest[], callers: Caller[]): MixRequest[] {
+  const kindOf = new Map(callers.map((c) => [c.name, c.kind]));
+  const seen = new Set<string>();
+  return mix.filter((request) => {
+    const key = `${request.kind}:${kindOf.get(request.caller)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
