@@ -154,6 +154,13 @@ const OPS: Op[] = [
     '{ projects(page: 0, size: 100) { total results { id name description } } }',
   ),
   gqlOp(
+    'viewer (the caller itself)',
+    'Query.viewer',
+    'read',
+    'list',
+    '{ viewer { name kind scopes allProjects projectIds } }',
+  ),
+  gqlOp(
     'project by id, with environments, pipelines and run histories',
     'Query.project',
     'read',
