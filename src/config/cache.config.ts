@@ -16,6 +16,7 @@ const schema = z.object({
   IDEMPOTENCY_WAIT_MS: envInt(20_000, 0, 300_000),
   IDEMPOTENCY_PENDING_TTL_MS: envInt(60_000, 1_000, 3_600_000),
   IDEMPOTENCY_L1_MAX_ENTRIES: envInt(10_000, 0, 1_000_000),
+  EXECUTION_LAUNCH_TTL_MS: envInt(30 * 86_400_000, 1_000, 366 * 86_400_000),
 });
 
 export function cacheConfig(env: Env) {
@@ -59,6 +60,11 @@ export function cacheConfig(env: Env) {
       /** Finished records also kept in process, so a replica still replays them while Redis is away. */
       l1MaxEntries: v.IDEMPOTENCY_L1_MAX_ENTRIES,
     },
+    /**
+     * How long the gateway keeps each launch's parameters (for `launch` and re-runs) and which project each
+     * execution id it handed out belongs to (for `node(id:)`).
+     */
+    executionLaunchTtlMs: v.EXECUTION_LAUNCH_TTL_MS,
   };
 }
 export type CacheConfig = ReturnType<typeof cacheConfig>;

@@ -1,7 +1,9 @@
-import type { ExecutionDto, StepDto, StepResultDto } from './dto/execution-rest.dto';
+import type { ExecutionDto, LaunchDto, StepDto, StepResultDto } from './dto/execution-rest.dto';
+import type { ExecutionLaunch } from './execution-launch.store';
 import { isTerminalStatus, type MaiaExecution, type MaiaStep } from '../maia/maia.types';
 import {
   type PipelineExecution,
+  type PipelineLaunch,
   type PipelineExecutionStatus,
   type PipelineExecutionStep,
   type PipelineExecutionTrigger,
@@ -95,5 +97,37 @@ export function toStepDto(step: MaiaStep): StepDto {
     ...(step.childPipeline !== undefined && step.childPipeline !== null
       ? { childPipeline: step.childPipeline }
       : {}),
+  };
+}
+
+/** The GraphQL model of a recorded launch: variables as name/value lists, as executePipeline takes them. */
+export function toPipelineLaunch(launch: ExecutionLaunch): PipelineLaunch {
+  return {
+    pipelineName: launch.pipelineName,
+    environmentName: launch.environmentName,
+    versionName: launch.versionName ?? null,
+    agentId: launch.agentId ?? null,
+    executionTag: launch.executionTag ?? null,
+    scalarVariables: Object.entries(launch.scalarVariables ?? {}).map(([name, value]) => ({ name, value })),
+    gridVariables: Object.entries(launch.gridVariables ?? {}).map(([name, rows]) => ({ name, rows })),
+    launchedAt: launch.launchedAt,
+    rerunOf: launch.rerunOf ?? null,
+  };
+}
+
+/** The REST body of a recorded launch: Maia's execute body (variables as objects) and when it was sent. */
+export function toLaunchDto(executionId: string, launch: ExecutionLaunch): LaunchDto {
+  return {
+    pipelineExecutionId: executionId,
+    projectId: launch.projectId,
+    pipelineName: launch.pipelineName,
+    environmentName: launch.environmentName,
+    ...(launch.versionName !== undefined ? { versionName: launch.versionName } : {}),
+    ...(launch.agentId !== undefined ? { agentId: launch.agentId } : {}),
+    ...(launch.executionTag !== undefined ? { executionTag: launch.executionTag } : {}),
+    scalarVariables: launch.scalarVariables ?? {},
+    gridVariables: launch.gridVariables ?? {},
+    launchedAt: launch.launchedAt,
+    ...(launch.rerunOf !== undefined ? { rerunOf: launch.rerunOf } : {}),
   };
 }

@@ -5,6 +5,8 @@ import {
   EnvironmentExecutionsResolver,
   PublishedPipelineExecutionsResolver,
 } from './execution-history.resolver';
+import { ExecutionLaunchController } from './execution-launch.controller';
+import { ExecutionLaunchStore } from './execution-launch.store';
 import { ExecutionTagsStore } from './execution-tags.store';
 import { ExecutionsController, ProjectExecutionsController } from './executions.controller';
 import {
@@ -20,6 +22,7 @@ import { ExecutionsService } from './executions.service';
   providers: [
     ExecutionsService,
     ExecutionTagsStore,
+    ExecutionLaunchStore,
     ExecutionsResolver,
     ExecutePipelinePayloadResolver,
     CancelPipelineExecutionPayloadResolver,
@@ -27,7 +30,7 @@ import { ExecutionsService } from './executions.service';
     PublishedPipelineExecutionsResolver,
     EnvironmentExecutionsResolver,
   ],
-  controllers: [ProjectExecutionsController, ExecutionsController],
+  controllers: [ProjectExecutionsController, ExecutionsController, ExecutionLaunchController],
   exports: [ExecutionsService],
 })
 export class ExecutionsModule {}

@@ -14,8 +14,9 @@ import {
   ExecutePipelineInput,
   PipelineExecutionArgs,
   PipelineExecutionsArgs,
+  RerunPipelineExecutionInput,
 } from './dto/execution.inputs';
-import { toPipelineExecution, toPipelineExecutionStep } from './execution.mapper';
+import { toPipelineExecution, toPipelineExecutionStep, toPipelineLaunch } from './execution.mapper';
 import {
   ExecutionsService,
   resolveWindow,
@@ -29,6 +30,7 @@ import {
   PipelineExecution,
   PipelineExecutionConnection,
   PipelineExecutionStepPage,
+  PipelineLaunch,
 } from './models/pipeline-execution.model';
 
 export function toConnection(page: ExecutionConnectionPage): PipelineExecutionConnection {
@@ -114,6 +116,18 @@ export class ExecutionsResolver {
     return { ...outcome, projectId };
   }
 
+  @Mutation(() => ExecutePipelinePayload, {
+    description:
+      'Starts again what a run launched through this gateway (same pipeline, environment, version, runner, variables and tag; see PipelineExecution.launch), as executePipeline does: asynchronous, idempotent with idempotencyKey. A run whose launch the gateway did not record answers LAUNCH_UNKNOWN.',
+  })
+  @RequireScope('execute')
+  async rerunPipelineExecution(
+    @Args('input') { projectId, executionId, idempotencyKey }: RerunPipelineExecutionInput,
+  ): Promise<ExecutePipelinePayload> {
+    const outcome = await this.executions.rerun(projectId, executionId, idempotencyKey);
+    return { ...outcome, projectId };
+  }
+
   @Mutation(() => CancelPipelineExecutionPayload, {
     description:
       'Cancels a running execution (gracefully unless force). A finished one answers ALREADY_FINISHED.',
@@ -138,6 +152,17 @@ export class ExecutionsResolver {
       await this.executions.steps(execution.projectId, execution.id, page, size),
       toPipelineExecutionStep,
     );
+  }
+
+  @ResolveField(() => PipelineLaunch, {
+    nullable: true,
+    description:
+      'What the gateway sent Maia to start this run (version, runner, variables, tag), kept for EXECUTION_LAUNCH_TTL_MS; null when the gateway did not start it (or no longer knows). rerunPipelineExecution starts the same again.',
+  })
+  @RequireScope('read')
+  async launch(@Parent() execution: PipelineExecution): Promise<PipelineLaunch | null> {
+    const launch = await this.executions.launchOf(execution.projectId, execution.id);
+    return launch ? toPipelineLaunch(launch) : null;
   }
 
   @ResolveField(() => Project, { description: 'The project this execution belongs to.' })

@@ -2,6 +2,7 @@ import { ErrorCode, GatewayError } from '../common/errors';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
 import type { ExecutionListFilter, ExecutionListPage, MaiaApi, MaiaExecution } from '../maia/maia.types';
 import { decodeCursor, filterHash } from './execution-cursor';
+import type { ExecutionLaunchStore } from './execution-launch.store';
 import type { ExecutionTagsStore } from './execution-tags.store';
 import type { ExecutionWatchPort } from './execution-watch.port';
 import { DEFAULT_EXECUTION_WINDOW_MS, ExecutionsService, variablesFromLists } from './executions.service';
@@ -43,6 +44,13 @@ const noTags = {
   lookup: async () => undefined,
   remember: async () => undefined,
 } as unknown as ExecutionTagsStore;
+/** The launch records: nothing recorded, nothing remembered. */
+const noLaunches = {
+  rememberLaunch: async () => undefined,
+  rememberProjects: async () => undefined,
+  launchOf: async () => undefined,
+  projectOf: async () => undefined,
+} as unknown as ExecutionLaunchStore;
 /** The live-status watcher: told about starts and cancels, nothing else. */
 const watch = {
   notifyStarted: () => undefined,
@@ -68,6 +76,7 @@ describe('ExecutionsService.list (REST)', () => {
       strictMaia(pagedList([run('a')], seen)),
       noIdempotency,
       noTags,
+      noLaunches,
       watch,
     );
     await service.list({ limit: 5 });
@@ -76,7 +85,7 @@ describe('ExecutionsService.list (REST)', () => {
   });
 
   it('refuses a window that ends before it starts, before any call', async () => {
-    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags, watch);
+    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags, noLaunches, watch);
     expect(() =>
       service.list({ startedAfter: '2026-02-01T00:00:00Z', startedBefore: '2026-01-01T00:00:00Z' }),
     ).toThrow(GatewayError);
@@ -89,7 +98,13 @@ describe('ExecutionsService.connection', () => {
 
   it('walks every execution once with endCursor, sending the default 7-day window on every page', async () => {
     const seen: ExecutionListFilter[] = [];
-    const service = new ExecutionsService(strictMaia(pagedList(all, seen)), noIdempotency, noTags, watch);
+    const service = new ExecutionsService(
+      strictMaia(pagedList(all, seen)),
+      noIdempotency,
+      noTags,
+      noLaunches,
+      watch,
+    );
     const nowMs = Date.parse('2026-03-10T00:00:00Z');
     const collected: string[] = [];
     let after: string | undefined;
@@ -108,7 +123,13 @@ describe('ExecutionsService.connection', () => {
 
   it('continues right after an edge in the middle of a page, refetching that page as it was', async () => {
     const seen: ExecutionListFilter[] = [];
-    const service = new ExecutionsService(strictMaia(pagedList(all, seen)), noIdempotency, noTags, watch);
+    const service = new ExecutionsService(
+      strictMaia(pagedList(all, seen)),
+      noIdempotency,
+      noTags,
+      noLaunches,
+      watch,
+    );
     const first = await service.connection({}, 3, undefined);
     const next = await service.connection({}, 5, first.edges[0].cursor);
     // The rest of the first page only (Relay's `first` is a maximum), then onwards from its end.
@@ -121,7 +142,13 @@ describe('ExecutionsService.connection', () => {
   });
 
   it('refuses a cursor with another filter, or a forged one', async () => {
-    const service = new ExecutionsService(strictMaia(pagedList(all, [])), noIdempotency, noTags, watch);
+    const service = new ExecutionsService(
+      strictMaia(pagedList(all, [])),
+      noIdempotency,
+      noTags,
+      noLaunches,
+      watch,
+    );
     const page = await service.connection({ status: ['RUNNING', 'FAILED'] }, 2, undefined);
     // The same statuses in another order are the same filter.
     await expect(
@@ -139,7 +166,7 @@ describe('ExecutionsService.connection', () => {
   });
 
   it('refuses a window that ends before it starts, without calling Maia', async () => {
-    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags, watch);
+    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags, noLaunches, watch);
     await expect(
       service.connection(
         { startedAfter: '2026-02-01T00:00:00.000Z', startedBefore: '2026-01-01T00:00:00.000Z' },
@@ -162,6 +189,7 @@ describe('ExecutionsService.cancel', () => {
       }),
       noIdempotency,
       noTags,
+      noLaunches,
       watch,
     );
     await expect(service.cancel(PROJECT, id, false)).rejects.toMatchObject({
@@ -178,6 +206,7 @@ describe('ExecutionsService.cancel', () => {
       }),
       noIdempotency,
       noTags,
+      noLaunches,
       watch,
     );
     await expect(service.cancel(PROJECT, id, false)).rejects.toBe(conflict);
@@ -190,6 +219,7 @@ describe('ExecutionsService.execute', () => {
       strictMaia({ executePipeline: async () => Promise.reject(new GatewayError(ErrorCode.CONFLICT, 'x')) }),
       noIdempotency,
       noTags,
+      noLaunches,
       watch,
     );
     await expect(
@@ -201,7 +231,7 @@ describe('ExecutionsService.execute', () => {
   });
 
   it('refuses variables that are not strings before calling Maia', async () => {
-    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags, watch);
+    const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags, noLaunches, watch);
     await expect(
       service.execute(PROJECT, {
         pipelineName: 'p',

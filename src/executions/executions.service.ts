@@ -24,6 +24,7 @@ import {
   type ExecutionCursor,
   type UserFilter,
 } from './execution-cursor';
+import { ExecutionLaunchStore, type ExecutionLaunch } from './execution-launch.store';
 import { ExecutionTagsStore } from './execution-tags.store';
 import { ExecutionWatchPort } from './execution-watch.port';
 
@@ -52,6 +53,29 @@ export interface ExecuteOutcome {
   replayed: boolean;
 }
 
+/** Most projects `locate` reads an execution in before it gives up (each is one Maia call). */
+export const MAX_LOCATE_PROBES = 20;
+
+/** Maia calls a lookup may still make: one budget per GraphQL `node`/`nodes` call, shared by its ids. */
+export class ProbeBudget {
+  constructor(private remaining: number = MAX_LOCATE_PROBES) {}
+
+  take(): boolean {
+    if (this.remaining <= 0) return false;
+    this.remaining -= 1;
+    return true;
+  }
+}
+
+/** A run whose launch the gateway did not record (or no longer has): it cannot be run again. */
+export function launchUnknown(executionId: string): GatewayError {
+  return new GatewayError(
+    ErrorCode.LAUNCH_UNKNOWN,
+    'The gateway has no record of how this execution was launched, so it cannot run it again',
+    { executionId },
+  );
+}
+
 /**
  * Executions: launching (idempotent when asked), reading, cancelling and listing. Executions are never
  * cached: every read goes to Maia.
@@ -62,11 +86,12 @@ export class ExecutionsService {
     @Inject(MAIA_API) private readonly maia: MaiaApi,
     private readonly idempotency: IdempotencyService,
     private readonly tags: ExecutionTagsStore,
+    private readonly launches: ExecutionLaunchStore,
     private readonly watch: ExecutionWatchPort,
   ) {}
 
-  get(projectId: string, executionId: string): Promise<MaiaExecution> {
-    return this.maia.getExecution(projectId, executionId);
+  async get(projectId: string, executionId: string): Promise<MaiaExecution> {
+    return this.handedOut(await this.maia.getExecution(projectId, executionId));
   }
 
   /** The light poll (Maia's status route; the client falls back to the details when it is not understood). */
@@ -88,25 +113,94 @@ export class ExecutionsService {
     idempotencyKey?: string,
   ): Promise<ExecuteOutcome> {
     checkVariables(request);
-    if (idempotencyKey === undefined) {
-      return { pipelineExecutionId: await this.launch(projectId, request), replayed: false };
+    return this.once('executePipeline', idempotencyKey, { projectId, ...request }, () =>
+      this.launch(projectId, request),
+    );
+  }
+
+  /**
+   * Starts again what an earlier run launched (same pipeline, environment, version, runner, variables and
+   * tag), by the same path as `execute`: idempotent with a key, reconciled, watched, itself recorded. A run
+   * the gateway did not launch (or whose record expired, or of another project) is LAUNCH_UNKNOWN.
+   */
+  async rerun(projectId: string, executionId: string, idempotencyKey?: string): Promise<ExecuteOutcome> {
+    // The fingerprint is the run to repeat: the same key for another run is IDEMPOTENCY_KEY_REUSED, and a
+    // replay does not depend on the launch record still being there.
+    return this.once('rerunPipelineExecution', idempotencyKey, { projectId, executionId }, async () => {
+      const launch = await this.launchOf(projectId, executionId);
+      if (!launch) throw launchUnknown(executionId);
+      const request = requestOf(launch);
+      checkVariables(request);
+      return this.launch(projectId, request, executionId);
+    });
+  }
+
+  /** The launch of a run of `projectId`, when the gateway recorded it. */
+  async launchOf(projectId: string, executionId: string): Promise<ExecutionLaunch | undefined> {
+    const launch = await this.launches.launchOf(executionId);
+    // A record of another project is none: the caller was checked against `projectId` only.
+    return launch && launch.projectId.toLowerCase() === projectId.toLowerCase() ? launch : undefined;
+  }
+
+  /**
+   * Reads an execution known only by its id, among the projects `visibleProjectIds` (the caller's): the
+   * project the gateway recorded when it handed the id out, else one Maia call per visible project while
+   * `budget` lasts. Undefined when not found (or only in a project the caller may not see).
+   */
+  async locate(
+    executionId: string,
+    visibleProjectIds: readonly string[],
+    budget: ProbeBudget,
+  ): Promise<MaiaExecution | undefined> {
+    const visible = new Set(visibleProjectIds.map((id) => id.toLowerCase()));
+    const recorded = await this.launches.projectOf(executionId);
+    const candidates = recorded !== undefined ? [recorded] : [...visibleProjectIds];
+    for (const projectId of candidates) {
+      if (!visible.has(projectId.toLowerCase())) return undefined;
+      if (recorded === undefined && !budget.take()) return undefined;
+      try {
+        return await this.get(projectId, executionId);
+      } catch (error) {
+        if (!GatewayError.is(error, ErrorCode.NOT_FOUND)) throw error;
+      }
     }
+    return undefined;
+  }
+
+  /** `work` once per (operation, caller, key) when a key is given; every time otherwise. */
+  private async once(
+    operation: string,
+    idempotencyKey: string | undefined,
+    request: object,
+    work: () => Promise<string>,
+  ): Promise<ExecuteOutcome> {
+    if (idempotencyKey === undefined) return { pipelineExecutionId: await work(), replayed: false };
     // Keys are per caller: two clients may pick the same key without colliding.
-    const scope = `executePipeline:${RequestContext.current()?.principal?.id ?? 'anonymous'}`;
+    const scope = `${operation}:${RequestContext.current()?.principal?.id ?? 'anonymous'}`;
     const { value, replayed } = await this.idempotency.run(
       scope,
       idempotencyKey,
-      fingerprintOf({ projectId, ...request }),
-      async () => ({ pipelineExecutionId: await this.launch(projectId, request) }),
+      fingerprintOf(request),
+      async () => ({ pipelineExecutionId: await work() }),
     );
     return { pipelineExecutionId: value.pipelineExecutionId, replayed };
   }
 
-  private async launch(projectId: string, request: ExecutePipelineRequest): Promise<string> {
+  private async launch(
+    projectId: string,
+    request: ExecutePipelineRequest,
+    rerunOf?: string,
+  ): Promise<string> {
     try {
       const { pipelineExecutionId } = await this.maia.executePipeline(projectId, request);
       // Live status watches the run from its first second, subscribers or not.
       this.watch.notifyStarted(projectId, pipelineExecutionId);
+      await this.launches.rememberLaunch(pipelineExecutionId, {
+        projectId,
+        ...request,
+        launchedAt: new Date().toISOString(),
+        ...(rerunOf !== undefined ? { rerunOf } : {}),
+      });
       if (request.executionTag !== undefined) {
         await this.tags.remember(
           projectId,
@@ -122,6 +216,15 @@ export class ExecutionsService {
       }
       throw error;
     }
+  }
+
+  /** Notes the project of executions handed out to a client (for `node(id:)`); never fails the read. */
+  private handedOut<T extends MaiaExecution | readonly MaiaExecution[]>(executions: T): T {
+    const list: readonly MaiaExecution[] = Array.isArray(executions)
+      ? (executions as readonly MaiaExecution[])
+      : [executions as MaiaExecution];
+    void this.launches.rememberProjects(list).catch(() => undefined);
+    return executions;
   }
 
   /** A 409 on a tagged launch: say which tag, and which run holds it when the gateway started that run. */
@@ -185,8 +288,11 @@ export class ExecutionsService {
    * asked for none, as a Maia client expects from Maia itself.
    */
   list(filter: ExecutionListFilter): Promise<ExecutionListPage> {
-    checkWindowOrder(filter);
-    return this.maia.listExecutions(filter);
+    checkWindowOrder(filter); // throws before any call
+    return this.maia.listExecutions(filter).then((page) => {
+      this.handedOut(page.results);
+      return page;
+    });
   }
 
   /** A Relay page over Maia's token paging (GraphQL). */
@@ -220,7 +326,7 @@ export class ExecutionsService {
       limit: position.pageSize,
       paginationToken: position.pageToken,
     });
-    const taken = page.results.slice(position.offset, position.offset + first);
+    const taken = this.handedOut(page.results.slice(position.offset, position.offset + first));
     const edges = taken.map((node, index) => {
       const offset = position.offset + index + 1;
       const atPageEnd = offset >= page.results.length;
@@ -271,6 +377,30 @@ function checkWindowOrder({
   ) {
     throw new GatewayError(ErrorCode.BAD_USER_INPUT, 'startedAfter must not be later than startedBefore');
   }
+}
+
+/** The execute request a recorded launch repeats: every parameter it sent, nothing else. */
+function requestOf(launch: ExecutionLaunch): ExecutePipelineRequest {
+  const {
+    pipelineName,
+    environmentName,
+    versionName,
+    agentId,
+    executionTag,
+    scalarVariables,
+    gridVariables,
+  } = launch;
+  return Object.fromEntries(
+    Object.entries({
+      pipelineName,
+      environmentName,
+      versionName,
+      agentId,
+      executionTag,
+      scalarVariables,
+      gridVariables,
+    }).filter(([, value]) => value !== undefined),
+  ) as unknown as ExecutePipelineRequest;
 }
 
 /** Variables arrive as objects on REST and as lists on GraphQL; both end here as Maia's objects. */

@@ -134,6 +134,19 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     return reply === 'OK';
   }
 
+  /**
+   * Sets several keys, each expiring after `ttlMs`, in one round trip (a pipeline, not a transaction: each
+   * write stands alone). On a cluster, keys built with `key()` share one slot.
+   */
+  async setMany(entries: readonly { key: string; value: string }[], ttlMs: number): Promise<void> {
+    if (entries.length === 0) return;
+    const pipeline = this.commands().pipeline();
+    for (const { key, value } of entries) pipeline.set(key, value, 'PX', Math.ceil(ttlMs));
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error)?.[0];
+    if (failed) throw failed;
+  }
+
   /** Deletes keys one command each (keys of several slots are fine). Returns how many existed. */
   async delete(...keys: string[]): Promise<number> {
     const client = this.commands();

@@ -231,7 +231,16 @@ describe('/api/docs-json', () => {
       'cancelPipelineExecution 409 ALREADY_FINISHED',
       'cancelPipelineExecutionViaDpcPath 409 ALREADY_FINISHED',
     ]);
-    expect(outcomes.filter((o) => !cancels.includes(o) && !/ 20[01]$/.test(o))).toEqual([]);
+    // The example run is from the seeded history, not launched through the gateway: the launch extensions
+    // answer LAUNCH_UNKNOWN, as their descriptions say (a run started with executePipeline works).
+    const launches = outcomes.filter((o) => /^(getPipelineExecutionLaunch|rerunPipelineExecution) /.test(o));
+    expect(launches).toEqual([
+      'getPipelineExecutionLaunch 404 LAUNCH_UNKNOWN',
+      'rerunPipelineExecution 404 LAUNCH_UNKNOWN',
+    ]);
+    expect(
+      outcomes.filter((o) => !cancels.includes(o) && !launches.includes(o) && !/ 20[01]$/.test(o)),
+    ).toEqual([]);
     expect(outcomes.length).toBe(operations(document).length);
   });
 });

@@ -97,6 +97,8 @@ function nodeOp(name: string, covers: string, ids: (projectId: string) => string
 }
 const environmentId = (projectId: string) =>
   Buffer.from(`Environment:${projectId}:Dev`).toString('base64url');
+const MISSING_EXECUTION = '00000000-0000-4000-8000-00000000e404';
+const executionOf = (projectId: string) => (projectId === A ? E : MISSING_EXECUTION);
 const pipelineId = (projectId: string) =>
   Buffer.from(
     `PublishedPipeline:${projectId}:Dev:${encodeURIComponent('FOLDER/load_orders.orch.yaml')}`,
@@ -188,6 +190,12 @@ const OPS: Op[] = [
     environmentId(p),
     pipelineId(p),
   ]),
+  // An execution's id is Maia's bare UUID (it holds no project): on another project, a run nobody has.
+  nodeOp('node: an execution', 'Query.node', (p) => [executionOf(p)]),
+  nodeOp('nodes: an execution and its typed id', 'Query.nodes', (p) => [
+    executionOf(p),
+    Buffer.from(`PipelineExecution:${executionOf(p)}`).toString('base64url'),
+  ]),
   gqlOp(
     'pipelineExecution',
     'Query.pipelineExecution',
@@ -227,6 +235,15 @@ const OPS: Op[] = [
     `mutation ($input: CancelPipelineExecutionInput!) { cancelPipelineExecution(input: $input) { pipelineExecutionId } }`,
     { input: { projectId: A, executionId: E } },
     'ALREADY_FINISHED',
+  ),
+  gqlOp(
+    'rerunPipelineExecution (a run the gateway did not launch)',
+    'Mutation.rerunPipelineExecution',
+    'execute',
+    'project',
+    `mutation ($input: RerunPipelineExecutionInput!) { rerunPipelineExecution(input: $input) { pipelineExecutionId } }`,
+    { input: { projectId: A, executionId: E, idempotencyKey: 'matrix' } },
+    'LAUNCH_UNKNOWN',
   ),
   gqlOp(
     'invalidateCache',
@@ -339,6 +356,24 @@ const OPS: Op[] = [
     call: (url, headers, projectId = A) =>
       sseCall(url, headers, `/api/v1/projects/${projectId}/pipeline-executions/${E}/events`),
   },
+  restOp(
+    'REST launch of an execution (a run the gateway did not launch)',
+    'GET /api/v1/projects/{projectId}/pipeline-executions/{pipelineExecutionId}/launch',
+    'read',
+    'project',
+    `/api/v1/projects/${A}/pipeline-executions/${E}/launch`,
+    undefined,
+    'LAUNCH_UNKNOWN',
+  ),
+  restOp(
+    'REST re-run (a run the gateway did not launch)',
+    'POST /api/v1/projects/{projectId}/pipeline-executions/{pipelineExecutionId}/rerun',
+    'execute',
+    'project',
+    `/api/v1/projects/${A}/pipeline-executions/${E}/rerun`,
+    undefined,
+    'LAUNCH_UNKNOWN',
+  ),
   ...maiaRestOps(
     'REST executions of every visible project',
     'GET /api/v1/pipeline-executions',

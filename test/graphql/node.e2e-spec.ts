@@ -85,4 +85,87 @@ describe('node(id:) and nodes(ids:)', () => {
     expect(mixed.data).toEqual({ nodes: [{ id: environment.id }, null] });
     expect(mixed.errors?.map((e) => [e.path, e.extensions.code])).toEqual([[['nodes', 1], 'NOT_FOUND']]);
   });
+
+  describe("executions (PipelineExecution is a Node: its id stays Maia's UUID)", () => {
+    const executionFields = `__typename id ... on PipelineExecution { projectId pipelineName status startedAt }`;
+    const seedRun = '0e1d2c3b-4a59-4687-9a0b-1c2d3e4f5a6b'; // a finished run of Analytics Warehouse
+    const encoded = (id: string) => Buffer.from(`PipelineExecution:${id}`).toString('base64url');
+    const getCalls = async () => (await maia.requests()).filter((r) => r.route === 'getExecution');
+
+    it('reads an execution the gateway never handed out by probing the projects, then one listed by its recorded project', async () => {
+      // A fresh gateway: nothing recorded yet, so the bare UUID is looked for in the projects.
+      const fresh = await startGateway(gatewayEnv(maia));
+      try {
+        await maia.clearRequests();
+        const probed = await gqlData(fresh.url, `query ($id: ID!) { node(id: $id) { ${executionFields} } }`, {
+          id: seedRun,
+        });
+        expect(probed.node).toMatchObject({
+          __typename: 'PipelineExecution',
+          id: seedRun,
+          projectId: seed.analytics,
+        });
+        const probes = await getCalls();
+        expect(probes.length).toBeGreaterThanOrEqual(1);
+        expect(probes.length).toBeLessThanOrEqual(20);
+        // Read once, it is recorded: the next lookup reads it in its project only.
+        await maia.clearRequests();
+        const again = await gqlData(fresh.url, `query ($id: ID!) { node(id: $id) { ${executionFields} } }`, {
+          id: encoded(seedRun),
+        });
+        expect(again.node).toEqual(probed.node);
+        expect((await getCalls()).map((r) => r.path)).toEqual([
+          `/dpc/v1/projects/${seed.analytics}/pipeline-executions/${seedRun}`,
+        ]);
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    it('round-trips every listed execution through node and nodes, as the list gave it', async () => {
+      const listed = await gqlData(
+        gateway.url,
+        `query ($p: ID!) { project(id: $p) { executions(first: 5, filter: { startedAfter: "2000-01-01T00:00:00Z" }) { nodes { ${executionFields} } } } }`,
+        { p: seed.analytics },
+      );
+      const runs = listed.project.executions.nodes as { id: string }[];
+      expect(runs.length).toBeGreaterThan(0);
+      await maia.clearRequests();
+      for (const run of runs) {
+        const data = await gqlData(gateway.url, `query ($id: ID!) { node(id: $id) { ${executionFields} } }`, {
+          id: run.id,
+        });
+        expect(data.node).toEqual(run);
+      }
+      // Each found in its recorded project at once: one details call per execution, no probing.
+      expect((await getCalls()).length).toBe(runs.length);
+      const many = await gqlData(
+        gateway.url,
+        `query ($ids: [ID!]!) { nodes(ids: $ids) { ${executionFields} } }`,
+        {
+          ids: [...runs.map((r) => encoded(r.id)), seed.analytics],
+        },
+      );
+      expect(many.nodes.slice(0, runs.length)).toEqual(runs);
+      // A bare project UUID is still the project (projects are tried first).
+      expect(many.nodes[runs.length]).toEqual({ __typename: 'Project', id: seed.analytics });
+    });
+
+    it('answers NOT_FOUND for an execution id that names no run, and for a typed id holding no UUID', async () => {
+      for (const id of ['00000000-0000-4000-8000-0000000000ee', encoded('not-a-uuid')]) {
+        const result = await gql(gateway.url, 'query ($id: ID!) { node(id: $id) { id } }', { id });
+        expect({
+          id,
+          data: result.data,
+          code: result.errors?.[0].extensions.code,
+          message: result.errors?.[0].message,
+        }).toEqual({
+          id,
+          data: { node: null },
+          code: 'NOT_FOUND',
+          message: 'No object has this id',
+        });
+      }
+    });
+  });
 });

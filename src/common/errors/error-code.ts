@@ -11,6 +11,7 @@ export enum ErrorCode {
   ALREADY_FINISHED = 'ALREADY_FINISHED',
   AMBIGUOUS_NAME = 'AMBIGUOUS_NAME',
   IDEMPOTENCY_KEY_REUSED = 'IDEMPOTENCY_KEY_REUSED',
+  LAUNCH_UNKNOWN = 'LAUNCH_UNKNOWN',
   PIPELINE_DISABLED = 'PIPELINE_DISABLED',
   RATE_LIMITED = 'RATE_LIMITED',
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
@@ -52,6 +53,8 @@ export const errorCodeMeanings: Readonly<Record<ErrorCode, string>> = {
     'Several visible projects have this name (`matches`, `projectIds`): ask by id instead.',
   [ErrorCode.IDEMPOTENCY_KEY_REUSED]:
     'The idempotency key was already used with a different request: use a new key for a new request.',
+  [ErrorCode.LAUNCH_UNKNOWN]:
+    'The execution cannot be run again: the gateway has no record of its launch parameters (Maia does not return them), because another client started it, or it was started before the gateway kept them or longer ago than EXECUTION_LAUNCH_TTL_MS. `executionId` says which. Start it with executePipeline instead.',
   [ErrorCode.PIPELINE_DISABLED]: 'The pipeline cannot be run: Maia answered that it is gone or disabled.',
   [ErrorCode.RATE_LIMITED]:
     "Too many requests from this client, or Maia's own rate limit was reached. `retryAfterSeconds` says when to retry (also the Retry-After header over HTTP); `limit` is set for subscription counts.",
@@ -100,6 +103,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.FORBIDDEN:
       return 403;
     case ErrorCode.NOT_FOUND:
+    case ErrorCode.LAUNCH_UNKNOWN:
       return 404;
     case ErrorCode.CONFLICT:
     case ErrorCode.ALREADY_FINISHED:

@@ -74,6 +74,51 @@ export class ExecutePipelineBodyDto {
   gridVariables?: Record<string, string[][]>;
 }
 
+/**
+ * A gateway extension: what the gateway sent Maia to start a run (Maia does not return it), in the shape of
+ * Maia's execute body, with when it was sent.
+ */
+export class LaunchDto {
+  @ApiProperty({ format: 'uuid', description: 'The run this launch started.' })
+  pipelineExecutionId!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  projectId!: string;
+
+  @ApiProperty({ example: 'FOLDER/load_orders.orch.yaml' })
+  pipelineName!: string;
+
+  @ApiProperty({ example: 'Dev' })
+  environmentName!: string;
+
+  @ApiPropertyOptional({ description: 'Absent: none was named, so Maia ran the latest published version.' })
+  versionName?: string;
+
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: "Absent: none was named, so Maia used the environment's default runner.",
+  })
+  agentId?: string;
+
+  @ApiPropertyOptional()
+  executionTag?: string;
+
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
+  scalarVariables!: Record<string, string>;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'array', items: { type: 'array', items: { type: 'string' } } },
+  })
+  gridVariables!: Record<string, string[][]>;
+
+  @ApiProperty({ format: 'date-time', description: 'When the gateway started the run.' })
+  launchedAt!: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'The run this one re-ran, when it was a re-run.' })
+  rerunOf?: string;
+}
+
 export class ExecutePipelineResponseDto {
   @ApiProperty({ format: 'uuid' })
   pipelineExecutionId!: string;

@@ -217,3 +217,26 @@ export class CancelPipelineExecutionInput {
   @IsBoolean()
   force: boolean = false;
 }
+
+@InputType({
+  description:
+    'Which run to start again: the gateway launches the same pipeline, environment, version, runner, variables and tag that it sent for that run.',
+})
+export class RerunPipelineExecutionInput {
+  @Field(() => ID, { description: 'The project of the run.' })
+  @IsUUID('all')
+  projectId!: string;
+
+  @Field(() => ID, { description: 'The run to start again (PipelineExecution.id).' })
+  @IsUUID('all')
+  executionId!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Repeating a call with the same key within 24 h returns the first new run (replayed: true) instead of starting another; the same key for another run is IDEMPOTENCY_KEY_REUSED.',
+  })
+  @IsOptional()
+  @Matches(IDEMPOTENCY_KEY_PATTERN, { message: 'idempotencyKey must be 1 to 255 visible ASCII characters' })
+  idempotencyKey?: string;
+}

@@ -1,4 +1,5 @@
 import { Field, Float, ID, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { Node } from '../../graphql/node/node.interface';
 import { Paginated } from '../../graphql/paginated';
 import { DateTimeScalar } from '../../graphql/scalars/date-time.scalar';
 import { JSONScalar } from '../../graphql/scalars/json.scalar';
@@ -55,9 +56,15 @@ registerEnumType(PipelineExecutionTrigger, {
   },
 });
 
-@ObjectType({ description: 'One run of a published pipeline.' })
-export class PipelineExecution {
-  @Field(() => ID, { description: 'The pipeline execution id (pipelineExecutionId in Maia).' })
+@ObjectType({
+  description: 'One run of a published pipeline.',
+  implements: () => [Node],
+})
+export class PipelineExecution implements Node {
+  @Field(() => ID, {
+    description:
+      "The pipeline execution id (pipelineExecutionId in Maia), Maia's own UUID: every argument that takes an execution id takes it, and so does `node`.",
+  })
   id!: string;
 
   @Field(() => ID)
@@ -114,6 +121,66 @@ export class PipelineExecution {
     description: 'True while the run is not terminal, so cancelPipelineExecution can act.',
   })
   canCancel!: boolean;
+}
+
+@ObjectType({ description: 'A scalar variable a launch sent: its name and its value.' })
+export class LaunchScalarVariable {
+  @Field(() => String, { description: 'The variable name.' })
+  name!: string;
+
+  @Field(() => String, { description: 'The value sent, as a string.' })
+  value!: string;
+}
+
+@ObjectType({ description: 'A grid variable a launch sent: its name and its rows.' })
+export class LaunchGridVariable {
+  @Field(() => String, { description: 'The variable name.' })
+  name!: string;
+
+  @Field(() => [[String]], { description: 'The rows sent, each a list of column values.' })
+  rows!: string[][];
+}
+
+@ObjectType({
+  description:
+    'What the gateway sent Maia to start a run (Maia does not return it), kept for EXECUTION_LAUNCH_TTL_MS: rerunPipelineExecution starts the same again. Who launched it is not kept.',
+})
+export class PipelineLaunch {
+  @Field(() => String, { description: 'The published pipeline that was run.' })
+  pipelineName!: string;
+
+  @Field(() => String, { description: 'The environment it ran in.' })
+  environmentName!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The published version asked for; null: none was named, so Maia ran the latest.',
+  })
+  versionName!: string | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: "The runner asked for; null: none was named, so Maia used the environment's default.",
+  })
+  agentId!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The execution tag sent, if any.' })
+  executionTag!: string | null;
+
+  @Field(() => [LaunchScalarVariable], { description: 'The scalar variables sent (empty when none).' })
+  scalarVariables!: LaunchScalarVariable[];
+
+  @Field(() => [LaunchGridVariable], { description: 'The grid variables sent (empty when none).' })
+  gridVariables!: LaunchGridVariable[];
+
+  @Field(() => DateTimeScalar, { description: 'When the gateway started the run.' })
+  launchedAt!: string;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The execution this run re-ran (rerunPipelineExecution), or null for a first launch.',
+  })
+  rerunOf!: string | null;
 }
 
 @ObjectType({ description: 'One component run of a pipeline execution.' })

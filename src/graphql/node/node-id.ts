@@ -2,17 +2,33 @@
  * Global object ids (Relay's convention): base64url of `Type:part:part...`, each part URI-encoded so a name
  * holding ":" cannot shift the others. Opaque to clients; only `node(id:)` and this file read them.
  */
-export type NodeType = 'Project' | 'Environment' | 'PublishedPipeline';
+export type NodeType = 'Project' | 'Environment' | 'PublishedPipeline' | 'PipelineExecution';
 
-export const NODE_TYPES: readonly NodeType[] = ['Project', 'Environment', 'PublishedPipeline'];
+export const NODE_TYPES: readonly NodeType[] = [
+  'Project',
+  'Environment',
+  'PublishedPipeline',
+  'PipelineExecution',
+];
 
 /** How many Maia parts each type's id holds. */
-const PARTS: Record<NodeType, number> = { Project: 1, Environment: 2, PublishedPipeline: 3 };
+const PARTS: Record<NodeType, number> = {
+  Project: 1,
+  Environment: 2,
+  PublishedPipeline: 3,
+  PipelineExecution: 1,
+};
 
-export interface DecodedNodeId {
-  type: NodeType;
-  parts: string[];
-}
+/** The id a Node type's `id` field holds as it is: Maia's own UUID. */
+const UUID_TYPES: ReadonlySet<NodeType> = new Set(['Project', 'PipelineExecution']);
+
+export type DecodedNodeId =
+  | { type: NodeType; parts: string[] }
+  /**
+   * A bare UUID: `Project.id` or `PipelineExecution.id`, which keep Maia's ids (ADR 0018). Nothing in it
+   * says which: `node` tries a project first, then an execution (ADR 0019).
+   */
+  | { type: 'ProjectOrPipelineExecution'; parts: [string] };
 
 export function encodeNodeId(type: NodeType, ...parts: string[]): string {
   const text = [type, ...parts.map((part) => encodeURIComponent(part))].join(':');
@@ -32,10 +48,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The type and Maia parts of an id, or undefined for anything the gateway did not issue. A bare UUID is a
- * project: `Project.id` is Maia's project id, kept as it was so existing clients keep working.
+ * project's or an execution's: both types kept Maia's id as their `id`, so existing clients keep working.
  */
 export function decodeNodeId(id: string): DecodedNodeId | undefined {
-  if (UUID.test(id)) return { type: 'Project', parts: [id] };
+  if (UUID.test(id)) return { type: 'ProjectOrPipelineExecution', parts: [id] };
   if (id.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(id)) return undefined;
   const [type, ...encoded] = Buffer.from(id, 'base64url').toString('utf8').split(':');
   if (!(NODE_TYPES as readonly string[]).includes(type)) return undefined;
@@ -43,6 +59,7 @@ export function decodeNodeId(id: string): DecodedNodeId | undefined {
   if (encoded.length !== PARTS[nodeType]) return undefined;
   try {
     const parts = encoded.map((part) => decodeURIComponent(part));
+    if (UUID_TYPES.has(nodeType) && !UUID.test(parts[0])) return undefined;
     return parts.every((part) => part.length > 0) ? { type: nodeType, parts } : undefined;
   } catch {
     return undefined; // a malformed escape: not an id the gateway issued

@@ -7,6 +7,8 @@ import { RequireScope } from '../../auth/require-scope.decorator';
 import { ErrorCode, GatewayError } from '../../common/errors';
 import { toEnvironment } from '../../environments/environment.mapper';
 import { EnvironmentsService } from '../../environments/environments.service';
+import { toPipelineExecution } from '../../executions/execution.mapper';
+import { ExecutionsService, ProbeBudget } from '../../executions/executions.service';
 import { toPublishedPipeline } from '../../pipelines/pipeline.mapper';
 import { PipelinesService } from '../../pipelines/pipelines.service';
 import { ProjectsService } from '../../projects/projects.service';
@@ -43,6 +45,11 @@ function nodeNotFound(): GatewayError {
 /**
  * Relay's `node` and `nodes`. The project of every id is checked against the caller's projects like any
  * other read: an object of a hidden project answers exactly like one that does not exist.
+ *
+ * A bare UUID is a project's id or an execution's (both kept Maia's ids): a project the caller may see is
+ * tried first (the project directory is cached, so this costs no Maia call), then an execution. An
+ * execution is found through the project the gateway recorded when it handed the id out, else by reading it
+ * in the caller's own projects, at most MAX_LOCATE_PROBES Maia calls per `node` or `nodes` call (ADR 0019).
  */
 @Resolver(() => Node)
 export class NodeResolver {
@@ -50,6 +57,7 @@ export class NodeResolver {
     private readonly projects: ProjectsService,
     private readonly environments: EnvironmentsService,
     private readonly pipelines: PipelinesService,
+    private readonly executions: ExecutionsService,
     private readonly access: AccessPolicy,
   ) {}
 
@@ -60,7 +68,7 @@ export class NodeResolver {
   })
   @RequireScope('read')
   node(@Args() { id }: NodeArgs, @CurrentPrincipal() principal: Principal): Promise<Node> {
-    return this.find(id, principal);
+    return this.find(id, principal, new ProbeBudget());
   }
 
   @Query(() => [Node], {
@@ -71,12 +79,26 @@ export class NodeResolver {
   @RequireScope('read')
   nodes(@Args() { ids }: NodesArgs, @CurrentPrincipal() principal: Principal): Promise<Node>[] {
     // A rejected item becomes null plus an error at its path; the others are still answered.
-    return ids.map((id) => this.find(id, principal));
+    const budget = new ProbeBudget(); // shared: a list of unknown UUIDs costs no more than one
+    const found = ids.map((id) => this.find(id, principal, budget));
+    // Handled here too: an item may reject before the chain below reaches it.
+    for (const item of found) item.catch(() => undefined);
+    // Each item settles after those before it, so the errors come in index order whichever lookup was
+    // slower: how long a lookup took (a hidden object's or a missing one's) does not show in the answer.
+    return found.map((item, index) => Promise.allSettled(found.slice(0, index)).then(() => item));
   }
 
-  private async find(id: string, principal: Principal): Promise<Node> {
+  private async find(id: string, principal: Principal, budget: ProbeBudget): Promise<Node> {
     const decoded = decodeNodeId(id);
     if (!decoded) throw nodeNotFound();
+    if (decoded.type === 'ProjectOrPipelineExecution') {
+      const [uuid] = decoded.parts;
+      const project = this.access.canSeeProject(principal, uuid)
+        ? await this.visibleProject(uuid)
+        : undefined;
+      return project ?? this.execution(uuid, principal, budget);
+    }
+    if (decoded.type === 'PipelineExecution') return this.execution(decoded.parts[0], principal, budget);
     const [projectId, ...rest] = decoded.parts;
     if (!this.access.canSeeProject(principal, projectId)) throw nodeNotFound();
     try {
@@ -100,5 +122,27 @@ export class NodeResolver {
       if (GatewayError.is(error, ErrorCode.NOT_FOUND)) throw nodeNotFound();
       throw error;
     }
+  }
+
+  /** The project with this id, when it exists (the caller was checked). */
+  private async visibleProject(projectId: string): Promise<Node | undefined> {
+    try {
+      return asNode('Project', await this.projects.getById(projectId));
+    } catch (error) {
+      if (GatewayError.is(error, ErrorCode.NOT_FOUND)) return undefined;
+      throw error;
+    }
+  }
+
+  /** The execution with this id in a project the caller may see, or NOT_FOUND worded as for any node. */
+  private async execution(executionId: string, principal: Principal, budget: ProbeBudget): Promise<Node> {
+    const visible = this.access.filterProjects(principal, await this.projects.directory());
+    const execution = await this.executions.locate(
+      executionId,
+      visible.map((project) => project.id),
+      budget,
+    );
+    if (!execution) throw nodeNotFound();
+    return asNode('PipelineExecution', toPipelineExecution(execution));
   }
 }
