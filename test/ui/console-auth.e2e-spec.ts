@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { eventually } from '../support/eventually';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 import { launchChromium, SANDBOX_GATEWAY, watchPage, type PageWatch } from './support/chromium';
-import { executeThroughApi, runLink, SEED } from './support/console';
+import { executeThroughApi, runLink, SEED, type BrowserGlobals } from './support/console';
 
 const key = () => randomBytes(24).toString('base64url');
 const KEYS = { reader: key(), marketing: key(), operator: key() };
@@ -75,17 +75,19 @@ describe('Run console with authentication on', () => {
     await signIn('not-a-key-of-this-gateway');
     await page.locator('.error[data-code="UNAUTHENTICATED"]').waitFor();
     await expect(page.getByRole('heading', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
-    await expect(page.evaluate((k) => sessionStorage.getItem(k), STORAGE_KEY)).resolves.toBeNull();
+    await expect(
+      page.evaluate((k) => (globalThis as unknown as BrowserGlobals).sessionStorage.getItem(k), STORAGE_KEY),
+    ).resolves.toBeNull();
   });
 
   it('a read-only key sees the runs but no execute, cancel or re-run control; the key stays in sessionStorage only', async () => {
     await signIn(KEYS.reader);
     await runLink(page, SEED.analytics, analyticsRun).waitFor();
     await expect(page.getByRole('link', { name: 'Start a run' }).count()).resolves.toBe(0);
-    const stored = await page.evaluate(
-      (k) => ({ session: sessionStorage.getItem(k), local: localStorage.length }),
-      STORAGE_KEY,
-    );
+    const stored = await page.evaluate((k) => {
+      const browser = globalThis as unknown as BrowserGlobals;
+      return { session: browser.sessionStorage.getItem(k), local: browser.localStorage.length };
+    }, STORAGE_KEY);
     expect(JSON.parse(stored.session ?? 'null')).toEqual({ kind: 'api-key', value: KEYS.reader });
     expect(stored.local).toBe(0);
     // The run is still running, yet its page offers nothing the key may not do.
@@ -107,7 +109,9 @@ describe('Run console with authentication on', () => {
     await page.goto(`${gateway.url}/console`);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    await expect(page.evaluate((k) => sessionStorage.getItem(k), STORAGE_KEY)).resolves.toBeNull();
+    await expect(
+      page.evaluate((k) => (globalThis as unknown as BrowserGlobals).sessionStorage.getItem(k), STORAGE_KEY),
+    ).resolves.toBeNull();
     await signIn(KEYS.marketing);
     await runLink(page, SEED.marketing, marketingRun).waitFor();
     await page

@@ -6,7 +6,14 @@ import type { Browser, Page } from 'playwright-core';
 import { eventually } from '../support/eventually';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 import { launchChromium, SANDBOX_GATEWAY, watchPage, type PageWatch } from './support/chromium';
-import { emulatorExecutions, executeThroughApi, graphql, runLink, SEED } from './support/console';
+import {
+  emulatorExecutions,
+  executeThroughApi,
+  graphql,
+  runLink,
+  SEED,
+  type BrowserGlobals,
+} from './support/console';
 
 const IMAGES = resolve(__dirname, '..', '..', 'docs', 'images');
 const DIST = resolve(__dirname, '..', '..', 'dist', 'ui', 'console');
@@ -99,7 +106,9 @@ describe('Run console at /console in Chromium', () => {
       .filter({ hasText: /^Live:/ })
       .waitFor();
     // A mark on the window: a reload would wipe it.
-    await page.evaluate(() => Object.assign(window, { consoleMark: 'kept' }));
+    await page.evaluate(() => {
+      (globalThis as unknown as BrowserGlobals).consoleMark = 'kept';
+    });
     const started = Date.now();
     longRun = await executeThroughApi(gateway, {
       projectId: SEED.analytics,
@@ -110,9 +119,7 @@ describe('Run console at /console in Chromium', () => {
     const shownAfterMs = Date.now() - started;
     console.log(`run shown in the list ${shownAfterMs} ms after executePipeline was sent`);
     expect(shownAfterMs).toBeLessThanOrEqual(2_000);
-    expect(await page.evaluate(() => (window as unknown as { consoleMark?: string }).consoleMark)).toBe(
-      'kept',
-    );
+    expect(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).consoleMark)).toBe('kept');
     const row = page.locator(`tr[data-execution-id="${longRun}"]`);
     await expect(row.locator('td').nth(2).textContent()).resolves.toBe('Dev');
     await expect(row.locator('td').nth(1).textContent()).resolves.toBe('Analytics Warehouse');

@@ -72,3 +72,13 @@ export async function emulatorExecutions(gateway: GatewayProcess): Promise<Emula
 /** The row of the runs list that links to this run's page. */
 export const runLink = (page: Page, projectId: string, executionId: string) =>
   page.locator(`a[href="/console/runs/${projectId}/${executionId}"]`);
+
+/**
+ * The browser globals the suites read inside `page.evaluate` (the test tsconfig has no DOM library):
+ * cast `globalThis` to this inside the callback, which runs in the page.
+ */
+export interface BrowserGlobals {
+  sessionStorage: { getItem(key: string): string | null };
+  localStorage: { readonly length: number };
+  consoleMark?: string;
+}
