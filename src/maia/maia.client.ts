@@ -5,6 +5,9 @@ import { badResponseError } from './maia-errors';
 import { ExecuteReconciler } from './maia-execute.reconciler';
 import { MaiaTransport, type MaiaResponse } from './maia.transport';
 import {
+  parseAgent,
+  parseArtifact,
+  parseArtifactDetails,
   parseEnvironment,
   parseExecutionDetails,
   parseExecutionIdAnswer,
@@ -24,7 +27,10 @@ import {
   type ExecuteResult,
   type ExecutionListFilter,
   type ExecutionListPage,
+  type MaiaAgent,
   type MaiaApi,
+  type MaiaArtifact,
+  type MaiaArtifactDetails,
   type MaiaEnvironment,
   type MaiaExecution,
   type MaiaExecutionStatus,
@@ -176,6 +182,55 @@ export class MaiaClient implements MaiaApi {
     return { results, more };
   }
 
+  async listArtifacts(
+    projectId: string,
+    environmentName: string | undefined,
+    page?: PageRequest,
+    options?: CallOptions,
+  ): Promise<Page<MaiaArtifact>> {
+    requireUuid(projectId, 'projectId');
+    if (environmentName !== undefined) requireText(environmentName, 'environmentName');
+    return publicPage(await this.fetchArtifacts(projectId, environmentName, pageOf(page), options));
+  }
+
+  async getArtifactDetails(
+    projectId: string,
+    environmentName: string,
+    versionName: string,
+    options?: CallOptions,
+  ): Promise<MaiaArtifactDetails> {
+    requireUuid(projectId, 'projectId');
+    requireText(environmentName, 'environmentName');
+    requireText(versionName, 'versionName');
+    const response = await this.transport.request({
+      route: 'getArtifactDetails',
+      method: 'GET',
+      path: `/v1/projects/${segment(projectId)}/artifacts/details`,
+      query: { environmentName, versionName },
+      retry: 'idempotent',
+      options,
+    });
+    return parseArtifactDetails(json(response));
+  }
+
+  async listAgents(page?: PageRequest, options?: CallOptions): Promise<Page<MaiaAgent>> {
+    return publicPage(await this.fetchAgents(pageOf(page), options));
+  }
+
+  async *allArtifacts(
+    projectId: string,
+    environmentName: string | undefined,
+    options?: CallOptions,
+  ): AsyncIterable<MaiaArtifact> {
+    requireUuid(projectId, 'projectId');
+    if (environmentName !== undefined) requireText(environmentName, 'environmentName');
+    yield* walkPages((page) => this.fetchArtifacts(projectId, environmentName, page, options));
+  }
+
+  async *allAgents(options?: CallOptions): AsyncIterable<MaiaAgent> {
+    yield* walkPages((page) => this.fetchAgents(page, options));
+  }
+
   async *allProjects(options?: CallOptions): AsyncIterable<MaiaProject> {
     yield* walkPages((page) => this.fetchProjects(page, options));
   }
@@ -256,6 +311,35 @@ export class MaiaClient implements MaiaApi {
       options,
     });
     return parsePage(json(response), page, parsePublishedPipeline, 'published pipeline list');
+  }
+
+  private async fetchArtifacts(
+    projectId: string,
+    environmentName: string | undefined,
+    page: RequestedPage,
+    options?: CallOptions,
+  ): Promise<ParsedPage<MaiaArtifact>> {
+    const response = await this.transport.request({
+      route: 'listArtifacts',
+      method: 'GET',
+      path: `/v1/projects/${segment(projectId)}/artifacts`,
+      query: { environmentName, ...page },
+      retry: 'idempotent',
+      options,
+    });
+    return parsePage(json(response), page, parseArtifact, 'artifact list');
+  }
+
+  private async fetchAgents(page: RequestedPage, options?: CallOptions): Promise<ParsedPage<MaiaAgent>> {
+    const response = await this.transport.request({
+      route: 'listAgents',
+      method: 'GET',
+      path: '/v1/agents',
+      query: { ...page },
+      retry: 'idempotent',
+      options,
+    });
+    return parsePage(json(response), page, parseAgent, 'agent list');
   }
 
   private async fetchSteps(
