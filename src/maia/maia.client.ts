@@ -118,7 +118,10 @@ export class MaiaClient implements MaiaApi {
       retry: 'idempotent',
       options,
     });
-    return parseExecutionDetails(json(response), projectId);
+    const execution = parseExecutionDetails(json(response), projectId);
+    requireSameId(execution.projectId, projectId, 'project');
+    requireSameId(execution.pipelineExecutionId, executionId, 'execution');
+    return execution;
   }
 
   async getExecutionStatus(
@@ -174,7 +177,9 @@ export class MaiaClient implements MaiaApi {
       retry: 'once',
       options,
     });
-    return { pipelineExecutionId: parseExecutionIdAnswer(response.body) ?? executionId };
+    const answered = parseExecutionIdAnswer(response.body) ?? executionId;
+    requireSameId(answered, executionId, 'execution');
+    return { pipelineExecutionId: answered };
   }
 
   async listExecutions(filter: ExecutionListFilter, options?: CallOptions): Promise<ExecutionListPage> {
@@ -391,7 +396,11 @@ export class MaiaClient implements MaiaApi {
       options,
       deadlineMs,
     });
-    return parseExecutionList(json(response));
+    const page = parseExecutionList(json(response));
+    if (filter.projectId !== undefined) {
+      for (const execution of page.results) requireSameId(execution.projectId, filter.projectId, 'project');
+    }
+    return page;
   }
 }
 
@@ -411,6 +420,17 @@ function executionPath(projectId: string, executionId: string): string {
 function requireUuid(value: unknown, field: string): asserts value is string {
   if (typeof value !== 'string' || !UUID_PATTERN.test(value)) {
     throw new GatewayError(ErrorCode.BAD_USER_INPUT, `${field} must be a UUID`, { field });
+  }
+}
+
+/**
+ * Defence in depth: an answer about another project or execution than the one asked for is refused, never
+ * shown (UUIDs compare in any case). The message names neither id: the other one may belong to a project
+ * the caller must not learn of.
+ */
+function requireSameId(answered: string, asked: string, what: 'project' | 'execution'): void {
+  if (answered.toLowerCase() !== asked.toLowerCase()) {
+    throw badResponseError(`Maia answered about another ${what} than the one asked for`);
   }
 }
 
