@@ -6,7 +6,7 @@ export interface Session {
   projects: ProjectSummary[];
   statuses: string[];
   /** Fields that arrive with later gateway versions: their controls appear only when the schema has them. */
-  features: { rerun: boolean; launch: boolean };
+  features: { rerun: boolean; launch: boolean; pickers: boolean };
 }
 
 export interface ProjectSummary {
@@ -25,6 +25,8 @@ const SCHEMA_QUERY = `query ConsoleSchema {
   statuses: __type(name: "PipelineExecutionStatus") { enumValues { name } }
   mutations: __type(name: "Mutation") { fields { name } }
   execution: __type(name: "PipelineExecution") { fields { name } }
+  environment: __type(name: "Environment") { fields { name } }
+  pipeline: __type(name: "PublishedPipeline") { fields { name } }
 }`;
 
 /** The statuses of the schema this console was written against, for a gateway without introspection. */
@@ -62,6 +64,8 @@ interface SchemaAnswer {
   statuses: { enumValues: { name: string }[] } | null;
   mutations: { fields: { name: string }[] } | null;
   execution: { fields: { name: string }[] } | null;
+  environment: { fields: { name: string }[] } | null;
+  pipeline: { fields: { name: string }[] } | null;
 }
 
 async function loadSchema(): Promise<Pick<Session, 'statuses' | 'features'>> {
@@ -73,16 +77,20 @@ async function loadSchema(): Promise<Pick<Session, 'statuses' | 'features'>> {
       features: {
         rerun: names(answer.mutations).has('rerunPipelineExecution'),
         launch: names(answer.execution).has('launch'),
+        pickers: names(answer.environment).has('runners') && names(answer.pipeline).has('versions'),
       },
     };
   } catch {
-    const [rerun, launch] = await Promise.all([
+    const [rerun, launch, pickers] = await Promise.all([
       hasField(
         'mutation { rerunPipelineExecution(input: { projectId: "-", executionId: "-" }) { pipelineExecutionId } }',
       ),
       hasField('{ pipelineExecution(projectId: "-", executionId: "-") { launch { launchedAt } } }'),
+      hasField(
+        '{ project(id: "-") { environment(name: "-") { runners { total } publishedPipelines { results { versions { total } } } } } }',
+      ),
     ]);
-    return { statuses: KNOWN_STATUSES, features: { rerun, launch } };
+    return { statuses: KNOWN_STATUSES, features: { rerun, launch, pickers } };
   }
 }
 

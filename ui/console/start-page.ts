@@ -7,6 +7,30 @@ const PIPELINES = `query ConsolePipelines($projectId: ID!, $environmentName: Str
   project(id: $projectId) { publishedPipelines(environmentName: $environmentName, size: 100) { results { name } } }
 }`;
 
+/** With the pickers (Environment.runners, PublishedPipeline.versions): the choices, not free text. */
+const PIPELINES_WITH_PICKERS = `query ConsolePipelinePickers($projectId: ID!, $environmentName: String!) {
+  project(id: $projectId) {
+    environment(name: $environmentName) {
+      runners(size: 100) { results { id name restricted } }
+      publishedPipelines(size: 100) { results { name versions(size: 100) { results { versionName enabled } } } }
+    }
+  }
+}`;
+
+interface PickerAnswer {
+  project: {
+    environment: {
+      runners: { results: { id: string; name: string | null; restricted: boolean | null }[] };
+      publishedPipelines: {
+        results: {
+          name: string;
+          versions: { results: { versionName: string; enabled: boolean | null }[] };
+        }[];
+      };
+    };
+  };
+}
+
 const EXECUTE = `mutation ConsoleExecute($input: ExecutePipelineInput!) {
   executePipeline(input: $input) { pipelineExecutionId replayed }
 }`;
@@ -34,8 +58,25 @@ export function startPage(session: Session, navigate: (path: string) => void): P
   );
   const environment = h('select', { id: 'start-environment', required: true });
   const pipeline = h('select', { id: 'start-pipeline', required: true });
-  const version = h('input', { id: 'start-version', type: 'text', autocomplete: 'off' });
-  const runner = h('input', { id: 'start-runner', type: 'text', autocomplete: 'off' });
+  const pickers = session.features.pickers;
+  const version = pickers
+    ? h('select', { id: 'start-version' })
+    : h('input', { id: 'start-version', type: 'text', autocomplete: 'off' });
+  const runner = pickers
+    ? h('select', { id: 'start-runner' })
+    : h('input', { id: 'start-runner', type: 'text', autocomplete: 'off' });
+  let versionsOf = new Map<string, { versionName: string; enabled: boolean | null }[]>();
+  const fillVersions = () => {
+    if (!pickers) return;
+    replace(
+      version,
+      h('option', { value: '' }, 'Latest published'),
+      ...(versionsOf.get(pipeline.value) ?? []).map((v) =>
+        h('option', { value: v.versionName, disabled: v.enabled === false }, v.versionName),
+      ),
+    );
+  };
+  pipeline.addEventListener('change', fillVersions);
   const variables = h('textarea', { id: 'start-variables', rows: 3, spellcheck: 'false' });
   const tag = h('input', { id: 'start-tag', type: 'text', autocomplete: 'off' });
   const submit = h('button', { type: 'submit' }, 'Start run');
@@ -44,12 +85,25 @@ export function startPage(session: Session, navigate: (path: string) => void): P
     replace(pipeline);
     if (!environment.value) return;
     try {
+      const variables = { projectId: project.value, environmentName: environment.value };
+      if (pickers) {
+        const answer = await gql<PickerAnswer>(PIPELINES_WITH_PICKERS, variables);
+        const { runners, publishedPipelines } = answer.project.environment;
+        versionsOf = new Map(publishedPipelines.results.map((p) => [p.name, p.versions.results]));
+        replace(pipeline, ...publishedPipelines.results.map((p) => h('option', { value: p.name }, p.name)));
+        replace(
+          runner,
+          h('option', { value: '' }, "Environment's default"),
+          ...runners.results.map((r) =>
+            h('option', { value: r.id }, `${r.name ?? r.id}${r.restricted ? ' (restricted)' : ''}`),
+          ),
+        );
+        fillVersions();
+        return;
+      }
       const answer = await gql<{ project: { publishedPipelines: { results: { name: string }[] } } }>(
         PIPELINES,
-        {
-          projectId: project.value,
-          environmentName: environment.value,
-        },
+        variables,
       );
       replace(
         pipeline,
@@ -74,8 +128,8 @@ export function startPage(session: Session, navigate: (path: string) => void): P
     field('Project', project),
     field('Environment', environment),
     field('Pipeline', pipeline),
-    field('Version', version, 'A published version; empty: the latest'),
-    field('Runner id', runner, "Empty: the environment's default runner"),
+    field('Version', version, pickers ? undefined : 'A published version; empty: the latest'),
+    field('Runner', runner, pickers ? undefined : "A runner id; empty: the environment's default runner"),
     field('Variables', variables, 'One name=value per line'),
     field('Tag', tag, 'While a run with this tag runs here, another is refused'),
     submit,
