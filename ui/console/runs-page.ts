@@ -13,6 +13,12 @@ export interface RunRow {
   finishedAt: string | null;
 }
 
+/**
+ * One event stream per project, on one graphql-ws connection: stay well under the gateway's
+ * WATCH_MAX_SUBSCRIPTIONS_PER_CONNECTION (50 by default), leaving room for a run page's stream.
+ */
+const LIVE_PROJECTS_LIMIT = 40;
+
 const ROW_FIELDS = 'id projectId pipelineName environmentName status startedAt finishedAt';
 
 const LIST_QUERY = `query ConsoleRuns($filter: PipelineExecutionFilter) {
@@ -163,7 +169,8 @@ export function runsPage(session: Session, navigate: (path: string) => void): Pa
   const projects = session.projects.filter(
     (p) => !filters.project || p.id.toLowerCase() === filters.project.toLowerCase(),
   );
-  for (const project of projects) {
+  const watched = projects.slice(0, LIVE_PROJECTS_LIMIT);
+  for (const project of watched) {
     stops.push(
       subscribe<{ pipelineExecutionEvents: { execution: RunRow } }>(
         EVENTS_SUBSCRIPTION,
@@ -178,7 +185,10 @@ export function runsPage(session: Session, navigate: (path: string) => void): Pa
   })
     .then((answer) => {
       for (const run of answer.pipelineExecutions.nodes) if (!runs.has(run.id)) runs.set(run.id, run);
-      live.textContent = `Live: ${projects.length} project${projects.length === 1 ? '' : 's'} watched`;
+      live.textContent =
+        watched.length < projects.length
+          ? `Live: the first ${watched.length} of ${projects.length} projects watched; filter by project to watch another`
+          : `Live: ${watched.length} project${watched.length === 1 ? '' : 's'} watched`;
       render();
     })
     .catch((error: ApiError) => {
