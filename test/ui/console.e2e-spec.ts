@@ -178,6 +178,17 @@ describe('Run console at /console in Chromium', () => {
       status: 'FORBIDDEN',
     });
     await page.locator(`tr[data-execution-id="${forbidden}"]`).waitFor();
+    // By keyboard: arrowing through a filter's options changes the list and keeps the focus on the filter.
+    const focused = () =>
+      page.evaluate(() => (globalThis as unknown as BrowserGlobals).document.activeElement?.id);
+    await page.getByLabel('Status').focus();
+    await page.keyboard.press('ArrowUp');
+    await eventually(() => expect(new URL(page.url()).searchParams.get('status')).toBe('FAILED'));
+    await expect(focused()).resolves.toBe('filter-status');
+    await page.keyboard.press('ArrowDown');
+    await eventually(() => expect(new URL(page.url()).searchParams.get('status')).toBe('FORBIDDEN'));
+    await page.locator(`tr[data-execution-id="${forbidden}"]`).waitFor();
+    await expect(focused()).resolves.toBe('filter-status');
   });
 
   it('starts a run from the form with the version and runner pickers, variables and tag; an error shows its code and message', async () => {

@@ -34,10 +34,15 @@ function render(): void {
   replace(main, current.element);
 }
 
-export function navigate(path: string): void {
+/**
+ * A new route without a reload. Focus goes to the new content, or back to the control with `focusId` (a
+ * filter changed by keyboard keeps its focus, so arrowing through its options goes on working).
+ */
+export function navigate(path: string, focusId?: string): void {
   history.pushState(null, '', path);
   render();
-  main.focus();
+  const control = focusId ? document.getElementById(focusId) : null;
+  (control ?? main).focus();
 }
 
 // Links inside the console change the route without a reload; others (and modified clicks) go on as links.

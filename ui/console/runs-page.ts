@@ -62,7 +62,7 @@ function matches(run: RunRow, filters: Filters): boolean {
 }
 
 /** Recent runs of every project the caller may see, kept live by one event stream per project. */
-export function runsPage(session: Session, navigate: (path: string) => void): Page {
+export function runsPage(session: Session, navigate: (path: string, focusId?: string) => void): Page {
   const filters = filtersOf(location.search);
   const runs = new Map<string, RunRow>();
   const stops: (() => void)[] = [];
@@ -98,7 +98,7 @@ export function runsPage(session: Session, navigate: (path: string) => void): Pa
     control.addEventListener('change', () => {
       const next = { ...filters, [name]: control.value };
       if (name === 'project') next.environment = '';
-      navigate(`${location.pathname}${searchOf(next)}`);
+      navigate(`${location.pathname}${searchOf(next)}`, control.id);
     });
     return field(label, control);
   };

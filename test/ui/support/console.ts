@@ -81,4 +81,5 @@ export interface BrowserGlobals {
   sessionStorage: { getItem(key: string): string | null };
   localStorage: { readonly length: number };
   consoleMark?: string;
+  document: { activeElement: { id: string } | null };
 }
