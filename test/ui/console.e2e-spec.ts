@@ -293,6 +293,35 @@ describe('Run console at /console in Chromium', () => {
     for (const key of keys) expect([key, again?.[key]]).toEqual([key, first?.[key]]);
   });
 
+  it('labels every control on every page', async () => {
+    const unlabelled = () =>
+      page.evaluate(() => {
+        interface Control {
+          tagName: string;
+          id: string;
+          labels?: { length: number } | null;
+          textContent: string | null;
+          getAttribute(name: string): string | null;
+        }
+        const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): Control[] } })
+          .document;
+        return [...doc.querySelectorAll('select, input, textarea, button')]
+          .filter(
+            (c) =>
+              !c.labels?.length &&
+              !c.getAttribute('aria-label') &&
+              !(c.tagName === 'BUTTON' && c.textContent?.trim()),
+          )
+          .map((c) => `${c.tagName}#${c.id}`);
+      });
+    for (const path of ['/console', '/console/start', `/console/runs/${SEED.test}/${formRun}`]) {
+      await page.goto(`${gateway.url}${path}`);
+      await page.locator('main h1').first().waitFor();
+      await page.locator('main select, main button').first().waitFor();
+      await expect(unlabelled()).resolves.toEqual([]);
+    }
+  });
+
   it('writes the screenshots of the runs list and a run page', async () => {
     mkdirSync(IMAGES, { recursive: true });
     await page.setViewportSize({ width: 1280, height: 720 });

@@ -81,13 +81,17 @@ export function startPage(session: Session, navigate: (path: string) => void): P
   const tag = h('input', { id: 'start-tag', type: 'text', autocomplete: 'off' });
   const submit = h('button', { type: 'submit' }, 'Start run');
 
+  // Only the answer for the latest choice fills the pickers: an earlier one arriving late would reset them.
+  let latestLoad = 0;
   const loadPipelines = async () => {
+    const load = ++latestLoad;
     replace(pipeline);
     if (!environment.value) return;
     try {
       const variables = { projectId: project.value, environmentName: environment.value };
       if (pickers) {
         const answer = await gql<PickerAnswer>(PIPELINES_WITH_PICKERS, variables);
+        if (load !== latestLoad) return;
         const { runners, publishedPipelines } = answer.project.environment;
         versionsOf = new Map(publishedPipelines.results.map((p) => [p.name, p.versions.results]));
         replace(pipeline, ...publishedPipelines.results.map((p) => h('option', { value: p.name }, p.name)));
@@ -105,6 +109,7 @@ export function startPage(session: Session, navigate: (path: string) => void): P
         PIPELINES,
         variables,
       );
+      if (load !== latestLoad) return;
       replace(
         pipeline,
         ...answer.project.publishedPipelines.results.map((p) => h('option', { value: p.name }, p.name)),
