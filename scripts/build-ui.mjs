@@ -15,6 +15,7 @@ const assetBase = (app) => `/ui/${app}`;
 /** Each page: its entry and its title. */
 const apps = {
   explorer: { entry: 'ui/explorer/explorer.tsx', title: 'maia-gateway GraphQL explorer' },
+  console: { entry: 'ui/console/console.ts', title: 'maia-gateway console' },
 };
 
 function indexHtml(app, title) {

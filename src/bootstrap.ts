@@ -40,7 +40,12 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
   app.useGlobalPipes(new GatewayValidationPipe());
   app.useGlobalFilters(new ProblemJsonExceptionFilter());
   setupOpenApi(app);
-  // Prebuilt pages (dist/ui): GraphiQL at /graphql for a browser, unless another explorer or none is chosen.
-  installUiPages(adapter.getInstance(), config.server.graphqlExplorer, GRAPHQL_PATH);
+  // Prebuilt pages (dist/ui): GraphiQL at /graphql for a browser (unless another explorer or none is chosen),
+  // the run console at /console (unless RUN_CONSOLE=false).
+  installUiPages(
+    adapter.getInstance(),
+    { explorer: config.server.graphqlExplorer, runConsole: config.server.runConsole },
+    GRAPHQL_PATH,
+  );
   return app;
 }

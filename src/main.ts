@@ -62,6 +62,7 @@ const explorerNames: Record<AppConfig['server']['graphqlExplorer'], string> = {
 function banner(config: AppConfig, base: string): string {
   const lines = [`maia-gateway (${config.server.mode} mode) listening on ${base}`];
   lines.push(`  GraphQL:  ${base}/graphql${explorerNames[config.server.graphqlExplorer]}`);
+  if (config.server.runConsole) lines.push(`  Run console: ${base}/console`);
   lines.push(`  REST:     ${base}/api/v1/projects`);
   lines.push(`  GraphQL subscriptions (graphql-ws): ${base.replace(/^http/, 'ws')}/graphql`);
   lines.push(`  OpenAPI:  ${base}/api/docs-json   (Swagger UI: ${base}/api/docs; committed as openapi.json)`);

@@ -3,6 +3,7 @@ import { SecurityModule } from '../security/security.module';
 import { AccessPolicy } from './access-policy';
 import { AuthGate } from './auth-gate.service';
 import { AuthService } from './auth.service';
+import { ViewerResolver } from './viewer.resolver';
 
 /**
  * Who may call the gateway: authentication, admission (with the rate limiter of `SecurityModule`) and
@@ -11,7 +12,7 @@ import { AuthService } from './auth.service';
 @Global()
 @Module({
   imports: [SecurityModule],
-  providers: [AuthService, AccessPolicy, AuthGate],
+  providers: [AuthService, AccessPolicy, AuthGate, ViewerResolver],
   exports: [AuthService, AccessPolicy, AuthGate],
 })
 export class AuthModule {}

@@ -1,7 +1,14 @@
 import { ErrorCode, GatewayError } from '../common/errors';
 
 /** The cached Maia lookups. Executions are never cached: their state changes by the second. */
-export const CACHE_RESOURCES = ['projects', 'projectDirectory', 'environments', 'pipelines'] as const;
+export const CACHE_RESOURCES = [
+  'projects',
+  'projectDirectory',
+  'environments',
+  'pipelines',
+  'artifacts',
+  'agents',
+] as const;
 export type CacheResource = (typeof CACHE_RESOURCES)[number];
 
 /**

@@ -45,6 +45,9 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
       projectDirectory: ttlSeconds.projects * 1000,
       environments: ttlSeconds.environments * 1000,
       pipelines: ttlSeconds.pipelines * 1000,
+      // Published versions change when pipelines are published, runners about as often as environments.
+      artifacts: ttlSeconds.pipelines * 1000,
+      agents: ttlSeconds.environments * 1000,
     };
     this.keys = new CacheKeys(redis, version);
     this.memory = new CacheMemoryTier(l1MaxEntries, l1TtlSeconds * 1000);

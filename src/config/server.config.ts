@@ -19,6 +19,8 @@ const schema = z.object({
   // `true` and `false` are the older spellings: `true` asks for the default explorer, `false` for the mode's default.
   GRAPHQL_EXPLORER: envOptionalString().pipe(z.enum([...graphqlExplorers, 'true', 'false']).optional()),
   GRAPHQL_INTROSPECTION: envBool(false),
+  // Empty: the mode decides (on outside production).
+  RUN_CONSOLE: envOptionalString().pipe(z.enum(['true', 'false']).optional()),
   MAIA_CLIENT_ID: envOptionalString(),
   TRUST_PROXY: envOptionalString().refine(
     (v) => v === undefined || v === 'true' || v === 'false' || /^[\w.:/]+(\s*,\s*[\w.:/]+)*$/.test(v),
@@ -67,6 +69,8 @@ export function serverConfig(env: Env) {
     /** The explorer and introspection are on outside production, and in production only when asked for. */
     graphqlExplorer: explorerOf(v.GRAPHQL_EXPLORER, devLike),
     graphqlIntrospection: devLike || v.GRAPHQL_INTROSPECTION,
+    /** The run console at `/console`: on outside production, and in production only when asked for. */
+    runConsole: v.RUN_CONSOLE === undefined ? devLike : v.RUN_CONSOLE === 'true',
   };
 }
 export type ServerConfig = ReturnType<typeof serverConfig>;

@@ -79,6 +79,9 @@ export class MaiaApiRouter {
       listSteps: def('listSteps', (c) => this.listSteps(c)),
       cancelExecution: def('cancelExecution', (c) => this.cancelExecution(c)),
       listExecutions: def('listExecutions', (c) => this.listExecutions(c)),
+      listArtifacts: def('listArtifacts', (c) => this.listArtifacts(c)),
+      getArtifactDetails: def('getArtifactDetails', (c) => this.getArtifactDetails(c)),
+      listAgents: def('listAgents', (c) => this.listAgents(c)),
       getAllowlist: def('getAllowlist', (c) => this.getAllowlist(c)),
       putAllowlist: def('putAllowlist', (c) => this.putAllowlist(c)),
       patchAllowlist: def('patchAllowlist', (c) => this.patchAllowlist(c)),
@@ -103,6 +106,10 @@ export class MaiaApiRouter {
           if (segs[5] === 'environments') byMethod = { GET: r.listEnvironments };
           else if (segs[5] === 'published-pipelines') byMethod = { GET: r.listPublishedPipelines };
           else if (segs[5] === 'pipeline-executions') byMethod = { POST: r.executePipeline };
+          else if (segs[5] === 'artifacts') byMethod = { GET: r.listArtifacts };
+        } else if (n === 7 && segs[5] === 'artifacts' && segs[6] === 'details') {
+          params = [segs[4]];
+          byMethod = { GET: r.getArtifactDetails };
         } else if (segs[5] === 'pipeline-executions') {
           params = [segs[4], segs[6]];
           if (n === 7) byMethod = { GET: r.getExecution, PATCH: r.cancelExecution };
@@ -111,6 +118,8 @@ export class MaiaApiRouter {
         }
       } else if (top === 'pipeline-executions' && n === 4) {
         byMethod = { GET: r.listExecutions };
+      } else if (top === 'agents' && n === 4) {
+        byMethod = { GET: r.listAgents };
       } else if (top === 'agents' && n === 6 && segs[5] === 'allowlist') {
         params = [segs[4]];
         byMethod = { GET: r.getAllowlist, PUT: r.putAllowlist, PATCH: r.patchAllowlist };
@@ -163,6 +172,49 @@ export class MaiaApiRouter {
         paging,
       ),
     );
+  }
+
+  // --- artifacts (published versions) and runners ---------------------------------------------------
+
+  private listArtifacts(c: RouteContext): Reply {
+    const project = this.requireProject(c, c.params[0]);
+    const environmentName = nonEmpty(c.query?.get('environmentName'));
+    const paging = parsePaging(c.query);
+    const envs = c.auth.roles?.get(project.id);
+    const environments =
+      environmentName === null
+        ? [...project.environments.values()].filter((e) => !envs || envs.has(e.name))
+        : [this.requireEnvironment(c, project, environmentName)];
+    const artifacts = environments.flatMap((env) => this.world.artifactsOf(env).map((a) => a.wire));
+    return jsonReply(200, pageOf(artifacts, paging));
+  }
+
+  private getArtifactDetails(c: RouteContext): Reply {
+    const project = this.requireProject(c, c.params[0]);
+    const environmentName = nonEmpty(c.query?.get('environmentName'));
+    const versionName = nonEmpty(c.query?.get('versionName'));
+    if (environmentName === null) throw new HttpProblem(400, 'environmentName is required');
+    if (versionName === null) throw new HttpProblem(400, 'versionName is required');
+    const env = this.requireEnvironment(c, project, environmentName);
+    const artifact = this.world.artifactsOf(env).find((a) => a.versionName === versionName);
+    if (!artifact) {
+      throw new HttpProblem(404, `Version "${versionName}" is not published to environment "${env.name}"`);
+    }
+    return jsonReply(200, {
+      artifactDetails: artifact.wire,
+      pipelines: artifact.pipelines.map((p) => ({ name: p.name })),
+    });
+  }
+
+  /** Every runner of the account: the list is account-wide, whatever projects the credential may see. */
+  private listAgents(c: RouteContext): Reply {
+    const paging = parsePaging(c.query);
+    const agents = [...this.world.agents.values()].map((a) => ({
+      agentId: a.id,
+      name: a.name,
+      restricted: a.restricted,
+    }));
+    return jsonReply(200, pageOf(agents, paging));
   }
 
   // --- executions ---------------------------------------------------------------------------------

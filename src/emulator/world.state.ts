@@ -51,6 +51,14 @@ export interface AgentState {
   allowlist: AllowlistEntry[];
 }
 
+/** One published version of an environment (derived from the seed on each request, never stored). */
+export interface ArtifactState {
+  versionName: string;
+  environmentName: string;
+  pipelines: PipelineState[];
+  wire: { versionName: string; environmentName: string; enabled: boolean };
+}
+
 export interface ExecuteCommand {
   project: ProjectState;
   environment: EnvironmentState;
@@ -179,6 +187,30 @@ export class WorldState {
     }
     this.projects.set(project.id, project);
     this.projectList.push(wire);
+  }
+
+  /**
+   * The artifacts (published versions) of one environment, newest version name first: every version of a
+   * pipeline published there is an artifact of that environment holding those of its pipelines that carry
+   * that version (the seed records versions per pipeline; Maia builds one artifact per publication).
+   */
+  artifactsOf(environment: EnvironmentState): ArtifactState[] {
+    const byVersion = new Map<string, PipelineState[]>();
+    for (const pipeline of environment.published) {
+      for (const version of pipeline.versions) {
+        const pipelines = byVersion.get(version) ?? [];
+        pipelines.push(pipeline);
+        byVersion.set(version, pipelines);
+      }
+    }
+    return [...byVersion.entries()]
+      .sort(([a], [b]) => b.localeCompare(a, 'en', { numeric: true }))
+      .map(([versionName, pipelines]) => ({
+        versionName,
+        environmentName: environment.name,
+        pipelines,
+        wire: { versionName, environmentName: environment.name, enabled: true },
+      }));
   }
 
   /** Whether `agent` may run work of this project/environment (unrestricted agents run everything). */

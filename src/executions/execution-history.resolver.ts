@@ -6,7 +6,7 @@ import type { MaiaExecution } from '../maia/maia.types';
 import { PublishedPipeline } from '../pipelines/models/published-pipeline.model';
 import { RequireScope } from '../auth/require-scope.decorator';
 import { EnvironmentRunHistoryArgs, PipelineRunHistoryArgs } from './dto/execution-history.args';
-import type { UserFilter } from './execution-cursor';
+import { filterHash, type UserFilter } from './execution-cursor';
 import { toPipelineExecution } from './execution.mapper';
 import { toConnection } from './executions.resolver';
 import { ExecutionsService, type ExecutionConnectionPage } from './executions.service';
@@ -24,6 +24,14 @@ function exactly(page: ExecutionConnectionPage, pipelineName: string): Execution
   return { ...page, edges, startCursor: edges.length > 0 ? edges[0].cursor : null };
 }
 
+function pipelineKey(pipeline: PublishedPipeline): string {
+  return JSON.stringify([pipeline.projectId, pipeline.environmentName, pipeline.name]);
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 /** Run history where a frontend looks for it: on a published pipeline and on an environment. */
 @Resolver(() => PublishedPipeline)
 export class PublishedPipelineExecutionsResolver {
@@ -37,6 +45,7 @@ export class PublishedPipelineExecutionsResolver {
   async executions(
     @Parent() pipeline: PublishedPipeline,
     @Args() { filter, first, after }: PipelineRunHistoryArgs,
+    @Context() ctx: GraphqlContext,
   ): Promise<PipelineExecutionConnection> {
     const upstream: UserFilter = {
       ...filter,
@@ -44,27 +53,87 @@ export class PublishedPipelineExecutionsResolver {
       environmentName: pipeline.environmentName,
       pipelineName: pipeline.name,
     };
-    return toConnection(
-      exactly(await this.executionsService.connection(upstream, first, after ?? undefined), pipeline.name),
+    // The same page asked again in one request (aliases, a pipeline reached by two paths) is one call.
+    const loader = ctx.loaders.get(
+      'pipelineExecutions',
+      (key: { upstream: UserFilter; first: number; after?: string }) =>
+        this.executionsService.connection(key.upstream, key.first, key.after),
+      (key) => JSON.stringify([filterHash(key.upstream), key.first, key.after ?? null]),
     );
+    const page = await loader.load({ upstream, first, after: after ?? undefined });
+    return toConnection(exactly(page, pipeline.name));
   }
 
   @ResolveField(() => PipelineExecution, {
     nullable: true,
-    description: `The newest run of exactly this pipeline in its environment within the last 7 days, or null (also when none is among the newest ${LAST_EXECUTION_PAGES * 100} runs whose names contain this one). One Maia list call per pipeline and request, more only while partial matches fill the pages.`,
+    description: `The newest run of exactly this pipeline in its environment within the last 7 days, or null (also when none is among the newest ${LAST_EXECUTION_PAGES * 100} runs whose names contain this one). Batched per request: the pipelines of one environment asked together share one list of that environment's newest runs; a pipeline not found there gets a list of its own.`,
   })
   @RequireScope('read')
   async lastExecution(
     @Parent() pipeline: PublishedPipeline,
     @Context() ctx: GraphqlContext,
   ): Promise<PipelineExecution | null> {
-    const loader = ctx.loaders.get(
+    const loader = ctx.loaders.batch(
       'lastExecution',
-      (key: PublishedPipeline) => this.newest(key),
-      (key) => JSON.stringify([key.projectId, key.environmentName, key.name]),
+      (keys: readonly PublishedPipeline[]) => this.newestOfEach(keys),
+      pipelineKey,
     );
     const newest = await loader.load(pipeline);
     return newest ? toPipelineExecution(newest) : null;
+  }
+
+  /**
+   * The newest run of each pipeline, pipelines grouped by environment. A group of several first reads the
+   * environment's newest runs (no name filter: one list serves them all) for as many pages as the group has
+   * pipelines less one, so it never costs more calls than asking per pipeline when every name is found;
+   * a pipeline not found there, while the environment has older runs in the window, is asked on its own.
+   */
+  private async newestOfEach(
+    pipelines: readonly PublishedPipeline[],
+  ): Promise<(MaiaExecution | null | Error)[]> {
+    const groups = new Map<string, PublishedPipeline[]>();
+    for (const pipeline of pipelines) {
+      const key = JSON.stringify([pipeline.projectId, pipeline.environmentName]);
+      groups.set(key, [...(groups.get(key) ?? []), pipeline]);
+    }
+    const found = new Map<string, MaiaExecution | null | Error>();
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        try {
+          const newest = await this.newestInEnvironment(group);
+          group.forEach((pipeline, index) => found.set(pipelineKey(pipeline), newest[index]));
+        } catch (error) {
+          for (const pipeline of group) found.set(pipelineKey(pipeline), asError(error));
+        }
+      }),
+    );
+    return pipelines.map((pipeline) => found.get(pipelineKey(pipeline)) ?? null);
+  }
+
+  private async newestInEnvironment(group: readonly PublishedPipeline[]): Promise<(MaiaExecution | null)[]> {
+    if (group.length === 1) return [await this.newest(group[0])];
+    const { projectId, environmentName } = group[0];
+    const wanted = new Set(group.map((pipeline) => pipeline.name));
+    const newest = new Map<string, MaiaExecution>();
+    let exhausted = false;
+    let after: string | undefined;
+    const pages = Math.min(LAST_EXECUTION_PAGES, group.length - 1);
+    for (let page = 0; page < pages && newest.size < wanted.size; page += 1) {
+      const found = await this.executionsService.connection({ projectId, environmentName }, 100, after);
+      for (const { node } of found.edges) {
+        if (node.pipelineName !== null && wanted.has(node.pipelineName) && !newest.has(node.pipelineName)) {
+          newest.set(node.pipelineName, node);
+        }
+      }
+      if (!found.hasNextPage || found.endCursor === null) {
+        exhausted = true;
+        break;
+      }
+      after = found.endCursor;
+    }
+    return Promise.all(
+      group.map(async (pipeline) => newest.get(pipeline.name) ?? (exhausted ? null : this.newest(pipeline))),
+    );
   }
 
   private async newest(pipeline: PublishedPipeline): Promise<MaiaExecution | null> {

@@ -53,4 +53,37 @@ describe('RequestLoaders', () => {
     await Promise.all([loader.load({ p: '1', e: 'Dev' }), loader.load({ p: '1', e: 'Dev' })]);
     expect(count).toBe(1);
   });
+
+  it('hands the keys of one tick to a batch loader together, each distinct key once', async () => {
+    const batches: string[][] = [];
+    const loaders = new RequestLoaders();
+    const loadMany = async (keys: readonly string[]) => {
+      batches.push([...keys]);
+      return keys.map((key) => (key === 'bad' ? new Error('boom') : `value of ${key}`));
+    };
+    const loader = loaders.batch('many', loadMany);
+    const results = await Promise.allSettled([
+      loader.load('a'),
+      loader.load('b'),
+      loader.load('a'),
+      loader.load('bad'),
+    ]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
+      'value of a',
+      'value of b',
+      'value of a',
+      'boom',
+    ]);
+    expect(batches).toEqual([['a', 'b', 'bad']]);
+    expect(await loaders.batch('many', loadMany).load('b')).toBe('value of b');
+    expect(batches).toHaveLength(1);
+  });
+
+  it('fails every key of a batch whose load failed as a whole', async () => {
+    const loader = new RequestLoaders().batch('many', async (_keys: readonly string[]) => {
+      throw new Error('upstream down');
+    });
+    const results = await Promise.allSettled([loader.load('a'), loader.load('b')]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
 });

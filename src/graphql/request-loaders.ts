@@ -26,6 +26,27 @@ export class RequestLoaders {
     }
     return loader;
   }
+
+  /**
+   * A loader whose keys of one tick reach `loadMany` together, for loads where one upstream call can serve
+   * several keys (e.g. one list of an environment's runs for the last run of each of its pipelines).
+   * `loadMany` answers one value or Error per key, in the keys' order.
+   */
+  batch<K, V>(
+    name: string,
+    loadMany: (keys: readonly K[]) => Promise<(V | Error)[]>,
+    cacheKey: (key: K) => string = String,
+  ): DataLoader<K, V, string> {
+    let loader = this.loaders.get(name) as DataLoader<K, V, string> | undefined;
+    if (!loader) {
+      loader = new DataLoader<K, V, string>(
+        (keys) => loadMany(keys).catch((error: unknown) => keys.map(() => asError(error))),
+        { cache: this.options.cache, cacheKeyFn: cacheKey },
+      );
+      this.loaders.set(name, loader);
+    }
+    return loader;
+  }
 }
 
 function asError(error: unknown): Error {

@@ -4,6 +4,9 @@ import {
   toExecutionStatus,
   type ExecutionListPage,
   type ExecutionTrigger,
+  type MaiaAgent,
+  type MaiaArtifact,
+  type MaiaArtifactDetails,
   type MaiaEnvironment,
   type MaiaExecution,
   type MaiaExecutionStatus,
@@ -62,6 +65,32 @@ const wireEnvironment = z.object({
   defaultAgentName: looseString,
 });
 const wirePublishedPipeline = z.object({ name: requiredString, publishedTime: timestamp });
+
+const looseBoolean = z
+  .unknown()
+  .optional()
+  .transform((v) => (typeof v === 'boolean' ? v : null));
+
+// Artifact and agent shapes are chosen (docs/maia-api.md, "Published versions and runners"): the
+// alternatives named there (`id`, `agentName`, an unwrapped details object) are read as well.
+const wireArtifact = z.object({
+  versionName: z.union([requiredString, z.number().transform(String)]),
+  environmentName: looseString,
+  createdAt: timestamp,
+  enabled: looseBoolean,
+});
+const wireArtifactDetails = z.object({
+  artifactDetails: z.unknown().optional(),
+  pipelines: z.array(z.unknown()).nullish(),
+});
+const wireAgent = z.object({
+  agentId: looseString,
+  id: looseString,
+  name: looseString,
+  agentName: looseString,
+  restricted: looseBoolean,
+  status: looseString,
+});
 
 const wireExecution = z.object({
   pipelineExecutionId: requiredString,
@@ -250,6 +279,42 @@ export const parseEnvironment = (raw: unknown): MaiaEnvironment => {
     name: e.name,
     defaultAgentId: e.defaultAgentId,
     defaultAgentName: e.defaultAgentName,
+    asSent: asSentOf(raw),
+  };
+};
+
+export const parseArtifact = (raw: unknown): MaiaArtifact => {
+  const a = parseOrThrow(wireArtifact, raw, 'artifact');
+  return {
+    versionName: a.versionName,
+    environmentName: a.environmentName,
+    createdAt: a.createdAt,
+    enabled: a.enabled,
+    asSent: asSentOf(raw),
+  };
+};
+
+/** `{ artifactDetails, pipelines: [{ name }] }`; pipelines given as bare strings are read too. */
+export function parseArtifactDetails(raw: unknown): MaiaArtifactDetails {
+  const d = parseOrThrow(wireArtifactDetails, raw, 'artifact');
+  const artifact = parseArtifact(d.artifactDetails ?? raw);
+  const pipelineNames = (d.pipelines ?? []).map((p) => {
+    const name = typeof p === 'string' ? p : (p as { name?: unknown } | null)?.name;
+    if (typeof name !== 'string' || name === '') throw badResponseError('Maia sent an unreadable artifact');
+    return name;
+  });
+  return { artifact, pipelineNames, asSent: asSentOf(raw) };
+}
+
+export const parseAgent = (raw: unknown): MaiaAgent => {
+  const a = parseOrThrow(wireAgent, raw, 'agent');
+  const agentId = a.agentId ?? a.id;
+  if (agentId === null || agentId === '') throw badResponseError('Maia sent an agent without an id');
+  return {
+    agentId,
+    name: a.name ?? a.agentName,
+    restricted: a.restricted,
+    status: a.status,
     asSent: asSentOf(raw),
   };
 };

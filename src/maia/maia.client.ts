@@ -6,6 +6,9 @@ import { badResponseError } from './maia-errors';
 import { ExecuteReconciler } from './maia-execute.reconciler';
 import { MaiaTransport, type MaiaResponse } from './maia.transport';
 import {
+  parseAgent,
+  parseArtifact,
+  parseArtifactDetails,
   parseEnvironment,
   parseExecutionDetails,
   parseExecutionIdAnswer,
@@ -26,7 +29,10 @@ import {
   type ExecuteResult,
   type ExecutionListFilter,
   type ExecutionListPage,
+  type MaiaAgent,
   type MaiaApi,
+  type MaiaArtifact,
+  type MaiaArtifactDetails,
   type MaiaEnvironment,
   type MaiaExecution,
   type MaiaExecutionStatus,
@@ -118,7 +124,10 @@ export class MaiaClient implements MaiaApi {
       retry: 'idempotent',
       options,
     });
-    return parseExecutionDetails(json(response), projectId);
+    const execution = parseExecutionDetails(json(response), projectId);
+    requireSameId(execution.projectId, projectId, 'project');
+    requireSameId(execution.pipelineExecutionId, executionId, 'execution');
+    return execution;
   }
 
   async getExecutionStatus(
@@ -174,12 +183,63 @@ export class MaiaClient implements MaiaApi {
       retry: 'once',
       options,
     });
-    return { pipelineExecutionId: parseExecutionIdAnswer(response.body) ?? executionId };
+    const answered = parseExecutionIdAnswer(response.body) ?? executionId;
+    requireSameId(answered, executionId, 'execution');
+    return { pipelineExecutionId: answered };
   }
 
   async listExecutions(filter: ExecutionListFilter, options?: CallOptions): Promise<ExecutionListPage> {
     const { results, more } = await this.fetchExecutions(filter, options);
     return { results, more };
+  }
+
+  async listArtifacts(
+    projectId: string,
+    environmentName: string | undefined,
+    page?: PageRequest,
+    options?: CallOptions,
+  ): Promise<Page<MaiaArtifact>> {
+    requireUuid(projectId, 'projectId');
+    if (environmentName !== undefined) requireText(environmentName, 'environmentName');
+    return publicPage(await this.fetchArtifacts(projectId, environmentName, pageOf(page), options));
+  }
+
+  async getArtifactDetails(
+    projectId: string,
+    environmentName: string,
+    versionName: string,
+    options?: CallOptions,
+  ): Promise<MaiaArtifactDetails> {
+    requireUuid(projectId, 'projectId');
+    requireText(environmentName, 'environmentName');
+    requireText(versionName, 'versionName');
+    const response = await this.transport.request({
+      route: 'getArtifactDetails',
+      method: 'GET',
+      path: `/v1/projects/${segment(projectId)}/artifacts/details`,
+      query: { environmentName, versionName },
+      retry: 'idempotent',
+      options,
+    });
+    return parseArtifactDetails(json(response));
+  }
+
+  async listAgents(page?: PageRequest, options?: CallOptions): Promise<Page<MaiaAgent>> {
+    return publicPage(await this.fetchAgents(pageOf(page), options));
+  }
+
+  async *allArtifacts(
+    projectId: string,
+    environmentName: string | undefined,
+    options?: CallOptions,
+  ): AsyncIterable<MaiaArtifact> {
+    requireUuid(projectId, 'projectId');
+    if (environmentName !== undefined) requireText(environmentName, 'environmentName');
+    yield* walkPages((page) => this.fetchArtifacts(projectId, environmentName, page, options));
+  }
+
+  async *allAgents(options?: CallOptions): AsyncIterable<MaiaAgent> {
+    yield* walkPages((page) => this.fetchAgents(page, options));
   }
 
   async *allProjects(options?: CallOptions): AsyncIterable<MaiaProject> {
@@ -264,6 +324,35 @@ export class MaiaClient implements MaiaApi {
     return parsePage(json(response), page, parsePublishedPipeline, 'published pipeline list');
   }
 
+  private async fetchArtifacts(
+    projectId: string,
+    environmentName: string | undefined,
+    page: RequestedPage,
+    options?: CallOptions,
+  ): Promise<ParsedPage<MaiaArtifact>> {
+    const response = await this.transport.request({
+      route: 'listArtifacts',
+      method: 'GET',
+      path: `/v1/projects/${segment(projectId)}/artifacts`,
+      query: { environmentName, ...page },
+      retry: 'idempotent',
+      options,
+    });
+    return parsePage(json(response), page, parseArtifact, 'artifact list');
+  }
+
+  private async fetchAgents(page: RequestedPage, options?: CallOptions): Promise<ParsedPage<MaiaAgent>> {
+    const response = await this.transport.request({
+      route: 'listAgents',
+      method: 'GET',
+      path: '/v1/agents',
+      query: { ...page },
+      retry: 'idempotent',
+      options,
+    });
+    return parsePage(json(response), page, parseAgent, 'agent list');
+  }
+
   private async fetchSteps(
     projectId: string,
     executionId: string,
@@ -313,7 +402,11 @@ export class MaiaClient implements MaiaApi {
       options,
       deadlineMs,
     });
-    return parseExecutionList(json(response));
+    const page = parseExecutionList(json(response));
+    if (filter.projectId !== undefined) {
+      for (const execution of page.results) requireSameId(execution.projectId, filter.projectId, 'project');
+    }
+    return page;
   }
 }
 
@@ -333,6 +426,17 @@ function executionPath(projectId: string, executionId: string): string {
 function requireUuid(value: unknown, field: string): asserts value is string {
   if (typeof value !== 'string' || !UUID_PATTERN.test(value)) {
     throw new GatewayError(ErrorCode.BAD_USER_INPUT, `${field} must be a UUID`, { field });
+  }
+}
+
+/**
+ * Defence in depth: an answer about another project or execution than the one asked for is refused, never
+ * shown (UUIDs compare in any case). The message names neither id: the other one may belong to a project
+ * the caller must not learn of.
+ */
+function requireSameId(answered: string, asked: string, what: 'project' | 'execution'): void {
+  if (answered.toLowerCase() !== asked.toLowerCase()) {
+    throw badResponseError(`Maia answered about another ${what} than the one asked for`);
   }
 }
 

@@ -43,7 +43,10 @@ export type MaiaRoute =
   | 'getExecutionStatus'
   | 'listSteps'
   | 'cancelExecution'
-  | 'listExecutions';
+  | 'listExecutions'
+  | 'listArtifacts'
+  | 'getArtifactDetails'
+  | 'listAgents';
 
 export type QueryValue = string | number | boolean | readonly string[] | undefined;
 

@@ -82,6 +82,36 @@ export interface MaiaPublishedPipeline {
   asSent?: MaiaObject;
 }
 
+/** A published version (Maia's "artifact") of a project, as published to one environment. */
+export interface MaiaArtifact {
+  /** The name execute takes as `versionName`. */
+  versionName: string;
+  environmentName: string | null;
+  /** ISO-8601 UTC, normalised to milliseconds, when Maia sends it. */
+  createdAt: string | null;
+  /** False for a disabled artifact; null when Maia does not say. */
+  enabled: boolean | null;
+  asSent?: MaiaObject;
+}
+
+/** One published version and the pipelines it holds. */
+export interface MaiaArtifactDetails {
+  artifact: MaiaArtifact;
+  pipelineNames: string[];
+  asSent?: MaiaObject;
+}
+
+/** A runner (agent) of the account. */
+export interface MaiaAgent {
+  /** The id execute takes as `agentId`. */
+  agentId: string;
+  name: string | null;
+  /** True for a runner that serves only the project/environment pairs on its allow list. */
+  restricted: boolean | null;
+  status: string | null;
+  asSent?: MaiaObject;
+}
+
 export interface ExecutePipelineRequest {
   pipelineName: string;
   environmentName: string;
@@ -228,6 +258,22 @@ export interface MaiaApi {
   ): Promise<{ pipelineExecutionId: string }>;
   listExecutions(filter: ExecutionListFilter, options?: CallOptions): Promise<ExecutionListPage>;
 
+  /** Published versions of the project; without an environment, of every environment the credential sees. */
+  listArtifacts(
+    projectId: string,
+    environmentName: string | undefined,
+    page?: PageRequest,
+    options?: CallOptions,
+  ): Promise<Page<MaiaArtifact>>;
+  getArtifactDetails(
+    projectId: string,
+    environmentName: string,
+    versionName: string,
+    options?: CallOptions,
+  ): Promise<MaiaArtifactDetails>;
+  /** The account's runners (not scoped to a project). */
+  listAgents(page?: PageRequest, options?: CallOptions): Promise<Page<MaiaAgent>>;
+
   /** Iterators that walk every page. */
   allProjects(options?: CallOptions): AsyncIterable<MaiaProject>;
   allEnvironments(projectId: string, options?: CallOptions): AsyncIterable<MaiaEnvironment>;
@@ -236,6 +282,12 @@ export interface MaiaApi {
     environmentName: string | undefined,
     options?: CallOptions,
   ): AsyncIterable<MaiaPublishedPipeline>;
+  allArtifacts(
+    projectId: string,
+    environmentName: string | undefined,
+    options?: CallOptions,
+  ): AsyncIterable<MaiaArtifact>;
+  allAgents(options?: CallOptions): AsyncIterable<MaiaAgent>;
   allSteps(projectId: string, executionId: string, options?: CallOptions): AsyncIterable<MaiaStep>;
   allExecutions(filter: ExecutionListFilter, options?: CallOptions): AsyncIterable<MaiaExecution>;
 }

@@ -124,17 +124,34 @@ export function installGraphiql(fastify: FastifyInstance, pages: UiPages, graphq
   });
 }
 
+/** The run console's base path: `/console` and every path below it (client-side routes) answer its page. */
+export const CONSOLE_PATH = '/console';
+
+/**
+ * The run console for a browser's GET of `/console` or `/console/...` (its routes are the browser's own,
+ * e.g. `/console/runs/{projectId}/{executionId}`, so a reload or a shared link opens the same page).
+ */
+export function installConsole(fastify: FastifyInstance, pages: UiPages): void {
+  const send = (_request: FastifyRequest, reply: FastifyReply) => pages.sendPage(reply, 'console');
+  fastify.get(CONSOLE_PATH, send);
+  fastify.get(`${CONSOLE_PATH}/*`, send);
+}
+
 /**
  * The browser pages the configuration asks for. Their assets are served only when a page is: with the
  * explorer off (production's default) `/ui/explorer/*` answers 404 like any unknown path.
  */
 export function installUiPages(
   fastify: FastifyInstance,
-  explorer: GraphqlExplorer,
+  options: { explorer: GraphqlExplorer; runConsole: boolean },
   graphqlPath: string,
 ): void {
-  const apps = explorer === 'graphiql' ? ['explorer'] : [];
+  const apps = [
+    ...(options.explorer === 'graphiql' ? ['explorer'] : []),
+    ...(options.runConsole ? ['console'] : []),
+  ];
   const pages = new UiPages(apps);
   pages.installAssets(fastify);
-  if (explorer === 'graphiql') installGraphiql(fastify, pages, graphqlPath);
+  if (options.explorer === 'graphiql') installGraphiql(fastify, pages, graphqlPath);
+  if (options.runConsole) installConsole(fastify, pages);
 }

@@ -156,14 +156,22 @@ const OPS: Op[] = [
     '{ projects(page: 0, size: 100) { total results { id name description } } }',
   ),
   gqlOp(
+    'viewer (the caller itself)',
+    'Query.viewer',
+    'read',
+    'list',
+    '{ viewer { name kind scopes allProjects projectIds } }',
+  ),
+  gqlOp(
     'project by id, with environments, pipelines and run histories',
     'Query.project',
     'read',
     'project',
     `query ($id: ID) { project(id: $id) { id name
-       environments { results { id name defaultAgent { id name }
+       environments { results { id name defaultAgent { id name restricted }
+         versions { results { versionName } } runners { results { id name } }
          executions(first: 5, filter: { pipelineName: "FOLDER/load_orders.orch.yaml" }) { nodes { ${execFields} } }
-         publishedPipelines { results { id name projectId lastExecution { ${execFields} } executions(first: 5) { nodes { id } } } } } }
+         publishedPipelines { results { id name projectId versions { results { versionName } } lastExecution { ${execFields} } executions(first: 5) { nodes { id } } } } } }
        environment(name: "Dev") { name }
        executions(first: 5) { nodes { ${execFields} } } } }`,
     { id: A },
@@ -294,6 +302,22 @@ const OPS: Op[] = [
     'project',
     `/api/v1/projects/${A}/published-pipelines?environmentName=Dev`,
   ),
+  ...maiaRestOps(
+    'REST published versions',
+    'GET /api/v1/projects/{projectId}/artifacts',
+    'read',
+    'project',
+    `/api/v1/projects/${A}/artifacts?environmentName=Dev`,
+  ),
+  ...maiaRestOps(
+    'REST published version details',
+    'GET /api/v1/projects/{projectId}/artifacts/details',
+    'read',
+    'project',
+    `/api/v1/projects/${A}/artifacts/details?environmentName=Dev&versionName=1.1.0`,
+  ),
+  // The account's runners: not scoped to a project, so any reader may list them (as Maia lists them).
+  ...maiaRestOps('REST runners', 'GET /api/v1/agents', 'read', 'list', '/api/v1/agents'),
   ...maiaRestOps(
     'REST execute',
     'POST /api/v1/projects/{projectId}/pipeline-executions',

@@ -249,6 +249,116 @@ describe('published pipelines', () => {
   });
 });
 
+describe('artifacts (published versions) and runners', () => {
+  const analyticsArtifacts = `/v1/projects/${seedIds.analytics}/artifacts`;
+
+  it('lists the versions published to an environment, newest version first, paged', async () => {
+    const res = await maia.api('GET', `${analyticsArtifacts}?environmentName=Dev`, { token });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      page: 0,
+      size: 25,
+      total: 4,
+      results: [
+        { versionName: '2.0.0', environmentName: 'Dev', enabled: true },
+        { versionName: '1.1.0', environmentName: 'Dev', enabled: true },
+        { versionName: '1.0.0', environmentName: 'Dev', enabled: true },
+        { versionName: '0.9.0', environmentName: 'Dev', enabled: true },
+      ],
+    });
+    const second = await maia.api('GET', `${analyticsArtifacts}?environmentName=Dev&page=1&size=3`, {
+      token,
+    });
+    expect(second.body).toMatchObject({ page: 1, size: 3, total: 4 });
+    expect(second.body.results.map((a: { versionName: string }) => a.versionName)).toEqual(['0.9.0']);
+    const everywhere = await maia.api('GET', analyticsArtifacts, { token });
+    expect(everywhere.body.total).toBe(4 + 3); // Dev's four and Prod's 1.1.0, 1.0.0, 0.9.0
+    const unknown = await maia.api('GET', `${analyticsArtifacts}?environmentName=QA`, { token });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('answers one version with the pipelines it holds; 400 without a name, 404 for one not published there', async () => {
+    const res = await maia.api(
+      'GET',
+      `${analyticsArtifacts}/details?environmentName=Prod&versionName=1.0.0`,
+      {
+        token,
+      },
+    );
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      artifactDetails: { versionName: '1.0.0', environmentName: 'Prod', enabled: true },
+      pipelines: [
+        { name: 'FOLDER/load_orders.orch.yaml' },
+        { name: 'FOLDER/load_customers.orch.yaml' },
+        { name: 'FOLDER/long_backfill.orch.yaml' },
+      ],
+    });
+    const notThere = await maia.api(
+      'GET',
+      `${analyticsArtifacts}/details?environmentName=Prod&versionName=2.0.0`,
+      { token },
+    );
+    expect(notThere.status).toBe(404);
+    expect(notThere.contentType).toContain(problemJson);
+    const noVersion = await maia.api('GET', `${analyticsArtifacts}/details?environmentName=Prod`, { token });
+    expect(noVersion.status).toBe(400);
+    const noEnvironment = await maia.api('GET', `${analyticsArtifacts}/details?versionName=1.0.0`, { token });
+    expect(noEnvironment.status).toBe(400);
+  });
+
+  it('refuses artifacts of a project or environment the credential has no role on', async () => {
+    const second = await maia.token('second-client', 'second-secret');
+    const prod = await maia.api('GET', `${analyticsArtifacts}?environmentName=Prod`, { token: second });
+    expect(prod.status).toBe(403);
+    const visible = await maia.api('GET', analyticsArtifacts, { token: second });
+    expect(visible.status).toBe(200);
+    expect(new Set(visible.body.results.map((a: { environmentName: string }) => a.environmentName))).toEqual(
+      new Set(['Dev']),
+    );
+    const marketing = await maia.api('GET', `/v1/projects/${seedIds.marketing}/artifacts`, { token: second });
+    expect(marketing.status).toBe(403);
+  });
+
+  it('executes a version the artifacts list names, and 404s one it does not', async () => {
+    const listed = await maia.api('GET', `${analyticsArtifacts}?environmentName=Prod`, { token });
+    const versionName = listed.body.results[0].versionName as string;
+    const ok = await maia.api('POST', executionsPath(seedIds.analytics), {
+      token,
+      body: { pipelineName: 'FOLDER/load_orders.orch.yaml', environmentName: 'Prod', versionName },
+    });
+    expect(ok.status).toBe(201);
+    const unknown = await maia.api('POST', executionsPath(seedIds.analytics), {
+      token,
+      body: { pipelineName: 'FOLDER/load_orders.orch.yaml', environmentName: 'Prod', versionName: '2.0.0' },
+    });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('lists every runner of the account, paged, to any credential', async () => {
+    const res = await maia.api('GET', '/v1/agents', { token });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      page: 0,
+      size: 25,
+      total: 3,
+      results: [
+        { agentId: seedIds.devAgent, name: 'Dev Agent', restricted: false },
+        { agentId: seedIds.prodAgent, name: 'Prod Agent', restricted: false },
+        { agentId: seedIds.lockedAgent, name: 'Locked-down Agent', restricted: true },
+      ],
+    });
+    const paged = await maia.api('GET', '/v1/agents?page=1&size=2', { token });
+    expect(paged.body.results).toEqual([
+      { agentId: seedIds.lockedAgent, name: 'Locked-down Agent', restricted: true },
+    ]);
+    const second = await maia.token('second-client', 'second-secret');
+    expect((await maia.api('GET', '/v1/agents', { token: second })).body.total).toBe(3);
+    expect((await maia.api('GET', '/v1/agents')).status).toBe(401);
+    expect((await maia.api('POST', '/v1/agents', { token, body: {} })).status).toBe(405);
+  });
+});
+
 describe('execute', () => {
   it('returns 201 with a pipelineExecutionId at once and runs the latest or the named version', async () => {
     const res = await maia.api('POST', executionsPath(seedIds.analytics), {

@@ -26,6 +26,9 @@ export type EmulatorRoute =
   | 'listSteps'
   | 'cancelExecution'
   | 'listExecutions'
+  | 'listArtifacts'
+  | 'getArtifactDetails'
+  | 'listAgents'
   | 'getAllowlist'
   | 'putAllowlist'
   | 'patchAllowlist';

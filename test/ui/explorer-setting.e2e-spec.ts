@@ -40,3 +40,18 @@ describe('GRAPHQL_EXPLORER', () => {
     expect(gateway.output()).toMatch(/GraphQL: {2}http:\/\/\S+\/graphql\n/);
   });
 });
+
+/** `RUN_CONSOLE`: the run console's page and files are served only when it is on. */
+describe('RUN_CONSOLE', () => {
+  let gateway: GatewayProcess;
+  afterAll(() => gateway?.stop());
+
+  it('false: no console page and no console files; the explorer and GraphQL are unaffected', async () => {
+    gateway = await startGatewayProcess({ ...sandbox, RUN_CONSOLE: 'false' });
+    expect((await browserGet(gateway, '/console')).status).toBe(404);
+    expect((await browserGet(gateway, '/console/runs/a/b')).status).toBe(404);
+    expect((await browserGet(gateway, '/ui/console/console.js')).status).toBe(404);
+    expect((await browserGet(gateway, '/graphql')).status).toBe(200);
+    expect(gateway.output()).not.toContain('Run console');
+  });
+});

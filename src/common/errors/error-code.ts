@@ -72,7 +72,8 @@ export const errorCodeMeanings: Readonly<Record<ErrorCode, string>> = {
     "Maia refused the gateway's own credentials: an operator must fix the configuration.",
   [ErrorCode.UPSTREAM_AUTH_UNAVAILABLE]:
     "The gateway could not get an access token from Maia's identity service right now. Retrying later may succeed.",
-  [ErrorCode.UPSTREAM_BAD_RESPONSE]: 'Maia sent an answer the gateway cannot read.',
+  [ErrorCode.UPSTREAM_BAD_RESPONSE]:
+    'Maia sent an answer the gateway cannot read, or one about another project or execution than the one asked for (refused, never shown).',
   [ErrorCode.UPSTREAM_OUTCOME_UNKNOWN]:
     'Maia may or may not have started the run (the call failed mid-way and no match was found); `candidates` counts runs that might be it. Check the executions before retrying without an idempotency key.',
   [ErrorCode.SHUTTING_DOWN]:

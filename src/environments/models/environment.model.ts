@@ -6,12 +6,19 @@ import { WholeAnswerCacheable } from '../../hot-read/whole-answer-cacheable.deco
 @ObjectType({ description: 'A Maia runner (agent) that executes pipelines.' })
 @WholeAnswerCacheable()
 export class Agent {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The runner id, as `executePipeline` takes it (`agentId`).' })
   id!: string;
 
   @Field(() => String, { nullable: true })
   name!: string | null;
+
+  // `restricted` and `status` are resolved from the account's runner list (RunnerFieldsResolver), so an
+  // agent reads the same wherever it appears (a default runner or a runners page) and normalizes cleanly.
 }
+
+@ObjectType({ description: 'A page of runners (agents).' })
+@WholeAnswerCacheable()
+export class AgentPage extends Paginated(Agent) {}
 
 @ObjectType({
   description: 'An environment of a project. Environments are keyed by name within their project.',

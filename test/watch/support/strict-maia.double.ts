@@ -97,6 +97,11 @@ export class StrictMaiaDouble implements MaiaApi {
   allPublishedPipelines = this.refuse('allPublishedPipelines');
   allSteps = this.refuse('allSteps');
   allExecutions = this.refuse('allExecutions');
+  listArtifacts = this.refuse('listArtifacts');
+  getArtifactDetails = this.refuse('getArtifactDetails');
+  listAgents = this.refuse('listAgents');
+  allArtifacts = this.refuse('allArtifacts');
+  allAgents = this.refuse('allAgents');
 
   private find(projectId: string, executionId: string): MaiaExecution {
     const run = this.runs.get(executionId);
