@@ -35,7 +35,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * project: `Project.id` is Maia's project id, kept as it was so existing clients keep working.
  */
 export function decodeNodeId(id: string): DecodedNodeId | undefined {
-  if (UUID.test(id)) return { type: 'Project', parts: [id] };
+  if (UUID.test(id)) return { type: 'Project', parts: [id.toLowerCase()] };
   if (id.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(id)) return undefined;
   const [type, ...encoded] = Buffer.from(id, 'base64url').toString('utf8').split(':');
   if (!(NODE_TYPES as readonly string[]).includes(type)) return undefined;
@@ -43,7 +43,10 @@ export function decodeNodeId(id: string): DecodedNodeId | undefined {
   if (encoded.length !== PARTS[nodeType]) return undefined;
   try {
     const parts = encoded.map((part) => decodeURIComponent(part));
-    return parts.every((part) => part.length > 0) ? { type: nodeType, parts } : undefined;
+    if (!parts.every((part) => part.length > 0)) return undefined;
+    // The project part is a UUID: any case names the same project.
+    if (UUID.test(parts[0])) parts[0] = parts[0].toLowerCase();
+    return { type: nodeType, parts };
   } catch {
     return undefined; // a malformed escape: not an id the gateway issued
   }
