@@ -127,6 +127,31 @@ describe('UUIDs are case-insensitive on every id argument', () => {
     }
   });
 
+  it('REST execute and cancel take them in upper case, in the path and in the body', async () => {
+    const executed = await rest(gateway.url, 'POST', `/dpc/v1/projects/${up(A)}/pipeline-executions`, {
+      body: {
+        pipelineName: 'FOLDER/load_orders.orch.yaml',
+        environmentName: 'Dev',
+        agentId: up(seed.devAgent),
+      },
+    });
+    expect(executed.status).toBe(201);
+    const run = (await maia.executions()).find(
+      (e) => e.pipelineExecutionId === executed.body.pipelineExecutionId,
+    );
+    expect(run).toMatchObject({ projectId: A, agentId: seed.devAgent });
+    const cancel = (a: string, e: string) =>
+      rest(gateway.url, 'PATCH', `/api/v1/projects/${a}/pipeline-executions/${e}`, {
+        body: { status: 'CANCELLED', forceUpdate: false },
+      });
+    const [lowerCancel, upperCancel] = [await cancel(A, E), await cancel(up(A), up(E))];
+    expect(lowerCancel.status).toBe(409);
+    expect({ status: upperCancel.status, code: upperCancel.body.code }).toEqual({
+      status: 409,
+      code: lowerCancel.body.code,
+    });
+  });
+
   it('subscriptions over graphql-ws take them in upper case too', async () => {
     const client = createClient({
       url: gateway.url.replace('http', 'ws') + '/graphql',
