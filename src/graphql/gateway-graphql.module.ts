@@ -1,3 +1,4 @@
+import { httpSubscriptionPlugin } from './http-subscription.plugin';
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginLandingPageDisabled,
@@ -88,6 +89,7 @@ export class GatewayGraphqlModule {
               playground: false,
               plugins: [
                 createGraphqlAuthPlugin(gate),
+                httpSubscriptionPlugin(),
                 config.server.graphqlExplorer === 'apollo-sandbox'
                   ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
                   : ApolloServerPluginLandingPageDisabled(),

@@ -12,6 +12,21 @@ import { toPublishedVersion } from './pipeline.mapper';
 import { PipelinesService } from './pipelines.service';
 import { PublishedVersionsService } from './published-versions.service';
 
+/** The request's one read of an environment's versions (DataLoader), shared by every field that needs it. */
+function versionsOf(
+  ctx: GraphqlContext,
+  service: PublishedVersionsService,
+  key: { projectId: string; environmentName: string },
+): Promise<MaiaArtifact[]> {
+  return ctx.loaders
+    .get(
+      'publishedVersions',
+      (k: typeof key) => service.listAll(k),
+      (k) => PipelinesService.keyOf(k),
+    )
+    .load(key);
+}
+
 @Resolver(() => Environment)
 export class EnvironmentVersionsResolver {
   constructor(private readonly publishedVersions: PublishedVersionsService) {}
@@ -28,12 +43,7 @@ export class EnvironmentVersionsResolver {
     @Context() ctx: GraphqlContext,
   ): Promise<PublishedVersionPage> {
     const key = { projectId: environment.projectId, environmentName: environment.name };
-    const loader = ctx.loaders.get(
-      'publishedVersions',
-      (k: typeof key) => this.publishedVersions.listAll(k),
-      (k) => PipelinesService.keyOf(k),
-    );
-    const all: MaiaArtifact[] = await loader.load(key);
+    const all = await versionsOf(ctx, this.publishedVersions, key);
     return mapPage(slicePage(all, page, size), (a) => toPublishedVersion(environment.name, a));
   }
 }
@@ -51,11 +61,21 @@ export class PublishedPipelineVersionsResolver {
   async versions(
     @Parent() pipeline: PublishedPipeline,
     @Args() { page, size }: PageArgs,
+    @Context() ctx: GraphqlContext,
   ): Promise<PublishedVersionPage> {
-    const all = await this.publishedVersions.holding(
-      pipeline.projectId,
-      pipeline.environmentName,
+    const { projectId, environmentName } = pipeline;
+    // The environment's list and each version's details once per request, whichever pipelines ask.
+    // The loader is shared by every pipeline of the request: its key carries the environment too.
+    const details = ctx.loaders.get(
+      'publishedVersionDetails',
+      (k: { projectId: string; environmentName: string; versionName: string }) =>
+        this.publishedVersions.details(k.projectId, k.environmentName, k.versionName),
+      (k) => JSON.stringify([k.projectId, k.environmentName, k.versionName]),
+    );
+    const all = await PublishedVersionsService.holdingIn(
+      await versionsOf(ctx, this.publishedVersions, { projectId, environmentName }),
       pipeline.name,
+      (versionName) => details.load({ projectId, environmentName, versionName }),
     );
     return mapPage(slicePage(all, page, size), (a) => toPublishedVersion(pipeline.environmentName, a));
   }

@@ -47,17 +47,18 @@ export class PublishedVersionsService {
     );
   }
 
-  /** The versions published to the environment that hold this pipeline, in the environment's order. */
-  async holding(projectId: string, environmentName: string, pipelineName: string): Promise<MaiaArtifact[]> {
-    const all = await this.listAll({ projectId, environmentName });
+  /** Those of `versions` whose details hold the pipeline; details are read a few at a time. */
+  static async holdingIn(
+    versions: readonly MaiaArtifact[],
+    pipelineName: string,
+    details: (versionName: string) => Promise<MaiaArtifactDetails>,
+  ): Promise<MaiaArtifact[]> {
     const holds: boolean[] = [];
-    for (let from = 0; from < all.length; from += DETAILS_IN_FLIGHT) {
-      const batch = all.slice(from, from + DETAILS_IN_FLIGHT);
-      const details = await Promise.all(
-        batch.map((a) => this.details(projectId, environmentName, a.versionName)),
-      );
-      holds.push(...details.map((d) => d.pipelineNames.includes(pipelineName)));
+    for (let from = 0; from < versions.length; from += DETAILS_IN_FLIGHT) {
+      const batch = versions.slice(from, from + DETAILS_IN_FLIGHT);
+      const read = await Promise.all(batch.map((a) => details(a.versionName)));
+      holds.push(...read.map((d) => d.pipelineNames.includes(pipelineName)));
     }
-    return all.filter((_, index) => holds[index]);
+    return versions.filter((_, index) => holds[index]);
   }
 }

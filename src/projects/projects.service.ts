@@ -46,7 +46,9 @@ export class ProjectsService {
   }
 
   async getById(id: string): Promise<MaiaProject> {
-    const project = (await this.directory()).find((p) => p.id === id);
+    // UUIDs in any case name the same project (Maia writes them in lower case; callers may not).
+    const wanted = id.toLowerCase();
+    const project = (await this.directory()).find((p) => p.id.toLowerCase() === wanted);
     if (!project)
       throw new GatewayError(ErrorCode.NOT_FOUND, `Project ${id} was not found`, { projectId: id });
     return project;

@@ -69,4 +69,21 @@ describe('per-request DataLoaders', () => {
     expect(counters.listEnvironments.total).toBe(expected.listEnvironments);
     expect(counters.listPublishedPipelines.total).toBe(expected.listPublishedPipelines);
   });
+
+  it("reads each environment's versions, each version's details and the runners once per request", async () => {
+    await maia.resetCounters();
+    const data = await gqlData(
+      gateway.url,
+      `{ projects(size: 5) { results { environments { results {
+           versions { total } runners { total } again: runners(size: 1) { total } defaultAgent { restricted }
+           publishedPipelines { results { versions { total } again: versions(size: 1) { total } } } } } } } }`,
+    );
+    expect(data.projects.results).toHaveLength(5);
+    const counters = (await maia.counters()).routes;
+    // 8 environments; their distinct (environment, version) pairs: Analytics Dev 4 and Prod 3, Marketing
+    // 1 and 1, Test-project 2 and 2 (the Shared Sandboxes publish nothing).
+    expect(counters.listArtifacts.total).toBe(8);
+    expect(counters.getArtifactDetails.total).toBe(13);
+    expect(counters.listAgents.total).toBe(1);
+  });
 });

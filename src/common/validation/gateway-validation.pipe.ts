@@ -1,5 +1,6 @@
 import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../errors';
+import { lowerCaseUuids } from './uuid';
 
 /** Flattens nested class-validator errors into `path: message` lines. */
 export function describeValidationErrors(errors: ValidationError[], parent = ''): string[] {
@@ -38,7 +39,8 @@ const options = {
  * bodies and GraphQL arguments are refused (not silently dropped) so a typo is noticed. Unknown query
  * parameters are dropped instead, as Maia ignores them: a Maia client sends parameters the gateway does
  * not model, and only the modelled ones ever reach Maia. Every failure is a `BAD_USER_INPUT` that names
- * the offending fields. Input values are never echoed: they may be long, or secret.
+ * the offending fields. Input values are never echoed: they may be long, or secret. UUIDs of id arguments
+ * come out in lower case, so an id is accepted in any case everywhere.
  */
 export class GatewayValidationPipe extends ValidationPipe {
   private readonly lenient = new ValidationPipe({ ...options, forbidNonWhitelisted: false });
@@ -47,8 +49,12 @@ export class GatewayValidationPipe extends ValidationPipe {
     super({ ...options, forbidNonWhitelisted: true });
   }
 
-  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'query') return this.lenient.transform(value, metadata) as Promise<unknown>;
-    return super.transform(value, metadata) as Promise<unknown>;
+  /** Validates, then writes the UUIDs of id arguments in lower case (`lowerCaseUuids`). */
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const valid: unknown =
+      metadata.type === 'query'
+        ? await this.lenient.transform(value, metadata)
+        : await super.transform(value, metadata);
+    return lowerCaseUuids(valid, metadata.data);
   }
 }

@@ -51,7 +51,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * project's or an execution's: both types kept Maia's id as their `id`, so existing clients keep working.
  */
 export function decodeNodeId(id: string): DecodedNodeId | undefined {
-  if (UUID.test(id)) return { type: 'ProjectOrPipelineExecution', parts: [id] };
+  if (UUID.test(id)) return { type: 'ProjectOrPipelineExecution', parts: [id.toLowerCase()] };
   if (id.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(id)) return undefined;
   const [type, ...encoded] = Buffer.from(id, 'base64url').toString('utf8').split(':');
   if (!(NODE_TYPES as readonly string[]).includes(type)) return undefined;
@@ -60,7 +60,10 @@ export function decodeNodeId(id: string): DecodedNodeId | undefined {
   try {
     const parts = encoded.map((part) => decodeURIComponent(part));
     if (UUID_TYPES.has(nodeType) && !UUID.test(parts[0])) return undefined;
-    return parts.every((part) => part.length > 0) ? { type: nodeType, parts } : undefined;
+    if (!parts.every((part) => part.length > 0)) return undefined;
+    // The project (or execution) part is a UUID: any case names the same object.
+    if (UUID.test(parts[0])) parts[0] = parts[0].toLowerCase();
+    return { type: nodeType, parts };
   } catch {
     return undefined; // a malformed escape: not an id the gateway issued
   }
