@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { RequestContext } from '../common/request-context';
+import { setLongTimeout } from '../common/timers';
 import { AuthGate } from './auth-gate.service';
 import { unauthenticated } from './auth.service';
 import { clientIpOf } from './client-ip';
@@ -80,19 +81,13 @@ function extraOf(ctx: Ctx): WsExtra | undefined {
 
 const expiryTimers = new WeakMap<object, () => void>();
 
-/** Closes `socket` with 4403 when `expiresAt` passes (in steps: setTimeout overflows past ~24.8 days). */
+/** Closes `socket` with 4403 when `expiresAt` passes (a long timeout: tokens may outlive setTimeout's range). */
 function closeAtExpiry(socket: WebSocket, expiresAt: Date): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    const remainingMs = expiresAt.getTime() - Date.now();
-    if (remainingMs <= 0) {
-      socket.close(WS_CLOSE_FORBIDDEN, 'Token expired');
-      return;
-    }
-    timer = setTimeout(arm, Math.min(remainingMs, 2 ** 31 - 1));
-  };
-  arm();
-  const clear = (): void => clearTimeout(timer);
+  const timer = setLongTimeout(
+    () => socket.close(WS_CLOSE_FORBIDDEN, 'Token expired'),
+    expiresAt.getTime() - Date.now(),
+  );
+  const clear = (): void => timer.clear();
   socket.once('close', clear);
   return clear;
 }
