@@ -10,8 +10,12 @@ import { setLongTimeout } from '../common/timers';
 import { AuthGate } from './auth-gate.service';
 import { unauthenticated } from './auth.service';
 import { clientIpOf } from './client-ip';
+import type { Principal } from './principal';
 
-/** graphql-ws close codes: 4403 is graphql-ws's own "Forbidden" (onConnect refused); 4429 "too many". */
+/**
+ * graphql-ws close codes: 4403 is graphql-ws's own "Forbidden" (onConnect refused); 4429 "too many"
+ * (requests over the rate limit, or connections over `GRAPHQL_WS_MAX_CONNECTIONS_PER_CLIENT`).
+ */
 export const WS_CLOSE_FORBIDDEN = 4403;
 export const WS_CLOSE_TOO_MANY_REQUESTS = 4429;
 
@@ -92,6 +96,38 @@ function closeAtExpiry(socket: WebSocket, expiresAt: Date): () => void {
   return clear;
 }
 
+/**
+ * Open graphql-ws connections per authenticated client on this replica: each idle socket costs memory
+ * and a file descriptor whether it subscribes or not, so one client (one API key, one JWT subject) may
+ * hold at most `max` (0: no cap). A socket counts from its accepted `connection_init` to its close.
+ */
+class ClientConnectionCounts {
+  private readonly byClient = new Map<string, number>();
+  private readonly clientOf = new WeakMap<object, string>();
+
+  constructor(private readonly max: number) {}
+
+  /** Counts the socket for its client; false (and not counted) when the client is at its cap. */
+  open(socket: object, principal: Principal): boolean {
+    if (this.max <= 0) return true;
+    const client = `${principal.kind}\u0000${principal.id}`;
+    const count = this.byClient.get(client) ?? 0;
+    if (count >= this.max) return false;
+    this.byClient.set(client, count + 1);
+    this.clientOf.set(socket, client);
+    return true;
+  }
+
+  close(socket: object): void {
+    const client = this.clientOf.get(socket);
+    if (client === undefined) return;
+    this.clientOf.delete(socket);
+    const count = (this.byClient.get(client) ?? 1) - 1;
+    if (count > 0) this.byClient.set(client, count);
+    else this.byClient.delete(client);
+  }
+}
+
 export interface GraphqlWsAuthHooks {
   onConnect(ctx: Ctx): Promise<boolean>;
   /** Charges the operation to the caller's rate limit; errors refuse that operation only. */
@@ -105,7 +141,11 @@ export interface GraphqlWsAuthHooks {
  * over its rate limit); an accepted one is closed with 4403 the moment its JWT expires. Each subscribe
  * message is one request against the rate limit.
  */
-export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
+export function createGraphqlWsAuthHooks(
+  gate: AuthGate,
+  limits: { maxConnectionsPerClient?: number } = {},
+): GraphqlWsAuthHooks {
+  const connections = new ClientConnectionCounts(limits.maxConnectionsPerClient ?? 0);
   return {
     async onConnect(ctx) {
       const extra = extraOf(ctx);
@@ -114,6 +154,10 @@ export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
       try {
         const principal = await gate.admit(RequestContext.of(extra.request), ctx.connectionParams, ip, 'ws');
         await gate.charge(principal, ip);
+        if (!connections.open(extra, principal)) {
+          extra.socket.close(WS_CLOSE_TOO_MANY_REQUESTS, 'Too many connections for this client');
+          return false;
+        }
         if (principal.expiresAt) expiryTimers.set(extra, closeAtExpiry(extra.socket, principal.expiresAt));
         return true;
       } catch (error) {
@@ -141,6 +185,7 @@ export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
       if (!extra) return;
       expiryTimers.get(extra)?.();
       expiryTimers.delete(extra);
+      connections.close(extra);
     },
   };
 }
