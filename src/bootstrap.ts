@@ -3,6 +3,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { AppModule } from './app.module';
 import { setupOpenApi } from './common/http/openapi';
 import { ProblemJsonExceptionFilter } from './common/http/problem-json.filter';
+import { answerClientError } from './common/http/client-error';
 import { installConnectionLimit } from './common/http/connection-limit';
 import { installStaleWarning } from './common/http/stale-warning';
 import { installRequestContext } from './common/request-context';
@@ -29,6 +30,8 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
     // routes, the hot-read front before them, and WebSocket upgrades. Fastify's defaults (0) mean none.
     requestTimeout: requestTimeoutMs,
     keepAliveTimeout: keepAliveTimeoutMs,
+    // A timed-out or malformed request is answered with problem+json and its code, like any other error.
+    clientErrorHandler: answerClientError,
     http: {
       headersTimeout: headersTimeoutMs,
       // Node checks the two timeouts above on this interval (30 s by default, far past a short timeout).
