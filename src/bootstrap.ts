@@ -3,6 +3,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { AppModule } from './app.module';
 import { setupOpenApi } from './common/http/openapi';
 import { ProblemJsonExceptionFilter } from './common/http/problem-json.filter';
+import { answerClientError } from './common/http/client-error';
+import { installConnectionLimit } from './common/http/connection-limit';
 import { installStaleWarning } from './common/http/stale-warning';
 import { installRequestContext } from './common/request-context';
 import { GatewayValidationPipe } from './common/validation';
@@ -13,15 +15,28 @@ import { installUpgradeClientIp } from './auth/client-ip';
 import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
 import { installRequestLogging, PINO } from './logging/logging.module';
 import { PinoNestLogger } from './logging/pino-nest.logger';
+import { MetricsService } from './metrics/metrics.service';
 
 /**
  * Builds the gateway application for a validated configuration. Shared by `main.ts` and the end-to-end
  * suites, so tests run exactly what production runs.
  */
 export async function createGateway(config: AppConfig): Promise<NestFastifyApplication> {
+  const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = config.server.http;
   const adapter = new FastifyAdapter({
     bodyLimit: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
+    // Node's HTTP server enforces these for every request it parses, so they hold on every path: Fastify's
+    // routes, the hot-read front before them, and WebSocket upgrades. Fastify's defaults (0) mean none.
+    requestTimeout: requestTimeoutMs,
+    keepAliveTimeout: keepAliveTimeoutMs,
+    // A timed-out or malformed request is answered with problem+json and its code, like any other error.
+    clientErrorHandler: answerClientError,
+    http: {
+      headersTimeout: headersTimeoutMs,
+      // Node checks the two timeouts above on this interval (30 s by default, far past a short timeout).
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeoutMs / 4))),
+    },
   });
   // Before Nest registers any route, so every request (GraphQL's included) has its RequestContext.
   installRequestContext(adapter.getInstance());
@@ -33,6 +48,12 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
   app.useLogger(app.get(PinoNestLogger));
   // WebSocket upgrades bypass Fastify's request: give them the client IP by the same proxy rules.
   installUpgradeClientIp(app.getHttpServer(), config.server.trustProxy);
+  app.get(MetricsService).setConnectionLimitSource(
+    installConnectionLimit(app.getHttpServer(), {
+      perIp: config.server.connectionLimitPerIp,
+      trustProxy: config.server.trustProxy,
+    }),
+  );
   installRequestLogging(adapter.getInstance(), app.get(PINO), config);
   // Instead of enableShutdownHooks(): drain first (readiness, in-flight requests), then Nest's hooks.
   installGracefulShutdown(app, config);

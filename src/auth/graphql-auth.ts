@@ -6,11 +6,16 @@ import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { RequestContext } from '../common/request-context';
+import { setLongTimeout } from '../common/timers';
 import { AuthGate } from './auth-gate.service';
 import { unauthenticated } from './auth.service';
 import { clientIpOf } from './client-ip';
+import type { Principal } from './principal';
 
-/** graphql-ws close codes: 4403 is graphql-ws's own "Forbidden" (onConnect refused); 4429 "too many". */
+/**
+ * graphql-ws close codes: 4403 is graphql-ws's own "Forbidden" (onConnect refused); 4429 "too many"
+ * (requests over the rate limit, or connections over `GRAPHQL_WS_MAX_CONNECTIONS_PER_CLIENT`).
+ */
 export const WS_CLOSE_FORBIDDEN = 4403;
 export const WS_CLOSE_TOO_MANY_REQUESTS = 4429;
 
@@ -80,21 +85,47 @@ function extraOf(ctx: Ctx): WsExtra | undefined {
 
 const expiryTimers = new WeakMap<object, () => void>();
 
-/** Closes `socket` with 4403 when `expiresAt` passes (in steps: setTimeout overflows past ~24.8 days). */
+/** Closes `socket` with 4403 when `expiresAt` passes (a long timeout: tokens may outlive setTimeout's range). */
 function closeAtExpiry(socket: WebSocket, expiresAt: Date): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    const remainingMs = expiresAt.getTime() - Date.now();
-    if (remainingMs <= 0) {
-      socket.close(WS_CLOSE_FORBIDDEN, 'Token expired');
-      return;
-    }
-    timer = setTimeout(arm, Math.min(remainingMs, 2 ** 31 - 1));
-  };
-  arm();
-  const clear = (): void => clearTimeout(timer);
+  const timer = setLongTimeout(
+    () => socket.close(WS_CLOSE_FORBIDDEN, 'Token expired'),
+    expiresAt.getTime() - Date.now(),
+  );
+  const clear = (): void => timer.clear();
   socket.once('close', clear);
   return clear;
+}
+
+/**
+ * Open graphql-ws connections per authenticated client on this replica: each idle socket costs memory
+ * and a file descriptor whether it subscribes or not, so one client (one API key, one JWT subject) may
+ * hold at most `max` (0: no cap). A socket counts from its accepted `connection_init` to its close.
+ */
+class ClientConnectionCounts {
+  private readonly byClient = new Map<string, number>();
+  private readonly clientOf = new WeakMap<object, string>();
+
+  constructor(private readonly max: number) {}
+
+  /** Counts the socket for its client; false (and not counted) when the client is at its cap. */
+  open(socket: object, principal: Principal): boolean {
+    if (this.max <= 0) return true;
+    const client = `${principal.kind}\u0000${principal.id}`;
+    const count = this.byClient.get(client) ?? 0;
+    if (count >= this.max) return false;
+    this.byClient.set(client, count + 1);
+    this.clientOf.set(socket, client);
+    return true;
+  }
+
+  close(socket: object): void {
+    const client = this.clientOf.get(socket);
+    if (client === undefined) return;
+    this.clientOf.delete(socket);
+    const count = (this.byClient.get(client) ?? 1) - 1;
+    if (count > 0) this.byClient.set(client, count);
+    else this.byClient.delete(client);
+  }
 }
 
 export interface GraphqlWsAuthHooks {
@@ -110,7 +141,11 @@ export interface GraphqlWsAuthHooks {
  * over its rate limit); an accepted one is closed with 4403 the moment its JWT expires. Each subscribe
  * message is one request against the rate limit.
  */
-export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
+export function createGraphqlWsAuthHooks(
+  gate: AuthGate,
+  limits: { maxConnectionsPerClient?: number } = {},
+): GraphqlWsAuthHooks {
+  const connections = new ClientConnectionCounts(limits.maxConnectionsPerClient ?? 0);
   return {
     async onConnect(ctx) {
       const extra = extraOf(ctx);
@@ -119,6 +154,10 @@ export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
       try {
         const principal = await gate.admit(RequestContext.of(extra.request), ctx.connectionParams, ip, 'ws');
         await gate.charge(principal, ip);
+        if (!connections.open(extra, principal)) {
+          extra.socket.close(WS_CLOSE_TOO_MANY_REQUESTS, 'Too many connections for this client');
+          return false;
+        }
         if (principal.expiresAt) expiryTimers.set(extra, closeAtExpiry(extra.socket, principal.expiresAt));
         return true;
       } catch (error) {
@@ -146,6 +185,7 @@ export function createGraphqlWsAuthHooks(gate: AuthGate): GraphqlWsAuthHooks {
       if (!extra) return;
       expiryTimers.get(extra)?.();
       expiryTimers.delete(extra);
+      connections.close(extra);
     },
   };
 }

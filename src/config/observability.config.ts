@@ -6,7 +6,7 @@ const schema = z.object({
   OTEL_SERVICE_NAME: envOptionalString(),
   METRICS_ENABLED: envBool(true),
   HEALTH_REDIS_TIMEOUT_MS: envInt(300, 10, 10_000),
-  SHUTDOWN_DRAIN_DELAY_MS: envInt(0, 0, 60_000),
+  SHUTDOWN_DRAIN_DELAY_MS: envInt(5_000, 0, 60_000),
   LOG_HEALTH_REQUESTS: envBool(false),
 });
 
@@ -24,8 +24,11 @@ export function observabilityConfig(env: Env) {
     /** The readiness probe's Redis PING gives up after this long and reports Redis as degraded. */
     healthRedisTimeoutMs: v.HEALTH_REDIS_TIMEOUT_MS,
     /**
-     * After SIGTERM, readiness fails at once but the listener keeps accepting for this long, so load
-     * balancers that poll readiness stop routing here before connections are refused.
+     * After SIGTERM, readiness fails at once but the listener keeps accepting (and answering, each answer
+     * with `Connection: close`) for this long, so load balancers stop routing here before connections are
+     * refused. 5 s by default: Kubernetes removes a terminating pod's endpoint at the same time as it
+     * signals it, and kube-proxies, ingresses and HAProxy's readiness checks take a few seconds to notice;
+     * 5 s fits well inside the default 30 s termination grace with `SHUTDOWN_GRACE_MS`.
      */
     shutdownDrainDelayMs: v.SHUTDOWN_DRAIN_DELAY_MS,
     /** Probes and scrapes are not logged unless asked for (they would drown everything else). */

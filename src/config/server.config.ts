@@ -8,28 +8,38 @@ export type GatewayMode = (typeof gatewayModes)[number];
 export const graphqlExplorers = ['graphiql', 'apollo-sandbox', 'off'] as const;
 export type GraphqlExplorer = (typeof graphqlExplorers)[number];
 
-const schema = z.object({
-  // Empty counts as unset (a copied .env.example has `GATEWAY_MODE=`): the mode then follows the credentials.
-  GATEWAY_MODE: envOptionalString().pipe(z.enum(gatewayModes).optional()),
-  HOST: z.string().default('0.0.0.0'),
-  PORT: envInt(3000, 0, 65535),
-  BODY_LIMIT_BYTES: envInt(100 * 1024, 1024, 10 * 1024 * 1024),
-  SHUTDOWN_GRACE_MS: envInt(10_000, 0, 120_000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  // `true` and `false` are the older spellings: `true` asks for the default explorer, `false` for the mode's default.
-  GRAPHQL_EXPLORER: envOptionalString().pipe(z.enum([...graphqlExplorers, 'true', 'false']).optional()),
-  GRAPHQL_INTROSPECTION: envBool(false),
-  // Empty: the mode decides (on outside production).
-  RUN_CONSOLE: envOptionalString().pipe(z.enum(['true', 'false']).optional()),
-  MAIA_CLIENT_ID: envOptionalString(),
-  TRUST_PROXY: envOptionalString().refine(
-    (v) => v === undefined || v === 'true' || v === 'false' || /^[\w.:/]+(\s*,\s*[\w.:/]+)*$/.test(v),
-    {
-      message:
-        'must be true, false, or a comma-separated list of proxy addresses/CIDRs (e.g. 10.0.0.0/8,loopback)',
-    },
-  ),
-});
+const schema = z
+  .object({
+    // Empty counts as unset (a copied .env.example has `GATEWAY_MODE=`): the mode then follows the credentials.
+    GATEWAY_MODE: envOptionalString().pipe(z.enum(gatewayModes).optional()),
+    HOST: z.string().default('0.0.0.0'),
+    PORT: envInt(3000, 0, 65535),
+    BODY_LIMIT_BYTES: envInt(100 * 1024, 1024, 10 * 1024 * 1024),
+    SHUTDOWN_GRACE_MS: envInt(10_000, 0, 120_000),
+    HTTP_HEADERS_TIMEOUT_MS: envInt(10_000, 100, 120_000),
+    HTTP_REQUEST_TIMEOUT_MS: envInt(30_000, 100, 600_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: envInt(72_000, 100, 600_000),
+    CONNECTION_LIMIT_PER_IP: envInt(256, 0, 1_000_000),
+    GRAPHQL_WS_MAX_CONNECTIONS_PER_CLIENT: envInt(200, 0, 1_000_000),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // `true` and `false` are the older spellings: `true` asks for the default explorer, `false` for the mode's default.
+    GRAPHQL_EXPLORER: envOptionalString().pipe(z.enum([...graphqlExplorers, 'true', 'false']).optional()),
+    GRAPHQL_INTROSPECTION: envBool(false),
+    // Empty: the mode decides (on outside production).
+    RUN_CONSOLE: envOptionalString().pipe(z.enum(['true', 'false']).optional()),
+    MAIA_CLIENT_ID: envOptionalString(),
+    TRUST_PROXY: envOptionalString().refine(
+      (v) => v === undefined || v === 'true' || v === 'false' || /^[\w.:/]+(\s*,\s*[\w.:/]+)*$/.test(v),
+      {
+        message:
+          'must be true, false, or a comma-separated list of proxy addresses/CIDRs (e.g. 10.0.0.0/8,loopback)',
+      },
+    ),
+  })
+  .refine((v) => v.HTTP_HEADERS_TIMEOUT_MS <= v.HTTP_REQUEST_TIMEOUT_MS, {
+    message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS (the whole request includes its headers)',
+    path: ['HTTP_HEADERS_TIMEOUT_MS'],
+  });
 
 /** Which peers may set X-Forwarded-For: none (default), every one, or the listed addresses/CIDRs. */
 export type TrustProxy = boolean | string[];
@@ -60,6 +70,26 @@ export function serverConfig(env: Env) {
     port: v.PORT,
     bodyLimitBytes: v.BODY_LIMIT_BYTES,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    /**
+     * Bounds of one HTTP request on every path (Fastify, the hot-read front, WebSocket upgrades), enforced
+     * by Node's HTTP server: a client gets this long to send its headers, and this long for the whole
+     * request with its body (408, then the connection closes), and a kept-alive connection may sit idle
+     * between requests this long. The idle default outlasts the usual load balancer idle timeout (60 s),
+     * so the balancer, not the gateway, closes a connection it might be about to reuse.
+     */
+    http: {
+      headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: v.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    },
+    /**
+     * Open TCP connections one peer address may hold (0: no cap); more are closed as they arrive. Trusted
+     * proxies (`TRUST_PROXY`) are exempt: every caller behind them shares their address, and the proxy
+     * bounds its own connections. With `TRUST_PROXY=true` every peer is a proxy, so the cap is off.
+     */
+    connectionLimitPerIp: v.CONNECTION_LIMIT_PER_IP,
+    /** Open graphql-ws connections one authenticated client may hold on this replica (0: no cap). */
+    wsMaxConnectionsPerClient: v.GRAPHQL_WS_MAX_CONNECTIONS_PER_CLIENT,
     /**
      * Off by default: a client could otherwise pick its own IP for per-IP limits by sending X-Forwarded-For.
      * Behind a load balancer, name it (or `true` when only the load balancer can reach the gateway).

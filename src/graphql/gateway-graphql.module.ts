@@ -46,8 +46,13 @@ function inConnectionContext<T>(run: (args: ExecutionArgs) => T): (args: Executi
  * their connection's `RequestContext`, errors leave formatted like HTTP ones. (`onError` is passed through
  * by Nest at run time though its type omits it.)
  */
-function graphqlWsOptions(gate: AuthGate): GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'> {
-  const auth = createGraphqlWsAuthHooks(gate);
+function graphqlWsOptions(
+  gate: AuthGate,
+  config: AppConfig,
+): GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'> {
+  const auth = createGraphqlWsAuthHooks(gate, {
+    maxConnectionsPerClient: config.server.wsMaxConnectionsPerClient,
+  });
   return {
     path: GRAPHQL_PATH,
     onConnect: (ctx: WsConnectionContext) => auth.onConnect(ctx),
@@ -122,7 +127,7 @@ export class GatewayGraphqlModule {
                 };
               },
               subscriptions: {
-                'graphql-ws': graphqlWsOptions(gate),
+                'graphql-ws': graphqlWsOptions(gate, config),
               },
             }),
         }),

@@ -69,7 +69,9 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
       return;
     }
     this.server = server;
-    server.on('request', (_req: IncomingMessage, res: ServerResponse) => this.track(res));
+    // First of the request listeners: the hot-read front answers some requests synchronously, and those
+    // answers too must carry `Connection: close` once draining.
+    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => this.track(res));
     if (server.listening) this.markReady();
     else server.once('listening', () => this.markReady());
   }
@@ -83,6 +85,8 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
   beginShutdown(reason: string): void {
     if (this.isShuttingDown) return;
     this.phaseValue = 'draining';
+    // Answers still to be written close their connection too (later requests get it in track).
+    for (const res of this.inFlight) res.shouldKeepAlive = false;
     this.logger.log(`Shutting down (${reason}): readiness fails, in-flight requests finish`);
     this.abortController.abort(new Error(`shutting down: ${reason}`));
   }
@@ -93,14 +97,18 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
    * `SHUTDOWN_GRACE_MS` to finish before their connections are cut. Nest's own hooks (lease release,
    * GraphQL stop, Redis last) run after it, in `app.close()`.
    */
-  drain(reason = 'shutdown'): Promise<void> {
-    this.drainPromise ??= this.runDrain(reason);
+  drain(reason = 'shutdown', options: { waitForBalancers?: boolean } = {}): Promise<void> {
+    this.drainPromise ??= this.runDrain(reason, options.waitForBalancers ?? true);
     return this.drainPromise;
   }
 
-  /** `app.close()` without the signal handler (tests, embedders) still drains before other hooks run. */
+  /**
+   * `app.close()` without the signal handler (tests, embedders) still drains before other hooks run, but
+   * without `SHUTDOWN_DRAIN_DELAY_MS`: whoever closes the application directly is not a load balancer to
+   * wait for, and wants it closed.
+   */
   async onModuleDestroy(): Promise<void> {
-    await this.drain('application close');
+    await this.drain('application close', { waitForBalancers: false });
   }
 
   onApplicationShutdown(): void {
@@ -113,10 +121,12 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
     this.stopCallbacks.push(callback);
   }
 
-  private async runDrain(reason: string): Promise<void> {
+  private async runDrain(reason: string, waitForBalancers: boolean): Promise<void> {
     this.beginShutdown(reason);
     const { shutdownDrainDelayMs } = this.config.observability;
-    if (shutdownDrainDelayMs > 0) await sleep(shutdownDrainDelayMs);
+    // Still listening: balancers that have not noticed the failed readiness yet are served, each answer
+    // with `Connection: close`, so every keep-alive client leaves this replica between two requests.
+    if (waitForBalancers && shutdownDrainDelayMs > 0) await sleep(shutdownDrainDelayMs);
     const server = this.server;
     if (server?.listening) {
       // Stops accepting connections and closes idle keep-alive ones; answers in flight carry

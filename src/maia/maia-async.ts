@@ -1,4 +1,5 @@
 import { ErrorCode, GatewayError } from '../common/errors';
+import { setLongTimeout } from '../common/timers';
 
 /** The error of a call its caller aborted (client went away, shutdown). */
 export function abortedError(): GatewayError {
@@ -16,16 +17,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortedError());
   return new Promise((resolve, reject) => {
     const onAbort = () => {
-      clearTimeout(timer);
+      timer.clear();
       reject(abortedError());
     };
-    const timer = setTimeout(
-      () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      Math.max(0, ms),
-    );
+    const timer = setLongTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -44,20 +42,17 @@ export function waitAtMost<T>(
   if (signal?.aborted) return Promise.reject(abortedError());
   return new Promise<T | typeof timedOut>((resolve, reject) => {
     const cleanup = () => {
-      clearTimeout(timer);
+      timer.clear();
       signal?.removeEventListener('abort', onAbort);
     };
     const onAbort = () => {
       cleanup();
       reject(abortedError());
     };
-    const timer = setTimeout(
-      () => {
-        cleanup();
-        resolve(timedOut);
-      },
-      Math.max(0, ms),
-    );
+    const timer = setLongTimeout(() => {
+      cleanup();
+      resolve(timedOut);
+    }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {

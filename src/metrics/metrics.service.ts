@@ -5,6 +5,7 @@ import { BoundedLabelSet } from './bounded-label';
 import { type UpstreamCallObservation, type UpstreamObserver } from '../maia/maia-observer';
 import {
   type CacheStatsSample,
+  type ConnectionLimitSample,
   type HotReadStatsSample,
   type MaiaStateSample,
   type WatchStatsSample,
@@ -41,6 +42,7 @@ export class MetricsService implements UpstreamObserver {
   private hotReadSource: (() => HotReadStatsSample | null) | null = null;
   private watchSource: (() => WatchStatsSample | null) | null = null;
   private maiaSource: (() => MaiaStateSample | null) | null = null;
+  private connectionLimitSource: (() => ConnectionLimitSample | null) | null = null;
 
   readonly httpRequests: BoundCounter<'transport' | 'route' | 'method' | 'status'>;
   readonly httpDuration: BoundHistogram<'transport' | 'route' | 'method'>;
@@ -144,6 +146,26 @@ export class MetricsService implements UpstreamObserver {
         if (!sample) return;
         this.inc({ result: 'hit' }, sample.hits);
         this.inc({ result: 'miss' }, sample.misses);
+      },
+    });
+    new Counter({
+      name: 'gateway_connections_refused_total',
+      help: 'TCP connections closed on arrival because their peer address held CONNECTION_LIMIT_PER_IP already.',
+      registers,
+      collect() {
+        const sample = self.connectionLimitSource?.();
+        this.reset();
+        if (sample) this.inc(sample.refused);
+      },
+    });
+    new Gauge({
+      name: 'gateway_http_connections',
+      help: 'TCP connections open on this replica (HTTP and upgraded WebSocket ones).',
+      registers,
+      async collect() {
+        const sample = self.connectionLimitSource?.();
+        this.reset();
+        if (sample) this.set(await sample.open());
       },
     });
     new Gauge({
@@ -250,6 +272,11 @@ export class MetricsService implements UpstreamObserver {
   /** The Maia client's breaker and cooldown state, read at scrape time. */
   setMaiaSource(source: () => MaiaStateSample): void {
     this.maiaSource = guarded(source, null);
+  }
+
+  /** The per-IP connection cap's counts, read at scrape time. */
+  setConnectionLimitSource(source: () => ConnectionLimitSample): void {
+    this.connectionLimitSource = guarded(source, null);
   }
 
   /** The hot-read answer cache's counts, read at scrape time. */

@@ -30,6 +30,11 @@ export interface MaiaStateSample {
 }
 
 /** The hot-read answer cache on this replica. */
+export interface ConnectionLimitSample {
+  refused: number;
+  open(): Promise<number>;
+}
+
 export interface HotReadStatsSample {
   hits: number;
   misses: number;

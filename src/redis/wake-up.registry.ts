@@ -1,3 +1,5 @@
+import { setLongTimeout } from '../common/timers';
+
 /**
  * Callers waiting for news of a subject (e.g. "the load of this key is done"), each waiting at most a
  * given time. `wake` resolves every current waiter of the subject with the news; the timeout resolves one
@@ -16,12 +18,12 @@ export class WakeUpRegistry<News> {
       }
       const waiters = set;
       const done = (news: News | undefined): void => {
-        clearTimeout(timer);
+        timer.clear();
         waiters.delete(done);
         if (waiters.size === 0 && this.waiters.get(subject) === waiters) this.waiters.delete(subject);
         resolve(news);
       };
-      const timer = setTimeout(() => done(undefined), Math.max(0, timeoutMs));
+      const timer = setLongTimeout(() => done(undefined), timeoutMs);
       waiters.add(done);
     });
   }

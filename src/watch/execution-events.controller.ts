@@ -5,6 +5,7 @@ import { RequireScope } from '../auth/require-scope.decorator';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { GATEWAY_EXTENSIONS_TAG, GATEWAY_REST_PREFIX } from '../common/http/maia-routes';
 import { RestOperation } from '../common/http/rest-operation.decorator';
+import { setLongTimeout } from '../common/timers';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { ExecutionParamsDto } from '../executions/dto/execution-rest.dto';
 import { toExecutionDto } from '../executions/execution.mapper';
@@ -115,16 +116,14 @@ export class ExecutionEventsController {
     // A stream lives no longer than the credentials that opened it (as graphql-ws sockets do).
     let expired = false;
     const expiresAt = request.requestContext?.principal?.expiresAt;
+    // A long timeout: a token valid for more than ~24.8 days would overflow setTimeout and end at once.
     const expiry = expiresAt
-      ? setTimeout(
-          () => {
-            expired = true;
-            const error = { code: ErrorCode.UNAUTHENTICATED, message: 'Credentials expired' };
-            raw.write(`event: error\ndata: ${JSON.stringify(error)}\n\n`);
-            void stream.return();
-          },
-          Math.max(0, expiresAt.getTime() - Date.now()),
-        )
+      ? setLongTimeout(() => {
+          expired = true;
+          const error = { code: ErrorCode.UNAUTHENTICATED, message: 'Credentials expired' };
+          raw.write(`event: error\ndata: ${JSON.stringify(error)}\n\n`);
+          void stream.return();
+        }, expiresAt.getTime() - Date.now())
       : undefined;
     try {
       // The first result may still be pending (a resumed stream waits for the next change).
@@ -145,7 +144,7 @@ export class ExecutionEventsController {
       );
     } finally {
       clearInterval(keepAlive);
-      clearTimeout(expiry);
+      expiry?.clear();
       raw.off('close', onClose);
       await stream.return();
       if (!raw.writableEnded) raw.end();

@@ -10,6 +10,7 @@ import {
 } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, GatewayError } from '../common/errors';
+import { setLongTimeout } from '../common/timers';
 import { APP_CONFIG, type AppConfig, type WatchConfig } from '../config';
 import { ExecutionWatchPort } from '../executions/execution-watch.port';
 import { isTerminalStatus, MAIA_API, type MaiaApi, type MaiaExecution } from '../maia/maia.types';
@@ -176,7 +177,7 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
     const events = this.watch(projectId, executionId, { transport: 'wait', ...identity });
     let latest: MaiaExecution | null = null;
     const stop = () => void events.return();
-    const timer = setTimeout(stop, waitMs);
+    const timer = setLongTimeout(stop, waitMs);
     signal?.addEventListener('abort', stop, { once: true });
     try {
       for await (const event of events) {
@@ -187,7 +188,7 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
       // Shutting down: answer with what is known; the caller fetches it when nothing was seen yet.
       if (!GatewayError.is(error, ErrorCode.SHUTTING_DOWN)) throw error;
     } finally {
-      clearTimeout(timer);
+      timer.clear();
       signal?.removeEventListener('abort', stop);
       await events.return();
     }

@@ -1,5 +1,6 @@
 import { type Logger } from '@nestjs/common';
 import { type GatewayError } from '../common/errors';
+import { setLongTimeout, type LongTimeout } from '../common/timers';
 import { type StoredEvent } from './watch.types';
 
 /** What the leader of a topic may do: the only writer of its history. */
@@ -47,7 +48,7 @@ export interface PollLoopEnds {
  * round in flight and lets no other start.
  */
 export class PollLoop {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: LongTimeout | null = null;
   private started = false;
   private polling = false;
   private nudgedDuringRound = false;
@@ -87,13 +88,13 @@ export class PollLoop {
 
   stop(): void {
     this.abort.abort();
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = null;
   }
 
   private schedule(delayMs: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.round(), delayMs);
+    this.timer?.clear();
+    this.timer = setLongTimeout(() => void this.round(), delayMs);
   }
 
   private async round(): Promise<void> {

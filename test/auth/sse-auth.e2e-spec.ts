@@ -1,3 +1,4 @@
+import { eventually, holdsFor } from '../support/eventually';
 import { KEYS, PROJECTS, startSecuredWorld, type SecuredWorld } from './support/secured-gateway';
 
 /**
@@ -39,5 +40,46 @@ describe('SSE and credential expiry', () => {
     expect(errors).toEqual([{ code: 'UNAUTHENTICATED', message: 'Credentials expired' }]);
     expect(endedAtMs).toBeGreaterThanOrEqual(expiresAtMs - 1_000); // the JWT's leeway is not stretched early
     expect(endedAtMs).toBeLessThan(expiresAtMs + 5_000);
+  });
+
+  it('keeps a stream open for a JWT valid longer than a timer can wait (~24.8 days)', async () => {
+    const started = await fetch(`${world.url}/api/v1/projects/${PROJECTS.analytics}/pipeline-executions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': KEYS.admin },
+      body: JSON.stringify({ pipelineName: 'FOLDER/long_backfill.orch.yaml', environmentName: 'Dev' }),
+    });
+    expect(started.status).toBe(201);
+    const { pipelineExecutionId } = (await started.json()) as { pipelineExecutionId: string };
+
+    // 30 days: past setTimeout's 2^31-1 ms, which would fire after 1 ms and end the stream at once.
+    const token = await world.jwt({}, { expiresInSeconds: 30 * 24 * 3600 });
+    const abort = new AbortController();
+    const response = await fetch(
+      `${world.url}/api/v1/projects/${PROJECTS.analytics}/pipeline-executions/${pipelineExecutionId}/events`,
+      { headers: { authorization: `Bearer ${token}` }, signal: abort.signal },
+    );
+    expect(response.status).toBe(200);
+    let body = '';
+    let ended = false;
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        body += decoder.decode(chunk, { stream: true });
+      }
+      ended = true;
+    })().catch(() => undefined); // aborted by the test at the end
+    try {
+      await eventually(() => expect(body).toMatch(/^id: \d+\ndata: .*"status":"RUNNING"/m), {
+        timeoutMs: 10_000,
+      });
+      // The window is the assertion: the stream stays live, with no error event, for a while.
+      await holdsFor(() => {
+        expect(body).not.toContain('event: error');
+        expect(ended).toBe(false);
+      }, 1_500);
+    } finally {
+      abort.abort();
+      await reading;
+    }
   });
 });

@@ -21,6 +21,8 @@ export function gatewayEnv(maia: MaiaTarget, overrides: GatewayEnv = {}): Gatewa
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'silent',
+    // No load balancer to wait for when a suite stops its gateways; the shutdown suites set their own.
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
     REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
     MAIA_BASE_URL: `${maia.url}/dpc`,
     MAIA_TOKEN_URL: `${maia.url}/oauth/dpc/token`,

@@ -16,6 +16,7 @@ export enum ErrorCode {
   PIPELINE_DISABLED = 'PIPELINE_DISABLED',
   RATE_LIMITED = 'RATE_LIMITED',
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
+  REQUEST_TIMEOUT = 'REQUEST_TIMEOUT',
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   UPSTREAM_UNAVAILABLE = 'UPSTREAM_UNAVAILABLE',
@@ -64,6 +65,8 @@ export const errorCodeMeanings: Readonly<Record<ErrorCode, string>> = {
   [ErrorCode.QUERY_TOO_COMPLEX]:
     'The document is over a limit (depth, aliases, directives, tokens or cost). Refused before anything runs.',
   [ErrorCode.PAYLOAD_TOO_LARGE]: 'The request body is larger than the gateway accepts.',
+  [ErrorCode.REQUEST_TIMEOUT]:
+    'The client did not send its headers, or its whole request with the body, within the time the gateway allows (`HTTP_HEADERS_TIMEOUT_MS`, `HTTP_REQUEST_TIMEOUT_MS`). The connection is closed; send the request again.',
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 'The request body is not JSON (REST); send `application/json`.',
   [ErrorCode.UPSTREAM_UNAVAILABLE]:
     'Maia could not be reached or answered with a server error (`upstreamStatus` when it answered). Retrying later may succeed.',
@@ -116,6 +119,8 @@ export function httpStatusOf(code: ErrorCode): number {
       return 409;
     case ErrorCode.PIPELINE_DISABLED:
       return 410;
+    case ErrorCode.REQUEST_TIMEOUT:
+      return 408;
     case ErrorCode.PAYLOAD_TOO_LARGE:
       return 413;
     case ErrorCode.UNSUPPORTED_MEDIA_TYPE:
