@@ -2,18 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { pinProcess, type SpawnedServer } from '../lib/child-process';
+import { pinProcess, spawnServer, type SpawnedServer } from '../lib/child-process';
 import { send } from '../lib/http-load';
 import { planCores, machineInfo } from '../lib/machine';
 import { EXECUTE_MUTATION, NESTED_QUERY, PROJECTS_QUERY, expectData, graphqlBody } from '../lib/queries';
-import { ROOT, seedFacts } from '../lib/repo';
-import {
-  deleteRedisKeys,
-  newKeyPrefix,
-  PROFILE_DIR,
-  startEmulatorProcess,
-  startGatewayProcess,
-} from '../lib/stack';
+import { GATEWAY_MAIN, ROOT, seedFacts } from '../lib/repo';
+import { deleteRedisKeys, newKeyPrefix, PROFILE_DIR, startEmulatorProcess } from '../lib/stack';
 
 /**
  * The engine path, measured in gateway CPU per request: what a request costs when the whole-answer cache
@@ -25,12 +19,17 @@ import {
  *
  *   npm run build && npx tsc -p tsconfig.bench.json && node dist/bench/engine/engine.js [--seconds=8]
  *     [--warmup=6] [--only=rest,graphql,nested,execute] [--profile=graphql] [--env=NAME=value,...]
+ *     [--gateways=dist/main.js,other/main.js@NAME=value;NAME=value] [--rounds=3]
+ *
+ * `--gateways` compares builds (or settings, after `@`) on a busy machine: every gateway runs at once (one
+ * measured at a time), the rounds interleave them, and each row is the median of its rounds.
  */
 
 type Workload = 'rest' | 'graphql' | 'nested' | 'execute';
 const WORKLOADS: Workload[] = ['rest', 'graphql', 'nested', 'execute'];
 
 interface Row {
+  gateway: string;
   workload: Workload;
   requests: number;
   reqPerSec: number;
@@ -141,6 +140,7 @@ async function measure(
   const result = await run(spec, connections, seconds);
   const cpuMs = gateway.cpuTimeMs() - cpuBefore;
   return {
+    gateway: '',
     workload,
     requests: result.requests.total,
     reqPerSec: Math.round(result.requests.total / result.duration),
@@ -152,11 +152,68 @@ async function measure(
   };
 }
 
+interface GatewayLaunch {
+  main: string;
+  emulator: Awaited<ReturnType<typeof startEmulatorProcess>>;
+  core: number | null;
+  redisUrl: string;
+  keyPrefix: string;
+  profile?: Workload;
+  env: Record<string, string>;
+}
+
+function startGateway(launch: GatewayLaunch): Promise<SpawnedServer> {
+  const nodeArgs = launch.profile
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${PROFILE_DIR}`,
+        `--cpu-prof-name=engine-${launch.profile}-${Date.now()}.cpuprofile`,
+      ]
+    : [];
+  if (launch.profile) mkdirSync(PROFILE_DIR, { recursive: true });
+  const maia = launch.emulator.client;
+  return spawnServer({
+    name: 'gateway',
+    args: [...nodeArgs, launch.main],
+    cwd: ROOT,
+    core: launch.core,
+    env: {
+      NODE_ENV: 'production',
+      GATEWAY_MODE: 'development',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      REDIS_URL: launch.redisUrl,
+      REDIS_KEY_PREFIX: launch.keyPrefix,
+      MAIA_BASE_URL: maia.apiBaseUrl,
+      MAIA_TOKEN_URL: maia.tokenUrl,
+      MAIA_CLIENT_ID: maia.clientId,
+      MAIA_CLIENT_SECRET: maia.clientSecret,
+      // Production-shaped: authentication and rate limits on, the whole-answer cache off, info logs.
+      AUTH_DISABLED: 'false',
+      RATE_LIMIT_ENABLED: 'true',
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      RATE_LIMIT_BURST: '1000000',
+      CACHE_HOT_READ_TTL_MS: '0',
+      LOG_LEVEL: 'info',
+      ...launch.env,
+    },
+    listening: /listening on (http:\/\/[^\s"']+)/,
+    startTimeoutMs: 60_000,
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 async function main(): Promise<void> {
   const seconds = Number(option('seconds') ?? 8);
   const warmupSeconds = Number(option('warmup') ?? 6);
   const profile = option('profile') as Workload | undefined;
   const only = profile ? [profile] : ((option('only')?.split(',') as Workload[] | undefined) ?? WORKLOADS);
+  const mains = option('gateways')?.split(',') ?? [GATEWAY_MAIN];
+  const rounds = Number(option('rounds') ?? (mains.length > 1 ? 3 : 1));
   const extraEnv = Object.fromEntries(
     (option('env') ?? '')
       .split(',')
@@ -168,47 +225,68 @@ async function main(): Promise<void> {
   const cores = planCores(machine.nproc, true);
   if (cores.loadGenerator !== null) pinProcess(process.pid, cores.loadGenerator);
   const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const keyPrefix = newKeyPrefix();
+  const keyPrefixes = mains.map(() => newKeyPrefix());
   const logDir = resolve(ROOT, 'bench', 'results');
   mkdirSync(logDir, { recursive: true });
   log(
     `engine path: node ${machine.node}, ${machine.nproc} cores, load ${machine.loadAverage1m}, ${cores.note}`,
   );
   const emulator = await startEmulatorProcess(cores);
-  let gateway: SpawnedServer | undefined;
+  const gateways: SpawnedServer[] = [];
   const rows: Row[] = [];
   try {
-    gateway = await startGatewayProcess({
-      emulator: emulator.client,
-      cores,
-      redisUrl,
-      keyPrefix,
-      profile: profile !== undefined,
-      profileName: `engine-${profile ?? 'all'}`,
-      env: {
-        // Production-shaped: authentication and rate limits on, the whole-answer cache off, info logs.
-        AUTH_DISABLED: 'false',
-        AUTH_API_KEYS: apiKeys([facts.projectId, facts.historyExecution.projectId]),
-        RATE_LIMIT_ENABLED: 'true',
-        RATE_LIMIT_PER_MINUTE: '1000000',
-        RATE_LIMIT_BURST: '1000000',
-        CACHE_HOT_READ_TTL_MS: '0',
-        LOG_LEVEL: 'info',
-        ...extraEnv,
-      },
-    });
-    for (const workload of only) {
-      const row = await measure(gateway, workload, facts, warmupSeconds, seconds);
-      rows.push(row);
-      log(
-        `${workload.padEnd(8)} ${String(row.reqPerSec).padStart(6)} req/s  ${String(row.cpuUsPerRequest).padStart(5)} µs CPU/req  ` +
-          `p50 ${row.p50Ms} ms  p99 ${row.p99Ms} ms  non-2xx ${row.non2xx}  errors ${row.errors}`,
+    for (const [i, entry] of mains.entries()) {
+      const [main, settings = ''] = entry.split('@');
+      const own = Object.fromEntries(
+        settings
+          .split(';')
+          .filter(Boolean)
+          .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+      );
+      gateways.push(
+        await startGateway({
+          main: resolve(ROOT, main),
+          emulator,
+          core: cores.server,
+          redisUrl,
+          keyPrefix: keyPrefixes[i],
+          profile,
+          env: {
+            AUTH_API_KEYS: apiKeys([facts.projectId, facts.historyExecution.projectId]),
+            ...extraEnv,
+            ...own,
+          },
+        }),
       );
     }
+    for (let round = 0; round < rounds; round++) {
+      for (const workload of only) {
+        for (const [i, gateway] of gateways.entries()) {
+          const row = {
+            ...(await measure(gateway, workload, facts, warmupSeconds, seconds)),
+            gateway: mains[i],
+          };
+          rows.push(row);
+          log(
+            `${workload.padEnd(8)} ${String(row.reqPerSec).padStart(6)} req/s  ${String(row.cpuUsPerRequest).padStart(5)} µs CPU/req  ` +
+              `p50 ${row.p50Ms} ms  p99 ${row.p99Ms} ms  non-2xx ${row.non2xx}  errors ${row.errors}  ${mains[i]}`,
+          );
+        }
+      }
+    }
   } finally {
-    await gateway?.stop();
+    for (const gateway of gateways) await gateway.stop();
     await emulator.server.stop();
-    await deleteRedisKeys(redisUrl, [keyPrefix]);
+    await deleteRedisKeys(redisUrl, keyPrefixes);
+  }
+  if (rounds > 1) {
+    log('median µs CPU/req over the rounds');
+    for (const workload of only) {
+      const cells = mains.map((m) =>
+        median(rows.filter((r) => r.gateway === m && r.workload === workload).map((r) => r.cpuUsPerRequest)),
+      );
+      log(`${workload.padEnd(8)} ${cells.map((c) => String(c).padStart(6)).join(' ')}`);
+    }
   }
   if (profile) log(`profile written to ${PROFILE_DIR}`);
   writeFileSync(
