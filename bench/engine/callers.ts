@@ -28,7 +28,9 @@ function label(node: ProfileNode): string {
 function main(): void {
   const [file, pattern, framesArg, topArg] = process.argv.slice(2);
   if (!file || !pattern) {
-    process.stderr.write('usage: node dist/bench/engine/callers.js <file.cpuprofile> <regex> [frames] [top]\n');
+    process.stderr.write(
+      'usage: node dist/bench/engine/callers.js <file.cpuprofile> <regex> [frames] [top]\n',
+    );
     process.exit(2);
   }
   const frames = Number(framesArg ?? 6);
