@@ -14,6 +14,9 @@ export interface ExecuteIntent {
   atMs: number;
 }
 
+const MAX_REMEMBERED_SCOPES = 1_000;
+const KNOWN_TRIM_INTERVAL_MS = 1_000;
+
 /**
  * What execute reconciliation must know about the other execute calls of the fleet, so that it never
  * hands out a run another call created:
@@ -27,6 +30,10 @@ export class ExecutionLedger {
   private readonly localIntents = new Map<string, ExecuteIntent>();
   private readonly localKnown = new Map<string, number>();
   private readonly knownKey: string;
+  /** Redis keys of scopes' intents, by scope. */
+  private readonly intentsKeys = new Map<string, string>();
+  /** When the shared known set was last trimmed (see `settle`). */
+  private knownTrimmedAtMs = 0;
 
   constructor(
     private readonly redis: RedisService,
@@ -52,11 +59,15 @@ export class ExecutionLedger {
     const now = Date.now();
     this.localKnown.set(executionId, now);
     this.pruneLocal(now);
+    // Trimming what aged out of the horizon is housekeeping, not correctness (older runs are never
+    // candidates): once per second per replica, not one more Redis command on every call.
+    const trim = now - this.knownTrimmedAtMs >= KNOWN_TRIM_INTERVAL_MS;
+    if (trim) this.knownTrimmedAtMs = now;
     await this.shared(() =>
       Promise.all([
         this.redis.sortedSetRemove(this.intentsKey(intent.scope), intent.id),
         this.redis.sortedSetAdd(this.knownKey, now, executionId, this.horizonMs * 2),
-        this.redis.sortedSetRemoveByScore(this.knownKey, 0, now - this.horizonMs),
+        trim ? this.redis.sortedSetRemoveByScore(this.knownKey, 0, now - this.horizonMs) : undefined,
       ]),
     );
   }
@@ -100,11 +111,16 @@ export class ExecutionLedger {
   }
 
   private intentsKey(scope: ExecuteScope): string {
-    const digest = createHash('sha256')
-      .update(`${scope.projectId}\n${scope.environmentName}\n${scope.pipelineName}`)
-      .digest('hex')
-      .slice(0, 24);
-    return this.redis.key('maia', 'executions', 'intents', digest);
+    const name = `${scope.projectId}\n${scope.environmentName}\n${scope.pipelineName}`;
+    let key = this.intentsKeys.get(name);
+    if (key === undefined) {
+      const digest = createHash('sha256').update(name).digest('hex').slice(0, 24);
+      key = this.redis.key('maia', 'executions', 'intents', digest);
+      // A dashboard launches few distinct pipelines: remembered (bounded), not hashed twice per call.
+      if (this.intentsKeys.size >= MAX_REMEMBERED_SCOPES) this.intentsKeys.clear();
+      this.intentsKeys.set(name, key);
+    }
+    return key;
   }
 
   private pruneLocal(now: number): void {
