@@ -8,10 +8,6 @@ export type GatewayMode = (typeof gatewayModes)[number];
 export const graphqlExplorers = ['graphiql', 'apollo-sandbox', 'off'] as const;
 export type GraphqlExplorer = (typeof graphqlExplorers)[number];
 
-/** What executes GraphQL operations over HTTP: graphql-jit (compiled once per document) or graphql-js. */
-export const graphqlExecutors = ['jit', 'graphql-js'] as const;
-export type GraphqlExecutor = (typeof graphqlExecutors)[number];
-
 const schema = z.object({
   // Empty counts as unset (a copied .env.example has `GATEWAY_MODE=`): the mode then follows the credentials.
   GATEWAY_MODE: envOptionalString().pipe(z.enum(gatewayModes).optional()),
@@ -23,7 +19,6 @@ const schema = z.object({
   // `true` and `false` are the older spellings: `true` asks for the default explorer, `false` for the mode's default.
   GRAPHQL_EXPLORER: envOptionalString().pipe(z.enum([...graphqlExplorers, 'true', 'false']).optional()),
   GRAPHQL_INTROSPECTION: envBool(false),
-  GRAPHQL_EXECUTOR: z.enum(graphqlExecutors).default('jit'),
   MAIA_CLIENT_ID: envOptionalString(),
   TRUST_PROXY: envOptionalString().refine(
     (v) => v === undefined || v === 'true' || v === 'false' || /^[\w.:/]+(\s*,\s*[\w.:/]+)*$/.test(v),
@@ -72,8 +67,6 @@ export function serverConfig(env: Env) {
     /** The explorer and introspection are on outside production, and in production only when asked for. */
     graphqlExplorer: explorerOf(v.GRAPHQL_EXPLORER, devLike),
     graphqlIntrospection: devLike || v.GRAPHQL_INTROSPECTION,
-    /** graphql-jit unless asked otherwise (ADR 0025); graphql-ws operations always run graphql-js. */
-    graphqlExecutor: v.GRAPHQL_EXECUTOR,
   };
 }
 export type ServerConfig = ReturnType<typeof serverConfig>;

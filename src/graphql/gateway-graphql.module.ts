@@ -17,7 +17,6 @@ import type { AppConfig } from '../config';
 import { wholeAnswerPlugin } from '../hot-read/whole-answer.plugin';
 import { GraphqlSecurity } from '../security/graphql-security.service';
 import { SecurityModule } from '../security/security.module';
-import { CompiledExecutorGateway } from './compiled-executor';
 import { withUnreferencedTypes } from './error-code.enum';
 import { formatGraphqlError, formatGraphqlErrors } from './format-graphql-error';
 import type { GraphqlContext } from './graphql-context';
@@ -76,20 +75,13 @@ export class GatewayGraphqlModule {
           driver: ApolloDriver,
           imports: [SecurityModule],
           inject: [GraphqlSecurity, AuthGate],
-          useFactory: (security: GraphqlSecurity, gate: AuthGate): ApolloDriverConfig => {
-            // HTTP operations run compiled (graphql-jit) through Apollo's gateway interface (ADR 0025).
-            const compiled =
-              config.server.graphqlExecutor === 'jit' ? new CompiledExecutorGateway() : undefined;
-            return security.secure({
+          useFactory: (security: GraphqlSecurity, gate: AuthGate): ApolloDriverConfig =>
+            security.secure({
               path: GRAPHQL_PATH,
               autoSchemaFile: true,
               sortSchema: true,
               // The types no field returns (the ErrorCode enum); print-schema adds the same.
-              transformSchema: (schema) => {
-                const complete = withUnreferencedTypes(schema);
-                return compiled ? compiled.useSchema(complete) : complete;
-              },
-              ...(compiled ? { gateway: compiled } : {}),
+              transformSchema: withUnreferencedTypes,
               introspection: config.server.graphqlIntrospection,
               // Nest's own landing-page choice is replaced by ours: GraphiQL is served by the gateway
               // (src/ui, before Apollo sees the request); Apollo's hosted Sandbox only when asked for.
@@ -130,8 +122,7 @@ export class GatewayGraphqlModule {
               subscriptions: {
                 'graphql-ws': graphqlWsOptions(gate),
               },
-            });
-          },
+            }),
         }),
       ],
     };
