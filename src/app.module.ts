@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { CacheModule } from './cache/cache.module';
-import { JsonBodyInterceptor } from './common/http/json-body.interceptor';
+import { JsonBodyGuard } from './common/http/json-body.guard';
 import { AuthGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
 import { PROJECT_DIRECTORY } from './auth/project-directory';
@@ -51,8 +51,8 @@ export class AppModule {
         // project missing from the directory answers like one the caller may not see.
         { provide: PROJECT_DIRECTORY, useExisting: ProjectsService },
         { provide: APP_GUARD, useClass: AuthGuard },
-        // A REST body must be JSON: 415 otherwise, before validation.
-        { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
+        // A REST body must be JSON: 415 otherwise, after the caller's refusals and before validation.
+        { provide: APP_GUARD, useClass: JsonBodyGuard },
       ],
     };
   }

@@ -46,7 +46,7 @@ export function cacheConfig(env: Env) {
     },
     /**
      * Whole answers of lookup reads (REST lists, GraphQL queries of projects, environments, pipelines),
-     * per caller, served again for this long by the HTTP server before Fastify, Nest and Apollo run
+     * per caller rights, served again for this long by the HTTP server before Fastify, Nest and Apollo run
      * (src/hot-read); 0 turns it off.
      */
     hotReadTtlMs: v.CACHE_HOT_READ_TTL_MS,

@@ -12,7 +12,7 @@ export class EnvironmentsService {
     private readonly cache: CacheService,
   ) {}
 
-  listAll(projectId: string): Promise<MaiaEnvironment[]> {
+  listAll(projectId: string): Promise<readonly MaiaEnvironment[]> {
     return this.cache.getOrLoad(
       'environments',
       projectId,
@@ -21,7 +21,8 @@ export class EnvironmentsService {
         for await (const environment of this.maia.allEnvironments(projectId)) all.push(environment);
         return all;
       },
-      { projectId },
+      // Shared, deep-frozen: every read of the list used to parse its own copy of the JSON.
+      { projectId, readOnly: true },
     );
   }
 

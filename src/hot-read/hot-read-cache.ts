@@ -18,10 +18,10 @@ import { WHOLE_ANSWER_CACHEABLE } from './whole-answer-cacheable.decorator';
 
 /**
  * The hot-read cache: whole answers of reads declared `@WholeAnswerCacheable()`, kept about a second per
- * caller and served by the HTTP server's request listener before Fastify, Nest and Apollo run at all:
+ * set of caller rights and served by the HTTP server's request listener before Fastify, Nest and Apollo run at all:
  * dashboards poll such reads, and nearly all their cost is framework work (bench/RESULTS.md). It is a
  * property of the edge, not a second one: it admits with `AuthGate`, counts and logs a hit like any
- * request, and keeps only clean 200 answers of declared reads, keyed by the caller's identity and rights.
+ * request, and keeps only clean 200 answers of declared reads, keyed by the caller's rights (not its identity).
  */
 
 /** The metric labels of the request an answer was built for; its repeats are counted under the same. */
@@ -69,15 +69,20 @@ function replayOf(body: Buffer): Readable & { receivedEncodedLength: number } {
   return replay;
 }
 
-// Principals are long-lived objects (one per API key; JWT principals per verified token): key them once.
-const principalKeys = new WeakMap<Principal, string>();
-
-function principalKey(p: Principal): string {
-  let key = principalKeys.get(p);
+/**
+ * The part of a caller an answer may depend on: its rights (scopes and projects), never its identity, so
+ * callers with the same rights share answers (a dashboard's many API keys of one role, every JWT of one
+ * group). A declared read is built from the lookups and the caller's rights alone; `admin` stands for every
+ * scope. Principals are long-lived objects (one per API key; JWT principals per verified token): key once.
+ */
+const rightsKeys = new WeakMap<Principal, string>();
+export function rightsKey(p: Principal): string {
+  let key = rightsKeys.get(p);
   if (key === undefined) {
+    const scopes = p.scopes.has('admin') ? 'admin' : [...p.scopes].sort().join(',');
     const projects = p.projects === '*' ? '*' : [...p.projects].sort().join(',');
-    key = `${p.kind}\u0000${p.id}\u0000${[...p.scopes].sort().join(',')}\u0000${projects}`;
-    principalKeys.set(p, key);
+    key = `${scopes}\u0000${projects}`;
+    rightsKeys.set(p, key);
   }
   return key;
 }
@@ -89,7 +94,7 @@ function getRequestKey(url: string | undefined, accept: string | undefined): str
 @Injectable()
 export class HotReadCache implements OnModuleInit {
   private readonly logger = new Logger('HotReadCache');
-  /** Answers by request (method, URL or body, accept), then by caller. */
+  /** Answers by request (method, URL or body, accept), then by the caller's rights. */
   private readonly answers = new Map<string, Map<string, Entry>>();
   private entryCount = 0;
   private hits = 0;
@@ -227,10 +232,10 @@ export class HotReadCache implements OnModuleInit {
     startedAt: number,
   ): void {
     const forRequest = this.answers.get(requestKey);
-    const callerKey = principalKey(principal);
-    const entry = forRequest?.get(callerKey);
+    const rights = rightsKey(principal);
+    const entry = forRequest?.get(rights);
     if (!entry || entry.expiresAtMs <= Date.now()) {
-      if (entry) this.forget(requestKey, callerKey);
+      if (entry) this.forget(requestKey, rights);
       next(req, res);
       return;
     }
@@ -268,7 +273,7 @@ export class HotReadCache implements OnModuleInit {
     const headers: Entry['headers'] = { 'content-type': contentType, 'content-length': body.length };
     const cacheControl = reply.getHeader('cache-control');
     if (typeof cacheControl === 'string') headers['cache-control'] = cacheControl;
-    this.store(requestKey, principalKey(principal), {
+    this.store(requestKey, rightsKey(principal), {
       body,
       headers,
       labels: httpMetricLabels(request),
@@ -276,9 +281,9 @@ export class HotReadCache implements OnModuleInit {
     });
   }
 
-  private store(requestKey: string, callerKey: string, entry: Entry): void {
+  private store(requestKey: string, rights: string, entry: Entry): void {
     let forRequest = this.answers.get(requestKey);
-    if (!forRequest?.has(callerKey) && this.entryCount >= MAX_ENTRIES) {
+    if (!forRequest?.has(rights) && this.entryCount >= MAX_ENTRIES) {
       // The request answered longest ago goes first, with every caller's answer to it.
       const oldest = this.answers.entries().next();
       if (!oldest.done) {
@@ -291,13 +296,13 @@ export class HotReadCache implements OnModuleInit {
       forRequest = new Map();
       this.answers.set(requestKey, forRequest);
     }
-    if (!forRequest.has(callerKey)) this.entryCount++;
-    forRequest.set(callerKey, entry);
+    if (!forRequest.has(rights)) this.entryCount++;
+    forRequest.set(rights, entry);
   }
 
-  private forget(requestKey: string, callerKey: string): void {
+  private forget(requestKey: string, rights: string): void {
     const forRequest = this.answers.get(requestKey);
-    if (!forRequest?.delete(callerKey)) return;
+    if (!forRequest?.delete(rights)) return;
     this.entryCount--;
     if (forRequest.size === 0) this.answers.delete(requestKey);
   }

@@ -12,7 +12,7 @@ declare module 'fastify' {
 
 /**
  * Declares that the whole answer of a REST route or GraphQL field may be served again from the hot-read
- * cache (per caller, for about a second): a read built only from cached Maia lookups. On a GraphQL object
+ * cache (per caller rights, for about a second): a read built only from cached Maia lookups. On a GraphQL object
  * type it declares every field of the type. Nest hands the declaration to Fastify as route config and to
  * the schema as extensions, where the hot-read cache finds it; nothing is listed in `hot-read/`.
  */

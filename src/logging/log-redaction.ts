@@ -28,3 +28,17 @@ export function redactionPaths(fields: readonly string[] = REDACTED_FIELDS): str
     ]),
   ];
 }
+
+const SECRET_NAMES = new Set([...REDACTED_FIELDS, ...REQUIRED_SECRET_FIELDS].map((f) => f.toLowerCase()));
+
+/**
+ * A copy of request headers with the value of every secret one (any name of the lists above, in any case)
+ * masked: for log lines of a fixed shape written without pino's path redaction (the completion line).
+ */
+export function redactHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name in headers) {
+    out[name] = SECRET_NAMES.has(name.toLowerCase()) ? REDACTED : headers[name];
+  }
+  return out;
+}

@@ -33,6 +33,8 @@ export interface IntentRecord extends ExecuteIntent {
   executionId?: string;
 }
 
+const MAX_REMEMBERED_SCOPES = 1_000;
+
 /**
  * What execute reconciliation must know about the other execute calls of the fleet, so that it never
  * hands out a run another call created:
@@ -46,6 +48,8 @@ export interface IntentRecord extends ExecuteIntent {
 export class ExecutionLedger {
   private readonly localIntents = new Map<string, IntentRecord>();
   private readonly localClaims = new Map<string, { intentId: string; atMs: number }>();
+  /** Redis keys of scopes' intents, by scope. */
+  private readonly intentsKeys = new Map<string, string>();
 
   constructor(
     private readonly redis: RedisService,
@@ -192,11 +196,16 @@ export class ExecutionLedger {
   }
 
   private intentsKey(scope: ExecuteScope): string {
-    const digest = createHash('sha256')
-      .update(`${scope.projectId}\n${scope.environmentName}\n${scope.pipelineName}`)
-      .digest('hex')
-      .slice(0, 24);
-    return this.redis.key('maia', 'executions', 'intents', digest);
+    const name = `${scope.projectId}\n${scope.environmentName}\n${scope.pipelineName}`;
+    let key = this.intentsKeys.get(name);
+    if (key === undefined) {
+      const digest = createHash('sha256').update(name).digest('hex').slice(0, 24);
+      key = this.redis.key('maia', 'executions', 'intents', digest);
+      // A dashboard launches few distinct pipelines: remembered (bounded), not hashed twice per call.
+      if (this.intentsKeys.size >= MAX_REMEMBERED_SCOPES) this.intentsKeys.clear();
+      this.intentsKeys.set(name, key);
+    }
+    return key;
   }
 
   private recordKey(intentId: string): string {

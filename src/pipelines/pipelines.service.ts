@@ -27,7 +27,7 @@ export class PipelinesService {
     return `${projectId}:${encodeURIComponent(environmentName ?? '')}`;
   }
 
-  listAll(key: CatalogKey): Promise<MaiaPublishedPipeline[]> {
+  listAll(key: CatalogKey): Promise<readonly MaiaPublishedPipeline[]> {
     return this.cache.getOrLoad(
       'pipelines',
       PipelinesService.keyOf(key),
@@ -38,7 +38,8 @@ export class PipelinesService {
         }
         return all;
       },
-      { projectId: key.projectId },
+      // Shared, deep-frozen: every read of the catalog used to parse its own copy of the JSON.
+      { projectId: key.projectId, readOnly: true },
     );
   }
 

@@ -23,8 +23,12 @@ export class ProjectsService {
     if (principal && principal.projects !== '*') {
       return this.access.pageOfVisibleProjects(principal, await this.directory(), page, size);
     }
-    return this.cache.getOrLoad('projects', `page:${page}:size:${size}`, () =>
-      this.maia.listProjects({ page, size }),
+    // Shared, deep-frozen: every read of the page used to parse its own copy of the JSON.
+    return this.cache.getOrLoad(
+      'projects',
+      `page:${page}:size:${size}`,
+      () => this.maia.listProjects({ page, size }),
+      { readOnly: true },
     );
   }
 

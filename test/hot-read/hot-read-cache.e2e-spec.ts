@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
+import { hashApiKey } from '../../src/auth/api-key.authenticator';
 import {
   ANALYTICS_FINISHED_EXECUTION,
+  apiKeysJson,
   KEYS,
   PROJECTS,
   startSecuredWorld,
@@ -22,6 +24,16 @@ import { STANDALONE_REDIS_URL } from '../support/redis-topologies';
 
 const PROJECTS_QUERY = 'query P { projects { total results { id name } } }';
 
+/** A second caller with exactly the reader's rights (read, Analytics Warehouse), under another name. */
+const READER_TWIN_KEY = 'reader-twin-key-5e6f7a8b9c0d1e2f';
+
+/** The secured world's keys, and the reader's twin. */
+function apiKeysWithTwin(): string {
+  const keys = JSON.parse(apiKeysJson()) as Record<string, unknown>[];
+  const reader = keys.find((k) => k.name === 'reader');
+  return JSON.stringify([...keys, { ...reader, name: 'reader-twin', sha256: hashApiKey(READER_TWIN_KEY) }]);
+}
+
 interface GraphqlAnswer {
   status: number;
   body: { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] };
@@ -38,6 +50,7 @@ describe('hot-read cache', () => {
       REDIS_URL: STANDALONE_REDIS_URL,
       REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
       CACHE_HOT_READ_TTL_MS: '60000',
+      AUTH_API_KEYS: apiKeysWithTwin(),
       // Short-lived lookups, so a stale answer can be provoked within the test; one attempt per call and
       // no circuit breaker in the way, so Maia is reached again the moment it recovers.
       CACHE_TTL_PROJECTS_SECONDS: '1',
@@ -95,6 +108,44 @@ describe('hot-read cache', () => {
       };
       expect(otherRest.results.map((p) => p.id)).toEqual([PROJECTS.marketing]);
     }
+  });
+
+  it('shares an answer between callers of the same rights, never between callers of different rights', async () => {
+    const query = 'query Shared { projects(size: 7) { total results { id name } } }';
+    const first = await graphql(KEYS.reader, query);
+    expect(projectIds(first)).toEqual([PROJECTS.analytics]);
+    const firstRest = await rest(KEYS.reader, '/api/v1/projects?size=7');
+    const before = handlers.calls();
+    // Another key, another name, the same rights: the reader's answers, from memory.
+    const twin = await graphql(READER_TWIN_KEY, query);
+    expect(twin.body).toEqual(first.body);
+    expect((await rest(READER_TWIN_KEY, '/api/v1/projects?size=7')).body).toEqual(firstRest.body);
+    // A JWT of the same rights shares them too: rights, not the kind of credential, make the key.
+    const jwt = await world.jwt({ scope: 'read', maia_projects: [PROJECTS.analytics] });
+    const jwtAnswer = await fetch(`${world.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${jwt}` },
+      body: JSON.stringify({ query }),
+    });
+    expect(await jwtAnswer.json()).toEqual(first.body);
+    expect(handlers.calls()).toBe(before); // three answers, no resolver or controller ran
+
+    // Same scopes, another project; same project, more scopes; every project: each built for its caller.
+    const other = await graphql(KEYS.otherProject, query);
+    expect(projectIds(other)).toEqual([PROJECTS.marketing]);
+    const otherRest = (await rest(KEYS.otherProject, '/api/v1/projects?size=7')).body as {
+      results: { id: string }[];
+    };
+    expect(otherRest.results.map((p) => p.id)).toEqual([PROJECTS.marketing]);
+    expect(handlers.calls()).toBe(before + 2);
+    const operator = await graphql(KEYS.operator, query);
+    expect(projectIds(operator)).toEqual([PROJECTS.analytics]);
+    expect(handlers.calls()).toBe(before + 3); // the reader's answer was not lent to more rights
+    expect(projectIds(await graphql(KEYS.admin, query))).toHaveLength(5);
+    expect(handlers.calls()).toBe(before + 4);
+    // And the reader still gets only its own project, from memory.
+    expect((await graphql(KEYS.reader, query)).body).toEqual(first.body);
+    expect(handlers.calls()).toBe(before + 4);
   });
 
   it('refuses a wrong key even for an answer it holds, and a caller without rights to a project', async () => {

@@ -44,17 +44,76 @@ const options = {
  */
 export class GatewayValidationPipe extends ValidationPipe {
   private readonly lenient = new ValidationPipe({ ...options, forbidNonWhitelisted: false });
+  /** Valid flat inputs already transformed, by class then by input (see `flatKeyOf`). */
+  private readonly known = new WeakMap<object, Map<string, object>>();
 
   constructor() {
     super({ ...options, forbidNonWhitelisted: true });
   }
 
-  /** Validates, then writes the UUIDs of id arguments in lower case (`lowerCaseUuids`). */
+  /**
+   * Validates, then writes the UUIDs of id arguments in lower case (`lowerCaseUuids`).
+   * The same flat input (page and size of a list, a project id...) always transforms to the same instance:
+   * class-transformer and class-validator ran on every argument of every resolver call (a nested read calls
+   * dozens), so a valid flat input is remembered and each call gets its own shallow copy of the result.
+   * Inputs with objects or arrays inside, and refused inputs, are validated every time.
+   */
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    const valid: unknown =
-      metadata.type === 'query'
-        ? await this.lenient.transform(value, metadata)
-        : await super.transform(value, metadata);
-    return lowerCaseUuids(valid, metadata.data);
+    const metatype = metadata.metatype;
+    const key = metatype && metadata.type !== 'custom' ? flatKeyOf(metadata.type, value) : undefined;
+    if (key === undefined) return lowerCaseUuids(await this.check(value, metadata), metadata.data);
+    let byInput = this.known.get(metatype as object);
+    const hit = byInput?.get(key);
+    if (hit) return Object.assign(Object.create(Object.getPrototypeOf(hit) as object | null) as object, hit);
+    // Remembered after `lowerCaseUuids`: a hit is already in lower case.
+    const result = lowerCaseUuids(await this.check(value, metadata), metadata.data);
+    if (result === null || typeof result !== 'object') return result;
+    if (!byInput) {
+      byInput = new Map();
+      this.known.set(metatype as object, byInput);
+    }
+    // Bounded: a client sending ever new values would otherwise grow it without end.
+    if (byInput.size >= MAX_KNOWN_INPUTS) byInput.clear();
+    byInput.set(
+      key,
+      Object.assign(Object.create(Object.getPrototypeOf(result) as object | null) as object, result),
+    );
+    return result;
   }
+
+  private check(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'query') return this.lenient.transform(value, metadata) as Promise<unknown>;
+    return super.transform(value, metadata) as Promise<unknown>;
+  }
+}
+
+const MAX_KNOWN_INPUTS = 1_000;
+const MAX_KEY_CHARS = 512;
+
+/**
+ * A key telling flat inputs apart exactly (member names, types and values, undefined members included),
+ * or undefined for anything else: a plain object whose members are all strings, numbers, booleans, null or
+ * undefined, and short.
+ */
+function flatKeyOf(type: string, value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== null && prototype !== Object.prototype) return undefined;
+  let key = type;
+  for (const name of Object.keys(value)) {
+    const member = (value as Record<string, unknown>)[name];
+    const kind = member === null ? 'null' : typeof member;
+    if (
+      kind !== 'string' &&
+      kind !== 'number' &&
+      kind !== 'boolean' &&
+      kind !== 'null' &&
+      kind !== 'undefined'
+    ) {
+      return undefined;
+    }
+    key += `\u0000${name}\u0001${kind}\u0001${String(member)}`;
+    if (key.length > MAX_KEY_CHARS) return undefined;
+  }
+  return key;
 }

@@ -1,0 +1,41 @@
+import 'reflect-metadata';
+import { type ArgumentMetadata } from '@nestjs/common';
+import { PageArgs } from '../../graphql/page.args';
+import { GatewayError } from '../errors';
+import { PageQueryDto } from '../http/page-query.dto';
+import { GatewayValidationPipe } from './gateway-validation.pipe';
+
+const args: ArgumentMetadata = { type: 'body', metatype: PageArgs };
+const query: ArgumentMetadata = { type: 'query', metatype: PageQueryDto };
+
+describe('GatewayValidationPipe', () => {
+  const pipe = new GatewayValidationPipe();
+
+  it('answers a repeated flat input with its own copy of the same instance', async () => {
+    const first = (await pipe.transform({ page: 2, size: 5 }, args)) as PageArgs;
+    const second = (await pipe.transform({ page: 2, size: 5 }, args)) as PageArgs;
+    expect(second).toBeInstanceOf(PageArgs);
+    expect(second).toEqual(first);
+    expect(second).not.toBe(first);
+    second.page = 9; // a handler that changes its input changes nobody else's
+    expect(((await pipe.transform({ page: 2, size: 5 }, args)) as PageArgs).page).toBe(2);
+  });
+
+  it('tells inputs apart by value and type, and refuses a bad one every time', async () => {
+    expect(await pipe.transform({ page: 1, size: 5 }, args)).toMatchObject({ page: 1, size: 5 });
+    for (let i = 0; i < 2; i++) {
+      await expect(pipe.transform({ page: '1', size: 5 }, args)).rejects.toBeInstanceOf(GatewayError);
+      await expect(pipe.transform({ page: 1, size: 5, extra: true }, args)).rejects.toBeInstanceOf(
+        GatewayError,
+      );
+    }
+  });
+
+  it('transforms query strings as before: converted, clamped, unknown parameters dropped', async () => {
+    for (let i = 0; i < 2; i++) {
+      const dto = await pipe.transform({ page: '3', size: '500', unknown: 'x' }, query);
+      expect(dto).toBeInstanceOf(PageQueryDto);
+      expect({ ...(dto as object) }).toEqual({ page: 3, size: 100 });
+    }
+  });
+});
