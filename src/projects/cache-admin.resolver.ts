@@ -17,7 +17,8 @@ export class InvalidateCacheArgs {
   })
   @IsOptional()
   @IsUUID('all')
-  projectId?: string;
+  // GraphQL lets a client send an explicit null for a nullable argument: it means "none", like leaving it out.
+  projectId?: string | null;
 }
 
 @Resolver()
@@ -29,6 +30,6 @@ export class CacheAdminResolver {
   })
   @RequireScope('admin')
   invalidateCache(@Args() { projectId }: InvalidateCacheArgs): Promise<InvalidateCachePayload> {
-    return this.cache.invalidate({ projectId });
+    return this.cache.invalidate({ projectId: projectId ?? undefined });
   }
 }
