@@ -102,6 +102,16 @@ describe('UUIDs are case-insensitive on every id argument', () => {
   });
 
   it('REST paths and query parameters, on both faces', async () => {
+    // A run list may hold the run the test above started, still moving between the two reads: its identity
+    // is compared, not the progress it made in between.
+    const settled = (body: unknown): unknown => {
+      const page = body as { results?: Array<Record<string, unknown>> };
+      if (!Array.isArray(page?.results)) return body;
+      return {
+        ...page,
+        results: page.results.map(({ status: _s, finishedAt: _f, message: _m, ...rest }) => rest),
+      };
+    };
     const paths = (a: string, e: string) => [
       `/v1/projects/${a}/environments`,
       `/v1/projects/${a}/published-pipelines?environmentName=Dev`,
@@ -118,10 +128,10 @@ describe('UUIDs are case-insensitive on every id argument', () => {
         const lowerAnswer = await rest(gateway.url, 'GET', `${prefix}${path}`);
         const upperAnswer = await rest(gateway.url, 'GET', `${prefix}${upper[index]}`);
         expect(lowerAnswer.status).toBe(200);
-        expect({ path: upper[index], status: upperAnswer.status, body: upperAnswer.body }).toEqual({
+        expect({ path: upper[index], status: upperAnswer.status, body: settled(upperAnswer.body) }).toEqual({
           path: upper[index],
           status: 200,
-          body: lowerAnswer.body,
+          body: settled(lowerAnswer.body),
         });
       }
     }
