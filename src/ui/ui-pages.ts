@@ -137,4 +137,6 @@ export function installUiPages(
   const pages = new UiPages(apps);
   pages.installAssets(fastify);
   if (explorer === 'graphiql') installGraphiql(fastify, pages, graphqlPath);
+  // The start banner's first address is the gateway's root: a person who opens it lands in the explorer.
+  if (explorer !== 'off') fastify.get('/', (_request, reply) => reply.redirect(graphqlPath, 302));
 }
