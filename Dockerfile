@@ -2,14 +2,15 @@
 # maia-gateway: multi-stage build. The runtime image holds production dependencies and the compiled
 # JavaScript only, runs as the unprivileged `node` user (uid 1000), and checks /health/live with node
 # itself (slim images have no curl).
-ARG NODE_VERSION=20
+# Node.js 24: the active LTS (20 reached end of life in April 2026). CI also runs the tests on 24.
+ARG NODE_VERSION=24
 
-# --- build: every dependency, then tsc -------------------------------------------------------------
+# --- build: every dependency, then swc -------------------------------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY tsconfig.json tsconfig.build.json nest-cli.json .swcrc ./
 COPY src ./src
 # The browser pages (GraphiQL at /graphql): bundled into dist/ui/ by the same npm run build.
 COPY ui ./ui

@@ -36,11 +36,11 @@ export class AuthService implements OnModuleInit {
 
   onModuleInit(): void {
     if (this.disabled) {
-      const bar = '!'.repeat(100);
+      // One line: read as it is in a terminal and in a JSON log pipeline alike.
       this.logger.warn(
-        `\n${bar}\n!! AUTHENTICATION IS DISABLED (${this.config.auth.mode} mode): every caller may read, execute, ` +
-          `cancel and administer every project.\n!! Set AUTH_API_KEYS or AUTH_JWKS_URL (and unset AUTH_DISABLED) ` +
-          `before exposing this gateway to anyone.\n${bar}`,
+        `AUTHENTICATION IS DISABLED (${this.config.auth.mode} mode): every caller may read, execute, ` +
+          'cancel and administer every project. Set AUTH_API_KEYS or AUTH_JWKS_URL (and unset AUTH_DISABLED) ' +
+          'before exposing this gateway to anyone.',
       );
       return;
     }

@@ -25,6 +25,35 @@ describe('loadConfig', () => {
     expect(config.maia.baseUrl).toBe('https://us1.api.matillion.com/dpc');
   });
 
+  it.each([{ PORT: 'eighty' }, { LOG_LEVEL: 'loud' }, { PORT: '70000', GATEWAY_MODE: 'sandbox' }])(
+    'reports a bad server setting alone, without an authentication companion (%j)',
+    (env) => {
+      const problems = (() => {
+        try {
+          loadConfig(env);
+        } catch (error) {
+          return (error as ConfigError).problems;
+        }
+        return [];
+      })();
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(new RegExp(`^${Object.keys(env)[0]}: `));
+    },
+  );
+
+  it('still judges authentication by production mode once Maia credentials are given', () => {
+    expect(() => loadConfig({ PORT: 'eighty', MAIA_CLIENT_ID: 'id', MAIA_CLIENT_SECRET: 's' })).toThrow(
+      /AUTH_API_KEYS/,
+    );
+  });
+
+  it('writes readable log lines in sandbox mode and JSON lines elsewhere, unless LOG_FORMAT says', () => {
+    expect(loadConfig({}).server.logFormat).toBe('pretty');
+    expect(loadConfig({ GATEWAY_MODE: 'development' }).server.logFormat).toBe('json');
+    expect(loadConfig({ LOG_FORMAT: 'json' }).server.logFormat).toBe('json');
+    expect(() => loadConfig({ LOG_FORMAT: 'xml' })).toThrow(/LOG_FORMAT/);
+  });
+
   it('names every bad variable at once and never echoes a value', () => {
     let caught: unknown;
     try {

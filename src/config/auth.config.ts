@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { envBool, envInt, envOptionalString, envUrl, type Env } from './env';
 import { readTrustedDocuments, type TrustedOperation } from './trusted-documents';
-import { serverConfig, type GatewayMode } from './server.config';
+import { gatewayModeOf, type GatewayMode } from './server.config';
 import { UUID_PATTERN } from '../common/validation/uuid';
 
 /** What a caller may do; `admin` implies every other scope. Mirrors `src/auth/require-scope.decorator.ts`. */
@@ -116,9 +116,9 @@ function issue(path: string, message: string): z.core.$ZodIssue {
 
 function modeOf(env: Env): GatewayMode {
   try {
-    return serverConfig(env).mode;
+    return gatewayModeOf(env);
   } catch {
-    // The server namespace reports its own problem; judge auth by the strictest mode meanwhile.
+    // GATEWAY_MODE itself is invalid (the server namespace reports it): judge auth by the strictest mode.
     return 'production';
   }
 }

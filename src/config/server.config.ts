@@ -8,38 +8,43 @@ export type GatewayMode = (typeof gatewayModes)[number];
 export const graphqlExplorers = ['graphiql', 'apollo-sandbox', 'off'] as const;
 export type GraphqlExplorer = (typeof graphqlExplorers)[number];
 
-const schema = z
-  .object({
-    // Empty counts as unset (a copied .env.example has `GATEWAY_MODE=`): the mode then follows the credentials.
-    GATEWAY_MODE: envOptionalString().pipe(z.enum(gatewayModes).optional()),
-    HOST: z.string().default('0.0.0.0'),
-    PORT: envInt(3000, 0, 65535),
-    BODY_LIMIT_BYTES: envInt(100 * 1024, 1024, 10 * 1024 * 1024),
-    SHUTDOWN_GRACE_MS: envInt(10_000, 0, 120_000),
-    HTTP_HEADERS_TIMEOUT_MS: envInt(10_000, 100, 120_000),
-    HTTP_REQUEST_TIMEOUT_MS: envInt(30_000, 100, 600_000),
-    HTTP_KEEP_ALIVE_TIMEOUT_MS: envInt(72_000, 100, 600_000),
-    CONNECTION_LIMIT_PER_IP: envInt(256, 0, 1_000_000),
-    GRAPHQL_WS_MAX_CONNECTIONS_PER_CLIENT: envInt(200, 0, 1_000_000),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    // `true` and `false` are the older spellings: `true` asks for the default explorer, `false` for the mode's default.
-    GRAPHQL_EXPLORER: envOptionalString().pipe(z.enum([...graphqlExplorers, 'true', 'false']).optional()),
-    GRAPHQL_INTROSPECTION: envBool(false),
-    // Empty: the mode decides (on outside production).
-    RUN_CONSOLE: envOptionalString().pipe(z.enum(['true', 'false']).optional()),
-    MAIA_CLIENT_ID: envOptionalString(),
-    TRUST_PROXY: envOptionalString().refine(
-      (v) => v === undefined || v === 'true' || v === 'false' || /^[\w.:/]+(\s*,\s*[\w.:/]+)*$/.test(v),
-      {
-        message:
-          'must be true, false, or a comma-separated list of proxy addresses/CIDRs (e.g. 10.0.0.0/8,loopback)',
-      },
-    ),
-  })
-  .refine((v) => v.HTTP_HEADERS_TIMEOUT_MS <= v.HTTP_REQUEST_TIMEOUT_MS, {
-    message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS (the whole request includes its headers)',
-    path: ['HTTP_HEADERS_TIMEOUT_MS'],
-  });
+/** How log lines are written: JSON lines (for a log pipeline) or one readable line each (for a person). */
+export const logFormats = ['json', 'pretty'] as const;
+export type LogFormat = (typeof logFormats)[number];
+
+const fields = z.object({
+  // Empty counts as unset (a copied .env.example has `GATEWAY_MODE=`): the mode then follows the credentials.
+  GATEWAY_MODE: envOptionalString().pipe(z.enum(gatewayModes).optional()),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: envInt(3000, 0, 65535),
+  BODY_LIMIT_BYTES: envInt(100 * 1024, 1024, 10 * 1024 * 1024),
+  SHUTDOWN_GRACE_MS: envInt(10_000, 0, 120_000),
+  HTTP_HEADERS_TIMEOUT_MS: envInt(10_000, 100, 120_000),
+  HTTP_REQUEST_TIMEOUT_MS: envInt(30_000, 100, 600_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: envInt(72_000, 100, 600_000),
+  CONNECTION_LIMIT_PER_IP: envInt(256, 0, 1_000_000),
+  GRAPHQL_WS_MAX_CONNECTIONS_PER_CLIENT: envInt(200, 0, 1_000_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: envOptionalString().pipe(z.enum(logFormats).optional()),
+  // `true` and `false` are the older spellings: `true` asks for the default explorer, `false` for the mode's default.
+  GRAPHQL_EXPLORER: envOptionalString().pipe(z.enum([...graphqlExplorers, 'true', 'false']).optional()),
+  GRAPHQL_INTROSPECTION: envBool(false),
+  // Empty: the mode decides (on outside production).
+  RUN_CONSOLE: envOptionalString().pipe(z.enum(['true', 'false']).optional()),
+  MAIA_CLIENT_ID: envOptionalString(),
+  TRUST_PROXY: envOptionalString().refine(
+    (v) => v === undefined || v === 'true' || v === 'false' || /^[\w.:/]+(\s*,\s*[\w.:/]+)*$/.test(v),
+    {
+      message:
+        'must be true, false, or a comma-separated list of proxy addresses/CIDRs (e.g. 10.0.0.0/8,loopback)',
+    },
+  ),
+});
+
+const schema = fields.refine((v) => v.HTTP_HEADERS_TIMEOUT_MS <= v.HTTP_REQUEST_TIMEOUT_MS, {
+  message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS (the whole request includes its headers)',
+  path: ['HTTP_HEADERS_TIMEOUT_MS'],
+});
 
 /** Which peers may set X-Forwarded-For: none (default), every one, or the listed addresses/CIDRs. */
 export type TrustProxy = boolean | string[];
@@ -59,10 +64,21 @@ function explorerOf(
   return value;
 }
 
+const modeSchema = fields.pick({ GATEWAY_MODE: true, MAIA_CLIENT_ID: true });
+
+/**
+ * The mode alone, from `GATEWAY_MODE` and `MAIA_CLIENT_ID` only: other namespaces judge by it, and a bad
+ * `PORT` or `LOG_LEVEL` must not change what they judge (it is reported once, by this namespace).
+ */
+export function gatewayModeOf(env: Env): GatewayMode {
+  const v = modeSchema.parse(env);
+  // No Maia credentials means nothing real to talk to: sandbox mode, against the built-in emulator.
+  return v.GATEWAY_MODE ?? (v.MAIA_CLIENT_ID ? 'production' : 'sandbox');
+}
+
 export function serverConfig(env: Env) {
   const v = schema.parse(env);
-  // No Maia credentials means nothing real to talk to: sandbox mode, against the built-in emulator.
-  const mode: GatewayMode = v.GATEWAY_MODE ?? (v.MAIA_CLIENT_ID ? 'production' : 'sandbox');
+  const mode = gatewayModeOf(env);
   const devLike = mode !== 'production';
   return {
     mode,
@@ -96,6 +112,8 @@ export function serverConfig(env: Env) {
      */
     trustProxy: trustProxyOf(v.TRUST_PROXY),
     logLevel: v.LOG_LEVEL,
+    /** Readable lines in sandbox mode (a person at a terminal), JSON lines everywhere else unless asked. */
+    logFormat: v.LOG_FORMAT ?? (mode === 'sandbox' ? 'pretty' : 'json'),
     /** The explorer and introspection are on outside production, and in production only when asked for. */
     graphqlExplorer: explorerOf(v.GRAPHQL_EXPLORER, devLike),
     graphqlIntrospection: devLike || v.GRAPHQL_INTROSPECTION,

@@ -178,6 +178,13 @@ class EmulatorServer {
       return;
     }
 
+    // The emulator's own front page (what a sandbox banner links to): where its Maia API, token endpoint and
+    // control API are. Not a Maia route, so neither counted nor logged as one.
+    if (path === '/' && (method === 'GET' || method === 'HEAD')) {
+      send(res, jsonReply(200, emulatorIndex()));
+      return;
+    }
+
     const match = this.router.match(method, segs);
     const routeName = match !== null && 'route' in match ? match.route.name : unmatchedRoute;
     this.requests.record(routeName, method, path, query);
@@ -359,4 +366,16 @@ function send(res: ServerResponse, reply: Reply): void {
   if (res.destroyed) return;
   res.writeHead(reply.status, reply.headers);
   res.end(reply.body);
+}
+
+/** What `GET /` answers: the emulator's entry points, as paths on its own origin. */
+function emulatorIndex(): Record<string, string> {
+  return {
+    name: 'Maia emulator',
+    api: '/dpc/v1/projects',
+    token: '/oauth/dpc/token',
+    counters: '/__emulator/counters',
+    config: '/__emulator/config',
+    docs: 'docs/emulator.md in the maia-gateway repository',
+  };
 }

@@ -1,6 +1,7 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import pino, { type DestinationStream, type Level, type Logger as Pino } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { RequestContext } from '../common/request-context';
 import { type AppConfig } from '../config';
 import { REDACTED, redactHeaders, redactionPaths, redactText } from './log-redaction';
@@ -98,6 +99,24 @@ export function installRequestLogging(fastify: FastifyInstance, logger: Pino, co
   });
 }
 
+/**
+ * Where the process's lines go: JSON lines on stdout, or (`LOG_FORMAT=pretty`, the sandbox default) one
+ * line a person reads per entry — time, level, `[context] message`, a request's method, url, status and
+ * time — formatted in this process (no worker thread), synchronously like the JSON lines.
+ */
+export function stdoutDestination(config: AppConfig): DestinationStream {
+  if (config.server.logFormat === 'json') return pino.destination({ dest: 1, sync: true });
+  return pinoPretty({
+    destination: 1,
+    sync: true,
+    colorize: process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'service,context,req,res,responseTime',
+    messageFormat:
+      '{if context}[{context}] {end}{msg}{if req.method} {req.method} {req.url} {res.statusCode} ({responseTime} ms){end}',
+  });
+}
+
 /** Structured JSON logging: one pino logger for the process, and Nest's own logs routed into it. */
 @Global()
 @Module({})
@@ -105,7 +124,7 @@ export class LoggingModule {
   static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
     // Synchronous stdout: lines appear in the order they are logged (the start banner comes last) and none
     // is lost when the process exits abruptly; a request writes one line at most.
-    const logger = pino(pinoOptions(config), destination ?? pino.destination({ dest: 1, sync: true }));
+    const logger = pino(pinoOptions(config), destination ?? stdoutDestination(config));
     return {
       module: LoggingModule,
       providers: [

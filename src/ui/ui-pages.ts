@@ -154,4 +154,6 @@ export function installUiPages(
   pages.installAssets(fastify);
   if (options.explorer === 'graphiql') installGraphiql(fastify, pages, graphqlPath);
   if (options.runConsole) installConsole(fastify, pages);
+  // The start banner's first address is the gateway's root: a person who opens it lands in the explorer.
+  if (options.explorer !== 'off') fastify.get('/', (_request, reply) => reply.redirect(graphqlPath, 302));
 }

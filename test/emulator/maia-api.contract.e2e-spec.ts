@@ -1016,7 +1016,22 @@ describe('unknown routes', () => {
     const wrongMethod = await maia.api('DELETE', '/v1/projects', { token });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET');
-    const plain = await request(`${emulator.url}/`);
+    const plain = await request(`${emulator.url}/nothing-here`);
     expect(plain.status).toBe(404);
+  });
+
+  it('answers its root with its entry points (the sandbox banner links there), uncounted', async () => {
+    const before = (await request(`${emulator.url}/__emulator/counters`)).body;
+    const root = await request(`${emulator.url}/`);
+    expect(root.status).toBe(200);
+    const index = root.body as Record<string, string>;
+    expect(index).toMatchObject({
+      name: 'Maia emulator',
+      api: '/dpc/v1/projects',
+      token: '/oauth/dpc/token',
+    });
+    for (const path of [index.counters, index.config])
+      expect((await request(`${emulator.url}${path}`)).status).toBe(200);
+    expect((await request(`${emulator.url}/__emulator/counters`)).body).toEqual(before);
   });
 });

@@ -35,6 +35,12 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^CMD \["node", "dist\/main\.js"\]$/m);
   });
 
+  it('runs on Node.js 24 LTS, and its build stage has what npm run build reads (.swcrc)', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_VERSION=24$/m);
+    expect(dockerfile.match(/^FROM node:\$\{NODE_VERSION\}-bookworm-slim/gm)).toHaveLength(2);
+    expect(dockerfile).toMatch(/^COPY [^\n]*\.swcrc[^\n]* \.\/$/m);
+  });
+
   it('checks /health/live with node itself (no curl in slim images)', () => {
     const check = /^HEALTHCHECK(?:[^\n]*\\\n)*[^\n]*/m.exec(dockerfile)?.[0] ?? '';
     expect(check).toContain('CMD ["node", "-e"');
