@@ -105,11 +105,10 @@ function consoleBuilt(): boolean {
 function banner(config: AppConfig, base: string, emulatorUrl: string | undefined): string {
   const lines = [`maia-gateway (${config.server.mode} mode) listening on ${base}`];
   lines.push(`  GraphQL:  ${base}/graphql${explorerNames[config.server.graphqlExplorer]}`);
-  if (config.server.runConsole) lines.push(`  Run console: ${base}/console`);
+  if (config.server.runConsole && consoleBuilt()) lines.push(`  Run console: ${base}/console`);
   lines.push(`  REST:     ${base}/api/v1/projects`);
   lines.push(`  GraphQL subscriptions (graphql-ws): ${base.replace(/^http/, 'ws')}/graphql`);
   lines.push(`  OpenAPI:  ${base}/api/docs-json   (Swagger UI: ${base}/api/docs; committed as openapi.json)`);
-  if (consoleBuilt()) lines.push(`  Run console: ${base}/console`);
   lines.push(
     `  Health:   ${base}/health/ready   (liveness: ${base}/health/live)` +
       (config.observability.metricsEnabled ? `   Metrics: ${base}/metrics` : ''),
