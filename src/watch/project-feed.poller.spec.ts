@@ -73,6 +73,28 @@ async function round(maia: StrictMaiaDouble, feed: ProjectFeedPoller): Promise<n
 beforeAll(() => Logger.overrideLogger(false));
 
 describe('ProjectFeedPoller', () => {
+  it('a nudge lists again as soon as the min interval since the last round allows, at once after a quiet spell', async () => {
+    const maia = new StrictMaiaDouble();
+    const feed = await poller(maia, new MemoryLeader());
+    // No round yet: nothing to keep apart from.
+    expect(feed.nudge()).toBe(0);
+    await round(maia, feed);
+    // Just listed: the floor of one list per min interval holds (less what elapsed since the round).
+    const right = feed.nudge();
+    expect(right).toBeGreaterThan(config.minIntervalMs - 500);
+    expect(right).toBeLessThanOrEqual(config.minIntervalMs);
+    // A round that began longer ago than the min interval: at once.
+    jest.useFakeTimers({
+      now: Date.now() + config.minIntervalMs + 1,
+      doNotFake: ['nextTick', 'setImmediate'],
+    });
+    try {
+      expect(feed.nudge()).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('pages past the first 100 runs to the oldest run still going, and reads one page once nothing old is open', async () => {
     const maia = new StrictMaiaDouble();
     const leader = new MemoryLeader();

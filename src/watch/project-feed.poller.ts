@@ -77,6 +77,8 @@ export class ProjectFeedPoller implements TopicPoller {
   /** Events of runs that started or finished before this are not announced (a first round without baseline). */
   private cutoffMs: number;
   private referenceMs = Date.now();
+  /** When the last round began (0: none yet): a nudge keeps Maia's floor of one list per min interval. */
+  private lastRoundAt = 0;
   private consecutiveErrors = 0;
 
   constructor(
@@ -111,6 +113,7 @@ export class ProjectFeedPoller implements TopicPoller {
   async poll(signal: AbortSignal): Promise<number | null> {
     try {
       const listedAt = Date.now();
+      this.lastRoundAt = listedAt;
       const floor = this.floorMs();
       const runs = await this.list(floor, signal);
       this.consecutiveErrors = 0;
@@ -133,10 +136,15 @@ export class ProjectFeedPoller implements TopicPoller {
     });
   }
 
+  /**
+   * A run was just started or cancelled: list again as soon as the min interval since the last round
+   * allows (at once after a quiet spell), not a whole min interval from now.
+   */
   nudge(): number {
-    this.referenceMs = Date.now();
+    const now = Date.now();
+    this.referenceMs = now;
     this.consecutiveErrors = 0;
-    return this.config.minIntervalMs;
+    return Math.max(0, this.lastRoundAt + this.config.minIntervalMs - now);
   }
 
   /** The runs of the window, newest first, down to the floor (see `floorMs`). */

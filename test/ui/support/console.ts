@@ -47,7 +47,7 @@ export async function executeThroughApi(
 
 /** The sandbox emulator's base URL, from the gateway's start banner. */
 export function emulatorOf(gateway: GatewayProcess): string {
-  const match = /Maia emulator \(sandbox\): (http:\/\/\S+)\/dpc/.exec(gateway.output());
+  const match = /Maia emulator \(sandbox\): (http:\/\/[^/\s]+)/.exec(gateway.output());
   if (!match) throw new Error(`no emulator in the banner:\n${gateway.output()}`);
   return match[1];
 }
