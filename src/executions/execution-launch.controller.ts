@@ -2,10 +2,9 @@ import { Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/co
 import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { RequireScope } from '../auth/require-scope.decorator';
-import { ErrorCode, GatewayError } from '../common/errors';
 import { GATEWAY_EXTENSIONS_TAG, GATEWAY_REST_PREFIX } from '../common/http/maia-routes';
 import { RestOperation } from '../common/http/rest-operation.decorator';
-import { IDEMPOTENCY_KEY_PATTERN } from './dto/execution-limits';
+import { checkIdempotencyKeyHeader } from './dto/execution-limits';
 import { ExecutePipelineResponseDto, ExecutionParamsDto, LaunchDto } from './dto/execution-rest.dto';
 import { toLaunchDto } from './execution.mapper';
 import { IDEMPOTENT_REPLAYED_HEADER } from './executions.controller';
@@ -62,12 +61,7 @@ export class ExecutionLaunchController {
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ExecutePipelineResponseDto> {
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
-      throw new GatewayError(
-        ErrorCode.BAD_USER_INPUT,
-        'Idempotency-Key must be 1 to 255 visible ASCII characters',
-      );
-    }
+    checkIdempotencyKeyHeader(idempotencyKey);
     const outcome = await this.executions.rerun(projectId, pipelineExecutionId, idempotencyKey);
     if (outcome.replayed) void reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
     return { pipelineExecutionId: outcome.pipelineExecutionId };

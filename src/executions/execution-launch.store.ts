@@ -1,21 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LruStore } from '../cache/lru.store';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { type ExecutePipelineRequest } from '../maia/maia.types';
 import { RedisService } from '../redis/redis.service';
 
 /**
  * What the gateway sent Maia to start a run (Maia does not return it): enough to start the same run again.
  * Who launched it is not kept; neither is anything the gateway adds (credentials, idempotency keys).
  */
-export interface ExecutionLaunch {
+export interface ExecutionLaunch extends ExecutePipelineRequest {
   projectId: string;
-  pipelineName: string;
-  environmentName: string;
-  versionName?: string;
-  agentId?: string;
-  executionTag?: string;
-  scalarVariables?: Record<string, string>;
-  gridVariables?: Record<string, string[][]>;
   /** ISO-8601 UTC: when the gateway's execute call succeeded. */
   launchedAt: string;
   /** The execution this launch re-ran, when it was a re-run. */

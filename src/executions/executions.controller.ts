@@ -17,7 +17,6 @@ import { AccessPolicy } from '../auth/access-policy';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
 import { RequireScope } from '../auth/require-scope.decorator';
-import { ErrorCode, GatewayError } from '../common/errors';
 import { maiaRoutes } from '../common/http/maia-routes';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
@@ -25,7 +24,7 @@ import { RestOperation } from '../common/http/rest-operation.decorator';
 import { CANCEL_BODY_EXAMPLE, EXECUTE_BODY_EXAMPLE } from '../common/http/sandbox-examples';
 import { ProjectParamsDto } from '../environments/dto/environment.dto';
 import type { ExecutionStatus } from '../maia/maia.types';
-import { IDEMPOTENCY_KEY_PATTERN } from './dto/execution-limits';
+import { checkIdempotencyKeyHeader } from './dto/execution-limits';
 import {
   CancelExecutionBodyDto,
   ExecutePipelineBodyDto,
@@ -74,12 +73,7 @@ export class ProjectExecutionsController {
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ExecutePipelineResponseDto> {
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
-      throw new GatewayError(
-        ErrorCode.BAD_USER_INPUT,
-        'Idempotency-Key must be 1 to 255 visible ASCII characters',
-      );
-    }
+    checkIdempotencyKeyHeader(idempotencyKey);
     const { pipelineExecutionId, replayed } = await this.executions.execute(
       projectId,
       { ...body },
