@@ -11,6 +11,7 @@ const DRAIN_DELAY_MS = 5_000;
 const GRACE_MS = 10_000;
 /** How often the balancer checks readiness (HAProxy's `inter`, a kube-proxy's endpoint refresh). */
 const HEALTH_CHECK_INTERVAL_MS = 250;
+const FAILURE_THRESHOLD = 2;
 
 interface Answer {
   client: number;
@@ -29,6 +30,12 @@ interface Answer {
  */
 class Balancer {
   readonly ready = new Map<string, boolean>();
+  /**
+   * Consecutive failed checks before a replica leaves the rotation (Kubernetes' `failureThreshold` is 3 by
+   * default): A keeps getting requests for a moment after its signal, as behind a real balancer, so the
+   * draining answers are seen however fast the first check after the signal comes.
+   */
+  private readonly failures = new Map<string, number>();
   private readonly probe = new Agent({ connections: 1 });
   private timer: NodeJS.Timeout | undefined;
   private turn = 0;
@@ -44,12 +51,18 @@ class Balancer {
         try {
           const response = await request(`${url}/health/ready`, { dispatcher: this.probe });
           await response.body.dump();
-          this.ready.set(url, response.statusCode === 200);
+          this.observe(url, response.statusCode === 200);
         } catch {
-          this.ready.set(url, false);
+          this.observe(url, false);
         }
       }),
     );
+  }
+
+  private observe(url: string, ok: boolean): void {
+    const failures = ok ? 0 : (this.failures.get(url) ?? 0) + 1;
+    this.failures.set(url, failures);
+    this.ready.set(url, failures < FAILURE_THRESHOLD);
   }
 
   next(): string {
