@@ -81,7 +81,8 @@ export interface GatewayLaunch {
 /**
  * The gateway exactly as deployed (`node dist/main.js`), with Redis, against the emulator. By default
  * development mode with client auth off and warn-level logs; `env` (see `shapeEnv`) makes it
- * production-shaped. The subscription limit per client is raised: one load generator opens thousands.
+ * production-shaped. The subscription and connection limits per client and per IP are raised: one load
+ * generator opens thousands.
  */
 export async function startGatewayProcess(launch: GatewayLaunch): Promise<SpawnedServer> {
   if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: run npm run build`);
@@ -114,6 +115,11 @@ export async function startGatewayProcess(launch: GatewayLaunch): Promise<Spawne
       // Auth: off by default in development mode without credentials; `shapeEnv` says it either way.
       RATE_LIMIT_ENABLED: 'false',
       WATCH_MAX_SUBSCRIPTIONS_PER_CLIENT: '1000000',
+      // One load generator on one address stands for many callers: its thousands of subscribers' sockets
+      // and the stampede's 500 connections at once would otherwise meet the per-client and per-IP caps
+      // (a production fleet sees these callers from many addresses, or behind a trusted proxy).
+      GRAPHQL_WS_MAX_CONNECTIONS_PER_CLIENT: '1000000',
+      CONNECTION_LIMIT_PER_IP: '0',
       ...launch.env,
     },
     listening: /listening on (http:\/\/[^\s"'\\]+)/,
