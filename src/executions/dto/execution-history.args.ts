@@ -1,36 +1,14 @@
 import { ArgsType, Field, InputType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsEnum, IsOptional, IsString, ValidateNested } from 'class-validator';
+import { IsOptional, ValidateNested } from 'class-validator';
 import { IsSafeName } from '../../common/validation';
-import { DateTimeScalar } from '../../graphql/scalars/date-time.scalar';
-import { PipelineExecutionStatus } from '../models/pipeline-execution.model';
-import { ExecutionPageArgs } from './execution.inputs';
+import { ExecutionPageArgs, RunWindowFilter } from './execution.inputs';
 
 @InputType({
   description:
     'Which runs of a published pipeline to list. With neither startedAfter nor startedBefore, only runs started in the last 7 days are listed.',
 })
-export class PipelineRunHistoryFilter {
-  @Field(() => [PipelineExecutionStatus], { nullable: true, description: 'Any of these statuses.' })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(8)
-  @IsEnum(PipelineExecutionStatus, { each: true })
-  status?: PipelineExecutionStatus[];
-
-  @Field(() => DateTimeScalar, {
-    nullable: true,
-    description: 'Started at or after (inclusive). With neither bound, the last 7 days are listed.',
-  })
-  @IsOptional()
-  @IsString()
-  startedAfter?: string;
-
-  @Field(() => DateTimeScalar, { nullable: true, description: 'Started at or before (inclusive).' })
-  @IsOptional()
-  @IsString()
-  startedBefore?: string;
-}
+export class PipelineRunHistoryFilter extends RunWindowFilter {}
 
 @InputType({
   description:

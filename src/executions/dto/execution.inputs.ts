@@ -20,11 +20,35 @@ import { DateTimeScalar } from '../../graphql/scalars/date-time.scalar';
 import { PipelineExecutionStatus } from '../models/pipeline-execution.model';
 import { IDEMPOTENCY_KEY_PATTERN, MAX_VARIABLE_VALUE_LENGTH, MAX_VARIABLES } from './execution-limits';
 
+/** What every run list filters by: statuses and the start window (7 days when neither bound is given). */
+@InputType({ isAbstract: true })
+export abstract class RunWindowFilter {
+  @Field(() => [PipelineExecutionStatus], { nullable: true, description: 'Any of these statuses.' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(8)
+  @IsEnum(PipelineExecutionStatus, { each: true })
+  status?: PipelineExecutionStatus[];
+
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description: 'Started at or after (inclusive). With neither bound, the last 7 days are listed.',
+  })
+  @IsOptional()
+  @IsString()
+  startedAfter?: string;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Started at or before (inclusive).' })
+  @IsOptional()
+  @IsString()
+  startedBefore?: string;
+}
+
 @InputType({
   description:
     'Which executions to list. Every member narrows the list. With neither startedAfter nor startedBefore, only executions started in the last 7 days are listed.',
 })
-export class PipelineExecutionFilter {
+export class PipelineExecutionFilter extends RunWindowFilter {
   @Field(() => ID, { nullable: true })
   @IsOptional()
   @IsUUID('all')
@@ -43,30 +67,10 @@ export class PipelineExecutionFilter {
   @IsSafeName()
   environmentName?: string;
 
-  @Field(() => [PipelineExecutionStatus], { nullable: true, description: 'Any of these statuses.' })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(8)
-  @IsEnum(PipelineExecutionStatus, { each: true })
-  status?: PipelineExecutionStatus[];
-
   @Field(() => ID, { nullable: true })
   @IsOptional()
   @IsUUID('all')
   scheduleId?: string;
-
-  @Field(() => DateTimeScalar, {
-    nullable: true,
-    description: 'Started at or after (inclusive). With neither bound, the last 7 days are listed.',
-  })
-  @IsOptional()
-  @IsString()
-  startedAfter?: string;
-
-  @Field(() => DateTimeScalar, { nullable: true, description: 'Started at or before (inclusive).' })
-  @IsOptional()
-  @IsString()
-  startedBefore?: string;
 }
 
 /** A page of runs: Relay's `first` and `after`, shared by every run list. */
