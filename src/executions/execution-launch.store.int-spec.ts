@@ -50,6 +50,23 @@ describe('ExecutionLaunchStore with Redis', () => {
     expect(await b.store.projectOf(id)).toBeUndefined();
   });
 
+  it('reads the launches of a run list in one round trip, in order, unknown ids as none', async () => {
+    const prefix = `test:launch:${randomUUID()}:`;
+    const [a, b] = [await replica(prefix, 60_000), await replica(prefix, 60_000)];
+    const [first, unknown, second] = [randomUUID(), randomUUID(), randomUUID()];
+    await a.store.rememberLaunch(first, launch);
+    await a.store.rememberLaunch(second, { ...launch, versionName: '1.2.0' });
+    const getMany = jest.spyOn(b.redis, 'getMany');
+    const get = jest.spyOn(b.redis, 'get');
+    expect(await b.store.launchesOf([first, unknown, second.toUpperCase()])).toEqual([
+      launch,
+      undefined,
+      { ...launch, versionName: '1.2.0' },
+    ]);
+    expect(getMany).toHaveBeenCalledTimes(1);
+    expect(get).not.toHaveBeenCalled();
+  });
+
   it('indexes listed executions once: a repeat within half the TTL does not write again', async () => {
     const prefix = `test:launch:${randomUUID()}:`;
     const { store, redis } = await replica(prefix, 60_000);

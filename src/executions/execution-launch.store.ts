@@ -97,15 +97,21 @@ export class ExecutionLaunchStore {
 
   /** The launch of an execution, when the gateway started it within the TTL. */
   async launchOf(executionId: string): Promise<ExecutionLaunch | undefined> {
-    const id = executionId.toLowerCase();
+    return (await this.launchesOf([executionId]))[0];
+  }
+
+  /** The launches of several executions in one Redis round trip (a run list's `launch` fields). */
+  async launchesOf(executionIds: readonly string[]): Promise<(ExecutionLaunch | undefined)[]> {
+    const ids = executionIds.map((executionId) => executionId.toLowerCase());
     if (this.redis.enabled) {
       try {
-        return parseLaunch(await this.redis.get(this.launchKey(id)));
+        const raw = await this.redis.getMany(ids.map((id) => this.launchKey(id)));
+        return raw.map((value) => parseLaunch(value));
       } catch {
         // Redis away: what this replica remembers.
       }
     }
-    return this.fresh(this.launches, id);
+    return ids.map((id) => this.fresh(this.launches, id));
   }
 
   /**

@@ -160,8 +160,18 @@ export class ExecutionsResolver {
       'What the gateway sent Maia to start this run (version, runner, variables, tag), kept for EXECUTION_LAUNCH_TTL_MS; null when the gateway did not start it (or no longer knows). rerunPipelineExecution starts the same again.',
   })
   @RequireScope('read')
-  async launch(@Parent() execution: PipelineExecution): Promise<PipelineLaunch | null> {
-    const launch = await this.executions.launchOf(execution.projectId, execution.id);
+  async launch(
+    @Parent() execution: PipelineExecution,
+    @Context() ctx: GraphqlContext,
+  ): Promise<PipelineLaunch | null> {
+    // A run list asks for every row's launch in the same tick: one Redis round trip for all of them.
+    const launch = await ctx.loaders
+      .batch(
+        'launch',
+        (runs: readonly { projectId: string; executionId: string }[]) => this.executions.launchesOf(runs),
+        (run) => `${run.projectId}\n${run.executionId}`,
+      )
+      .load({ projectId: execution.projectId, executionId: execution.id });
     return launch ? toPipelineLaunch(launch) : null;
   }
 

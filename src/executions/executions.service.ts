@@ -142,9 +142,18 @@ export class ExecutionsService {
 
   /** The launch of a run of `projectId`, when the gateway recorded it. */
   async launchOf(projectId: string, executionId: string): Promise<ExecutionLaunch | undefined> {
-    const launch = await this.launches.launchOf(executionId);
+    return (await this.launchesOf([{ projectId, executionId }]))[0];
+  }
+
+  /** `launchOf` for several runs, in one round trip to the store. */
+  async launchesOf(
+    runs: readonly { projectId: string; executionId: string }[],
+  ): Promise<(ExecutionLaunch | undefined)[]> {
+    const launches = await this.launches.launchesOf(runs.map((run) => run.executionId));
     // A record of another project is none: the caller was checked against `projectId` only.
-    return launch && launch.projectId.toLowerCase() === projectId.toLowerCase() ? launch : undefined;
+    return launches.map((launch, index) =>
+      launch && launch.projectId.toLowerCase() === runs[index].projectId.toLowerCase() ? launch : undefined,
+    );
   }
 
   /**
