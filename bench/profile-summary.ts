@@ -9,12 +9,13 @@ import { ROOT } from './lib/repo';
  * busy (non-idle) time after start-up.
  */
 
-interface ProfileNode {
+/** A V8 CPU profile (`--cpu-prof`), as far as the bench's readers use it. */
+export interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-interface Profile {
+export interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Profile, ProfileNode } from '../profile-summary';
 
 /**
  * Who calls a function, weighted by the time spent in it: for a self-time entry of the profile summary
@@ -7,18 +8,6 @@ import { readFileSync } from 'node:fs';
  *
  *   node dist/bench/engine/callers.js <file.cpuprofile> <function name regex> [frames=6] [top=15]
  */
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
 
 function label(node: ProfileNode): string {
   const url = node.callFrame.url.replace(/^.*node_modules\//, '').replace(/^.*\/dist\//, 'dist/');
