@@ -39,6 +39,8 @@ function tableRows(results: BenchResults): TableRow[] {
     hits: row.hotRead?.hitRateOfAll != null ? `${fmt(row.hotRead.hitRateOfAll * 100, 0)}%` : '-',
   });
   const blank = { cache: '', auth: '', callers: '', hits: '' };
+  // The figures of a row that did not run: ERROR where its throughput would be, nothing else.
+  const failedCells = { reqPerSec: 'ERROR', p50: '', p99: '', rss: '', cpu: '', limit: '', peer: '' };
   const rows: TableRow[] = results.rows.map((row: ScenarioRow) =>
     row.status === 'ok'
       ? {
@@ -55,13 +57,7 @@ function tableRows(results: BenchResults): TableRow[] {
       : {
           scenario: row.title,
           ...settingsOf(row),
-          reqPerSec: 'ERROR',
-          p50: '',
-          p99: '',
-          rss: '',
-          cpu: '',
-          limit: '',
-          peer: '',
+          ...failedCells,
         },
   );
   for (const pass of results.passThrough) {
@@ -69,13 +65,7 @@ function tableRows(results: BenchResults): TableRow[] {
       rows.push({
         scenario: pass.title,
         ...blank,
-        reqPerSec: 'ERROR',
-        p50: '',
-        p99: '',
-        rss: '',
-        cpu: '',
-        limit: '',
-        peer: '',
+        ...failedCells,
       });
       continue;
     }
