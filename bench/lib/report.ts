@@ -1,8 +1,21 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { BenchResults, PassThroughResult, ScenarioRow, SubscriptionRound, TargetCheck } from './results';
+import type { ScenarioGroup } from './options';
+import type {
+  BenchResults,
+  PassThroughResult,
+  RuntimeInfo,
+  RuntimeRun,
+  ScenarioRow,
+  SubscriptionRound,
+  TargetCheck,
+} from './results';
 import { round } from './stats';
 
-/** The table, the target checks and bench/RESULTS.md, all from one BenchResults. */
+/**
+ * The tables, the target checks and bench/RESULTS.md, all from one BenchResults: one table and one set
+ * of target checks per runtime (each runtime's ratios are to its own baselines), the production one
+ * marked.
+ */
 
 const fmt = (value: number | null | undefined, digits = 1): string =>
   value === null || value === undefined || !Number.isFinite(value)
@@ -28,7 +41,7 @@ interface TableRow {
   peer: string;
 }
 
-function tableRows(results: BenchResults): TableRow[] {
+function tableRows(results: RuntimeRun): TableRow[] {
   const settingsOf = (row: ScenarioRow) => ({
     cache: row.settings.responseCache,
     auth:
@@ -127,7 +140,17 @@ const COLUMNS: (keyof TableRow)[] = [
   'peer',
 ];
 
-export function formatTable(results: BenchResults): string {
+/** How a runtime is named above its table and in the targets: its version, and which one production runs. */
+export function runtimeLabel(runtime: RuntimeInfo): string {
+  const role = runtime.production
+    ? "the production runtime: the Dockerfile's"
+    : runtime.source === 'harness'
+      ? "the machine's, running the harness"
+      : runtime.path;
+  return `Node ${runtime.version} (${role})`;
+}
+
+export function formatTable(results: RuntimeRun): string {
   const rows = [HEADER, ...tableRows(results)];
   const widths = COLUMNS.map((column) => Math.max(...rows.map((row) => row[column].length)));
   const line = (row: TableRow) =>
@@ -150,7 +173,7 @@ function subscriptionLine(round_: SubscriptionRound): string {
   );
 }
 
-export function formatDetails(results: BenchResults): string {
+export function formatDetails(results: RuntimeRun): string {
   const lines: string[] = [];
   for (const s of [results.stampede, results.stampedeWarm]) {
     if (!s) continue;
@@ -179,22 +202,26 @@ export function formatDetails(results: BenchResults): string {
   return lines.join('\n');
 }
 
-function find(results: BenchResults, id: string): ScenarioRow | undefined {
+function find(results: RuntimeRun, id: string): ScenarioRow | undefined {
   return results.rows.find((row) => row.id === id && row.status === 'ok');
 }
 
-function passOf(results: BenchResults, id: string): PassThroughResult | undefined {
+function passOf(results: RuntimeRun, id: string): PassThroughResult | undefined {
   return results.passThrough.find((p) => p.id === id && p.status === 'ok');
 }
 
-/** The issue's targets (issue 17), each checked against what this run measured, on the rows with the
- * whole-answer cache off. */
+/**
+ * The issue's targets (issue 17), each checked against what one runtime's pass measured, on the rows
+ * with the whole-answer cache off. `groups`: the scenario groups the invocation ran.
+ */
 export function checkTargets(
-  results: BenchResults,
+  results: RuntimeRun,
+  groups: ScenarioGroup[],
   minIntervalMs: number,
   maxIntervalMs: number,
 ): TargetCheck[] {
   const checks: TargetCheck[] = [];
+  const runtime = results.runtime.id;
   const ratioTarget = (
     id: string,
     rowId: string,
@@ -206,6 +233,7 @@ export function checkTargets(
     const value = row ? (against === 'limit' ? row.ratioToLimit : row.ratioToPeer) : null;
     checks.push({
       id,
+      runtime,
       description,
       target: `>= ${minimum.toFixed(2)}x ${against}`,
       measured: row ? ratio(value) : 'not measured',
@@ -238,6 +266,7 @@ export function checkTargets(
   const mixRatio =
     mix?.cpuMsPerRequest && plain?.cpuMsPerRequest ? mix.cpuMsPerRequest / plain.cpuMsPerRequest : null;
   checks.push({
+    runtime,
     id: 'dashboard-mix-auth-cost',
     description: 'Dashboard mix, server CPU per request with auth and rate limits on vs off (cache off both)',
     target: '<= 1.30x',
@@ -253,6 +282,7 @@ export function checkTargets(
   ] as const) {
     const pass = passOf(results, id);
     checks.push({
+      runtime,
       id: `${id}-added-p50`,
       description: `Uncached pass-through (${label} pipelineExecution), latency added at the median`,
       target: '<= 1.00 ms',
@@ -265,6 +295,7 @@ export function checkTargets(
     const which =
       stampede.process === 'warm' ? 'on a warm gateway after an invalidation' : 'on a fresh gateway';
     checks.push({
+      runtime,
       id: `stampede-${stampede.process ?? 'fresh'}`,
       description: `Cold stampede of ${stampede.requests} identical queries ${which}: upstream listProjects calls`,
       target: 'exactly 1',
@@ -277,6 +308,7 @@ export function checkTargets(
     });
     const after = stampede.afterUpstreamEnd;
     checks.push({
+      runtime,
       id: `stampede-${stampede.process ?? 'fresh'}-after-upstream-p99`,
       description: `Cold stampede of ${stampede.requests} ${which}: every answer after the upstream call's end (p99)`,
       target: '<= 150 ms',
@@ -286,6 +318,7 @@ export function checkTargets(
   }
   const execute = find(results, 'gateway.graphql-execute');
   checks.push({
+    runtime,
     id: 'execute-cpu',
     description: 'executePipeline: gateway CPU per call',
     target: '<= 1.000 ms',
@@ -302,6 +335,7 @@ export function checkTargets(
         ? (largest.rssPeakMb ?? Infinity)
         : (largest.rssBeforeMb ?? 0) + ((largest.rssPerSubscriberKb ?? 0) * 10_000) / 1024;
     checks.push({
+      runtime,
       id: 'subscribers-rss',
       description: `10 000 subscribers: gateway RSS${n >= 10_000 ? ' (peak)' : `, extrapolated from ${n} (baseline + per-subscriber x 10 000)`}`,
       target: '< 1024 MB',
@@ -309,6 +343,7 @@ export function checkTargets(
       pass: rssAt10k < 1024,
     });
     checks.push({
+      runtime,
       id: 'subscribers-fanout-p99',
       description: `Terminal status to every subscriber ${at}, fan-out p99 from the leader's observation (event.at) to each frame's receipt, before the generator parses it`,
       target: '<= 1000 ms',
@@ -318,6 +353,7 @@ export function checkTargets(
     // Polling is the product's design: the change is seen at the next poll, whose interval grows with the run.
     const intervalMs = Math.min(maxIntervalMs, minIntervalMs + (largest.runMs ?? 0) / 10);
     checks.push({
+      runtime,
       id: 'subscribers-upstream-p99',
       description: `Terminal status to every subscriber ${at}, p99 from the upstream change (includes up to one poll interval, ${fmt(intervalMs / 1000, 1)} s here)`,
       target: `<= ${fmt((intervalMs + 1000) / 1000, 1)} s`,
@@ -326,6 +362,7 @@ export function checkTargets(
     });
     for (const r of rounds) {
       checks.push({
+        runtime,
         id: `subscribers-${r.subscribers}-one-poller`,
         description: `${r.subscribers} subscribers: upstream status calls (one poller at most, whatever the subscriber count)`,
         target: `<= ${r.maxPollsOfOnePoller} status and <= ${r.maxPollsOfOnePoller} details calls`,
@@ -335,8 +372,9 @@ export function checkTargets(
           (r.detailsCalls ?? Infinity) <= (r.maxPollsOfOnePoller ?? 0),
       });
     }
-  } else if (results.groups.includes('subscriptions')) {
+  } else if (groups.includes('subscriptions')) {
     checks.push({
+      runtime,
       id: 'subscribers',
       description: 'Subscribers: RSS, delivery p99, one poller',
       target: 'see the issue',
@@ -347,13 +385,42 @@ export function checkTargets(
   return checks;
 }
 
+const verdict = (pass: boolean | null): string => (pass === null ? 'N/A ' : pass ? 'PASS' : 'MISS');
+
 export function formatTargets(checks: TargetCheck[]): string {
   return checks
-    .map(
-      (c) =>
-        `${c.pass === null ? 'N/A ' : c.pass ? 'PASS' : 'MISS'}  ${c.description}: ${c.measured} (target ${c.target})`,
-    )
+    .map((c) => `${verdict(c.pass)}  ${c.description}: ${c.measured} (target ${c.target})`)
     .join('\n');
+}
+
+/** The target lines of every runtime, each block under its runtime's name (the production one marked). */
+export function formatRuntimeTargets(results: BenchResults): string {
+  return results.runs
+    .map((run) => `targets on ${runtimeLabel(run.runtime)}:\n${formatTargets(run.targets)}`)
+    .join('\n\n');
+}
+
+/** The runtimes' verdicts side by side, one line per target (the order of the first runtime that has it). */
+export function targetsTable(results: BenchResults): string[] {
+  const ids: string[] = [];
+  const byRuntime = results.runs.map((run) => new Map(run.targets.map((t) => [t.id, t])));
+  for (const run of results.runs) for (const t of run.targets) if (!ids.includes(t.id)) ids.push(t.id);
+  const heads = results.runs.map((run) =>
+    run.runtime.production ? `**Node ${run.runtime.version} (production)**` : `Node ${run.runtime.version}`,
+  );
+  const lines = [
+    `| ${['target', 'required', ...heads.flatMap((h) => [h, ''])].join(' | ')} |`,
+    `|---|---|${results.runs.map(() => '---|---|').join('')}`,
+  ];
+  for (const id of ids) {
+    const checks = byRuntime.map((m) => m.get(id));
+    const first = checks.find((c) => c !== undefined) as TargetCheck;
+    const cells = checks.map((c) =>
+      c ? `${c.measured} | ${c.pass === null ? 'N/A' : c.pass ? 'PASS' : '**MISS**'}` : 'not measured | N/A',
+    );
+    lines.push(`| ${first.description} | ${first.target} | ${cells.join(' | ')} |`);
+  }
+  return lines;
 }
 
 const START = '<!-- bench:figures:start (written by npm run bench; edit outside the markers) -->';
@@ -362,29 +429,30 @@ const END = '<!-- bench:figures:end -->';
 /** Rewrites the generated block of bench/RESULTS.md, keeping everything outside it (the findings). */
 export function recordResults(path: string, results: BenchResults): void {
   const m = results.machine;
+  const servers = results.runtimes.map(runtimeLabel).join(' and ');
   const block = [
     START,
     '',
     `Last recorded run: **${results.mode}** mode, ${m.date} (${results.durationSeconds} s), commit \`${m.commit}\`.`,
-    `Machine: ${m.nproc} cores (\`nproc\`), ${m.cpuModel}, ${m.totalMemoryMb} MB RAM, servers on Node ${results.serverNode.version} (harness ${m.node}), ` +
+    `Machine: ${m.nproc} cores (\`nproc\`), ${m.cpuModel}, ${m.totalMemoryMb} MB RAM, servers on ${servers}, harness on Node ${m.node}, ` +
       `load average at start ${m.loadAverage1m}. Pinning: ${results.cores.note}.`,
     `Budget: ${results.budget.connections} connections, warm-up until throughput holds steady (at most ${results.budget.warmupSeconds} s) + ` +
       `${results.budget.durationSeconds} s per throughput run; ${results.budget.pairedSamples} interleaved single requests per pass-through side.`,
+    'Every runtime ran every server (baselines, emulator and gateways) in its own pass; its ratios are to its own baselines.',
+    ...results.runs.flatMap((run) => {
+      const details = formatDetails(run);
+      return [
+        '',
+        `#### ${runtimeLabel(run.runtime)}, ${run.durationSeconds} s`,
+        '',
+        '```',
+        formatTable(run),
+        '```',
+        ...(details ? ['', '```', details, '```'] : []),
+      ];
+    }),
     '',
-    '```',
-    formatTable(results),
-    '```',
-    '',
-    '```',
-    formatDetails(results),
-    '```',
-    '',
-    '| target | measured | required | |',
-    '|---|---|---|---|',
-    ...results.targets.map(
-      (c) =>
-        `| ${c.description} | ${c.measured} | ${c.target} | ${c.pass === null ? 'N/A' : c.pass ? 'PASS' : '**MISS**'} |`,
-    ),
+    ...targetsTable(results),
     ...(results.warnings.length ? ['', ...results.warnings.map((w) => `> warning: ${w}`)] : []),
     '',
     END,
