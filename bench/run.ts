@@ -754,6 +754,9 @@ class Bench {
     const once = async (process: 'fresh' | 'warm'): Promise<StampedeResult> => {
       if (!gateway) throw new Error('no gateway');
       return {
+        runtime: this.runtime.id,
+        settings,
+        process,
         ...(await runStampede(
           gateway.server,
           this.emulatorClient,
@@ -762,9 +765,6 @@ class Bench {
           this.facts.projectCount,
           this.reader.headers,
         )),
-        runtime: this.runtime.id,
-        settings,
-        process,
       };
     };
     try {
