@@ -220,8 +220,8 @@ export function checkTargets(
   minIntervalMs: number,
   maxIntervalMs: number,
 ): TargetCheck[] {
-  const checks: TargetCheck[] = [];
-  const runtime = results.runtime.id;
+  // Each check is of this runtime: stamped once at the end, so a check added here cannot forget it.
+  const checks: Omit<TargetCheck, 'runtime'>[] = [];
   const ratioTarget = (
     id: string,
     rowId: string,
@@ -233,7 +233,6 @@ export function checkTargets(
     const value = row ? (against === 'limit' ? row.ratioToLimit : row.ratioToPeer) : null;
     checks.push({
       id,
-      runtime,
       description,
       target: `>= ${minimum.toFixed(2)}x ${against}`,
       measured: row ? ratio(value) : 'not measured',
@@ -266,7 +265,6 @@ export function checkTargets(
   const mixRatio =
     mix?.cpuMsPerRequest && plain?.cpuMsPerRequest ? mix.cpuMsPerRequest / plain.cpuMsPerRequest : null;
   checks.push({
-    runtime,
     id: 'dashboard-mix-auth-cost',
     description: 'Dashboard mix, server CPU per request with auth and rate limits on vs off (cache off both)',
     target: '<= 1.30x',
@@ -282,7 +280,6 @@ export function checkTargets(
   ] as const) {
     const pass = passOf(results, id);
     checks.push({
-      runtime,
       id: `${id}-added-p50`,
       description: `Uncached pass-through (${label} pipelineExecution), latency added at the median`,
       target: '<= 1.00 ms',
@@ -295,7 +292,6 @@ export function checkTargets(
     const which =
       stampede.process === 'warm' ? 'on a warm gateway after an invalidation' : 'on a fresh gateway';
     checks.push({
-      runtime,
       id: `stampede-${stampede.process ?? 'fresh'}`,
       description: `Cold stampede of ${stampede.requests} identical queries ${which}: upstream listProjects calls`,
       target: 'exactly 1',
@@ -308,7 +304,6 @@ export function checkTargets(
     });
     const after = stampede.afterUpstreamEnd;
     checks.push({
-      runtime,
       id: `stampede-${stampede.process ?? 'fresh'}-after-upstream-p99`,
       description: `Cold stampede of ${stampede.requests} ${which}: every answer after the upstream call's end (p99)`,
       target: '<= 150 ms',
@@ -318,7 +313,6 @@ export function checkTargets(
   }
   const execute = find(results, 'gateway.graphql-execute');
   checks.push({
-    runtime,
     id: 'execute-cpu',
     description: 'executePipeline: gateway CPU per call',
     target: '<= 1.000 ms',
@@ -335,7 +329,6 @@ export function checkTargets(
         ? (largest.rssPeakMb ?? Infinity)
         : (largest.rssBeforeMb ?? 0) + ((largest.rssPerSubscriberKb ?? 0) * 10_000) / 1024;
     checks.push({
-      runtime,
       id: 'subscribers-rss',
       description: `10 000 subscribers: gateway RSS${n >= 10_000 ? ' (peak)' : `, extrapolated from ${n} (baseline + per-subscriber x 10 000)`}`,
       target: '< 1024 MB',
@@ -343,7 +336,6 @@ export function checkTargets(
       pass: rssAt10k < 1024,
     });
     checks.push({
-      runtime,
       id: 'subscribers-fanout-p99',
       description: `Terminal status to every subscriber ${at}, fan-out p99 from the leader's observation (event.at) to each frame's receipt, before the generator parses it`,
       target: '<= 1000 ms',
@@ -353,7 +345,6 @@ export function checkTargets(
     // Polling is the product's design: the change is seen at the next poll, whose interval grows with the run.
     const intervalMs = Math.min(maxIntervalMs, minIntervalMs + (largest.runMs ?? 0) / 10);
     checks.push({
-      runtime,
       id: 'subscribers-upstream-p99',
       description: `Terminal status to every subscriber ${at}, p99 from the upstream change (includes up to one poll interval, ${fmt(intervalMs / 1000, 1)} s here)`,
       target: `<= ${fmt((intervalMs + 1000) / 1000, 1)} s`,
@@ -362,7 +353,6 @@ export function checkTargets(
     });
     for (const r of rounds) {
       checks.push({
-        runtime,
         id: `subscribers-${r.subscribers}-one-poller`,
         description: `${r.subscribers} subscribers: upstream status calls (one poller at most, whatever the subscriber count)`,
         target: `<= ${r.maxPollsOfOnePoller} status and <= ${r.maxPollsOfOnePoller} details calls`,
@@ -374,7 +364,6 @@ export function checkTargets(
     }
   } else if (groups.includes('subscriptions')) {
     checks.push({
-      runtime,
       id: 'subscribers',
       description: 'Subscribers: RSS, delivery p99, one poller',
       target: 'see the issue',
@@ -382,7 +371,7 @@ export function checkTargets(
       pass: null,
     });
   }
-  return checks;
+  return checks.map((check) => ({ ...check, runtime: results.runtime.id }));
 }
 
 const verdict = (pass: boolean | null): string => (pass === null ? 'N/A ' : pass ? 'PASS' : 'MISS');
