@@ -1,13 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import {
-  pinProcess,
-  serverNode,
-  serverNodeVersion,
-  spawnedProcesses,
-  type SpawnedServer,
-} from './lib/child-process';
+import { pinProcess, spawnedProcesses, useServerNode, type SpawnedServer } from './lib/child-process';
 import { dashboardMix, mixSample } from './lib/dashboard-mix';
 import type { EmulatorClient } from './lib/emulator-client';
 import {
@@ -18,7 +12,15 @@ import {
   type RequestSpec,
   type Workload,
 } from './lib/http-load';
-import { machineInfo, planCores, type CorePlan, type MachineInfo } from './lib/machine';
+import {
+  defaultRuntimeSpecs,
+  machineInfo,
+  planCores,
+  productionNodeMajor,
+  resolveRuntimes,
+  type CorePlan,
+  type MachineInfo,
+} from './lib/machine';
 import { parseOptions, usage, type BenchOptions, type ScenarioGroup } from './lib/options';
 import {
   EXECUTE_MUTATION,
@@ -31,12 +33,21 @@ import {
 import { createPrincipals, type Caller, type Principals } from './lib/principals';
 import { startRecordingProxy } from './lib/recording-proxy';
 import { ROOT, seedFacts, type SeedFacts } from './lib/repo';
-import { checkTargets, formatDetails, formatTable, formatTargets, recordResults } from './lib/report';
+import {
+  checkTargets,
+  formatDetails,
+  formatRuntimeTargets,
+  formatTable,
+  recordResults,
+  runtimeLabel,
+} from './lib/report';
 import type {
   BenchResults,
   HotReadStats,
   PassThroughResult,
   RowSettings,
+  RuntimeInfo,
+  RuntimeRun,
   StampedeResult,
   ScenarioRow,
   ServerKind,
@@ -63,6 +74,7 @@ import { runSubscriptionRound } from './scenarios/subscriptions.scenario';
 
 const RESULTS_DIR = resolve(ROOT, 'bench', 'results');
 const RESULTS_MD = resolve(ROOT, 'bench', 'RESULTS.md');
+const LOG_DIR = join(RESULTS_DIR, 'logs');
 // The gateway's watch defaults (WATCH_MIN/MAX_INTERVAL_MS): the benchmarks run the product's defaults.
 const WATCH_MIN_INTERVAL_MS = 1000;
 const WATCH_MAX_INTERVAL_MS = 15000;
@@ -117,13 +129,19 @@ interface LoadRow {
   gateway?: RunningGateway;
 }
 
+/** What the passes of one invocation share: the warnings and the Redis key prefixes to delete. */
+interface Invocation {
+  warnings: string[];
+  prefixes: string[];
+}
+
+/** One pass: every server row measured on one runtime (its own emulator, baselines and gateways). */
 class Bench {
-  readonly results: BenchResults;
+  readonly run: RuntimeRun;
   private readonly started = Date.now();
-  private readonly prefixes: string[] = [];
   private readonly facts: SeedFacts = seedFacts();
-  /** The gateways' logs of the last run (bench/results/logs/, gitignored): read them when a row surprises. */
-  private readonly logDir = freshDir(join(RESULTS_DIR, 'logs'));
+  /** The gateways' logs of the last run (bench/results/logs/<runtime>/, gitignored): read them when a row surprises. */
+  private readonly logDir: string;
   private emulator: { server: SpawnedServer; client: EmulatorClient } | null = null;
   private principals: Principals | null = null;
   private readonly running = new Set<SpawnedServer>();
@@ -137,28 +155,20 @@ class Bench {
   constructor(
     private readonly options: BenchOptions,
     private readonly cores: CorePlan,
-    machine: MachineInfo,
+    private readonly machine: MachineInfo,
+    private readonly runtime: RuntimeInfo,
+    private readonly invocation: Invocation,
   ) {
-    this.results = {
-      schemaVersion: 2,
-      mode: options.mode,
-      startedAt: new Date().toISOString(),
-      finishedAt: '',
-      durationSeconds: 0,
-      machine,
-      serverNode: { path: serverNode(), version: serverNodeVersion() },
-      cores,
-      budget: options.budget,
-      groups: [...options.only],
+    this.logDir = freshDir(join(LOG_DIR, runtime.id));
+    this.run = {
+      runtime,
       rows: [],
       passThrough: [],
       stampede: null,
       stampedeWarm: null,
       subscriptions: [],
       targets: [],
-      warnings: [],
-      processes: [],
-      redisKeyPrefixes: [],
+      durationSeconds: 0,
     };
   }
 
@@ -200,7 +210,7 @@ class Bench {
     env: Record<string, string> = {},
   ): Promise<RunningGateway> {
     const keyPrefix = newKeyPrefix();
-    this.prefixes.push(keyPrefix);
+    this.invocation.prefixes.push(keyPrefix);
     const logFile = join(this.logDir, `${name}.log`);
     const server = await startGatewayProcess({
       emulator: this.emulatorClient,
@@ -208,7 +218,7 @@ class Bench {
       redisUrl: this.options.redisUrl,
       keyPrefix,
       profile: this.options.profile,
-      profileName: name,
+      profileName: `${this.runtime.id}-${name}`,
       logFile,
       env: { ...shapeEnv(shape, this.principals?.env ?? {}), ...env },
     });
@@ -248,15 +258,14 @@ class Bench {
     }
   }
 
-  async run(): Promise<void> {
-    const m = this.results.machine;
+  async measure(): Promise<void> {
+    const m = this.machine;
+    // Every server of this pass (emulator, baselines, gateways) starts on this runtime.
+    useServerNode(this.runtime.path);
     log(
-      `${this.options.mode} mode on ${m.nproc} cores (${m.cpuModel}), harness on Node ${m.node}, servers on Node ${this.results.serverNode.version}${this.results.serverNode.path === process.execPath ? '' : ` (BENCH_NODE=${this.results.serverNode.path})`}, load average ${m.loadAverage1m}`,
+      `${this.options.mode} mode on ${m.nproc} cores (${m.cpuModel}), harness on Node ${m.node}, servers on ${runtimeLabel(this.runtime)} at ${this.runtime.path}, load average ${round(loadavg()[0], 2)}`,
     );
     log(this.cores.note);
-    if (m.loadAverage1m > 1.5) {
-      this.warn(`load average ${m.loadAverage1m} at start: other work on the machine skews the figures`);
-    }
     this.emulator = await startEmulatorProcess(this.cores);
     this.running.add(this.emulator.server);
     log(`emulator at ${this.emulator.server.url}`);
@@ -338,7 +347,7 @@ class Bench {
   }
 
   private warn(message: string): void {
-    this.results.warnings.push(message);
+    this.invocation.warnings.push(`${this.runtime.id}: ${message}`);
     log(`WARNING: ${message}`);
   }
 
@@ -640,6 +649,7 @@ class Bench {
       }
       const scenario: ScenarioRow = {
         id,
+        runtime: this.runtime.id,
         settings,
         group,
         title,
@@ -671,7 +681,7 @@ class Bench {
         if (exit !== null)
           scenario.error += `; ${server.name} exited (${exit}): ${server.output().slice(-1500)}`;
       }
-      this.results.rows.push(scenario);
+      this.run.rows.push(scenario);
       log(
         `  ${round(result.reqPerSec, 0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${scenario.cpuMsPerRequest} ms CPU/req${hotRead ? `, hot-read hits ${hotRead.hits} (${hotRead.hitRateOfAll ?? '-'} of all)` : ''}${scenario.error ? ` (${scenario.error})` : ''}`,
       );
@@ -703,8 +713,9 @@ class Bench {
   ): void {
     const message = errorMessage(error);
     log(`  ERROR ${title}: ${message}`);
-    this.results.rows.push({
+    this.run.rows.push({
       id,
+      runtime: this.runtime.id,
       settings,
       group,
       title,
@@ -743,6 +754,7 @@ class Bench {
     const once = async (process: 'fresh' | 'warm'): Promise<StampedeResult> => {
       if (!gateway) throw new Error('no gateway');
       return {
+        runtime: this.runtime.id,
         settings,
         process,
         ...(await runStampede(
@@ -761,10 +773,11 @@ class Bench {
         MAIA_BASE_URL: `${proxy.url}/dpc`,
         MAIA_TOKEN_URL: `${proxy.url}/oauth/dpc/token`,
       });
-      this.results.stampede = await once('fresh');
-      report(this.results.stampede);
+      this.run.stampede = await once('fresh');
+      report(this.run.stampede);
     } catch (error) {
-      this.results.stampede = {
+      this.run.stampede = {
+        runtime: this.runtime.id,
         settings,
         process: 'fresh',
         status: 'error',
@@ -796,10 +809,11 @@ class Bench {
         throw new Error(
           `cache invalidation answered ${invalidated.status}: ${invalidated.body.slice(0, 300)}`,
         );
-      this.results.stampedeWarm = await once('warm');
-      report(this.results.stampedeWarm);
+      this.run.stampedeWarm = await once('warm');
+      report(this.run.stampedeWarm);
     } catch (error) {
-      this.results.stampedeWarm = {
+      this.run.stampedeWarm = {
+        runtime: this.runtime.id,
         settings,
         process: 'warm',
         status: 'error',
@@ -846,6 +860,7 @@ class Bench {
       log(`${title}: direct vs gateway, one request at a time ...`);
       const result: PassThroughResult = {
         id,
+        runtime: this.runtime.id,
         title,
         settings: this.settingsOf(gateway.shape, 'api-key', 1),
         status: 'ok',
@@ -885,7 +900,7 @@ class Bench {
         result.error = errorMessage(error);
         log(`  ERROR ${result.error}`);
       }
-      this.results.passThrough.push(result);
+      this.run.passThrough.push(result);
     }
   }
 
@@ -956,16 +971,20 @@ class Bench {
       } finally {
         if (gateway !== kept) await this.stopGateway(gateway);
       }
+      round_.runtime = this.runtime.id;
       round_.settings = settings;
-      this.results.subscriptions.push(round_);
-      log(`  ${formatDetails({ ...this.results, stampede: null, subscriptions: [round_] })}`);
+      this.run.subscriptions.push(round_);
+      log(
+        `  ${formatDetails({ ...this.run, rows: [], stampede: null, stampedeWarm: null, subscriptions: [round_] })}`,
+      );
     }
   }
 
   // ---- results --------------------------------------------------------------------------------------
 
+  /** Each row's ratios to this runtime's own baselines, and this runtime's target checks. */
   finish(): void {
-    const rows = this.results.rows;
+    const rows = this.run.rows;
     const limit = rows.find((r) => r.id === 'limit.rest-projects' && r.status === 'ok');
     const peer = rows.find((r) => r.id === 'peer.graphql-projects' && r.status === 'ok');
     const peerNested = rows.find((r) => r.id === 'peer.graphql-nested' && r.status === 'ok');
@@ -977,11 +996,13 @@ class Bench {
       const peerRow = row.id.includes('nested') ? peerNested : peer;
       if (peerRow?.reqPerSec) row.ratioToPeer = round(row.reqPerSec / peerRow.reqPerSec, 3);
     }
-    this.results.processes = [...spawnedProcesses];
-    this.results.redisKeyPrefixes = [...this.prefixes];
-    this.results.targets = checkTargets(this.results, WATCH_MIN_INTERVAL_MS, WATCH_MAX_INTERVAL_MS);
-    this.results.finishedAt = new Date().toISOString();
-    this.results.durationSeconds = round((Date.now() - this.started) / 1000, 1);
+    this.run.targets = checkTargets(
+      this.run,
+      [...this.options.only],
+      WATCH_MIN_INTERVAL_MS,
+      WATCH_MAX_INTERVAL_MS,
+    );
+    this.run.durationSeconds = round((Date.now() - this.started) / 1000, 1);
   }
 
   async cleanup(): Promise<void> {
@@ -989,11 +1010,7 @@ class Bench {
     this.running.clear();
     for (const proxy of this.proxies) await proxy.close().catch(() => undefined);
     await this.principals?.close().catch(() => undefined);
-    if (this.prefixes.length) {
-      await deleteRedisKeys(this.options.redisUrl, this.prefixes).catch((error: unknown) =>
-        this.warn(`could not delete the benchmark's Redis keys: ${errorMessage(error)}`),
-      );
-    }
+    useServerNode(null);
   }
 }
 
@@ -1024,30 +1041,88 @@ async function main(): Promise<number> {
     return 64; // EX_USAGE
   }
   const machine = machineInfo();
+  const production = productionNodeMajor();
+  let runtimes: RuntimeInfo[];
+  try {
+    runtimes = resolveRuntimes(options.runtimes ?? defaultRuntimeSpecs(options.mode, production), production);
+  } catch (error) {
+    console.error(errorMessage(error));
+    return 64;
+  }
   const cores = planCores(machine.nproc, options.pin);
   if (cores.pinned && cores.loadGenerator !== null && !pinProcess(process.pid, cores.loadGenerator)) {
     cores.note += ' (pinning the load generator failed)';
   }
-  const bench = new Bench(options, cores, machine);
+  const started = Date.now();
+  const results: BenchResults = {
+    schemaVersion: 3,
+    mode: options.mode,
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    durationSeconds: 0,
+    machine,
+    runtimes,
+    productionNodeMajor: production,
+    cores,
+    budget: options.budget,
+    groups: [...options.only],
+    runs: [],
+    warnings: [],
+    processes: [],
+    redisKeyPrefixes: [],
+  };
+  const invocation: Invocation = { warnings: results.warnings, prefixes: results.redisKeyPrefixes };
+  log(`servers on ${runtimes.map(runtimeLabel).join(', then ')}: one pass each`);
+  // Smoke mode measures nothing worth judging (and CI runs it under each of its Node.js versions).
+  if (options.mode !== 'smoke' && production !== null && !runtimes.some((r) => r.production))
+    results.warnings.push(
+      `no pass on the production runtime (Node ${production}, the Dockerfile's): these targets are not production's`,
+    );
+  if (machine.loadAverage1m > 1.5)
+    results.warnings.push(
+      `load average ${machine.loadAverage1m} at start: other work on the machine skews the figures`,
+    );
+  freshDir(LOG_DIR);
   let fatal: unknown = null;
-  try {
-    await bench.run();
-  } catch (error) {
-    fatal = error;
-    bench.results.warnings.push(`the run stopped: ${errorMessage(error)}`);
-  } finally {
-    await bench.cleanup();
+  for (const runtime of runtimes) {
+    const bench = new Bench(options, cores, machine, runtime, invocation);
+    results.runs.push(bench.run);
+    try {
+      await bench.measure();
+    } catch (error) {
+      fatal = error;
+      results.warnings.push(`${runtime.id}: the run stopped: ${errorMessage(error)}`);
+    } finally {
+      await bench.cleanup();
+    }
+    bench.finish();
+    if (fatal) break;
   }
-  bench.finish();
-  const results = bench.results;
+  if (results.redisKeyPrefixes.length) {
+    await deleteRedisKeys(options.redisUrl, results.redisKeyPrefixes).catch((error: unknown) =>
+      results.warnings.push(`could not delete the benchmark's Redis keys: ${errorMessage(error)}`),
+    );
+  }
+  results.processes = [...spawnedProcesses];
+  results.finishedAt = new Date().toISOString();
+  results.durationSeconds = round((Date.now() - started) / 1000, 1);
 
-  console.log(`\n${formatTable(results)}\n`);
-  const details = formatDetails(results);
-  if (details) console.log(`${details}\n`);
-  console.log(formatTargets(results.targets));
-  const misses = results.targets.filter((t) => t.pass === false).length;
-  if (misses && options.mode === 'full')
-    console.log(`\n${misses} target(s) MISSED: see above and bench/RESULTS.md`);
+  for (const run of results.runs) {
+    console.log(`\n${runtimeLabel(run.runtime)}, ${run.durationSeconds} s:\n${formatTable(run)}\n`);
+    const details = formatDetails(run);
+    if (details) console.log(`${details}\n`);
+  }
+  console.log(formatRuntimeTargets(results));
+  for (const warning of results.warnings) console.log(`warning: ${warning}`);
+  const missesOf = (runs: RuntimeRun[]) =>
+    runs.flatMap((run) => run.targets).filter((t) => t.pass === false).length;
+  const misses = missesOf(results.runs);
+  if (misses && options.mode === 'full') {
+    const production = missesOf(results.runs.filter((run) => run.runtime.production));
+    console.log(
+      `\n${misses} target(s) MISSED, ${production} of them on the production runtime: see above and bench/RESULTS.md`,
+    );
+  }
 
   const outFile = options.outFile ? resolve(options.outFile) : join(RESULTS_DIR, 'latest.json');
   mkdirSync(dirname(outFile), { recursive: true });
@@ -1062,12 +1137,14 @@ async function main(): Promise<number> {
     return 1;
   }
   // Missed figures never fail the run (they are printed); a scenario that could not run does.
-  const broken =
-    results.rows.some((r) => r.status === 'error') ||
-    results.passThrough.some((p) => p.status === 'error') ||
-    results.stampede?.status === 'error' ||
-    results.stampedeWarm?.status === 'error' ||
-    results.subscriptions.some((s) => s.status === 'error');
+  const broken = results.runs.some(
+    (run) =>
+      run.rows.some((r) => r.status === 'error') ||
+      run.passThrough.some((p) => p.status === 'error') ||
+      run.stampede?.status === 'error' ||
+      run.stampedeWarm?.status === 'error' ||
+      run.subscriptions.some((s) => s.status === 'error'),
+  );
   return broken ? 2 : 0;
 }
 

@@ -44,21 +44,31 @@ export interface SpawnOptions {
   logFile?: string;
 }
 
+/** The Node.js the next servers start on (`useServerNode`); null: BENCH_NODE, else the harness's own. */
+let chosenServerNode: string | null = null;
+
 /**
- * The Node.js that runs every server (gateway, emulator, baselines): BENCH_NODE when set (e.g. a Node 24
- * fetched to a cache folder), else the one running the harness.
+ * Makes every server started from now on (gateway, emulator, baselines) run on `node`: the harness
+ * measures one runtime at a time (`--runtimes`), and the code that starts servers stays the same for each.
  */
-export function serverNode(): string {
-  return process.env.BENCH_NODE || process.execPath;
+export function useServerNode(node: string | null): void {
+  chosenServerNode = node;
 }
 
-/** `node --version` of the servers' Node.js. */
-export function serverNodeVersion(): string {
-  const node = serverNode();
+/**
+ * The Node.js that runs every server: the one `useServerNode` chose, else BENCH_NODE when set (e.g. a
+ * Node 24 fetched to a cache folder), else the one running the harness.
+ */
+export function serverNode(): string {
+  return chosenServerNode ?? (process.env.BENCH_NODE || process.execPath);
+}
+
+/** `node --version` of a Node.js binary (the harness's own without starting it). */
+export function nodeVersionOf(node: string): string {
   if (node === process.execPath) return process.version;
   const result = spawnSync(node, ['--version'], { encoding: 'utf8' });
-  if (result.status !== 0)
-    throw new Error(`BENCH_NODE=${node} does not run: ${result.stderr || result.error}`);
+  if (result.status !== 0 || !/^v\d+\.\d+\.\d+/.test(result.stdout ?? ''))
+    throw new Error(`${node} does not run as node: ${result.stderr || result.error || result.stdout}`);
   return result.stdout.trim();
 }
 

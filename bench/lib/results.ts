@@ -33,8 +33,28 @@ export interface HotReadStats {
   hitRateOfAll: number | null;
 }
 
+/**
+ * A Node.js the servers of a run ran on. One invocation measures every server row on each runtime of
+ * `--runtimes` in turn (by default the machine's and the production one), each against baselines started
+ * on that same runtime.
+ */
+export interface RuntimeInfo {
+  /** `node<major>`, e.g. node24: names its logs and profiles; every row, round and target carries it. */
+  id: string;
+  major: number;
+  /** `node --version`, e.g. v24.22.3. */
+  version: string;
+  path: string;
+  /** The Node.js the Dockerfile builds the production image on: its targets are the ones that count. */
+  production: boolean;
+  /** harness: the Node.js running the harness; cache: scripts/cached-node.sh's; path: named by --runtimes. */
+  source: 'harness' | 'cache' | 'path';
+}
+
 export interface ScenarioRow {
   id: string;
+  /** The RuntimeInfo.id the server of the row ran on. */
+  runtime: string;
   settings: RowSettings;
   group: ScenarioGroup;
   title: string;
@@ -73,6 +93,7 @@ export interface ScenarioRow {
 
 export interface PassThroughResult {
   id: string;
+  runtime: string;
   settings?: RowSettings;
   title: string;
   status: Outcome;
@@ -85,6 +106,8 @@ export interface PassThroughResult {
 }
 
 export interface StampedeResult {
+  /** Set by the harness around the scenario (as `settings` is): the RuntimeInfo.id. */
+  runtime?: string;
   settings?: RowSettings;
   /** fresh: the first thing a new gateway process sees; warm: a running one, right after an invalidation. */
   process?: 'fresh' | 'warm';
@@ -113,6 +136,8 @@ export interface StampedeResult {
 }
 
 export interface SubscriptionRound {
+  /** Set by the harness around the scenario (as `settings` is): the RuntimeInfo.id. */
+  runtime?: string;
   settings?: RowSettings;
   subscribers: number;
   status: Outcome;
@@ -150,6 +175,7 @@ export interface SubscriptionRound {
 
 export interface TargetCheck {
   id: string;
+  runtime: string;
   description: string;
   target: string;
   measured: string;
@@ -157,24 +183,35 @@ export interface TargetCheck {
   pass: boolean | null;
 }
 
-export interface BenchResults {
-  schemaVersion: 2;
-  mode: Mode;
-  startedAt: string;
-  finishedAt: string;
-  durationSeconds: number;
-  machine: MachineInfo;
-  /** The Node.js that ran the servers (BENCH_NODE, or the harness's own). */
-  serverNode: { path: string; version: string };
-  cores: CorePlan;
-  budget: Budget;
-  groups: ScenarioGroup[];
+/** Everything measured on one runtime: its rows' ratios are to the baselines of the same runtime. */
+export interface RuntimeRun {
+  runtime: RuntimeInfo;
   rows: ScenarioRow[];
   passThrough: PassThroughResult[];
   stampede: StampedeResult | null;
   stampedeWarm: StampedeResult | null;
   subscriptions: SubscriptionRound[];
   targets: TargetCheck[];
+  durationSeconds: number;
+}
+
+export interface BenchResults {
+  schemaVersion: 3;
+  mode: Mode;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  /** `machine.node` is the harness's (the load generator's) Node.js; the servers ran on `runtimes`. */
+  machine: MachineInfo;
+  /** In the order they were measured. */
+  runtimes: RuntimeInfo[];
+  /** The Dockerfile's Node.js major (the production runtime), null when the Dockerfile does not say. */
+  productionNodeMajor: number | null;
+  cores: CorePlan;
+  budget: Budget;
+  groups: ScenarioGroup[];
+  /** One per runtime, in the order of `runtimes`. */
+  runs: RuntimeRun[];
   warnings: string[];
   /** Every server process the run started, all stopped by the end. */
   processes: { name: string; pid: number }[];

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Redis from 'ioredis';
-import type { BenchResults, RowSettings } from '../../bench/lib/results';
+import type { BenchResults, RowSettings, RuntimeRun } from '../../bench/lib/results';
 
 /**
  * Keeps `npm run bench` working: the compiled harness runs every scenario in smoke mode (a budget far too
@@ -59,7 +59,7 @@ const settingsShape = {
   metrics: expect.stringMatching(/^(on|off)$/),
 };
 
-function expectSettings(row: BenchResults['rows'][number]): void {
+function expectSettings(row: RuntimeRun['rows'][number]): void {
   expect({ id: row.id, settings: row.settings }).toEqual({
     id: row.id,
     settings: expect.objectContaining({ ...settingsShape, ...expectedSettings(row.id) }),
@@ -79,6 +79,8 @@ function expectedSettings(id: string): Partial<RowSettings> {
 describe('npm run bench (smoke mode: the harness, not the figures)', () => {
   let dir: string;
   let results: BenchResults;
+  /** Smoke mode measures one runtime by default: the harness's own (CI runs it under each Node.js). */
+  let measured: RuntimeRun;
   let run: { code: number | null; output: string };
   let resultsMdBefore: number | null;
 
@@ -103,6 +105,7 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
     // the stampede's); on a busy two-core machine that alone takes tens of seconds.
     run = await runHarness(['--smoke', `--out=${join(dir, 'latest.json')}`], 110_000);
     results = JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')) as BenchResults;
+    measured = results.runs[0];
   }, 130_000);
 
   afterAll(() => {
@@ -112,7 +115,7 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
   it('runs every scenario to completion and exits 0', () => {
     expect({ code: run.code, warnings: results.warnings }).toEqual({ code: 0, warnings: expect.any(Array) });
     expect(results.warnings.filter((w) => !w.startsWith('load average'))).toEqual([]);
-    expect(results.schemaVersion).toBe(2);
+    expect(results.schemaVersion).toBe(3);
     expect(results.mode).toBe('smoke');
     expect(Date.parse(results.finishedAt)).toBeGreaterThanOrEqual(Date.parse(results.startedAt));
     expect(results.machine).toEqual(
@@ -122,25 +125,33 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
         node: process.version,
       }),
     );
-    // The servers ran on BENCH_NODE when set, else on the harness's Node.js; the version is reported.
-    expect(results.serverNode).toEqual({
-      path: process.env.BENCH_NODE || process.execPath,
-      version: expect.stringMatching(/^v\d+\.\d+\.\d+$/),
-    });
-    if (!process.env.BENCH_NODE) expect(results.serverNode.version).toBe(process.version);
-    expect(run.output).toContain(`servers on Node ${results.serverNode.version}`);
+    // The servers ran on BENCH_NODE when set, else on the harness's Node.js; the version is reported, and
+    // whether it is the Dockerfile's (production) Node.js.
+    const node = process.env.BENCH_NODE || process.execPath;
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const productionMajor = Number(/^ARG NODE_VERSION=(\d+)/m.exec(dockerfile)?.[1]);
+    expect(results.productionNodeMajor).toBe(productionMajor);
+    expect(results.runtimes).toEqual([
+      expect.objectContaining({ path: node, version: expect.stringMatching(/^v\d+\.\d+\.\d+$/) }),
+    ]);
+    const [runtime] = results.runtimes;
+    expect(runtime.id).toBe(`node${runtime.major}`);
+    expect(runtime.production).toBe(runtime.major === productionMajor);
+    if (!process.env.BENCH_NODE) expect(runtime.version).toBe(process.version);
+    expect(results.runs.map((r) => r.runtime)).toEqual([runtime]);
+    expect(run.output).toContain(`servers on Node ${runtime.version}`);
   });
 
   it('measures the baselines and the gateway side by side, every row with its settings', () => {
     // The check itself fails a row that lacks its settings or records other ones.
-    const sample = results.rows.find(
+    const sample = measured.rows.find(
       (row) => row.id === 'gateway.dashboard-mix.auth-off',
-    ) as (typeof results.rows)[number];
+    ) as (typeof measured.rows)[number];
     expect(() => expectSettings({ ...sample, settings: undefined as unknown as RowSettings })).toThrow();
     expect(() =>
       expectSettings({ ...sample, settings: { ...sample.settings, responseCache: 'on' } }),
     ).toThrow();
-    const ids = results.rows.map((row) => row.id);
+    const ids = measured.rows.map((row) => row.id);
     expect(ids).toEqual([
       'limit.rest-projects',
       'peer.graphql-projects',
@@ -156,11 +167,12 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
       'gateway.graphql-nested.cache-on',
       'gateway.dashboard-mix.cache-on',
     ]);
-    for (const row of results.rows) {
-      expect({ id: row.id, status: row.status, error: row.error }).toEqual({
+    for (const row of measured.rows) {
+      expect({ id: row.id, status: row.status, error: row.error, runtime: row.runtime }).toEqual({
         id: row.id,
         status: 'ok',
         error: undefined,
+        runtime: measured.runtime.id,
       });
       expectSettings(row);
       expect(row.reqPerSec).toBeGreaterThan(0);
@@ -171,33 +183,34 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
       const hasPeer = !row.id.includes('dashboard-mix') && row.id !== 'gateway.graphql-execute';
       expect({ id: row.id, peer: finite(row.ratioToPeer) }).toEqual({ id: row.id, peer: hasPeer });
     }
-    const limit = results.rows[0];
+    const limit = measured.rows[0];
     expect(limit.ratioToLimit).toBe(1);
     // Production-shaped: 200 API-key callers and JWT callers in the mix, one caller for single reads.
-    const mix = results.rows.find((row) => row.id === 'gateway.dashboard-mix.cache-on');
+    const mix = measured.rows.find((row) => row.id === 'gateway.dashboard-mix.cache-on');
     expect(mix?.settings.callers).toBeGreaterThanOrEqual(200);
     expect(mix?.distinctRequests).toBeGreaterThan(mix?.settings.callers ?? 0);
     // The whole-answer cache: counted from /metrics; with it off nothing is served from it.
-    for (const row of results.rows.filter((r) => r.id.startsWith('gateway.') && r.group !== 'execute')) {
+    for (const row of measured.rows.filter((r) => r.id.startsWith('gateway.') && r.group !== 'execute')) {
       expect({ id: row.id, hits: finite(row.hotRead?.hits) }).toEqual({ id: row.id, hits: true });
       if (row.settings.responseCache === 'off')
         expect({ id: row.id, hits: row.hotRead?.hits }).toEqual({ id: row.id, hits: 0 });
     }
-    const cachedRest = results.rows.find((row) => row.id === 'gateway.rest-projects.cache-on');
+    const cachedRest = measured.rows.find((row) => row.id === 'gateway.rest-projects.cache-on');
     expect(cachedRest?.hotRead?.hits).toBeGreaterThan(0);
     // Cached lookups were warmed first: the measured run barely touches Maia.
-    const rest = results.rows.find((row) => row.id === 'gateway.rest-projects.cache-off');
+    const rest = measured.rows.find((row) => row.id === 'gateway.rest-projects.cache-off');
     expect(rest?.upstreamCalls?.listProjects ?? 0).toBeLessThanOrEqual(1);
     // Logs at info went to a file: every request wrote its line there.
     expect(rest?.logBytesPerRequest).toBeGreaterThan(50);
   });
 
   it('compares uncached pass-through with calling the emulator directly', () => {
-    expect(results.passThrough.map((p) => [p.id, p.status, p.error])).toEqual([
+    expect(measured.passThrough.map((p) => [p.id, p.status, p.error])).toEqual([
       ['passthrough.graphql-execution', 'ok', undefined],
       ['passthrough.rest-execution', 'ok', undefined],
     ]);
-    for (const pass of results.passThrough) {
+    for (const pass of measured.passThrough) {
+      expect(pass.runtime).toBe(measured.runtime.id);
       expect(pass.direct?.count).toBe(results.budget.pairedSamples);
       expect(pass.gateway?.count).toBe(results.budget.pairedSamples);
       expect(finite(pass.addedP50Ms)).toBe(true);
@@ -206,12 +219,13 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
 
   it('counts the upstream calls of the cold stampedes, times their answers against the call, and follows every subscriber to the terminal status', () => {
     for (const [stampede, process] of [
-      [results.stampede, 'fresh'],
-      [results.stampedeWarm, 'warm'],
+      [measured.stampede, 'fresh'],
+      [measured.stampedeWarm, 'warm'],
     ] as const) {
       expect(stampede).toEqual(
         expect.objectContaining({
           process,
+          runtime: measured.runtime.id,
           status: 'ok',
           requests: results.budget.stampedeSize,
           answeredOk: results.budget.stampedeSize,
@@ -224,12 +238,13 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
       expect(stampede?.afterUpstreamEnd?.count).toBe(results.budget.stampedeSize);
       expect(stampede?.upstreamLog?.some((call) => call.call.startsWith('GET /dpc/v1/projects'))).toBe(true);
     }
-    expect(results.subscriptions).toHaveLength(1);
-    const [round] = results.subscriptions;
+    expect(measured.subscriptions).toHaveLength(1);
+    const [round] = measured.subscriptions;
     const n = results.budget.subscriberCounts[0];
     expect(round).toEqual(
       expect.objectContaining({
         subscribers: n,
+        runtime: measured.runtime.id,
         status: 'ok',
         connected: n,
         delivered: n,
@@ -243,7 +258,7 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
   });
 
   it('checks every target of the issue and prints each as PASS, MISS or N/A', () => {
-    const ids = results.targets.map((t) => t.id);
+    const ids = measured.targets.map((t) => t.id);
     expect(ids).toEqual(
       expect.arrayContaining([
         'graphql-lookup-read',
@@ -261,13 +276,23 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
         'subscribers-fanout-p99',
       ]),
     );
-    for (const target of results.targets) {
+    // Under the name of the runtime they were measured on (the production one says so).
+    const heading = `targets on Node ${measured.runtime.version} (${measured.runtime.production ? 'the production runtime' : ''}`;
+    expect(run.output).toContain(heading);
+    for (const target of measured.targets) {
+      expect(target.runtime).toBe(measured.runtime.id);
       expect(typeof target.pass).toBe('boolean');
       expect(run.output).toContain(`${target.pass ? 'PASS' : 'MISS'}  ${target.description}`);
     }
     expect(run.output).toMatch(
       /scenario\s+cache\s+auth\s+callers\s+hits\s+req\/s\s+p50 ms\s+p99 ms\s+RSS MB\s+CPU ms\/req\s+x limit\s+x peer/,
     );
+  });
+
+  it('refuses a runtime that is neither a major version nor a path, before starting anything', async () => {
+    const refused = await runHarness(['--smoke', '--runtimes=latest'], 30_000);
+    expect(refused.code).toBe(64);
+    expect(refused.output).toContain('--runtimes: latest is neither a major version nor a path to node');
   });
 
   it('leaves nothing behind: no process, no Redis key, RESULTS.md untouched', async () => {

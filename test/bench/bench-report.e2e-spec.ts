@@ -1,0 +1,193 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { budgets } from '../../bench/lib/options';
+import {
+  checkTargets,
+  formatRuntimeTargets,
+  formatTable,
+  recordResults,
+  targetsTable,
+} from '../../bench/lib/report';
+import type {
+  BenchResults,
+  RowSettings,
+  RuntimeInfo,
+  RuntimeRun,
+  ScenarioRow,
+} from '../../bench/lib/results';
+
+/**
+ * The report of a run on two runtimes: each runtime's targets are judged on its own rows (a ratio that
+ * misses on one runtime and holds on the other says so, per runtime), the production runtime is the one
+ * marked, and bench/RESULTS.md gets one table per runtime and the verdicts side by side. No servers: the
+ * results are written here, as a run would leave them.
+ */
+
+const settings: RowSettings = {
+  responseCache: 'off',
+  auth: 'api-key',
+  callers: 1,
+  rateLimits: 'on',
+  mode: 'production',
+  logs: 'info, to a file',
+  metrics: 'on',
+};
+
+const node20: RuntimeInfo = {
+  id: 'node20',
+  major: 20,
+  version: 'v20.20.2',
+  path: '/usr/bin/node',
+  production: false,
+  source: 'harness',
+};
+const node24: RuntimeInfo = {
+  id: 'node24',
+  major: 24,
+  version: 'v24.22.3',
+  path: '/cache/node-24/bin/node',
+  production: true,
+  source: 'cache',
+};
+
+function row(runtime: RuntimeInfo, id: string, fields: Partial<ScenarioRow>): ScenarioRow {
+  return {
+    id,
+    runtime: runtime.id,
+    settings,
+    group: 'graphql',
+    title: id,
+    server: 'gateway',
+    status: 'ok',
+    reqPerSec: 1000,
+    p50Ms: 5,
+    p99Ms: 10,
+    rssMb: 200,
+    cpuMsPerRequest: 0.3,
+    ratioToLimit: 0.2,
+    ratioToPeer: null,
+    ...fields,
+  };
+}
+
+/** One runtime's pass: the GraphQL lookup at `peerRatio` of its own peer, REST at `limitRatio` of its limit. */
+function runOn(runtime: RuntimeInfo, peerRatio: number, limitRatio: number | null): RuntimeRun {
+  const rows = [
+    row(runtime, 'gateway.graphql-projects.cache-off', { ratioToPeer: peerRatio }),
+    ...(limitRatio === null
+      ? []
+      : [row(runtime, 'gateway.rest-projects.cache-off', { group: 'rest', ratioToLimit: limitRatio })]),
+  ];
+  const run: RuntimeRun = {
+    runtime,
+    rows,
+    passThrough: [],
+    stampede: null,
+    stampedeWarm: null,
+    subscriptions: [],
+    targets: [],
+    durationSeconds: 90,
+  };
+  run.targets = checkTargets(run, ['graphql', 'rest'], 1000, 15000);
+  return run;
+}
+
+function resultsOf(runs: RuntimeRun[]): BenchResults {
+  return {
+    schemaVersion: 3,
+    mode: 'quick',
+    startedAt: '2026-12-05T08:00:00.000Z',
+    finishedAt: '2026-12-05T08:03:00.000Z',
+    durationSeconds: 180,
+    machine: {
+      nproc: 2,
+      cpuModel: 'test cpu',
+      node: 'v20.20.2',
+      totalMemoryMb: 1024,
+      loadAverage1m: 0.5,
+      commit: 'abc1234',
+      date: '2026-12-05T08:00:00.000Z',
+    },
+    runtimes: runs.map((r) => r.runtime),
+    productionNodeMajor: 24,
+    cores: { pinned: false, server: null, loadGenerator: null, emulator: null, note: 'pinning off' },
+    budget: budgets.quick,
+    groups: ['graphql', 'rest'],
+    runs,
+    warnings: [],
+    processes: [],
+    redisKeyPrefixes: [],
+  };
+}
+
+const verdictOf = (run: RuntimeRun, id: string) => run.targets.find((t) => t.id === id)?.pass;
+
+describe('bench report on two runtimes', () => {
+  // GraphQL lookup: 1.2x the peer on Node 20 (a miss), 1.6x on Node 24 (a pass); REST measured on 20 only.
+  const on20 = runOn(node20, 1.2, 0.6);
+  const on24 = runOn(node24, 1.6, null);
+  const results = resultsOf([on20, on24]);
+
+  it("judges each runtime's targets on that runtime's rows, and says which runtime each check is of", () => {
+    expect(verdictOf(on20, 'graphql-lookup-read')).toBe(false);
+    expect(verdictOf(on24, 'graphql-lookup-read')).toBe(true);
+    expect(verdictOf(on20, 'rest-lookup-read')).toBe(true);
+    // Not measured on 24: neither a pass nor a miss.
+    expect(verdictOf(on24, 'rest-lookup-read')).toBeNull();
+    expect(new Set(on20.targets.map((t) => t.runtime))).toEqual(new Set(['node20']));
+    expect(new Set(on24.targets.map((t) => t.runtime))).toEqual(new Set(['node24']));
+  });
+
+  it('prints the target lines under the name of their runtime, the production one marked', () => {
+    const printed = formatRuntimeTargets(results);
+    const [block20, block24] = printed.split('\n\n');
+    expect(block20.split('\n')[0]).toBe("targets on Node v20.20.2 (the machine's, running the harness):");
+    expect(block24.split('\n')[0]).toBe(
+      "targets on Node v24.22.3 (the production runtime: the Dockerfile's):",
+    );
+    expect(block20).toMatch(/^MISS {2}GraphQL lookup read .*: 1\.20x \(target >= 1\.50x peer\)$/m);
+    expect(block24).toMatch(/^PASS {2}GraphQL lookup read .*: 1\.60x \(target >= 1\.50x peer\)$/m);
+    expect(block24).toMatch(/^N\/A {3}REST lookup read .*: not measured/m);
+  });
+
+  it("puts the runtimes' verdicts side by side in the targets table, the production column marked", () => {
+    const [header, separator, ...lines] = targetsTable(results);
+    expect(header).toBe('| target | required | Node v20.20.2 |  | **Node v24.22.3 (production)** |  |');
+    expect(separator).toBe('|---|---|---|---|---|---|');
+    const graphql = lines.find((l) => l.startsWith('| GraphQL lookup read'));
+    expect(graphql).toMatch(/\| >= 1\.50x peer \| 1\.20x \| \*\*MISS\*\* \| 1\.60x \| PASS \|$/);
+    const rest = lines.find((l) => l.startsWith('| REST lookup read'));
+    expect(rest).toMatch(/\| >= 0\.50x limit \| 0\.60x \| PASS \| not measured \| N\/A \|$/);
+    // Every line has the header's cells.
+    for (const line of lines) expect(line.split(' | ').length).toBe(header.split(' | ').length);
+  });
+
+  it('records one table per runtime in RESULTS.md and keeps what is written around the block', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-report-'));
+    try {
+      const path = join(dir, 'RESULTS.md');
+      writeFileSync(
+        path,
+        '# Benchmark results\n\nbefore\n\n<!-- bench:figures:start (written by npm run bench; edit outside the markers) -->\nold\n<!-- bench:figures:end -->\n\nafter\n',
+      );
+      recordResults(path, results);
+      const written = readFileSync(path, 'utf8');
+      expect(written.startsWith('# Benchmark results\n\nbefore\n\n')).toBe(true);
+      expect(written.endsWith('<!-- bench:figures:end -->\n\nafter\n')).toBe(true);
+      expect(written).not.toContain('\nold\n');
+      expect(written).toContain(
+        "servers on Node v20.20.2 (the machine's, running the harness) and Node v24.22.3 (the production runtime: the Dockerfile's)",
+      );
+      const headings = written.split('\n').filter((l) => l.startsWith('#### '));
+      expect(headings).toEqual([
+        "#### Node v20.20.2 (the machine's, running the harness), 90 s",
+        "#### Node v24.22.3 (the production runtime: the Dockerfile's), 90 s",
+      ]);
+      expect(written).toContain(formatTable(on20));
+      expect(written).toContain(formatTable(on24));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
