@@ -15,6 +15,14 @@ export interface LoadOutcome {
   saved: boolean;
 }
 
+/**
+ * The load lock of an entry under given generations: a load started before an invalidation neither makes
+ * the loads after it wait (they would not take its value) nor is woken by them.
+ */
+function lockKeyOf(ref: EntryRef, generation: string): string {
+  return `${ref.lockKey}:g${generation}`;
+}
+
 /** A load running in this process: what its callers share. */
 interface Flight {
   /** Settles as soon as the value is in hand (before the shared write, the lock release, the wake-up). */
@@ -133,7 +141,7 @@ export class CacheLoadCoordinator {
       case 'busy':
       case 'failed': {
         const envelope = await this.loadHere(ref, loader, generation, onLoaded).finally(() =>
-          this.lock.announce(ref.lockKey),
+          this.lock.announce(lockKeyOf(ref, generation)),
         );
         return { envelope, saved: false };
       }
@@ -150,7 +158,7 @@ export class CacheLoadCoordinator {
     const sinceMs = Date.now();
     const { ttlMs, pollMs } = this.config.lock;
     return {
-      lockKey: ref.lockKey,
+      lockKey: lockKeyOf(ref, generation),
       lockTtlMs: ttlMs,
       waitMs,
       pollMs,
