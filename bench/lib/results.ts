@@ -125,6 +125,8 @@ export interface StampedeResult {
   /** Of it: until the upstream call reached Maia, and after its answer was back (10 ms resolution). */
   gatewayCpuBeforeUpstreamMs?: number;
   gatewayCpuAfterUpstreamMs?: number;
+  /** The harness's own CPU time (client and recording proxy) from the first query sent to the last answer. */
+  harnessCpuMs?: number;
   /** Opening the connections beforehand (one /health/live each, all at once), measured apart. */
   connectionSetup?: { connections: number; allOpenMs: number; firstRequest: Summary };
   /** The upstream listProjects call, on the harness's clock from the first query sent. */

@@ -16,12 +16,28 @@ export interface LoadOutcome {
 }
 
 /**
+ * The load lock of an entry under given generations: a load started before an invalidation neither makes
+ * the loads after it wait (they would not take its value) nor is woken by them.
+ */
+function lockKeyOf(ref: EntryRef, generation: string): string {
+  return `${ref.lockKey}:g${generation}`;
+}
+
+/** A load running in this process: what its callers share. */
+interface Flight {
+  /** Settles as soon as the value is in hand (before the shared write, the lock release, the wake-up). */
+  outcome: Promise<LoadOutcome>;
+  /** The generations it loads under: a caller that knows newer ones must not take its value. */
+  generation: string;
+}
+
+/**
  * Loads entries: one load per key in this process (shared promise) and across replicas (the Redis
  * single-flight lock), and stale-while-revalidate refreshes, one per key at a time.
  */
 export class CacheLoadCoordinator {
   private readonly logger = new Logger(CacheLoadCoordinator.name);
-  private readonly flights = new Map<string, Promise<LoadOutcome>>();
+  private readonly flights = new Map<string, Flight>();
   private readonly refreshing = new Set<string>();
   /** Keys whose last background refresh failed: the next caller loads (and is marked stale on failure). */
   private readonly refreshFailed: LruStore<true>;
@@ -42,15 +58,29 @@ export class CacheLoadCoordinator {
     return this.ttlMs[ref.resource] > 0 && !this.refreshFailed.has(ref.entryKey);
   }
 
-  /** Loads the entry, sharing one load with every concurrent caller of this process and of the fleet. */
+  /**
+   * Loads the entry, sharing one load with every concurrent caller of this process and of the fleet.
+   * Callers of this process get the value as soon as it is stored (one promise settles for them all); the
+   * lock release and the other replicas' wake-up (two more Redis round trips) follow without holding them.
+   * A load under older generations (started before an invalidation) is not joined: its value is not current.
+   */
   async load<T>(ref: EntryRef, loader: () => Promise<T>, generation: string): Promise<LoadOutcome> {
     const running = this.flights.get(ref.entryKey);
-    if (running) return { envelope: (await running).envelope, saved: true };
-    const flight = this.loadAcrossReplicas(ref, loader, generation).finally(() =>
-      this.flights.delete(ref.entryKey),
-    );
+    if (running?.generation === generation)
+      return { envelope: (await running.outcome).envelope, saved: true };
+    let handOver!: (envelope: CacheEnvelope) => void;
+    const handedOver = new Promise<LoadOutcome>((resolve) => {
+      handOver = (envelope) => resolve({ envelope, saved: false });
+    });
+    const whole = this.loadAcrossReplicas(ref, loader, generation, (envelope) => handOver(envelope));
+    const flight: Flight = { outcome: Promise.race([handedOver, whole]), generation };
+    const done = (): void => {
+      if (this.flights.get(ref.entryKey) === flight) this.flights.delete(ref.entryKey);
+    };
+    // The value is in L1 when the flight settles: later callers find it there, not in the flight.
+    flight.outcome.then(done, done);
     this.flights.set(ref.entryKey, flight);
-    return flight;
+    return flight.outcome;
   }
 
   /** Stale-while-revalidate: one refresh per key at a time, here and across replicas; nobody waits for it. */
@@ -93,10 +123,13 @@ export class CacheLoadCoordinator {
     ref: EntryRef,
     loader: () => Promise<T>,
     generation: string,
+    onLoaded: (envelope: CacheEnvelope) => void,
   ): Promise<LoadOutcome> {
     if (!this.shared.coordinated)
-      return { envelope: await this.loadHere(ref, loader, generation), saved: false };
-    const outcome = await this.lock.run(this.plan(ref, loader, generation, this.config.lock.waitMs));
+      return { envelope: await this.loadHere(ref, loader, generation, onLoaded), saved: false };
+    const outcome = await this.lock.run(
+      this.plan(ref, loader, generation, this.config.lock.waitMs, onLoaded),
+    );
     switch (outcome.kind) {
       case 'worked':
         return { envelope: outcome.value, saved: false };
@@ -104,11 +137,11 @@ export class CacheLoadCoordinator {
         return { envelope: outcome.value, saved: true };
       case 'unavailable':
         this.shared.failed('Cache lock', outcome.error);
-        return { envelope: await this.loadHere(ref, loader, generation), saved: false };
+        return { envelope: await this.loadHere(ref, loader, generation, onLoaded), saved: false };
       case 'busy':
       case 'failed': {
-        const envelope = await this.loadHere(ref, loader, generation).finally(() =>
-          this.lock.announce(ref.lockKey),
+        const envelope = await this.loadHere(ref, loader, generation, onLoaded).finally(() =>
+          this.lock.announce(lockKeyOf(ref, generation)),
         );
         return { envelope, saved: false };
       }
@@ -120,11 +153,12 @@ export class CacheLoadCoordinator {
     loader: () => Promise<T>,
     generation: string,
     waitMs: number,
+    onLoaded?: (envelope: CacheEnvelope) => void,
   ): FlightPlan<CacheEnvelope> {
     const sinceMs = Date.now();
     const { ttlMs, pollMs } = this.config.lock;
     return {
-      lockKey: ref.lockKey,
+      lockKey: lockKeyOf(ref, generation),
       lockTtlMs: ttlMs,
       waitMs,
       pollMs,
@@ -135,14 +169,19 @@ export class CacheLoadCoordinator {
         this.memory.remember(ref, found);
         return found;
       },
-      work: () => this.loadHere(ref, loader, generation),
+      work: () => this.loadHere(ref, loader, generation, onLoaded),
     };
   }
 
+  /**
+   * Calls the loader and stores its value in L1 and L2, then hands it to this process's callers
+   * (`onLoaded`): an answer given means other replicas can read it; the lock release and their wake-up follow.
+   */
   private async loadHere<T>(
     ref: EntryRef,
     loader: () => Promise<T>,
     generation: string,
+    onLoaded?: (envelope: CacheEnvelope) => void,
   ): Promise<CacheEnvelope> {
     const counters = this.counters(ref.resource);
     counters.loads++;
@@ -158,6 +197,7 @@ export class CacheLoadCoordinator {
         this.memory.remember(ref, envelope);
         await this.shared.write(ref, envelope);
       }
+      onLoaded?.(envelope);
       this.refreshFailed.delete(ref.entryKey);
       return envelope;
     } catch (error) {

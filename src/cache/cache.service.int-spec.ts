@@ -184,6 +184,104 @@ describe('CacheService with a real Redis and two replicas', () => {
     expect(sa.loadsSaved + sb.loadsSaved).toBe(199);
   });
 
+  it('answers 500 waiters of one load on two replicas with one value, without a Redis read per waiter', async () => {
+    const a = await replica(prefix);
+    const b = await replica(prefix);
+    const reads = (r: Replica) => ({
+      get: jest.spyOn(r.redis, 'get'),
+      getMany: jest.spyOn(r.redis, 'getMany'),
+    });
+    const readsA = reads(a);
+    const readsB = reads(b);
+    const { gate, release } = latch();
+    const upstream = loader('maia', async () => {
+      await gate;
+      return [{ id: 'p1', name: 'One' }];
+    });
+
+    const answers = Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        (i % 2 === 0 ? a : b).cache.getOrLoad('projects', 'page:0:size:25', upstream, { readOnly: true }),
+      ),
+    );
+    await eventually(() => {
+      expect(a.cache.stats().projects.misses + b.cache.stats().projects.misses).toBe(500);
+      expect(upstream).toHaveBeenCalledTimes(1);
+    });
+    release();
+    const values = await answers;
+
+    expect(upstream).toHaveBeenCalledTimes(1);
+    // Every caller of a replica holds the very same frozen value: parsed once per replica, not per waiter.
+    expect(new Set(values.filter((_, i) => i % 2 === 0)).size).toBe(1);
+    expect(new Set(values.filter((_, i) => i % 2 === 1)).size).toBe(1);
+    expect(values[1]).toEqual([{ id: 'p1', name: 'One' }]);
+    const sa = a.cache.stats().projects;
+    const sb = b.cache.stats().projects;
+    expect(sa.loads + sb.loads).toBe(1);
+    expect(sa.loadsSaved + sb.loadsSaved).toBe(499);
+    // Reads of the entry and of the generations: the first look of each replica, the lock holder's look
+    // after taking the lock, and the waiting replica's looks after each wake-up or poll (a handful, however
+    // many callers wait). They used to be one GET and one MGET per caller.
+    for (const r of [readsA, readsB]) {
+      expect(r.get.mock.calls.length).toBeLessThanOrEqual(5);
+      expect(r.getMany.mock.calls.length).toBeLessThanOrEqual(5);
+    }
+  });
+
+  it('lets callers who join a running load fall back on the stale copy when it fails, each marked stale', async () => {
+    const a = await replica(prefix, { CACHE_TTL_PROJECTS_SECONDS: '1', CACHE_STALE_MAX_AGE_SECONDS: '60' });
+    await a.cache.getOrLoad(
+      'projects',
+      'k',
+      loader('first', () => ['p1']),
+    );
+    await pastFreshness(a, 'projects', 'k');
+    const { gate, release } = latch();
+    const failing = loader<string[]>(
+      'failing',
+      () => Promise.reject(unavailable()), // the background refresh
+      async () => {
+        await gate;
+        throw unavailable(); // the one load the next callers share
+      },
+    );
+    // Stale-while-revalidate first; its refresh fails, so the next callers load (and wait for it).
+    expect(await a.cache.getOrLoad('projects', 'k', failing)).toEqual(['p1']);
+    await eventually(() => expect(a.cache.stats().projects.loadErrors).toBe(1));
+
+    const contexts = Array.from({ length: 20 }, (_, i) => new RequestContext(`r${i}`));
+    const answers = Promise.all(
+      contexts.map((ctx) => RequestContext.run(ctx, () => a.cache.getOrLoad('projects', 'k', failing))),
+    );
+    await eventually(() => expect(failing).toHaveBeenCalledTimes(2));
+    release();
+
+    expect(await answers).toEqual(Array.from({ length: 20 }, () => ['p1']));
+    expect(contexts.map((ctx) => [...ctx.staleResources])).toEqual(contexts.map(() => ['projects']));
+    expect(a.cache.stats().projects).toMatchObject({ stale: 20, loads: 3, loadErrors: 2 });
+  });
+
+  it('does not hand a load that started before an invalidation to a caller who saw it', async () => {
+    const a = await replica(prefix);
+    const { gate, release } = latch();
+    const slowOld = loader('old', async () => {
+      await gate;
+      return 'before-invalidation';
+    });
+    const first = a.cache.getOrLoad('pipelines', 'k', slowOld);
+    await eventually(() => expect(slowOld).toHaveBeenCalledTimes(1));
+    await a.cache.invalidate();
+    const second = a.cache.getOrLoad(
+      'pipelines',
+      'k',
+      loader('new', () => 'after'),
+    );
+    expect(await second).toBe('after');
+    release();
+    expect(await first).toBe('before-invalidation');
+  });
+
   it('lets a waiting replica load itself when the lock holder fails, and reports errors unchanged', async () => {
     const a = await replica(prefix);
     const b = await replica(prefix);
@@ -434,8 +532,11 @@ describe('CacheService with a real Redis and two replicas', () => {
       shape: 'new',
     });
     expect(await v1.cache.getOrLoad('projects', 'k', loader('none'))).toEqual({ shape: 'old' });
-    const keys = (await v1.redis.scanKeys(`${prefix}*`)).sort();
-    expect(keys).toEqual([`${prefix}v1:cache:e:projects:none:k`, `${prefix}v2:cache:e:projects:none:k`]);
+    // The load locks are released just after the answers (their callers do not wait for that).
+    await eventually(async () => {
+      const keys = (await v1.redis.scanKeys(`${prefix}*`)).sort();
+      expect(keys).toEqual([`${prefix}v1:cache:e:projects:none:k`, `${prefix}v2:cache:e:projects:none:k`]);
+    });
   });
 });
 

@@ -8,12 +8,30 @@ import { CACHE_KEY_VERSION, CACHE_RESOURCES, isAuthoritative, type CacheResource
 import { emptyCounters, type CacheCounters } from './cache.counters';
 import { EnvelopeReader, type CacheEnvelope } from './cache.envelope';
 import { CacheGenerations } from './cache.generations';
-import { ALL_GENERATION, CacheKeys, UNSCOPED_GROUP } from './cache.keys';
+import { ALL_GENERATION, CacheKeys, UNSCOPED_GROUP, type EntryRef } from './cache.keys';
 import { CacheLoadCoordinator } from './cache-load.coordinator';
 import { CacheMemoryTier } from './cache-memory.tier';
 import { CacheSharedTier } from './cache-shared.tier';
 
 export type { CacheCounters } from './cache.counters';
+
+/** What a look at an entry found; each caller sharing the look counts it and answers from it. */
+type Found =
+  | { kind: 'hit' | 'revalidating' | 'stale'; envelope: CacheEnvelope }
+  | { kind: 'loaded'; envelope: CacheEnvelope; saved: boolean }
+  | { kind: 'failed'; error: unknown };
+
+/** A look running in this process, under the generations this replica knew when it started. */
+interface LookState {
+  generation: string;
+  /** Callers sharing it so far. */
+  callers: number;
+  /** It found nothing usable and loads: its callers have been counted as misses (and later ones are at once). */
+  missed: boolean;
+}
+interface Look extends LookState {
+  result: Promise<Found>;
+}
 
 /**
  * Two-level cache of Maia's answers (see docs/adr/0003-caching.md): L1 in this process, L2 shared through
@@ -29,6 +47,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   private readonly lock: SingleFlightLock;
   private readonly loads: CacheLoadCoordinator;
   private readonly reader = new EnvelopeReader();
+  private readonly looks = new Map<string, Look>();
   private readonly counters = new Map<CacheResource, CacheCounters>(
     CACHE_RESOURCES.map((r) => [r, emptyCounters()]),
   );
@@ -84,13 +103,62 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     const ref = this.keys.entry(resource, key, options.projectId);
     const counters = this.countersOf(resource);
 
-    let generation = this.generations.local(ref.group);
+    const generation = this.generations.local(ref.group);
     const local = this.memory.read(ref.entryKey, generation);
     if (local?.trusted) {
       counters.hits++;
       return value(local.envelope);
     }
-    let candidate = local?.envelope;
+    // One look per entry at a time in this process: callers that ask while one runs (a stampede) share
+    // its result instead of each reading Redis, and get the loaded value in the same step as the first.
+    let look = this.looks.get(ref.entryKey);
+    const joined = look?.generation === generation;
+    if (!look || !joined) {
+      const state: LookState = { generation, callers: 0, missed: false };
+      const started: Look = Object.assign(state, { result: this.look(state, ref, loader, local?.envelope) });
+      const done = (): void => {
+        if (this.looks.get(ref.entryKey) === started) this.looks.delete(ref.entryKey);
+      };
+      void started.result.then(done, done);
+      this.looks.set(ref.entryKey, started);
+      look = started;
+    }
+    look.callers++;
+    if (look.missed) counters.misses++;
+    const found = await look.result;
+    switch (found.kind) {
+      case 'hit':
+        counters.hits++;
+        return value(found.envelope);
+      case 'revalidating':
+        counters.staleWhileRevalidate++;
+        return value(found.envelope);
+      case 'loaded':
+        if (joined || found.saved) counters.loadsSaved++;
+        return value(found.envelope);
+      case 'stale':
+        counters.stale++;
+        // Marked in each caller's own request, which is why the look returns it instead of marking it.
+        RequestContext.markStale(resource);
+        return value(found.envelope);
+      case 'failed':
+        throw found.error;
+    }
+  }
+
+  /**
+   * What the entry is now: L2 and the current generations (one round trip), then a hit, a stale answer
+   * with a background refresh, or a load (single-flight across replicas). Never rejects: a failed load is
+   * `stale` when a stale copy may answer, else `failed` with the load's error unchanged.
+   */
+  private async look<T>(
+    look: LookState,
+    ref: EntryRef,
+    loader: () => Promise<T>,
+    local: CacheEnvelope | undefined,
+  ): Promise<Found> {
+    let generation = look.generation;
+    let candidate = local;
     if (this.shared.usable) {
       const shared = await this.shared.read(ref);
       if (shared.generation !== undefined) {
@@ -105,28 +173,21 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     }
 
     const nowMs = Date.now();
-    if (candidate && nowMs < candidate.freshUntilMs) {
-      counters.hits++;
-      return value(candidate);
-    }
+    if (candidate && nowMs < candidate.freshUntilMs) return { kind: 'hit', envelope: candidate };
     if (candidate && nowMs < candidate.staleUntilMs && this.loads.mayRevalidate(ref)) {
-      counters.staleWhileRevalidate++;
       this.loads.refreshInBackground(ref, loader, generation);
-      return value(candidate);
+      return { kind: 'revalidating', envelope: candidate };
     }
-
-    counters.misses++;
+    // A miss for every caller: those sharing the look now, and those who join it while it loads.
+    look.missed = true;
+    this.countersOf(ref.resource).misses += look.callers;
     try {
       const outcome = await this.loads.load(ref, loader, generation);
-      if (outcome.saved) counters.loadsSaved++;
-      return value(outcome.envelope);
+      return { kind: 'loaded', envelope: outcome.envelope, saved: outcome.saved };
     } catch (error) {
-      if (!isAuthoritative(error) && candidate && Date.now() < candidate.staleUntilMs) {
-        counters.stale++;
-        RequestContext.markStale(resource);
-        return value(candidate);
-      }
-      throw error;
+      if (!isAuthoritative(error) && candidate && Date.now() < candidate.staleUntilMs)
+        return { kind: 'stale', envelope: candidate };
+      return { kind: 'failed', error };
     }
   }
 
