@@ -14,6 +14,7 @@ import { MaiaModule } from './maia/maia.module';
 import { NodeModule } from './graphql/node/node.module';
 import { PipelinesModule } from './pipelines/pipelines.module';
 import { HotReadModule } from './hot-read/hot-read.module';
+import { EdgeReadsModule } from './common/http/edge-reads.module';
 import { ProjectsModule } from './projects/projects.module';
 import { ProjectsService } from './projects/projects.service';
 import { HealthModule } from './health/health.module';
@@ -44,6 +45,7 @@ export class AppModule {
         LifecycleModule,
         MetricsModule,
         HealthModule,
+        EdgeReadsModule,
         HotReadModule,
       ],
       providers: [

@@ -37,7 +37,9 @@ export function principalOf(context: ExecutionContext): Principal {
   return principal;
 }
 
+/** What `@CurrentPrincipal()` resolves to; named so the edge read front recognises the parameter. */
+export const currentPrincipalArg = (_data: unknown, context: ExecutionContext): Principal =>
+  principalOf(context);
+
 /** `@CurrentPrincipal() principal: Principal` in a resolver or controller method. */
-export const CurrentPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext) =>
-  principalOf(context),
-);
+export const CurrentPrincipal = createParamDecorator(currentPrincipalArg);

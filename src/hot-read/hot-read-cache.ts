@@ -9,6 +9,7 @@ import { AuthGate } from '../auth/auth-gate.service';
 import { rawClientIp } from '../auth/client-ip';
 import type { Principal } from '../auth/principal';
 import { CacheService } from '../cache/cache.service';
+import { EdgeReads, type EdgeAnswer } from '../common/http/edge-reads';
 import { RequestContext, REQUEST_ID_HEADER } from '../common/request-context';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { PINO, requestCompletionLogger, type CompletedRequest } from '../logging/logging.module';
@@ -111,6 +112,7 @@ export class HotReadCache implements OnModuleInit {
     private readonly metrics: MetricsService,
     private readonly lookups: CacheService,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly edgeReads: EdgeReads,
   ) {
     this.ttlMs = config.cache.hotReadTtlMs;
     this.clientIp = rawClientIp(config.server.trustProxy);
@@ -140,6 +142,7 @@ export class HotReadCache implements OnModuleInit {
       this.logger.warn('The HTTP server has an unexpected request listener: hot reads are off');
       return;
     }
+    this.edgeReads.onAnswered((answer) => this.keepEdgeAnswer(answer));
     this.lookups.onInvalidated(() => this.clear());
     this.metrics.setHotReadSource(() => this.stats());
   }
@@ -277,6 +280,20 @@ export class HotReadCache implements OnModuleInit {
       body,
       headers,
       labels: httpMetricLabels(request),
+      expiresAtMs: Date.now() + this.ttlMs,
+    });
+  }
+
+  /** Keeps the clean answer of a declared read the edge read front served (it never reaches onSend). */
+  private keepEdgeAnswer(answer: EdgeAnswer): void {
+    if (answer.routeConfig[WHOLE_ANSWER_CACHEABLE] !== true) return;
+    this.misses++;
+    if (answer.body.length > MAX_BODY_BYTES) return;
+    const body = Buffer.from(answer.body, 'utf8');
+    this.store(getRequestKey(answer.url, answer.accept), rightsKey(answer.principal), {
+      body,
+      headers: { 'content-type': answer.contentType, 'content-length': body.length },
+      labels: { transport: 'rest', route: answer.route },
       expiresAtMs: Date.now() + this.ttlMs,
     });
   }

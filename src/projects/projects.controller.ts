@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
 import { RequireScope } from '../auth/require-scope.decorator';
+import { EdgeRead } from '../common/http/edge-read.decorator';
 import { maiaRoutes } from '../common/http/maia-routes';
 import { PageQueryDto } from '../common/http/page-query.dto';
 import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
@@ -20,6 +21,7 @@ export class ProjectsController {
   @Get()
   @RequireScope('read')
   @WholeAnswerCacheable()
+  @EdgeRead()
   @RestOperation('listProjects', { summary: 'List projects (as Maia GET /v1/projects)', errors: [400] })
   @ApiOkResponse({ type: ProjectPageDto })
   async list(

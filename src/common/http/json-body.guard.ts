@@ -1,4 +1,5 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, GatewayError } from '../errors';
 import { JSON_BODY_REQUIRED } from './to-gateway-error';
@@ -6,7 +7,8 @@ import { JSON_BODY_REQUIRED } from './to-gateway-error';
 /** `application/json` and the `+json` family (`application/merge-patch+json`, ...), any parameters. */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 
-function hasBody(request: FastifyRequest): boolean {
+/** Whether a request carries a body (a length other than 0, or chunks). */
+export function hasBody(request: { headers: IncomingHttpHeaders }): boolean {
   const length = request.headers['content-length'];
   return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }

@@ -1,0 +1,356 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  RequestMethod,
+  type ArgumentMetadata,
+  type OnModuleInit,
+  type Type,
+} from '@nestjs/common';
+import {
+  EXCEPTION_FILTERS_METADATA,
+  GUARDS_METADATA,
+  HEADERS_METADATA,
+  HTTP_CODE_METADATA,
+  INTERCEPTORS_METADATA,
+  METHOD_METADATA,
+  PATH_METADATA,
+  PIPES_METADATA,
+  REDIRECT_METADATA,
+  ROUTE_ARGS_METADATA,
+} from '@nestjs/common/constants';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
+import { DiscoveryService, HttpAdapterHost, Reflector } from '@nestjs/core';
+import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants';
+import type { FastifyInstance } from 'fastify';
+import type { Logger as Pino } from 'pino';
+import { AccessPolicy } from '../../auth/access-policy';
+import { AuthGate } from '../../auth/auth-gate.service';
+import { rawClientIp } from '../../auth/client-ip';
+import { currentPrincipalArg } from '../../auth/current-principal.decorator';
+import type { Principal } from '../../auth/principal';
+import { DEFAULT_PROJECT_ID_ARGS, PROJECT_ID_ARGS } from '../../auth/project-args.decorator';
+import { IS_PUBLIC } from '../../auth/public.decorator';
+import { REQUIRED_SCOPE, type Scope } from '../../auth/require-scope.decorator';
+import { APP_CONFIG, type AppConfig } from '../../config';
+import { PINO, requestCompletionLogger, type CompletedRequest } from '../../logging/logging.module';
+import { MetricsService } from '../../metrics/metrics.service';
+import { RequestContext, REQUEST_ID_HEADER, STALE_RESOURCES_HEADER } from '../request-context';
+import { GatewayValidationPipe } from '../validation';
+import { EDGE_READ } from './edge-read.decorator';
+import { hasBody } from './json-body.guard';
+import { problemAnswer } from './problem-json.filter';
+import { STALE_WARNING } from './stale-warning';
+
+/** What Fastify sends a JSON answer as: the edge's answers carry the same. */
+const JSON_UTF8 = 'application/json; charset=utf-8';
+
+/**
+ * A query string the edge reads itself: `name=value` pairs of plain characters, each name once. Anything
+ * else (percent-encoding, `+`, repeated names, arrays) goes to Fastify's parser the normal way.
+ */
+const PLAIN_PAIR = /^([A-Za-z][A-Za-z0-9_]*)=([A-Za-z0-9_.~-]*)$/;
+
+/** The members of a plain query string, as Fastify's parser would give them; undefined when not plain. */
+export function plainQuery(text: string): Record<string, string> | undefined {
+  const out = Object.create(null) as Record<string, string>;
+  if (text === '') return out;
+  for (const pair of text.split('&')) {
+    const match = PLAIN_PAIR.exec(pair);
+    if (!match || match[1] in out) return undefined;
+    out[match[1]] = match[2];
+  }
+  return out;
+}
+
+type EdgeHandler = (query: object, principal: Principal) => unknown;
+
+interface EdgeRoute {
+  /** The route template, as Fastify's routes and the HTTP metrics name it (no parameters). */
+  path: string;
+  handler: EdgeHandler;
+  scope: Scope;
+  query: ArgumentMetadata;
+  /** Query members that name a project: the guard checks them, so the edge leaves such requests to it. */
+  projectIdArgs: readonly string[];
+  /** The route's Fastify config (`@RouteConfig`, `@WholeAnswerCacheable`), for listeners of answers. */
+  routeConfig: Readonly<Record<string, unknown>>;
+}
+
+/** A clean 200 the edge answered itself (no stale resource in it). */
+export interface EdgeAnswer {
+  url: string;
+  accept: string | undefined;
+  route: string;
+  routeConfig: Readonly<Record<string, unknown>>;
+  principal: Principal;
+  contentType: string;
+  body: string;
+}
+
+/**
+ * The edge read front: REST reads declared `@EdgeRead()` are served by the HTTP server's request
+ * listener calling the route's handler, before Fastify's routing, hooks and reply and Nest's router
+ * layers (execution context, guards, param factories, the pipe through Nest, the exception zone) run.
+ * Those layers are most of a lookup read's CPU (docs/adr/0030-edge-reads.md) while the read itself is a
+ * cached lookup; everything that decides the answer still runs per request, through the same pieces:
+ * `AuthGate` admits the caller (authentication and the rate-limit charge), `AccessPolicy` checks the
+ * route's scope, `GatewayValidationPipe` validates the query, the handler builds the answer from the
+ * service, `problemAnswer` renders its errors as the exception filter does, and the request is counted
+ * by `MetricsService` and logged by the completion logger like every other. Whatever the front is not
+ * sure of (a refusal, an invalid or unusual query, a body, a project id in the query) it hands to
+ * Fastify untouched, where the normal path answers it (the admission outcome is already on the request's
+ * `RequestContext`, so nothing is authenticated or charged twice).
+ */
+@Injectable()
+export class EdgeReads implements OnModuleInit {
+  private readonly logger = new Logger('EdgeReads');
+  private readonly routes = new Map<string, EdgeRoute>();
+  private readonly listeners: ((answer: EdgeAnswer) => void)[] = [];
+  private readonly pipe = new GatewayValidationPipe();
+  private servedCount = 0;
+  private readonly clientIp: (request: IncomingMessage) => string;
+  private readonly log: (done: CompletedRequest) => void;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(PINO) pino: Pino,
+    private readonly gate: AuthGate,
+    private readonly policy: AccessPolicy,
+    private readonly metrics: MetricsService,
+    private readonly discovery: DiscoveryService,
+    private readonly reflector: Reflector,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {
+    this.clientIp = rawClientIp(config.server.trustProxy);
+    this.log = requestCompletionLogger(pino, config);
+  }
+
+  /** The route templates served at the edge (for tests and the start log). */
+  get paths(): string[] {
+    return [...this.routes.keys()];
+  }
+
+  /** Requests answered by the front itself since start (every other request went on to Fastify). */
+  get served(): number {
+    return this.servedCount;
+  }
+
+  /** Called with every clean 200 the front answered (the whole-answer cache keeps declared ones). */
+  onAnswered(listener: (answer: EdgeAnswer) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Before Fastify is ready (Nest readies it in listen(), after every init hook). */
+  onModuleInit(): void {
+    this.collectRoutes();
+    if (this.routes.size === 0) return;
+    const server = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>()?.server;
+    const listeners = server?.listeners('request') ?? [];
+    if (!server || listeners.length !== 1) {
+      this.logger.warn('The HTTP server has an unexpected request listener: edge reads are off');
+      this.routes.clear();
+      return;
+    }
+    const next = listeners[0] as RequestListener;
+    server.removeListener('request', next);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.front(req, res, next));
+  }
+
+  private front(req: IncomingMessage, res: ServerResponse, next: RequestListener): void {
+    if (req.method === 'GET') {
+      const url = req.url ?? '';
+      const mark = url.indexOf('?');
+      const route = this.routes.get(mark < 0 ? url : url.slice(0, mark));
+      if (route !== undefined && !hasBody(req)) {
+        const query = plainQuery(mark < 0 ? '' : url.slice(mark + 1));
+        if (query !== undefined && !route.projectIdArgs.some((name) => name in query)) {
+          const ctx = RequestContext.of(req);
+          RequestContext.run(ctx, () => this.serve(req, res, next, route, query, ctx)).catch(
+            (error: unknown) => {
+              this.logger.error(`Edge read of ${route.path} failed: ${String(error)}`);
+              if (!res.headersSent) next(req, res);
+            },
+          );
+          return;
+        }
+      }
+    }
+    next(req, res);
+  }
+
+  private async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: RequestListener,
+    route: EdgeRoute,
+    query: Record<string, string>,
+    ctx: RequestContext,
+  ): Promise<void> {
+    const startedAt = performance.now();
+    let principal: Principal;
+    let input: object;
+    try {
+      principal = await this.gate.admit(ctx, req.headers, () => this.clientIp(req));
+      this.policy.assertScope(principal, route.scope);
+      input = (await this.pipe.transform(query, route.query)) as object;
+    } catch {
+      // Refused, or an invalid query: the normal path answers it (and reads the admission outcome).
+      next(req, res);
+      return;
+    }
+    let status = 200;
+    let contentType = JSON_UTF8;
+    let retryAfter: string | undefined;
+    let body: string;
+    try {
+      body = JSON.stringify(await route.handler(input, principal));
+    } catch (error) {
+      const problem = problemAnswer(error);
+      status = problem.status;
+      // Fastify adds the charset to a JSON media type that has none: so does the edge.
+      contentType = `${problem.headers['content-type']}; charset=utf-8`;
+      retryAfter = problem.headers['retry-after'];
+      body = problem.body;
+    }
+    const headers: Record<string, string | number> = {
+      [REQUEST_ID_HEADER]: ctx.requestId,
+      'content-type': contentType,
+      'content-length': Buffer.byteLength(body),
+    };
+    if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
+    const stale = ctx.staleResources;
+    if (stale.size > 0) {
+      headers[STALE_RESOURCES_HEADER] = [...stale].sort().join(', ');
+      headers.warning = STALE_WARNING;
+    }
+    res.writeHead(status, headers);
+    res.end(body);
+    this.servedCount++;
+    const elapsedMs = performance.now() - startedAt;
+    this.metrics.recordHttpRequest('rest', route.path, 'GET', status, elapsedMs);
+    const url = req.url ?? '';
+    this.log({
+      requestId: ctx.requestId,
+      method: 'GET',
+      url,
+      headers: req.headers,
+      statusCode: status,
+      elapsedMs,
+    });
+    if (status === 200 && stale.size === 0) {
+      const answer: EdgeAnswer = {
+        url,
+        accept: req.headers.accept,
+        route: route.path,
+        routeConfig: route.routeConfig,
+        principal,
+        contentType,
+        body,
+      };
+      for (const listener of this.listeners) listener(answer);
+    }
+  }
+
+  /** Every controller method declared `@EdgeRead()` whose shape the front can serve exactly. */
+  private collectRoutes(): void {
+    for (const wrapper of this.discovery.getControllers()) {
+      const instance = wrapper.instance as Record<string, unknown> | undefined;
+      const controller = wrapper.metatype as Type<unknown> | undefined;
+      if (!instance || !controller) continue;
+      const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
+      for (const name of Object.getOwnPropertyNames(prototype)) {
+        const method = prototype[name];
+        if (name === 'constructor' || typeof method !== 'function') continue;
+        if (this.reflector.get<boolean | undefined>(EDGE_READ, method) !== true) continue;
+        const problem = this.declarationProblem(controller, name, method as (...args: unknown[]) => unknown);
+        if (problem) {
+          this.logger.warn(
+            `${controller.name}.${name} is declared @EdgeRead() but ${problem}: served by Nest`,
+          );
+          continue;
+        }
+        const handler = (method as (...args: unknown[]) => unknown).bind(instance) as EdgeHandler;
+        const targets = [method, controller];
+        const [queryType] = Reflect.getMetadata('design:paramtypes', prototype, name) as [Type<unknown>];
+        for (const path of pathsOf(controller, method)) {
+          this.routes.set(path, {
+            path,
+            handler,
+            scope: this.reflector.getAllAndOverride<Scope>(REQUIRED_SCOPE, targets),
+            query: { type: 'query', metatype: queryType, data: undefined },
+            projectIdArgs:
+              this.reflector.getAllAndOverride<string[] | undefined>(PROJECT_ID_ARGS, targets) ??
+              DEFAULT_PROJECT_ID_ARGS,
+            routeConfig:
+              (Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, method) as
+                Record<string, unknown> | undefined) ?? {},
+          });
+        }
+      }
+    }
+  }
+
+  /**
+   * Why the front could not serve this handler exactly as Nest would, or undefined: anything Nest would
+   * run around the handler that the front does not (its own guards, pipes, interceptors, filters, a
+   * status or headers of its own, other parameters), a public route, or a route with path parameters.
+   */
+  private declarationProblem(
+    controller: Type<unknown>,
+    name: string,
+    method: (...args: unknown[]) => unknown,
+  ): string | undefined {
+    if (Reflect.getMetadata(METHOD_METADATA, method) !== RequestMethod.GET) return 'it is not a GET';
+    const targets = [method, controller];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return 'it is public';
+    if (!this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE, targets))
+      return 'it has no scope';
+    for (const key of [GUARDS_METADATA, INTERCEPTORS_METADATA, PIPES_METADATA, EXCEPTION_FILTERS_METADATA]) {
+      for (const target of targets) {
+        const value = Reflect.getMetadata(key, target) as unknown[] | undefined;
+        if (value !== undefined && value.length > 0) return `it has its own ${key}`;
+      }
+    }
+    for (const key of [HEADERS_METADATA, HTTP_CODE_METADATA, REDIRECT_METADATA]) {
+      if (Reflect.getMetadata(key, method) !== undefined) return `it sets ${key}`;
+    }
+    if (pathsOf(controller, method).some((path) => /[:*]/.test(path))) return 'it has path parameters';
+    const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, name) ?? {}) as Record<
+      string,
+      { index: number; data?: unknown; pipes?: unknown[]; factory?: unknown }
+    >;
+    const entries = Object.entries(args);
+    const query = args[`${RouteParamtypes.QUERY}:0`];
+    const principal = entries.find(([key, arg]) => key !== `${RouteParamtypes.QUERY}:0` && arg.index === 1);
+    if (
+      entries.length !== 2 ||
+      query?.data !== undefined ||
+      (query?.pipes?.length ?? 0) > 0 ||
+      principal?.[1].factory !== currentPrincipalArg ||
+      (principal[1].pipes?.length ?? 0) > 0
+    ) {
+      return 'its parameters are not (@Query() query, @CurrentPrincipal() principal)';
+    }
+    const [queryType] = (Reflect.getMetadata('design:paramtypes', controller.prototype as object, name) ??
+      []) as unknown[];
+    if (typeof queryType !== 'function' || queryType === Object) return 'its query has no class';
+    return undefined;
+  }
+}
+
+/** The route templates of a handler, joined as Nest joins them (no global prefix or versioning here). */
+function pathsOf(controller: Type<unknown>, method: object): string[] {
+  const list = (value: unknown): string[] =>
+    value === undefined ? [''] : Array.isArray(value) ? (value as string[]) : [value as string];
+  const out: string[] = [];
+  for (const base of list(Reflect.getMetadata(PATH_METADATA, controller))) {
+    for (const own of list(Reflect.getMetadata(PATH_METADATA, method))) {
+      const parts = [base, own].map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p !== '');
+      out.push(`/${parts.join('/')}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,90 @@
+import { Writable } from 'node:stream';
+import { pino, symbols } from 'pino';
+import { type AppConfig } from '../config';
+import { REDACTED } from './log-redaction';
+import { pinoOptions, requestCompletionLogger, type CompletedRequest } from './logging.module';
+
+/** A destination collecting lines; `viaPino` makes pino write them itself (it wants pino's metadata). */
+function sink(viaPino: boolean): { stream: Writable; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  if (viaPino) Object.assign(stream, { [symbols.needsMetadataGsym]: true });
+  return { stream, lines };
+}
+
+const config = {
+  server: { logLevel: 'info' },
+  observability: { serviceName: 'maia-gateway', logHealthRequests: false },
+} as AppConfig;
+
+/** The time is the only member that may differ between two lines written a moment apart. */
+const withoutTime = (line: string) => line.replace(/"time":"[^"]+"/, '"time":"T"');
+
+describe('the request completion line', () => {
+  const requests: CompletedRequest[] = [
+    {
+      requestId: 'r-1',
+      method: 'GET',
+      url: '/api/v1/projects?size=2',
+      headers: { host: 'gateway.test', 'x-api-key': 'k-secret', accept: '*/*' },
+      statusCode: 200,
+      elapsedMs: 1.4,
+    },
+    {
+      requestId: 'r-2',
+      method: 'POST',
+      url: '/graphql?q="quoted"\\é\u2028',
+      headers: {
+        'content-type': 'application/json',
+        Authorization: 'Bearer t',
+        'x-list': ['a', 'b'],
+        gone: undefined,
+      },
+      statusCode: 404,
+      elapsedMs: 0.2,
+    },
+    { requestId: 'r-3', method: 'GET', url: '/api/v1/x', headers: {}, statusCode: 503, elapsedMs: 12.6 },
+  ];
+
+  it('is written straight to the destination as the very bytes pino writes for it', () => {
+    for (const done of requests) {
+      const direct = sink(false);
+      const viaPino = sink(true);
+      requestCompletionLogger(pino(pinoOptions(config), direct.stream), config)(done);
+      requestCompletionLogger(pino(pinoOptions(config), viaPino.stream), config)(done);
+      expect(direct.lines).toHaveLength(1);
+      expect(viaPino.lines).toHaveLength(1);
+      expect(withoutTime(direct.lines[0])).toBe(withoutTime(viaPino.lines[0]));
+      expect(direct.lines[0]).not.toMatch(/k-secret|Bearer t/);
+      expect(JSON.parse(direct.lines[0])).toMatchObject({
+        requestId: done.requestId,
+        msg: 'request completed',
+      });
+    }
+    const line = JSON.parse(
+      (() => {
+        const direct = sink(false);
+        requestCompletionLogger(pino(pinoOptions(config), direct.stream), config)(requests[1]);
+        return direct.lines[0];
+      })(),
+    ) as { level: number; req: { headers: Record<string, unknown> } };
+    expect(line.level).toBe(40);
+    expect(line.req.headers.Authorization).toBe(REDACTED);
+  });
+
+  it('is not written below the logger level, nor for probes', () => {
+    const quiet = { ...config, server: { logLevel: 'warn' } } as AppConfig;
+    const out = sink(false);
+    const log = requestCompletionLogger(pino(pinoOptions(quiet), out.stream), quiet);
+    log(requests[0]);
+    log({ ...requests[0], url: '/health/ready', statusCode: 503 });
+    expect(out.lines).toEqual([]);
+    log(requests[1]);
+    expect(out.lines).toHaveLength(1);
+  });
+});
