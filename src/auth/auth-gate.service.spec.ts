@@ -78,14 +78,8 @@ describe('AuthGate', () => {
     expect(ctx.principal).toBe(principal);
     // A wrong key spends the IP's budget, refused at once: RATE_LIMITED, remembered for later edges.
     const refused = new RequestContext('r6');
-    let thrown: unknown;
-    try {
-      gate.admit(refused, { 'x-api-key': 'wrong' }, ip);
-    } catch (error) {
-      thrown = error;
-    }
-    expect(GatewayError.is(thrown, ErrorCode.RATE_LIMITED)).toBe(true);
-    expect(refused.refusal).toBe(thrown);
+    expect(() => gate.admit(refused, { 'x-api-key': 'wrong' }, ip)).toThrow(GatewayError);
+    expect(GatewayError.is(refused.refusal, ErrorCode.RATE_LIMITED)).toBe(true);
     expect(charges).toEqual([
       ['principal', 'api-key:reader'],
       ['unauthenticated', IP],

@@ -103,7 +103,9 @@ describe('RateLimiterService', () => {
     });
     const [one, two] = await Promise.all([replica(configOf(env)), replica(configOf(env))]);
     const burst = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => (i % 2 === 0 ? one : two).consume('principal', 'grace')),
+      Array.from({ length: 300 }, (_, i) =>
+        Promise.resolve((i % 2 === 0 ? one : two).consume('principal', 'grace')),
+      ),
     );
     let admitted = burst.filter((d) => d.allowed).length;
     expect(admitted).toBeLessThanOrEqual(100);
@@ -177,7 +179,7 @@ describe('RateLimiterService', () => {
     );
     const scripts = jest.spyOn(redis, 'runScript');
     const decisions = await Promise.all(
-      Array.from({ length: 50 }, () => limiter.consume('principal', 'judy')),
+      Array.from({ length: 50 }, () => Promise.resolve(limiter.consume('principal', 'judy'))),
     );
     expect(decisions.every((d) => d.allowed && d.shared)).toBe(true);
     // One grant for the first request, then grants sized for everyone who waited for it.
