@@ -183,6 +183,20 @@ describe('RateLimiterService', () => {
     );
     expect(decisions.every((d) => d.allowed && d.shared)).toBe(true);
     // One grant for the first request, then grants sized for everyone who waited for it.
+    expect(scripts.mock.calls.length).toBeLessThanOrEqual(3);
+  });
+
+  it('grants concurrent requests exactly what is left near exhaustion, and holds nothing ahead with RATE_LIMIT_SHARE_MAX=1', async () => {
+    const { limiter, redis } = await replicaWithRedis(
+      configOf(sharedEnv({ RATE_LIMIT_BURST: '10', RATE_LIMIT_PER_MINUTE: '1', RATE_LIMIT_SHARE_MAX: '1' })),
+    );
+    const scripts = jest.spyOn(redis, 'runScript');
+    const decisions = await Promise.all(
+      Array.from({ length: 40 }, () => Promise.resolve(limiter.consume('principal', 'lena'))),
+    );
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(10);
+    expect(decisions.filter((d) => !d.allowed).every((d) => d.retryAfterMs > 0)).toBe(true);
+    // The first request's grant, one for everyone who queued behind it, one that finds the bucket empty.
     expect(scripts.mock.calls.length).toBeLessThanOrEqual(4);
   });
 

@@ -34,9 +34,10 @@ const SHARE_FRACTION_DIVISOR = 8;
 
 /**
  * A token bucket in one atomic script: refill by elapsed time (Redis's own clock, so replicas with skewed
- * clocks agree), add back `back` tokens a replica took and did not spend, then grant between `need` and
- * `want` tokens (never more than 1/`divisor` of what is there, never fewer than `need`) when at least
- * `need` are there; idle buckets expire once full again. `need` 0 only gives back.
+ * clocks agree), add back `back` tokens a replica took and did not spend, then, when at least `need` are
+ * there, grant what the requests waiting now need (`demand`, as far as there are tokens) or, when more, up
+ * to `want` tokens but never more than 1/`divisor` of what is there; idle buckets expire once full again.
+ * `need` 0 only gives back.
  * Returns { granted, retryAfterMs (when nothing was granted), whole tokens left }.
  * Same key and fields as the one-token-per-call script it replaced, so both can share a bucket while a
  * fleet is upgraded.
@@ -45,9 +46,10 @@ const TOKEN_GRANT = new RedisScript(`
 local capacity = tonumber(ARGV[1])
 local refill_per_ms = tonumber(ARGV[2])
 local need = tonumber(ARGV[3])
-local want = tonumber(ARGV[4])
-local back = tonumber(ARGV[5])
-local divisor = tonumber(ARGV[6])
+local demand = tonumber(ARGV[4])
+local want = tonumber(ARGV[5])
+local back = tonumber(ARGV[6])
+local divisor = tonumber(ARGV[7])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
@@ -64,7 +66,7 @@ local granted = 0
 local retry_ms = 0
 if need > 0 then
   if tokens >= need then
-    granted = math.max(need, math.min(want, math.floor(tokens / divisor)))
+    granted = math.min(math.floor(tokens), math.max(demand, math.min(want, math.floor(tokens / divisor))))
     tokens = tokens - granted
   else
     retry_ms = math.ceil((need - tokens) / refill_per_ms)
@@ -100,10 +102,15 @@ interface LocalShare {
   recheckAtMs: number;
   /** After a refusal: when the shared bucket will have what was needed. */
   retryAtMs: number;
-  /** The grant in flight (true when Redis answered); concurrent requests wait for it. */
-  refill: Promise<boolean> | null;
-  /** Tokens the requests waiting for the refill in flight need: the next grant asks for them too. */
-  waiting: number;
+  /** True while a grant is asked for: the requests in `queue` wait for it instead of asking too. */
+  refilling: boolean;
+  /** Requests waiting for a grant, served first come first served. */
+  queue: Waiter[];
+}
+
+interface Waiter {
+  cost: number;
+  resolve: (decision: RateDecision) => void;
 }
 
 /**
@@ -200,39 +207,50 @@ export class RateLimiterService implements OnApplicationShutdown {
     return undefined;
   }
 
-  /** Asks Redis for a grant (or waits for the one in flight) until the share answers. */
-  private async consumeShared(cls: RateLimitClass, key: string, cost: number): Promise<RateDecision> {
-    for (;;) {
-      const share = this.shareOf(cls, key);
-      const local = this.spendLocally(share, cost, Date.now());
-      if (local) return local;
-      let answered: boolean;
-      if (share.refill) {
-        // Another request of this caller is asking: wait for its grant, which asks for this one's tokens too.
-        share.waiting += cost;
-        try {
-          answered = await share.refill;
-        } finally {
-          share.waiting -= cost;
+  /**
+   * Queues the request on the caller's share and, unless a grant is already being asked for, asks: one
+   * script call at a time per caller and replica, each asking for every queued request's tokens.
+   */
+  private consumeShared(cls: RateLimitClass, key: string, cost: number): Promise<RateDecision> {
+    const share = this.shareOf(cls, key);
+    return new Promise<RateDecision>((resolve) => {
+      share.queue.push({ cost, resolve });
+      if (!share.refilling) void this.serveQueue(share);
+    });
+  }
+
+  /** Grants until every queued request is answered (admitted, refused, or by memory when Redis fails). */
+  private async serveQueue(share: LocalShare): Promise<void> {
+    share.refilling = true;
+    try {
+      for (;;) {
+        const nowMs = Date.now();
+        while (share.queue.length > 0) {
+          const decision = this.spendLocally(share, share.queue[0].cost, nowMs);
+          if (!decision) break;
+          share.queue.shift()?.resolve(decision);
         }
-      } else {
-        const refill = this.refill(share, cost);
-        share.refill = refill;
-        try {
-          answered = await refill;
-        } finally {
-          share.refill = null;
+        if (share.queue.length === 0) return;
+        const demand = share.queue.reduce((sum, waiter) => sum + waiter.cost, 0);
+        if (!(await this.refill(share, share.queue[0].cost, demand))) {
+          const policy = this.policies[share.cls];
+          for (const waiter of share.queue.splice(0)) {
+            waiter.resolve(this.consumeInMemory(share.key, policy, waiter.cost));
+          }
+          return;
         }
       }
-      if (!answered) return this.consumeInMemory(key, this.policies[cls], cost);
+    } finally {
+      share.refilling = false;
     }
   }
 
   /**
-   * One script call: gives back tokens whose hold ended, asks for what this request needs plus a batch,
-   * and records the grant or the refusal on the share. False when Redis failed (the caller falls back).
+   * One script call: gives back tokens whose hold ended, asks for what the first queued request needs, what
+   * all of them need, and a batch ahead, and records the grant or the refusal on the share. False when
+   * Redis failed (the waiting requests fall back to memory).
    */
-  private async refill(share: LocalShare, cost: number): Promise<boolean> {
+  private async refill(share: LocalShare, cost: number, demand: number): Promise<boolean> {
     const startedMs = Date.now();
     let back = 0;
     if (share.grantExpiresAtMs > 0) {
@@ -247,14 +265,16 @@ export class RateLimiterService implements OnApplicationShutdown {
       share.grantExpiresAtMs = 0;
     }
     const need = Math.max(1, cost - share.tokens);
-    const want = Math.max(need, Math.min(this.shareMax, Math.max(share.batch, need + share.waiting)));
+    // Tokens for requests already waiting are spent at once; only the batch ahead is held.
+    const wanted = Math.max(1, demand - share.tokens);
+    const want = Math.max(wanted, Math.min(this.shareMax, share.batch));
     const policy = this.policies[share.cls];
     let reply: [number, number, number];
     try {
       reply = (await this.redis.runScript(
         TOKEN_GRANT,
         [this.redisKeyOf(share.key)],
-        [policy.capacity, policy.refillPerMs, need, want, back, SHARE_FRACTION_DIVISOR],
+        [policy.capacity, policy.refillPerMs, need, wanted, want, back, SHARE_FRACTION_DIVISOR],
       )) as [number, number, number];
     } catch (error) {
       if (!this.warnedFallback) {
@@ -294,13 +314,13 @@ export class RateLimiterService implements OnApplicationShutdown {
         sharedLeft: 0,
         recheckAtMs: 0,
         retryAtMs: 0,
-        refill: null,
-        waiting: 0,
+        refilling: false,
+        queue: [],
       };
       this.shares.set(key, share);
       if (this.shares.size > MAX_SHARES) {
         const oldest = this.shares.values().next().value;
-        if (oldest && !oldest.refill) {
+        if (oldest && !oldest.refilling) {
           this.shares.delete(oldest.key);
           void this.giveBack(oldest);
         }
@@ -316,7 +336,7 @@ export class RateLimiterService implements OnApplicationShutdown {
   private sweep(): void {
     const nowMs = Date.now();
     for (const share of this.shares.values()) {
-      if (share.refill || share.waiting > 0) continue;
+      if (share.refilling) continue;
       if (share.grantExpiresAtMs > 0) {
         if (nowMs < share.grantExpiresAtMs) continue;
         share.grantExpiresAtMs = 0;
@@ -341,7 +361,7 @@ export class RateLimiterService implements OnApplicationShutdown {
       await this.redis.runScript(
         TOKEN_GRANT,
         [this.redisKeyOf(share.key)],
-        [policy.capacity, policy.refillPerMs, 0, 0, back, SHARE_FRACTION_DIVISOR],
+        [policy.capacity, policy.refillPerMs, 0, 0, 0, back, SHARE_FRACTION_DIVISOR],
       );
     } catch (error) {
       this.logger.debug(`Could not give back ${back} rate-limit tokens: ${(error as Error).message}`);
