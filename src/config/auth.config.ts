@@ -256,8 +256,8 @@ export function authConfig(env: Env) {
       /** Requests without valid credentials, counted per client IP. */
       unauthenticatedPerMinute: v.RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE,
       /**
-       * Tokens one replica takes from a shared (Redis) bucket at most per round trip, spent locally; 1 is
-       * one round trip per request. See ADR 0027.
+       * Tokens one replica takes from a shared (Redis) bucket ahead of requests, at most, per round trip,
+       * spent locally; 1 takes nothing ahead (one round trip per request). See ADR 0027.
        */
       shareMax: v.RATE_LIMIT_SHARE_MAX,
       /** Tokens a replica took but did not spend within this long go back to the shared bucket. */
