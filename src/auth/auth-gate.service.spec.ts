@@ -22,18 +22,28 @@ const authService = new AuthService(
 
 type Charge = [string, string];
 
-/** A strict rate limiter double: records each charge, refuses the ones `refuse` names, nothing else. */
-function limiter(enabled: boolean, refuse: (charge: Charge) => boolean = () => false) {
+/**
+ * A strict rate limiter double: records each charge, refuses the ones `refuse` names, nothing else. It
+ * decides as a promise (the shared bucket asked) or, with `synchronous`, at once (a local share covering
+ * the request, or a refusal still fresh), as the real limiter does.
+ */
+function limiter(
+  enabled: boolean,
+  refuse: (charge: Charge) => boolean = () => false,
+  { synchronous = false } = {},
+) {
   const charges: Charge[] = [];
+  const decide = (cls: string, clientKey: string): void => {
+    if (!enabled) throw new Error('charged while rate limiting is off');
+    charges.push([cls, clientKey]);
+    if (refuse([cls, clientKey])) {
+      throw new GatewayError(ErrorCode.RATE_LIMITED, 'Too many requests', { retryAfterSeconds: 1 });
+    }
+  };
   const double = {
     enabled,
-    assertWithinLimit: async (cls: string, clientKey: string): Promise<void> => {
-      if (!enabled) throw new Error('charged while rate limiting is off');
-      charges.push([cls, clientKey]);
-      if (refuse([cls, clientKey])) {
-        throw new GatewayError(ErrorCode.RATE_LIMITED, 'Too many requests', { retryAfterSeconds: 1 });
-      }
-    },
+    assertWithinLimit: (cls: string, clientKey: string): void | Promise<void> =>
+      synchronous ? decide(cls, clientKey) : Promise.resolve().then(() => decide(cls, clientKey)),
   };
   return { charges, limiter: double as unknown as RateLimiterService };
 }
@@ -55,6 +65,34 @@ describe('AuthGate', () => {
     expect(ctx.principal).toBe(principal);
     // A later edge reads the outcome, whatever it is handed.
     expect(gate.admit(ctx, { 'x-api-key': 'another' }, ip)).toBe(principal);
+  });
+
+  it('admits synchronously when the limiter decides at once, and refuses synchronously too', () => {
+    const { charges, limiter: rateLimiter } = limiter(true, ([cls]) => cls === 'unauthenticated', {
+      synchronous: true,
+    });
+    const gate = new AuthGate(authService, rateLimiter);
+    const ctx = new RequestContext('r5');
+    const principal = gate.admit(ctx, { 'x-api-key': KEY }, ip);
+    expect(principal).not.toBeInstanceOf(Promise);
+    expect(ctx.principal).toBe(principal);
+    // A wrong key spends the IP's budget, refused at once: RATE_LIMITED, remembered for later edges.
+    const refused = new RequestContext('r6');
+    expect(() => gate.admit(refused, { 'x-api-key': 'wrong' }, ip)).toThrow(GatewayError);
+    expect(GatewayError.is(refused.refusal, ErrorCode.RATE_LIMITED)).toBe(true);
+    expect(charges).toEqual([
+      ['principal', 'api-key:reader'],
+      ['unauthenticated', IP],
+    ]);
+  });
+
+  it('refuses a caller over its budget synchronously when the limiter knows at once', () => {
+    const { limiter: rateLimiter } = limiter(true, ([cls]) => cls === 'principal', { synchronous: true });
+    const gate = new AuthGate(authService, rateLimiter);
+    const ctx = new RequestContext('r7');
+    expect(() => gate.admit(ctx, { 'x-api-key': KEY }, ip)).toThrow(GatewayError);
+    expect(GatewayError.is(ctx.refusal, ErrorCode.RATE_LIMITED)).toBe(true);
+    expect(ctx.principal).toBeUndefined();
   });
 
   it('charges an HTTP request once, however many edges admit it; a socket not at all', async () => {

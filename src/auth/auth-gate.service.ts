@@ -15,8 +15,9 @@ export type AdmissionTransport = 'http' | 'ws';
  * the hot-read front). The outcome is kept on the request's `RequestContext`, so whichever edge comes
  * later reads it instead of deciding (and charging) again.
  *
- * Synchronous when nothing needs waiting for (an API key, rate limits off): the hot-read front answers
- * without a promise then. A refusal is thrown (synchronously or as a rejection).
+ * Synchronous when nothing needs waiting for (an API key, and rate limits off or the caller's local share
+ * of its budget covering the request): the hot-read front answers without a promise then. A refusal is
+ * thrown (synchronously or as a rejection).
  */
 @Injectable()
 export class AuthGate {
@@ -48,10 +49,11 @@ export class AuthGate {
   }
 
   /**
-   * Charges one request (or graphql-ws operation) to the caller's budget; rejects RATE_LIMITED when spent.
-   * Undefined when rate limiting is off: nothing to wait for.
+   * Charges one request (or graphql-ws operation) to the caller's budget; RATE_LIMITED when spent.
+   * Synchronous (undefined, or a thrown refusal) when rate limiting is off or this replica's share of the
+   * caller's budget decides; a promise only when the shared bucket must be asked.
    */
-  charge(principal: Principal | undefined, ip: () => string): Promise<void> | undefined {
+  charge(principal: Principal | undefined, ip: () => string): void | Promise<void> {
     if (!this.limiter.enabled) return undefined;
     // The sandbox principal is everyone: count it per IP like an anonymous caller.
     if (!principal || principal.kind === 'anonymous-sandbox') {
@@ -66,7 +68,12 @@ export class AuthGate {
     ip: () => string,
     transport: AdmissionTransport,
   ): Principal | Promise<Principal> {
-    const charging = transport === 'http' ? this.charge(principal, ip) : undefined;
+    let charging: void | Promise<void>;
+    try {
+      charging = transport === 'http' ? this.charge(principal, ip) : undefined;
+    } catch (error) {
+      return this.refuse(ctx, error, ip);
+    }
     if (!charging) return (ctx.principal = principal);
     return charging.then(
       () => (ctx.principal = principal),
@@ -80,9 +87,12 @@ export class AuthGate {
       if (reason instanceof Error) ctx.refusal = reason;
       throw reason;
     };
-    const charging = GatewayError.is(error, ErrorCode.UNAUTHENTICATED)
-      ? this.charge(undefined, ip)
-      : undefined;
+    let charging: void | Promise<void>;
+    try {
+      charging = GatewayError.is(error, ErrorCode.UNAUTHENTICATED) ? this.charge(undefined, ip) : undefined;
+    } catch (overBudget) {
+      return fail(overBudget);
+    }
     if (!charging) return fail(error);
     return charging.then(() => fail(error), fail);
   }

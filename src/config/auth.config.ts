@@ -97,6 +97,8 @@ const schema = z.object({
   RATE_LIMIT_PER_MINUTE: envInt(1_200, 1, 1_000_000),
   RATE_LIMIT_BURST: envInt(300, 1, 1_000_000),
   RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: envInt(60, 1, 1_000_000),
+  RATE_LIMIT_SHARE_MAX: envInt(32, 1, 1_000),
+  RATE_LIMIT_SHARE_HOLD_MS: envInt(500, 50, 10_000),
 
   GRAPHQL_MAX_DEPTH: envInt(12, 2, 100),
   GRAPHQL_MAX_ALIASES: envInt(15, 0, 1_000),
@@ -253,6 +255,13 @@ export function authConfig(env: Env) {
       burst: v.RATE_LIMIT_BURST,
       /** Requests without valid credentials, counted per client IP. */
       unauthenticatedPerMinute: v.RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE,
+      /**
+       * Tokens one replica takes from a shared (Redis) bucket ahead of requests, at most, per round trip,
+       * spent locally; 1 takes nothing ahead (one round trip per request). See ADR 0027.
+       */
+      shareMax: v.RATE_LIMIT_SHARE_MAX,
+      /** Tokens a replica took but did not spend within this long go back to the shared bucket. */
+      shareHoldMs: v.RATE_LIMIT_SHARE_HOLD_MS,
     },
     graphql: {
       maxDepth: v.GRAPHQL_MAX_DEPTH,

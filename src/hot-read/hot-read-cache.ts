@@ -201,8 +201,9 @@ export class HotReadCache implements OnModuleInit {
   }
 
   /**
-   * Admits the caller as the edge does (synchronously unless a JWT must be verified or Redis counts the
-   * rate limit); a refusal goes on to Fastify, which answers the refusal already recorded.
+   * Admits the caller as the edge does (synchronously unless a JWT must be verified or the caller's local
+   * share of its rate limit must be refilled from Redis); a refusal goes on to Fastify, which answers the
+   * refusal already recorded.
    */
   private lookUp(req: RawRequest, res: ServerResponse, next: RequestListener, requestKey: string): void {
     const startedAt = performance.now();

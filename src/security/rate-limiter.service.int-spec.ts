@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { eventually } from '../../test/support/eventually';
+import { eventually, holdsFor } from '../../test/support/eventually';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { loadConfig, type AppConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
@@ -23,6 +23,11 @@ async function drain(limiter: RateLimiterService, key: string, n: number) {
   return decisions;
 }
 
+/** Its own key prefix on the real Redis: buckets of one test are nobody else's. */
+function sharedEnv(env: Record<string, string> = {}): Record<string, string> {
+  return { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: `test:${randomUUID()}:`, ...env };
+}
+
 describe('RateLimiterService', () => {
   const redisServices: RedisService[] = [];
   afterAll(async () => {
@@ -30,11 +35,22 @@ describe('RateLimiterService', () => {
     await Promise.all(redisServices.map((r) => r.onApplicationShutdown()));
   });
 
+  const limiters: RateLimiterService[] = [];
+  afterEach(async () => {
+    await Promise.all(limiters.splice(0).map((l) => l.onApplicationShutdown()));
+  });
+
   async function replica(config: AppConfig): Promise<RateLimiterService> {
+    return (await replicaWithRedis(config)).limiter;
+  }
+
+  async function replicaWithRedis(config: AppConfig) {
     const redis = new RedisService(config);
     redisServices.push(redis);
     await redis.onModuleInit();
-    return new RateLimiterService(config, redis);
+    const limiter = new RateLimiterService(config, redis);
+    limiters.push(limiter);
+    return { limiter, redis };
   }
 
   it('allows the burst, then refuses with RATE_LIMITED and a retry hint (in memory without Redis)', async () => {
@@ -44,10 +60,12 @@ describe('RateLimiterService', () => {
     expect(decisions.every((d) => !d.shared)).toBe(true);
     expect(decisions[3].retryAfterMs).toBeGreaterThan(0);
     expect(decisions[3].retryAfterMs).toBeLessThanOrEqual(1_000);
-    const error = await limiter.assertWithinLimit('principal', 'alice').then(
-      () => undefined,
-      (e: unknown) => e as GatewayError,
-    );
+    const error = await Promise.resolve()
+      .then(() => limiter.assertWithinLimit('principal', 'alice'))
+      .then(
+        () => undefined,
+        (e: unknown) => e as GatewayError,
+      );
     expect(error?.code).toBe(ErrorCode.RATE_LIMITED);
     expect(error?.details.retryAfterSeconds).toBe(1);
     // Other clients have their own budget.
@@ -64,7 +82,7 @@ describe('RateLimiterService', () => {
   });
 
   it('shares one budget across replicas through Redis', async () => {
-    const env = { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: `test:${randomUUID()}:` };
+    const env = sharedEnv();
     const [one, two] = await Promise.all([replica(configOf(env)), replica(configOf(env))]);
     const decisions = [
       await one.consume('principal', 'dave'),
@@ -74,6 +92,121 @@ describe('RateLimiterService', () => {
     ];
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false]);
     expect(decisions.every((d) => d.shared)).toBe(true);
+  });
+
+  it('never admits more than the budget fleet-wide, however many requests two replicas take at once', async () => {
+    // 100 tokens and next to no refill (1 a minute), taken in batches by two replicas concurrently.
+    const env = sharedEnv({
+      RATE_LIMIT_BURST: '100',
+      RATE_LIMIT_PER_MINUTE: '1',
+      RATE_LIMIT_SHARE_HOLD_MS: '200',
+    });
+    const [one, two] = await Promise.all([replica(configOf(env)), replica(configOf(env))]);
+    const burst = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        Promise.resolve((i % 2 === 0 ? one : two).consume('principal', 'grace')),
+      ),
+    );
+    let admitted = burst.filter((d) => d.allowed).length;
+    expect(admitted).toBeLessThanOrEqual(100);
+    // Tokens a replica took and did not spend come back after the hold: in the end exactly the budget.
+    await eventually(
+      async () => {
+        for (const limiter of [one, two]) {
+          if ((await limiter.consume('principal', 'grace')).allowed) admitted += 1;
+        }
+        expect(admitted).toBe(100);
+      },
+      { timeoutMs: 10_000 },
+    );
+    await holdsFor(async () => {
+      for (const limiter of [one, two]) {
+        expect((await limiter.consume('principal', 'grace')).allowed).toBe(false);
+      }
+    }, 500);
+  });
+
+  it('gives a replica the tokens another one held but did not spend, after the hold', async () => {
+    const env = sharedEnv({
+      RATE_LIMIT_BURST: '40',
+      RATE_LIMIT_PER_MINUTE: '1',
+      RATE_LIMIT_SHARE_HOLD_MS: '1000',
+    });
+    const [one, two] = await Promise.all([replica(configOf(env)), replica(configOf(env))]);
+    // A few quick requests on `two`: its batches grow past what it spends.
+    const onTwo = (await drain(two, 'heidi', 8)).filter((d) => d.allowed).length;
+    expect(onTwo).toBe(8);
+    let onOne = 0;
+    for (;;) {
+      const decision = await one.consume('principal', 'heidi');
+      if (!decision.allowed) {
+        expect(decision.retryAfterMs).toBeGreaterThan(0);
+        break;
+      }
+      onOne += 1;
+    }
+    // Refused on `one` while `two` still holds part of the budget...
+    expect(onOne + onTwo).toBeLessThan(40);
+    // ...which comes back to the shared bucket once `two` has held it a second without spending it.
+    await eventually(
+      async () => {
+        if ((await one.consume('principal', 'heidi')).allowed) onOne += 1;
+        expect(onOne + onTwo).toBe(40);
+      },
+      { timeoutMs: 10_000 },
+    );
+  });
+
+  it('spends a local share without a round trip per request, synchronously', async () => {
+    const { limiter, redis } = await replicaWithRedis(
+      configOf(sharedEnv({ RATE_LIMIT_BURST: '10000', RATE_LIMIT_PER_MINUTE: '60000' })),
+    );
+    const scripts = jest.spyOn(redis, 'runScript');
+    let synchronous = 0;
+    for (let i = 0; i < 200; i += 1) {
+      const decision = limiter.consume('principal', 'ivan');
+      if (!(decision instanceof Promise)) synchronous += 1;
+      expect((await decision).allowed).toBe(true);
+    }
+    // Batches double up to RATE_LIMIT_SHARE_MAX (32): 1 + 2 + 4 + 8 + 16, then 32 at a time.
+    expect(scripts.mock.calls.length).toBeLessThanOrEqual(15);
+    expect(synchronous).toBe(200 - scripts.mock.calls.length);
+  });
+
+  it('makes concurrent requests of one caller wait for one grant instead of each asking Redis', async () => {
+    const { limiter, redis } = await replicaWithRedis(
+      configOf(sharedEnv({ RATE_LIMIT_BURST: '10000', RATE_LIMIT_PER_MINUTE: '60000' })),
+    );
+    const scripts = jest.spyOn(redis, 'runScript');
+    const decisions = await Promise.all(
+      Array.from({ length: 50 }, () => Promise.resolve(limiter.consume('principal', 'judy'))),
+    );
+    expect(decisions.every((d) => d.allowed && d.shared)).toBe(true);
+    // One grant for the first request, then grants sized for everyone who waited for it.
+    expect(scripts.mock.calls.length).toBeLessThanOrEqual(3);
+  });
+
+  it('grants concurrent requests exactly what is left near exhaustion, and holds nothing ahead with RATE_LIMIT_SHARE_MAX=1', async () => {
+    const { limiter, redis } = await replicaWithRedis(
+      configOf(sharedEnv({ RATE_LIMIT_BURST: '10', RATE_LIMIT_PER_MINUTE: '1', RATE_LIMIT_SHARE_MAX: '1' })),
+    );
+    const scripts = jest.spyOn(redis, 'runScript');
+    const decisions = await Promise.all(
+      Array.from({ length: 40 }, () => Promise.resolve(limiter.consume('principal', 'lena'))),
+    );
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(10);
+    expect(decisions.filter((d) => !d.allowed).every((d) => d.retryAfterMs > 0)).toBe(true);
+    // The first request's grant, one for everyone who queued behind it, one that finds the bucket empty.
+    expect(scripts.mock.calls.length).toBeLessThanOrEqual(4);
+  });
+
+  it('asks Redis once per request with RATE_LIMIT_SHARE_MAX=1', async () => {
+    const { limiter, redis } = await replicaWithRedis(
+      configOf(sharedEnv({ RATE_LIMIT_BURST: '10000', RATE_LIMIT_SHARE_MAX: '1' })),
+    );
+    const scripts = jest.spyOn(redis, 'runScript');
+    await drain(limiter, 'kim', 10);
+    expect(scripts).toHaveBeenCalledTimes(10);
   });
 
   it('falls back to per-replica memory when Redis is unreachable, without failing requests', async () => {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { RedisScript } from '../redis/redis.script';
@@ -11,7 +11,10 @@ export interface RateDecision {
   allowed: boolean;
   /** When the next request would be allowed (0 when allowed now). */
   retryAfterMs: number;
-  /** Whole tokens left after this request. */
+  /**
+   * Whole tokens left after this request: exact from this replica's memory; from the shared bucket, this
+   * replica's unspent share plus what the bucket held at its last grant (other replicas may have spent some).
+   */
   remaining: number;
   /** True when the decision came from the bucket shared through Redis, false from this replica's memory. */
   shared: boolean;
@@ -23,14 +26,30 @@ interface BucketPolicy {
 }
 
 /**
- * A token bucket in one atomic script: refill by elapsed time (Redis's own clock, so replicas with
- * skewed clocks agree), take `cost` tokens if there are enough, and expire idle buckets once full again.
- * Returns { allowed (0/1), retryAfterMs, remaining }.
+ * A replica never takes more than this fraction (1/n) of what the shared bucket holds in one grant (but
+ * at least what the request needs): near exhaustion grants shrink to one token, so the last tokens go to
+ * whichever replica asks, one at a time, as with one script call per request.
  */
-const TOKEN_BUCKET = new RedisScript(`
+const SHARE_FRACTION_DIVISOR = 8;
+
+/**
+ * A token bucket in one atomic script: refill by elapsed time (Redis's own clock, so replicas with skewed
+ * clocks agree), add back `back` tokens a replica took and did not spend, then, when at least `need` are
+ * there, grant what the requests waiting now need (`demand`, as far as there are tokens) or, when more, up
+ * to `want` tokens but never more than 1/`divisor` of what is there; idle buckets expire once full again.
+ * `need` 0 only gives back.
+ * Returns { granted, retryAfterMs (when nothing was granted), whole tokens left }.
+ * Same key and fields as the one-token-per-call script it replaced, so both can share a bucket while a
+ * fleet is upgraded.
+ */
+const TOKEN_GRANT = new RedisScript(`
 local capacity = tonumber(ARGV[1])
 local refill_per_ms = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
+local need = tonumber(ARGV[3])
+local demand = tonumber(ARGV[4])
+local want = tonumber(ARGV[5])
+local back = tonumber(ARGV[6])
+local divisor = tonumber(ARGV[7])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
@@ -42,45 +61,84 @@ if tokens == nil or ts == nil then
 end
 local elapsed = now - ts
 if elapsed < 0 then elapsed = 0 end
-tokens = math.min(capacity, tokens + elapsed * refill_per_ms)
-local allowed = 0
+tokens = math.min(capacity, tokens + elapsed * refill_per_ms + back)
+local granted = 0
 local retry_ms = 0
-if tokens >= cost then
-  tokens = tokens - cost
-  allowed = 1
-else
-  retry_ms = math.ceil((cost - tokens) / refill_per_ms)
+if need > 0 then
+  if tokens >= need then
+    granted = math.min(math.floor(tokens), math.max(demand, math.min(want, math.floor(tokens / divisor))))
+    tokens = tokens - granted
+  else
+    retry_ms = math.ceil((need - tokens) / refill_per_ms)
+  end
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / refill_per_ms) + 1000)
-return { allowed, retry_ms, math.floor(tokens) }
+return { granted, retry_ms, math.floor(tokens) }
 `);
 
-/** Buckets kept in memory at most; idle full buckets are the first to go. */
+/** Buckets (memory fallback) and local shares kept at most; the least recently used go first. */
 const MAX_MEMORY_BUCKETS = 50_000;
+const MAX_SHARES = 50_000;
 
 interface MemoryBucket {
   tokens: number;
   tsMs: number;
 }
 
+/** This replica's share of one client's shared bucket. */
+interface LocalShare {
+  readonly cls: RateLimitClass;
+  readonly key: string;
+  /** Tokens granted by the shared bucket and not spent yet. */
+  tokens: number;
+  /** Tokens asked for at the next grant: doubles while the caller spends its shares within the hold. */
+  batch: number;
+  /** When the current grant's unspent tokens go back; 0 when there is no current grant. */
+  grantExpiresAtMs: number;
+  /** Whole tokens the shared bucket held after the last grant (for `remaining`). */
+  sharedLeft: number;
+  /** After a refusal: refused again without asking Redis until then (at most one hold). */
+  recheckAtMs: number;
+  /** After a refusal: when the shared bucket will have what was needed. */
+  retryAtMs: number;
+  /** True while a grant is asked for: the requests in `queue` wait for it instead of asking too. */
+  refilling: boolean;
+  /** Requests waiting for a grant, served first come first served. */
+  queue: Waiter[];
+}
+
+interface Waiter {
+  cost: number;
+  resolve: (decision: RateDecision) => void;
+}
+
 /**
- * Per-client request budgets. With Redis the bucket is shared by every replica (one Lua script, one round
- * trip); when Redis is absent, down or slow the same algorithm runs in this replica's memory, so limits
- * loosen to "per replica" during an outage instead of failing requests.
+ * Per-client request budgets. With Redis the bucket is shared by every replica, but a replica does not
+ * ask Redis per request: it takes a batch of tokens (a local share) in one script call and spends it in
+ * memory, synchronously. The batch grows while the caller spends it quickly (up to `RATE_LIMIT_SHARE_MAX`)
+ * and shrinks near exhaustion, where grants become one token; what is not spent within
+ * `RATE_LIMIT_SHARE_HOLD_MS` goes back to the shared bucket (ADR 0027). When Redis is absent, down or slow
+ * the same bucket runs in this replica's memory, so limits loosen to "per replica" during an outage
+ * instead of failing requests.
  */
 @Injectable()
-export class RateLimiterService {
+export class RateLimiterService implements OnApplicationShutdown {
   private readonly logger = new Logger('RateLimiter');
   private readonly memory = new Map<string, MemoryBucket>();
+  /** Local shares by `${cls}:${clientKey}`, oldest first. */
+  private readonly shares = new Map<string, LocalShare>();
   private readonly policies: Record<RateLimitClass, BucketPolicy>;
+  private readonly shareMax: number;
+  private readonly holdMs: number;
+  private sweeper: NodeJS.Timeout | undefined;
   private warnedFallback = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly redis: RedisService,
   ) {
-    const { perMinute, burst, unauthenticatedPerMinute } = config.auth.rateLimit;
+    const { perMinute, burst, unauthenticatedPerMinute, shareMax, shareHoldMs } = config.auth.rateLimit;
     this.policies = {
       principal: { capacity: burst, refillPerMs: perMinute / 60_000 },
       unauthenticated: {
@@ -88,46 +146,243 @@ export class RateLimiterService {
         refillPerMs: unauthenticatedPerMinute / 60_000,
       },
     };
+    this.shareMax = shareMax;
+    this.holdMs = shareHoldMs;
   }
 
   get enabled(): boolean {
     return this.config.auth.rateLimit.enabled;
   }
 
-  /** Takes `cost` tokens from the client's bucket when it has them. */
-  async consume(cls: RateLimitClass, clientKey: string, cost = 1): Promise<RateDecision> {
-    const policy = this.policies[cls];
+  /**
+   * Takes `cost` tokens from the client's bucket when it has them. Synchronous when this replica's share
+   * answers (tokens held, or a refusal still fresh) or Redis is not in use; a promise when it must ask Redis.
+   */
+  consume(cls: RateLimitClass, clientKey: string, cost = 1): RateDecision | Promise<RateDecision> {
     const key = `${cls}:${clientKey}`;
-    if (this.redis.enabled && this.redis.available) {
-      try {
-        // Its own hash tag: on a Redis Cluster, buckets spread over the shards (one key per script call).
-        const redisKey = this.redis.taggedKey('ratelimit', `{${key}}`);
-        const reply = (await this.redis.runScript(
-          TOKEN_BUCKET,
-          [redisKey],
-          [policy.capacity, policy.refillPerMs, cost],
-        )) as [number, number, number];
-        this.warnedFallback = false;
-        return { allowed: reply[0] === 1, retryAfterMs: reply[1], remaining: reply[2], shared: true };
-      } catch (error) {
-        if (!this.warnedFallback) {
-          this.logger.warn(`Redis rate limiting failed (${(error as Error).message}): limiting per replica`);
-          this.warnedFallback = true;
+    const share = this.shares.get(key);
+    if (share) {
+      const local = this.spendLocally(share, cost, Date.now());
+      if (local) return local;
+    }
+    if (!this.redis.enabled || !this.redis.available) {
+      return this.consumeInMemory(key, this.policies[cls], cost);
+    }
+    return this.consumeShared(cls, key, cost);
+  }
+
+  /**
+   * RATE_LIMITED (429, with `retryAfterSeconds` for the Retry-After header) when over the budget: thrown
+   * when the decision is synchronous, a rejection otherwise.
+   */
+  assertWithinLimit(cls: RateLimitClass, clientKey: string, cost = 1): void | Promise<void> {
+    if (!this.enabled) return;
+    const decision = this.consume(cls, clientKey, cost);
+    if (decision instanceof Promise) return decision.then(assertAllowed);
+    assertAllowed(decision);
+  }
+
+  /** Gives back what this replica holds, so the other replicas can spend it at once. */
+  async onApplicationShutdown(): Promise<void> {
+    this.stopSweeper();
+    const held = [...this.shares.values()];
+    this.shares.clear();
+    await Promise.all(held.map((share) => this.giveBack(share)));
+  }
+
+  /** Spends from the share, or repeats a fresh refusal; undefined when Redis must be asked. */
+  private spendLocally(share: LocalShare, cost: number, nowMs: number): RateDecision | undefined {
+    if (share.tokens >= cost && nowMs < share.grantExpiresAtMs) {
+      share.tokens -= cost;
+      return { allowed: true, retryAfterMs: 0, remaining: share.tokens + share.sharedLeft, shared: true };
+    }
+    if (nowMs < share.recheckAtMs) {
+      return {
+        allowed: false,
+        retryAfterMs: Math.max(1, share.retryAtMs - nowMs),
+        remaining: 0,
+        shared: true,
+      };
+    }
+    return undefined;
+  }
+
+  /**
+   * Queues the request on the caller's share and, unless a grant is already being asked for, asks: one
+   * script call at a time per caller and replica, each asking for every queued request's tokens.
+   */
+  private consumeShared(cls: RateLimitClass, key: string, cost: number): Promise<RateDecision> {
+    const share = this.shareOf(cls, key);
+    return new Promise<RateDecision>((resolve) => {
+      share.queue.push({ cost, resolve });
+      if (!share.refilling) void this.serveQueue(share);
+    });
+  }
+
+  /** Grants until every queued request is answered (admitted, refused, or by memory when Redis fails). */
+  private async serveQueue(share: LocalShare): Promise<void> {
+    share.refilling = true;
+    try {
+      for (;;) {
+        const nowMs = Date.now();
+        while (share.queue.length > 0) {
+          const decision = this.spendLocally(share, share.queue[0].cost, nowMs);
+          if (!decision) break;
+          share.queue.shift()?.resolve(decision);
+        }
+        if (share.queue.length === 0) return;
+        const demand = share.queue.reduce((sum, waiter) => sum + waiter.cost, 0);
+        if (!(await this.refill(share, share.queue[0].cost, demand))) {
+          const policy = this.policies[share.cls];
+          for (const waiter of share.queue.splice(0)) {
+            waiter.resolve(this.consumeInMemory(share.key, policy, waiter.cost));
+          }
+          return;
+        }
+      }
+    } finally {
+      share.refilling = false;
+    }
+  }
+
+  /**
+   * One script call: gives back tokens whose hold ended, asks for what the first queued request needs, what
+   * all of them need, and a batch ahead, and records the grant or the refusal on the share. False when
+   * Redis failed (the waiting requests fall back to memory).
+   */
+  private async refill(share: LocalShare, cost: number, demand: number): Promise<boolean> {
+    const startedMs = Date.now();
+    let back = 0;
+    if (share.grantExpiresAtMs > 0) {
+      if (startedMs < share.grantExpiresAtMs) {
+        // The last grant was spent within its hold: the caller is busy, ask for more at once.
+        share.batch = Math.min(this.shareMax, share.batch * 2);
+      } else {
+        back = share.tokens;
+        share.tokens = 0;
+        share.batch = Math.max(1, share.batch >> 1);
+      }
+      share.grantExpiresAtMs = 0;
+    }
+    const need = Math.max(1, cost - share.tokens);
+    // Tokens for requests already waiting are spent at once; only the batch ahead is held.
+    const wanted = Math.max(1, demand - share.tokens);
+    const want = Math.max(wanted, Math.min(this.shareMax, share.batch));
+    const policy = this.policies[share.cls];
+    let reply: [number, number, number];
+    try {
+      reply = (await this.redis.runScript(
+        TOKEN_GRANT,
+        [this.redisKeyOf(share.key)],
+        [policy.capacity, policy.refillPerMs, need, wanted, want, back, SHARE_FRACTION_DIVISOR],
+      )) as [number, number, number];
+    } catch (error) {
+      if (!this.warnedFallback) {
+        this.logger.warn(`Redis rate limiting failed (${(error as Error).message}): limiting per replica`);
+        this.warnedFallback = true;
+      }
+      return false;
+    }
+    this.warnedFallback = false;
+    const [granted, retryAfterMs, left] = reply;
+    const nowMs = Date.now();
+    share.sharedLeft = left;
+    if (granted > 0) {
+      share.tokens += granted;
+      // The hold counts from the request: a slow round trip does not stretch it.
+      share.grantExpiresAtMs = startedMs + this.holdMs;
+      share.recheckAtMs = 0;
+    } else {
+      share.batch = 1;
+      share.retryAtMs = nowMs + retryAfterMs;
+      // Ask again after at most one hold: another replica's unspent share may come back by then.
+      share.recheckAtMs = nowMs + Math.min(retryAfterMs, this.holdMs);
+    }
+    this.startSweeper();
+    return true;
+  }
+
+  private shareOf(cls: RateLimitClass, key: string): LocalShare {
+    let share = this.shares.get(key);
+    if (!share) {
+      share = {
+        cls,
+        key,
+        tokens: 0,
+        batch: 1,
+        grantExpiresAtMs: 0,
+        sharedLeft: 0,
+        recheckAtMs: 0,
+        retryAtMs: 0,
+        refilling: false,
+        queue: [],
+      };
+      this.shares.set(key, share);
+      if (this.shares.size > MAX_SHARES) {
+        const oldest = this.shares.values().next().value;
+        if (oldest && !oldest.refilling) {
+          this.shares.delete(oldest.key);
+          void this.giveBack(oldest);
         }
       }
     }
-    return this.consumeInMemory(key, policy, cost);
+    return share;
   }
 
-  /** RATE_LIMITED (429, with `retryAfterSeconds` for the Retry-After header) when over the budget. */
-  async assertWithinLimit(cls: RateLimitClass, clientKey: string, cost = 1): Promise<void> {
-    if (!this.enabled) return;
-    const decision = await this.consume(cls, clientKey, cost);
-    if (!decision.allowed) {
-      throw new GatewayError(ErrorCode.RATE_LIMITED, 'Too many requests: slow down and retry later', {
-        retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
-      });
+  /**
+   * Every half hold: unspent tokens whose hold ended go back to the shared bucket, and idle shares shrink
+   * their batch (a caller seen rarely starts at one token again) and are forgotten once it is one.
+   */
+  private sweep(): void {
+    const nowMs = Date.now();
+    for (const share of this.shares.values()) {
+      if (share.refilling) continue;
+      if (share.grantExpiresAtMs > 0) {
+        if (nowMs < share.grantExpiresAtMs) continue;
+        share.grantExpiresAtMs = 0;
+        share.batch = Math.max(1, share.batch >> 1);
+        void this.giveBack(share);
+        continue;
+      }
+      if (nowMs < share.recheckAtMs) continue;
+      if (share.batch > 1) share.batch >>= 1;
+      else this.shares.delete(share.key);
     }
+    if (this.shares.size === 0) this.stopSweeper();
+  }
+
+  /** Returns the share's unspent tokens to the shared bucket; lost if Redis fails (the bucket refills). */
+  private async giveBack(share: LocalShare): Promise<void> {
+    const back = share.tokens;
+    share.tokens = 0;
+    if (back <= 0 || !this.redis.enabled || !this.redis.available) return;
+    const policy = this.policies[share.cls];
+    try {
+      await this.redis.runScript(
+        TOKEN_GRANT,
+        [this.redisKeyOf(share.key)],
+        [policy.capacity, policy.refillPerMs, 0, 0, 0, back, SHARE_FRACTION_DIVISOR],
+      );
+    } catch (error) {
+      this.logger.debug(`Could not give back ${back} rate-limit tokens: ${(error as Error).message}`);
+    }
+  }
+
+  private startSweeper(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => this.sweep(), Math.max(25, this.holdMs / 2));
+    // Never keeps the process alive on its own.
+    this.sweeper.unref();
+  }
+
+  private stopSweeper(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  /** Its own hash tag: on a Redis Cluster, buckets spread over the shards (one key per script call). */
+  private redisKeyOf(key: string): string {
+    return this.redis.taggedKey('ratelimit', `{${key}}`);
   }
 
   private consumeInMemory(key: string, policy: BucketPolicy, cost: number): RateDecision {
@@ -154,5 +409,13 @@ export class RateLimiterService {
       if (oldest !== undefined) this.memory.delete(oldest);
     }
     return { allowed, retryAfterMs, remaining: Math.floor(bucket.tokens), shared: false };
+  }
+}
+
+function assertAllowed(decision: RateDecision): void {
+  if (!decision.allowed) {
+    throw new GatewayError(ErrorCode.RATE_LIMITED, 'Too many requests: slow down and retry later', {
+      retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
+    });
   }
 }
