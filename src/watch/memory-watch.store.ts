@@ -15,6 +15,8 @@ export class MemoryWatchStore implements WatchStore {
   private readonly sequences = new Map<string, Expiring<number>>();
   private readonly histories = new Map<string, Expiring<StoredEvent[]>>();
   private readonly states = new Map<string, Expiring<string>>();
+  /** In-process: the caller publishes on the in-process channel itself. */
+  readonly announcesWrites = false;
 
   async acquireLease(topic: string, owner: string, leaseMs: number): Promise<boolean> {
     if (this.live(this.leases, topic) !== undefined) return false;
@@ -38,10 +40,10 @@ export class MemoryWatchStore implements WatchStore {
     topic: string,
     owner: string,
     event: Omit<StoredEvent, 'sequence'>,
-    historySize: number,
-    ttlMs: number,
+    { historySize, ttlMs, leaseMs }: { historySize: number; ttlMs: number; leaseMs: number },
   ): Promise<StoredEvent | null> {
     if (this.live(this.leases, topic) !== owner) return null;
+    this.leases.set(topic, { value: owner, expiresAt: Date.now() + leaseMs });
     const expiresAt = Date.now() + ttlMs;
     const sequence = (this.live(this.sequences, topic) ?? Date.now()) + 1;
     this.sequences.set(topic, { value: sequence, expiresAt });

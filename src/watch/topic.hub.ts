@@ -83,6 +83,8 @@ export class TopicHub {
     this.lease = new TopicLease(topic, deps, {
       wanted: () => this.current === TopicState.Campaigning && this.wanted,
       beforeAcquire: async () => {
+        // Only listeners can have missed something; a topic kept only by a pin has none to catch up.
+        if (!this.channel.subscribed) return;
         await this.channel.ready;
         await this.channel.catchUp();
       },
@@ -150,6 +152,14 @@ export class TopicHub {
     this.activate();
   }
 
+  /**
+   * A cancel was requested through this replica: poll soon. A hub that listens hears the nudge on its
+   * channel; one kept only by a pin has no subscription, so it is told here.
+   */
+  nudgeLocally(): void {
+    if (!this.channel.subscribed) this.pollLoop?.nudge();
+  }
+
   /** Stops everything and lets go of the lease, so another replica takes over at once. */
   async close(error?: GatewayError): Promise<void> {
     if (!this.moveTo(TopicState.Closed)) return;
@@ -199,7 +209,8 @@ export class TopicHub {
       return;
     }
     try {
-      if (await this.lease.release()) await this.channel.publish({ type: 'released' });
+      const released = await this.lease.release();
+      if (released && !this.deps.store.announcesWrites) await this.channel.publish({ type: 'released' });
     } catch (error) {
       // The lease then simply expires; the next leader waits at most one lease period.
       this.deps.logger.debug(`${this.channel.name}: release failed: ${(error as Error).message}`);
@@ -227,12 +238,16 @@ export class TopicHub {
   }
 
   private leaderContext(): LeaderContext {
-    const { store, owner, historySize, historyTtlMs, errorTtlMs } = this.deps;
-    const { topic, channel, pins } = this;
+    const { store, owner, historySize, historyTtlMs, errorTtlMs, leaseMs } = this.deps;
+    const { topic, channel, pins, lease } = this;
     return {
       record: async (event) => {
-        const stored = await store.append(topic, owner, event, historySize, historyTtlMs);
-        if (stored) await channel.publish({ type: 'event', event: stored });
+        const sentAt = Date.now();
+        const stored = await store.append(topic, owner, event, { historySize, ttlMs: historyTtlMs, leaseMs });
+        if (!stored) return null;
+        lease.extended(sentAt);
+        // The Redis store published it in the same script; the in-memory one leaves it to the channel.
+        if (!store.announcesWrites) await channel.publish({ type: 'event', event: stored });
         return stored;
       },
       fail: async (error) => {

@@ -26,6 +26,8 @@ export class TopicLease {
   private ticking = false;
   private holding = false;
   private stopped = false;
+  /** When the lease was last extended (taken, renewed, or by a fenced write), on this replica's clock. */
+  private extendedAt = 0;
 
   constructor(
     private readonly topic: string,
@@ -61,6 +63,14 @@ export class TopicLease {
     return this.deps.store.releaseLease(this.topic, this.deps.owner);
   }
 
+  /**
+   * A fenced write just extended the lease (the store's append does): the next tick need not renew it
+   * when it comes within a third of the lease.
+   */
+  extended(atMs: number): void {
+    if (this.holding) this.extendedAt = atMs;
+  }
+
   /** Forgets the lease without deleting it (another replica fenced this one out). */
   forfeit(): void {
     this.holding = false;
@@ -79,15 +89,22 @@ export class TopicLease {
     const { store, owner, leaseMs, logger } = this.deps;
     try {
       if (this.holding) {
-        if (!(await store.renewLease(this.topic, owner, leaseMs))) {
+        // Extended by a write less than a third of the lease ago: it holds for two more thirds at least,
+        // past the next tick, so this renewal would change nothing.
+        const startedAt = Date.now();
+        if (startedAt - this.extendedAt < leaseMs / 3) return;
+        if (await store.renewLease(this.topic, owner, leaseMs)) this.extendedAt = startedAt;
+        else {
           logger.warn(`${topicChannelName(this.topic)}: lease lost, stepping down`);
           this.holding = false;
           this.hooks.lost();
         }
       } else if (!this.stopped && this.hooks.wanted()) {
         await this.hooks.beforeAcquire();
+        const startedAt = Date.now();
         if (this.hooks.wanted() && (await store.acquireLease(this.topic, owner, leaseMs))) {
           this.holding = true;
+          this.extendedAt = startedAt;
           if (this.stopped) await this.release();
           else await this.hooks.acquired();
         }

@@ -7,6 +7,12 @@ import { type StoredEvent } from './watch.types';
  * a leader that lost its lease (a long pause, a partition) can never append a duplicate.
  */
 export interface WatchStore {
+  /**
+   * True when `append` also publishes the stored event on the topic's channel and `releaseLease` publishes
+   * `released`, each in the same round trip as the write (Redis: inside the script). Otherwise the caller
+   * publishes itself.
+   */
+  readonly announcesWrites: boolean;
   /** `SET lease owner NX PX leaseMs`. */
   acquireLease(topic: string, owner: string, leaseMs: number): Promise<boolean>;
   /** Extends the lease when `owner` still holds it. */
@@ -15,14 +21,15 @@ export interface WatchStore {
   releaseLease(topic: string, owner: string): Promise<boolean>;
   /**
    * Appends an event with the next cursor and trims the history to `historySize`; null when `owner` does
-   * not hold the lease. Cursors only grow, even after the history expired and started again.
+   * not hold the lease. Cursors only grow, even after the history expired and started again. The write
+   * also extends the owner's lease to `leaseMs` from now (a fenced write proves the owner is alive), so a
+   * leader that writes needs fewer renewals.
    */
   append(
     topic: string,
     owner: string,
     event: Omit<StoredEvent, 'sequence'>,
-    historySize: number,
-    ttlMs: number,
+    options: { historySize: number; ttlMs: number; leaseMs: number },
   ): Promise<StoredEvent | null>;
   /** The kept history, oldest first. */
   history(topic: string): Promise<StoredEvent[]>;
