@@ -18,6 +18,7 @@ import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { RedisService } from '../redis/redis.service';
 import { ExecutionPoller } from './execution.poller';
 import { FleetSubscriptionCounts } from './fleet-subscription.counts';
+import { LaunchedRunsBoard } from './launched-runs.board';
 import { MemoryWatchStore } from './memory-watch.store';
 import { ProjectFeedPoller } from './project-feed.poller';
 import { RedisWatchStore } from './redis-watch.store';
@@ -63,6 +64,7 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
   private readonly replicaId = randomUUID();
   private readonly hubs = new Map<string, TopicHub>();
   private readonly store: WatchStore;
+  private readonly board: LaunchedRunsBoard;
   private readonly limiter: SubscriptionLimiter;
   private readonly config: WatchConfig;
   private shuttingDown = false;
@@ -88,6 +90,11 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
     // another replica polls while this one drains.
     lifecycle?.shutdownSignal.addEventListener('abort', () => void this.onModuleDestroy(), { once: true });
     this.store = redis.enabled ? new RedisWatchStore(redis) : new MemoryWatchStore();
+    // A listing answers the rounds of half a minimum interval: a change is seen at most that much later.
+    this.board = new LaunchedRunsBoard(maia, {
+      freshMs: Math.floor(this.config.minIntervalMs / 2),
+      graceMs: this.config.startGraceMs,
+    });
     // With Redis, the per-client limit holds across the fleet (see SubscriptionLimiter).
     this.limiter = new SubscriptionLimiter(
       this.config.maxSubscriptionsPerConnection,
@@ -166,10 +173,7 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
     if (!UUID_PATTERN.test(projectId) || !UUID_PATTERN.test(executionId)) return;
     const topic = executionTopic(projectId, executionId);
     this.hubs.get(topic)?.nudgeLocally();
-    await Promise.all([
-      this.publishNudge(topic),
-      this.publishNudge(feedTopic(projectId)),
-    ]);
+    await Promise.all([this.publishNudge(topic), this.publishNudge(feedTopic(projectId))]);
   }
 
   /**
@@ -316,7 +320,7 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
   private executionHub(projectId: string, executionId: string): TopicHub {
     return this.hub(
       executionTopic(projectId, executionId),
-      (context) => new ExecutionPoller(projectId, executionId, context, this.maia, this.config),
+      (context) => new ExecutionPoller(projectId, executionId, context, this.maia, this.config, this.board),
       (event) => isTerminalStatus(event.execution.status),
     );
   }

@@ -14,6 +14,8 @@ export interface LeaderContext {
   setState(name: string, value: string): Promise<boolean>;
   /** True while an execution started through this replica is still in its start grace. */
   readonly launchedHere: boolean;
+  /** When it was started through this replica (gateway clock), while in its start grace; else null. */
+  readonly launchedAt: number | null;
 }
 
 /** The polling strategy of one topic, run only by the leader. */

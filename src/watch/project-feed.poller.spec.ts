@@ -26,6 +26,7 @@ class MemoryLeader implements LeaderContext {
   readonly events: StoredEvent[] = [];
   readonly state = new Map<string, string>();
   readonly launchedHere = false;
+  readonly launchedAt = null;
   private sequence = 0;
 
   async record(event: Omit<StoredEvent, 'sequence'>): Promise<StoredEvent> {

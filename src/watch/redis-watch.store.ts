@@ -57,7 +57,11 @@ export class RedisWatchStore implements WatchStore {
   }
 
   async releaseLease(topic: string, owner: string): Promise<boolean> {
-    const released = await this.redis.runScript(RELEASE, [this.key(topic, 'lease')], [owner, this.channel(topic)]);
+    const released = await this.redis.runScript(
+      RELEASE,
+      [this.key(topic, 'lease')],
+      [owner, this.channel(topic)],
+    );
     return released === 1;
   }
 

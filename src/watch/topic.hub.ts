@@ -63,6 +63,8 @@ export class TopicHub {
   private pollLoop: PollLoop | null = null;
   /** Keep the topic polled without listeners for a while (an execution started here). */
   private readonly pins = new Set<NodeJS.Timeout>();
+  /** When the first pin came (an execution started here), for the leader's `launchedAt`. */
+  private pinnedAt: number | null = null;
 
   constructor(
     readonly topic: string,
@@ -142,6 +144,7 @@ export class TopicHub {
   /** Keeps the topic polled for `durationMs` even without listeners (an execution started here). */
   pin(durationMs: number): void {
     if (this.current === TopicState.Closed || this.current === TopicState.Finished) return;
+    this.pinnedAt ??= Date.now();
     const timer = this.deps.detached(() =>
       setTimeout(() => {
         this.pins.delete(timer);
@@ -240,6 +243,7 @@ export class TopicHub {
   private leaderContext(): LeaderContext {
     const { store, owner, historySize, historyTtlMs, errorTtlMs, leaseMs } = this.deps;
     const { topic, channel, pins, lease } = this;
+    const hub = this;
     return {
       record: async (event) => {
         const sentAt = Date.now();
@@ -260,6 +264,9 @@ export class TopicHub {
       setState: (name, value) => store.setState(topic, name, value, historyTtlMs, owner),
       get launchedHere() {
         return pins.size > 0;
+      },
+      get launchedAt() {
+        return pins.size > 0 ? hub.pinnedAt : null;
       },
     };
   }
