@@ -30,7 +30,7 @@ export class ExecutionPoller implements TopicPoller {
 
   async start(): Promise<void> {
     // Pick up where the previous leader stopped, so nothing is announced twice.
-    const latest = (await this.context.history()).at(-1);
+    const latest = await this.context.latest();
     if (!latest) return;
     this.last = latest.execution;
     this.referenceMs = Math.max(

@@ -1,4 +1,4 @@
-import { type WatchStore } from './watch.store';
+import { type AppendOptions, type WatchStore } from './watch.store';
 import { type StoredEvent } from './watch.types';
 
 interface Expiring<T> {
@@ -24,6 +24,15 @@ export class MemoryWatchStore implements WatchStore {
     return true;
   }
 
+  async acquireLeaseReadingLatest(
+    topic: string,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ latest: StoredEvent | null } | null> {
+    if (!(await this.acquireLease(topic, owner, leaseMs))) return null;
+    return { latest: (this.live(this.histories, topic) ?? []).at(-1) ?? null };
+  }
+
   async renewLease(topic: string, owner: string, leaseMs: number): Promise<boolean> {
     if (this.live(this.leases, topic) !== owner) return false;
     this.leases.set(topic, { value: owner, expiresAt: Date.now() + leaseMs });
@@ -40,10 +49,11 @@ export class MemoryWatchStore implements WatchStore {
     topic: string,
     owner: string,
     event: Omit<StoredEvent, 'sequence'>,
-    { historySize, ttlMs, leaseMs }: { historySize: number; ttlMs: number; leaseMs: number },
+    { historySize, ttlMs, leaseMs, final }: AppendOptions,
   ): Promise<StoredEvent | null> {
     if (this.live(this.leases, topic) !== owner) return null;
-    this.leases.set(topic, { value: owner, expiresAt: Date.now() + leaseMs });
+    if (final) this.leases.delete(topic);
+    else this.leases.set(topic, { value: owner, expiresAt: Date.now() + leaseMs });
     const expiresAt = Date.now() + ttlMs;
     const sequence = (this.live(this.sequences, topic) ?? Date.now()) + 1;
     this.sequences.set(topic, { value: sequence, expiresAt });

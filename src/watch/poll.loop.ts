@@ -10,6 +10,8 @@ export interface LeaderContext {
   /** Ends every subscriber of the topic, on every replica, with this error. */
   fail(error: GatewayError): Promise<void>;
   history(): Promise<StoredEvent[]>;
+  /** The newest kept event: as read when the lease was taken (the first call), else from the history. */
+  latest(): Promise<StoredEvent | null>;
   getState(name: string): Promise<string | null>;
   setState(name: string, value: string): Promise<boolean>;
   /** True while an execution started through this replica is still in its start grace. */

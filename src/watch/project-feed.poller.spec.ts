@@ -44,6 +44,10 @@ class MemoryLeader implements LeaderContext {
     return this.events;
   }
 
+  async latest(): Promise<StoredEvent | null> {
+    return this.events.at(-1) ?? null;
+  }
+
   async getState(name: string): Promise<string | null> {
     return this.state.get(name) ?? null;
   }

@@ -90,7 +90,7 @@ export class TopicHub {
         await this.channel.ready;
         await this.channel.catchUp();
       },
-      acquired: () => this.lead(),
+      acquired: (latest) => this.lead(latest),
       lost: () => void this.stepDown({ release: false }),
       failed: () => this.stepDown({ release: true }),
     });
@@ -185,13 +185,13 @@ export class TopicHub {
     return true;
   }
 
-  private async lead(): Promise<void> {
+  private async lead(latest: StoredEvent | null): Promise<void> {
     if (!this.moveTo(TopicState.Leading)) {
       await this.lease.release();
       return;
     }
     const loop = new PollLoop(
-      this.options.makePoller(this.leaderContext()),
+      this.options.makePoller(this.leaderContext(latest)),
       {
         leaseLost: () => void this.stepDown({ release: false }),
         exhausted: () => void this.finish(),
@@ -240,19 +240,36 @@ export class TopicHub {
     this.pins.clear();
   }
 
-  private leaderContext(): LeaderContext {
+  private leaderContext(atAcquisition: StoredEvent | null): LeaderContext {
     const { store, owner, historySize, historyTtlMs, errorTtlMs, leaseMs } = this.deps;
     const { topic, channel, pins, lease } = this;
-    const hub = this;
+    const { isFinal } = this.options;
+    const launchedAt = () => (pins.size > 0 ? this.pinnedAt : null);
+    let acquired: StoredEvent | null | undefined = atAcquisition;
     return {
       record: async (event) => {
         const sentAt = Date.now();
-        const stored = await store.append(topic, owner, event, { historySize, ttlMs: historyTtlMs, leaseMs });
+        // The last event also lets go of the lease, in the same write.
+        const final = isFinal({ sequence: 0, ...event });
+        const options = { historySize, ttlMs: historyTtlMs, leaseMs, final };
+        const stored = await store.append(topic, owner, event, options);
         if (!stored) return null;
-        lease.extended(sentAt);
+        if (final) lease.forfeit();
+        else lease.extended(sentAt);
         // The Redis store published it in the same script; the in-memory one leaves it to the channel.
-        if (!store.announcesWrites) await channel.publish({ type: 'event', event: stored });
+        if (!store.announcesWrites) {
+          await channel.publish({ type: 'event', event: stored });
+          if (final) await channel.publish({ type: 'released' });
+        }
         return stored;
+      },
+      latest: async () => {
+        if (acquired !== undefined) {
+          const latest = acquired;
+          acquired = undefined;
+          return latest;
+        }
+        return (await store.history(topic)).at(-1) ?? null;
       },
       fail: async (error) => {
         const marker = JSON.stringify({ code: error.code, message: error.message });
@@ -266,7 +283,7 @@ export class TopicHub {
         return pins.size > 0;
       },
       get launchedAt() {
-        return pins.size > 0 ? hub.pinnedAt : null;
+        return launchedAt();
       },
     };
   }

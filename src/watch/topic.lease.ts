@@ -1,6 +1,7 @@
 import { type Logger } from '@nestjs/common';
 import { topicChannelName } from './topic.message';
 import { type WatchStore } from './watch.store';
+import { type StoredEvent } from './watch.types';
 
 /** What the lease asks of its hub, and tells it. */
 export interface LeaseHooks {
@@ -8,8 +9,8 @@ export interface LeaseHooks {
   wanted(): boolean;
   /** Before trying: catch up with what the channel may have dropped (the topic may have finished). */
   beforeAcquire(): Promise<void>;
-  /** The lease is ours: start polling. A rejection releases the lease again. */
-  acquired(): Promise<void>;
+  /** The lease is ours, and this was the newest event when it was taken: start polling. */
+  acquired(latest: StoredEvent | null): Promise<void>;
   /** A renewal was refused (another replica holds it now): stop polling, release nothing. */
   lost(): void;
   /** A tick failed while holding (Redis away, a poller that could not start): stop and release. */
@@ -93,7 +94,10 @@ export class TopicLease {
         // past the next tick, so this renewal would change nothing.
         const startedAt = Date.now();
         if (startedAt - this.extendedAt < leaseMs / 3) return;
-        if (await store.renewLease(this.topic, owner, leaseMs)) this.extendedAt = startedAt;
+        const renewed = await store.renewLease(this.topic, owner, leaseMs);
+        // Let go meanwhile (the final event's write deleted the lease): nothing was lost.
+        if (!this.holding) return;
+        if (renewed) this.extendedAt = startedAt;
         else {
           logger.warn(`${topicChannelName(this.topic)}: lease lost, stepping down`);
           this.holding = false;
@@ -102,11 +106,14 @@ export class TopicLease {
       } else if (!this.stopped && this.hooks.wanted()) {
         await this.hooks.beforeAcquire();
         const startedAt = Date.now();
-        if (this.hooks.wanted() && (await store.acquireLease(this.topic, owner, leaseMs))) {
+        const taken = this.hooks.wanted()
+          ? await store.acquireLeaseReadingLatest(this.topic, owner, leaseMs)
+          : null;
+        if (taken) {
           this.holding = true;
           this.extendedAt = startedAt;
           if (this.stopped) await this.release();
-          else await this.hooks.acquired();
+          else await this.hooks.acquired(taken.latest);
         }
       }
     } catch (error) {

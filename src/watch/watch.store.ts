@@ -15,6 +15,15 @@ export interface WatchStore {
   readonly announcesWrites: boolean;
   /** `SET lease owner NX PX leaseMs`. */
   acquireLease(topic: string, owner: string, leaseMs: number): Promise<boolean>;
+  /**
+   * `acquireLease`, and when it was taken, the newest kept event as of that moment (no other leader can
+   * append after it), in the same round trip: what a new leader starts from. Null when not taken.
+   */
+  acquireLeaseReadingLatest(
+    topic: string,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ latest: StoredEvent | null } | null>;
   /** Extends the lease when `owner` still holds it. */
   renewLease(topic: string, owner: string, leaseMs: number): Promise<boolean>;
   /** Deletes the lease when `owner` still holds it. */
@@ -29,7 +38,7 @@ export interface WatchStore {
     topic: string,
     owner: string,
     event: Omit<StoredEvent, 'sequence'>,
-    options: { historySize: number; ttlMs: number; leaseMs: number },
+    options: AppendOptions,
   ): Promise<StoredEvent | null>;
   /** The kept history, oldest first. */
   history(topic: string): Promise<StoredEvent[]>;
@@ -38,6 +47,17 @@ export interface WatchStore {
   getState(topic: string, name: string): Promise<string | null>;
   /** Sets a named value; with an owner, only while that owner holds the lease. */
   setState(topic: string, name: string, value: string, ttlMs: number, owner?: string): Promise<boolean>;
+}
+
+export interface AppendOptions {
+  historySize: number;
+  ttlMs: number;
+  leaseMs: number;
+  /**
+   * The topic's last event (a terminal execution): the same write deletes the lease instead of extending
+   * it (and, when the store announces writes, publishes `released`), as the leader would right after.
+   */
+  final?: boolean;
 }
 
 /** Entries are `<sequence> <json>`, so the append script can number them without parsing JSON. */
