@@ -364,7 +364,7 @@ describe('ExecutionWatchService', () => {
     watch.notifyStarted(PROJECT, id);
     await waitFor(() => maia.count('getExecution') === 1);
     maia.update(id, { message: 'step 1' });
-    await waitFor(() => maia.count('getExecutionStatus') >= 2);
+    await waitFor(() => maia.count('getExecution') === 2); // the change, seen in the project's listing
     maia.update(id, { status: 'SUCCESS', finishedAt: new Date().toISOString() });
     await waitFor(() => watch.activity().topics === 0, 2_000);
 

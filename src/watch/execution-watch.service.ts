@@ -18,6 +18,7 @@ import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { RedisService } from '../redis/redis.service';
 import { ExecutionPoller } from './execution.poller';
 import { FleetSubscriptionCounts } from './fleet-subscription.counts';
+import { LaunchedRunsBoard } from './launched-runs.board';
 import { MemoryWatchStore } from './memory-watch.store';
 import { ProjectFeedPoller } from './project-feed.poller';
 import { RedisWatchStore } from './redis-watch.store';
@@ -63,10 +64,18 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
   private readonly replicaId = randomUUID();
   private readonly hubs = new Map<string, TopicHub>();
   private readonly store: WatchStore;
+  private readonly board: LaunchedRunsBoard;
   private readonly limiter: SubscriptionLimiter;
   private readonly config: WatchConfig;
   private shuttingDown = false;
   private readonly openByTransport = new Map<string, number>();
+  /**
+   * Feed nudges after launches, per feed topic: the window of `minIntervalMs` after one went out, and
+   * whether another launch came during it. The feed's leader lists at most once per minimum interval
+   * however often it is nudged, so one nudge per window (and one at its end when launches came during
+   * it) announces every launch as soon as before, instead of one PUBLISH per launch.
+   */
+  private readonly launchNudges = new Map<string, { timer: NodeJS.Timeout; again: boolean }>();
   /** Captured at construction, outside any request: pollers must not inherit a subscriber's context. */
   private readonly detached = AsyncLocalStorage.snapshot();
 
@@ -81,6 +90,11 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
     // another replica polls while this one drains.
     lifecycle?.shutdownSignal.addEventListener('abort', () => void this.onModuleDestroy(), { once: true });
     this.store = redis.enabled ? new RedisWatchStore(redis) : new MemoryWatchStore();
+    // A listing answers the rounds of half a minimum interval: a change is seen at most that much later.
+    this.board = new LaunchedRunsBoard(maia, {
+      freshMs: Math.floor(this.config.minIntervalMs / 2),
+      graceMs: this.config.startGraceMs,
+    });
     // With Redis, the per-client limit holds across the fleet (see SubscriptionLimiter).
     this.limiter = new SubscriptionLimiter(
       this.config.maxSubscriptionsPerConnection,
@@ -151,16 +165,15 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
     if (!UUID_PATTERN.test(projectId) || !UUID_PATTERN.test(executionId) || this.shuttingDown) return;
     if (this.config.startGraceMs > 0) this.executionHub(projectId, executionId).pin(this.config.startGraceMs);
     // Dashboards watching the project should see the new run soon, not at the feed's slowest pace.
-    void this.publishNudge(feedTopic(projectId));
+    this.nudgeFeedAfterLaunch(feedTopic(projectId));
   }
 
   /** A cancel was requested: whoever polls this execution polls fast again. */
   async nudge(projectId: string, executionId: string): Promise<void> {
     if (!UUID_PATTERN.test(projectId) || !UUID_PATTERN.test(executionId)) return;
-    await Promise.all([
-      this.publishNudge(executionTopic(projectId, executionId)),
-      this.publishNudge(feedTopic(projectId)),
-    ]);
+    const topic = executionTopic(projectId, executionId);
+    this.hubs.get(topic)?.nudgeLocally();
+    await Promise.all([this.publishNudge(topic), this.publishNudge(feedTopic(projectId))]);
   }
 
   /**
@@ -239,6 +252,8 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
   /** Ends every stream with SHUTTING_DOWN and lets go of every lease, so other replicas take over at once. */
   async onModuleDestroy(): Promise<void> {
     this.shuttingDown = true;
+    for (const { timer } of this.launchNudges.values()) clearTimeout(timer);
+    this.launchNudges.clear();
     const hubs = [...this.hubs.values()];
     this.hubs.clear();
     const error = new GatewayError(ErrorCode.SHUTTING_DOWN, 'The gateway is restarting; reconnect to resume');
@@ -305,7 +320,7 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
   private executionHub(projectId: string, executionId: string): TopicHub {
     return this.hub(
       executionTopic(projectId, executionId),
-      (context) => new ExecutionPoller(projectId, executionId, context, this.maia, this.config),
+      (context) => new ExecutionPoller(projectId, executionId, context, this.maia, this.config, this.board),
       (event) => isTerminalStatus(event.execution.status),
     );
   }
@@ -350,6 +365,27 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
     );
     this.hubs.set(topic, hub);
     return hub;
+  }
+
+  /** At most one feed nudge per minimum interval, and a last one at its end when launches came during it. */
+  private nudgeFeedAfterLaunch(topic: string): void {
+    const open = this.launchNudges.get(topic);
+    if (open) {
+      open.again = true;
+      return;
+    }
+    void this.publishNudge(topic);
+    const window = {
+      again: false,
+      timer: this.detached(() =>
+        setTimeout(() => {
+          this.launchNudges.delete(topic);
+          if (window.again && !this.shuttingDown) this.nudgeFeedAfterLaunch(topic);
+        }, this.config.minIntervalMs),
+      ),
+    };
+    window.timer.unref();
+    this.launchNudges.set(topic, window);
   }
 
   private async publishNudge(topic: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { ErrorCode, GatewayError } from '../common/errors';
 import { isTerminalStatus, type MaiaApi, type MaiaExecution } from '../maia/maia.types';
 import { type WatchConfig } from '../config';
+import { sameAsListed, type LaunchedRunsBoard } from './launched-runs.board';
 import { pollIntervalMs } from './poll-interval';
 import { LeaseLostError, type LeaderContext, type TopicPoller } from './poll.loop';
 import { type ExecutionEventKind } from './watch.types';
@@ -23,11 +24,13 @@ export class ExecutionPoller implements TopicPoller {
     private readonly context: LeaderContext,
     private readonly maia: MaiaApi,
     private readonly config: WatchConfig,
+    /** Runs started here are observed through their project's listing while in their grace. */
+    private readonly board?: LaunchedRunsBoard,
   ) {}
 
   async start(): Promise<void> {
     // Pick up where the previous leader stopped, so nothing is announced twice.
-    const latest = (await this.context.history()).at(-1);
+    const latest = await this.context.latest();
     if (!latest) return;
     this.last = latest.execution;
     this.referenceMs = Math.max(
@@ -70,7 +73,17 @@ export class ExecutionPoller implements TopicPoller {
   private async fetch(signal: AbortSignal): Promise<MaiaExecution | null> {
     const { projectId, executionId } = this;
     this.rounds += 1;
-    if (!this.last || this.rounds % this.config.detailsEveryPolls === 0) {
+    if (!this.last) return this.maia.getExecution(projectId, executionId, { signal });
+    const launchedAt = this.context.launchedAt;
+    if (this.board && launchedAt !== null) {
+      const seen = await this.board.observe(projectId, executionId, launchedAt);
+      if (signal.aborted) throw new Error('poll aborted');
+      // The listing carries status, message and finish: no call while they are as last seen, and the
+      // details (what events carry) only for a change, or for a run that stopped going.
+      if (seen.kind === 'listed' && sameAsListed(this.last, seen.run)) return null;
+      if (seen.kind !== 'unknown') return this.maia.getExecution(projectId, executionId, { signal });
+    }
+    if (this.rounds % this.config.detailsEveryPolls === 0) {
       return this.maia.getExecution(projectId, executionId, { signal });
     }
     let status: string | null = null;

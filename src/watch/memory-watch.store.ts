@@ -1,4 +1,4 @@
-import { type WatchStore } from './watch.store';
+import { type AppendOptions, type WatchStore } from './watch.store';
 import { type StoredEvent } from './watch.types';
 
 interface Expiring<T> {
@@ -15,11 +15,22 @@ export class MemoryWatchStore implements WatchStore {
   private readonly sequences = new Map<string, Expiring<number>>();
   private readonly histories = new Map<string, Expiring<StoredEvent[]>>();
   private readonly states = new Map<string, Expiring<string>>();
+  /** In-process: the caller publishes on the in-process channel itself. */
+  readonly announcesWrites = false;
 
   async acquireLease(topic: string, owner: string, leaseMs: number): Promise<boolean> {
     if (this.live(this.leases, topic) !== undefined) return false;
     this.leases.set(topic, { value: owner, expiresAt: Date.now() + leaseMs });
     return true;
+  }
+
+  async acquireLeaseReadingLatest(
+    topic: string,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ latest: StoredEvent | null } | null> {
+    if (!(await this.acquireLease(topic, owner, leaseMs))) return null;
+    return { latest: (this.live(this.histories, topic) ?? []).at(-1) ?? null };
   }
 
   async renewLease(topic: string, owner: string, leaseMs: number): Promise<boolean> {
@@ -38,10 +49,11 @@ export class MemoryWatchStore implements WatchStore {
     topic: string,
     owner: string,
     event: Omit<StoredEvent, 'sequence'>,
-    historySize: number,
-    ttlMs: number,
+    { historySize, ttlMs, leaseMs, final }: AppendOptions,
   ): Promise<StoredEvent | null> {
     if (this.live(this.leases, topic) !== owner) return null;
+    if (final) this.leases.delete(topic);
+    else this.leases.set(topic, { value: owner, expiresAt: Date.now() + leaseMs });
     const expiresAt = Date.now() + ttlMs;
     const sequence = (this.live(this.sequences, topic) ?? Date.now()) + 1;
     this.sequences.set(topic, { value: sequence, expiresAt });

@@ -10,10 +10,14 @@ export interface LeaderContext {
   /** Ends every subscriber of the topic, on every replica, with this error. */
   fail(error: GatewayError): Promise<void>;
   history(): Promise<StoredEvent[]>;
+  /** The newest kept event: as read when the lease was taken (the first call), else from the history. */
+  latest(): Promise<StoredEvent | null>;
   getState(name: string): Promise<string | null>;
   setState(name: string, value: string): Promise<boolean>;
   /** True while an execution started through this replica is still in its start grace. */
   readonly launchedHere: boolean;
+  /** When it was started through this replica (gateway clock), while in its start grace; else null. */
+  readonly launchedAt: number | null;
 }
 
 /** The polling strategy of one topic, run only by the leader. */

@@ -26,6 +26,7 @@ class MemoryLeader implements LeaderContext {
   readonly events: StoredEvent[] = [];
   readonly state = new Map<string, string>();
   readonly launchedHere = false;
+  readonly launchedAt = null;
   private sequence = 0;
 
   async record(event: Omit<StoredEvent, 'sequence'>): Promise<StoredEvent> {
@@ -41,6 +42,10 @@ class MemoryLeader implements LeaderContext {
 
   async history(): Promise<StoredEvent[]> {
     return this.events;
+  }
+
+  async latest(): Promise<StoredEvent | null> {
+    return this.events.at(-1) ?? null;
   }
 
   async getState(name: string): Promise<string | null> {

@@ -31,10 +31,13 @@ export interface ChannelDeps {
 /**
  * The channel of one topic on one replica: the Redis subscription and the fan-out to local listeners,
  * each event once and in sequence order. Pub/sub is at-most-once, so a gap is filled from the history.
+ * The subscription is made when the first listener comes: a topic polled only because it was started
+ * here (pinned, nobody listening on this replica) has nobody to deliver to, and its leader learns what it
+ * needs from the store (the lease, the history), not from the channel.
  */
 export class TopicChannel {
   readonly name: string;
-  readonly ready: Promise<void>;
+  private subscription: Promise<void> | null = null;
   private readonly listeners = new Set<TopicListener>();
   private unsubscribe: (() => Promise<void>) | null = null;
   /** Messages are handled one at a time, in arrival order, even when filling a gap reads the store. */
@@ -48,14 +51,16 @@ export class TopicChannel {
     private readonly signals: ChannelSignals,
   ) {
     this.name = topicChannelName(topic);
-    this.ready = deps.redis
-      .subscribe(this.name, (raw) => this.receive(raw))
-      .then(async (unsubscribe) => {
-        if (this.closed) await unsubscribe();
-        else this.unsubscribe = unsubscribe;
-      });
-    // A failed subscription surfaces to whoever awaits `ready`; this keeps it from being unhandled.
-    this.ready.catch(() => undefined);
+  }
+
+  /** Resolves once the channel is subscribed (at once while nobody listens: there is nothing to wait for). */
+  get ready(): Promise<void> {
+    return this.subscription ?? Promise.resolve();
+  }
+
+  /** True once a listener came and the channel was (or is being) subscribed. */
+  get subscribed(): boolean {
+    return this.subscription !== null;
   }
 
   get listenerCount(): number {
@@ -64,6 +69,7 @@ export class TopicChannel {
 
   add(listener: TopicListener): void {
     this.listeners.add(listener);
+    this.subscribe();
   }
 
   remove(listener: TopicListener): void {
@@ -101,6 +107,18 @@ export class TopicChannel {
     const unsubscribe = this.unsubscribe;
     this.unsubscribe = null;
     if (unsubscribe) await unsubscribe().catch(() => undefined);
+  }
+
+  private subscribe(): void {
+    if (this.subscription || this.closed) return;
+    this.subscription = this.deps.redis
+      .subscribe(this.name, (raw) => this.receive(raw))
+      .then(async (unsubscribe) => {
+        if (this.closed) await unsubscribe();
+        else this.unsubscribe = unsubscribe;
+      });
+    // A failed subscription surfaces to whoever awaits `ready`; this keeps it from being unhandled.
+    this.subscription.catch(() => undefined);
   }
 
   private receive(raw: string): void {

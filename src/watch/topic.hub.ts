@@ -63,6 +63,8 @@ export class TopicHub {
   private pollLoop: PollLoop | null = null;
   /** Keep the topic polled without listeners for a while (an execution started here). */
   private readonly pins = new Set<NodeJS.Timeout>();
+  /** When the first pin came (an execution started here), for the leader's `launchedAt`. */
+  private pinnedAt: number | null = null;
 
   constructor(
     readonly topic: string,
@@ -83,10 +85,12 @@ export class TopicHub {
     this.lease = new TopicLease(topic, deps, {
       wanted: () => this.current === TopicState.Campaigning && this.wanted,
       beforeAcquire: async () => {
+        // Only listeners can have missed something; a topic kept only by a pin has none to catch up.
+        if (!this.channel.subscribed) return;
         await this.channel.ready;
         await this.channel.catchUp();
       },
-      acquired: () => this.lead(),
+      acquired: (latest) => this.lead(latest),
       lost: () => void this.stepDown({ release: false }),
       failed: () => this.stepDown({ release: true }),
     });
@@ -140,6 +144,7 @@ export class TopicHub {
   /** Keeps the topic polled for `durationMs` even without listeners (an execution started here). */
   pin(durationMs: number): void {
     if (this.current === TopicState.Closed || this.current === TopicState.Finished) return;
+    this.pinnedAt ??= Date.now();
     const timer = this.deps.detached(() =>
       setTimeout(() => {
         this.pins.delete(timer);
@@ -148,6 +153,14 @@ export class TopicHub {
     );
     this.pins.add(timer);
     this.activate();
+  }
+
+  /**
+   * A cancel was requested through this replica: poll soon. A hub that listens hears the nudge on its
+   * channel; one kept only by a pin has no subscription, so it is told here.
+   */
+  nudgeLocally(): void {
+    if (!this.channel.subscribed) this.pollLoop?.nudge();
   }
 
   /** Stops everything and lets go of the lease, so another replica takes over at once. */
@@ -172,13 +185,13 @@ export class TopicHub {
     return true;
   }
 
-  private async lead(): Promise<void> {
+  private async lead(latest: StoredEvent | null): Promise<void> {
     if (!this.moveTo(TopicState.Leading)) {
       await this.lease.release();
       return;
     }
     const loop = new PollLoop(
-      this.options.makePoller(this.leaderContext()),
+      this.options.makePoller(this.leaderContext(latest)),
       {
         leaseLost: () => void this.stepDown({ release: false }),
         exhausted: () => void this.finish(),
@@ -199,7 +212,8 @@ export class TopicHub {
       return;
     }
     try {
-      if (await this.lease.release()) await this.channel.publish({ type: 'released' });
+      const released = await this.lease.release();
+      if (released && !this.deps.store.announcesWrites) await this.channel.publish({ type: 'released' });
     } catch (error) {
       // The lease then simply expires; the next leader waits at most one lease period.
       this.deps.logger.debug(`${this.channel.name}: release failed: ${(error as Error).message}`);
@@ -226,14 +240,36 @@ export class TopicHub {
     this.pins.clear();
   }
 
-  private leaderContext(): LeaderContext {
-    const { store, owner, historySize, historyTtlMs, errorTtlMs } = this.deps;
-    const { topic, channel, pins } = this;
+  private leaderContext(atAcquisition: StoredEvent | null): LeaderContext {
+    const { store, owner, historySize, historyTtlMs, errorTtlMs, leaseMs } = this.deps;
+    const { topic, channel, pins, lease } = this;
+    const { isFinal } = this.options;
+    const launchedAt = () => (pins.size > 0 ? this.pinnedAt : null);
+    let acquired: StoredEvent | null | undefined = atAcquisition;
     return {
       record: async (event) => {
-        const stored = await store.append(topic, owner, event, historySize, historyTtlMs);
-        if (stored) await channel.publish({ type: 'event', event: stored });
+        const sentAt = Date.now();
+        // The last event also lets go of the lease, in the same write.
+        const final = isFinal({ sequence: 0, ...event });
+        const options = { historySize, ttlMs: historyTtlMs, leaseMs, final };
+        const stored = await store.append(topic, owner, event, options);
+        if (!stored) return null;
+        if (final) lease.forfeit();
+        else lease.extended(sentAt);
+        // The Redis store published it in the same script; the in-memory one leaves it to the channel.
+        if (!store.announcesWrites) {
+          await channel.publish({ type: 'event', event: stored });
+          if (final) await channel.publish({ type: 'released' });
+        }
         return stored;
+      },
+      latest: async () => {
+        if (acquired !== undefined) {
+          const latest = acquired;
+          acquired = undefined;
+          return latest;
+        }
+        return (await store.history(topic)).at(-1) ?? null;
       },
       fail: async (error) => {
         const marker = JSON.stringify({ code: error.code, message: error.message });
@@ -245,6 +281,9 @@ export class TopicHub {
       setState: (name, value) => store.setState(topic, name, value, historyTtlMs, owner),
       get launchedHere() {
         return pins.size > 0;
+      },
+      get launchedAt() {
+        return launchedAt();
       },
     };
   }

@@ -1,6 +1,7 @@
 import { type Logger } from '@nestjs/common';
 import { topicChannelName } from './topic.message';
 import { type WatchStore } from './watch.store';
+import { type StoredEvent } from './watch.types';
 
 /** What the lease asks of its hub, and tells it. */
 export interface LeaseHooks {
@@ -8,8 +9,8 @@ export interface LeaseHooks {
   wanted(): boolean;
   /** Before trying: catch up with what the channel may have dropped (the topic may have finished). */
   beforeAcquire(): Promise<void>;
-  /** The lease is ours: start polling. A rejection releases the lease again. */
-  acquired(): Promise<void>;
+  /** The lease is ours, and this was the newest event when it was taken: start polling. */
+  acquired(latest: StoredEvent | null): Promise<void>;
   /** A renewal was refused (another replica holds it now): stop polling, release nothing. */
   lost(): void;
   /** A tick failed while holding (Redis away, a poller that could not start): stop and release. */
@@ -26,6 +27,8 @@ export class TopicLease {
   private ticking = false;
   private holding = false;
   private stopped = false;
+  /** When the lease was last extended (taken, renewed, or by a fenced write), on this replica's clock. */
+  private extendedAt = 0;
 
   constructor(
     private readonly topic: string,
@@ -61,6 +64,14 @@ export class TopicLease {
     return this.deps.store.releaseLease(this.topic, this.deps.owner);
   }
 
+  /**
+   * A fenced write just extended the lease (the store's append does): the next tick need not renew it
+   * when it comes within a third of the lease.
+   */
+  extended(atMs: number): void {
+    if (this.holding) this.extendedAt = atMs;
+  }
+
   /** Forgets the lease without deleting it (another replica fenced this one out). */
   forfeit(): void {
     this.holding = false;
@@ -79,17 +90,30 @@ export class TopicLease {
     const { store, owner, leaseMs, logger } = this.deps;
     try {
       if (this.holding) {
-        if (!(await store.renewLease(this.topic, owner, leaseMs))) {
+        // Extended by a write less than a third of the lease ago: it holds for two more thirds at least,
+        // past the next tick, so this renewal would change nothing.
+        const startedAt = Date.now();
+        if (startedAt - this.extendedAt < leaseMs / 3) return;
+        const renewed = await store.renewLease(this.topic, owner, leaseMs);
+        // Let go meanwhile (the final event's write deleted the lease): nothing was lost.
+        if (!this.holding) return;
+        if (renewed) this.extendedAt = startedAt;
+        else {
           logger.warn(`${topicChannelName(this.topic)}: lease lost, stepping down`);
           this.holding = false;
           this.hooks.lost();
         }
       } else if (!this.stopped && this.hooks.wanted()) {
         await this.hooks.beforeAcquire();
-        if (this.hooks.wanted() && (await store.acquireLease(this.topic, owner, leaseMs))) {
+        const startedAt = Date.now();
+        const taken = this.hooks.wanted()
+          ? await store.acquireLeaseReadingLatest(this.topic, owner, leaseMs)
+          : null;
+        if (taken) {
           this.holding = true;
+          this.extendedAt = startedAt;
           if (this.stopped) await this.release();
-          else await this.hooks.acquired();
+          else await this.hooks.acquired(taken.latest);
         }
       }
     } catch (error) {
