@@ -40,7 +40,10 @@ describe('server-sent events and the Connection header', () => {
 
   it('streams, and keeps an HTTP/1.1 connection alive as Node does for any answer', async () => {
     streaming = await open();
-    expect(await streaming.status).toBe(200);
+    expect({ status: await streaming.status, body: streaming.body() }).toEqual({
+      status: 200,
+      body: expect.any(String),
+    });
     const headers = await streaming.headers;
     expect(headers['content-type']).toMatch(/^text\/event-stream/);
     expect(headers.connection).toBe('keep-alive');
