@@ -10,6 +10,8 @@ const common = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': tsJest },
+  // Nest's default logger prints errors only (test/support/quiet-nest-logger.ts).
+  setupFiles: ['<rootDir>/../test/support/quiet-nest-logger.ts'],
 };
 module.exports = {
   projects: [

@@ -1,10 +1,19 @@
+import { listenProblem } from '../lifecycle/listen-problem';
 import { startEmulator, type EmulatorOptions } from './emulator';
 
 /**
  * `npm run emulator`: the Maia emulator on its own. Reads EMULATOR_* variables (docs/emulator.md), prints
  * where it listens and the sandbox credentials (they are the seed's fake ones, not secrets), and closes
- * cleanly on SIGTERM/SIGINT.
+ * cleanly on SIGTERM/SIGINT. A bad setting or a port it cannot listen on ends the start with one line
+ * naming the variable and exit status 78, as the gateway's own start does.
  */
+
+const EX_CONFIG = 78;
+
+function refuseStart(line: string): never {
+  console.error(line);
+  process.exit(EX_CONFIG);
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -52,10 +61,15 @@ async function main(): Promise<void> {
   try {
     options = readOptions(process.env);
   } catch (error) {
-    console.error((error as Error).message);
-    process.exit(78); // EX_CONFIG
+    refuseStart((error as Error).message);
   }
-  const emulator = await startEmulator(options);
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 0;
+  const emulator = await startEmulator(options).catch((error: unknown) => {
+    const problem = listenProblem(error, 'EMULATOR_PORT', host, port, 'EMULATOR_HOST');
+    if (problem) refuseStart(problem);
+    throw error;
+  });
   console.log(
     [
       `Maia emulator listening on ${emulator.url}`,

@@ -60,7 +60,7 @@ export class PublishedPipelineExecutionsResolver {
         this.executionsService.connection(key.upstream, key.first, key.after),
       (key) => JSON.stringify([filterHash(key.upstream), key.first, key.after ?? null]),
     );
-    const page = await loader.load({ upstream, first, after: after ?? undefined });
+    const page = await loader.load({ upstream, first, after });
     return toConnection(exactly(page, pipeline.name));
   }
 
@@ -177,7 +177,7 @@ export class EnvironmentExecutionsResolver {
       environmentName: environment.name,
       pipelineName: pipelineName ?? pipelineNameContains,
     };
-    const page = await this.executionsService.connection(upstream, first, after ?? undefined);
+    const page = await this.executionsService.connection(upstream, first, after);
     return toConnection(pipelineName === undefined ? page : exactly(page, pipelineName));
   }
 }

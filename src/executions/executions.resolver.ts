@@ -97,8 +97,7 @@ export class ExecutionsResolver {
         window: windowOf(resolveWindow(filter ?? {}, Date.now())),
       };
     }
-    // `after: null` (a client's first page) is no cursor.
-    const page = await this.executions.connection(scoped.filter, first, after ?? undefined);
+    const page = await this.executions.connection(scoped.filter, first, after);
     return toConnection({ ...page, edges: page.edges.filter((edge) => scoped.visible(edge.node)) });
   }
 
@@ -228,11 +227,7 @@ export class ProjectExecutionsResolver {
     @Args() { filter, first, after }: PipelineExecutionsArgs,
   ): Promise<PipelineExecutionConnection> {
     return toConnection(
-      await this.executionsService.connection(
-        { ...filter, projectId: project.id },
-        first,
-        after ?? undefined,
-      ),
+      await this.executionsService.connection({ ...filter, projectId: project.id }, first, after),
     );
   }
 }

@@ -1,4 +1,4 @@
-import { BadRequestException, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Logger, NotFoundException } from '@nestjs/common';
 import { GraphQLError } from 'graphql';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { formatGraphqlError } from './format-graphql-error';
@@ -13,7 +13,9 @@ function fromResolver(thrown: unknown) {
 }
 
 describe('formatGraphqlError', () => {
-  beforeAll(() => jest.spyOn(console, 'error').mockImplementation(() => undefined));
+  // The errors these cases provoke on purpose are logged for the operator, not printed in the test log.
+  const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  afterAll(() => logged.mockRestore());
 
   it('keeps a GatewayError code, message and details', () => {
     const formatted = fromResolver(
@@ -35,6 +37,7 @@ describe('formatGraphqlError', () => {
     expect(formatted.message).toBe('Internal server error');
     expect(formatted.extensions).toEqual({ code: 'INTERNAL' });
     expect(JSON.stringify(formatted)).not.toContain('secret');
+    expect(logged).toHaveBeenCalledWith(expect.stringContaining('ECONNREFUSED'));
   });
 
   it('maps Nest HTTP exceptions to the shared codes', () => {

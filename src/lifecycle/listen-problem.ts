@@ -3,13 +3,15 @@ import { createServer } from 'node:net';
 /**
  * A listen failure a person can act on, as one line naming the setting to change; undefined for any
  * other error (that one keeps its stack). `setting` is the variable the port came from (`PORT`,
- * `SANDBOX_EMULATOR_PORT`).
+ * `SANDBOX_EMULATOR_PORT`, the standalone emulator's `EMULATOR_PORT`), `hostSetting` the one the host came
+ * from.
  */
 export function listenProblem(
   error: unknown,
   setting: string,
   host: string,
   port: number,
+  hostSetting = 'HOST',
 ): string | undefined {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
@@ -24,7 +26,7 @@ export function listenProblem(
         `privileges). Set ${setting} to a port above 1023.`
       );
     case 'EADDRNOTAVAIL':
-      return `HOST=${host}: no network interface of this machine has that address. Set HOST to one of its addresses, or 0.0.0.0 for all.`;
+      return `${hostSetting}=${host}: no network interface of this machine has that address. Set ${hostSetting} to one of its addresses, or 0.0.0.0 for all.`;
     default:
       return undefined;
   }

@@ -17,8 +17,7 @@ export class InvalidateCacheArgs {
   })
   @IsOptional()
   @IsUUID('all')
-  // GraphQL lets a client send an explicit null for a nullable argument: it means "none", like leaving it out.
-  projectId?: string | null;
+  projectId?: string;
 }
 
 @Resolver()
@@ -30,6 +29,6 @@ export class CacheAdminResolver {
   })
   @RequireScope('admin')
   invalidateCache(@Args() { projectId }: InvalidateCacheArgs): Promise<InvalidateCachePayload> {
-    return this.cache.invalidate({ projectId: projectId ?? undefined });
+    return this.cache.invalidate({ projectId });
   }
 }

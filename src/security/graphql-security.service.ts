@@ -223,9 +223,34 @@ export class GraphqlSecurity implements OnApplicationBootstrap {
     } catch {
       servers = [];
     }
-    for (const server of servers) server.options.maxPayload = this.config.auth.graphql.wsMaxPayloadBytes;
+    for (const server of servers) {
+      server.options.maxPayload = this.config.auth.graphql.wsMaxPayloadBytes;
+      server.on('connection', (socket: WebSocket) => this.logProtocolErrors(socket));
+    }
     if (servers.length === 0)
       this.logger.warn('No graphql-ws server found: WebSocket message size is not bounded');
     return servers.length > 0;
+  }
+
+  /**
+   * Workaround: graphql-ws answers every socket 'error' with `console.error` and a stack ("Internal error
+   * emitted on a WebSocket socket. Please check your implementation"), outside the gateway's log. ws emits
+   * one when a client breaks the protocol (a frame over GRAPHQL_WS_MAX_PAYLOAD_BYTES, a bad opcode, invalid
+   * UTF-8: the `WS_ERR_*` codes), once it has closed the socket with the status that says why (1009, 1002,
+   * 1007). That is the client's mistake, not the gateway's: one warning line in the gateway's own log.
+   * Any other socket error still goes to graphql-ws, and is printed as before. Runs after graphql-ws's own
+   * 'connection' listener, which the GraphQL module registered when it started.
+   */
+  private logProtocolErrors(socket: WebSocket): void {
+    const theirs = socket.listeners('error') as ((error: Error) => void)[];
+    if (theirs.length === 0) return;
+    socket.removeAllListeners('error');
+    socket.once('error', (error: Error & { code?: unknown }) => {
+      if (typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) {
+        this.logger.warn(`graphql-ws: a client broke the WebSocket protocol and was cut: ${error.message}`);
+        return;
+      }
+      for (const listener of theirs) listener.call(socket, error);
+    });
   }
 }

@@ -104,7 +104,9 @@ export class ExecutionEventsController {
     raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      // No `connection` header: it is hop-by-hop, and Node's own choice is the right one (keep-alive for an
+      // HTTP/1.1 client, close for one that asked for it or once the gateway drains); setting it here would
+      // override both (Node keeps the socket open whenever the header says keep-alive).
       // nginx and similar proxies buffer responses unless told not to.
       'x-accel-buffering': 'no',
       ...requestIdHeader(request),

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { Logger } from '@nestjs/common';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { KEYS, PROJECTS, startSecuredWorld, type SecuredWorld } from './support/secured-gateway';
@@ -128,6 +129,10 @@ describe('graphql-ws authentication', () => {
   }
 
   it('cuts a socket that sends an oversized frame (1009) and one that never says who it is (4408)', async () => {
+    // Spies that call through: the client's mistake is one warning in the gateway's log, not an
+    // "Internal error" with a stack on the console.
+    const consoleError = jest.spyOn(console, 'error');
+    const warn = jest.spyOn(Logger.prototype, 'warn');
     const big = await rawSocket();
     big.socket.send(
       JSON.stringify({
@@ -136,6 +141,10 @@ describe('graphql-ws authentication', () => {
       }),
     );
     expect((await big.closed).code).toBe(1009);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('Max payload size exceeded'));
+    expect(consoleError).not.toHaveBeenCalled();
+    consoleError.mockRestore();
+    warn.mockRestore();
 
     const silent = await rawSocket();
     const openedAtMs = Date.now();

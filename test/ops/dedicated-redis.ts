@@ -29,17 +29,23 @@ function answersPing(port: number): Promise<boolean> {
   });
 }
 
+/** Redis without persistence: a restart comes back empty, like a Redis that crashed and came back. */
+const NO_PERSISTENCE = ['--save', '', '--appendonly', 'no'];
+
 /**
- * A Redis server of the test's own (never the shared one on 6379), without persistence, so a test may
- * kill it and start it again on the same port, empty, like a Redis that crashed and came back.
+ * A Redis server of the test's own (never the shared one on 6379), so a test may kill it and start it
+ * again on the same port. Without persistence unless `persistence` gives other redis-server arguments.
  */
 export class DedicatedRedis {
   private child: ChildProcess | null = null;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly persistence: readonly string[],
+  ) {}
 
-  static async start(): Promise<DedicatedRedis> {
-    const redis = new DedicatedRedis(await freePort());
+  static async start(options: { persistence?: readonly string[] } = {}): Promise<DedicatedRedis> {
+    const redis = new DedicatedRedis(await freePort(), options.persistence ?? NO_PERSISTENCE);
     await redis.restart();
     return redis;
   }
@@ -53,7 +59,7 @@ export class DedicatedRedis {
     if (this.child) throw new Error('redis-server is already running');
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', ...this.persistence],
       { stdio: 'ignore' },
     );
     this.child = child;
@@ -70,10 +76,19 @@ export class DedicatedRedis {
 
   /** SIGKILL: no goodbye to clients, like a crash or a network cut. Resolves once the process is gone. */
   async kill(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  /** SIGTERM: Redis shuts down as `docker compose restart` or a pod's deletion asks it to. */
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+  }
+
+  private async signal(signal: NodeJS.Signals): Promise<void> {
     const child = this.child;
     if (!child) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
+    child.kill(signal);
     await exited;
     this.child = null;
   }

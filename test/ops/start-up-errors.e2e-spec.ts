@@ -4,12 +4,13 @@ import { createServer, type Server } from 'node:net';
 import { resolve } from 'node:path';
 
 /**
- * Newcomer mistakes at start (`node dist/main.js`, run `npm run build` first): each ends in one line that
- * names the setting to change and exit status 78, with no stack trace, no "successfully started" and no
- * companion complaint about a setting that is fine.
+ * Newcomer mistakes at start (`node dist/main.js`, or the standalone emulator's `dist/emulator/main.js`;
+ * run `npm run build` first): each ends in one line that names the setting to change and exit status 78,
+ * with no stack trace, no "successfully started" and no companion complaint about a setting that is fine.
  */
 
 const MAIN = resolve(__dirname, '..', '..', 'dist', 'main.js');
+const EMULATOR_MAIN = resolve(__dirname, '..', '..', 'dist', 'emulator', 'main.js');
 
 interface Ended {
   code: number | null;
@@ -18,12 +19,12 @@ interface Ended {
 }
 
 /** Runs the gateway to its end (it must end by itself: a start refused), with exactly `env` plus PATH. */
-function runGateway(env: Record<string, string>): Promise<Ended> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build`);
+function runGateway(env: Record<string, string>, main = MAIN): Promise<Ended> {
+  if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build`);
   return new Promise((done) => {
     execFile(
       process.execPath,
-      [MAIN],
+      [main],
       // Generous: loading the gateway on a busy 2-core machine can take tens of seconds.
       { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 60_000 },
       (error, stdout, stderr) => done({ code: error ? (error.code as number | null) : 0, stdout, stderr }),
@@ -79,6 +80,15 @@ describe('start-up errors name the setting to change', () => {
     });
     expectOneClearLine(ended, 'SANDBOX_EMULATOR_PORT');
     expect(ended.stderr).toContain(`SANDBOX_EMULATOR_PORT=${held.port}`);
+  });
+
+  it('a busy port for the standalone emulator (npm run emulator): one line naming EMULATOR_PORT', async () => {
+    const ended = await runGateway(
+      { EMULATOR_HOST: '127.0.0.1', EMULATOR_PORT: String(held.port) },
+      EMULATOR_MAIN,
+    );
+    expectOneClearLine(ended, 'EMULATOR_PORT');
+    expect(ended.stderr).toContain(`EMULATOR_PORT=${held.port}`);
   });
 });
 

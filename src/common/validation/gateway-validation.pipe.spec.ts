@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { type ArgumentMetadata } from '@nestjs/common';
+import { PipelineExecutionsArgs } from '../../executions/dto/execution.inputs';
 import { PageArgs } from '../../graphql/page.args';
 import { GatewayError } from '../errors';
 import { PageQueryDto } from '../http/page-query.dto';
@@ -37,5 +38,24 @@ describe('GatewayValidationPipe', () => {
       expect(dto).toBeInstanceOf(PageQueryDto);
       expect({ ...(dto as object) }).toEqual({ page: 3, size: 100 });
     }
+  });
+
+  it('reads an explicit null on an optional member as absent, nested inputs included, every time', async () => {
+    const metadata: ArgumentMetadata = { type: 'body', metatype: PipelineExecutionsArgs };
+    for (let i = 0; i < 2; i++) {
+      const flat = (await pipe.transform({ first: 5, after: null }, metadata)) as PipelineExecutionsArgs;
+      expect(flat).toBeInstanceOf(PipelineExecutionsArgs);
+      expect({ ...flat }).toEqual({ first: 5 });
+      expect('after' in flat).toBe(false);
+      const nested = (await pipe.transform(
+        { first: 5, after: null, filter: { status: null, pipelineName: 'x', projectId: null } },
+        metadata,
+      )) as PipelineExecutionsArgs;
+      expect({ ...nested, filter: { ...nested.filter } }).toEqual({
+        first: 5,
+        filter: { pipelineName: 'x' },
+      });
+    }
+    expect(await pipe.transform(null, { type: 'body', metatype: String, data: 'after' })).toBeUndefined();
   });
 });

@@ -40,7 +40,8 @@ const options = {
  * parameters are dropped instead, as Maia ignores them: a Maia client sends parameters the gateway does
  * not model, and only the modelled ones ever reach Maia. Every failure is a `BAD_USER_INPUT` that names
  * the offending fields. Input values are never echoed: they may be long, or secret. UUIDs of id arguments
- * come out in lower case, so an id is accepted in any case everywhere.
+ * come out in lower case, so an id is accepted in any case everywhere. An explicit `null` on an optional
+ * argument or input member reads as absent (`withoutNulls`), for every resolver and every body.
  */
 export class GatewayValidationPipe extends ValidationPipe {
   private readonly lenient = new ValidationPipe({ ...options, forbidNonWhitelisted: false });
@@ -60,6 +61,8 @@ export class GatewayValidationPipe extends ValidationPipe {
    */
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const metatype = metadata.metatype;
+    // A named argument sent as null (`@Args('name')`) is absent too, as its members are.
+    if (value === null && metadata.type === 'body' && metadata.data) return undefined;
     const key = metatype && metadata.type !== 'custom' ? flatKeyOf(metadata.type, value) : undefined;
     if (key === undefined) return lowerCaseUuids(await this.check(value, metadata), metadata.data);
     let byInput = this.known.get(metatype as object);
@@ -81,10 +84,37 @@ export class GatewayValidationPipe extends ValidationPipe {
     return result;
   }
 
-  private check(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'query') return this.lenient.transform(value, metadata) as Promise<unknown>;
-    return super.transform(value, metadata) as Promise<unknown>;
+  private async check(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'query') return withoutNulls(await this.lenient.transform(value, metadata));
+    return withoutNulls(await super.transform(value, metadata));
   }
+}
+
+/**
+ * Leaves out the members set to null of a transformed input and of the inputs nested in it (in members and
+ * lists), so a resolver or a service sees one "absent", `undefined`, and never has to tell `null` apart:
+ * GraphQL clients and code generators send `null` for an optional member they do not set, and it means the
+ * same as leaving it out. Validation ran before, with `@IsOptional` treating both alike, and a required
+ * member is refused whichever it was. Only instances of input classes are touched (class-transformer built
+ * them for this call, so they are ours to change): a free-form map, such as a REST body's
+ * `scalarVariables`, is a value and keeps its nulls for its own validation to judge.
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    // Lists of lists (a grid's rows) hold values, not inputs: only the objects of a list are looked into.
+    for (const item of value) if (typeof item === 'object' && !Array.isArray(item)) withoutNulls(item);
+    return value;
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype === null || prototype === Object.prototype) return value;
+  const members = value as Record<string, unknown>;
+  for (const name of Object.keys(members)) {
+    const member = members[name];
+    if (member === null) delete members[name];
+    else if (typeof member === 'object') withoutNulls(member);
+  }
+  return value;
 }
 
 const MAX_KNOWN_INPUTS = 1_000;
