@@ -1,7 +1,8 @@
 import { Args, Context, Parent, ResolveField, Resolver } from '@nestjs/graphql';
 import { RequireScope } from '../auth/require-scope.decorator';
-import { mapPage, slicePage } from '../common/http/pagination';
+import { slicePage } from '../common/http/pagination';
 import type { GraphqlContext } from '../graphql/graphql-context';
+import { mappedOnce } from '../graphql/mapped-once';
 import { PageArgs } from '../graphql/page.args';
 import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { Project } from '../projects/models/project.model';
@@ -30,7 +31,11 @@ export class ProjectEnvironmentsResolver {
     @Context() ctx: GraphqlContext,
   ): Promise<EnvironmentPage> {
     const all = await this.loader(ctx).load(project.id);
-    return mapPage(slicePage(all, page, size), (e) => toEnvironment(project.id, e));
+    return slicePage(
+      mappedOnce(all, project.id, (e) => toEnvironment(project.id, e)),
+      page,
+      size,
+    );
   }
 
   @ResolveField(() => Environment, {

@@ -6,6 +6,7 @@ import {
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { DynamicModule, Module } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import type { GraphQLWsSubscriptionsConfig } from '@nestjs/graphql';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -16,15 +17,49 @@ import { createGraphqlAuthPlugin, createGraphqlWsAuthHooks } from '../auth/graph
 import { RequestContext } from '../common/request-context';
 import type { AppConfig } from '../config';
 import { wholeAnswerPlugin } from '../hot-read/whole-answer.plugin';
+import { EnvironmentPipelinesResolver, ProjectPipelinesResolver } from '../pipelines/pipelines.resolver';
+import { PublishedPipelinesArgs } from '../pipelines/dto/published-pipelines.args';
+import { ProjectEnvironmentsResolver } from '../environments/environments.resolver';
 import { GraphqlSecurity } from '../security/graphql-security.service';
 import { SecurityModule } from '../security/security.module';
 import { withUnreferencedTypes } from './error-code.enum';
+import { DirectFieldResolvers, type DirectField } from './direct-field-resolvers';
 import { formatGraphqlError, formatGraphqlErrors } from './format-graphql-error';
 import type { GraphqlContext } from './graphql-context';
+import { PageArgs } from './page.args';
 import { RequestLoaders } from './request-loaders';
 import { staleExtensionsPlugin } from './stale-extensions.plugin';
 
 export const GRAPHQL_PATH = '/graphql';
+
+/**
+ * The field resolvers of the lookup types that a nested read calls once per project and per environment:
+ * called by graphql-js directly, with the auth guard's scope check and the validation pipe done in one
+ * function (`DirectFieldResolvers`, ADR 0029).
+ */
+export const DIRECT_FIELDS: readonly DirectField[] = [
+  {
+    type: 'Project',
+    field: 'environments',
+    resolver: ProjectEnvironmentsResolver,
+    method: 'environments',
+    args: PageArgs,
+  },
+  {
+    type: 'Project',
+    field: 'publishedPipelines',
+    resolver: ProjectPipelinesResolver,
+    method: 'publishedPipelines',
+    args: PublishedPipelinesArgs,
+  },
+  {
+    type: 'Environment',
+    field: 'publishedPipelines',
+    resolver: EnvironmentPipelinesResolver,
+    method: 'publishedPipelines',
+    args: PageArgs,
+  },
+];
 
 type WsConnectionContext = WsContext<Record<string, unknown> | undefined, unknown>;
 
@@ -80,14 +115,16 @@ export class GatewayGraphqlModule {
         GraphQLModule.forRootAsync<ApolloDriverConfig>({
           driver: ApolloDriver,
           imports: [SecurityModule],
-          inject: [GraphqlSecurity, AuthGate],
-          useFactory: (security: GraphqlSecurity, gate: AuthGate): ApolloDriverConfig =>
+          inject: [GraphqlSecurity, AuthGate, ModuleRef],
+          useFactory: (security: GraphqlSecurity, gate: AuthGate, moduleRef: ModuleRef): ApolloDriverConfig =>
             security.secure({
               path: GRAPHQL_PATH,
               autoSchemaFile: true,
               sortSchema: true,
-              // The types no field returns (the ErrorCode enum); print-schema adds the same.
-              transformSchema: withUnreferencedTypes,
+              // The types no field returns (the ErrorCode enum); print-schema adds the same. Then the direct
+              // field resolvers (the resolvers exist by now: the schema is built in GraphQLModule's init).
+              transformSchema: (schema) =>
+                new DirectFieldResolvers(DIRECT_FIELDS, moduleRef).apply(withUnreferencedTypes(schema)),
               introspection: config.server.graphqlIntrospection,
               // Nest's own landing-page choice is replaced by ours: GraphiQL is served by the gateway
               // (src/ui, before Apollo sees the request); Apollo's hosted Sandbox only when asked for.

@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from '@apollo/server';
 import { GraphQLError, OperationTypeNode } from 'graphql';
 import { ErrorCode } from '../common/errors';
 import type { GraphqlContext } from './graphql-context';
@@ -12,18 +12,20 @@ export const SUBSCRIPTION_OVER_HTTP_MESSAGE =
  * internal error and log a stack trace per request).
  */
 export function httpSubscriptionPlugin(): ApolloServerPlugin<BaseContext> {
-  return {
-    async requestDidStart({ contextValue }) {
+  // One listener for every request (no hooks object allocated per request).
+  const listener: GraphQLRequestListener<BaseContext> = {
+    async didResolveOperation({ operation, contextValue }) {
       // graphql-ws runs its subscriptions outside Apollo's request pipeline; HTTP is what arrives here.
       if ((contextValue as Partial<GraphqlContext>).transport === 'ws') return;
-      return {
-        async didResolveOperation({ operation }) {
-          if (operation?.operation !== OperationTypeNode.SUBSCRIPTION) return;
-          throw new GraphQLError(SUBSCRIPTION_OVER_HTTP_MESSAGE, {
-            extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } },
-          });
-        },
-      };
+      if (operation?.operation !== OperationTypeNode.SUBSCRIPTION) return;
+      throw new GraphQLError(SUBSCRIPTION_OVER_HTTP_MESSAGE, {
+        extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } },
+      });
+    },
+  };
+  return {
+    async requestDidStart() {
+      return listener;
     },
   };
 }

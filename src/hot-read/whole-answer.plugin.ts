@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from '@apollo/server';
 import {
   BREAK,
   GraphQLObjectType,
@@ -67,23 +67,25 @@ export function isWholeAnswerCacheable(
 export function wholeAnswerPlugin(): ApolloServerPlugin {
   const verdicts = new WeakMap<OperationDefinitionNode, boolean>();
   let cacheable: ReadonlySet<Field> = new Set();
+  // One listener for every request (no hooks object allocated per request).
+  const listener: GraphQLRequestListener<BaseContext> = {
+    async willSendResponse({ schema, document, operation, response }) {
+      const ctx = RequestContext.current();
+      if (!ctx || !document || !operation || response.body.kind !== 'single') return;
+      let declared = verdicts.get(operation);
+      if (declared === undefined) {
+        declared = isWholeAnswerCacheable(cacheable, schema, document, operation);
+        verdicts.set(operation, declared);
+      }
+      if (declared) ctx.wholeAnswer = { clean: response.body.singleResult.errors === undefined };
+    },
+  };
   return {
     async serverWillStart({ schema }) {
       cacheable = cacheableFieldsOf(schema);
     },
     async requestDidStart() {
-      return {
-        async willSendResponse({ schema, document, operation, response }) {
-          const ctx = RequestContext.current();
-          if (!ctx || !document || !operation || response.body.kind !== 'single') return;
-          let declared = verdicts.get(operation);
-          if (declared === undefined) {
-            declared = isWholeAnswerCacheable(cacheable, schema, document, operation);
-            verdicts.set(operation, declared);
-          }
-          if (declared) ctx.wholeAnswer = { clean: response.body.singleResult.errors === undefined };
-        },
-      };
+      return listener;
     },
   };
 }

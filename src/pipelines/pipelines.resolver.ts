@@ -1,8 +1,9 @@
 import { Args, Context, Parent, ResolveField, Resolver } from '@nestjs/graphql';
 import { RequireScope } from '../auth/require-scope.decorator';
-import { mapPage, slicePage } from '../common/http/pagination';
+import { slicePage } from '../common/http/pagination';
 import { Environment } from '../environments/models/environment.model';
 import type { GraphqlContext } from '../graphql/graphql-context';
+import { mappedOnce } from '../graphql/mapped-once';
 import { PageArgs } from '../graphql/page.args';
 import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { Project } from '../projects/models/project.model';
@@ -25,7 +26,8 @@ async function pipelinesPage(
     (k) => PipelinesService.keyOf(k),
   );
   const all = await loader.load(key);
-  return mapPage(slicePage(all, page, size), (p) => toPublishedPipeline(key, p));
+  const models = mappedOnce(all, PipelinesService.keyOf(key), (p) => toPublishedPipeline(key, p));
+  return slicePage(models, page, size);
 }
 
 @Resolver(() => Project)

@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import {
   GraphQLError,
@@ -61,23 +61,25 @@ export function graphqlLimitRules(limits: GraphqlLimits): ValidationRule[] {
  * `formatError` runs, and strips "Did you mean" hints when suggestions are off.
  */
 export function graphqlLimitsPlugin(limits: GraphqlLimits): ApolloServerPlugin<BaseContext> {
+  // One listener for every request (no hooks object allocated per request).
+  const listener: GraphQLRequestListener<BaseContext> = {
+    async didEncounterErrors({ errors }) {
+      for (const error of errors) {
+        const extensions = error.extensions as Record<string, unknown>;
+        const original = error.originalError;
+        if (GatewayError.is(original, ErrorCode.QUERY_TOO_COMPLEX)) {
+          extensions.code = ErrorCode.QUERY_TOO_COMPLEX;
+        } else if (TOKEN_LIMIT_MESSAGE.test(error.message)) {
+          error.message = queryTooComplex(error.message).message;
+          extensions.code = ErrorCode.QUERY_TOO_COMPLEX;
+        }
+        if (!limits.fieldSuggestions) error.message = error.message.replace(SUGGESTION, '');
+      }
+    },
+  };
   return {
     async requestDidStart() {
-      return {
-        async didEncounterErrors({ errors }) {
-          for (const error of errors) {
-            const extensions = error.extensions as Record<string, unknown>;
-            const original = error.originalError;
-            if (GatewayError.is(original, ErrorCode.QUERY_TOO_COMPLEX)) {
-              extensions.code = ErrorCode.QUERY_TOO_COMPLEX;
-            } else if (TOKEN_LIMIT_MESSAGE.test(error.message)) {
-              error.message = queryTooComplex(error.message).message;
-              extensions.code = ErrorCode.QUERY_TOO_COMPLEX;
-            }
-            if (!limits.fieldSuggestions) error.message = error.message.replace(SUGGESTION, '');
-          }
-        },
-      };
+      return listener;
     },
   };
 }

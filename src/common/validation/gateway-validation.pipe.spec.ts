@@ -58,4 +58,14 @@ describe('GatewayValidationPipe', () => {
     }
     expect(await pipe.transform(null, { type: 'body', metatype: String, data: 'after' })).toBeUndefined();
   });
+
+  it('hands a resolver its parent, context and principal as they are (custom parameters are not input)', async () => {
+    const id = '4A8A6162-702B-4EFC-B2EC-C986E0BC95E4';
+    const parent = Object.freeze({ id, name: 'Analytics' });
+    const context = { req: { params: { projectId: id } } };
+    const custom: ArgumentMetadata = { type: 'custom', metatype: Object };
+    expect(await pipe.transform(parent, custom)).toBe(parent);
+    expect(await pipe.transform(context, custom)).toBe(context);
+    expect(context.req.params.projectId).toBe(id);
+  });
 });
