@@ -37,7 +37,8 @@ export const budgets: Record<Mode, Budget> = {
     pairedSamples: 300,
     pairedWarmup: 300,
     stampedeSize: 500,
-    subscriberCounts: [1000],
+    // The target's own count, measured (about half a minute on a quiet machine), not extrapolated.
+    subscriberCounts: [10000],
     connectConcurrency: 200,
   },
   // CI's harness check: every scenario runs, on a budget too small for figures to mean anything.
@@ -83,11 +84,12 @@ export interface BenchOptions {
 export const usage = `usage: npm run bench -- [--quick | --smoke] [--only=group,...] [--subscribers=1000,5000]
                        [--out=file.json] [--record | --no-record] [--profile] [--no-pin]
 groups: ${scenarioGroups.join(', ')}
-  --quick        about 3 minutes on a quiet machine: short runs, 1 000 subscribers only
+  --quick        about 3 minutes on a quiet machine: short runs, one round of 10 000 subscribers
   --smoke        every scenario on a tiny budget (CI keeps the harness working; figures mean nothing)
   --profile      run the gateway under node --cpu-prof; profiles land in bench/results/profiles/
   --record       write the figures into bench/RESULTS.md (default in full mode)
 env: BENCH_REDIS_URL (default redis://127.0.0.1:6379)
+     BENCH_GATEWAY_MAIN  the gateway build to measure (default: dist/main.js), e.g. another checkout's
      BENCH_NODE     the node binary that runs every server (e.g. a Node 24 in a cache folder; default: this one)`;
 
 export function parseOptions(argv: string[]): BenchOptions {

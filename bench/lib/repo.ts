@@ -20,7 +20,10 @@ export function repoRoot(): string {
 
 export const ROOT = repoRoot();
 export const SEED_PATH = resolve(ROOT, 'src', 'emulator', 'seed.json');
-export const GATEWAY_MAIN = resolve(ROOT, 'dist', 'main.js');
+/** The gateway build under test: BENCH_GATEWAY_MAIN (another build, for an A/B run) or this one. */
+export const GATEWAY_MAIN = process.env.BENCH_GATEWAY_MAIN
+  ? resolve(process.env.BENCH_GATEWAY_MAIN)
+  : resolve(ROOT, 'dist', 'main.js');
 export const EMULATOR_MAIN = resolve(ROOT, 'dist', 'emulator', 'main.js');
 /** Compiled benchmark servers sit beside the compiled harness (dist/bench/servers). */
 export const BENCH_DIST = resolve(ROOT, 'dist', 'bench');
