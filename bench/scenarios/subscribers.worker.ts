@@ -32,6 +32,11 @@ export type WorkerMessage =
       errors: string[];
     }
   | {
+      /** Every 2 s while joining: how many have their first event (for a round that gives up). */
+      type: 'progress';
+      joined: number;
+    }
+  | {
       type: 'done';
       /** Per subscriber that got the terminal event on time: receipt (wall clock, ms), before parsing. */
       receivedAtMs: number[];
@@ -140,6 +145,8 @@ async function run(task: WorkerTask): Promise<void> {
     if (++settled === task.count) onAllSettled();
   };
 
+  let joinedCount = 0;
+  const progress = setInterval(() => post({ type: 'progress', joined: joinedCount }), 2000);
   await pool(task.count, task.concurrency, (index) => {
     const sub: Subscriber = {
       client: createClient({
@@ -177,6 +184,7 @@ async function run(task: WorkerTask): Promise<void> {
             const terminal = TERMINAL.has(event.execution.status);
             if (sub.joinedAtMs === null) {
               sub.joinedAtMs = performance.now();
+              joinedCount++;
               sub.late = terminal;
               joined();
             }
@@ -200,6 +208,7 @@ async function run(task: WorkerTask): Promise<void> {
     });
   });
 
+  clearInterval(progress);
   const joinedSubs = subs.filter((s) => s.joinedAtMs !== null);
   const lastJoin = Math.max(0, ...joinedSubs.map((s) => s.joinedAtMs as number));
   post({

@@ -37,13 +37,15 @@ export interface SubscriptionRoundInput {
 /** Subscribers per generator process at most, before another is started. */
 const PER_WORKER = 2500;
 const MAX_WORKERS = 4;
-/** How long the joins may take in all (a minute, and 30 ms a subscriber), and the fan-out after the
+/** How long the joins may take in all (a minute, and 50 ms a subscriber), and the fan-out after the
  * cancel, before the round gives up. */
-const joinTimeoutMs = (n: number) => 60_000 + 30 * n;
+const joinTimeoutMs = (n: number) => 60_000 + 50 * n;
 const SETTLE_TIMEOUT_MS = 60_000;
 
 interface Worker {
   child: ChildProcess;
+  /** Subscribers with their first event so far (from the worker's progress reports). */
+  joinedSoFar: () => number;
   joined: Promise<Extract<WorkerMessage, { type: 'joined' }>>;
   done: Promise<Extract<WorkerMessage, { type: 'done' }>>;
 }
@@ -68,13 +70,17 @@ function startWorker(task: WorkerTask): Worker {
   // Awaited later (or never, when the round gives up first): no unhandled rejection meanwhile.
   joined.catch(() => undefined);
   done.catch(() => undefined);
+  let joinedSoFar = 0;
   child.on('message', (message: WorkerMessage) => {
-    if (message.type === 'joined') onJoined(message);
-    else onDone(message);
+    if (message.type === 'progress') joinedSoFar = message.joined;
+    else if (message.type === 'joined') {
+      joinedSoFar = message.joinMs.length;
+      onJoined(message);
+    } else onDone(message);
   });
   child.once('exit', (code, signal) => onExit(new Error(`subscriber worker exited (${signal ?? code})`)));
   child.send(task);
-  return { child, joined, done };
+  return { child, joined, done, joinedSoFar: () => joinedSoFar };
 }
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -127,7 +133,12 @@ export async function runSubscriptionRound(input: SubscriptionRoundInput): Promi
         }),
       );
     }
-    const joins = await within(Promise.all(workers.map((w) => w.joined)), joinTimeoutMs(n), 'joining');
+    const joins = await within(Promise.all(workers.map((w) => w.joined)), joinTimeoutMs(n), 'joining').catch(
+      (error: Error) => {
+        const so = workers.reduce((sum, w) => sum + w.joinedSoFar(), 0);
+        throw new Error(`${error.message} (${so} of ${n} had joined)`);
+      },
+    );
     const connectAllMs = Math.max(...joins.map((j) => j.lastJoinAtMs)) - joinStart;
     // Every subscriber holds its stream now: the gateway's memory with all of them.
     const rssAfter = gateway.rssBytes();
