@@ -147,7 +147,7 @@ function subscriptionLine(round_: SubscriptionRound): string {
     `${round_.subscribers} subscribers (${round_.generatorProcesses ?? 1} generator processes): joined in ${fmt(round_.connectAllMs, 0)} ms (one join p50 ${fmt(round_.connect?.p50, 1)} / ` +
     `p99 ${fmt(round_.connect?.p99, 1)} ms); RSS ${fmt(round_.rssBeforeMb, 0)} -> ${fmt(round_.rssAfterMb, 0)} MB ` +
     `(peak ${fmt(round_.rssPeakMb, 0)}), ${fmt(round_.rssPerSubscriberKb, 1)} KB/subscriber; terminal status to all: ` +
-    `fan-out p50 ${fmt(round_.fanOut?.p50, 0)} / p99 ${fmt(round_.fanOut?.p99, 0)} ms (gateway CPU ${fmt(round_.fanOutCpuUsPerSubscriber, 1)} µs/subscriber), from the upstream change ` +
+    `fan-out p50 ${fmt(round_.fanOut?.p50, 0)} / p99 ${fmt(round_.fanOut?.p99, 0)} ms (CPU per subscriber: gateway ${fmt(round_.fanOutCpuUsPerSubscriber, 1)} µs, generator ${fmt(round_.generatorCpuUsPerSubscriber, 1)} µs), from the upstream change ` +
     `p50 ${fmt(round_.fromUpstream?.p50, 0)} / p99 ${fmt(round_.fromUpstream?.p99, 0)} ms; upstream: ${round_.statusCalls} status + ` +
     `${round_.detailsCalls} details calls in ${fmt((round_.windowMs ?? 0) / 1000, 1)} s (one poller: <= ${round_.maxPollsOfOnePoller})` +
     failure

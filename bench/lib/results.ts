@@ -142,6 +142,8 @@ export interface SubscriptionRound {
   fanOut?: Summary;
   /** The gateway's CPU time from the upstream change to the last receipt, per subscriber, in µs. */
   fanOutCpuUsPerSubscriber?: number;
+  /** The generator processes' CPU time over the same stretch, per subscriber, in µs. */
+  generatorCpuUsPerSubscriber?: number;
   windowMs?: number;
   /** Upstream calls for this execution during the window. */
   statusCalls?: number;

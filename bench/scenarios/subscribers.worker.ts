@@ -30,6 +30,8 @@ export type WorkerMessage =
       /** Subscribers whose first event was already terminal. */
       late: number;
       errors: string[];
+      /** This process's CPU time so far (user + system), in ms. */
+      cpuMs: number;
     }
   | {
       /** Every 2 s while joining: how many have their first event (for a round that gives up). */
@@ -46,6 +48,8 @@ export type WorkerMessage =
       /** Subscribers that received the terminal event, late ones included. */
       delivered: number;
       errors: string[];
+      /** This process's CPU time so far (user + system), in ms: minus the `joined` one, its fan-out work. */
+      cpuMs: number;
     };
 
 const TERMINAL = new Set(['SUCCESS', 'FAILED', 'CANCELLED', 'SKIPPED', 'FORBIDDEN']);
@@ -128,6 +132,11 @@ async function pool(count: number, concurrency: number, task: (index: number) =>
     while (next < count) await task(next++);
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+}
+
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 function post(message: WorkerMessage): void {
@@ -217,6 +226,7 @@ async function run(task: WorkerTask): Promise<void> {
     lastJoinAtMs: performance.timeOrigin + lastJoin,
     late: joinedSubs.filter((s) => s.late).length,
     errors: subs.filter((s) => s.error !== null).map((s) => s.error as string),
+    cpuMs: cpuMs(),
   });
 
   await allSettled;
@@ -228,6 +238,7 @@ async function run(task: WorkerTask): Promise<void> {
     finishedAt: onTime.map((s) => s.finishedAt),
     delivered: subs.filter((s) => s.eventAt !== null).length,
     errors: subs.filter((s) => s.error !== null).map((s) => s.error as string),
+    cpuMs: cpuMs(),
   });
   await Promise.allSettled(subs.map((s) => Promise.resolve(s.client.dispose())));
 }
@@ -244,6 +255,7 @@ process.once('message', (task: WorkerTask) => {
         finishedAt: [],
         delivered: 0,
         errors: [describeError(error)],
+        cpuMs: cpuMs(),
       });
       process.disconnect?.();
     },

@@ -156,6 +156,9 @@ export async function runSubscriptionRound(input: SubscriptionRoundInput): Promi
     // The gateway's CPU from the cancel to the last receipt: one poll round (or two) and the fan-out, with
     // what else it does meanwhile (its keep-alive pings): moves less with the machine's load than latency.
     const fanOutCpuMs = gateway.cpuTimeMs() - cpuBeforeMs;
+    // The generator processes' CPU over the same stretch (they share one core when pinned): when it comes
+    // near the wall time of the fan-out, the receipts waited for the generator, not for the gateway.
+    const generatorCpuMs = dones.reduce((sum, done, i) => sum + done.cpuMs - joins[i].cpuMs, 0);
     const windowMs = Date.now() - windowStart;
     clearInterval(sampler);
     const counters = await emulator.counters();
@@ -202,6 +205,7 @@ export async function runSubscriptionRound(input: SubscriptionRoundInput): Promi
       fromUpstream: summarize(fromUpstream),
       fanOut: summarize(fanOut),
       fanOutCpuUsPerSubscriber: round((fanOutCpuMs * 1000) / n, 1),
+      generatorCpuUsPerSubscriber: round((generatorCpuMs * 1000) / n, 1),
       windowMs,
       statusCalls,
       detailsCalls,
