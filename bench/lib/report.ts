@@ -162,14 +162,18 @@ export function formatTable(results: RuntimeRun): string {
 }
 
 function subscriptionLine(round_: SubscriptionRound): string {
-  if (round_.status !== 'ok') return `${round_.subscribers} subscribers: ERROR ${round_.error ?? ''}`;
+  if (round_.status !== 'ok' && !round_.fanOut)
+    return `${round_.subscribers} subscribers: ERROR ${round_.error ?? ''}`;
+  // A round with failures still shows what it measured (its targets stay unjudged).
+  const failure = round_.status === 'ok' ? '' : ` [ERROR ${round_.error ?? ''}]`;
   return (
-    `${round_.subscribers} subscribers: joined in ${fmt(round_.connectAllMs, 0)} ms (one join p50 ${fmt(round_.connect?.p50, 1)} / ` +
+    `${round_.subscribers} subscribers (${round_.generatorProcesses ?? 1} generator processes): joined in ${fmt(round_.connectAllMs, 0)} ms (one join p50 ${fmt(round_.connect?.p50, 1)} / ` +
     `p99 ${fmt(round_.connect?.p99, 1)} ms); RSS ${fmt(round_.rssBeforeMb, 0)} -> ${fmt(round_.rssAfterMb, 0)} MB ` +
     `(peak ${fmt(round_.rssPeakMb, 0)}), ${fmt(round_.rssPerSubscriberKb, 1)} KB/subscriber; terminal status to all: ` +
-    `fan-out p50 ${fmt(round_.fanOut?.p50, 0)} / p99 ${fmt(round_.fanOut?.p99, 0)} ms, from the upstream change ` +
+    `fan-out p50 ${fmt(round_.fanOut?.p50, 0)} / p99 ${fmt(round_.fanOut?.p99, 0)} ms (CPU per subscriber: gateway ${fmt(round_.fanOutCpuUsPerSubscriber, 1)} µs, generator ${fmt(round_.generatorCpuUsPerSubscriber, 1)} µs), from the upstream change ` +
     `p50 ${fmt(round_.fromUpstream?.p50, 0)} / p99 ${fmt(round_.fromUpstream?.p99, 0)} ms; upstream: ${round_.statusCalls} status + ` +
-    `${round_.detailsCalls} details calls in ${fmt((round_.windowMs ?? 0) / 1000, 1)} s (one poller: <= ${round_.maxPollsOfOnePoller})`
+    `${round_.detailsCalls} details calls in ${fmt((round_.windowMs ?? 0) / 1000, 1)} s (one poller: <= ${round_.maxPollsOfOnePoller})` +
+    failure
   );
 }
 

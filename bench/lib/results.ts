@@ -144,8 +144,10 @@ export interface SubscriptionRound {
   subscribers: number;
   status: Outcome;
   error?: string;
-  /** Scripted length of the watched run (from its start), in ms. */
+  /** Length of the watched run, from its start to the cancel that ends it, in ms. */
   runMs?: number;
+  /** Load-generator processes the subscribers were spread over. */
+  generatorProcesses?: number;
   connected?: number;
   /** From the first connect to the last subscriber's first event. */
   connectAllMs?: number;
@@ -165,6 +167,10 @@ export interface SubscriptionRound {
   fromUpstream?: Summary;
   /** From the leader's observation (the event's `at`) to each subscriber: the fan-out alone. */
   fanOut?: Summary;
+  /** The gateway's CPU time from the upstream change to the last receipt, per subscriber, in µs. */
+  fanOutCpuUsPerSubscriber?: number;
+  /** The generator processes' CPU time over the same stretch, per subscriber, in µs. */
+  generatorCpuUsPerSubscriber?: number;
   windowMs?: number;
   /** Upstream calls for this execution during the window. */
   statusCalls?: number;

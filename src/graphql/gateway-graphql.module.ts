@@ -10,7 +10,7 @@ import { ModuleRef } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import type { GraphQLWsSubscriptionsConfig } from '@nestjs/graphql';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { execute, subscribe, type ExecutionArgs } from 'graphql';
+import { execute, type ExecutionArgs } from 'graphql';
 import type { Context as WsContext, ServerOptions } from 'graphql-ws';
 import { AuthGate } from '../auth/auth-gate.service';
 import { createGraphqlAuthPlugin, createGraphqlWsAuthHooks } from '../auth/graphql-auth';
@@ -24,6 +24,7 @@ import { GraphqlSecurity } from '../security/graphql-security.service';
 import { SecurityModule } from '../security/security.module';
 import { withUnreferencedTypes } from './error-code.enum';
 import { DirectFieldResolvers, type DirectField } from './direct-field-resolvers';
+import { FanOutSubscriber } from './fan-out-subscribe';
 import { formatGraphqlError, formatGraphqlErrors } from './format-graphql-error';
 import type { GraphqlContext } from './graphql-context';
 import { PageArgs } from './page.args';
@@ -97,7 +98,8 @@ function graphqlWsOptions(
     onNext: (_ctx, _id, _payload, _args, result) =>
       result.errors ? { ...result, errors: formatGraphqlErrors(result.errors) } : undefined,
     execute: inConnectionContext(execute),
-    subscribe: inConnectionContext(subscribe),
+    // Subscribers of one event with the same document share its execution (see FanOutSubscriber).
+    subscribe: inConnectionContext(new FanOutSubscriber().subscribe),
   } as GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'>;
 }
 

@@ -53,6 +53,24 @@ afterAll(async () => {
 });
 
 describe('FleetSubscriptionCounts', () => {
+  it('writes the lower counts of one turn once, with the count at that moment, and deletes at zero', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const redis = await redisService(prefix);
+    const a = counts(redis, 'replica-a');
+    expect(await a.write('alice', 500)).toBe(500);
+    const scripts = jest.spyOn(redis, 'runScript');
+    // An execution ends: its 500 subscribers of one client are released in one burst.
+    for (let left = 499; left >= 0; left--) a.lower('alice', left);
+    await eventually(async () => (await admin.exists(a.keyOf('alice'))) === 0);
+    expect(scripts).toHaveBeenCalledTimes(1);
+    await eventually(() => a.trackedClients === 0);
+    scripts.mockRestore();
+
+    expect(await a.write('bob', 3)).toBe(3);
+    a.lower('bob', 2);
+    await eventually(async () => (await admin.hget(a.keyOf('bob'), 'replica-a'))?.startsWith('2:') === true);
+  });
+
   it("sums every replica's count of a client, per client, and deletes a replica's field at zero", async () => {
     const prefix = `test:${randomUUID()}:`;
     const redis = await redisService(prefix);

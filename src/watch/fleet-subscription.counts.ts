@@ -46,6 +46,9 @@ export class FleetSubscriptionCounts {
   /** The count last handed to `write()` per client; zeros stay until Redis confirmed the delete. */
   private readonly latest = new Map<string, number>();
   private readonly heartbeat: NodeJS.Timeout;
+  /** Clients whose count went down since the last flush (see `lower`). */
+  private readonly lowered = new Set<string>();
+  private flushScheduled = false;
   private closed = false;
 
   constructor(
@@ -70,6 +73,30 @@ export class FleetSubscriptionCounts {
     if (this.closed) return null;
     this.latest.set(clientKey, count);
     return this.send(clientKey, count);
+  }
+
+  /**
+   * Records a lower count (subscriptions ended), written once for all the changes of the current turn of
+   * the event loop: when an execution ends, every one of its subscribers is released in the same burst,
+   * and a script per subscriber (thousands, for one client) was most of that burst's synchronous work,
+   * ahead of the last frames. A lower count refuses nobody, so writing it a moment later is safe; what is
+   * written is the client's count at that moment.
+   */
+  lower(clientKey: string, count: number): void {
+    if (this.closed) return;
+    this.latest.set(clientKey, count);
+    this.lowered.add(clientKey);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const clients = [...this.lowered];
+      this.lowered.clear();
+      for (const client of clients) {
+        const latest = this.latest.get(client);
+        if (latest !== undefined && !this.closed) void this.send(client, latest);
+      }
+    });
   }
 
   /** Clients whose count is (or may still be) published by this replica (tests, leak checks). */

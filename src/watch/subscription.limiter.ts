@@ -47,7 +47,7 @@ export class SubscriptionLimiter {
       if (connectionKey !== undefined) increment(this.perConnection, connectionKey, -1);
       if (clientKey !== undefined) {
         increment(this.perClient, clientKey, -1);
-        void this.fleet?.write(clientKey, this.perClient.get(clientKey) ?? 0);
+        this.fleet?.lower(clientKey, this.perClient.get(clientKey) ?? 0);
       }
     };
     if (clientKey !== undefined && this.fleet) {

@@ -10,6 +10,30 @@ import {
 } from './watch.types';
 
 /**
+ * One event object per stored event and kind, for every subscriber of the topic on this replica: the
+ * channel hands them all the same stored event, and a transport that executes or serializes once per event
+ * (see `FanOutSubscriber`) recognizes it by identity. Frozen: no subscriber may change what others read.
+ */
+const watchEvents = new WeakMap<StoredEvent, Map<ExecutionEventKind, ExecutionWatchEvent>>();
+
+export function sharedWatchEvent(
+  stored: StoredEvent,
+  kind: ExecutionEventKind = stored.kind,
+): ExecutionWatchEvent {
+  let byKind = watchEvents.get(stored);
+  if (!byKind) {
+    byKind = new Map();
+    watchEvents.set(stored, byKind);
+  }
+  let event = byKind.get(kind);
+  if (!event) {
+    event = Object.freeze(toWatchEvent(stored, kind));
+    byKind.set(kind, event);
+  }
+  return event;
+}
+
+/**
  * What both subscribers share: live events (and an error) that arrive while the subscriber catches up from
  * the history are held back, then delivered in order once `caughtUp()` is called.
  */
@@ -102,7 +126,7 @@ export class ExecutionSubscriber extends CatchUpSubscriber {
     if (this.queue.isClosed) return;
     if (this.lastSequence !== null && event.sequence <= this.lastSequence) return;
     this.lastSequence = event.sequence;
-    this.queue.push(toWatchEvent(event, kind));
+    this.queue.push(sharedWatchEvent(event, kind));
     if (isTerminalStatus(event.execution.status)) this.queue.end();
   }
 }
@@ -197,6 +221,6 @@ export class FeedSubscriber extends CatchUpSubscriber {
     if (event.sequence <= this.lastSequence) return;
     this.lastSequence = event.sequence;
     if (happenedAtMs(event) < this.sinceMs) return;
-    if (matchesFeedFilter(event.execution, this.filter)) this.queue.push(toWatchEvent(event));
+    if (matchesFeedFilter(event.execution, this.filter)) this.queue.push(sharedWatchEvent(event));
   }
 }
