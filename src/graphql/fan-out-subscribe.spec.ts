@@ -61,10 +61,12 @@ async function collect(
   events: Event[],
   variables: Record<string, unknown> = { id: '1' },
   caller = 'a',
+  operationName?: string,
 ): Promise<ExecutionResult[]> {
   const stream = await fanOut.subscribe({
     schema,
     document: parse(query),
+    operationName,
     variableValues: variables,
     contextValue: { events, caller },
   });
@@ -114,5 +116,22 @@ describe('FanOutSubscriber', () => {
     const unmarked = 'subscription { unmarked(id: "1") { status } }';
     await Promise.all([collect(fanOut, schema, unmarked, events), collect(fanOut, schema, unmarked, events)]);
     expect(calls.root).toBe(2);
+  });
+
+  it('judges each operation of a document on its own: a shareable one does not make its neighbour shared', async () => {
+    const calls = { root: 0, own: 0 };
+    const schema = schemaCounting(calls);
+    const fanOut = new FanOutSubscriber();
+    const events = [{ status: 'RUNNING' }];
+    const document =
+      'subscription A { watched(id: "1") { status } } subscription B { watched(id: "1") { status own } }';
+    await collect(fanOut, schema, document, events, {}, 'a', 'A');
+    const [b1, b2] = await Promise.all([
+      collect(fanOut, schema, document, events, {}, 'b1', 'B'),
+      collect(fanOut, schema, document, events, {}, 'b2', 'B'),
+    ]);
+    expect(b1).toEqual([{ data: { watched: { status: 'RUNNING', own: 'b1' } } }]);
+    expect(b2).toEqual([{ data: { watched: { status: 'RUNNING', own: 'b2' } } }]);
+    expect(calls.own).toBe(2);
   });
 });

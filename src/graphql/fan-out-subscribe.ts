@@ -91,17 +91,20 @@ export class FanOutSubscriber {
   private shareKey(args: ExecutionArgs): string | null {
     const source = args.document.loc?.source.body;
     if (source === undefined) return null;
-    let shareable = this.shareable.get(source);
+    // The verdict is the operation's, not the document's: one document may hold a shareable operation and
+    // one whose fields have resolvers of their own.
+    const operation = `${args.operationName ?? ''}\u0000${source}`;
+    let shareable = this.shareable.get(operation);
     if (shareable === undefined) {
       shareable = isShareable(args);
       if (this.shareable.size >= MAX_REMEMBERED_DOCUMENTS) {
         const oldest = this.shareable.keys().next().value as string;
         this.shareable.delete(oldest);
       }
-      this.shareable.set(source, shareable);
+      this.shareable.set(operation, shareable);
     }
     if (!shareable) return null;
-    return `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${source}`;
+    return `${JSON.stringify(args.variableValues ?? {})}\u0000${operation}`;
   }
 }
 
