@@ -173,6 +173,31 @@ describe('RateLimiterService', () => {
     expect(synchronous).toBe(200 - scripts.mock.calls.length);
   });
 
+  it('admits the waiting requests with what a round trip slower than the hold granted', async () => {
+    const { limiter, redis } = await replicaWithRedis(
+      configOf(sharedEnv({ RATE_LIMIT_BURST: '100', RATE_LIMIT_SHARE_HOLD_MS: '50' })),
+    );
+    // Each script answer arrives "after" the hold: the clock moves on by more than the hold per call.
+    let offsetMs = 0;
+    const realNow = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + offsetMs);
+    const runScript = redis.runScript.bind(redis);
+    const scripts = jest.spyOn(redis, 'runScript').mockImplementation(async (...args) => {
+      const reply = await runScript(...args);
+      offsetMs += 60;
+      return reply;
+    });
+    try {
+      const decisions = await Promise.all(
+        Array.from({ length: 5 }, () => Promise.resolve(limiter.consume('principal', 'kate'))),
+      );
+      expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, true]);
+      expect(scripts.mock.calls.length).toBeLessThanOrEqual(3);
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
+
   it('makes concurrent requests of one caller wait for one grant instead of each asking Redis', async () => {
     const { limiter, redis } = await replicaWithRedis(
       configOf(sharedEnv({ RATE_LIMIT_BURST: '10000', RATE_LIMIT_PER_MINUTE: '60000' })),

@@ -190,9 +190,18 @@ export class RateLimiterService implements OnApplicationShutdown {
     await Promise.all(held.map((share) => this.giveBack(share)));
   }
 
-  /** Spends from the share, or repeats a fresh refusal; undefined when Redis must be asked. */
-  private spendLocally(share: LocalShare, cost: number, nowMs: number): RateDecision | undefined {
-    if (share.tokens >= cost && nowMs < share.grantExpiresAtMs) {
+  /**
+   * Spends from the share, or repeats a fresh refusal; undefined when Redis must be asked. `granted`: the
+   * tokens were just granted for the requests waiting, which spend them whatever the hold (a round trip
+   * slower than the hold must not expire them before anyone could).
+   */
+  private spendLocally(
+    share: LocalShare,
+    cost: number,
+    nowMs: number,
+    granted = false,
+  ): RateDecision | undefined {
+    if (share.tokens >= cost && (granted || nowMs < share.grantExpiresAtMs)) {
       share.tokens -= cost;
       return { allowed: true, retryAfterMs: 0, remaining: share.tokens + share.sharedLeft, shared: true };
     }
@@ -222,11 +231,12 @@ export class RateLimiterService implements OnApplicationShutdown {
   /** Grants until every queued request is answered (admitted, refused, or by memory when Redis fails). */
   private async serveQueue(share: LocalShare): Promise<void> {
     share.refilling = true;
+    let granted = false;
     try {
       for (;;) {
         const nowMs = Date.now();
         while (share.queue.length > 0) {
-          const decision = this.spendLocally(share, share.queue[0].cost, nowMs);
+          const decision = this.spendLocally(share, share.queue[0].cost, nowMs, granted);
           if (!decision) break;
           share.queue.shift()?.resolve(decision);
         }
@@ -239,6 +249,7 @@ export class RateLimiterService implements OnApplicationShutdown {
           }
           return;
         }
+        granted = true;
       }
     } finally {
       share.refilling = false;
