@@ -13,7 +13,13 @@ import { PageArgs } from './page.args';
 
 const SDL = `
   type Query { project: Project }
-  type Project { name: String, environments(page: Int = 0, size: Int = 25): Page, byProject(projectId: ID): Page }
+  type Project {
+    name: String
+    environments(page: Int = 0, size: Int = 25): Page
+    byProject(projectId: ID): Page
+    byFilter(filter: Filter): Page
+  }
+  input Filter { projectId: ID }
   type Page { page: Int, size: Int, total: Int }
 `;
 
@@ -105,6 +111,8 @@ describe('DirectFieldResolvers', () => {
   it('refuses to start for a field without a scope, with a project id argument, or of another shape', () => {
     expect(() => setUp([{ method: 'environmentsUnscoped' }])).toThrow(/no @RequireScope/);
     expect(() => setUp([{ field: 'byProject', method: 'byProject' }])).toThrow(/takes a project id/);
+    // The guard reads a project id one level down too (`filter: { projectId }`).
+    expect(() => setUp([{ field: 'byFilter', method: 'byProject' }])).toThrow(/takes a project id/);
     expect(() => setUp([{ method: 'noParent' }])).toThrow(/must be \(@Parent\(\), @Args\(\), @Context\(\)\)/);
     expect(() => setUp([{ field: 'missing' }])).toThrow(/not in the schema/);
   });

@@ -1,7 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { Type } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { GraphQLObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import {
+  getNamedType,
+  GraphQLInputObjectType,
+  GraphQLObjectType,
+  type GraphQLArgument,
+  type GraphQLFieldResolver,
+  type GraphQLSchema,
+} from 'graphql';
 import { AccessPolicy } from '../auth/access-policy';
 import { unauthenticated } from '../auth/auth.service';
 import { DEFAULT_PROJECT_ID_ARGS, PROJECT_ID_ARGS } from '../auth/project-args.decorator';
@@ -71,7 +78,7 @@ export class DirectFieldResolvers {
         ...DEFAULT_PROJECT_ID_ARGS,
         ...((Reflect.getMetadata(PROJECT_ID_ARGS, method) as string[] | undefined) ?? []),
       ];
-      if (field.args.some((arg) => projectArgs.includes(arg.name))) {
+      if (field.args.some((arg) => namesProjectId(arg, projectArgs))) {
         throw new Error(`Direct field ${name} takes a project id: it needs the guard's project checks`);
       }
       const params = Object.keys(
@@ -93,6 +100,18 @@ export class DirectFieldResolvers {
     }
     return schema;
   }
+}
+
+/**
+ * An argument the guard would read a project id from: named so, or an input with such a member (the guard
+ * looks one level down, as in `filter: { projectId }`).
+ */
+function namesProjectId(arg: GraphQLArgument, names: readonly string[]): boolean {
+  if (names.includes(arg.name)) return true;
+  const type = getNamedType(arg.type);
+  return (
+    type instanceof GraphQLInputObjectType && Object.keys(type.getFields()).some((n) => names.includes(n))
+  );
 }
 
 /** The request's (or graphql-ws connection's) `RequestContext`, found as the auth guard finds it. */
