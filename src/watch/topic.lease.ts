@@ -66,7 +66,7 @@ export class TopicLease {
 
   /**
    * A fenced write just extended the lease (the store's append does): the next tick need not renew it
-   * when it comes within a third of the lease.
+   * when it comes within a sixth of the lease.
    */
   extended(atMs: number): void {
     if (this.holding) this.extendedAt = atMs;
@@ -90,10 +90,10 @@ export class TopicLease {
     const { store, owner, leaseMs, logger } = this.deps;
     try {
       if (this.holding) {
-        // Extended by a write less than a third of the lease ago: it holds for two more thirds at least,
-        // past the next tick, so this renewal would change nothing.
+        // Extended by a write less than a sixth of the lease ago: skipping this renewal still leaves more
+        // than half the lease when the next tick (a third later) renews, the margin a stalled event loop gets.
         const startedAt = Date.now();
-        if (startedAt - this.extendedAt < leaseMs / 3) return;
+        if (startedAt - this.extendedAt < leaseMs / 6) return;
         const renewed = await store.renewLease(this.topic, owner, leaseMs);
         // Let go meanwhile (the final event's write deleted the lease): nothing was lost.
         if (!this.holding) return;
