@@ -22,12 +22,13 @@ import {
   ROUTE_ARGS_METADATA,
 } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
-import { DiscoveryService, HttpAdapterHost, Reflector } from '@nestjs/core';
+import { ApplicationConfig, DiscoveryService, HttpAdapterHost, Reflector } from '@nestjs/core';
 import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants';
 import type { FastifyInstance } from 'fastify';
 import type { Logger as Pino } from 'pino';
 import { AccessPolicy } from '../../auth/access-policy';
 import { AuthGate } from '../../auth/auth-gate.service';
+import { AuthGuard } from '../../auth/auth.guard';
 import { rawClientIp } from '../../auth/client-ip';
 import { currentPrincipalArg } from '../../auth/current-principal.decorator';
 import type { Principal } from '../../auth/principal';
@@ -40,8 +41,8 @@ import { MetricsService } from '../../metrics/metrics.service';
 import { RequestContext, REQUEST_ID_HEADER, STALE_RESOURCES_HEADER } from '../request-context';
 import { GatewayValidationPipe } from '../validation';
 import { EDGE_READ } from './edge-read.decorator';
-import { hasBody } from './json-body.guard';
-import { problemAnswer } from './problem-json.filter';
+import { hasBody, JsonBodyGuard } from './json-body.guard';
+import { problemAnswer, ProblemJsonExceptionFilter } from './problem-json.filter';
 import { STALE_WARNING } from './stale-warning';
 
 /** What Fastify sends a JSON answer as: the edge's answers carry the same. */
@@ -123,6 +124,7 @@ export class EdgeReads implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly reflector: Reflector,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly appConfig: ApplicationConfig,
   ) {
     this.clientIp = rawClientIp(config.server.trustProxy);
     this.log = requestCompletionLogger(pino, config);
@@ -147,6 +149,12 @@ export class EdgeReads implements OnModuleInit {
   onModuleInit(): void {
     this.collectRoutes();
     if (this.routes.size === 0) return;
+    const unknown = this.unknownGlobalEnhancer();
+    if (unknown) {
+      this.logger.warn(`The application has a global ${unknown} the edge does not run: edge reads are off`);
+      this.routes.clear();
+      return;
+    }
     const server = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>()?.server;
     const listeners = server?.listeners('request') ?? [];
     if (!server || listeners.length !== 1) {
@@ -291,6 +299,35 @@ export class EdgeReads implements OnModuleInit {
         }
       }
     }
+  }
+
+  /**
+   * An app-wide guard, interceptor, pipe or filter other than the ones the front does itself (the auth and
+   * JSON-body guards, the validation pipe, the problem+json filter), or undefined: one added later (an IP
+   * allow-list, a throttler) would otherwise run on every route but these.
+   */
+  private unknownGlobalEnhancer(): string | undefined {
+    const known = (value: unknown, classes: readonly Type<unknown>[]): boolean =>
+      classes.some((type) => value instanceof type);
+    const app = this.appConfig;
+    const guards: unknown[] = [
+      ...app.getGlobalGuards(),
+      ...app.getGlobalRequestGuards().map((wrapper) => wrapper.instance),
+    ];
+    if (!guards.every((guard) => known(guard, [AuthGuard, JsonBodyGuard]))) return 'guard';
+    if (app.getGlobalInterceptors().length + app.getGlobalRequestInterceptors().length > 0)
+      return 'interceptor';
+    const pipes: unknown[] = [
+      ...app.getGlobalPipes(),
+      ...app.getGlobalRequestPipes().map((wrapper) => wrapper.instance),
+    ];
+    if (!pipes.every((pipe) => known(pipe, [GatewayValidationPipe]))) return 'pipe';
+    const filters: unknown[] = [
+      ...app.getGlobalFilters(),
+      ...app.getGlobalRequestFilters().map((wrapper) => wrapper.instance),
+    ];
+    if (!filters.every((filter) => known(filter, [ProblemJsonExceptionFilter]))) return 'filter';
+    return undefined;
   }
 
   /**
