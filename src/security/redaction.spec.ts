@@ -6,6 +6,18 @@ import { type AppConfig } from '../config';
 import { REDACTED_FIELDS } from './redaction';
 import { redactText, REDACTED } from './redaction';
 
+/** A pino logger with the gateway's redaction, writing its lines into `lines`. */
+function capturedLogger() {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { lines, logger: pino({ redact: { paths: redactionPaths(), censor: REDACTED } }, sink) };
+}
+
 describe('redaction', () => {
   it('masks bearer values, JWTs and secret assignments inside text', () => {
     const text = redactText(
@@ -16,14 +28,7 @@ describe('redaction', () => {
   });
 
   it('gives the logger pino paths that hide request headers and Maia secrets', () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const logger = pino({ redact: { paths: redactionPaths(), censor: REDACTED } }, sink);
+    const { lines, logger } = capturedLogger();
     logger.info({
       req: { headers: { 'x-api-key': 'k-123', authorization: 'Bearer t0ken', cookie: 'sid=1' } },
       maia: { client_secret: 'm-secret', access_token: 'm-token' },
@@ -35,14 +40,7 @@ describe('redaction', () => {
   });
 
   it('masks every secret header of the completion line, whatever its case, and keeps the others', () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const logger = pino({ redact: { paths: redactionPaths(), censor: REDACTED } }, sink);
+    const { lines, logger } = capturedLogger();
     const config = { observability: { logHealthRequests: false } } as AppConfig;
     const headers: Record<string, string> = { host: 'gateway.test', 'content-type': 'application/json' };
     const names = [...REDACTED_FIELDS, ...REQUIRED_SECRET_FIELDS];
