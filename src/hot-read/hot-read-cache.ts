@@ -271,13 +271,17 @@ export class HotReadCache implements OnModuleInit {
     this.misses++;
     if (reply.statusCode !== 200 || typeof payload !== 'string' || payload.length > MAX_BODY_BYTES) return;
     if (ctx.staleResources.size > 0 || ctx.wholeAnswer?.clean === false) return;
+    const rights = rightsKey(principal);
+    // Requests that were in flight together (a stampede) all end here with one answer: keep it once.
+    const kept = this.answers.get(requestKey)?.get(rights);
+    if (kept && kept.expiresAtMs > Date.now()) return;
     const contentType = reply.getHeader('content-type');
     if (typeof contentType !== 'string') return;
     const body = Buffer.from(payload, 'utf8');
     const headers: Entry['headers'] = { 'content-type': contentType, 'content-length': body.length };
     const cacheControl = reply.getHeader('cache-control');
     if (typeof cacheControl === 'string') headers['cache-control'] = cacheControl;
-    this.store(requestKey, rightsKey(principal), {
+    this.store(requestKey, rights, {
       body,
       headers,
       labels: httpMetricLabels(request),
