@@ -199,7 +199,7 @@ class EmulatorServer {
     }
 
     const { route, params } = match;
-    const fault = this.faults.pick(route.name);
+    const fault = this.faults.pick(route.name, { path });
     // The request is received whole before any latency, as Maia would have it: a client that times out
     // during the delay still gets its action performed (the "acted, but answered too late" case).
     let bodyText: string;

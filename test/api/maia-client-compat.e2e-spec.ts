@@ -61,9 +61,9 @@ describe("Maia clients' call sequences: the gateway answers as Maia does", () =>
 
   beforeAll(async () => {
     maia = await startEmulatorFixture({ timeScale: 0.05 });
-    // No start-grace watch: the runs this suite launches would be observed in the background, and a details
-    // call of theirs could take a fault set up for the call under test (faults match route names only).
-    gateway = await startGateway(gatewayEnv(maia, { WATCH_START_GRACE_MS: '0' }));
+    // The start-grace watch stays on, as in production: the runs this suite launches are observed in the
+    // background, so every fault below is aimed at the call under test by its execution id.
+    gateway = await startGateway(gatewayEnv(maia));
     const form = new URLSearchParams({
       grant_type: 'client_credentials',
       client_id: maia.clientId,
@@ -302,7 +302,13 @@ describe("Maia clients' call sequences: the gateway answers as Maia does", () =>
       costCredits: 3,
       labels: { team: 'data' },
     };
-    await maia.addFault({ route: 'getExecution', status: 200, body: sent, count: 2 });
+    await maia.addFault({
+      route: 'getExecution',
+      status: 200,
+      body: sent,
+      count: 2,
+      match: { executionId: FINISHED_RUN },
+    });
     for (const prefix of ['/api/v1', '/dpc/v1'] as const) {
       const answer = await through(prefix)(
         'GET',

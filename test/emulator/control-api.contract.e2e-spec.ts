@@ -194,6 +194,58 @@ describe('faults', () => {
     expect(tokenRes.status).toBe(500);
   });
 
+  it('match narrows a fault to one execution, one project or a path pattern; other calls of the route pass', async () => {
+    const executions = `/v1/projects/${seedIds.analytics}/pipeline-executions`;
+    const target = `${executions}/${seedIds.historyOrdersProd}`;
+    const other = (
+      await maia.api('POST', `/v1/projects/${seedIds.analytics}/pipeline-executions`, {
+        token,
+        body: backfill,
+      })
+    ).body.pipelineExecutionId as string;
+    const id = await addFault({
+      route: 'getExecution',
+      status: 503,
+      count: 1,
+      match: { executionId: seedIds.historyOrdersProd.toUpperCase() },
+    });
+    expect((await maia.control('GET', 'faults')).body.results).toEqual([
+      {
+        id,
+        route: 'getExecution',
+        status: 503,
+        rate: 1,
+        remaining: 1,
+        match: { executionId: seedIds.historyOrdersProd.toUpperCase() },
+      },
+    ]);
+    // Another run's details, and the target run's other routes, are untouched and do not use up the count.
+    expect((await maia.api('GET', `${executions}/${other}`, { token })).status).toBe(200);
+    expect((await maia.api('GET', `${target}/status`, { token })).status).toBe(200);
+    expect((await maia.api('GET', target, { token })).status).toBe(503);
+    expect((await maia.api('GET', target, { token })).status).toBe(200);
+
+    await addFault({
+      route: '*',
+      status: 500,
+      match: { path: `/dpc/v1/projects/*/pipeline-executions/*/status` },
+    });
+    expect((await maia.api('GET', `${target}/status`, { token })).status).toBe(500);
+    expect((await maia.api('GET', `${target}/steps`, { token })).status).toBe(200);
+    expect((await maia.api('GET', target, { token })).status).toBe(200);
+    await maia.control('DELETE', 'faults');
+
+    await addFault({ route: 'list*', status: 502, match: { projectId: seedIds.analytics } });
+    expect((await maia.api('GET', `/v1/projects/${seedIds.analytics}/environments`, { token })).status).toBe(
+      502,
+    );
+    expect(
+      (await maia.api('GET', `/v1/projects/${seedIds.testProject}/environments`, { token })).status,
+    ).toBe(200);
+    // A listing whose path names no project is not that project's call.
+    expect((await maia.api('GET', '/v1/projects', { token })).status).toBe(200);
+  });
+
   it('deletes one fault by id, or all of them', async () => {
     const first = await addFault({ route: 'listProjects', status: 500 });
     const second = await addFault({ route: 'listEnvironments', status: 500 });
@@ -219,6 +271,14 @@ describe('faults', () => {
     ['a bad drop', { route: 'listProjects', drop: 'sometimes' }],
     ['a rate above 1', { route: 'listProjects', status: 500, rate: 2 }],
     ['a zero count', { route: 'listProjects', status: 500, count: 0 }],
+    ['a match that is not an object', { route: 'getExecution', status: 500, match: 'abc' }],
+    ['an empty match', { route: 'getExecution', status: 500, match: {} }],
+    ['an unknown match member', { route: 'getExecution', status: 500, match: { runId: 'abc' } }],
+    [
+      'an execution id on a route without one',
+      { route: 'listProjects', status: 500, match: { executionId: 'a' } },
+    ],
+    ['a relative match path', { route: '*', status: 500, match: { path: 'dpc/v1/projects' } }],
   ])('rejects a fault with %s (400)', async (_case, fault) => {
     const res = await maia.control('POST', 'faults', fault);
     expect(res.status).toBe(400);

@@ -47,6 +47,11 @@ export interface FaultSpec {
   rate?: number;
   /** Only the next N matching requests; default unlimited. */
   count?: number;
+  /**
+   * Only calls of one execution, one project, or whose path (without the query) fits a pattern with `*`
+   * for (part of) one segment; all members given must hold.
+   */
+  match?: { executionId?: string; projectId?: string; path?: string };
 }
 
 export interface EmulatorCounters {
