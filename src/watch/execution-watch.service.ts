@@ -7,6 +7,7 @@ import {
   Optional,
   type OnApplicationShutdown,
   type OnModuleDestroy,
+  type OnModuleInit,
 } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, GatewayError } from '../common/errors';
@@ -40,6 +41,12 @@ import { UUID_PATTERN } from '../common/validation/uuid';
 const CURSOR = /^\d{1,16}$/;
 /** How long a NOT_FOUND is remembered, so late subscribers of a missing execution do not poll again. */
 const ERROR_TTL_MS = 60_000;
+/**
+ * One channel every replica listens to: a cancel's nudge for the leaders that do not listen on the run's
+ * own channel (a run polled only because it was started there, with no subscriber there). Not a topic's
+ * channel (`watch:exec:…`, `watch:feed:…`), so never mistaken for one.
+ */
+const LEADER_NUDGES_CHANNEL = 'watch:leader-nudges';
 
 /** What the watcher is doing right now (tests, metrics, health). */
 export interface WatchActivity {
@@ -59,7 +66,9 @@ export interface WatchActivity {
  * See docs/adr/0004-execution-watch.md and docs/adr/0011-watch-wing.md.
  */
 @Injectable()
-export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestroy, OnApplicationShutdown {
+export class ExecutionWatchService
+  implements ExecutionWatchPort, OnModuleInit, OnModuleDestroy, OnApplicationShutdown
+{
   private readonly logger = new Logger(ExecutionWatchService.name);
   private readonly replicaId = randomUUID();
   private readonly hubs = new Map<string, TopicHub>();
@@ -78,6 +87,8 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
   private readonly launchNudges = new Map<string, { timer: NodeJS.Timeout; again: boolean }>();
   /** Captured at construction, outside any request: pollers must not inherit a subscriber's context. */
   private readonly detached = AsyncLocalStorage.snapshot();
+  /** The subscription to the leader-nudges channel (null: none, e.g. without Redis or a start grace). */
+  private leaderNudges: Promise<() => Promise<void>> | null = null;
 
   constructor(
     @Inject(MAIA_API) private readonly maia: MaiaApi,
@@ -100,6 +111,18 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
       this.config.maxSubscriptionsPerConnection,
       this.config.maxSubscriptionsPerClient,
       redis.enabled ? new FleetSubscriptionCounts(redis, this.replicaId) : null,
+    );
+  }
+
+  /**
+   * Listens for cancels accepted by other replicas. Only a replica that pins runs (a start grace) can lead a
+   * run's watch without listening on the run's channel, and without Redis there are no other replicas.
+   */
+  onModuleInit(): void {
+    if (!this.redis.enabled || this.config.startGraceMs === 0 || this.leaderNudges) return;
+    this.leaderNudges = this.redis.subscribe(LEADER_NUDGES_CHANNEL, (raw) => this.leaderNudged(raw));
+    this.leaderNudges.catch((error: unknown) =>
+      this.logger.warn(`${LEADER_NUDGES_CHANNEL}: subscribe failed: ${(error as Error).message}`),
     );
   }
 
@@ -173,7 +196,11 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
     if (!UUID_PATTERN.test(projectId) || !UUID_PATTERN.test(executionId)) return;
     const topic = executionTopic(projectId, executionId);
     this.hubs.get(topic)?.nudgeLocally();
-    await Promise.all([this.publishNudge(topic), this.publishNudge(feedTopic(projectId))]);
+    await Promise.all([
+      this.publishNudge(topic),
+      this.publishNudge(feedTopic(projectId)),
+      this.publishLeaderNudge(topic),
+    ]);
   }
 
   /**
@@ -252,6 +279,9 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
   /** Ends every stream with SHUTTING_DOWN and lets go of every lease, so other replicas take over at once. */
   async onModuleDestroy(): Promise<void> {
     this.shuttingDown = true;
+    const leaderNudges = this.leaderNudges;
+    this.leaderNudges = null;
+    if (leaderNudges) await leaderNudges.then((unsubscribe) => unsubscribe()).catch(() => undefined);
     for (const { timer } of this.launchNudges.values()) clearTimeout(timer);
     this.launchNudges.clear();
     const hubs = [...this.hubs.values()];
@@ -394,6 +424,34 @@ export class ExecutionWatchService implements ExecutionWatchPort, OnModuleDestro
     } catch (error) {
       this.logger.debug(`nudge of ${topic} failed: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * Tells every other replica's pinned leader of the run (see `LEADER_NUDGES_CHANNEL`); the run's own
+   * channel reaches only replicas with subscribers of it.
+   */
+  private async publishLeaderNudge(topic: string): Promise<void> {
+    if (!this.redis.enabled || this.config.startGraceMs === 0) return;
+    try {
+      await this.redis.publish(LEADER_NUDGES_CHANNEL, JSON.stringify({ from: this.replicaId, topic }));
+    } catch (error) {
+      this.logger.debug(`leader nudge of ${topic} failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Another replica accepted a cancel: if this one leads the run without listening, it polls soon. */
+  private leaderNudged(raw: string): void {
+    let message: { from?: unknown; topic?: unknown };
+    try {
+      message = JSON.parse(raw) as { from?: unknown; topic?: unknown };
+    } catch {
+      return;
+    }
+    if (typeof message !== 'object' || message === null) return;
+    if (message.from === this.replicaId || typeof message.topic !== 'string') return;
+    const hub = this.hubs.get(message.topic);
+    // A hub that listens heard the nudge on the run's channel already.
+    if (hub) this.detached(() => hub.nudgeLocally());
   }
 
   private refuseWhileShuttingDown(): void {

@@ -34,7 +34,8 @@ export type EmulatorRoute =
   | 'patchAllowlist';
 
 export interface FaultSpec {
-  route: EmulatorRoute | '*';
+  /** A route name, "*", or a pattern such as "list*". */
+  route: EmulatorRoute | `${string}*`;
   /** Answer this status (problem+json unless `body` is given) without performing the action. */
   status?: number;
   body?: unknown;
