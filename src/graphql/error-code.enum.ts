@@ -11,7 +11,7 @@ export const ERROR_EXTENSIONS_DESCRIPTION = [
   'Members of `errors[].extensions`:',
   '- `code` (always): one of these values.',
   '- `field` or `fields`: the argument or input member at fault (BAD_USER_INPUT).',
-  '- `retryAfterSeconds`: when to try again (RATE_LIMITED, IDEMPOTENCY_UNAVAILABLE; HTTP also sends Retry-After). `limit`: the subscription limit that was reached.',
+  '- `retryAfterSeconds`: when to try again (RATE_LIMITED, IDEMPOTENCY_UNAVAILABLE, UNAVAILABLE; HTTP also sends Retry-After). `limit`: the subscription limit that was reached.',
   '- `projectId`, `executionId`, `name`: what was not found (NOT_FOUND). `scope`: the scope that is missing (FORBIDDEN).',
   '- `matches`, `projectIds`: the projects sharing a name (AMBIGUOUS_NAME).',
   '- `executionTag`, `environmentName`, `existingExecutionId`: the run in the way (CONFLICT).',

@@ -141,6 +141,11 @@ export class ExecutionEventsController {
       const gatewayError =
         error instanceof GatewayError ? error : new GatewayError(ErrorCode.INTERNAL, 'Live status failed');
       if (gatewayError.code === ErrorCode.SHUTTING_DOWN) raw.write(`retry: ${sseRetryMs}\n`);
+      // The store did not answer (after the catch-up's own retries): reconnect once it may again.
+      const { retryAfterSeconds } = gatewayError.details;
+      if (gatewayError.code === ErrorCode.UNAVAILABLE && typeof retryAfterSeconds === 'number') {
+        raw.write(`retry: ${Math.max(sseRetryMs, retryAfterSeconds * 1000)}\n`);
+      }
       raw.write(
         `event: error\ndata: ${JSON.stringify({ ...gatewayError.details, code: gatewayError.code, message: gatewayError.message })}\n\n`,
       );

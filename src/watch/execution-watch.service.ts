@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Inject,
   Injectable,
@@ -47,6 +48,13 @@ const ERROR_TTL_MS = 60_000;
  * channel (`watch:exec:…`, `watch:feed:…`), so never mistaken for one.
  */
 const LEADER_NUDGES_CHANNEL = 'watch:leader-nudges';
+/**
+ * A subscriber's first reads of the store (what it missed, the error marker) are tried again after these
+ * waits when they fail: under load a Redis command times out (`REDIS_COMMAND_TIMEOUT_MS`) now and then, and
+ * the next try usually gets through. When every try failed the stream ends with UNAVAILABLE and this hint.
+ */
+const CATCH_UP_RETRY_DELAYS_MS = [200, 800];
+const CATCH_UP_RETRY_AFTER_SECONDS = 2;
 
 /** What the watcher is doing right now (tests, metrics, health). */
 export interface WatchActivity {
@@ -314,15 +322,37 @@ export class ExecutionWatchService
   private async catchUp(hub: TopicHub, subscriber: ExecutionSubscriber): Promise<void> {
     try {
       await hub.ready;
-      const [history, failure] = await Promise.all([
-        this.store.history(hub.topic),
-        readFailure(this.store, hub.topic),
-      ]);
-      subscriber.catchUp(history, failure);
+      const read = await this.readForSubscriber(subscriber, () =>
+        Promise.all([this.store.history(hub.topic), readFailure(this.store, hub.topic)]),
+      );
+      if (read === null) return;
+      subscriber.catchUp(read[0], read[1]);
       if (!subscriber.ended) hub.activate();
     } catch (error) {
       this.logger.warn(`${hub.channelName}: catch-up failed: ${(error as Error).message}`);
-      subscriber.queue.fail(new GatewayError(ErrorCode.INTERNAL, 'Live status is unavailable right now'));
+      subscriber.queue.fail(storeUnavailable());
+    }
+  }
+
+  /**
+   * A read of the store for a subscriber that has not started yet, tried again after each of
+   * `CATCH_UP_RETRY_DELAYS_MS` when it fails; null when the subscriber went away (or the replica began to
+   * shut down) while waiting. Throws the last failure.
+   */
+  private async readForSubscriber<T>(
+    subscriber: { ended: boolean },
+    read: () => Promise<T>,
+  ): Promise<T | null> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await read();
+      } catch (error) {
+        const delayMs = CATCH_UP_RETRY_DELAYS_MS[attempt];
+        if (delayMs === undefined || subscriber.ended || this.shuttingDown) throw error;
+        this.logger.debug(`catch-up read failed, trying again in ${delayMs} ms: ${(error as Error).message}`);
+        await sleep(delayMs, undefined, { ref: false });
+        if (subscriber.ended || this.shuttingDown) return null;
+      }
     }
   }
 
@@ -330,20 +360,23 @@ export class ExecutionWatchService
     try {
       await hub.ready;
       if (subscriber.resumes) {
-        const [history, failure] = await Promise.all([
-          this.store.history(hub.topic),
-          readFailure(this.store, hub.topic),
-        ]);
-        subscriber.catchUp(history, failure);
+        const read = await this.readForSubscriber(subscriber, () =>
+          Promise.all([this.store.history(hub.topic), readFailure(this.store, hub.topic)]),
+        );
+        if (read === null) return;
+        subscriber.catchUp(read[0], read[1]);
         if (!subscriber.ended) hub.activate();
         return;
       }
-      const failure = await readFailure(this.store, hub.topic);
-      if (failure) subscriber.onError(failure);
+      const read = await this.readForSubscriber(subscriber, async () => ({
+        failure: await readFailure(this.store, hub.topic),
+      }));
+      if (read === null) return;
+      if (read.failure) subscriber.onError(read.failure);
       else hub.activate();
     } catch (error) {
       this.logger.warn(`${hub.channelName}: start failed: ${(error as Error).message}`);
-      subscriber.queue.fail(new GatewayError(ErrorCode.INTERNAL, 'Live status is unavailable right now'));
+      subscriber.queue.fail(storeUnavailable());
     }
   }
 
@@ -459,6 +492,17 @@ export class ExecutionWatchService
       throw new GatewayError(ErrorCode.SHUTTING_DOWN, 'The gateway is restarting; reconnect to resume');
     }
   }
+}
+
+/** A subscriber's start failed for the store, after its retries: retryable, nothing was lost. */
+function storeUnavailable(): GatewayError {
+  return new GatewayError(
+    ErrorCode.UNAVAILABLE,
+    'Live status is unavailable right now; subscribe again shortly',
+    {
+      retryAfterSeconds: CATCH_UP_RETRY_AFTER_SECONDS,
+    },
+  );
 }
 
 export function executionTopic(projectId: string, executionId: string): string {

@@ -26,6 +26,7 @@ export enum ErrorCode {
   UPSTREAM_BAD_RESPONSE = 'UPSTREAM_BAD_RESPONSE',
   UPSTREAM_OUTCOME_UNKNOWN = 'UPSTREAM_OUTCOME_UNKNOWN',
   SHUTTING_DOWN = 'SHUTTING_DOWN',
+  UNAVAILABLE = 'UNAVAILABLE',
   INTERNAL = 'INTERNAL',
   GRAPHQL_PARSE_FAILED = 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
@@ -81,6 +82,8 @@ export const errorCodeMeanings: Readonly<Record<ErrorCode, string>> = {
     'Maia may or may not have started the run (the call failed mid-way and no match was found); `candidates` counts runs that might be it. Check the executions before retrying without an idempotency key.',
   [ErrorCode.SHUTTING_DOWN]:
     'This gateway replica is restarting: reconnect (subscriptions resume from their cursor).',
+  [ErrorCode.UNAVAILABLE]:
+    "The gateway's shared store (Redis) did not answer in time, e.g. when a subscription read what it had missed, after a few tries. Nothing was lost: `retryAfterSeconds` says when to try again (also the Retry-After header over HTTP); a subscription resumes from its last cursor.",
   [ErrorCode.INTERNAL]:
     'An unexpected error in the gateway. The message is generic; the `requestId` in the logs tells the rest.',
   [ErrorCode.GRAPHQL_PARSE_FAILED]: 'The GraphQL document is not valid GraphQL syntax. Nothing ran.',
@@ -135,6 +138,7 @@ export function httpStatusOf(code: ErrorCode): number {
       return 502;
     case ErrorCode.SHUTTING_DOWN:
     case ErrorCode.IDEMPOTENCY_UNAVAILABLE:
+    case ErrorCode.UNAVAILABLE:
       return 503;
     case ErrorCode.UPSTREAM_TIMEOUT:
       return 504;

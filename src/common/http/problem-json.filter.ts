@@ -62,7 +62,8 @@ function retryAfterOf(error: GatewayError): string | undefined {
   if (
     (error.code === ErrorCode.RATE_LIMITED ||
       error.code === ErrorCode.SHUTTING_DOWN ||
-      error.code === ErrorCode.IDEMPOTENCY_UNAVAILABLE) &&
+      error.code === ErrorCode.IDEMPOTENCY_UNAVAILABLE ||
+      error.code === ErrorCode.UNAVAILABLE) &&
     typeof retryAfterSeconds === 'number'
   ) {
     return String(Math.max(1, Math.ceil(retryAfterSeconds)));

@@ -48,7 +48,7 @@ const WHY: Record<number, string> = {
   429: 'Over the rate limit; Retry-After says for how long',
   500: 'The gateway failed',
   502: 'Maia failed or refused the gateway',
-  503: 'The gateway is shutting down, or (with an idempotency key) its shared store is unreachable; Retry-After says when to retry',
+  503: 'The gateway is shutting down, or its shared store is unreachable (with an idempotency key; or for a live-status stream, after a few tries); Retry-After says when to retry',
   504: 'Maia did not answer in time',
 };
 
