@@ -6,7 +6,16 @@ import {
   parse,
   type ExecutionResult,
 } from 'graphql';
-import { FanOutSubscriber, SHARED_FAN_OUT } from './fan-out-subscribe';
+import { NestFactory } from '@nestjs/core';
+import {
+  Field,
+  GraphQLSchemaBuilderModule,
+  GraphQLSchemaFactory,
+  ObjectType,
+  Query,
+  Resolver,
+} from '@nestjs/graphql';
+import { FanOutSubscriber, nestPropertyReaderSource, SHARED_FAN_OUT } from './fan-out-subscribe';
 
 /**
  * Subscribers of one event with the same document and variables share one execution; anything that could
@@ -17,11 +26,13 @@ interface Event {
   status: string;
 }
 
-function schemaCounting(calls: { root: number; own: number }): GraphQLSchema {
+type Resolve = (event: Event, args: unknown, context: { caller: string }) => unknown;
+
+function schemaCounting(calls: { root: number; own: number }, statusResolve?: Resolve): GraphQLSchema {
   const eventType = new GraphQLObjectType<Event>({
     name: 'Event',
     fields: {
-      status: { type: GraphQLString },
+      status: { type: GraphQLString, resolve: statusResolve },
       own: {
         type: GraphQLString,
         resolve: (_event, _args, context: { caller: string }) => {
@@ -133,5 +144,65 @@ describe('FanOutSubscriber', () => {
     expect(b1).toEqual([{ data: { watched: { status: 'RUNNING', own: 'b1' } } }]);
     expect(b2).toEqual([{ data: { watched: { status: 'RUNNING', own: 'b2' } } }]);
     expect(calls.own).toBe(2);
+  });
+
+  describe("Nest's property reader, recognized by its code rather than its name", () => {
+    @ObjectType('NestEvent')
+    class NestEvent {
+      @Field()
+      status!: string;
+    }
+    @Resolver(() => NestEvent)
+    class NestEvents {
+      @Query(() => NestEvent)
+      event(): NestEvent {
+        return { status: 'RUNNING' };
+      }
+    }
+
+    /** The resolver Nest gives a plain `@Field` (built by Nest, as the gateway's schema is). */
+    async function nestReader(): Promise<Resolve> {
+      const app = await NestFactory.createApplicationContext(GraphQLSchemaBuilderModule, { logger: false });
+      try {
+        const schema = await app.get(GraphQLSchemaFactory).create([NestEvents]);
+        const type = schema.getType('NestEvent') as GraphQLObjectType;
+        const resolve = type.getFields().status.resolve;
+        if (!resolve) throw new Error('Nest left the plain field without a resolver');
+        return resolve as Resolve;
+      } finally {
+        await app.close();
+      }
+    }
+
+    it('is found from the installed Nest', () => {
+      expect(nestPropertyReaderSource).toEqual(expect.stringContaining('root['));
+    });
+
+    it('shares fields Nest reads off the source, whatever the reader is called (a minified build)', async () => {
+      const reader = await nestReader();
+      Object.defineProperty(reader, 'name', { value: 'a' });
+      const calls = { root: 0, own: 0 };
+      const schema = schemaCounting(calls, reader);
+      const fanOut = new FanOutSubscriber();
+      const events = [{ status: 'RUNNING' }];
+      const all = await Promise.all([1, 2, 3].map(() => collect(fanOut, schema, WATCHED, events)));
+      for (const results of all) expect(results).toEqual([{ data: { watched: { status: 'RUNNING' } } }]);
+      expect(calls.root).toBe(1);
+    });
+
+    it("does not take a resolver of ours for Nest's reader because it bears the name", async () => {
+      const rootFieldResolver: Resolve = (_event, _args, context) => context.caller;
+      const calls = { root: 0, own: 0 };
+      const schema = schemaCounting(calls, rootFieldResolver);
+      const fanOut = new FanOutSubscriber();
+      const events = [{ status: 'RUNNING' }];
+      const [a, b] = await Promise.all([
+        collect(fanOut, schema, WATCHED, events, { id: '1' }, 'a'),
+        collect(fanOut, schema, WATCHED, events, { id: '1' }, 'b'),
+      ]);
+      expect(a).toEqual([{ data: { watched: { status: 'a' } } }]);
+      expect(b).toEqual([{ data: { watched: { status: 'b' } } }]);
+      expect(calls.root).toBe(2);
+    });
   });
 });
