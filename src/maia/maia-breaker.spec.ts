@@ -78,6 +78,18 @@ describe('CircuitBreaker', () => {
     expect(b.state).toBe('closed');
   });
 
+  it('passThrough: a permit while open; a failure keeps the open period, a success closes it', () => {
+    const { b, transitions, advance } = breaker(3, 1000);
+    fail(b, 3);
+    advance(600);
+    b.passThrough().report('failure');
+    expect(b.state).toBe('open');
+    expect(b.retryInMs).toBe(400);
+    b.passThrough().report('success');
+    expect(b.state).toBe('closed');
+    expect(transitions).toEqual(['closed->open', 'open->closed']);
+  });
+
   it('ignores a second report of the same permit', () => {
     const { b } = breaker(2);
     const permit = b.tryAcquire();

@@ -59,6 +59,15 @@ export class CircuitBreaker {
     return this.permit(true);
   }
 
+  /**
+   * A permit whatever the state, for the few calls that must go even while the upstream looks down (see
+   * `MaiaRequest.passOpenBreaker`). Not a probe: its success closes the breaker (the host answered), its
+   * failure counts without restarting the open period.
+   */
+  passThrough(): BreakerPermit {
+    return this.permit(false);
+  }
+
   private permit(isProbe: boolean): BreakerPermit {
     let reported = false;
     return {

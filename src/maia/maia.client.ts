@@ -109,7 +109,9 @@ export class MaiaClient implements MaiaApi {
           executionTag,
           options,
         }),
-      list: (filter, deadlineMs) => this.fetchExecutions(filter, options, deadlineMs),
+      // A reconciliation listing is how an unanswered POST learns what it created: it passes an open
+      // breaker (which a burst of such POSTs opens), bounded by the reconciler's own schedule.
+      list: (filter, deadlineMs) => this.fetchExecutions(filter, options, deadlineMs, true),
       signal: options?.signal,
     });
   }
@@ -374,6 +376,7 @@ export class MaiaClient implements MaiaApi {
     filter: ExecutionListFilter,
     options?: CallOptions,
     deadlineMs?: number,
+    passOpenBreaker = false,
   ): Promise<ParsedExecutionListPage> {
     if (filter.projectId !== undefined) requireUuid(filter.projectId, 'projectId');
     for (const field of ['startedAfter', 'startedBefore'] as const) {
@@ -401,6 +404,7 @@ export class MaiaClient implements MaiaApi {
       retry: 'idempotent',
       options,
       deadlineMs,
+      ...(passOpenBreaker ? { passOpenBreaker } : {}),
     });
     const page = parseExecutionList(json(response));
     if (filter.projectId !== undefined) {

@@ -64,6 +64,13 @@ export interface MaiaRequest {
   executionTag?: string;
   /** Overrides the configured deadline (reconciliation uses its own). */
   deadlineMs?: number;
+  /**
+   * Sent even while the circuit breaker is open (its outcome still counts): only reconciliation listings,
+   * the one way to learn which run an unanswered execute POST created. A burst of such POSTs opens the
+   * breaker; refused, every caller got UPSTREAM_OUTCOME_UNKNOWN for runs that existed. Bounded by the
+   * reconciler's schedule (a few listings per unanswered POST).
+   */
+  passOpenBreaker?: boolean;
 }
 
 export interface MaiaResponse {
@@ -169,7 +176,7 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
     for (;;) {
       throwIfAborted(signal);
       await this.waitForCooldown(deadlineAtMs, signal);
-      const permit = breaker.tryAcquire();
+      const permit = breaker.tryAcquire() ?? (request.passOpenBreaker ? breaker.passThrough() : null);
       if (!permit) {
         throw unavailableError('Maia is unavailable; calls are paused for a moment', {
           retryAfterSeconds: toRetryAfterSeconds(breaker.retryInMs),
