@@ -34,7 +34,8 @@ export class ProblemDto {
 
   @ApiPropertyOptional({
     type: 'integer',
-    description: 'With RATE_LIMITED, SHUTTING_DOWN, IDEMPOTENCY_UNAVAILABLE and UNAVAILABLE (also Retry-After).',
+    description:
+      'With RATE_LIMITED, SHUTTING_DOWN, IDEMPOTENCY_UNAVAILABLE and UNAVAILABLE (also Retry-After).',
   })
   retryAfterSeconds?: number;
 }
