@@ -1,12 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { loadConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
 import { eventually } from '../../test/support/eventually';
+import { startOwnRedis, type OwnRedis } from '../../test/support/own-redis';
 import { StrictMaiaDouble } from '../../test/watch/support/strict-maia.double';
 import { ExecutionWatchService } from './execution-watch.service';
 import { type ExecutionWatchEvent, type WatchStream } from './watch.types';
@@ -20,17 +18,6 @@ import { type ExecutionWatchEvent, type WatchStream } from './watch.types';
  */
 
 const PROJECT = '4a8a6162-702b-4efc-b2ec-c986e0bc95e4';
-
-async function freePort(): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /** Reads a stream to its end; resolves with the events and the error it ended with, if any. */
 async function collect(
@@ -46,26 +33,19 @@ async function collect(
 }
 
 describe('a subscriber whose catch-up read times out (real Redis, CLIENT PAUSE)', () => {
-  let server: ChildProcess;
-  let admin: Redis;
+  let own: OwnRedis;
   let url: string;
   let redis: RedisService | null = null;
   let watch: ExecutionWatchService | null = null;
 
   beforeAll(async () => {
     Logger.overrideLogger(false);
-    const port = await freePort();
-    // prettier-ignore
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
-    url = `redis://127.0.0.1:${port}`;
-    admin = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
-    await eventually(async () => expect(await admin.ping()).toBe('PONG'), { timeoutMs: 10_000 });
+    own = await startOwnRedis();
+    url = own.url;
   });
 
   afterEach(async () => {
-    await admin.call('CLIENT', 'UNPAUSE');
+    await own.admin.call('CLIENT', 'UNPAUSE');
     await watch?.onModuleDestroy();
     await redis?.onApplicationShutdown();
     watch = null;
@@ -73,12 +53,7 @@ describe('a subscriber whose catch-up read times out (real Redis, CLIENT PAUSE)'
   });
 
   afterAll(async () => {
-    admin.disconnect();
-    await new Promise<void>((resolve) => {
-      if (server.exitCode !== null || server.signalCode !== null) return resolve();
-      server.once('exit', () => resolve());
-      server.kill('SIGKILL');
-    });
+    await own.stop();
   });
 
   async function start(maia: StrictMaiaDouble): Promise<ExecutionWatchService> {
@@ -116,7 +91,7 @@ describe('a subscriber whose catch-up read times out (real Redis, CLIENT PAUSE)'
     const { id, firstDone } = await watchedRun(maia, service);
 
     // Every command waits 900 ms: the catch-up's first read times out (500 ms), a later one is answered.
-    await admin.call('CLIENT', 'PAUSE', '900', 'ALL');
+    await own.admin.call('CLIENT', 'PAUSE', '900', 'ALL');
     const late: ExecutionWatchEvent[] = [];
     const lateDone = collect(service.watch(PROJECT, id), late);
     await eventually(() => expect(late.map((e) => e.execution.status)).toEqual(['RUNNING']), {
@@ -134,7 +109,7 @@ describe('a subscriber whose catch-up read times out (real Redis, CLIENT PAUSE)'
     const service = await start(maia);
     const { id } = await watchedRun(maia, service);
 
-    await admin.call('CLIENT', 'PAUSE', '6000', 'ALL');
+    await own.admin.call('CLIENT', 'PAUSE', '6000', 'ALL');
     const startedAt = Date.now();
     const { events, error } = await collect(service.watch(PROJECT, id));
     const endedAfterMs = Date.now() - startedAt;

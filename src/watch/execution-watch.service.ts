@@ -27,6 +27,7 @@ import { RedisWatchStore } from './redis-watch.store';
 import { SubscriptionLimiter } from './subscription.limiter';
 import { identityOfHttpRequest } from './watch-identity';
 import { type LeaderContext, type TopicPoller } from './poll.loop';
+import { STORE_READ_RETRY_DELAYS_MS, storeUnavailable } from './store-retry';
 import { readFailure, TopicHub } from './topic.hub';
 import { encodeTopicMessage, topicChannelName } from './topic.message';
 import { ExecutionSubscriber, FeedSubscriber, type ExecutionFeedFilter } from './watch.subscribers';
@@ -48,13 +49,6 @@ const ERROR_TTL_MS = 60_000;
  * channel (`watch:exec:…`, `watch:feed:…`), so never mistaken for one.
  */
 const LEADER_NUDGES_CHANNEL = 'watch:leader-nudges';
-/**
- * A subscriber's first reads of the store (what it missed, the error marker) are tried again after these
- * waits when they fail: under load a Redis command times out (`REDIS_COMMAND_TIMEOUT_MS`) now and then, and
- * the next try usually gets through. When every try failed the stream ends with UNAVAILABLE and this hint.
- */
-const CATCH_UP_RETRY_DELAYS_MS = [200, 800];
-const CATCH_UP_RETRY_AFTER_SECONDS = 2;
 
 /** What the watcher is doing right now (tests, metrics, health). */
 export interface WatchActivity {
@@ -336,7 +330,7 @@ export class ExecutionWatchService
 
   /**
    * A read of the store for a subscriber that has not started yet, tried again after each of
-   * `CATCH_UP_RETRY_DELAYS_MS` when it fails; null when the subscriber went away (or the replica began to
+   * `STORE_READ_RETRY_DELAYS_MS` when it fails; null when the subscriber went away (or the replica began to
    * shut down) while waiting. Throws the last failure.
    */
   private async readForSubscriber<T>(
@@ -347,7 +341,7 @@ export class ExecutionWatchService
       try {
         return await read();
       } catch (error) {
-        const delayMs = CATCH_UP_RETRY_DELAYS_MS[attempt];
+        const delayMs = STORE_READ_RETRY_DELAYS_MS[attempt];
         if (delayMs === undefined || subscriber.ended || this.shuttingDown) throw error;
         this.logger.debug(`catch-up read failed, trying again in ${delayMs} ms: ${(error as Error).message}`);
         await sleep(delayMs, undefined, { ref: false });
@@ -492,17 +486,6 @@ export class ExecutionWatchService
       throw new GatewayError(ErrorCode.SHUTTING_DOWN, 'The gateway is restarting; reconnect to resume');
     }
   }
-}
-
-/** A subscriber's start failed for the store, after its retries: retryable, nothing was lost. */
-function storeUnavailable(): GatewayError {
-  return new GatewayError(
-    ErrorCode.UNAVAILABLE,
-    'Live status is unavailable right now; subscribe again shortly',
-    {
-      retryAfterSeconds: CATCH_UP_RETRY_AFTER_SECONDS,
-    },
-  );
 }
 
 export function executionTopic(projectId: string, executionId: string): string {

@@ -1,7 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { type RedisService } from '../redis/redis.service';
 import { decodeTopicMessage, encodeTopicMessage, topicChannelName, type TopicMessage } from './topic.message';
+import { STORE_READ_RETRY_DELAYS_MS, storeUnavailable } from './store-retry';
 import { type WatchStore } from './watch.store';
 import { type StoredEvent } from './watch.types';
 
@@ -152,9 +154,35 @@ export class TopicChannel {
   private async deliverInOrder(event: StoredEvent): Promise<void> {
     if (event.sequence <= this.deliveredSequence) return;
     if (this.deliveredSequence > 0 && event.sequence > this.deliveredSequence + 1) {
-      await this.fillFromHistory(event.sequence);
+      if (!(await this.fillGap(event.sequence))) return;
     }
     this.deliver(event);
+  }
+
+  /**
+   * Fills a gap before `beforeSequence` from the history, tried again when the store read fails (a Redis
+   * command timing out under load). When every try failed, the event that showed the gap cannot be
+   * delivered in order: the local listeners end with UNAVAILABLE and a retry hint, and a subscriber that
+   * comes back catches up from the history, which holds the event. Delivering it anyway would skip the
+   * missing ones without a word; dropping it (as before) could leave a run's final event unheard, with its
+   * subscribers waiting for good. False when the gap was not filled.
+   */
+  private async fillGap(beforeSequence: number): Promise<boolean> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.fillFromHistory(beforeSequence);
+        return true;
+      } catch (error) {
+        const delayMs = STORE_READ_RETRY_DELAYS_MS[attempt];
+        if (this.closed) return false;
+        if (delayMs === undefined) {
+          this.deps.logger.warn(`${this.name}: a gap could not be filled: ${(error as Error).message}`);
+          for (const listener of [...this.listeners]) listener.onError(storeUnavailable());
+          return false;
+        }
+        await sleep(delayMs, undefined, { ref: false });
+      }
+    }
   }
 
   /** Delivers the kept events newer than the last delivered and older than `beforeSequence`. */
