@@ -30,7 +30,8 @@ import { neverSentCodes } from './maia-errors';
  * like any other lost exchange, and the caller decides. Error messages hold no header, query or body.
  */
 export interface UndiciAxiosAdapter {
-  readonly adapter: AxiosAdapter;
+  /** The adapter, carrying `direct` (see `DirectExchange`). */
+  readonly adapter: AxiosAdapter & { direct: DirectExchange };
   /** Closes every pool: waits for exchanges in flight up to `graceMs`, then destroys what is left. */
   close(graceMs?: number): Promise<void>;
 }
@@ -41,6 +42,30 @@ export interface UndiciAdapterOptions {
   /** Sockets per origin; default unlimited, like node's default agent. */
   connectionsPerOrigin?: number;
 }
+
+/** One exchange as the Maia transport asks for it: every option set by the caller, nothing merged in. */
+export interface DirectRequest {
+  /** Absolute http(s) URL, query included. */
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  data?: string;
+  /** Whole exchange (ms); 0 for none. */
+  timeout: number;
+  signal?: AbortSignal;
+  /** Decoded response bytes; -1 for no limit. */
+  maxContentLength: number;
+  maxBodyLength: number;
+}
+
+/**
+ * The adapter's exchange without axios' request pipeline (merging the instance defaults into the config,
+ * normalising headers, interceptors, transformers): the same request on the wire as through
+ * `axios.request` with these options, `responseType: 'text'`, identity `transformResponse`, every status
+ * accepted. The answer is the response axios would resolve with (the body as text); failures are the
+ * AxiosErrors the adapter raises. Axios interceptors do not see these exchanges (ADR 0036).
+ */
+export type DirectExchange = (request: DirectRequest) => Promise<AxiosResponse<string>>;
 
 const connectPhaseSyscalls = new Set(['connect', 'getaddrinfo']);
 
@@ -69,12 +94,21 @@ export function createUndiciAdapter(options: UndiciAdapterOptions = {}): UndiciA
     return pool;
   };
 
-  const adapter: AxiosAdapter = (config) => {
+  const run = (config: InternalAxiosRequestConfig): Promise<AxiosResponse> => {
     if (closed) {
       return Promise.reject(new AxiosError('The HTTP client is closed', 'ERR_CLIENT_CLOSED', config));
     }
     return exchange(config, poolFor);
   };
+  const direct: DirectExchange = (request) =>
+    run({
+      ...request,
+      // A plain object: `requestHeaders` copies it as it is (axios would have made it an AxiosHeaders).
+      headers: request.headers as unknown as InternalAxiosRequestConfig['headers'],
+      responseType: 'text',
+      maxRedirects: 0,
+    });
+  const adapter = Object.assign((config: InternalAxiosRequestConfig) => run(config), { direct });
 
   const close = async (graceMs = 10_000): Promise<void> => {
     closed = true;
@@ -221,7 +255,17 @@ function exchange(
 }
 
 function requestHeaders(config: InternalAxiosRequestConfig, decompress: boolean): Record<string, string> {
-  const headers = config.headers ? AxiosHeaders.from(config.headers).toJSON(true) : {};
+  const given: unknown = config.headers;
+  let headers: Record<string, string>;
+  if (!given) headers = {};
+  else if (given instanceof AxiosHeaders) headers = given.toJSON(true) as Record<string, string>;
+  else {
+    // A direct exchange's own object: its strings as they are.
+    headers = {};
+    for (const [name, value] of Object.entries(given as Record<string, unknown>))
+      if (typeof value === 'string') headers[name] = value;
+  }
+
   let hasUserAgent = false;
   let hasAcceptEncoding = false;
   for (const name in headers) {
