@@ -107,7 +107,7 @@ export function createUndiciAdapter(options: UndiciAdapterOptions = {}): UndiciA
       headers: request.headers as unknown as InternalAxiosRequestConfig['headers'],
       responseType: 'text',
       maxRedirects: 0,
-    });
+    }) as Promise<AxiosResponse<string>>;
   const adapter = Object.assign((config: InternalAxiosRequestConfig) => run(config), { direct });
 
   const close = async (graceMs = 10_000): Promise<void> => {
@@ -258,7 +258,7 @@ function requestHeaders(config: InternalAxiosRequestConfig, decompress: boolean)
   const given: unknown = config.headers;
   let headers: Record<string, string>;
   if (!given) headers = {};
-  else if (given instanceof AxiosHeaders) headers = given.toJSON(true) as Record<string, string>;
+  else if (given instanceof AxiosHeaders) headers = given.toJSON(true);
   else {
     // A direct exchange's own object: its strings as they are.
     headers = {};
