@@ -22,7 +22,6 @@ const schema = z
       .default('mg:'),
     REDIS_COMMAND_TIMEOUT_MS: envInt(500, 10, 60_000),
     REDIS_CONNECT_TIMEOUT_MS: envInt(2_000, 10, 60_000),
-    REDIS_AUTO_PIPELINING: envBool(false),
   })
   .superRefine((v, ctx) => {
     if (v.REDIS_URL?.includes(',') && !v.REDIS_CLUSTER) {
@@ -43,11 +42,6 @@ export function redisConfig(env: Env) {
     keyPrefix: v.REDIS_KEY_PREFIX,
     commandTimeoutMs: v.REDIS_COMMAND_TIMEOUT_MS,
     connectTimeoutMs: v.REDIS_CONNECT_TIMEOUT_MS,
-    /**
-     * Commands issued in the same event-loop turn (by any request) leave in one socket write (ioredis
-     * `enableAutoPipelining`); ADR 0036.
-     */
-    autoPipelining: v.REDIS_AUTO_PIPELINING,
   };
 }
 export type RedisConfig = ReturnType<typeof redisConfig>;

@@ -16,9 +16,7 @@ export function openConnection(
   role: 'commands' | 'subscriber',
   onError: (error: Error) => void,
 ): RedisClient {
-  const { url, cluster, commandTimeoutMs, connectTimeoutMs, autoPipelining } = config;
-  // The subscriber sends (UN)SUBSCRIBE only: nothing to batch.
-  const enableAutoPipelining = autoPipelining && role === 'commands';
+  const { url, cluster, commandTimeoutMs, connectTimeoutMs } = config;
   const options = {
     connectionName: `maia-gateway:${role}`,
     commandTimeout: commandTimeoutMs,
@@ -33,17 +31,10 @@ export function openConnection(
     ? (new Cluster(cluster.map(seedNode), {
         redisOptions: { ...options, ...credentialsOf(cluster[0]) },
         enableOfflineQueue,
-        enableAutoPipelining,
         clusterRetryStrategy: retryStrategy,
         slotsRefreshTimeout: connectTimeoutMs,
       }) as unknown as RedisClient)
-    : new Redis(url as string, {
-        ...options,
-        enableOfflineQueue,
-        enableAutoPipelining,
-        retryStrategy,
-        lazyConnect: false,
-      });
+    : new Redis(url as string, { ...options, enableOfflineQueue, retryStrategy, lazyConnect: false });
   // ioredis emits 'error' on every failed reconnect; without a listener Node would crash the process.
   redis.on('error', onError);
   return redis;
