@@ -10,9 +10,7 @@ import {
   parseProject,
   parsePublishedPipeline,
   parseStep,
-  readWireExecution,
   toWireExecuteBody,
-  wireExecution as wireExecutionSchema,
 } from './maia-wire';
 
 const projectId = '4a8a6162-702b-4efc-b2ec-c986e0bc95e4';
@@ -300,46 +298,4 @@ describe('maia-wire', () => {
       executionTag: 't',
     });
   });
-});
-
-describe('readWireExecution', () => {
-  const full = {
-    pipelineExecutionId: executionId,
-    projectId,
-    pipelineName: 'FOLDER/load.orch.yaml',
-    pipelineType: 'ORCHESTRATION',
-    environmentName: 'Dev',
-    status: 'RUNNING',
-    startedAt: '2026-01-02T03:04:05Z',
-    finishedAt: '2026-01-02T03:04:06.5+01:00',
-    message: 'step 2 of 3',
-    trigger: 'API',
-    scheduleId: null,
-    user: 'ada',
-    executionTag: 't-1',
-    extra: { ignored: true },
-  };
-  const cases: unknown[] = [
-    full,
-    { pipelineExecutionId: executionId },
-    { ...full, status: 7, trigger: ['x'], startedAt: 'not a date', finishedAt: '  ', message: 3, user: {} },
-    { ...full, projectId: undefined, pipelineName: null, environmentName: '', executionTag: false },
-  ];
-  it.each(cases.map((c, i) => [i, c]))('reads case %i as zod does, field by field', (_i, value) => {
-    expect(readWireExecution(value)).toEqual(wireExecutionSchema.parse(value));
-  });
-
-  it.each([null, 'x', 42, [], [full], {}, { pipelineExecutionId: '' }, { pipelineExecutionId: 5 }])(
-    'refuses %p as zod does: UPSTREAM_BAD_RESPONSE',
-    (value) => {
-      expect(wireExecutionSchema.safeParse(value).success).toBe(false);
-      let error: unknown;
-      try {
-        readWireExecution(value);
-      } catch (e) {
-        error = e;
-      }
-      expect(GatewayError.is(error, ErrorCode.UPSTREAM_BAD_RESPONSE)).toBe(true);
-    },
-  );
 });

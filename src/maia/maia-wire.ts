@@ -92,8 +92,7 @@ const wireAgent = z.object({
   status: looseString,
 });
 
-/** An execution as Maia sends it (exported for the spec, which holds `readWireExecution` to it). */
-export const wireExecution = z.object({
+const wireExecution = z.object({
   pipelineExecutionId: requiredString,
   projectId: looseString,
   pipelineName: looseString,
@@ -110,36 +109,6 @@ export const wireExecution = z.object({
   executionTag: looseString,
 });
 type WireExecution = z.infer<typeof wireExecution>;
-
-const loose = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-
-/**
- * `wireExecution`'s parse without zod, for the shape Maia sends (an object with a non-empty string id):
- * the same result field by field. Anything else goes to zod, which decides (and says why). Executions are
- * parsed per details call and per listed run, several per launch (ADR 0036).
- */
-export function readWireExecution(value: unknown): WireExecution {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return parseOrThrow(wireExecution, value, 'execution');
-  const o = value as Record<string, unknown>;
-  const id = o.pipelineExecutionId;
-  if (typeof id !== 'string' || id.length === 0) return parseOrThrow(wireExecution, value, 'execution');
-  return {
-    pipelineExecutionId: id,
-    projectId: loose(o.projectId),
-    pipelineName: loose(o.pipelineName),
-    pipelineType: loose(o.pipelineType),
-    environmentName: loose(o.environmentName),
-    status: o.status,
-    startedAt: normaliseTimestamp(o.startedAt),
-    finishedAt: normaliseTimestamp(o.finishedAt),
-    message: loose(o.message),
-    trigger: o.trigger,
-    scheduleId: loose(o.scheduleId),
-    user: loose(o.user),
-    executionTag: loose(o.executionTag),
-  };
-}
 
 const wireStep = z.object({
   id: z.union([requiredString, z.number().transform(String)]),
@@ -220,7 +189,9 @@ export function parseExecutionDetails(body: unknown, projectIdFromPath: string):
     typeof body.result === 'object'
       ? body.result
       : body;
-  return toPublicExecution(toExecution(readWireExecution(candidate), candidate, projectIdFromPath));
+  return toPublicExecution(
+    toExecution(parseOrThrow(wireExecution, candidate, 'execution'), candidate, projectIdFromPath),
+  );
 }
 
 /**
@@ -253,7 +224,9 @@ export interface ParsedExecutionListPage extends ExecutionListPage {
 /** `GET /v1/pipeline-executions`: token paging, `more` absent on the last page. */
 export function parseExecutionList(body: unknown): ParsedExecutionListPage {
   const page = parseOrThrow(wireExecutionList, body, 'execution list');
-  const parsed = page.results.map((item) => toExecution(readWireExecution(item), item));
+  const parsed = page.results.map((item) =>
+    toExecution(parseOrThrow(wireExecution, item, 'execution'), item),
+  );
   return { results: parsed.map(toPublicExecution), more: page.more, parsed };
 }
 
