@@ -4,12 +4,7 @@ import { type AddressInfo, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { proxyConfigured } from './maia-http.exchange';
 import { neverSentCodes as neverSent } from './maia-errors';
-import {
-  axiosCodeOf,
-  createUndiciAdapter,
-  type DirectRequest,
-  type UndiciAxiosAdapter,
-} from './maia-undici.adapter';
+import { axiosCodeOf, createUndiciAdapter, type UndiciAxiosAdapter } from './maia-undici.adapter';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
@@ -255,87 +250,6 @@ describe('undici axios adapter', () => {
     await undici.close();
     const error = await failure(call('/'));
     expect(error.code).toBe('ERR_CLIENT_CLOSED');
-    const direct = await failure(undici.adapter.direct(directRequest('/')));
-    expect(direct.code).toBe('ERR_CLIENT_CLOSED');
-  });
-
-  // The transport's options (maia.transport.ts), through axios and through the direct exchange.
-  const directRequest = (path: string, extra: Partial<DirectRequest> = {}): DirectRequest => ({
-    url: origin + path,
-    method: 'GET',
-    headers: { Authorization: 'Bearer t0k', Accept: 'application/json' },
-    timeout: 0,
-    maxContentLength: 10_000,
-    maxBodyLength: 10_000,
-    ...extra,
-  });
-  const viaAxios = (request: DirectRequest) =>
-    client.request<string>({
-      ...request,
-      responseType: 'text',
-      transformResponse: [(data: unknown) => data],
-      validateStatus: () => true,
-      maxRedirects: 0,
-    });
-
-  it('direct exchange: the same request on the wire as through axios, and the same answer', async () => {
-    const seen: { method?: string; url?: string; headers: string[]; body: string }[] = [];
-    // Names as sent, with their values; in any order (axios puts its defaults' names first).
-    const pairs = (raw: string[]) =>
-      raw.flatMap((v, i) => (i % 2 === 0 ? [`${v}: ${raw[i + 1]}`] : [])).sort();
-    handler = (req, res, body) => {
-      seen.push({ method: req.method, url: req.url, headers: pairs(req.rawHeaders), body });
-      res.writeHead(429, 'Slow down', { 'Content-Type': 'application/json', 'Retry-After': '3' });
-      res.end('{"error":"busy"}');
-    };
-    const post = directRequest('/v1/things?x=1', {
-      method: 'POST',
-      data: JSON.stringify({ a: 'é' }),
-      headers: {
-        Authorization: 'Bearer t0k',
-        Accept: 'application/json',
-        'Content-Type': 'application/json',
-        'account-id': 'acct',
-        'x-request-id': 'r1',
-      },
-    });
-    for (const request of [post, directRequest('/v1/things/1')]) {
-      seen.length = 0;
-      const [a, b] = [await viaAxios(request), await undici.adapter.direct(request)];
-      expect(seen).toHaveLength(2);
-      expect(seen[1]).toEqual(seen[0]);
-      for (const response of [a, b]) {
-        expect([response.status, response.statusText, response.data]).toEqual([
-          429,
-          'Slow down',
-          '{"error":"busy"}',
-        ]);
-        expect(response.headers['retry-after']).toBe('3');
-      }
-    }
-    expect(seen[0].headers.filter((h) => /^content-type/i.test(h))).toEqual([]); // a GET carries none
-  });
-
-  it('direct exchange: timeout, abort and size limits fail as through axios', async () => {
-    handler = (_req, res) => {
-      res.writeHead(200);
-      res.write('partial');
-      setTimeout(() => res.end(), 1000).unref();
-    };
-    const timeout = await failure(undici.adapter.direct(directRequest('/', { timeout: 150 })));
-    expect([timeout.code, timeout.message]).toEqual(['ECONNABORTED', 'timeout of 150ms exceeded']);
-    const aborted = await failure(undici.adapter.direct(directRequest('/', { signal: AbortSignal.abort() })));
-    expect(aborted.code).toBe('ERR_CANCELED');
-    handler = (_req, res) => res.end('x'.repeat(5000));
-    const large = await failure(undici.adapter.direct(directRequest('/', { maxContentLength: 1000 })));
-    expect([large.code, large.message]).toEqual([
-      'ERR_BAD_RESPONSE',
-      'maxContentLength size of 1000 exceeded',
-    ]);
-    const body = await failure(
-      undici.adapter.direct(directRequest('/', { method: 'POST', data: 'y'.repeat(50), maxBodyLength: 10 })),
-    );
-    expect(body.code).toBe('ERR_BAD_REQUEST');
   });
 });
 

@@ -31,8 +31,7 @@ import { neverSentCodes } from './maia-errors';
  * like any other lost exchange, and the caller decides. Error messages hold no header, query or body.
  */
 export interface UndiciAxiosAdapter {
-  /** The adapter, carrying `direct` (see `DirectExchange`). */
-  readonly adapter: AxiosAdapter & { direct: DirectExchange };
+  readonly adapter: AxiosAdapter;
   /** Closes every pool: waits for exchanges in flight up to `graceMs`, then destroys what is left. */
   close(graceMs?: number): Promise<void>;
 }
@@ -43,30 +42,6 @@ export interface UndiciAdapterOptions {
   /** Sockets per origin; default unlimited, like node's default agent. */
   connectionsPerOrigin?: number;
 }
-
-/** One exchange as the Maia transport asks for it: every option set by the caller, nothing merged in. */
-export interface DirectRequest {
-  /** Absolute http(s) URL, query included. */
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  data?: string;
-  /** Whole exchange (ms); 0 for none. */
-  timeout: number;
-  signal?: AbortSignal;
-  /** Decoded response bytes; -1 for no limit. */
-  maxContentLength: number;
-  maxBodyLength: number;
-}
-
-/**
- * The adapter's exchange without axios' request pipeline (merging the instance defaults into the config,
- * normalising headers, interceptors, transformers): the same request on the wire as through
- * `axios.request` with these options, `responseType: 'text'`, identity `transformResponse`, every status
- * accepted. The answer is the response axios would resolve with (the body as text); failures are the
- * AxiosErrors the adapter raises. Axios interceptors do not see these exchanges (ADR 0036).
- */
-export type DirectExchange = (request: DirectRequest) => Promise<AxiosResponse<string>>;
 
 const connectPhaseSyscalls = new Set(['connect', 'getaddrinfo']);
 
@@ -95,21 +70,12 @@ export function createUndiciAdapter(options: UndiciAdapterOptions = {}): UndiciA
     return pool;
   };
 
-  const run = (config: InternalAxiosRequestConfig): Promise<AxiosResponse> => {
+  const adapter: AxiosAdapter = (config) => {
     if (closed) {
       return Promise.reject(new AxiosError('The HTTP client is closed', 'ERR_CLIENT_CLOSED', config));
     }
     return exchange(config, poolFor);
   };
-  const direct: DirectExchange = (request) =>
-    run({
-      ...request,
-      // A plain object: `requestHeaders` copies it as it is (axios would have made it an AxiosHeaders).
-      headers: request.headers as unknown as InternalAxiosRequestConfig['headers'],
-      responseType: 'text',
-      maxRedirects: 0,
-    }) as Promise<AxiosResponse<string>>;
-  const adapter = Object.assign((config: InternalAxiosRequestConfig) => run(config), { direct });
 
   const close = async (graceMs = 10_000): Promise<void> => {
     closed = true;
@@ -256,17 +222,7 @@ function exchange(
 }
 
 function requestHeaders(config: InternalAxiosRequestConfig, decompress: boolean): Record<string, string> {
-  const given: unknown = config.headers;
-  let headers: Record<string, string>;
-  if (!given) headers = {};
-  else if (given instanceof AxiosHeaders) headers = given.toJSON(true);
-  else {
-    // A direct exchange's own object: its strings as they are.
-    headers = {};
-    for (const [name, value] of Object.entries(given as Record<string, unknown>))
-      if (typeof value === 'string') headers[name] = value;
-  }
-
+  const headers = config.headers ? AxiosHeaders.from(config.headers).toJSON(true) : {};
   let hasUserAgent = false;
   let hasAcceptEncoding = false;
   for (const name in headers) {

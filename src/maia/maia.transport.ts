@@ -22,7 +22,6 @@ import { UPSTREAM_OBSERVER, type UpstreamCallObservation, type UpstreamObserver 
 import { fullJitterDelayMs, RetryBudget } from './maia-retry';
 import { MaiaTokenService } from './maia-token.service';
 import { type CallOptions } from './maia.types';
-import { type DirectExchange } from './maia-undici.adapter';
 
 /**
  * How a request may be repeated:
@@ -339,37 +338,20 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
     timeoutMs: number,
   ): Promise<AttemptResult> {
     try {
-      const data = request.body === undefined ? undefined : JSON.stringify(request.body);
-      const signal = request.options?.signal;
-      const { maxResponseBytes } = this.config;
-      // The undici exchange straight away when axios runs on it (no proxy): the same request on the wire
-      // without axios' per-call config merge, header objects and promise chain (ADR 0036).
-      const direct = (this.http.axiosRef.defaults.adapter as { direct?: DirectExchange } | undefined)?.direct;
-      const response = direct
-        ? await direct({
-            url,
-            method: request.method,
-            headers,
-            data,
-            timeout: timeoutMs,
-            signal,
-            maxContentLength: maxResponseBytes,
-            maxBodyLength: maxResponseBytes,
-          })
-        : await this.http.axiosRef.request<string>({
-            url,
-            method: request.method,
-            data,
-            headers,
-            timeout: timeoutMs,
-            signal,
-            responseType: 'text',
-            transformResponse: [(text: unknown) => text],
-            validateStatus: () => true,
-            maxContentLength: maxResponseBytes,
-            maxBodyLength: maxResponseBytes,
-            maxRedirects: 0,
-          });
+      const response = await this.http.axiosRef.request<string>({
+        url,
+        method: request.method,
+        data: request.body === undefined ? undefined : JSON.stringify(request.body),
+        headers,
+        timeout: timeoutMs,
+        signal: request.options?.signal,
+        responseType: 'text',
+        transformResponse: [(data: unknown) => data],
+        validateStatus: () => true,
+        maxContentLength: this.config.maxResponseBytes,
+        maxBodyLength: this.config.maxResponseBytes,
+        maxRedirects: 0,
+      });
       return { kind: 'response', response };
     } catch (error) {
       // Axios errors carry the request config (Authorization header included): only their code is kept.

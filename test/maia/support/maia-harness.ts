@@ -10,7 +10,6 @@ import { MAIA_API, type MaiaApi } from '../../../src/maia/maia.types';
 import { UPSTREAM_OBSERVER, type UpstreamObserver } from '../../../src/maia/maia-observer';
 import { MaiaTokenService } from '../../../src/maia/maia-token.service';
 import { MaiaTransport } from '../../../src/maia/maia.transport';
-import { type DirectExchange } from '../../../src/maia/maia-undici.adapter';
 import { RedisModule } from '../../../src/redis/redis.module';
 import { RedisService } from '../../../src/redis/redis.service';
 import { type EmulatorFixture } from '../../support/emulator-fixture';
@@ -177,33 +176,22 @@ export async function createMaiaHarness(
   const issued: IssuedToken[] = [];
   const tokenUrl = config.maia.tokenUrl;
   const requestedAt = new WeakMap<object, number>();
-  const record = (method: string | undefined, url: string | undefined, given: object): number => {
+  http.axiosRef.interceptors.request.use((request) => {
     const atMs = Date.now();
+    requestedAt.set(request, atMs);
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(given)) headers[name.toLowerCase()] = String(value);
+    for (const [name, value] of Object.entries(request.headers.toJSON()))
+      headers[name.toLowerCase()] = String(value);
     const authorization = headers.authorization;
     sent.push({
       atMs,
-      method: (method ?? 'get').toUpperCase(),
-      url: url ?? '',
+      method: (request.method ?? 'get').toUpperCase(),
+      url: request.url ?? '',
       token: authorization?.startsWith('Bearer ') ? authorization.slice(7) : null,
       headers,
     });
-    return atMs;
-  };
-  // Token calls go through axios; API calls through the undici adapter's direct exchange (ADR 0036).
-  http.axiosRef.interceptors.request.use((request) => {
-    requestedAt.set(request, record(request.method, request.url, request.headers.toJSON()));
     return request;
   });
-  const adapter = http.axiosRef.defaults.adapter as { direct?: DirectExchange } | undefined;
-  const direct = adapter?.direct;
-  if (adapter && direct) {
-    adapter.direct = (request) => {
-      record(request.method, request.url, request.headers);
-      return direct(request);
-    };
-  }
   http.axiosRef.interceptors.response.use((response) => {
     if (response.config.url === tokenUrl && typeof response.data === 'string') {
       try {
