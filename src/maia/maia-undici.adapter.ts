@@ -13,9 +13,8 @@ import { neverSentCodes } from './maia-errors';
 
 /**
  * An axios adapter that performs the HTTP exchange with undici instead of axios' node http adapter: one
- * keep-alive `undici.Pool` per origin, no proxy lookup per request. Through axios, interceptors,
- * `validateStatus` and transformers all run as before; only the exchange is replaced. The Maia transport
- * calls `adapter.direct` instead (the same exchange without axios' request pipeline, ADR 0036).
+ * keep-alive `undici.Pool` per origin, no proxy lookup per request. Axios stays the client API
+ * (interceptors, `validateStatus`, transformers all run as before); only the exchange is replaced.
  *
  * Honoured: what the Maia transport and token service use: method, `url` (+ `baseURL`/`params`), headers,
  * `data` (string or Buffer), `timeout` (whole exchange, `ECONNABORTED`), `signal` (`ERR_CANCELED`),

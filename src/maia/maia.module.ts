@@ -12,8 +12,7 @@ import { MAIA_API } from './maia.types';
  * The gateway's only door to Maia. Global: every service injects `MAIA_API` (the `MaiaApi` interface)
  * and nothing else of this module. Needs `APP_CONFIG` (ConfigModule) and `RedisService` (RedisModule).
  * Layers: `MaiaClient` (typed operations) → `MaiaTransport` (one request: retries, timeouts, breaker,
- * metrics) → the undici adapter's direct exchange (`MaiaHttpExchange`; axios' own pipeline for token calls,
- * and for every call when a proxy is set); `ExecuteReconciler` beside the client.
+ * metrics) → axios → `MaiaHttpExchange` (undici); `ExecuteReconciler` beside the client.
  */
 @Global()
 @Module({
