@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type RedisService } from '../redis/redis.service';
+import { RedisScript } from '../redis/redis.script';
 
 /** What an execute call is about: runs of one pipeline in one environment of one project. */
 export interface ExecuteScope {
@@ -36,6 +37,28 @@ export interface IntentRecord extends ExecuteIntent {
 const MAX_REMEMBERED_SCOPES = 1_000;
 
 /**
+ * `begin` in one command: the intent's record (KEYS[1], ARGV[1], expiring in ARGV[2] ms) and its place in
+ * the scope's set of unsettled calls (KEYS[2], member ARGV[4] at score ARGV[3], the set expiring in
+ * ARGV[5] ms). Both keys are built with `key()`: one slot on a cluster.
+ */
+export const LEDGER_BEGIN = new RedisScript(`redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return 1`);
+
+/**
+ * A state change in one command: with KEYS[3], the run is claimed first (SET KEYS[3] ARGV[4] PX ARGV[5],
+ * unconditionally: Maia said so); the record (KEYS[1]) takes ARGV[1], keeping its expiry, only while it
+ * exists (an expired record stays gone); when ARGV[2] is '1' the call leaves the scope's set (KEYS[2],
+ * member ARGV[3]).
+ */
+export const LEDGER_UPDATE =
+  new RedisScript(`if KEYS[3] then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5]) end
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL') end
+if ARGV[2] == '1' then redis.call('ZREM', KEYS[2], ARGV[3]) end
+return 1`);
+
+/**
  * What execute reconciliation must know about the other execute calls of the fleet, so that it never
  * hands out a run another call created:
  * - intents: one record per execute call (its scope, start, fingerprint and state), and per scope the
@@ -70,10 +93,17 @@ export class ExecutionLedger {
     const record: IntentRecord = { ...intent, state: 'sent' };
     this.localIntents.set(intent.id, record);
     await this.shared(() =>
-      Promise.all([
-        this.writeRecord(record, options.keepMs),
-        this.redis.sortedSetAdd(this.intentsKey(scope), intent.atMs, intent.id, this.horizonMs * 2),
-      ]),
+      this.redis.runScript(
+        LEDGER_BEGIN,
+        [this.recordKey(intent.id), this.intentsKey(scope)],
+        [
+          JSON.stringify(record),
+          Math.ceil(Math.max(this.horizonMs * 2, options.keepMs ?? 0)),
+          intent.atMs,
+          intent.id,
+          Math.ceil(this.horizonMs * 2),
+        ],
+      ),
     );
     return intent;
   }
@@ -88,10 +118,8 @@ export class ExecutionLedger {
     const now = Date.now();
     this.localClaims.set(executionId, { intentId: intent.id, atMs: now });
     this.pruneLocal(now);
-    await this.shared(() =>
-      this.redis.set(this.claimKey(executionId), intent.id, { ttlMs: this.horizonMs * 2 }),
-    );
-    await this.update(intent, 'settled', executionId);
+    // The claim, the record and the scope's set in one script (one round trip, one socket write).
+    await this.update(intent, 'settled', executionId, this.claimKey(executionId));
   }
 
   /**
@@ -177,22 +205,25 @@ export class ExecutionLedger {
     return parseRecord(await this.redis.get(this.recordKey(id))) ?? local;
   }
 
-  private async update(intent: ExecuteIntent, state: IntentState, executionId?: string): Promise<void> {
+  /** With `claimKey`, the run is also claimed for this call (unconditionally), in the same script. */
+  private async update(
+    intent: ExecuteIntent,
+    state: IntentState,
+    executionId?: string,
+    claimKey?: string,
+  ): Promise<void> {
     const record: IntentRecord = { ...intent, state, ...(executionId ? { executionId } : {}) };
-    if (state === 'settled' || state === 'abandoned') this.localIntents.delete(intent.id);
+    const over = state === 'settled' || state === 'abandoned';
+    if (over) this.localIntents.delete(intent.id);
     else this.localIntents.set(intent.id, record);
-    await this.shared(async () => {
-      // Only the record's value changes: its expiry (set at `begin`) is kept.
-      await this.redis.replaceIfExists(this.recordKey(intent.id), JSON.stringify(record));
-      if (state === 'settled' || state === 'abandoned')
-        await this.redis.sortedSetRemove(this.intentsKey(intent.scope), intent.id);
-    });
-  }
-
-  private async writeRecord(record: IntentRecord, keepMs = 0): Promise<void> {
-    await this.redis.set(this.recordKey(record.id), JSON.stringify(record), {
-      ttlMs: Math.max(this.horizonMs * 2, keepMs),
-    });
+    const keys = [this.recordKey(intent.id), this.intentsKey(intent.scope)];
+    // Only the record's value changes: its expiry (set at `begin`) is kept.
+    const args: (string | number)[] = [JSON.stringify(record), over ? '1' : '0', intent.id];
+    if (claimKey !== undefined) {
+      keys.push(claimKey);
+      args.push(intent.id, Math.ceil(this.horizonMs * 2));
+    }
+    await this.shared(() => this.redis.runScript(LEDGER_UPDATE, keys, args));
   }
 
   private intentsKey(scope: ExecuteScope): string {
