@@ -135,6 +135,11 @@ export interface StampedeResult {
   upstreamLog?: { call: string; startAfterMs: number; durationMs: number }[];
   /** Each answer's arrival after the upstream call's answer reached the gateway (ms; the target's p99). */
   afterUpstreamEnd?: Summary;
+  /**
+   * The same moments on CLOCK_MONOTONIC in microseconds (the clock of a `--cpu-prof` profile's timestamps):
+   * `node dist/bench/stampede-profile.js` cuts a profiled gateway's samples at them.
+   */
+  monotonicUs?: { firstQuery: number; upstreamStart?: number; upstreamEnd?: number; lastAnswer: number };
 }
 
 export interface SubscriptionRound {
@@ -197,6 +202,11 @@ export interface RuntimeRun {
   rows: ScenarioRow[];
   passThrough: PassThroughResult[];
   stampede: StampedeResult | null;
+  /**
+   * Every fresh-gateway stampede of the run, in order (one fresh gateway each); `stampede` is the one of
+   * median p99 after the upstream call, the one the target is judged on. Absent in older results.
+   */
+  stampedeFreshRuns?: StampedeResult[];
   stampedeWarm: StampedeResult | null;
   subscriptions: SubscriptionRound[];
   targets: TargetCheck[];

@@ -86,6 +86,15 @@ class RawConnection {
   }
 }
 
+/**
+ * A `performance.now()` reading on CLOCK_MONOTONIC in whole microseconds, the clock V8's CPU profiles
+ * stamp their samples with (`process.hrtime` reads it too).
+ */
+function monotonicUs(performanceMs: number): number {
+  const offsetUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+  return Math.round(offsetUs + performanceMs * 1000);
+}
+
 /** The bytes of one HTTP/1.1 request on a kept-alive connection. */
 function requestBytes(method: string, url: URL, headers: Record<string, string>, body?: string): Buffer {
   const payload = body === undefined ? undefined : Buffer.from(body);
@@ -180,6 +189,7 @@ export async function runStampede(
     const upstream = proxy.calls.filter((c) => c.method === 'GET' && /\/v1\/projects$/.test(c.path));
     const lastEnd = upstream.length ? Math.max(...upstream.map((c) => c.endMs)) : null;
     const firstUpstream = upstream[0];
+    const lastAnswer = Math.max(...answers.map((a) => a.at));
     return {
       status: answeredOk === size ? 'ok' : 'error',
       error:
@@ -212,6 +222,12 @@ export async function runStampede(
         durationMs: round(c.endMs - c.startMs, 1),
       })),
       afterUpstreamEnd: lastEnd === null ? undefined : summarize(answers.map((a) => a.at - lastEnd)),
+      monotonicUs: {
+        firstQuery: monotonicUs(start),
+        upstreamStart: firstUpstream ? monotonicUs(firstUpstream.startMs) : undefined,
+        upstreamEnd: lastEnd === null ? undefined : monotonicUs(lastEnd),
+        lastAnswer: monotonicUs(lastAnswer),
+      },
     };
   } finally {
     proxy.onCall = undefined;
