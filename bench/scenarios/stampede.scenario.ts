@@ -234,3 +234,18 @@ export async function runStampede(
     for (const connection of connections) connection.close();
   }
 }
+
+/**
+ * The fresh-gateway stampede the target is judged on, of several on fresh gateways: a run that failed or
+ * made other than one upstream call if there is one (a bad run is never outvoted), else the run of median
+ * p99 after the upstream call (of an even number, the worse of the two middle ones).
+ */
+export function medianStampede(runs: StampedeResult[]): StampedeResult | null {
+  if (runs.length === 0) return null;
+  const bad = runs.find((r) => r.status !== 'ok' || r.listProjectsCalls !== 1 || !r.afterUpstreamEnd);
+  if (bad) return bad;
+  const byP99 = [...runs].sort(
+    (a, b) => (a.afterUpstreamEnd?.p99 ?? Infinity) - (b.afterUpstreamEnd?.p99 ?? Infinity),
+  );
+  return byP99[Math.floor(byP99.length / 2)];
+}
