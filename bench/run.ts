@@ -778,10 +778,15 @@ class Bench {
         );
         await this.stopGateway(gateway);
         gateway = null;
-        gateway = await this.startGateway('gateway-stampede', shape, {
-          MAIA_BASE_URL: `${proxy.url}/dpc`,
-          MAIA_TOKEN_URL: `${proxy.url}/oauth/dpc/token`,
-        });
+        // A log file (and profile) of its own: the harness finds a gateway's address in its log.
+        gateway = await this.startGateway(
+          freshRuns > 1 ? `gateway-stampede-${run}` : 'gateway-stampede',
+          shape,
+          {
+            MAIA_BASE_URL: `${proxy.url}/dpc`,
+            MAIA_TOKEN_URL: `${proxy.url}/oauth/dpc/token`,
+          },
+        );
         fresh.push(await once('fresh'));
         report(fresh[fresh.length - 1]);
       } catch (error) {
