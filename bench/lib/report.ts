@@ -196,7 +196,9 @@ export function formatDetails(results: RuntimeRun): string {
             `(all open in ${fmt(s.connectionSetup?.allOpenMs, 0)} ms; first request p50 ${fmt(s.connectionSetup?.firstRequest.p50, 0)} / p99 ${fmt(s.connectionSetup?.firstRequest.p99, 0)} ms) ` +
             `-> ${s.listProjectsCalls} upstream listProjects call(s) (sent ${fmt(s.upstreamCall?.startAfterMs, 1)} ms after the first query, took ${fmt(s.upstreamCall?.durationMs, 1)} ms); ` +
             `all answered in ${fmt(s.totalMs, 0)} ms (p50 ${fmt(s.latency?.p50, 0)} / p99 ${fmt(s.latency?.p99, 0)} ms), ` +
-            `after the upstream call's end p50 ${fmt(s.afterUpstreamEnd?.p50, 1)} / p99 ${fmt(s.afterUpstreamEnd?.p99, 1)} ms`
+            `after the upstream call's end p50 ${fmt(s.afterUpstreamEnd?.p50, 1)} / p99 ${fmt(s.afterUpstreamEnd?.p99, 1)} ms ` +
+            `(gateway CPU ${fmt(s.gatewayCpuBeforeUpstreamMs, 0)} ms before the call, ${fmt(s.gatewayCpuAfterUpstreamMs, 0)} ms after; ` +
+            `harness CPU ${fmt(s.harnessCpuMs, 0)} ms, its event loop up to ${fmt(s.harnessLoopDelayMaxMs, 0)} ms late)`
         : `stampede (${which}): ERROR ${s.error ?? ''}`,
     );
   }

@@ -127,6 +127,11 @@ export interface StampedeResult {
   gatewayCpuAfterUpstreamMs?: number;
   /** The harness's own CPU time (client and recording proxy) from the first query sent to the last answer. */
   harnessCpuMs?: number;
+  /**
+   * The harness's longest event-loop delay meanwhile (ms, 5 ms resolution): answers read late because the
+   * harness did not get its core show here, not in the gateway's CPU or profile.
+   */
+  harnessLoopDelayMaxMs?: number;
   /** Opening the connections beforehand (one /health/live each, all at once), measured apart. */
   connectionSetup?: { connections: number; allOpenMs: number; firstRequest: Summary };
   /** The upstream listProjects call, on the harness's clock from the first query sent. */

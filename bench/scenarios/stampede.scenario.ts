@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { SpawnedServer } from '../lib/child-process';
 import type { EmulatorClient } from '../lib/emulator-client';
 import { PROJECTS_QUERY, expectData, graphqlBody } from '../lib/queries';
@@ -162,6 +163,10 @@ export async function runStampede(
       graphqlBody(PROJECTS_QUERY),
     );
     const harnessCpuBefore = process.cpuUsage();
+    // How late the harness's own event loop ran while the answers came in: an answer is timed when the
+    // harness reads it, so a harness starved of its core (a busy machine) times answers late.
+    const harnessDelay = monitorEventLoopDelay({ resolution: 5 });
+    harnessDelay.enable();
     const start = performance.now();
     const answers = await Promise.all(
       connections.map(async (connection) => {
@@ -171,6 +176,7 @@ export async function runStampede(
       }),
     );
     const harnessCpu = process.cpuUsage(harnessCpuBefore);
+    harnessDelay.disable();
     const totalMs = performance.now() - start;
     const gatewayCpuMs = gateway.cpuTimeMs() - cpuBefore;
     let answeredOk = 0;
@@ -203,6 +209,7 @@ export async function runStampede(
       totalMs: round(totalMs, 1),
       gatewayCpuMs: round(gatewayCpuMs, 0),
       harnessCpuMs: round((harnessCpu.user + harnessCpu.system) / 1000, 0),
+      harnessLoopDelayMaxMs: round(harnessDelay.max / 1e6, 1),
       gatewayCpuBeforeUpstreamMs: cpuAt.start,
       gatewayCpuAfterUpstreamMs: cpuAt.end === undefined ? undefined : round(gatewayCpuMs - cpuAt.end, 0),
       connectionSetup: {
