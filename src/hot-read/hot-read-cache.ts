@@ -203,7 +203,10 @@ export class HotReadCache implements OnModuleInit {
     return true;
   }
 
-  /** The server's request handler: a request some caller has an answer for is looked up; all else goes on. */
+  /**
+   * The server's request handler: a GET some caller has an answer for, and every GraphQL read it can read
+   * the body of (small, JSON, with a length), are looked up; all else goes on.
+   */
   private front(req: RawRequest, res: ServerResponse, next: RequestListener): void {
     if (req.method === 'GET') {
       const requestKey = getRequestKey(req.url, req.headers.accept);
