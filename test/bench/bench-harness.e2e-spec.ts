@@ -245,7 +245,7 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
     }
     // Every fresh gateway's stampede is kept; the one judged is one of them.
     expect(measured.stampedeFreshRuns).toHaveLength(results.budget.stampedeFreshRuns);
-    expect(measured.stampedeFreshRuns).toContain(measured.stampede);
+    expect(measured.stampedeFreshRuns).toContainEqual(measured.stampede);
     expect(measured.subscriptions).toHaveLength(1);
     const [round] = measured.subscriptions;
     const n = results.budget.subscriberCounts[0];
