@@ -127,6 +127,11 @@ export interface StampedeResult {
   gatewayCpuAfterUpstreamMs?: number;
   /** The harness's own CPU time (client and recording proxy) from the first query sent to the last answer. */
   harnessCpuMs?: number;
+  /**
+   * The harness's longest event-loop delay meanwhile (ms, 5 ms resolution): answers read late because the
+   * harness did not get its core show here, not in the gateway's CPU or profile.
+   */
+  harnessLoopDelayMaxMs?: number;
   /** Opening the connections beforehand (one /health/live each, all at once), measured apart. */
   connectionSetup?: { connections: number; allOpenMs: number; firstRequest: Summary };
   /** The upstream listProjects call, on the harness's clock from the first query sent. */
@@ -135,6 +140,11 @@ export interface StampedeResult {
   upstreamLog?: { call: string; startAfterMs: number; durationMs: number }[];
   /** Each answer's arrival after the upstream call's answer reached the gateway (ms; the target's p99). */
   afterUpstreamEnd?: Summary;
+  /**
+   * The same moments on CLOCK_MONOTONIC in microseconds (the clock of a `--cpu-prof` profile's timestamps):
+   * `node dist/bench/stampede-profile.js` cuts a profiled gateway's samples at them.
+   */
+  monotonicUs?: { firstQuery: number; upstreamStart?: number; upstreamEnd?: number; lastAnswer: number };
 }
 
 export interface SubscriptionRound {
@@ -197,6 +207,11 @@ export interface RuntimeRun {
   rows: ScenarioRow[];
   passThrough: PassThroughResult[];
   stampede: StampedeResult | null;
+  /**
+   * Every fresh-gateway stampede of the run, in order (one fresh gateway each); `stampede` is the one of
+   * median p99 after the upstream call, the one the target is judged on. Absent in older results.
+   */
+  stampedeFreshRuns?: StampedeResult[];
   stampedeWarm: StampedeResult | null;
   subscriptions: SubscriptionRound[];
   targets: TargetCheck[];

@@ -25,7 +25,7 @@ function lockKeyOf(ref: EntryRef, generation: string): string {
 
 /** A load running in this process: what its callers share. */
 interface Flight {
-  /** Settles as soon as the value is in hand (before the shared write, the lock release, the wake-up). */
+  /** Settles as soon as the value is in L1 (before the shared write's answer, the lock release, the wake-up). */
   outcome: Promise<LoadOutcome>;
   /** The generations it loads under: a caller that knows newer ones must not take its value. */
   generation: string;
@@ -60,8 +60,9 @@ export class CacheLoadCoordinator {
 
   /**
    * Loads the entry, sharing one load with every concurrent caller of this process and of the fleet.
-   * Callers of this process get the value as soon as it is stored (one promise settles for them all); the
-   * lock release and the other replicas' wake-up (two more Redis round trips) follow without holding them.
+   * Callers of this process get the value as soon as it is in L1 (one promise settles for them all); the
+   * shared write, the lock release and the other replicas' wake-up (three Redis round trips) follow
+   * without holding them.
    * A load under older generations (started before an invalidation) is not joined: its value is not current.
    */
   async load<T>(ref: EntryRef, loader: () => Promise<T>, generation: string): Promise<LoadOutcome> {
@@ -174,8 +175,8 @@ export class CacheLoadCoordinator {
   }
 
   /**
-   * Calls the loader and stores its value in L1 and L2, then hands it to this process's callers
-   * (`onLoaded`): an answer given means other replicas can read it; the lock release and their wake-up follow.
+   * Calls the loader, stores its value in L1, hands it to this process's callers (`onLoaded`) and stores
+   * it in L2; the lock release and the other replicas' wake-up follow the L2 write.
    */
   private async loadHere<T>(
     ref: EntryRef,
@@ -193,11 +194,17 @@ export class CacheLoadCoordinator {
         this.config.staleMaxAgeSeconds * 1000,
         generation,
       );
+      // This process's callers get the value once it is in L1, while its shared write is on its way: they
+      // do not wait for Redis's acknowledgement (a round trip that took 35 ms of a cold stampede's answers
+      // on a busy machine). Another replica still finds it: the lock is released only after the write, and a
+      // replica that misses L2 meanwhile waits for the lock and its wake-up, then reads it there.
+      let written: Promise<void> | undefined;
       if (Date.now() < envelope.staleUntilMs) {
         this.memory.remember(ref, envelope);
-        await this.shared.write(ref, envelope);
+        written = this.shared.write(ref, envelope);
       }
       onLoaded?.(envelope);
+      await written;
       this.refreshFailed.delete(ref.entryKey);
       return envelope;
     } catch (error) {

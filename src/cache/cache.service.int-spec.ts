@@ -689,6 +689,54 @@ describe('CacheService with a hung Redis', () => {
   });
 });
 
+describe('CacheService with a slow shared write', () => {
+  it("answers a load's callers once the value is in memory, without waiting for Redis to acknowledge its write", async () => {
+    const port = await freePort();
+    const server = await startRedis(port);
+    try {
+      // Long enough that waiting for the write's acknowledgement (or its timeout) shows.
+      const env = { REDIS_COMMAND_TIMEOUT_MS: '10000' };
+      const a = await replica(prefix, env, { redisUrl: `redis://127.0.0.1:${port}` });
+      await a.cache.getOrLoad(
+        'projects',
+        'warm',
+        loader('warm', () => 'ok'),
+      );
+      // The lock is taken before the loader runs; Redis stops answering while it loads, so the value's
+      // shared write stays unacknowledged until it resumes.
+      const callers = Array.from({ length: 50 }, () =>
+        a.cache.getOrLoad(
+          'projects',
+          'cold',
+          loader('cold', () => {
+            server.kill('SIGSTOP');
+            return 'fresh';
+          }),
+        ),
+      );
+      const outcome = await Promise.race([
+        Promise.all(callers),
+        new Promise<'still waiting'>((resolve) => setTimeout(() => resolve('still waiting'), 3_000).unref()),
+      ]);
+      expect(outcome).toEqual(Array.from({ length: 50 }, () => 'fresh'));
+
+      server.kill('SIGCONT');
+      // The write lands once Redis answers again, and another replica reads it there (no loader call).
+      await eventually(async () => expect(await storedEnvelope(a, 'projects', 'cold')).not.toBeNull(), {
+        timeoutMs: 5_000,
+        intervalMs: 50,
+      });
+      const b = await replica(prefix, env, { redisUrl: `redis://127.0.0.1:${port}` });
+      expect(await b.cache.getOrLoad('projects', 'cold', loader('none'))).toBe('fresh');
+      expect(unexpectedCalls).toEqual([]);
+    } finally {
+      server.kill('SIGCONT');
+      await Promise.all(open.splice(0).map((r) => r.close()));
+      await stopRedis(server);
+    }
+  });
+});
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

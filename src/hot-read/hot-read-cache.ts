@@ -15,6 +15,7 @@ import { APP_CONFIG, type AppConfig } from '../config';
 import { PINO, requestCompletionLogger, type CompletedRequest } from '../logging/logging.module';
 import { httpMetricLabels } from '../metrics/http-metrics.hook';
 import { MetricsService, type HttpTransport } from '../metrics/metrics.service';
+import { onReleaseWaiters } from './flight-release';
 import { WHOLE_ANSWER_CACHEABLE } from './whole-answer-cacheable.decorator';
 
 /**
@@ -53,7 +54,31 @@ const GRAPHQL_PATH = '/graphql';
 
 /** The GraphQL body the front read from a raw request: replayed to Fastify, and the answer's key. */
 const READ_BODY = Symbol('maia-gateway:hot-read-body');
-type RawRequest = IncomingMessage & { [READ_BODY]?: { requestKey: string; body: Buffer } };
+type RawRequest = IncomingMessage & {
+  [READ_BODY]?: { requestKey: string; body: Buffer; flight?: Flight };
+};
+
+/** A GraphQL request that waits for an identical one in flight (same body, same rights) to be answered. */
+interface Waiter {
+  req: RawRequest;
+  res: ServerResponse;
+  next: RequestListener;
+  startedAt: number;
+}
+
+/**
+ * The first of identical GraphQL requests of callers with the same rights, while it is answered: the
+ * others wait for its answer instead of each running Fastify, Nest, Apollo and graphql-js over the same
+ * lookups (a cold stampede of 500 built the same bytes 500 times on cold code). It lands once: with the
+ * answer it kept (the waiters are answered from it, as from a kept answer), or without one (not a declared
+ * read, an error, a stale answer, an abort), and then every waiter goes the normal way itself.
+ */
+interface Flight {
+  requestKey: string;
+  rights: string;
+  waiters: Waiter[];
+  landed: boolean;
+}
 
 /**
  * The body the front read, as the stream Fastify's parser expects (with the byte count its body limit
@@ -97,6 +122,10 @@ export class HotReadCache implements OnModuleInit {
   private readonly logger = new Logger('HotReadCache');
   /** Answers by request (method, URL or body, accept), then by the caller's rights. */
   private readonly answers = new Map<string, Map<string, Entry>>();
+  /** GraphQL requests being answered, by request, then by the caller's rights (see `Flight`). */
+  private readonly flights = new Map<string, Map<string, Flight>>();
+  /** When `clear()` last ran: an answer to a request that arrived before it is not kept. */
+  private clearedAtMs = 0;
   private entryCount = 0;
   private hits = 0;
   /** Declared reads answered the normal way (their answer then kept when clean). */
@@ -131,6 +160,9 @@ export class HotReadCache implements OnModuleInit {
   clear(): void {
     this.answers.clear();
     this.entryCount = 0;
+    // Requests arriving from now on wait for none started before (their answers may predate it).
+    this.flights.clear();
+    this.clearedAtMs = Date.now();
   }
 
   /** Before Fastify is ready (Nest readies it in listen(), after every init hook). */
@@ -163,13 +195,18 @@ export class HotReadCache implements OnModuleInit {
       done(null, read === undefined ? payload : replayOf(read.body));
     });
     fastify.addHook('onSend', (request, reply, payload, done) => {
-      this.keep(request, reply, payload);
+      const kept = this.keep(request, reply, payload);
+      const flight = (request.raw as RawRequest)[READ_BODY]?.flight;
+      if (flight) this.land(flight, kept);
       done(null, payload);
     });
     return true;
   }
 
-  /** The server's request handler: a request some caller has an answer for is looked up; all else goes on. */
+  /**
+   * The server's request handler: a GET some caller has an answer for, and every GraphQL read it can read
+   * the body of (small, JSON, with a length), are looked up; all else goes on.
+   */
   private front(req: RawRequest, res: ServerResponse, next: RequestListener): void {
     if (req.method === 'GET') {
       const requestKey = getRequestKey(req.url, req.headers.accept);
@@ -193,8 +230,9 @@ export class HotReadCache implements OnModuleInit {
       const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       const requestKey = `POST\u0000${body.toString('latin1')}\u0000${req.headers.accept ?? ''}`;
       req[READ_BODY] = { requestKey, body };
-      if (this.answers.has(requestKey)) this.lookUp(req, res, next, requestKey);
-      else next(req, res);
+      // Admitted here, so that identical requests in flight together are answered once (see `Flight`);
+      // the outcome stays on the request's context and the normal path does not decide it again.
+      this.lookUp(req, res, next, requestKey);
     });
     // A client gone mid-body: there is nobody to answer.
     req.once('error', () => res.destroy());
@@ -240,9 +278,23 @@ export class HotReadCache implements OnModuleInit {
     const entry = forRequest?.get(rights);
     if (!entry || entry.expiresAtMs <= Date.now()) {
       if (entry) this.forget(requestKey, rights);
+      const read = req[READ_BODY];
+      if (read) {
+        const flight = this.flights.get(requestKey)?.get(rights);
+        if (flight) {
+          flight.waiters.push({ req, res, next, startedAt });
+          return;
+        }
+        read.flight = this.takeOff(req, res, requestKey, rights);
+      }
       next(req, res);
       return;
     }
+    this.serve(req, res, entry, startedAt);
+  }
+
+  /** Answers a request from a kept answer, counted and logged like any request. */
+  private serve(req: RawRequest, res: ServerResponse, entry: Entry, startedAt: number): void {
     this.hits++;
     const requestId = RequestContext.of(req).requestId;
     res.writeHead(200, { [REQUEST_ID_HEADER]: requestId, ...entry.headers });
@@ -254,39 +306,91 @@ export class HotReadCache implements OnModuleInit {
     this.log({ requestId, method, url: req.url ?? '', headers: req.headers, statusCode: 200, elapsedMs });
   }
 
-  /** onSend: keeps the clean answer of a declared read the front could not serve. */
-  private keep(request: FastifyRequest, reply: FastifyReply, payload: unknown): void {
+  /**
+   * The first of identical requests in flight: the others of the same rights wait for its answer. It
+   * lands when its answer is kept or refused (onSend), when its operation is found not to be a declared
+   * read (`releaseWaitersOf`), and at the latest when its response closes, whatever ended it.
+   */
+  private takeOff(req: RawRequest, res: ServerResponse, requestKey: string, rights: string): Flight {
+    const flight: Flight = { requestKey, rights, waiters: [], landed: false };
+    let forRequest = this.flights.get(requestKey);
+    if (!forRequest) {
+      forRequest = new Map();
+      this.flights.set(requestKey, forRequest);
+    }
+    forRequest.set(rights, flight);
+    onReleaseWaiters(RequestContext.of(req), () => this.land(flight, undefined));
+    res.once('close', () => this.land(flight, undefined));
+    return flight;
+  }
+
+  /**
+   * Ends a flight: its waiters are answered from `kept`, or, without it, sent the normal way each. After
+   * the first request's own answer has been handed on (a microtask later), each in its own context.
+   */
+  private land(flight: Flight, kept: Entry | undefined): void {
+    if (flight.landed) return;
+    flight.landed = true;
+    const forRequest = this.flights.get(flight.requestKey);
+    if (forRequest?.get(flight.rights) === flight) {
+      forRequest.delete(flight.rights);
+      if (forRequest.size === 0) this.flights.delete(flight.requestKey);
+    }
+    const waiters = flight.waiters;
+    flight.waiters = [];
+    if (waiters.length === 0) return;
+    queueMicrotask(() => {
+      for (const { req, res, next, startedAt } of waiters) {
+        if (res.destroyed || res.headersSent) continue; // the caller left while it waited
+        RequestContext.run(RequestContext.of(req), () => {
+          if (kept) this.serve(req, res, kept, startedAt);
+          else next(req, res);
+        });
+      }
+    });
+  }
+
+  /**
+   * onSend: keeps the clean answer of a declared read the front could not serve. Returns the answer kept
+   * for this request (by it or by an identical request in flight with it), if any.
+   */
+  private keep(request: FastifyRequest, reply: FastifyReply, payload: unknown): Entry | undefined {
     const ctx = request.requestContext;
     const principal = ctx?.principal;
-    if (!ctx || !principal) return;
+    if (!ctx || !principal) return undefined;
     let requestKey: string;
     if (request.method === 'GET') {
-      if (request.routeOptions.config?.[WHOLE_ANSWER_CACHEABLE] !== true) return;
+      if (request.routeOptions.config?.[WHOLE_ANSWER_CACHEABLE] !== true) return undefined;
       requestKey = getRequestKey(request.raw.url, request.headers.accept);
     } else {
       const read = (request.raw as RawRequest)[READ_BODY];
-      if (!read || !ctx.wholeAnswer) return;
+      if (!read || !ctx.wholeAnswer) return undefined;
       requestKey = read.requestKey;
     }
     this.misses++;
-    if (reply.statusCode !== 200 || typeof payload !== 'string' || payload.length > MAX_BODY_BYTES) return;
-    if (ctx.staleResources.size > 0 || ctx.wholeAnswer?.clean === false) return;
+    if (reply.statusCode !== 200 || typeof payload !== 'string' || payload.length > MAX_BODY_BYTES)
+      return undefined;
+    if (ctx.staleResources.size > 0 || ctx.wholeAnswer?.clean === false) return undefined;
+    // Built from lookups as they were before an invalidation that came while it was answered: not kept.
+    if (ctx.startedAtMs <= this.clearedAtMs) return undefined;
     const rights = rightsKey(principal);
     // Requests that were in flight together (a stampede) all end here with one answer: keep it once.
     const kept = this.answers.get(requestKey)?.get(rights);
-    if (kept && kept.expiresAtMs > Date.now()) return;
+    if (kept && kept.expiresAtMs > Date.now()) return kept;
     const contentType = reply.getHeader('content-type');
-    if (typeof contentType !== 'string') return;
+    if (typeof contentType !== 'string') return undefined;
     const body = Buffer.from(payload, 'utf8');
     const headers: Entry['headers'] = { 'content-type': contentType, 'content-length': body.length };
     const cacheControl = reply.getHeader('cache-control');
     if (typeof cacheControl === 'string') headers['cache-control'] = cacheControl;
-    this.store(requestKey, rights, {
+    const entry: Entry = {
       body,
       headers,
       labels: httpMetricLabels(request),
       expiresAtMs: Date.now() + this.ttlMs,
-    });
+    };
+    this.store(requestKey, rights, entry);
+    return entry;
   }
 
   /** Keeps the clean answer of a declared read the edge read front served (it never reaches onSend). */

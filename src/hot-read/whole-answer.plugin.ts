@@ -13,6 +13,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { RequestContext } from '../common/request-context';
+import { releaseWaitersOf } from './flight-release';
 import { WHOLE_ANSWER_CACHEABLE } from './whole-answer-cacheable.decorator';
 
 type Field = GraphQLField<unknown, unknown>;
@@ -68,16 +69,30 @@ export function wholeAnswerPlugin(): ApolloServerPlugin {
   const verdicts = new WeakMap<OperationDefinitionNode, boolean>();
   let cacheable: ReadonlySet<Field> = new Set();
   // One listener for every request (no hooks object allocated per request).
+  const declaredRead = (
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+  ) => {
+    let declared = verdicts.get(operation);
+    if (declared === undefined) {
+      declared = isWholeAnswerCacheable(cacheable, schema, document, operation);
+      verdicts.set(operation, declared);
+    }
+    return declared;
+  };
   const listener: GraphQLRequestListener<BaseContext> = {
+    // Identical requests waiting for this one's answer (hot-read-cache.ts, `Flight`) go their own way as
+    // soon as it is known not to be a declared read: nobody waits behind a mutation or an execution.
+    async didResolveOperation({ schema, document, operation }) {
+      const ctx = RequestContext.current();
+      if (ctx && (!operation || !declaredRead(schema, document, operation))) releaseWaitersOf(ctx);
+    },
     async willSendResponse({ schema, document, operation, response }) {
       const ctx = RequestContext.current();
       if (!ctx || !document || !operation || response.body.kind !== 'single') return;
-      let declared = verdicts.get(operation);
-      if (declared === undefined) {
-        declared = isWholeAnswerCacheable(cacheable, schema, document, operation);
-        verdicts.set(operation, declared);
-      }
-      if (declared) ctx.wholeAnswer = { clean: response.body.singleResult.errors === undefined };
+      if (declaredRead(schema, document, operation))
+        ctx.wholeAnswer = { clean: response.body.singleResult.errors === undefined };
     },
   };
   return {

@@ -237,7 +237,15 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
       expect(stampede?.connectionSetup?.connections).toBe(results.budget.stampedeSize);
       expect(stampede?.afterUpstreamEnd?.count).toBe(results.budget.stampedeSize);
       expect(stampede?.upstreamLog?.some((call) => call.call.startsWith('GET /dpc/v1/projects'))).toBe(true);
+      // The moments on the profiler's clock, in order (bench/stampede-profile.ts cuts profiles at them).
+      const at = stampede?.monotonicUs;
+      expect(at && at.firstQuery <= (at.upstreamEnd ?? 0) && (at.upstreamEnd ?? 0) <= at.lastAnswer).toBe(
+        true,
+      );
     }
+    // Every fresh gateway's stampede is kept; the one judged is one of them.
+    expect(measured.stampedeFreshRuns).toHaveLength(results.budget.stampedeFreshRuns);
+    expect(measured.stampedeFreshRuns).toContainEqual(measured.stampede);
     expect(measured.subscriptions).toHaveLength(1);
     const [round] = measured.subscriptions;
     const n = results.budget.subscriberCounts[0];

@@ -15,7 +15,9 @@ import type {
   RuntimeInfo,
   RuntimeRun,
   ScenarioRow,
+  StampedeResult,
 } from '../../bench/lib/results';
+import { medianStampede } from '../../bench/scenarios/stampede.scenario';
 
 /**
  * The report of a run on two runtimes: each runtime's targets are judged on its own rows (a ratio that
@@ -189,5 +191,54 @@ describe('bench report on two runtimes', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bench report of a cold stampede on several fresh gateways', () => {
+  const stampedeRun = (p99: number | null, calls = 1): StampedeResult =>
+    p99 === null
+      ? { process: 'fresh', status: 'error', error: 'gateway did not start', requests: 500 }
+      : {
+          process: 'fresh',
+          status: 'ok',
+          requests: 500,
+          answeredOk: 500,
+          listProjectsCalls: calls,
+          afterUpstreamEnd: { count: 500, p50: p99 / 2, p90: p99, p99, max: p99, mean: p99 / 2 },
+        };
+  const judged = (runs: StampedeResult[]) => {
+    const run: RuntimeRun = {
+      runtime: node24,
+      rows: [],
+      passThrough: [],
+      stampede: medianStampede(runs),
+      stampedeFreshRuns: runs,
+      stampedeWarm: null,
+      subscriptions: [],
+      targets: [],
+      durationSeconds: 30,
+    };
+    const targets = checkTargets(run, ['stampede'], 1000, 15000);
+    return {
+      calls: targets.find((t) => t.id === 'stampede-fresh'),
+      p99: targets.find((t) => t.id === 'stampede-fresh-after-upstream-p99'),
+    };
+  };
+
+  it('judges the run of median p99 and lists every run beside it', () => {
+    const { calls, p99 } = judged([stampedeRun(90), stampedeRun(230), stampedeRun(120)]);
+    expect(p99).toEqual(
+      expect.objectContaining({ pass: true, measured: '120 ms (runs: 90 ms, 230 ms, 120 ms)' }),
+    );
+    expect(calls).toEqual(expect.objectContaining({ pass: true, measured: '1 (runs: 1, 1, 1)' }));
+    expect(judged([stampedeRun(90), stampedeRun(230), stampedeRun(160)]).p99?.pass).toBe(false);
+  });
+
+  it('never lets good runs outvote a failed run or one that called upstream twice', () => {
+    const twice = judged([stampedeRun(90), stampedeRun(100, 2), stampedeRun(95)]);
+    expect(twice.calls).toEqual(expect.objectContaining({ pass: false, measured: '2 (runs: 1, 2, 1)' }));
+    const failed = judged([stampedeRun(90), stampedeRun(null), stampedeRun(95)]);
+    expect(failed.p99?.pass).not.toBe(true);
+    expect(failed.p99?.measured).toContain('error');
   });
 });

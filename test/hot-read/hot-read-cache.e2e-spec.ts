@@ -309,6 +309,71 @@ describe('hot-read cache', () => {
     expect([after.status, (after.body.data?.projects as { total: number }).total]).toEqual([200, 5]);
   });
 
+  it('answers identical reads in flight together once: the first runs, the others get its answer', async () => {
+    // A cold lookup that takes a while upstream, so every request below arrives while the first is answered.
+    expect(
+      (await graphql(KEYS.admin, 'mutation { invalidateCache { invalidated } }')).body.errors,
+    ).toBeUndefined();
+    await world.maia.resetCounters();
+    await world.maia.addFault({ route: 'listProjects', latencyMs: 400, count: 1 });
+    const query = 'query InFlight { projects(size: 9) { total results { id name } } }';
+    const before = handlers.calls();
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        fetch(`${world.url}/graphql`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-api-key': i % 2 ? READER_TWIN_KEY : KEYS.reader,
+            'x-request-id': `in-flight-${i}`,
+          },
+          body: JSON.stringify({ query }),
+        }).then(async (r) => ({ status: r.status, id: r.headers.get('x-request-id'), body: await r.text() })),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    expect(new Set(answers.map((a) => a.body)).size).toBe(1); // one answer, the same for the same rights
+    expect(projectIds({ status: 200, body: JSON.parse(answers[0].body), headers: new Headers() })).toEqual([
+      PROJECTS.analytics,
+    ]);
+    expect(answers.map((a) => a.id)).toEqual(answers.map((_, i) => `in-flight-${i}`)); // each its own id
+    expect(handlers.calls()).toBe(before + 1); // the resolver ran for the first request only
+    expect(await world.maia.count('listProjects')).toBe(1);
+  });
+
+  it('lets identical mutations in flight together each run, and sends readers of an unkept answer their own way', async () => {
+    await world.maia.addFault({ route: 'executePipeline', latencyMs: 300, count: 2 });
+    const before = (await world.maia.executions()).length;
+    const input = {
+      projectId: PROJECTS.analytics,
+      pipelineName: 'transform/daily_revenue.tran.yaml',
+      environmentName: 'Dev',
+    };
+    const mutation =
+      'mutation Twice($input: ExecutePipelineInput!) { executePipeline(input: $input) { pipelineExecutionId } }';
+    const [a, b] = await Promise.all([
+      graphql(KEYS.admin, mutation, { input }),
+      graphql(KEYS.admin, mutation, { input }),
+    ]);
+    expect(a.body.errors).toBeUndefined();
+    expect(b.body.errors).toBeUndefined();
+    expect(a.body.data?.executePipeline).not.toEqual(b.body.data?.executePipeline);
+    expect((await world.maia.executions()).length).toBe(before + 2);
+
+    // A declared read whose first answer is an error is not kept: the requests waiting for it each go
+    // the normal way (no one is left waiting, and they are answered by their own lookups).
+    expect(
+      (await graphql(KEYS.admin, 'mutation { invalidateCache { invalidated } }')).body.errors,
+    ).toBeUndefined();
+    await world.maia.addFault({ route: 'listProjects', status: 503, latencyMs: 300, count: 1 });
+    const query = 'query Unkept { projects(size: 3) { total results { id } } }';
+    const calls = handlers.calls();
+    const reads = await Promise.all(Array.from({ length: 5 }, () => graphql(KEYS.reader, query)));
+    expect(reads.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(reads.filter((r) => r.body.data?.projects).length).toBeGreaterThanOrEqual(4);
+    expect(handlers.calls()).toBeGreaterThan(calls + 1);
+  });
+
   it('never replays a stale answer: once Maia is back, the same read is fresh', async () => {
     // One lookup (page 0, size 4), many URLs: each attempt misses the hot cache by its URL alone.
     const path = (attempt: number) => `/api/v1/projects?size=4${'&'.repeat(attempt)}`;
