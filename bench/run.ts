@@ -48,6 +48,7 @@ import type {
   RowSettings,
   RuntimeInfo,
   RuntimeRun,
+  StampedeGroup,
   StampedeResult,
   ScenarioRow,
   ServerKind,
@@ -744,9 +745,22 @@ class Bench {
    * times them.
    */
   private async stampede(): Promise<void> {
+    // The engine's stampede is the one judged (issue 17 judges its targets with the whole-answer cache
+    // off); with the cache on, identical reads in flight together are answered once (ADR 0037): rows of
+    // their own, reported beside it, never standing in for it.
+    const engine = await this.stampedeWith('off');
+    this.run.stampedeFreshRuns = engine.fresh;
+    this.run.stampede = engine.judged;
+    this.run.stampedeWarm = engine.warm;
+    this.run.stampedeWholeAnswer = await this.stampedeWith('on');
+  }
+
+  private async stampedeWith(responseCache: 'on' | 'off'): Promise<StampedeGroup> {
     const size = this.options.budget.stampedeSize;
     const freshRuns = Math.max(1, this.options.budget.stampedeFreshRuns);
-    const shape: GatewayShape = { ...PRODUCTION, responseCache: 'on' };
+    const shape: GatewayShape = { ...PRODUCTION, responseCache };
+    const cacheLabel = responseCache === 'on' ? 'whole-answer cache on' : 'whole-answer cache off';
+    let warmResult: StampedeResult | null = null;
     const settings = this.settingsOf(shape, 'api-key', 1);
     const proxy = await startRecordingProxy(this.emulatorClient.url);
     let gateway: RunningGateway | null = null;
@@ -774,13 +788,13 @@ class Bench {
     for (let run = 1; run <= freshRuns; run++) {
       try {
         log(
-          `stampede: ${size} concurrent cold projects queries, the first a fresh gateway sees (${run} of ${freshRuns}) ...`,
+          `stampede (${cacheLabel}): ${size} concurrent cold projects queries, the first a fresh gateway sees (${run} of ${freshRuns}) ...`,
         );
         await this.stopGateway(gateway);
         gateway = null;
         // A log file (and profile) of its own: the harness finds a gateway's address in its log.
         gateway = await this.startGateway(
-          freshRuns > 1 ? `gateway-stampede-${run}` : 'gateway-stampede',
+          `gateway-stampede-${responseCache === 'on' ? 'cached-' : ''}${run}`,
           shape,
           {
             MAIA_BASE_URL: `${proxy.url}/dpc`,
@@ -801,11 +815,9 @@ class Bench {
         log(`  ERROR ${errorMessage(error)}`);
       }
     }
-    this.run.stampedeFreshRuns = fresh;
-    this.run.stampede = medianStampede(fresh);
     try {
       log(
-        `stampede: ${size} concurrent projects queries on a warm gateway, right after a cache invalidation ...`,
+        `stampede (${cacheLabel}): ${size} concurrent projects queries on a warm gateway, right after a cache invalidation ...`,
       );
       if (!gateway) throw new Error('no gateway');
       // Warm the process on the very query (a closed loop, as the throughput rows do), then make it cold.
@@ -826,10 +838,10 @@ class Bench {
         throw new Error(
           `cache invalidation answered ${invalidated.status}: ${invalidated.body.slice(0, 300)}`,
         );
-      this.run.stampedeWarm = await once('warm');
-      report(this.run.stampedeWarm);
+      warmResult = await once('warm');
+      report(warmResult);
     } catch (error) {
-      this.run.stampedeWarm = {
+      warmResult = {
         runtime: this.runtime.id,
         settings,
         process: 'warm',
@@ -840,6 +852,7 @@ class Bench {
       log(`  ERROR ${errorMessage(error)}`);
     } finally {
       if (this.options.mode === 'smoke' && gateway?.server.exitStatus() === null) {
+        await this.stopGateway(this.kept);
         this.kept = gateway;
         this.proxies.push(proxy);
       } else {
@@ -847,6 +860,7 @@ class Bench {
         await proxy.close();
       }
     }
+    return { fresh, judged: medianStampede(fresh), warm: warmResult };
   }
 
   private async passThrough(gateway: RunningGateway): Promise<void> {
@@ -987,7 +1001,7 @@ class Bench {
       round_.settings = settings;
       this.run.subscriptions.push(round_);
       log(
-        `  ${formatDetails({ ...this.run, rows: [], stampede: null, stampedeFreshRuns: [], stampedeWarm: null, subscriptions: [round_] })}`,
+        `  ${formatDetails({ ...this.run, rows: [], stampede: null, stampedeFreshRuns: [], stampedeWarm: null, stampedeWholeAnswer: undefined, subscriptions: [round_] })}`,
       );
     }
   }
@@ -1155,6 +1169,8 @@ async function main(): Promise<number> {
       run.passThrough.some((p) => p.status === 'error') ||
       run.stampede?.status === 'error' ||
       run.stampedeWarm?.status === 'error' ||
+      run.stampedeWholeAnswer?.judged?.status === 'error' ||
+      run.stampedeWholeAnswer?.warm?.status === 'error' ||
       run.subscriptions.some((s) => s.status === 'error'),
   );
   return broken ? 2 : 0;

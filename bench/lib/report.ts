@@ -6,6 +6,7 @@ import type {
   RuntimeInfo,
   RuntimeRun,
   ScenarioRow,
+  StampedeGroup,
   StampedeResult,
   SubscriptionRound,
   TargetCheck,
@@ -180,27 +181,48 @@ function subscriptionLine(round_: SubscriptionRound): string {
 
 export function formatDetails(results: RuntimeRun): string {
   const lines: string[] = [];
-  const freshRuns = results.stampedeFreshRuns ?? (results.stampede ? [results.stampede] : []);
-  for (const s of [...freshRuns, results.stampedeWarm]) {
-    if (!s) continue;
-    const judged = freshRuns.length > 1 && s === results.stampede ? ', the run judged' : '';
-    const which =
-      s.process === 'warm'
-        ? 'warm gateway, cache invalidated'
-        : freshRuns.length > 1
-          ? `fresh gateway ${freshRuns.indexOf(s) + 1} of ${freshRuns.length}${judged}`
-          : 'fresh gateway';
-    lines.push(
-      s.status === 'ok'
-        ? `stampede (${which}): ${s.requests} concurrent cold projects queries on ${fmt(s.connectionSetup?.connections, 0)} connections opened beforehand ` +
-            `(all open in ${fmt(s.connectionSetup?.allOpenMs, 0)} ms; first request p50 ${fmt(s.connectionSetup?.firstRequest.p50, 0)} / p99 ${fmt(s.connectionSetup?.firstRequest.p99, 0)} ms) ` +
-            `-> ${s.listProjectsCalls} upstream listProjects call(s) (sent ${fmt(s.upstreamCall?.startAfterMs, 1)} ms after the first query, took ${fmt(s.upstreamCall?.durationMs, 1)} ms); ` +
-            `all answered in ${fmt(s.totalMs, 0)} ms (p50 ${fmt(s.latency?.p50, 0)} / p99 ${fmt(s.latency?.p99, 0)} ms), ` +
-            `after the upstream call's end p50 ${fmt(s.afterUpstreamEnd?.p50, 1)} / p99 ${fmt(s.afterUpstreamEnd?.p99, 1)} ms ` +
-            `(gateway CPU ${fmt(s.gatewayCpuBeforeUpstreamMs, 0)} ms before the call, ${fmt(s.gatewayCpuAfterUpstreamMs, 0)} ms after; ` +
-            `harness CPU ${fmt(s.harnessCpuMs, 0)} ms, its event loop up to ${fmt(s.harnessLoopDelayMaxMs, 0)} ms late)`
-        : `stampede (${which}): ERROR ${s.error ?? ''}`,
-    );
+  const groups: { group: StampedeGroup; cache: string; judgedLabel: string }[] = [
+    {
+      group: {
+        fresh: results.stampedeFreshRuns ?? (results.stampede ? [results.stampede] : []),
+        judged: results.stampede,
+        warm: results.stampedeWarm,
+      },
+      cache: results.stampedeWholeAnswer ? 'whole-answer cache off, ' : '',
+      judgedLabel: ', the run judged',
+    },
+  ];
+  if (results.stampedeWholeAnswer) {
+    groups.push({
+      group: results.stampedeWholeAnswer,
+      cache: 'whole-answer cache on: identical reads in flight answered once, not judged, ',
+      judgedLabel: ', the median run',
+    });
+  }
+  for (const { group, cache, judgedLabel } of groups) {
+    const freshRuns = group.fresh;
+    for (const s of [...freshRuns, group.warm]) {
+      if (!s) continue;
+      const judged = freshRuns.length > 1 && s === group.judged ? judgedLabel : '';
+      const which =
+        cache +
+        (s.process === 'warm'
+          ? 'warm gateway, cache invalidated'
+          : freshRuns.length > 1
+            ? `fresh gateway ${freshRuns.indexOf(s) + 1} of ${freshRuns.length}${judged}`
+            : 'fresh gateway');
+      lines.push(
+        s.status === 'ok'
+          ? `stampede (${which}): ${s.requests} concurrent cold projects queries on ${fmt(s.connectionSetup?.connections, 0)} connections opened beforehand ` +
+              `(all open in ${fmt(s.connectionSetup?.allOpenMs, 0)} ms; first request p50 ${fmt(s.connectionSetup?.firstRequest.p50, 0)} / p99 ${fmt(s.connectionSetup?.firstRequest.p99, 0)} ms) ` +
+              `-> ${s.listProjectsCalls} upstream listProjects call(s) (sent ${fmt(s.upstreamCall?.startAfterMs, 1)} ms after the first query, took ${fmt(s.upstreamCall?.durationMs, 1)} ms); ` +
+              `all answered in ${fmt(s.totalMs, 0)} ms (p50 ${fmt(s.latency?.p50, 0)} / p99 ${fmt(s.latency?.p99, 0)} ms), ` +
+              `after the upstream call's end p50 ${fmt(s.afterUpstreamEnd?.p50, 1)} / p99 ${fmt(s.afterUpstreamEnd?.p99, 1)} ms ` +
+              `(gateway CPU ${fmt(s.gatewayCpuBeforeUpstreamMs, 0)} ms before the call, ${fmt(s.gatewayCpuAfterUpstreamMs, 0)} ms after; ` +
+              `harness CPU ${fmt(s.harnessCpuMs, 0)} ms, its event loop up to ${fmt(s.harnessLoopDelayMaxMs, 0)} ms late)`
+          : `stampede (${which}): ERROR ${s.error ?? ''}`,
+      );
+    }
   }
   for (const row of results.rows) {
     if (row.status !== 'ok' || !row.hotRead || row.group !== 'mix') continue;
@@ -306,11 +328,12 @@ export function checkTargets(
     const freshRuns = stampede.process === 'warm' ? [] : (results.stampedeFreshRuns ?? []);
     const several = freshRuns.length > 1;
     const which =
-      stampede.process === 'warm'
+      (stampede.process === 'warm'
         ? 'on a warm gateway after an invalidation'
         : several
           ? `on ${freshRuns.length} fresh gateways (median run; every run listed)`
-          : 'on a fresh gateway';
+          : 'on a fresh gateway') +
+      (stampede.settings?.responseCache === 'off' ? ', whole-answer cache off' : '');
     const each = (value: (s: StampedeResult) => string) =>
       several ? ` (runs: ${freshRuns.map((s) => (s.status === 'ok' ? value(s) : 'error')).join(', ')})` : '';
     checks.push({

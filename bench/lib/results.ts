@@ -202,6 +202,13 @@ export interface TargetCheck {
 }
 
 /** Everything measured on one runtime: its rows' ratios are to the baselines of the same runtime. */
+/** The stampedes of one cache setting: every fresh run, the one of median p99 (judged), the warm one. */
+export interface StampedeGroup {
+  fresh: StampedeResult[];
+  judged: StampedeResult | null;
+  warm: StampedeResult | null;
+}
+
 export interface RuntimeRun {
   runtime: RuntimeInfo;
   rows: ScenarioRow[];
@@ -213,6 +220,12 @@ export interface RuntimeRun {
    */
   stampedeFreshRuns?: StampedeResult[];
   stampedeWarm: StampedeResult | null;
+  /**
+   * The same stampedes with the whole-answer cache on, where identical reads in flight together are
+   * answered once (ADR 0037): reported in rows of their own, never judged in the engine's place (the three
+   * fields above are the engine's, cache off). Absent in older results.
+   */
+  stampedeWholeAnswer?: StampedeGroup;
   subscriptions: SubscriptionRound[];
   targets: TargetCheck[];
   durationSeconds: number;

@@ -218,9 +218,12 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
   });
 
   it('counts the upstream calls of the cold stampedes, times their answers against the call, and follows every subscriber to the terminal status', () => {
-    for (const [stampede, process] of [
-      [measured.stampede, 'fresh'],
-      [measured.stampedeWarm, 'warm'],
+    // The engine's stampedes (judged) run with the whole-answer cache off; the same with it on are kept apart.
+    for (const [stampede, process, responseCache] of [
+      [measured.stampede, 'fresh', 'off'],
+      [measured.stampedeWarm, 'warm', 'off'],
+      [measured.stampedeWholeAnswer?.judged, 'fresh', 'on'],
+      [measured.stampedeWholeAnswer?.warm, 'warm', 'on'],
     ] as const) {
       expect(stampede).toEqual(
         expect.objectContaining({
@@ -229,7 +232,7 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
           status: 'ok',
           requests: results.budget.stampedeSize,
           answeredOk: results.budget.stampedeSize,
-          settings: expect.objectContaining(settingsShape),
+          settings: expect.objectContaining({ ...settingsShape, responseCache }),
         }),
       );
       expect(stampede?.listProjectsCalls).toEqual(expect.any(Number));
@@ -246,6 +249,7 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
     // Every fresh gateway's stampede is kept; the one judged is one of them.
     expect(measured.stampedeFreshRuns).toHaveLength(results.budget.stampedeFreshRuns);
     expect(measured.stampedeFreshRuns).toContainEqual(measured.stampede);
+    expect(measured.stampedeWholeAnswer?.fresh).toHaveLength(results.budget.stampedeFreshRuns);
     expect(measured.subscriptions).toHaveLength(1);
     const [round] = measured.subscriptions;
     const n = results.budget.subscriberCounts[0];
