@@ -48,22 +48,35 @@ export function createGraphqlAuthPlugin(gate: AuthGate): ApolloServerPlugin<Base
   return {
     async requestDidStart(requestContext) {
       const req = (requestContext.contextValue as { req?: FastifyRequest }).req;
-      const admitted: Promise<GatewayError | undefined> = req
-        ? new Promise<unknown>((resolve) =>
-            resolve(gate.admit(RequestContext.of(req.raw), req.headers, () => clientIpOf(req))),
-          ).then(
-            () => undefined,
-            (error: unknown) => {
-              if (error instanceof GatewayError) return error;
-              throw error;
-            },
-          )
-        : Promise.resolve(unauthenticated());
-      // Never leave the promise unobserved: a request that fails to parse ends before it is awaited.
-      admitted.catch(() => undefined);
+      // Decided at once when admission is synchronous (an API key or a remembered JWT, the rate-limit
+      // share covering the request): no promise then. Otherwise a promise awaited once resolved.
+      let refusal: GatewayError | undefined;
+      let failure: unknown;
+      let admitted: Promise<GatewayError | undefined> | undefined;
+      if (!req) refusal = unauthenticated();
+      else {
+        try {
+          const outcome = gate.admit(RequestContext.of(req.raw), req.headers, () => clientIpOf(req));
+          if (outcome instanceof Promise) {
+            admitted = outcome.then(
+              () => undefined,
+              (error: unknown) => {
+                if (error instanceof GatewayError) return error;
+                throw error;
+              },
+            );
+            // Never leave the promise unobserved: a request that fails to parse ends before it is awaited.
+            admitted.catch(() => undefined);
+          }
+        } catch (error) {
+          if (error instanceof GatewayError) refusal = error;
+          else failure = error;
+        }
+      }
       return {
         async didResolveOperation() {
-          const refusal = await admitted;
+          if (admitted) refusal = await admitted;
+          else if (failure !== undefined) throw failure;
           if (refusal) throw toGraphqlError(refusal);
         },
       };
