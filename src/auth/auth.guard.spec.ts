@@ -162,7 +162,6 @@ describe('AuthGuard decisions without waiting', () => {
   ): ExecutionContextHost {
     const raw = { headers: parts.headers ?? { 'x-api-key': reader } } as unknown as IncomingMessage;
     const request = { raw, headers: raw.headers, params: parts.params ?? {}, query: {}, body: undefined };
-    // eslint-disable-next-line @typescript-eslint/unbound-method
     return new ExecutionContextHost([request, {}], TestController, TestController.prototype[handler]);
   }
 

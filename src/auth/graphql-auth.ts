@@ -51,32 +51,34 @@ export function createGraphqlAuthPlugin(gate: AuthGate): ApolloServerPlugin<Base
       // Decided at once when admission is synchronous (an API key or a remembered JWT, the rate-limit
       // share covering the request): no promise then. Otherwise a promise awaited once resolved.
       let refusal: GatewayError | undefined;
-      let failure: unknown;
       let admitted: Promise<GatewayError | undefined> | undefined;
       if (!req) refusal = unauthenticated();
       else {
         try {
           const outcome = gate.admit(RequestContext.of(req.raw), req.headers, () => clientIpOf(req));
           if (outcome instanceof Promise) {
-            admitted = outcome.then(
+            admitted = outcome.then<undefined, GatewayError>(
               () => undefined,
               (error: unknown) => {
                 if (error instanceof GatewayError) return error;
                 throw error;
               },
             );
-            // Never leave the promise unobserved: a request that fails to parse ends before it is awaited.
-            admitted.catch(() => undefined);
           }
         } catch (error) {
           if (error instanceof GatewayError) refusal = error;
-          else failure = error;
+          // Anything else fails the request as before: a rejection awaited once the operation is resolved.
+          else
+            admitted = new Promise<never>(() => {
+              throw error;
+            });
         }
+        // Never leave the promise unobserved: a request that fails to parse ends before it is awaited.
+        admitted?.catch(() => undefined);
       }
       return {
         async didResolveOperation() {
           if (admitted) refusal = await admitted;
-          else if (failure !== undefined) throw failure;
           if (refusal) throw toGraphqlError(refusal);
         },
       };
