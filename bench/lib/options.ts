@@ -13,6 +13,11 @@ export interface Budget {
   pairedWarmup: number;
   /** Cold-cache stampede: identical concurrent queries. */
   stampedeSize: number;
+  /**
+   * Dashboard mix with auth on and off: measured rounds per side, interleaved (on, off, off, on, ...), each
+   * of `durationSeconds`; the verdict is the median of the rounds' ratios.
+   */
+  mixRounds: number;
   /** Subscriber counts, one round each on a fresh gateway. */
   subscriberCounts: number[];
   /** WebSocket connects in flight at once while subscribers join. */
@@ -27,6 +32,7 @@ export const budgets: Record<Mode, Budget> = {
     pairedSamples: 2000,
     pairedWarmup: 1000,
     stampedeSize: 500,
+    mixRounds: 7,
     subscriberCounts: [1000, 5000, 10000],
     connectConcurrency: 200,
   },
@@ -37,6 +43,7 @@ export const budgets: Record<Mode, Budget> = {
     pairedSamples: 300,
     pairedWarmup: 300,
     stampedeSize: 500,
+    mixRounds: 5,
     // The target's own count, measured (about half a minute on a quiet machine), not extrapolated.
     subscriberCounts: [10000],
     connectConcurrency: 200,
@@ -49,6 +56,7 @@ export const budgets: Record<Mode, Budget> = {
     pairedSamples: 20,
     pairedWarmup: 5,
     stampedeSize: 50,
+    mixRounds: 1,
     subscriberCounts: [50],
     connectConcurrency: 50,
   },
