@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pinProcess, spawnedProcesses, useServerNode, type SpawnedServer } from './lib/child-process';
-import { dashboardMix, median, mixSample, roundRatios } from './lib/dashboard-mix';
+import { dashboardMix, lopsidedRounds, median, mixSample, roundRatios } from './lib/dashboard-mix';
 import type { EmulatorClient } from './lib/emulator-client';
 import {
   measureLoad,
@@ -747,6 +747,15 @@ class Bench {
       onSide.results.map((r) => r.cpuMsPerRequest),
       offSide.results.map((r) => r.cpuMsPerRequest),
     );
+    const lopsided = lopsidedRounds(
+      onSide.results.map((r) => r.reqPerSec),
+      offSide.results.map((r) => r.reqPerSec),
+    );
+    if (lopsided > 0) {
+      this.warn(
+        `dashboard mix: in ${lopsided} of ${onSide.results.length} round(s) one side served under half the other's requests a second (starved by other work on the machine): the auth-cost ratio is not reliable`,
+      );
+    }
     if (ratios) {
       log(
         `  auth cost: ${round(ratios.median, 2)}x median of ${ratios.ratios.length} rounds (${ratios.ratios.map((r) => round(r, 2)).join(', ')}; spread ${round(ratios.min, 2)}-${round(ratios.max, 2)}x)`,

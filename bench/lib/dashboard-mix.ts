@@ -127,3 +127,16 @@ export function roundRatios(
   }
   return { ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
 }
+
+/**
+ * Rounds in which one side served less than half the other's requests a second: on a saturated machine
+ * one gateway can be starved for a whole window (CPU idle, answers late), and its CPU per request then
+ * says more about the machine than about the gateway. The verdict reports how many there were.
+ */
+export function lopsidedRounds(on: readonly number[], off: readonly number[]): number {
+  let count = 0;
+  for (let i = 0; i < Math.min(on.length, off.length); i++) {
+    if (on[i] < off[i] / 2 || off[i] < on[i] / 2) count += 1;
+  }
+  return count;
+}
