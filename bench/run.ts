@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pinProcess, spawnedProcesses, useServerNode, type SpawnedServer } from './lib/child-process';
-import { dashboardMix, mixSample } from './lib/dashboard-mix';
+import { dashboardMix, lopsidedRounds, median, mixSample, roundRatios } from './lib/dashboard-mix';
 import type { EmulatorClient } from './lib/emulator-client';
 import {
   measureLoad,
@@ -290,13 +290,16 @@ class Bench {
     const plainId = 'gateway.dashboard-mix.auth-off';
     let plainGateway: RunningGateway | null = null;
     let plainDone = false;
-    const plainMix = async () => {
+    const plainMix = async (production: RunningGateway | null) => {
       if (!plainGateway || plainDone) return;
       plainDone = true;
       // The production-shaped gateway served the single reads before its mix (JIT, pools, caches): the
       // plain one gets the same load first, or the comparison would be of a warm process with a cold one.
       await this.warmLikeReadRows(plainGateway);
-      await this.mixRow(plainGateway, plainId, 'auth and rate limits off');
+      // Both rows in interleaved rounds (the verdict is the median of the rounds' ratios); the plain row
+      // alone when the production-shaped gateway did not start.
+      if (production) await this.mixRounds(production, plainGateway);
+      else await this.mixRow(plainGateway, plainId, 'auth and rate limits off');
     };
     if (this.wants('mix')) {
       try {
@@ -324,15 +327,15 @@ class Bench {
             if (this.wants('baselines') || this.wants('rest')) await this.baselineLimit(limitBody);
             if (this.wants('baselines') || this.wants('graphql') || this.wants('nested'))
               await this.baselinePeer();
-            await this.readRows(gateway);
-            await plainMix();
+            await this.readRows(gateway, plainGateway !== null);
+            await plainMix(gateway);
             if (this.wants('passthrough')) await this.passThrough(gateway);
             if (this.wants('execute')) await this.execute(gateway);
           },
           (error) => this.failReadRows(off, error),
         );
       }
-      await plainMix();
+      await plainMix(null);
     } finally {
       await this.stopGateway(plainGateway);
     }
@@ -509,8 +512,11 @@ class Bench {
     }
   }
 
-  /** The single repeated reads (one caller, as before) and the dashboard mix, on one gateway. */
-  private async readRows(gateway: RunningGateway): Promise<void> {
+  /**
+   * The single repeated reads (one caller, as before) and the dashboard mix, on one gateway (the mix
+   * later, in rounds with the plain gateway's, when `mixPaired`).
+   */
+  private async readRows(gateway: RunningGateway, mixPaired = false): Promise<void> {
     const url = gateway.server.url;
     const headers = this.reader.headers;
     const [rest, graphql, nested, mix] = this.readRowsOf(gateway.shape);
@@ -549,7 +555,7 @@ class Bench {
         workload: gql(`${url}/graphql`, NESTED_QUERY, undefined, headers),
         checkData: check(true),
       });
-    if (this.wants('mix'))
+    if (this.wants('mix') && !mixPaired)
       await this.mixRow(gateway, mix.id, `whole-answer cache ${gateway.shape.responseCache}`, mix.title);
   }
 
@@ -587,6 +593,175 @@ class Bench {
       notes: 'projects, project>environments>pipelines, executions lists, one execution; GraphQL and REST',
       mixSample: mixSample(mix, this.callers),
     });
+  }
+
+  /**
+   * The auth-cost pair: the dashboard mix on the production-shaped gateway (`on`) and on the plain one
+   * (`off`, auth and rate limits off), measured in `mixRounds` rounds of `durationSeconds` each, back to
+   * back within a round and in alternating order (on, off, then off, on, ...), both gateways warmed first.
+   * One window per side (as before) let whichever side met a busier moment of a shared machine decide the
+   * ratio: runs spread from 1.13x to 1.39x. Each row's figures are the medians of its rounds, every
+   * round's CPU per request is kept (`rounds`), and the verdict is the median of the rounds' ratios.
+   */
+  private async mixRounds(on: RunningGateway, off: RunningGateway): Promise<void> {
+    const { budget } = this.options;
+    const onRow = this.readRowsOf(on.shape)[3];
+    const sides = [
+      {
+        gateway: on,
+        id: onRow.id,
+        label: `whole-answer cache ${on.shape.responseCache}`,
+        title: onRow.title,
+      },
+      { gateway: off, id: 'gateway.dashboard-mix.auth-off', label: 'auth and rate limits off', title: '' },
+    ].map((side) => {
+      const mix = dashboardMix(side.gateway.server.url, this.callers, this.facts);
+      const callers = new Set(mix.map((r) => r.caller)).size;
+      return {
+        ...side,
+        mix,
+        title:
+          side.title || `gateway dashboard mix, ${callers} callers (${side.label}, whole-answer cache off)`,
+        settings: this.settingsOf(
+          side.gateway.shape,
+          side.gateway.shape.auth === 'off' ? 'off' : 'api-keys+jwt',
+          callers,
+        ),
+        results: [] as { reqPerSec: number; p50Ms: number; p99Ms: number; cpuMsPerRequest: number | null }[],
+        requests: 0,
+        errors: 0,
+        timeouts: 0,
+        non2xx: 0,
+        upstream: new Map<string, number>(),
+        hits: 0,
+        misses: 0,
+        logBytes: 0,
+      };
+    });
+    log(
+      `dashboard mix, auth and rate limits on and off: ${budget.mixRounds} interleaved round(s) of ${budget.durationSeconds} s each ...`,
+    );
+    try {
+      for (const side of sides) {
+        for (const spec of mixSample(side.mix, this.callers)) {
+          const answer = await send(spec);
+          if (answer.status < 200 || answer.status >= 300) {
+            throw new Error(
+              `check request ${spec.method ?? 'GET'} ${spec.url} answered ${answer.status}: ${answer.body.slice(0, 300)}`,
+            );
+          }
+          if (spec.method === 'POST') expectData(answer.status, answer.body, side.title);
+        }
+      }
+      for (const side of sides) {
+        log(`  ${side.label}: ${budget.warmupSeconds} s of the mix first, unmeasured ...`);
+        await warmUp(side.mix, budget.connections, budget.warmupSeconds);
+      }
+      for (let round_ = 0; round_ < budget.mixRounds; round_++) {
+        const order = round_ % 2 === 0 ? sides : [...sides].reverse();
+        for (const side of order) {
+          const { server } = side.gateway;
+          let cpuBeforeMs = 0;
+          let hotBefore = { hits: 0, misses: 0 };
+          let logBefore = 0;
+          const result = await measureLoad(
+            side.mix,
+            { connections: budget.connections, durationSeconds: budget.durationSeconds, warmupSeconds: 0 },
+            async () => {
+              await this.emulatorClient.resetCounters();
+              hotBefore = await this.hotReadCounts(side.gateway);
+              logBefore = fileSize(side.gateway.logFile);
+              cpuBeforeMs = server.cpuTimeMs();
+            },
+          );
+          const cpuMs = server.cpuTimeMs() - cpuBeforeMs;
+          const hotAfter = await this.hotReadCounts(side.gateway);
+          side.hits += hotAfter.hits - hotBefore.hits;
+          side.misses += hotAfter.misses - hotBefore.misses;
+          side.logBytes += fileSize(side.gateway.logFile) - logBefore;
+          for (const [route, calls] of Object.entries(await this.upstreamCalls())) {
+            side.upstream.set(route, (side.upstream.get(route) ?? 0) + calls);
+          }
+          side.requests += result.requests;
+          side.errors += result.errors;
+          side.timeouts += result.timeouts;
+          side.non2xx += result.non2xx;
+          const cpuMsPerRequest = result.requests > 0 ? round(cpuMs / result.requests, 3) : null;
+          side.results.push({
+            reqPerSec: result.reqPerSec,
+            p50Ms: result.p50Ms,
+            p99Ms: result.p99Ms,
+            cpuMsPerRequest,
+          });
+          log(
+            `  round ${round_ + 1}, ${side.label}: ${round(result.reqPerSec, 0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${cpuMsPerRequest} ms CPU/req, load average ${round(loadavg()[0], 2)}`,
+          );
+        }
+      }
+    } catch (error) {
+      for (const side of sides) this.failRow(side.id, 'mix', side.title, 'gateway', side.settings, error);
+      return;
+    }
+    for (const side of sides) {
+      const cpu = side.results.map((r) => r.cpuMsPerRequest);
+      const known = cpu.filter((c): c is number => c !== null);
+      const row: ScenarioRow = {
+        id: side.id,
+        runtime: this.runtime.id,
+        settings: side.settings,
+        group: 'mix',
+        title: side.title,
+        server: 'gateway',
+        status: side.non2xx + side.errors + side.timeouts > side.requests * 0.01 ? 'error' : 'ok',
+        reqPerSec: round(median(side.results.map((r) => r.reqPerSec)), 0),
+        p50Ms: median(side.results.map((r) => r.p50Ms)),
+        p99Ms: median(side.results.map((r) => r.p99Ms)),
+        rssMb: round(side.gateway.server.rssBytes() / MiB, 1),
+        cpuMsPerRequest: known.length ? round(median(known), 3) : null,
+        ratioToLimit: null,
+        ratioToPeer: null,
+        requests: side.requests,
+        errors: side.errors,
+        timeouts: side.timeouts,
+        non2xx: side.non2xx,
+        upstreamCalls: Object.fromEntries(side.upstream),
+        hotRead: {
+          hits: side.hits,
+          misses: side.misses,
+          hitRate: side.hits + side.misses > 0 ? round(side.hits / (side.hits + side.misses), 3) : null,
+          hitRateOfAll: side.requests > 0 ? round(Math.min(1, side.hits / side.requests), 3) : null,
+        },
+        logBytesPerRequest: side.requests > 0 ? round(side.logBytes / side.requests, 0) : undefined,
+        distinctRequests: new Set(
+          side.mix.map((w) => `${w.url} ${w.body ?? ''} ${JSON.stringify(w.headers)}`),
+        ).size,
+        rounds: { cpuMsPerRequest: cpu, reqPerSec: side.results.map((r) => round(r.reqPerSec, 0)) },
+        notes: `projects, project>environments>pipelines, executions lists, one execution; GraphQL and REST; median of ${side.results.length} interleaved rounds`,
+      };
+      if (row.status === 'error') {
+        row.error = `${side.non2xx} non-2xx, ${side.errors} errors, ${side.timeouts} timeouts of ${side.requests}`;
+      }
+      this.run.rows.push(row);
+    }
+    const [onSide, offSide] = sides;
+    const ratios = roundRatios(
+      onSide.results.map((r) => r.cpuMsPerRequest),
+      offSide.results.map((r) => r.cpuMsPerRequest),
+    );
+    const lopsided = lopsidedRounds(
+      onSide.results.map((r) => r.reqPerSec),
+      offSide.results.map((r) => r.reqPerSec),
+    );
+    if (lopsided > 0) {
+      this.warn(
+        `dashboard mix: in ${lopsided} of ${onSide.results.length} round(s) one side served under half the other's requests a second (starved by other work on the machine): the auth-cost ratio is not reliable`,
+      );
+    }
+    if (ratios) {
+      log(
+        `  auth cost: ${round(ratios.median, 2)}x median of ${ratios.ratios.length} rounds (${ratios.ratios.map((r) => round(r, 2)).join(', ')}; spread ${round(ratios.min, 2)}-${round(ratios.max, 2)}x)`,
+      );
+    }
   }
 
   /** One closed-loop run against the row's server, after checking that it answers correctly. */

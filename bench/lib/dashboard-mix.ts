@@ -98,3 +98,45 @@ export function mixSample(mix: MixRequest[], callers: Caller[]): MixRequest[] {
     return true;
   });
 }
+
+/** The median of the values (the mean of the middle two for an even count); NaN when there are none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * The auth-cost verdict over interleaved rounds: round i's ratio is the production-shaped gateway's CPU
+ * per request over the plain one's in the same round (measured back to back, the order alternating from
+ * round to round, so drift on a shared machine falls on both sides alike). The median of those ratios is
+ * the verdict; their lowest and highest are its spread.
+ */
+export function roundRatios(
+  on: readonly (number | null)[],
+  off: readonly (number | null)[],
+): { ratios: number[]; median: number; min: number; max: number } | null {
+  if (on.length === 0 || on.length !== off.length) return null;
+  const ratios: number[] = [];
+  for (let i = 0; i < on.length; i++) {
+    const a = on[i];
+    const b = off[i];
+    if (a === null || b === null || !(b > 0)) return null;
+    ratios.push(a / b);
+  }
+  return { ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+}
+
+/**
+ * Rounds in which one side served less than half the other's requests a second: on a saturated machine
+ * one gateway can be starved for a whole window (CPU idle, answers late), and its CPU per request then
+ * says more about the machine than about the gateway. The verdict reports how many there were.
+ */
+export function lopsidedRounds(on: readonly number[], off: readonly number[]): number {
+  let count = 0;
+  for (let i = 0; i < Math.min(on.length, off.length); i++) {
+    if (on[i] < off[i] / 2 || off[i] < on[i] / 2) count += 1;
+  }
+  return count;
+}

@@ -18,6 +18,11 @@ export interface Budget {
    * of median p99 (every run reported), a single fresh process being too much at the mercy of one moment.
    */
   stampedeFreshRuns: number;
+  /**
+   * Dashboard mix with auth on and off: measured rounds per side, interleaved (on, off, off, on, ...), each
+   * of `durationSeconds`; the verdict is the median of the rounds' ratios.
+   */
+  mixRounds: number;
   /** Subscriber counts, one round each on a fresh gateway. */
   subscriberCounts: number[];
   /** WebSocket connects in flight at once while subscribers join. */
@@ -33,6 +38,7 @@ export const budgets: Record<Mode, Budget> = {
     pairedWarmup: 1000,
     stampedeSize: 500,
     stampedeFreshRuns: 3,
+    mixRounds: 7,
     subscriberCounts: [1000, 5000, 10000],
     connectConcurrency: 200,
   },
@@ -44,6 +50,7 @@ export const budgets: Record<Mode, Budget> = {
     pairedWarmup: 300,
     stampedeSize: 500,
     stampedeFreshRuns: 3,
+    mixRounds: 5,
     // The target's own count, measured (about half a minute on a quiet machine), not extrapolated.
     subscriberCounts: [10000],
     connectConcurrency: 200,
@@ -57,6 +64,7 @@ export const budgets: Record<Mode, Budget> = {
     pairedWarmup: 5,
     stampedeSize: 50,
     stampedeFreshRuns: 1,
+    mixRounds: 1,
     subscriberCounts: [50],
     connectConcurrency: 50,
   },

@@ -88,6 +88,11 @@ export interface ScenarioRow {
   logBytesPerRequest?: number;
   /** Distinct requests (caller, operation, variables) the workload drew from. */
   distinctRequests?: number;
+  /**
+   * Rows measured in several rounds interleaved with another row's (the dashboard mix with auth on and
+   * off): each round's figures; the row's own figures are their medians.
+   */
+  rounds?: { cpuMsPerRequest: (number | null)[]; reqPerSec: number[] };
   notes?: string;
 }
 

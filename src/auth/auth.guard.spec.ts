@@ -1,11 +1,15 @@
 import { Controller, Get, Param, Post, Body } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import type { IncomingMessage } from 'node:http';
+import { APP_GUARD, Reflector } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { ProblemJsonExceptionFilter } from '../common/http/problem-json.filter';
 import { ConfigModule, loadConfig } from '../config';
 import { RedisModule } from '../redis/redis.module';
+import { AccessPolicy } from './access-policy';
 import { hashApiKey } from './api-key.authenticator';
+import { AuthGate } from './auth-gate.service';
 import { AuthGuard } from './auth.guard';
 import { AuthModule } from './auth.module';
 import { CurrentPrincipal } from './current-principal.decorator';
@@ -128,5 +132,74 @@ describe('AuthGuard (REST)', () => {
       payload: { input: { projectId: NOBODYS } },
     });
     expect(nested.statusCode).toBe(404);
+  });
+});
+
+describe('AuthGuard decisions without waiting', () => {
+  const reader = 'reader-key-0123456789';
+  let gate: AuthGate;
+  const frozen = Object.freeze([{ id: MINE.toUpperCase() }, { id: THEIRS }]);
+  const lookups = jest.fn(async () => frozen);
+
+  beforeAll(async () => {
+    const config = loadConfig({
+      GATEWAY_MODE: 'development',
+      LOG_LEVEL: 'silent',
+      AUTH_API_KEYS: JSON.stringify([
+        { name: 'reader', sha256: hashApiKey(reader), scopes: ['read'], projects: [MINE, NOBODYS] },
+      ]),
+    });
+    const moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(config), RedisModule, AuthModule],
+    }).compile();
+    gate = moduleRef.get(AuthGate);
+  });
+
+  /** An HTTP execution context of `TestController[handler]` for a request with these parts. */
+  function contextOf(
+    handler: keyof TestController,
+    parts: { params?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): ExecutionContextHost {
+    const raw = { headers: parts.headers ?? { 'x-api-key': reader } } as unknown as IncomingMessage;
+    const request = { raw, headers: raw.headers, params: parts.params ?? {}, query: {}, body: undefined };
+    return new ExecutionContextHost([request, {}], TestController, TestController.prototype[handler]);
+  }
+
+  const guard = (): AuthGuard =>
+    new AuthGuard(new Reflector(), gate, new AccessPolicy(), { directory: lookups });
+
+  it('answers synchronously when nothing needs waiting: public, or admitted with no project to look up', () => {
+    const g = guard();
+    expect(g.canActivate(contextOf('open', { headers: {} }))).toBe(true);
+    expect(g.canActivate(contextOf('read'))).toBe(true);
+    expect(() => g.canActivate(contextOf('read', { headers: { 'x-api-key': 'wrong' } }))).toThrow(
+      expect.objectContaining({ code: 'UNAUTHENTICATED' }),
+    );
+    expect(() => g.canActivate(contextOf('forgotten'))).toThrow(
+      expect.objectContaining({ code: 'FORBIDDEN' }),
+    );
+    expect(() => g.canActivate(contextOf('execute'))).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+    expect(lookups).not.toHaveBeenCalled();
+  });
+
+  it('looks project ids up in the directory in any case, and refuses what it does not hold', async () => {
+    const g = guard();
+    const found = g.canActivate(contextOf('project', { params: { projectId: MINE } }));
+    expect(found).toBeInstanceOf(Promise);
+    await expect(found).resolves.toBe(true);
+    await expect(
+      g.canActivate(contextOf('project', { params: { projectId: NOBODYS } })),
+    ).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    // Not the caller's: refused before the directory is read; not a UUID: BAD_USER_INPUT.
+    lookups.mockClear();
+    await expect(
+      Promise.resolve().then(() => g.canActivate(contextOf('project', { params: { projectId: THEIRS } }))),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(
+      Promise.resolve().then(() => g.canActivate(contextOf('project', { params: { projectId: 'x' } }))),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(lookups).not.toHaveBeenCalled();
   });
 });

@@ -72,6 +72,26 @@ describe('AuthService', () => {
     expect(admin.projects).toBe('*');
   });
 
+  it('finds keys among many by their digest, whatever the case of the configured hex, and nothing near them', () => {
+    const many = Array.from({ length: 200 }, (_, i) => ({
+      name: `caller-${i}`,
+      sha256: i % 2 ? hashApiKey(`key-${i}`).toUpperCase() : hashApiKey(`key-${i}`),
+      scopes: ['read'],
+      projects: [PROJECT_A],
+    }));
+    const wide = new AuthService(
+      loadConfig({ GATEWAY_MODE: 'development', AUTH_API_KEYS: JSON.stringify(many) }),
+    );
+    for (const i of [0, 1, 117, 199]) {
+      expect(wide.authenticateNow({ 'x-api-key': `key-${i}` })).toMatchObject({ id: `api-key:caller-${i}` });
+    }
+    for (const near of ['key-200', 'key-1 x', 'Key-1', 'key-', hashApiKey('key-1')]) {
+      expect(() => wide.authenticateNow({ 'x-api-key': near })).toThrow(
+        expect.objectContaining({ code: ErrorCode.UNAUTHENTICATED }),
+      );
+    }
+  });
+
   it('answers a wrong key, no credentials, a malformed header and an unusable bearer token identically', async () => {
     const failures = await Promise.all([
       refusal(service.authenticate({ 'x-api-key': 'wrong' })),
@@ -107,9 +127,14 @@ describe('AuthService', () => {
       await expect(both.authenticate({ authorization: `Bearer ${token}` })).resolves.toMatchObject({
         kind: 'jwt',
       });
+      // Verified once: decided synchronously from then on (no promise per request), the same principal.
+      expect(both.authenticateNow({ authorization: `Bearer ${token}` })).toMatchObject({ kind: 'jwt' });
       expect(
         (await refusal(both.authenticate({ authorization: `Bearer ${token}`, 'x-api-key': 'wrong' }))).code,
       ).toBe(ErrorCode.UNAUTHENTICATED);
+      expect(() => both.authenticateNow({ authorization: `Bearer ${token}`, 'x-api-key': 'wrong' })).toThrow(
+        expect.objectContaining({ code: ErrorCode.UNAUTHENTICATED }),
+      );
     } finally {
       await idp.close();
     }

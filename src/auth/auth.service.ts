@@ -58,7 +58,7 @@ export class AuthService implements OnModuleInit {
     if (known) return known;
     // Only a bearer token with a JWKS configured is left: its signature is checked against the key set.
     try {
-      return await (this.jwt as JwtAuthenticator).authenticate(credentials.bearerToken as string);
+      return await (this.jwt as JwtAuthenticator).verify(credentials.bearerToken as string);
     } catch (error) {
       if (error instanceof TokenRejected) {
         if (error.keySetUnavailable) this.logger.warn(`JWT refused: ${error.reason}`);
@@ -69,9 +69,10 @@ export class AuthService implements OnModuleInit {
   }
 
   /**
-   * What can be decided without waiting: the principal (authentication off, an API key), a refusal
-   * (throws `UNAUTHENTICATED`), or undefined for a JWT, whose verification may need the key set
-   * (then `authenticate`). Lets the hot-read front answer without a promise per request.
+   * What can be decided without waiting: the principal (authentication off, an API key, a JWT verified
+   * before and still valid by the same key set), a refusal (throws `UNAUTHENTICATED`), or undefined for a
+   * JWT that must be verified (then `authenticate`). Lets the hot-read front and the guard answer without
+   * a promise per request.
    */
   authenticateNow(source: CredentialSource | undefined | null): Principal | undefined {
     return this.disabled ? SANDBOX_PRINCIPAL : this.decideNow(credentialsFrom(source));
@@ -85,7 +86,7 @@ export class AuthService implements OnModuleInit {
     }
     if (credentials.bearerToken !== undefined) {
       if (!this.jwt) return this.refuse('bearer token but no AUTH_JWKS_URL configured');
-      return undefined;
+      return this.jwt.remembered(credentials.bearerToken);
     }
     return this.refuse('no credentials');
   }

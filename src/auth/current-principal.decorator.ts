@@ -11,13 +11,26 @@ import { type Principal } from './principal';
  * context belongs to, found through the request object so it does not depend on the async store.
  */
 export function requestContextOf(context: ExecutionContext): RequestContext | undefined {
-  let request: FastifyRequest | IncomingMessage | undefined;
-  if (context.getType<GqlContextType>() === 'graphql') {
-    request = GqlExecutionContext.create(context).getContext<{ req?: FastifyRequest | IncomingMessage }>()
-      ?.req;
-  } else if (context.getType() === 'http') {
-    request = context.switchToHttp().getRequest<FastifyRequest>();
+  const type = context.getType<GqlContextType>();
+  if (type === 'graphql') return requestContextOfParts(context, GqlExecutionContext.create(context));
+  if (type === 'http') {
+    return requestContextOfParts(context, undefined, context.switchToHttp().getRequest<FastifyRequest>());
   }
+  return undefined;
+}
+
+/**
+ * `requestContextOf` for a caller that already holds the GraphQL context (`gql`) or the HTTP request
+ * (`http`): the guard reads both once per call.
+ */
+export function requestContextOfParts(
+  _context: ExecutionContext,
+  gql: GqlExecutionContext | undefined,
+  http?: FastifyRequest,
+): RequestContext | undefined {
+  const request: FastifyRequest | IncomingMessage | undefined = gql
+    ? gql.getContext<{ req?: FastifyRequest | IncomingMessage }>()?.req
+    : http;
   if (!request) return undefined;
   return RequestContext.of('raw' in request ? request.raw : request);
 }

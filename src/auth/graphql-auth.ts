@@ -48,22 +48,37 @@ export function createGraphqlAuthPlugin(gate: AuthGate): ApolloServerPlugin<Base
   return {
     async requestDidStart(requestContext) {
       const req = (requestContext.contextValue as { req?: FastifyRequest }).req;
-      const admitted: Promise<GatewayError | undefined> = req
-        ? new Promise<unknown>((resolve) =>
-            resolve(gate.admit(RequestContext.of(req.raw), req.headers, () => clientIpOf(req))),
-          ).then(
-            () => undefined,
-            (error: unknown) => {
-              if (error instanceof GatewayError) return error;
+      // Decided at once when admission is synchronous (an API key or a remembered JWT, the rate-limit
+      // share covering the request): no promise then. Otherwise a promise awaited once resolved.
+      let refusal: GatewayError | undefined;
+      let admitted: Promise<GatewayError | undefined> | undefined;
+      if (!req) refusal = unauthenticated();
+      else {
+        try {
+          const outcome = gate.admit(RequestContext.of(req.raw), req.headers, () => clientIpOf(req));
+          if (outcome instanceof Promise) {
+            admitted = outcome.then<undefined, GatewayError>(
+              () => undefined,
+              (error: unknown) => {
+                if (error instanceof GatewayError) return error;
+                throw error;
+              },
+            );
+          }
+        } catch (error) {
+          if (error instanceof GatewayError) refusal = error;
+          // Anything else fails the request as before: a rejection awaited once the operation is resolved.
+          else
+            admitted = new Promise<never>(() => {
               throw error;
-            },
-          )
-        : Promise.resolve(unauthenticated());
-      // Never leave the promise unobserved: a request that fails to parse ends before it is awaited.
-      admitted.catch(() => undefined);
+            });
+        }
+        // Never leave the promise unobserved: a request that fails to parse ends before it is awaited.
+        admitted?.catch(() => undefined);
+      }
       return {
         async didResolveOperation() {
-          const refusal = await admitted;
+          if (admitted) refusal = await admitted;
           if (refusal) throw toGraphqlError(refusal);
         },
       };

@@ -171,6 +171,104 @@ describe('JwtAuthenticator', () => {
     expect(idp.fetches).toBe(2);
   });
 
+  describe('verified tokens remembered', () => {
+    // Only Date is faked: jose reads the time with Date.now(), while the HTTP fetch needs real timers.
+    const fakeDateOnly = (at: string): void => {
+      jest.useFakeTimers({
+        doNotFake: [
+          'nextTick',
+          'setImmediate',
+          'clearImmediate',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'queueMicrotask',
+          'hrtime',
+          'performance',
+        ],
+      });
+      jest.setSystemTime(new Date(at));
+    };
+
+    it('answers a token verified before from memory, the same principal, without the key set', async () => {
+      const jwt = new JwtAuthenticator(settings());
+      const token = await idp.sign(key1, { scope: 'read' });
+      expect(jwt.remembered(token)).toBeUndefined();
+      const first = await jwt.authenticate(token);
+      await idp.close();
+      // Remembered: neither the provider (closed now) nor a signature check is needed.
+      expect(jwt.remembered(token)).toBe(first);
+      await expect(jwt.authenticate(token)).resolves.toBe(first);
+      // Another token of the same subject is not answered by the first one's memory.
+      const other = await idp.sign(key1, { scope: 'admin' });
+      expect(jwt.remembered(other)).toBeUndefined();
+      expect([...(await jwt.authenticate(other)).scopes]).toEqual(['admin']);
+    });
+
+    it('still refuses a remembered token from exp + leeway on, to the second, as verification does', async () => {
+      fakeDateOnly('2026-11-28T12:00:00Z');
+      const jwt = new JwtAuthenticator(settings());
+      const exp = Math.floor(Date.now() / 1000) + 5;
+      const token = await idp.sign(key1, { exp });
+      const principal = await jwt.authenticate(token);
+      // 30 s of leeway: the last second accepted is exp + 29.
+      jest.setSystemTime(new Date((exp + 29) * 1000 + 999));
+      expect(jwt.remembered(token)).toBe(principal);
+      await expect(jwt.authenticate(token)).resolves.toBe(principal);
+      jest.setSystemTime(new Date((exp + 30) * 1000));
+      expect(jwt.remembered(token)).toBeUndefined();
+      expect((await rejection(jwt, token)).reason).toBe('ERR_JWT_EXPIRED');
+      // And verification agrees at that instant (the memory decides nothing verification would not).
+      expect((await rejection(new JwtAuthenticator(settings()), token)).reason).toBe('ERR_JWT_EXPIRED');
+    });
+
+    it('verifies again once the key set is refetched: a withdrawn key is refused as soon as without memory', async () => {
+      fakeDateOnly('2026-11-28T12:00:00Z');
+      const jwt = new JwtAuthenticator(settings());
+      const old = await idp.sign(key1);
+      await jwt.authenticate(old);
+      expect(jwt.remembered(old)).toBeDefined();
+
+      // The provider rotates k1 out. Until jose refetches, its cached set still verifies k1 tokens.
+      idp.published = [key2];
+      jest.setSystemTime(new Date('2026-11-28T12:00:31Z'));
+      await expect(jwt.authenticate(old)).resolves.toMatchObject({ kind: 'jwt' });
+      expect(idp.fetches).toBe(1);
+      // A k2 token (unknown kid, cooldown over) makes jose refetch: from then on k1 tokens are refused.
+      await expect(jwt.authenticate(await idp.sign(key2))).resolves.toMatchObject({ kind: 'jwt' });
+      expect(idp.fetches).toBe(2);
+      expect(jwt.remembered(old)).toBeUndefined();
+      expect((await rejection(jwt, old)).reason).toBe('ERR_JWKS_NO_MATCHING_KEY');
+    });
+
+    it('verifies again once the key set is older than AUTH_JWKS_CACHE_MAX_AGE_MS (refetched then)', async () => {
+      fakeDateOnly('2026-11-28T12:00:00Z');
+      const jwt = new JwtAuthenticator(settings({ AUTH_JWKS_CACHE_MAX_AGE_MS: '60000' }));
+      const old = await idp.sign(key1);
+      await jwt.authenticate(old);
+      idp.published = [key2];
+      jest.setSystemTime(new Date('2026-11-28T12:00:59Z'));
+      expect(jwt.remembered(old)).toBeDefined();
+      jest.setSystemTime(new Date('2026-11-28T12:01:00Z'));
+      expect(jwt.remembered(old)).toBeUndefined();
+      expect((await rejection(jwt, old)).reason).toBe('ERR_JWKS_NO_MATCHING_KEY');
+      expect(idp.fetches).toBe(2);
+    });
+
+    it('never remembers a refusal, and keeps at most the configured number of tokens', async () => {
+      const jwt = new JwtAuthenticator(settings(), 2);
+      const expired = await idp.sign(key1, { exp: Math.floor(Date.now() / 1000) - 60 });
+      await rejection(jwt, expired);
+      expect(jwt.remembered(expired)).toBeUndefined();
+      const tokens = await Promise.all(['a', 'b', 'c'].map((sub) => idp.sign(key1, { sub })));
+      for (const token of tokens) await jwt.authenticate(token);
+      expect(jwt.remembered(tokens[0])).toBeUndefined();
+      expect(jwt.remembered(tokens[1])).toBeDefined();
+      expect(jwt.remembered(tokens[2])).toBeDefined();
+    });
+  });
+
   it('says the key set is unavailable when the provider cannot be reached', async () => {
     const jwt = new JwtAuthenticator(settings());
     const token = await idp.sign(key1);

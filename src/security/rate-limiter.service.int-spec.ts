@@ -225,6 +225,30 @@ describe('RateLimiterService', () => {
     expect(scripts.mock.calls.length).toBeLessThanOrEqual(4);
   });
 
+  it("asks for many callers' grants in one script call, each caller decided as if alone", async () => {
+    const { limiter, redis } = await replicaWithRedis(
+      configOf(sharedEnv({ RATE_LIMIT_BURST: '3', RATE_LIMIT_PER_MINUTE: '1' })),
+    );
+    const scripts = jest.spyOn(redis, 'runScript');
+    // 30 callers, 4 requests each, all arriving in the same turn of the event loop.
+    const callers = Array.from({ length: 30 }, (_, i) => `caller-${i}`);
+    const decisions = await Promise.all(
+      callers.flatMap((caller) =>
+        Array.from({ length: 4 }, () =>
+          Promise.resolve(limiter.consume('principal', caller)).then((d) => ({ caller, d })),
+        ),
+      ),
+    );
+    for (const caller of callers) {
+      const mine = decisions.filter((x) => x.caller === caller).map((x) => x.d);
+      expect(mine.filter((d) => d.allowed)).toHaveLength(3);
+      expect(mine.filter((d) => !d.allowed).every((d) => d.retryAfterMs > 0 && d.shared)).toBe(true);
+    }
+    // Grant by grant: the first requests, the ones that queued behind them, the refusals. One call each
+    // for all 30 callers, not 30 (one script call per caller and grant took 90 here).
+    expect(scripts.mock.calls.length).toBeLessThanOrEqual(4);
+  });
+
   it('asks Redis once per request with RATE_LIMIT_SHARE_MAX=1', async () => {
     const { limiter, redis } = await replicaWithRedis(
       configOf(sharedEnv({ RATE_LIMIT_BURST: '10000', RATE_LIMIT_SHARE_MAX: '1' })),
