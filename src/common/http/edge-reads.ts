@@ -196,90 +196,81 @@ export class EdgeReads implements OnModuleInit {
     ctx: RequestContext,
   ): Promise<void> {
     try {
-      await this.answer(req, res, next, route, query, ctx);
+      const startedAt = performance.now();
+      let principal: Principal;
+      let input: object;
+      try {
+        // Admission decides synchronously when nothing needs waiting for: no turn is waited then.
+        const admitted = this.gate.admit(ctx, req.headers, () => this.clientIp(req));
+        principal = admitted instanceof Promise ? await admitted : admitted;
+        this.policy.assertScope(principal, route.scope);
+        // A query validated before is answered without waiting a turn (the pipe's remembered flat inputs).
+        input =
+          this.pipe.transformKnown(query, route.query) ??
+          ((await this.pipe.transform(query, route.query)) as object);
+      } catch {
+        // Refused, or an invalid query: the normal path answers it (and reads the admission outcome).
+        next(req, res);
+        return;
+      }
+      let status = 200;
+      let contentType = JSON_UTF8;
+      let retryAfter: string | undefined;
+      let body: string;
+      try {
+        body = JSON.stringify(await route.handler(input, principal));
+      } catch (error) {
+        const problem = problemAnswer(error);
+        status = problem.status;
+        // Fastify adds the charset to a JSON media type that has none: so does the edge.
+        contentType = `${problem.headers['content-type']}; charset=utf-8`;
+        retryAfter = problem.headers['retry-after'];
+        body = problem.body;
+      }
+      // A flat list of names and values, in the order the object had: Node writes it as it is, without
+      // walking an object's keys (the same bytes on the wire).
+      const headers: OutgoingHttpHeader[] = [
+        REQUEST_ID_HEADER,
+        ctx.requestId,
+        'content-type',
+        contentType,
+        'content-length',
+        Buffer.byteLength(body),
+      ];
+      if (retryAfter !== undefined) headers.push('retry-after', retryAfter);
+      const stale = ctx.staleResources;
+      if (stale.size > 0) {
+        headers.push(STALE_RESOURCES_HEADER, [...stale].sort().join(', '), 'warning', STALE_WARNING);
+      }
+      res.writeHead(status, headers);
+      res.end(body);
+      this.servedCount++;
+      const elapsedMs = performance.now() - startedAt;
+      route.record(status, elapsedMs);
+      const url = req.url ?? '';
+      this.log({
+        requestId: ctx.requestId,
+        method: 'GET',
+        url,
+        headers: req.headers,
+        statusCode: status,
+        elapsedMs,
+      });
+      if (status === 200 && stale.size === 0 && this.listeners.length > 0) {
+        const answer: EdgeAnswer = {
+          url,
+          accept: req.headers.accept,
+          route: route.path,
+          routeConfig: route.routeConfig,
+          principal,
+          contentType,
+          body,
+        };
+        for (const listener of this.listeners) listener(answer);
+      }
     } catch (error) {
       this.logger.error(`Edge read of ${route.path} failed: ${String(error)}`);
       if (!res.headersSent) next(req, res);
-    }
-  }
-
-  private async answer(
-    req: IncomingMessage,
-    res: ServerResponse,
-    next: RequestListener,
-    route: EdgeRoute,
-    query: Record<string, string>,
-    ctx: RequestContext,
-  ): Promise<void> {
-    const startedAt = performance.now();
-    let principal: Principal;
-    let input: object;
-    try {
-      principal = await this.gate.admit(ctx, req.headers, () => this.clientIp(req));
-      this.policy.assertScope(principal, route.scope);
-      // A query validated before is answered without waiting a turn (the pipe's remembered flat inputs).
-      input =
-        this.pipe.transformKnown(query, route.query) ??
-        ((await this.pipe.transform(query, route.query)) as object);
-    } catch {
-      // Refused, or an invalid query: the normal path answers it (and reads the admission outcome).
-      next(req, res);
-      return;
-    }
-    let status = 200;
-    let contentType = JSON_UTF8;
-    let retryAfter: string | undefined;
-    let body: string;
-    try {
-      body = JSON.stringify(await route.handler(input, principal));
-    } catch (error) {
-      const problem = problemAnswer(error);
-      status = problem.status;
-      // Fastify adds the charset to a JSON media type that has none: so does the edge.
-      contentType = `${problem.headers['content-type']}; charset=utf-8`;
-      retryAfter = problem.headers['retry-after'];
-      body = problem.body;
-    }
-    // A flat list of names and values, in the order the object had: Node writes it as it is, without
-    // walking an object's keys (the same bytes on the wire).
-    const headers: OutgoingHttpHeader[] = [
-      REQUEST_ID_HEADER,
-      ctx.requestId,
-      'content-type',
-      contentType,
-      'content-length',
-      Buffer.byteLength(body),
-    ];
-    if (retryAfter !== undefined) headers.push('retry-after', retryAfter);
-    const stale = ctx.staleResources;
-    if (stale.size > 0) {
-      headers.push(STALE_RESOURCES_HEADER, [...stale].sort().join(', '), 'warning', STALE_WARNING);
-    }
-    res.writeHead(status, headers);
-    res.end(body);
-    this.servedCount++;
-    const elapsedMs = performance.now() - startedAt;
-    route.record(status, elapsedMs);
-    const url = req.url ?? '';
-    this.log({
-      requestId: ctx.requestId,
-      method: 'GET',
-      url,
-      headers: req.headers,
-      statusCode: status,
-      elapsedMs,
-    });
-    if (status === 200 && stale.size === 0 && this.listeners.length > 0) {
-      const answer: EdgeAnswer = {
-        url,
-        accept: req.headers.accept,
-        route: route.path,
-        routeConfig: route.routeConfig,
-        principal,
-        contentType,
-        body,
-      };
-      for (const listener of this.listeners) listener(answer);
     }
   }
 
