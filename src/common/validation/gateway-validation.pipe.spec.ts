@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
+import { ListExecutionsQueryDto } from '../../executions/dto/execution-rest.dto';
 import { PipelineExecutionsArgs } from '../../executions/dto/execution.inputs';
 import { PageArgs } from '../../graphql/page.args';
 import { GatewayError } from '../errors';
@@ -69,6 +70,17 @@ describe('GatewayValidationPipe', () => {
     } finally {
       validations.mockRestore();
     }
+  });
+
+  it('does not remember a result holding a list made from a flat value (copies would share it)', async () => {
+    const local = new GatewayValidationPipe();
+    const statuses: ArgumentMetadata = { type: 'query', metatype: ListExecutionsQueryDto };
+    const first = (await local.transform({ status: 'RUNNING' }, statuses)) as ListExecutionsQueryDto;
+    expect(first.status).toEqual(['RUNNING']);
+    first.status?.push('FAILED');
+    expect(local.transformKnown({ status: 'RUNNING' }, statuses)).toBeUndefined();
+    const second = (await local.transform({ status: 'RUNNING' }, statuses)) as ListExecutionsQueryDto;
+    expect(second.status).toEqual(['RUNNING']);
   });
 
   it('does not remember objects whose prototype adds members', async () => {

@@ -75,7 +75,9 @@ export class GatewayValidationPipe extends ValidationPipe {
     if (hit) return copyOf(hit);
     // Remembered after `lowerCaseUuids`: a hit is already in lower case.
     const result = lowerCaseUuids(await this.check(value, metadata), metadata.data);
-    if (result === null || typeof result !== 'object') return result;
+    // A result holding an object or a list (a `@Transform` made one from a flat value, as a repeatable
+    // query parameter's list) is not remembered: every copy would share it.
+    if (result === null || typeof result !== 'object' || !holdsOnlyValues(result)) return result;
     if (!byInput) {
       byInput = new Map();
       this.known.set(metatype as object, byInput);
@@ -131,6 +133,12 @@ function withoutNulls(value: unknown): unknown {
     else if (typeof member === 'object') withoutNulls(member);
   }
   return value;
+}
+
+/** Whether every own member is a plain value (no object or list a copy would share). */
+function holdsOnlyValues(result: object): boolean {
+  for (const member of Object.values(result)) if (member !== null && typeof member === 'object') return false;
+  return true;
 }
 
 /** A shallow copy with the same prototype: each caller may change its input without changing anyone else's. */
