@@ -45,6 +45,18 @@ describe('RequestContext', () => {
     expect(() => RequestContext.markStale('projects')).not.toThrow();
   });
 
+  it('names no stale resource until one is marked, then each once, per context', () => {
+    const ctx = new RequestContext('r-1');
+    const other = new RequestContext('r-2');
+    expect(ctx.staleResources.size).toBe(0);
+    ctx.markStale('projects');
+    ctx.markStale('environments');
+    ctx.markStale('projects');
+    expect([...ctx.staleResources]).toEqual(['projects', 'environments']);
+    expect(other.staleResources.size).toBe(0);
+    expect([...new RequestContext('r-3').staleResources]).toEqual([]);
+  });
+
   it('follows awaits, timers and concurrent runs without mixing them up', async () => {
     const seen = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>

@@ -15,6 +15,9 @@ export interface RequestPrincipal {
 
 const storage = new AsyncLocalStorage<RequestContext>();
 
+/** What `staleResources` reads while a request has no stale mark (read-only: marks go through `markStale`). */
+const NO_STALE_RESOURCES: ReadonlySet<string> = new Set<string>();
+
 /** Request ids accepted from callers: short and free of anything a log line or header could trip on. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -30,7 +33,8 @@ export function requestIdFrom(header: string | string[] | undefined): string {
  * connection (`RequestContext.of`); the caller is kept here and nowhere else (see ADR 0012).
  */
 export class RequestContext {
-  readonly staleResources = new Set<string>();
+  /** Made on the first stale mark: most requests have none, and a Set per request was garbage. */
+  private stale?: Set<string>;
   /** Set once by the edge's admission; undefined before it and on public routes. */
   principal?: RequestPrincipal;
   /** Why the edge refused the caller: later stages answer this refusal instead of deciding again. */
@@ -51,9 +55,14 @@ export class RequestContext {
     return (raw.requestContext ??= new RequestContext(requestIdFrom(raw.headers[REQUEST_ID_HEADER])));
   }
 
+  /** The cached resources answered stale in this request (`markStale` records them). */
+  get staleResources(): ReadonlySet<string> {
+    return this.stale ?? NO_STALE_RESOURCES;
+  }
+
   /** Records that `resource` was answered from a stale cache entry in this request. */
   markStale(resource: string): void {
-    this.staleResources.add(resource);
+    (this.stale ??= new Set()).add(resource);
   }
 
   /** Runs `fn` (and everything it awaits or schedules) with `ctx` as the current context. */

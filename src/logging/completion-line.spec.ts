@@ -1,8 +1,13 @@
 import { Writable } from 'node:stream';
 import { pino, symbols } from 'pino';
 import { type AppConfig } from '../config';
-import { REDACTED } from './log-redaction';
-import { pinoOptions, requestCompletionLogger, type CompletedRequest } from './logging.module';
+import { REDACTED, redactedHeadersJson, redactHeaders } from './log-redaction';
+import {
+  isoTimeOncePerMs,
+  pinoOptions,
+  requestCompletionLogger,
+  type CompletedRequest,
+} from './logging.module';
 
 /** A destination collecting lines; `viaPino` makes pino write them itself (it wants pino's metadata). */
 function sink(viaPino: boolean): { stream: Writable; lines: string[] } {
@@ -86,5 +91,41 @@ describe('the request completion line', () => {
     expect(out.lines).toEqual([]);
     log(requests[1]);
     expect(out.lines).toHaveLength(1);
+  });
+});
+
+describe('the completion line pieces written without building objects', () => {
+  it('writes the masked headers as JSON.stringify(redactHeaders(headers)) does, byte for byte', () => {
+    const dictionary = Object.create(null) as Record<string, unknown>;
+    dictionary['x-api-key'] = 'k';
+    dictionary.accept = 'text/html';
+    const cases: Record<string, unknown>[] = [
+      {},
+      { host: 'gateway.test', 'x-api-key': 'k-secret', accept: '*/*' },
+      { Authorization: 'Bearer t', COOKIE: 'sid=1', 'x-list': ['a', 'b'], gone: undefined, after: 'kept' },
+      { gone: undefined },
+      { '123': 'numeric names come first', 'x-a': 'quote " and \\ and \u2028 and é', '7': 'seven' },
+      { 'we"ird': 'name', 'x-n': 5, 'x-null': null, 'x-fn': () => 1 },
+      dictionary,
+    ];
+    for (const headers of cases) {
+      // Twice: the second time each name's member comes from what the first one worked out.
+      expect(redactedHeadersJson(headers)).toBe(JSON.stringify(redactHeaders(headers)));
+      expect(redactedHeadersJson(headers)).toBe(JSON.stringify(redactHeaders(headers)));
+    }
+    expect(redactedHeadersJson({ 'X-Api-Key': 'k-secret' })).not.toContain('k-secret');
+  });
+
+  it("formats pino's isoTime once per millisecond, the same text as pino's", () => {
+    const now = jest.spyOn(Date, 'now');
+    try {
+      const time = isoTimeOncePerMs();
+      for (const ms of [1_764_000_000_000, 1_764_000_000_000, 1_764_000_000_001, 0, 1_764_000_000_001]) {
+        now.mockReturnValue(ms);
+        expect(time()).toBe(pino.stdTimeFunctions.isoTime());
+      }
+    } finally {
+      now.mockRestore();
+    }
   });
 });

@@ -42,3 +42,31 @@ export function redactHeaders(headers: Record<string, unknown>): Record<string, 
   }
   return out;
 }
+
+const REDACTED_JSON = JSON.stringify(REDACTED);
+/** Header names seen so far: the `"name":` a line writes for each, and whether its value is masked. */
+const memberOf = new Map<string, { prefix: string; secret: boolean }>();
+/** Bounded: a client inventing header names must not grow it without end (unknown names are just slower). */
+const MAX_KNOWN_HEADER_NAMES = 512;
+
+/**
+ * `JSON.stringify(redactHeaders(headers))`, byte for byte, without building the copy: the members in the
+ * object's own order, `undefined` values left out as `JSON.stringify` leaves them, secret values masked.
+ * Each name's `"name":` and whether it is secret are worked out once per name (the completion line writes
+ * the same few names on every request).
+ */
+export function redactedHeadersJson(headers: Record<string, unknown>): string {
+  let out = '';
+  for (const name in headers) {
+    let member = memberOf.get(name);
+    if (member === undefined) {
+      member = { prefix: `${JSON.stringify(name)}:`, secret: SECRET_NAMES.has(name.toLowerCase()) };
+      if (memberOf.size < MAX_KNOWN_HEADER_NAMES) memberOf.set(name, member);
+    }
+    const value = member.secret ? REDACTED_JSON : (JSON.stringify(headers[name]) as string | undefined);
+    if (value === undefined) continue;
+    out += out === '' ? member.prefix : `,${member.prefix}`;
+    out += value;
+  }
+  return `{${out}}`;
+}

@@ -21,6 +21,12 @@ const MAX_ENDPOINT_LABELS = 50;
 
 export type HttpTransport = 'graphql' | 'rest' | 'other';
 
+/** One bound pair of HTTP series: the request counter (with its status) and the duration histogram. */
+interface HttpSeries {
+  count: () => void;
+  observe: (seconds: number) => void;
+}
+
 /**
  * The process's Prometheus registry (its own, not prom-client's global one, so several gateways in one
  * test process do not collide) and every metric the gateway exports.
@@ -47,7 +53,7 @@ export class MetricsService implements UpstreamObserver {
   readonly httpRequests: BoundCounter<'transport' | 'route' | 'method' | 'status'>;
   readonly httpDuration: BoundHistogram<'transport' | 'route' | 'method'>;
   /** One bound pair per (transport, route, method, status): as bounded as the label sets themselves. */
-  private readonly httpSeries = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
+  private readonly httpSeries = new Map<string, HttpSeries>();
   readonly upstreamRequests: Counter<'endpoint' | 'status'>;
   readonly upstreamDuration: Histogram<'endpoint'>;
   readonly tokenRefreshes: Counter<'outcome'>;
@@ -232,6 +238,35 @@ export class MetricsService implements UpstreamObserver {
     durationMs: number,
   ): void {
     const label = transport === 'graphql' ? this.operations.label(route) : route;
+    const series = this.seriesOf(transport, label, method, status);
+    series.count();
+    series.observe(durationMs / 1000);
+  }
+
+  /**
+   * `recordHttpRequest` for one fixed transport, route and method (a route served by a front of its own):
+   * the series of each status is looked up once, so a request only adds its numbers (no label key is built
+   * and hashed per request). The same series as `recordHttpRequest`'s.
+   */
+  httpRecorder(
+    transport: HttpTransport,
+    route: string,
+    method: string,
+  ): (status: number, durationMs: number) => void {
+    const label = transport === 'graphql' ? this.operations.label(route) : route;
+    const byStatus = new Map<number, HttpSeries>();
+    return (status, durationMs) => {
+      let series = byStatus.get(status);
+      if (series === undefined) {
+        series = this.seriesOf(transport, label, method, status);
+        byStatus.set(status, series);
+      }
+      series.count();
+      series.observe(durationMs / 1000);
+    };
+  }
+
+  private seriesOf(transport: HttpTransport, label: string, method: string, status: number): HttpSeries {
     const key = `${transport}\u0000${label}\u0000${method}\u0000${status}`;
     let series = this.httpSeries.get(key);
     if (!series) {
@@ -241,8 +276,7 @@ export class MetricsService implements UpstreamObserver {
       };
       this.httpSeries.set(key, series);
     }
-    series.count();
-    series.observe(durationMs / 1000);
+    return series;
   }
 
   upstreamCall(observation: UpstreamCallObservation): void {

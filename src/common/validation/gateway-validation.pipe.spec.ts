@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { type ArgumentMetadata } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
+import { ListExecutionsQueryDto } from '../../executions/dto/execution-rest.dto';
 import { PipelineExecutionsArgs } from '../../executions/dto/execution.inputs';
 import { PageArgs } from '../../graphql/page.args';
 import { GatewayError } from '../errors';
@@ -38,6 +39,61 @@ describe('GatewayValidationPipe', () => {
       expect(dto).toBeInstanceOf(PageQueryDto);
       expect({ ...(dto as object) }).toEqual({ page: 3, size: 100 });
     }
+  });
+
+  it('remembers a query object made the way query parsers make them (an empty prototype of its own)', async () => {
+    // Fastify's parser (fast-querystring) answers `new Empty()`, `Empty.prototype = Object.create(null)`.
+    const Empty = function (this: Record<string, string>) {} as unknown as new () => Record<string, string>;
+    Empty.prototype = Object.create(null) as object;
+    const parsed = (page: string, size: string) => Object.assign(new Empty(), { page, size });
+    const local = new GatewayValidationPipe();
+    const validations = jest.spyOn(ValidationPipe.prototype, 'transform');
+    try {
+      expect(local.transformKnown(parsed('1', '7'), query)).toBeUndefined();
+      const first = await local.transform(parsed('1', '7'), query);
+      const second = await local.transform(parsed('1', '7'), query);
+      expect(validations).toHaveBeenCalledTimes(1);
+      expect(second).toBeInstanceOf(PageQueryDto);
+      expect(second).not.toBe(first);
+      expect({ ...(second as object) }).toEqual({ page: 1, size: 7 });
+      const known = local.transformKnown(parsed('1', '7'), query);
+      expect(known).toBeInstanceOf(PageQueryDto);
+      expect(known).toEqual(first);
+      expect(known).not.toBe(first);
+      // Another value is another input; a refused one is refused every time.
+      expect(await local.transform(parsed('2', '7'), query)).toMatchObject({ page: 2, size: 7 });
+      for (let i = 0; i < 2; i++) {
+        await expect(local.transform(parsed('x', '7'), query)).rejects.toBeInstanceOf(GatewayError);
+      }
+      expect(local.transformKnown(parsed('x', '7'), query)).toBeUndefined();
+      expect(validations).toHaveBeenCalledTimes(4);
+    } finally {
+      validations.mockRestore();
+    }
+  });
+
+  it('does not remember a result holding a list made from a flat value (copies would share it)', async () => {
+    const local = new GatewayValidationPipe();
+    const statuses: ArgumentMetadata = { type: 'query', metatype: ListExecutionsQueryDto };
+    const first = (await local.transform({ status: 'RUNNING' }, statuses)) as ListExecutionsQueryDto;
+    expect(first.status).toEqual(['RUNNING']);
+    first.status?.push('FAILED');
+    expect(local.transformKnown({ status: 'RUNNING' }, statuses)).toBeUndefined();
+    const second = (await local.transform({ status: 'RUNNING' }, statuses)) as ListExecutionsQueryDto;
+    expect(second.status).toEqual(['RUNNING']);
+  });
+
+  it('does not remember objects whose prototype adds members', async () => {
+    const local = new GatewayValidationPipe();
+    const withMembers = Object.create({ size: '3' }) as Record<string, string>;
+    withMembers.page = '1';
+    await local.transform(withMembers, query);
+    expect(local.transformKnown(withMembers, query)).toBeUndefined();
+    const inherited = Object.create(Object.create(null) as object) as Record<string, string>;
+    Object.setPrototypeOf(Object.getPrototypeOf(inherited), { size: '3' });
+    inherited.page = '1';
+    await local.transform(inherited, query);
+    expect(local.transformKnown(inherited, query)).toBeUndefined();
   });
 
   it('reads an explicit null on an optional member as absent, nested inputs included, every time', async () => {

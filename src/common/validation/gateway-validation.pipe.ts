@@ -72,10 +72,12 @@ export class GatewayValidationPipe extends ValidationPipe {
     if (key === undefined) return lowerCaseUuids(await this.check(value, metadata), metadata.data);
     let byInput = this.known.get(metatype as object);
     const hit = byInput?.get(key);
-    if (hit) return Object.assign(Object.create(Object.getPrototypeOf(hit) as object | null) as object, hit);
+    if (hit) return copyOf(hit);
     // Remembered after `lowerCaseUuids`: a hit is already in lower case.
     const result = lowerCaseUuids(await this.check(value, metadata), metadata.data);
-    if (result === null || typeof result !== 'object') return result;
+    // A result holding an object or a list (a `@Transform` made one from a flat value, as a repeatable
+    // query parameter's list) is not remembered: every copy would share it.
+    if (result === null || typeof result !== 'object' || !holdsOnlyValues(result)) return result;
     if (!byInput) {
       byInput = new Map();
       this.known.set(metatype as object, byInput);
@@ -87,6 +89,17 @@ export class GatewayValidationPipe extends ValidationPipe {
       Object.assign(Object.create(Object.getPrototypeOf(result) as object | null) as object, result),
     );
     return result;
+  }
+
+  /**
+   * What `transform` would answer for a flat input it has already validated (its own shallow copy of the
+   * remembered instance), without waiting a turn; undefined when the input is not one (then `transform`).
+   */
+  transformKnown(value: unknown, metadata: ArgumentMetadata): object | undefined {
+    if (metadata.type === 'custom' || !metadata.metatype) return undefined;
+    const key = flatKeyOf(metadata.type, value);
+    const hit = key === undefined ? undefined : this.known.get(metadata.metatype)?.get(key);
+    return hit === undefined ? undefined : copyOf(hit);
   }
 
   private async check(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
@@ -122,8 +135,32 @@ function withoutNulls(value: unknown): unknown {
   return value;
 }
 
+/** Whether every own member is a plain value (no object or list a copy would share). */
+function holdsOnlyValues(result: object): boolean {
+  for (const member of Object.values(result)) if (member !== null && typeof member === 'object') return false;
+  return true;
+}
+
+/** A shallow copy with the same prototype: each caller may change its input without changing anyone else's. */
+function copyOf(remembered: object): object {
+  return Object.assign(
+    Object.create(Object.getPrototypeOf(remembered) as object | null) as object,
+    remembered,
+  );
+}
+
 const MAX_KNOWN_INPUTS = 1_000;
 const MAX_KEY_CHARS = 512;
+
+/**
+ * Whether a prototype adds nothing to its objects: no members of its own and none inherited. Query
+ * parsers make their result objects this way for speed (Fastify's `fast-querystring`: `new Empty()`, whose
+ * prototype is `Object.create(null)`); such an object holds exactly its own members, like a plain one, so
+ * its validated result may be remembered too (it never was: every REST query was validated anew).
+ */
+function isDictionaryPrototype(prototype: object): boolean {
+  return Object.getPrototypeOf(prototype) === null && Reflect.ownKeys(prototype).length === 0;
+}
 
 /**
  * A key telling flat inputs apart exactly (member names, types and values, undefined members included),
@@ -132,8 +169,9 @@ const MAX_KEY_CHARS = 512;
  */
 function flatKeyOf(type: string, value: unknown): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
-  const prototype = Object.getPrototypeOf(value) as unknown;
-  if (prototype !== null && prototype !== Object.prototype) return undefined;
+  const prototype = Object.getPrototypeOf(value) as object | null;
+  if (prototype !== null && prototype !== Object.prototype && !isDictionaryPrototype(prototype))
+    return undefined;
   let key = type;
   for (const name of Object.keys(value)) {
     const member = (value as Record<string, unknown>)[name];
