@@ -41,50 +41,11 @@ const SHARE_FRACTION_DIVISOR = 8;
  * Returns { granted, retryAfterMs (when nothing was granted), whole tokens left }.
  * Same key and fields as the one-token-per-call script it replaced, so both can share a bucket while a
  * fleet is upgraded.
- */
-const TOKEN_GRANT = new RedisScript(`
-local capacity = tonumber(ARGV[1])
-local refill_per_ms = tonumber(ARGV[2])
-local need = tonumber(ARGV[3])
-local demand = tonumber(ARGV[4])
-local want = tonumber(ARGV[5])
-local back = tonumber(ARGV[6])
-local divisor = tonumber(ARGV[7])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil or ts == nil then
-  tokens = capacity
-  ts = now
-end
-local elapsed = now - ts
-if elapsed < 0 then elapsed = 0 end
-tokens = math.min(capacity, tokens + elapsed * refill_per_ms + back)
-local granted = 0
-local retry_ms = 0
-if need > 0 then
-  if tokens >= need then
-    granted = math.min(math.floor(tokens), math.max(demand, math.min(want, math.floor(tokens / divisor))))
-    tokens = tokens - granted
-  else
-    retry_ms = math.ceil((need - tokens) / refill_per_ms)
-  end
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / refill_per_ms) + 1000)
-return { granted, retry_ms, math.floor(tokens) }
-`);
-
-/** Buckets one TOKEN_GRANTS call serves at most (a Lua script blocks Redis while it runs). */
-const MAX_GRANTS_PER_CALL = 128;
-
-/**
- * TOKEN_GRANT for several buckets in one call: the same steps, bucket after bucket, with one clock reading
- * (as calls back to back would see it). KEYS[i]'s six values start at ARGV[(i-1)*6+1]; the divisor is the
- * last ARGV. Returns the three values of each bucket, in order. Not on a Redis Cluster: its keys carry
- * one hash tag per client, so they live in different slots.
+ *
+ * One or several buckets in one call: the same steps, bucket after bucket, with one clock reading (as
+ * calls back to back would see it). KEYS[i]'s six values start at ARGV[(i-1)*6+1]; the divisor is the last
+ * ARGV. Returns the three values of each bucket, in order. On a Redis Cluster one key per call: its keys
+ * carry one hash tag per client, so they live in different slots.
  */
 const TOKEN_GRANTS = new RedisScript(`
 local n = #KEYS
@@ -128,6 +89,9 @@ for i = 1, n do
 end
 return out
 `);
+
+/** Buckets one TOKEN_GRANTS call serves at most (a Lua script blocks Redis while it runs). */
+const MAX_GRANTS_PER_CALL = 128;
 
 type GrantReply = [granted: number, retryAfterMs: number, left: number];
 
@@ -452,17 +416,10 @@ export class RateLimiterService implements OnApplicationShutdown {
    * One bucket's grant (or give-back: `need` 0). Every grant and give-back asked for during one turn of the
    * event loop goes in one TOKEN_GRANTS call after that turn's I/O (`setImmediate`): under load a turn
    * admits many callers' requests, and each script call costs the gateway more CPU than the rest of the
-   * admission together (ADR 0038). Each bucket is computed exactly as TOKEN_GRANT computes it. On a Redis
-   * Cluster (one hash tag per client), one TOKEN_GRANT call per bucket, as before.
+   * admission together (ADR 0038). On a Redis Cluster (one hash tag per client), one call per bucket, at once.
    */
   private grant(key: string, args: number[]): Promise<GrantReply> {
-    if (this.redis.cluster) {
-      return this.redis.runScript(
-        TOKEN_GRANT,
-        [this.redisKeyOf(key)],
-        [...args, SHARE_FRACTION_DIVISOR],
-      ) as Promise<GrantReply>;
-    }
+    if (this.redis.cluster) return this.sendGrants([{ key, args }]).then(([reply]) => reply);
     return new Promise<GrantReply>((resolve, reject) => {
       this.pendingGrants.push({ key, args, resolve, reject });
       if (!this.flushScheduled) {
@@ -477,31 +434,26 @@ export class RateLimiterService implements OnApplicationShutdown {
     const pending = this.pendingGrants;
     this.pendingGrants = [];
     for (let start = 0; start < pending.length; start += MAX_GRANTS_PER_CALL) {
-      void this.sendGrants(pending.slice(start, start + MAX_GRANTS_PER_CALL));
+      void this.flushBatch(pending.slice(start, start + MAX_GRANTS_PER_CALL));
     }
   }
 
-  private async sendGrants(batch: PendingGrant[]): Promise<void> {
+  private async flushBatch(batch: PendingGrant[]): Promise<void> {
     try {
-      if (batch.length === 1) {
-        const [only] = batch;
-        only.resolve(
-          (await this.redis.runScript(
-            TOKEN_GRANT,
-            [this.redisKeyOf(only.key)],
-            [...only.args, SHARE_FRACTION_DIVISOR],
-          )) as GrantReply,
-        );
-        return;
-      }
-      const keys = batch.map((g) => this.redisKeyOf(g.key));
-      const args = batch.flatMap((g) => g.args);
-      args.push(SHARE_FRACTION_DIVISOR);
-      const reply = (await this.redis.runScript(TOKEN_GRANTS, keys, args)) as number[];
-      batch.forEach((g, i) => g.resolve([reply[i * 3], reply[i * 3 + 1], reply[i * 3 + 2]]));
+      const replies = await this.sendGrants(batch);
+      batch.forEach((g, i) => g.resolve(replies[i]));
     } catch (error) {
       for (const g of batch) g.reject(error);
     }
+  }
+
+  /** One TOKEN_GRANTS call for these buckets; their replies in order. */
+  private async sendGrants(batch: readonly { key: string; args: number[] }[]): Promise<GrantReply[]> {
+    const keys = batch.map((g) => this.redisKeyOf(g.key));
+    const args = batch.flatMap((g) => g.args);
+    args.push(SHARE_FRACTION_DIVISOR);
+    const reply = (await this.redis.runScript(TOKEN_GRANTS, keys, args)) as number[];
+    return batch.map((_, i) => [reply[i * 3], reply[i * 3 + 1], reply[i * 3 + 2]]);
   }
 
   /** Its own hash tag: on a Redis Cluster, buckets spread over the shards (one key per script call). */
