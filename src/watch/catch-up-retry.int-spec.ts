@@ -7,7 +7,8 @@ import { eventually } from '../../test/support/eventually';
 import { startOwnRedis, type OwnRedis } from '../../test/support/own-redis';
 import { StrictMaiaDouble } from '../../test/watch/support/strict-maia.double';
 import { ExecutionWatchService } from './execution-watch.service';
-import { type ExecutionWatchEvent, type WatchStream } from './watch.types';
+import { type ExecutionWatchEvent } from './watch.types';
+import { collect } from '../../test/watch/support/collect-stream';
 
 /**
  * A subscriber's catch-up read (the topic's history and error marker) that times out because Redis is
@@ -18,19 +19,6 @@ import { type ExecutionWatchEvent, type WatchStream } from './watch.types';
  */
 
 const PROJECT = '4a8a6162-702b-4efc-b2ec-c986e0bc95e4';
-
-/** Reads a stream to its end; resolves with the events and the error it ended with, if any. */
-async function collect(
-  stream: WatchStream,
-  seen: ExecutionWatchEvent[] = [],
-): Promise<{ events: ExecutionWatchEvent[]; error: unknown }> {
-  try {
-    for await (const event of stream) seen.push(event);
-    return { events: seen, error: null };
-  } catch (error) {
-    return { events: seen, error };
-  }
-}
 
 describe('a subscriber whose catch-up read times out (real Redis, CLIENT PAUSE)', () => {
   let own: OwnRedis;

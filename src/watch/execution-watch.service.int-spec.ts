@@ -7,7 +7,8 @@ import { RedisService } from '../redis/redis.service';
 import { eventually, holdsFor } from '../../test/support/eventually';
 import { StrictMaiaDouble } from '../../test/watch/support/strict-maia.double';
 import { ExecutionWatchService } from './execution-watch.service';
-import { type ExecutionWatchEvent, type WatchStream } from './watch.types';
+import { type ExecutionWatchEvent } from './watch.types';
+import { collect } from '../../test/watch/support/collect-stream';
 
 /**
  * The engine against a real Redis (each test its own key prefix) and a strict Maia double. Two
@@ -62,19 +63,6 @@ async function replica(
 
 const prefix = () => `test:${randomUUID()}:`;
 const waitFor = (check: () => boolean, timeoutMs = 5_000) => eventually(check, { timeoutMs });
-
-/** Reads a stream to its end; resolves with the events and the error it ended with, if any. */
-async function collect(
-  stream: WatchStream,
-  seen: ExecutionWatchEvent[] = [],
-): Promise<{ events: ExecutionWatchEvent[]; error: unknown }> {
-  try {
-    for await (const event of stream) seen.push(event);
-    return { events: seen, error: null };
-  } catch (error) {
-    return { events: seen, error };
-  }
-}
 
 beforeAll(() => Logger.overrideLogger(false));
 
