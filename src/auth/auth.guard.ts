@@ -57,10 +57,11 @@ export class AuthGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const rules = this.rulesOf(context);
     if (rules.isPublic) return true;
-    const graphql = context.getType<GqlContextType>() === 'graphql';
+    const type = context.getType<GqlContextType>();
+    const graphql = type === 'graphql';
     const gql = graphql ? GqlExecutionContext.create(context) : undefined;
-    const http = graphql ? undefined : context.switchToHttp().getRequest<FastifyRequest>();
-    const ctx = requestContextOfParts(context, gql, http);
+    const http = type === 'http' ? context.switchToHttp().getRequest<FastifyRequest>() : undefined;
+    const ctx = gql || http ? requestContextOfParts(context, gql, http) : undefined;
     if (!ctx) {
       // No other transport is served; refuse rather than guess.
       this.logger.error(`Unsupported context type ${context.getType()}: refused`);

@@ -1,7 +1,12 @@
 import { SignJWT, base64url } from 'jose';
 import { loadConfig } from '../config';
 import { createSigningKey, JwksTestServer, type TestSigningKey } from '../../test/auth/jwks-test-server';
-import { JwtAuthenticator, TokenRejected, type JwtSettings } from './jwt.authenticator';
+import {
+  isCanonicalCompactJws,
+  JwtAuthenticator,
+  TokenRejected,
+  type JwtSettings,
+} from './jwt.authenticator';
 
 const PROJECT_A = '4a8a6162-702b-4efc-b2ec-c986e0bc95e4';
 
@@ -204,6 +209,21 @@ describe('JwtAuthenticator', () => {
       const other = await idp.sign(key1, { scope: 'admin' });
       expect(jwt.remembered(other)).toBeUndefined();
       expect([...(await jwt.authenticate(other)).scopes]).toEqual(['admin']);
+    });
+
+    it('remembers only the canonical spelling: other spellings jose accepts are verified every time', async () => {
+      const jwt = new JwtAuthenticator(settings());
+      const token = await idp.sign(key1, { scope: 'read' });
+      // jose decodes base64url leniently: a stray character after the signature still verifies.
+      for (const variant of [`${token}~`, `${token}~~`, token.replace(/\.([^.]*)$/, '.~$1')]) {
+        expect(isCanonicalCompactJws(variant)).toBe(false);
+        await jwt.authenticate(variant);
+        expect(jwt.remembered(variant)).toBeUndefined();
+      }
+      expect(jwt.remembered(token)).toBeUndefined();
+      expect(isCanonicalCompactJws(token)).toBe(true);
+      const principal = await jwt.authenticate(token);
+      expect(jwt.remembered(token)).toBe(principal);
     });
 
     it('still refuses a remembered token from exp + leeway on, to the second, as verification does', async () => {

@@ -172,6 +172,10 @@ export class JwtAuthenticator {
   private remember(token: string, principal: Principal, refuseFromSeconds: number, keySet: unknown): void {
     // A key set refetched since (by another request) verifies the token again on its next use.
     if (keySet === undefined || keySet !== this.keySetCache.jwks) return;
+    // Only the canonical spelling is remembered: jose decodes base64url leniently, so one valid token has
+    // endless accepted spellings (padding, '+' for '-', spare bits), and remembering each would let one
+    // caller push everyone else's tokens out. Other spellings are still verified, every time.
+    if (!isCanonicalCompactJws(token)) return;
     const digest = hash('sha256', token, 'base64');
     this.verified.delete(digest);
     this.verified.set(digest, { principal, refuseFromSeconds, keySet });
@@ -190,4 +194,16 @@ export class JwtAuthenticator {
     }
     return new TokenRejected(`unverifiable token: ${(error as Error)?.message ?? String(error)}`);
   }
+}
+
+/** Three dot-separated parts, each exactly the unpadded base64url encoding of the bytes it decodes to. */
+export function isCanonicalCompactJws(token: string): boolean {
+  const parts = token.split('.');
+  if (parts.length !== 3) return false;
+  return parts.every(
+    (part) =>
+      part.length > 0 &&
+      /^[A-Za-z0-9_-]+$/.test(part) &&
+      Buffer.from(part, 'base64url').toString('base64url') === part,
+  );
 }

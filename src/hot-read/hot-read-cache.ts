@@ -342,10 +342,18 @@ export class HotReadCache implements OnModuleInit {
     queueMicrotask(() => {
       for (const { req, res, next, startedAt } of waiters) {
         if (res.destroyed || res.headersSent) continue; // the caller left while it waited
-        RequestContext.run(RequestContext.of(req), () => {
-          if (kept) this.serve(req, res, kept, startedAt);
-          else next(req, res);
-        });
+        try {
+          RequestContext.run(RequestContext.of(req), () => {
+            if (kept) this.serve(req, res, kept, startedAt);
+            else next(req, res);
+          });
+        } catch (error) {
+          // One waiter's failure is its own: the others are still answered.
+          this.logger.error(
+            `a waiter of an identical read could not be answered: ${(error as Error).message}`,
+          );
+          if (!res.headersSent && !res.destroyed) res.destroy();
+        }
       }
     });
   }

@@ -78,16 +78,32 @@ describe('CircuitBreaker', () => {
     expect(b.state).toBe('closed');
   });
 
-  it('passThrough: a permit while open; a failure keeps the open period, a success closes it', () => {
+  it('passThrough: a permit while open; a failure keeps the open period, a success does not close it', () => {
     const { b, transitions, advance } = breaker(3, 1000);
     fail(b, 3);
     advance(600);
     b.passThrough().report('failure');
     expect(b.state).toBe('open');
     expect(b.retryInMs).toBe(400);
+    // A listing answered: the breaker stays open, and only its single probe may close it.
     b.passThrough().report('success');
+    expect(b.state).toBe('open');
+    expect(b.tryAcquire()).toBeNull();
+    advance(400);
+    const probe = b.tryAcquire();
+    expect(probe).not.toBeNull();
+    expect(b.tryAcquire()).toBeNull();
+    probe?.report('success');
     expect(b.state).toBe('closed');
-    expect(transitions).toEqual(['closed->open', 'open->closed']);
+    expect(transitions).toEqual(['closed->open', 'open->half-open', 'half-open->closed']);
+  });
+
+  it('passThrough while closed: its success resets the failure count as any success does', () => {
+    const { b } = breaker(3, 1000);
+    fail(b, 2);
+    b.passThrough().report('success');
+    fail(b, 2);
+    expect(b.state).toBe('closed');
   });
 
   it('ignores a second report of the same permit', () => {

@@ -61,11 +61,22 @@ export class CircuitBreaker {
 
   /**
    * A permit whatever the state, for the few calls that must go even while the upstream looks down (see
-   * `MaiaRequest.passOpenBreaker`). Not a probe: its success closes the breaker (the host answered), its
-   * failure counts without restarting the open period.
+   * `MaiaRequest.passOpenBreaker`). Not a probe: its failure counts without restarting the open period, and
+   * its success leaves an open breaker to its single half-open probe (a listing that answers says nothing
+   * of whether the calls the breaker guards would: closing on it would let every queued execute POST out
+   * at once against a Maia that still times them out). While closed, its success resets the failure count
+   * as any success does.
    */
   passThrough(): BreakerPermit {
-    return this.permit(false);
+    let reported = false;
+    return {
+      report: (outcome) => {
+        if (reported) return;
+        reported = true;
+        if (outcome === 'success' && this.state !== 'closed') return;
+        this.record(outcome, false);
+      },
+    };
   }
 
   private permit(isProbe: boolean): BreakerPermit {

@@ -54,8 +54,8 @@ describe('dropped POSTs that open the circuit breaker', () => {
     expect(outcomes.filter((o) => 'code' in o)).toEqual([]);
     expect(new Set(answered).size).toBe(6);
     for (const id of answered) expect(created).toContain(id);
-    // A listing that got through showed the host answering: the breaker closed.
-    expect(h.transport.breakerFor().state).toBe('closed');
+    // A listing that got through does not close the breaker: only its single probe may (see the spec).
+    expect(h.transport.breakerFor().state).not.toBe('closed');
   });
 
   it('other calls are still refused while it is open', async () => {
