@@ -55,11 +55,16 @@ const GRAPHQL_PATH = '/graphql';
 const READ_BODY = Symbol('maia-gateway:hot-read-body');
 type RawRequest = IncomingMessage & { [READ_BODY]?: { requestKey: string; body: Buffer } };
 
+/** The GraphQL body the whole-answer front already read from a raw request (replayed to Fastify), if any. */
+export function bodyReadAtFront(req: IncomingMessage): Buffer | undefined {
+  return (req as RawRequest)[READ_BODY]?.body;
+}
+
 /**
  * The body the front read, as the stream Fastify's parser expects (with the byte count its body limit
  * checks). A plain one-chunk Readable: `Readable.from` would drive an iterator through promises.
  */
-function replayOf(body: Buffer): Readable & { receivedEncodedLength: number } {
+export function replayOf(body: Buffer): Readable & { receivedEncodedLength: number } {
   const replay = new Readable({
     read() {
       this.push(body);
