@@ -30,7 +30,7 @@ const fields = z.object({
   GRAPHQL_EXPLORER: envOptionalString().pipe(z.enum([...graphqlExplorers, 'true', 'false']).optional()),
   GRAPHQL_INTROSPECTION: envBool(false),
   // The GraphQL query lane (docs/adr/0035-graphql-query-lane.md).
-  GRAPHQL_QUERY_LANE: z.enum(['on', 'off']).default('off'),
+  GRAPHQL_QUERY_LANE: z.enum(['on', 'off']).default('on'),
   // Empty: the mode decides (on outside production).
   RUN_CONSOLE: envOptionalString().pipe(z.enum(['true', 'false']).optional()),
   MAIA_CLIENT_ID: envOptionalString(),
