@@ -492,3 +492,47 @@ describe('GraphQL query lane behind the whole-answer cache', () => {
     expect(first.status).toBe(200);
   });
 });
+
+describe('GraphQL query lane in production mode', () => {
+  let world: SecuredWorld;
+  let lane: GraphqlQueryLane;
+
+  beforeAll(async () => {
+    world = await startSecuredWorld({
+      REDIS_URL: STANDALONE_REDIS_URL,
+      REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
+      GATEWAY_MODE: 'production',
+      AUTH_JWKS_URL: '',
+      AUTH_JWT_ISSUER: '',
+      AUTH_JWT_AUDIENCE: '',
+      CACHE_HOT_READ_TTL_MS: '0',
+      RATE_LIMIT_ENABLED: 'true',
+    });
+    lane = world.gateway.app.get(GraphqlQueryLane);
+  });
+
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  it('is on by default and serves what Apollo accepted; introspection stays refused', async () => {
+    const post = async (query: string) => {
+      const response = await fetch(`${world.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': KEYS.admin },
+        body: JSON.stringify({ query }),
+      });
+      return { status: response.status, body: await response.text() };
+    };
+    const before = lane.served;
+    const first = await post(PROJECTS_QUERY);
+    const second = await post(PROJECTS_QUERY);
+    expect(lane.served).toBe(before + 1);
+    expect(second).toEqual(first);
+    for (let i = 0; i < 2; i++) {
+      const refused = await post('{ __schema { queryType { name } } }');
+      expect(refused.status).toBe(400);
+    }
+    expect(lane.served).toBe(before + 1);
+  });
+});
