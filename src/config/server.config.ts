@@ -31,6 +31,7 @@ const fields = z.object({
   GRAPHQL_INTROSPECTION: envBool(false),
   // The GraphQL query lane (docs/adr/0035-graphql-query-lane.md).
   GRAPHQL_QUERY_LANE: z.enum(['on', 'off']).default('on'),
+  GRAPHQL_QUERY_LANE_EXECUTOR: z.enum(['jit', 'graphql-js']).default('jit'),
   // Empty: the mode decides (on outside production).
   RUN_CONSOLE: envOptionalString().pipe(z.enum(['true', 'false']).optional()),
   MAIA_CLIENT_ID: envOptionalString(),
@@ -125,6 +126,8 @@ export function serverConfig(env: Env) {
      * error formatting, metrics and log line (docs/adr/0035-graphql-query-lane.md).
      */
     graphqlQueryLane: v.GRAPHQL_QUERY_LANE === 'on',
+    /** What executes the lane's queries: graphql-js (as Apollo does) or graphql-jit's compiled query. */
+    graphqlQueryLaneExecutor: v.GRAPHQL_QUERY_LANE_EXECUTOR,
     /** The run console at `/console`: on outside production, and in production only when asked for. */
     runConsole: v.RUN_CONSOLE === undefined ? devLike : v.RUN_CONSOLE === 'true',
   };

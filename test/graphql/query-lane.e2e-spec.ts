@@ -53,7 +53,7 @@ interface LogLine {
   res?: unknown;
 }
 
-describe('GraphQL query lane: lane and Apollo answer alike', () => {
+describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo answer alike', (executor) => {
   let world: SecuredWorld;
   let lane: GraphqlQueryLane;
   let logged: string[];
@@ -63,6 +63,7 @@ describe('GraphQL query lane: lane and Apollo answer alike', () => {
       REDIS_URL: STANDALONE_REDIS_URL,
       REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
       GRAPHQL_QUERY_LANE: 'on',
+      GRAPHQL_QUERY_LANE_EXECUTOR: executor,
       CACHE_HOT_READ_TTL_MS: '0',
       GRAPHQL_MAX_ALIASES: '3',
       LOG_LEVEL: 'info',
@@ -203,6 +204,66 @@ describe('GraphQL query lane: lane and Apollo answer alike', () => {
       true,
     );
     await differential({ body: { query, operationName: 'B' }, key: KEYS.reader }, true);
+  });
+
+  it('serves abstract types, lists with nulls and connections alike (node, nodes, executions)', async () => {
+    const nodeFields = `__typename id ... on Project { name } ... on Environment { name projectId defaultAgent { id } }
+      ... on PublishedPipeline { name projectId environmentName publishedTime }`;
+    const listed = JSON.parse(
+      (
+        await differential(
+          {
+            body: {
+              query: `query L($id: ID!) { project(id: $id) { __typename id name environments { results { __typename id
+                publishedPipelines(size: 100) { results { __typename id } } } } } }`,
+              variables: { id: PROJECTS.analytics },
+            },
+            key: KEYS.admin,
+          },
+          true,
+        )
+      ).body,
+    ) as {
+      data: {
+        project: {
+          id: string;
+          environments: { results: { id: string; publishedPipelines: { results: { id: string }[] } }[] };
+        };
+      };
+    };
+    const project = listed.data.project;
+    const environment = project.environments.results[0];
+    const ids = [project.id, environment.id, environment.publishedPipelines.results[0]?.id ?? environment.id];
+    for (const id of ids) {
+      await differential(
+        {
+          body: { query: `query N($id: ID!) { node(id: $id) { ${nodeFields} } }`, variables: { id } },
+          key: KEYS.admin,
+        },
+        true,
+      );
+    }
+    // One id never issued: a null at its index with NOT_FOUND, the others answered.
+    await differential(
+      {
+        body: {
+          query: `query M($ids: [ID!]!) { nodes(ids: $ids) { ${nodeFields} } }`,
+          variables: { ids: [...ids, 'bm9wZQ=='] },
+        },
+        key: KEYS.reader,
+      },
+      true,
+    );
+    await differential(
+      {
+        body: {
+          query:
+            '{ pipelineExecutions(first: 3, filter: { startedAfter: "2020-01-01T00:00:00.000Z" }) { pageInfo { hasNextPage endCursor } edges { cursor node { id status startedAt } } } }',
+        },
+        key: KEYS.admin,
+      },
+      true,
+    );
   });
 
   it('serves introspection alike (development mode has it on)', async () => {

@@ -1,4 +1,5 @@
 import type { DocumentNode, OperationDefinitionNode } from 'graphql';
+import type { CompiledQuery } from 'graphql-jit';
 
 /** A query document (with the operation its request named) that Apollo parsed, validated and let run. */
 export interface AcceptedDocument {
@@ -6,6 +7,8 @@ export interface AcceptedDocument {
   operation: OperationDefinitionNode;
   /** Whether the whole-answer cache may keep its answer (see `isWholeAnswerCacheable`). */
   wholeAnswerCacheable: boolean;
+  /** graphql-jit's compiled query, made on first use when that executor is chosen (null: not compilable). */
+  compiled?: CompiledQuery | null;
 }
 
 /**

@@ -9,9 +9,11 @@ import {
   getVariableValues,
   GraphQLError,
   OperationTypeNode,
+  type ExecutionResult,
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Logger as Pino } from 'pino';
 import { AuthGate } from '../../auth/auth-gate.service';
 import { rawClientIp } from '../../auth/client-ip';
@@ -133,6 +135,7 @@ export class GraphqlQueryLane implements OnModuleInit {
   private servedCount = 0;
   /** `GRAPHQL_QUERY_LANE`: documents are registered only when the lane is configured on. */
   private readonly configured: boolean;
+  private readonly jit: boolean;
   /** Whether the lane serves requests now (tests turn it off and on to compare with Apollo's answers). */
   enabled: boolean;
 
@@ -144,11 +147,25 @@ export class GraphqlQueryLane implements OnModuleInit {
     private readonly adapterHost: HttpAdapterHost,
   ) {
     this.configured = config.server.graphqlQueryLane;
+    this.jit = config.server.graphqlQueryLaneExecutor === 'jit';
     this.enabled = this.configured;
     this.clientIp = rawClientIp(config.server.trustProxy);
     this.log = requestCompletionLogger(pino, config);
     // The limits' plugins rewrite messages of every error Apollo meets (suggestions, token limits).
     this.errorHooks = apolloSecurityOptions(config.auth.graphql).plugins;
+  }
+
+  /** graphql-jit's compiled query of a document, made once (null when graphql-jit cannot compile it). */
+  private compiledOf(
+    schema: GraphQLSchema,
+    entry: AcceptedDocument,
+    operationName: string | null | undefined,
+  ): CompiledQuery | null {
+    if (entry.compiled === undefined) {
+      const compiled = compileQuery(schema, entry.document, operationName ?? undefined);
+      entry.compiled = isCompiledQuery(compiled) ? compiled : null;
+    }
+    return entry.compiled;
   }
 
   /** Requests the lane answered itself since start. */
@@ -313,13 +330,17 @@ export class GraphqlQueryLane implements OnModuleInit {
     }
     const fastifyLike = laneRequest(req, raw, body, ctx, this.clientIp);
     state.executed = true;
-    const result = await execute({
-      schema,
-      document: entry.document,
-      contextValue: httpGraphqlContext(fastifyLike, undefined),
-      variableValues: variables,
-      operationName: body.operationName,
-    });
+    const contextValue = httpGraphqlContext(fastifyLike, undefined);
+    const compiled = this.jit ? this.compiledOf(schema, entry, body.operationName) : null;
+    const result = compiled
+      ? jitResult(await compiled.query(undefined, contextValue, variables))
+      : await execute({
+          schema,
+          document: entry.document,
+          contextValue,
+          variableValues: variables,
+          operationName: body.operationName,
+        });
     const head = new Map<string, string>();
     let errors: GraphQLFormattedError[] | undefined;
     if (result.errors) {
@@ -358,6 +379,29 @@ export class GraphqlQueryLane implements OnModuleInit {
       elapsedMs,
     });
   }
+}
+
+/**
+ * graphql-jit's result with graphql-js errors (ADR 0025): its errors are its own `GraphQLError` subclass,
+ * `extensions` undefined when the cause has none; rebuilt with the same message, nodes, path and cause.
+ */
+function jitResult(result: ExecutionResult): ExecutionResult {
+  if (!result.errors) return result;
+  const errors = result.errors.map((error) => {
+    const rebuilt = new GraphQLError(error.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      originalError: error.originalError,
+      extensions: error.extensions ?? undefined,
+    });
+    // graphql-jit gives the locations without the nodes they come from.
+    if (rebuilt.locations === undefined && error.locations !== undefined)
+      (rebuilt as { locations?: GraphQLError['locations'] }).locations = error.locations;
+    return rebuilt;
+  });
+  return { ...result, errors };
 }
 
 /**
