@@ -162,8 +162,15 @@ export class GraphqlQueryLane implements OnModuleInit {
     operationName: string | null | undefined,
   ): CompiledQuery | null {
     if (entry.compiled === undefined) {
-      const compiled = compileQuery(schema, entry.document, operationName ?? undefined);
-      entry.compiled = isCompiledQuery(compiled) ? compiled : null;
+      try {
+        const compiled = compileQuery(schema, entry.document, operationName ?? undefined);
+        entry.compiled = isCompiledQuery(compiled) ? compiled : null;
+      } catch (error) {
+        this.logger.warn(
+          `graphql-jit could not compile a document, graphql-js executes it: ${String(error)}`,
+        );
+        entry.compiled = null;
+      }
     }
     return entry.compiled;
   }
@@ -329,9 +336,9 @@ export class GraphqlQueryLane implements OnModuleInit {
       }
     }
     const fastifyLike = laneRequest(req, raw, body, ctx, this.clientIp);
+    const compiled = this.jit ? this.compiledOf(schema, entry, body.operationName) : null;
     state.executed = true;
     const contextValue = httpGraphqlContext(fastifyLike, undefined);
-    const compiled = this.jit ? this.compiledOf(schema, entry, body.operationName) : null;
     const result = compiled
       ? jitResult(await compiled.query(undefined, contextValue, variables))
       : await execute({
