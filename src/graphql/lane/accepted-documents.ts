@@ -43,6 +43,11 @@ export class AcceptedDocuments {
     return entry;
   }
 
+  /** The entry without counting it as used. */
+  peek(key: string): AcceptedDocument | undefined {
+    return this.entries.get(key);
+  }
+
   add(key: string, entry: AcceptedDocument): void {
     if (this.entries.has(key)) {
       this.entries.delete(key);

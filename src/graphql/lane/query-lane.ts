@@ -196,7 +196,11 @@ export class GraphqlQueryLane implements OnModuleInit {
         if (!this.configured || schema !== this.schema) return;
         if (request.http?.method !== 'POST' || typeof request.query !== 'string' || !document) return;
         if (operation?.operation !== OperationTypeNode.QUERY) return;
-        this.accepted.add(documentKey(request.query, request.operationName), {
+        const key = documentKey(request.query, request.operationName);
+        // Apollo keeps parsed documents: one it answers again (a declared read with the whole-answer cache
+        // on) is registered already, and is not judged again.
+        if (this.accepted.peek(key)?.document === document) return;
+        this.accepted.add(key, {
           document,
           operation,
           wholeAnswerCacheable: isWholeAnswerCacheable(this.cacheable, schema, document, operation),
