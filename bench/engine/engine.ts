@@ -7,7 +7,13 @@ import { send } from '../lib/http-load';
 import { planCores, machineInfo } from '../lib/machine';
 import { EXECUTE_MUTATION, NESTED_QUERY, PROJECTS_QUERY, expectData, graphqlBody } from '../lib/queries';
 import { GATEWAY_MAIN, ROOT, seedFacts } from '../lib/repo';
-import { deleteRedisKeys, newKeyPrefix, PROFILE_DIR, startEmulatorProcess } from '../lib/stack';
+import {
+  deleteRedisKeys,
+  newKeyPrefix,
+  PROFILE_DIR,
+  startEmulatorProcess,
+  startPeerServer,
+} from '../lib/stack';
 
 /**
  * The engine path, measured in gateway CPU per request: what a request costs when the whole-answer cache
@@ -22,7 +28,8 @@ import { deleteRedisKeys, newKeyPrefix, PROFILE_DIR, startEmulatorProcess } from
  *     [--gateways=dist/main.js,other/main.js@NAME=value;NAME=value] [--rounds=3]
  *
  * `--gateways` compares builds (or settings, after `@`) on a busy machine: every gateway runs at once (one
- * measured at a time), the rounds interleave them, and each row is the median of its rounds.
+ * measured at a time), the rounds interleave them, and each row is the median of its rounds. `peer` among
+ * them is the plain Apollo Server peer of the bench's baselines (graphql and nested only).
  */
 
 type Workload = 'rest' | 'graphql' | 'nested' | 'execute';
@@ -72,6 +79,10 @@ function apiKeys(projectIds: string[]): string {
   return JSON.stringify(keys);
 }
 
+/** `--gateways=...,peer`: the plain Apollo Server peer (bench/servers/peer.server.ts) as one more server. */
+const PEER = 'peer';
+const PEER_WORKLOADS: readonly Workload[] = ['graphql', 'nested'];
+
 function specOf(
   gateway: SpawnedServer,
   workload: Workload,
@@ -79,7 +90,8 @@ function specOf(
 ): autocannon.Options {
   const headers = { 'x-api-key': API_KEY, 'content-type': 'application/json' };
   const graphql = (body: string): autocannon.Options => ({
-    url: `${gateway.url}/graphql`,
+    // The peer serves GraphQL at its root (Apollo's standalone server).
+    url: gateway.name === PEER ? `${gateway.url}/` : `${gateway.url}/graphql`,
     method: 'POST',
     headers,
     body,
@@ -243,6 +255,10 @@ async function main(): Promise<void> {
           .filter(Boolean)
           .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
       );
+      if (main === PEER) {
+        gateways.push(await startPeerServer(cores));
+        continue;
+      }
       gateways.push(
         await startGateway({
           main: resolve(ROOT, main),
@@ -262,6 +278,7 @@ async function main(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       for (const workload of only) {
         for (const [i, gateway] of gateways.entries()) {
+          if (mains[i] === PEER && !PEER_WORKLOADS.includes(workload)) continue;
           const row = {
             ...(await measure(gateway, workload, facts, warmupSeconds, seconds)),
             gateway: mains[i],

@@ -29,6 +29,9 @@ const fields = z.object({
   // `true` and `false` are the older spellings: `true` asks for the default explorer, `false` for the mode's default.
   GRAPHQL_EXPLORER: envOptionalString().pipe(z.enum([...graphqlExplorers, 'true', 'false']).optional()),
   GRAPHQL_INTROSPECTION: envBool(false),
+  // The GraphQL query lane (docs/adr/0035-graphql-query-lane.md).
+  GRAPHQL_QUERY_LANE: z.enum(['on', 'off']).default('on'),
+  GRAPHQL_QUERY_LANE_EXECUTOR: z.enum(['jit', 'graphql-js']).default('jit'),
   // Empty: the mode decides (on outside production).
   RUN_CONSOLE: envOptionalString().pipe(z.enum(['true', 'false']).optional()),
   MAIA_CLIENT_ID: envOptionalString(),
@@ -117,6 +120,14 @@ export function serverConfig(env: Env) {
     /** The explorer and introspection are on outside production, and in production only when asked for. */
     graphqlExplorer: explorerOf(v.GRAPHQL_EXPLORER, devLike),
     graphqlIntrospection: devLike || v.GRAPHQL_INTROSPECTION,
+    /**
+     * Queries Apollo has already accepted in this process are executed at the HTTP server's request
+     * listener, ahead of Fastify and Apollo's request pipeline, with the same admission, schema, resolvers,
+     * error formatting, metrics and log line (docs/adr/0035-graphql-query-lane.md).
+     */
+    graphqlQueryLane: v.GRAPHQL_QUERY_LANE === 'on',
+    /** What executes the lane's queries: graphql-js (as Apollo does) or graphql-jit's compiled query. */
+    graphqlQueryLaneExecutor: v.GRAPHQL_QUERY_LANE_EXECUTOR,
     /** The run console at `/console`: on outside production, and in production only when asked for. */
     runConsole: v.RUN_CONSOLE === undefined ? devLike : v.RUN_CONSOLE === 'true',
   };

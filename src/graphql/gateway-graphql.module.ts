@@ -26,7 +26,9 @@ import { withUnreferencedTypes } from './error-code.enum';
 import { DirectFieldResolvers, type DirectField } from './direct-field-resolvers';
 import { FanOutSubscriber } from './fan-out-subscribe';
 import { formatGraphqlError, formatGraphqlErrors } from './format-graphql-error';
-import type { GraphqlContext } from './graphql-context';
+import { httpGraphqlContext, type GraphqlContext } from './graphql-context';
+import { GraphqlQueryLane } from './lane/query-lane';
+import { GraphqlLaneModule } from './lane/query-lane.module';
 import { PageArgs } from './page.args';
 import { RequestLoaders } from './request-loaders';
 import { staleExtensionsPlugin } from './stale-extensions.plugin';
@@ -116,9 +118,14 @@ export class GatewayGraphqlModule {
       imports: [
         GraphQLModule.forRootAsync<ApolloDriverConfig>({
           driver: ApolloDriver,
-          imports: [SecurityModule],
-          inject: [GraphqlSecurity, AuthGate, ModuleRef],
-          useFactory: (security: GraphqlSecurity, gate: AuthGate, moduleRef: ModuleRef): ApolloDriverConfig =>
+          imports: [SecurityModule, GraphqlLaneModule],
+          inject: [GraphqlSecurity, AuthGate, ModuleRef, GraphqlQueryLane],
+          useFactory: (
+            security: GraphqlSecurity,
+            gate: AuthGate,
+            moduleRef: ModuleRef,
+            lane: GraphqlQueryLane,
+          ): ApolloDriverConfig =>
             security.secure({
               path: GRAPHQL_PATH,
               autoSchemaFile: true,
@@ -140,6 +147,8 @@ export class GatewayGraphqlModule {
                 ApolloServerPluginCacheControlDisabled(),
                 staleExtensionsPlugin(),
                 wholeAnswerPlugin(),
+                // Registers the queries Apollo accepted, for the query lane (docs/adr/0035).
+                lane.plugin(),
               ],
               csrfPrevention: true,
               allowBatchedHttpRequests: false,
@@ -158,12 +167,7 @@ export class GatewayGraphqlModule {
                     loaders: new RequestLoaders({ cache: false }),
                   };
                 }
-                return {
-                  transport: 'http',
-                  req: first as FastifyRequest,
-                  reply: args[1] as FastifyReply,
-                  loaders: new RequestLoaders({ cache: true }),
-                };
+                return httpGraphqlContext(first as FastifyRequest, args[1] as FastifyReply);
               },
               subscriptions: {
                 'graphql-ws': graphqlWsOptions(gate, config),

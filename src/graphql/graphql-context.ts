@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RequestLoaders } from './request-loaders';
+import { RequestLoaders } from './request-loaders';
 
 /**
  * What every resolver receives as its context. HTTP operations carry `req`/`reply`; graphql-ws operations
@@ -16,4 +16,9 @@ export interface GraphqlContext {
   /** graphql-ws only: the per-socket `extra` object (socket and upgrade request). */
   wsExtra?: unknown;
   loaders: RequestLoaders;
+}
+
+/** The context of a GraphQL operation over HTTP (Apollo's path and the query lane build the same one). */
+export function httpGraphqlContext(req: FastifyRequest, reply: FastifyReply | undefined): GraphqlContext {
+  return { transport: 'http', req, reply, loaders: new RequestLoaders({ cache: true }) };
 }

@@ -80,11 +80,16 @@ interface Flight {
   landed: boolean;
 }
 
+/** The GraphQL body the whole-answer front already read from a raw request (replayed to Fastify), if any. */
+export function bodyReadAtFront(req: IncomingMessage): Buffer | undefined {
+  return (req as RawRequest)[READ_BODY]?.body;
+}
+
 /**
  * The body the front read, as the stream Fastify's parser expects (with the byte count its body limit
  * checks). A plain one-chunk Readable: `Readable.from` would drive an iterator through promises.
  */
-function replayOf(body: Buffer): Readable & { receivedEncodedLength: number } {
+export function replayOf(body: Buffer): Readable & { receivedEncodedLength: number } {
   const replay = new Readable({
     read() {
       this.push(body);
