@@ -752,7 +752,8 @@ class Bench {
       onSide.results.map((r) => r.reqPerSec),
       offSide.results.map((r) => r.reqPerSec),
     );
-    if (lopsided > 0) {
+    // Smoke mode (CI's harness check) measures nothing worth judging, on a machine busy with the tests.
+    if (lopsided > 0 && this.options.mode !== 'smoke') {
       this.warn(
         `dashboard mix: in ${lopsided} of ${onSide.results.length} round(s) one side served under half the other's requests a second (starved by other work on the machine): the auth-cost ratio is not reliable`,
       );
