@@ -392,6 +392,17 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
         ),
         key: KEYS.admin,
       },
+      // Prototype keys spelt with unicode escapes: Fastify refuses them (400) as it does plain ones.
+      {
+        raw: `{"query":${JSON.stringify(PROJECTS_QUERY)},"variables":{"\\u005f_proto__":{"a":1}}}`,
+        key: KEYS.admin,
+      },
+      {
+        raw: `{"query":${JSON.stringify(PROJECTS_QUERY)},"variables":{"\\u0063onstructor":{"prototype":{"a":1}}}}`,
+        key: KEYS.admin,
+      },
+      // A name no operation has, whatever characters it holds, is Apollo's to refuse.
+      { body: { ...body, operationName: '\u0001' }, key: KEYS.admin },
       { body: { ...body, variables: [] }, key: KEYS.admin },
       { body: { ...body, operationName: 5 }, key: KEYS.admin },
       { body, key: KEYS.admin, url: '/graphql?x=1' },

@@ -72,6 +72,24 @@ describe('GatewayValidationPipe', () => {
     }
   });
 
+  it("a crafted name or value never makes another input's key (the memo would hand one caller another's result)", async () => {
+    const Empty = function (this: Record<string, string>) {} as unknown as new () => Record<string, string>;
+    Empty.prototype = Object.create(null) as object;
+    const parsed = (members: Record<string, string>) => Object.assign(new Empty(), members);
+    const local = new GatewayValidationPipe();
+    // What the separators of a raw key would make of { page: '1', size: '7' }, by a name and by a value.
+    const craftedInputs: Record<string, string>[] = [
+      { 'page\u0001string\u00011\u0000size': '7' },
+      { page: '1\u0000size\u0001string\u00017' },
+      { 'page"': '1', size: '7' },
+    ];
+    for (const crafted of craftedInputs) {
+      await local.transform(parsed(crafted), query).catch(() => undefined);
+    }
+    const victim = await local.transform(parsed({ page: '1', size: '7' }), query);
+    expect({ ...(victim as object) }).toEqual({ page: 1, size: 7 });
+  });
+
   it('does not remember a result holding a list made from a flat value (copies would share it)', async () => {
     const local = new GatewayValidationPipe();
     const statuses: ArgumentMetadata = { type: 'query', metatype: ListExecutionsQueryDto };

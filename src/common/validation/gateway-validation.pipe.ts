@@ -185,7 +185,9 @@ function flatKeyOf(type: string, value: unknown): string | undefined {
     ) {
       return undefined;
     }
-    key += `\u0000${name}\u0001${kind}\u0001${String(member)}`;
+    // JSON strings delimit themselves (control characters escaped): no name or value can make the key
+    // of another input, as raw separators let a crafted name do (a query parser percent-decodes names).
+    key += `,${JSON.stringify(name)}:${kind}:${JSON.stringify(String(member))}`;
     if (key.length > MAX_KEY_CHARS) return undefined;
   }
   return key;

@@ -28,6 +28,11 @@ describe('AcceptedDocuments', () => {
     expect(documentKey('{ a }', null)).toBe(documentKey('{ a }', undefined));
     expect(documentKey('{ a }', '')).not.toBe(documentKey('{ a }', undefined));
     expect(documentKey('{ a }', 'A')).not.toBe(documentKey('{ a } ', 'A'));
+    // No name makes the key of no name, or of another name with the text shifted.
+    for (const name of ['\u0001', '-', '"-"', 'A\u0000{ a }']) {
+      expect(documentKey('{ a }', name)).not.toBe(documentKey('{ a }', undefined));
+    }
+    expect(documentKey('{ a }', 'A\u0000{ a }')).not.toBe(documentKey('{ a }\u0000{ a }', 'A'));
   });
 });
 

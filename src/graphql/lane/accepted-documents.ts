@@ -13,10 +13,11 @@ export interface AcceptedDocument {
 
 /**
  * The key of a request's document: its exact text and the operation it names (`null` and absent are the
- * same to graphql-js; the empty string is a name, which no operation has).
+ * same to graphql-js; the empty string is a name, which no operation has). The name is JSON-quoted, so no
+ * name (a control character, a quote) can make the key of another name or of none.
  */
 export function documentKey(query: string, operationName: string | null | undefined): string {
-  return `${operationName ?? '\u0001'}\u0000${query}`;
+  return `${operationName === null || operationName === undefined ? '-' : JSON.stringify(operationName)}\u0000${query}`;
 }
 
 /**

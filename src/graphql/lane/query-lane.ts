@@ -20,6 +20,7 @@ import { rawClientIp } from '../../auth/client-ip';
 import { STALE_WARNING } from '../../common/http/stale-warning';
 import { RequestContext, REQUEST_ID_HEADER, STALE_RESOURCES_HEADER } from '../../common/request-context';
 import { APP_CONFIG, type AppConfig } from '../../config';
+import secureJson from 'secure-json-parse';
 import { releaseWaitersOf } from '../../hot-read/flight-release';
 import { bodyReadAtFront, replayOf } from '../../hot-read/hot-read-cache';
 import { cacheableFieldsOf, isWholeAnswerCacheable } from '../../hot-read/whole-answer.plugin';
@@ -59,11 +60,13 @@ interface LaneBody {
 
 /** The JSON body of a lane request when it has the plain shape; undefined sends it to Apollo. */
 export function laneBodyOf(text: string): LaneBody | undefined {
-  // Fastify refuses prototype keys (400); the lane leaves anything that could name one to it.
-  if (text.includes('__proto__') || text.includes('constructor')) return undefined;
+  // Fastify refuses prototype keys (400) with the same parser and options, also when spelt with unicode
+  // escapes; the lane leaves every such body to it.
+  // The parser strips a byte-order mark; such a body is left to Apollo's path as it was.
+  if (text.charCodeAt(0) === 0xfeff) return undefined;
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    body = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch {
     return undefined;
   }
@@ -197,6 +200,9 @@ export class GraphqlQueryLane implements OnModuleInit {
         if (!this.configured || schema !== this.schema) return;
         if (request.http?.method !== 'POST' || typeof request.query !== 'string' || !document) return;
         if (operation?.operation !== OperationTypeNode.QUERY) return;
+        // The lane serves bodies of at most MAX_LANE_BODY_BYTES: a longer document would only take room
+        // (Apollo's own store is bounded in bytes; this table in entries).
+        if (request.query.length > MAX_LANE_BODY_BYTES) return;
         const key = documentKey(request.query, request.operationName);
         // Apollo keeps parsed documents: one it answers again (a declared read with the whole-answer cache
         // on) is registered already, and is not judged again.
