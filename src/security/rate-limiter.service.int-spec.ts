@@ -168,7 +168,7 @@ describe('RateLimiterService', () => {
       if (!(decision instanceof Promise)) synchronous += 1;
       expect((await decision).allowed).toBe(true);
     }
-    // Batches double up to RATE_LIMIT_SHARE_MAX (32): 1 + 2 + 4 + 8 + 16, then 32 at a time.
+    // Batches double up to RATE_LIMIT_SHARE_MAX (128): 1 + 2 + 4 + ... + 64, then 128 at a time.
     expect(scripts.mock.calls.length).toBeLessThanOrEqual(15);
     expect(synchronous).toBe(200 - scripts.mock.calls.length);
   });
