@@ -11,7 +11,7 @@ const DRAIN_DELAY_MS = 5_000;
 const GRACE_MS = 10_000;
 /** How often the balancer checks readiness (HAProxy's `inter`, a kube-proxy's endpoint refresh). */
 const HEALTH_CHECK_INTERVAL_MS = 250;
-const FAILURE_THRESHOLD = 2;
+const FAILURE_THRESHOLD = 3;
 
 interface Answer {
   client: number;
