@@ -12,6 +12,7 @@ import { CacheService } from '../cache/cache.service';
 import { EdgeReads, type EdgeAnswer } from '../common/http/edge-reads';
 import { RequestContext, REQUEST_ID_HEADER } from '../common/request-context';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { readRawBody } from '../common/http/raw-body';
 import { PINO, requestCompletionLogger, type CompletedRequest } from '../logging/logging.module';
 import { httpMetricLabels } from '../metrics/http-metrics.hook';
 import { MetricsService, type HttpTransport } from '../metrics/metrics.service';
@@ -229,18 +230,13 @@ export class HotReadCache implements OnModuleInit {
       next(req, res);
       return;
     }
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('end', () => {
-      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    readRawBody(req, res, (body) => {
       const requestKey = `POST\u0000${body.toString('latin1')}\u0000${req.headers.accept ?? ''}`;
       req[READ_BODY] = { requestKey, body };
       // Admitted here, so that identical requests in flight together are answered once (see `Flight`);
       // the outcome stays on the request's context and the normal path does not decide it again.
       this.lookUp(req, res, next, requestKey);
     });
-    // A client gone mid-body: there is nobody to answer.
-    req.once('error', () => res.destroy());
   }
 
   /**

@@ -21,6 +21,7 @@ import { STALE_WARNING } from '../../common/http/stale-warning';
 import { RequestContext, REQUEST_ID_HEADER, STALE_RESOURCES_HEADER } from '../../common/request-context';
 import { APP_CONFIG, type AppConfig } from '../../config';
 import secureJson from 'secure-json-parse';
+import { readRawBody } from '../../common/http/raw-body';
 import { releaseWaitersOf } from '../../hot-read/flight-release';
 import { bodyReadAtFront, replayOf } from '../../hot-read/hot-read-cache';
 import { cacheableFieldsOf, isWholeAnswerCacheable } from '../../hot-read/whole-answer.plugin';
@@ -271,16 +272,11 @@ export class GraphqlQueryLane implements OnModuleInit {
       next(req, res);
       return;
     }
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('end', () => {
-      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    readRawBody(req, res, (body) => {
       req[LANE_BODY] = body;
       if (body.length !== length) next(req, res);
       else this.take(req, res, next, body, false);
     });
-    // A client gone mid-body: there is nobody to answer.
-    req.once('error', () => res.destroy());
   }
 
   /** A read body: served when its document is one Apollo accepted; otherwise on to Fastify. */
