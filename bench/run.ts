@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pinProcess, spawnedProcesses, useServerNode, type SpawnedServer } from './lib/child-process';
-import { dashboardMix, lopsidedRounds, median, mixSample, roundRatios } from './lib/dashboard-mix';
+import { dashboardMix, lopsidedRounds, median, mixSample, roundRatiosOf } from './lib/dashboard-mix';
 import type { EmulatorClient } from './lib/emulator-client';
 import {
   measureLoad,
@@ -35,6 +35,7 @@ import { startRecordingProxy } from './lib/recording-proxy';
 import { ROOT, seedFacts, type SeedFacts } from './lib/repo';
 import {
   checkTargets,
+  setRatios,
   formatDetails,
   formatRuntimeTargets,
   formatTable,
@@ -112,6 +113,8 @@ interface RunningGateway {
   server: SpawnedServer;
   shape: GatewayShape;
   logFile: string;
+  /** GRAPHQL_QUERY_LANE: the product's default (on) unless the gateway was started with it off. */
+  lane: 'on' | 'off';
 }
 
 interface LoadRow {
@@ -128,6 +131,8 @@ interface LoadRow {
   countUpstream?: boolean;
   /** The gateway of the row, for its /metrics (hot-read hits) and its log file. */
   gateway?: RunningGateway;
+  /** A mix's requests checked before the load (one of each kind and credential type). */
+  mixSample?: RequestSpec[];
 }
 
 /** What the passes of one invocation share: the warnings and the Redis key prefixes to delete. */
@@ -193,7 +198,12 @@ class Bench {
     return this.principals.reader;
   }
 
-  private settingsOf(shape: GatewayShape, auth: RowSettings['auth'], callers: number): RowSettings {
+  private settingsOf(
+    shape: GatewayShape,
+    auth: RowSettings['auth'],
+    callers: number,
+    graphqlQueryLane: 'on' | 'off' = 'on',
+  ): RowSettings {
     return {
       responseCache: shape.responseCache,
       auth: shape.auth === 'off' ? 'off' : auth,
@@ -202,6 +212,7 @@ class Bench {
       mode: shape.auth === 'off' ? 'development' : 'production',
       logs: LOGS,
       metrics: 'on',
+      graphqlQueryLane,
     };
   }
 
@@ -227,7 +238,7 @@ class Bench {
     log(
       `gateway ${name} at ${server.url} (pid ${server.pid}; auth ${shape.auth}, rate limits ${shape.rateLimits}, whole-answer cache ${shape.responseCache})`,
     );
-    return { server, shape, logFile };
+    return { server, shape, logFile, lane: env.GRAPHQL_QUERY_LANE === 'off' ? 'off' : 'on' };
   }
 
   private async stopGateway(gateway: RunningGateway | null): Promise<void> {
@@ -284,36 +295,63 @@ class Bench {
     const readGroups: ScenarioGroup[] = ['rest', 'graphql', 'nested', 'mix'];
     const wantsReads = readGroups.some((g) => this.wants(g));
 
-    let limitBody: { body: string; contentType: string; source: string } | null = null;
-    // The auth-cost target compares the mix with auth and limits on and off: the two are measured back to
-    // back (the plain gateway is started first and idles meanwhile), so the machine's drift stays small.
+    // The auth-cost target compares the mix with auth and limits on and off: the two are measured in
+    // interleaved rounds (the plain gateway is started first and idles meanwhile), so the machine's drift
+    // falls on both alike. A third gateway, production-shaped with the GraphQL query lane off, joins the
+    // rounds (not judged): the lane's share of the mix's CPU.
     const plainId = 'gateway.dashboard-mix.auth-off';
-    let plainGateway: RunningGateway | null = null;
-    let plainDone = false;
-    const plainMix = async (production: RunningGateway | null) => {
-      if (!plainGateway || plainDone) return;
-      plainDone = true;
+    const laneOffId = 'gateway.dashboard-mix.lane-off';
+    const others: { plain: RunningGateway | null; laneOff: RunningGateway | null } = {
+      plain: null,
+      laneOff: null,
+    };
+    let othersDone = false;
+    const otherMixes = async (production: RunningGateway | null) => {
+      if (othersDone || !this.wants('mix')) return;
+      othersDone = true;
+      const { plain: plainGateway, laneOff } = others;
       // The production-shaped gateway served the single reads before its mix (JIT, pools, caches): the
-      // plain one gets the same load first, or the comparison would be of a warm process with a cold one.
-      await this.warmLikeReadRows(plainGateway);
-      // Both rows in interleaved rounds (the verdict is the median of the rounds' ratios); the plain row
-      // alone when the production-shaped gateway did not start.
-      if (production) await this.mixRounds(production, plainGateway);
-      else await this.mixRow(plainGateway, plainId, 'auth and rate limits off');
+      // others get the same load first, or the comparison would be of a warm process with a cold one.
+      for (const gateway of [plainGateway, laneOff]) if (gateway) await this.warmLikeReadRows(gateway);
+      // All in interleaved rounds (the verdict is the median of the rounds' ratios); each alone when the
+      // production-shaped gateway did not start.
+      if (production) {
+        await this.mixRounds(production, plainGateway, laneOff);
+        return;
+      }
+      if (plainGateway) await this.mixRow(plainGateway, plainId, 'auth and rate limits off');
+      if (laneOff) await this.mixRow(laneOff, laneOffId, 'GraphQL query lane off, not judged');
     };
     if (this.wants('mix')) {
-      try {
-        plainGateway = await this.startGateway('gateway-auth-off', plain);
-      } catch (error) {
-        this.warn(`the gateway gateway-auth-off did not start: ${errorMessage(error)}`);
-        this.failRow(
+      const plainTitle = 'gateway dashboard mix (auth and rate limits off, whole-answer cache off)';
+      const laneOffTitle =
+        'gateway dashboard mix (GraphQL query lane off, not judged, whole-answer cache off)';
+      for (const [key, name, shape, env, id, title, settings] of [
+        [
+          'plain',
+          'gateway-auth-off',
+          plain,
+          {},
           plainId,
-          'mix',
-          'gateway dashboard mix (auth and rate limits off, whole-answer cache off)',
-          'gateway',
+          plainTitle,
           this.settingsOf(plain, 'off', this.callers.length),
-          error,
-        );
+        ],
+        [
+          'laneOff',
+          'gateway-lane-off',
+          off,
+          { GRAPHQL_QUERY_LANE: 'off' },
+          laneOffId,
+          laneOffTitle,
+          this.settingsOf(off, 'api-keys+jwt', this.callers.length, 'off'),
+        ],
+      ] as const) {
+        try {
+          others[key] = await this.startGateway(name, shape, env);
+        } catch (error) {
+          this.warn(`the gateway ${name} did not start: ${errorMessage(error)}`);
+          this.failRow(id, 'mix', title, 'gateway', settings, error);
+        }
       }
     }
     try {
@@ -323,21 +361,18 @@ class Bench {
           'gateway-cache-off',
           off,
           async (gateway) => {
-            limitBody = await this.limitBody(gateway);
-            if (this.wants('baselines') || this.wants('rest')) await this.baselineLimit(limitBody);
-            if (this.wants('baselines') || this.wants('graphql') || this.wants('nested'))
-              await this.baselinePeer();
-            await this.readRows(gateway, plainGateway !== null);
-            await plainMix(gateway);
+            await this.judgedReadRows(gateway, await this.limitBody(gateway));
+            await otherMixes(gateway);
             if (this.wants('passthrough')) await this.passThrough(gateway);
             if (this.wants('execute')) await this.execute(gateway);
           },
           (error) => this.failReadRows(off, error),
         );
       }
-      await plainMix(null);
+      await otherMixes(null);
     } finally {
-      await this.stopGateway(plainGateway);
+      await this.stopGateway(others.plain);
+      await this.stopGateway(others.laneOff);
     }
     if (wantsReads) {
       await this.withGateway(
@@ -401,76 +436,115 @@ class Bench {
     };
   }
 
-  private async baselineLimit(limitBody: {
-    body: string;
-    contentType: string;
-    source: string;
-  }): Promise<void> {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-limit-'));
-    const bodyFile = join(dir, 'body.json');
-    writeFileSync(bodyFile, limitBody.body);
-    let server: SpawnedServer | null = null;
-    const base = {
+  /**
+   * The judged ratio rows: the gateway's REST lookup read against the raw node:http limit, its GraphQL
+   * lookup and nested reads against the plain Apollo Server peer, each pair in `ratioRounds` interleaved
+   * rounds (`ratioPair`). A baseline whose gateway row is not wanted (`--only=baselines`) runs alone, as a
+   * gateway row whose baseline did not start.
+   */
+  private async judgedReadRows(
+    gateway: RunningGateway,
+    limitBody: { body: string; contentType: string; source: string },
+  ): Promise<void> {
+    const reads = this.singleReadRows(gateway);
+    const read = (group: ScenarioGroup) => reads.find((row) => row.group === group) ?? null;
+    const baselines = this.wants('baselines');
+    const wantsLimit = baselines || this.wants('rest');
+    const wantsPeer = baselines || this.wants('graphql') || this.wants('nested');
+    const dir = wantsLimit ? mkdtempSync(join(tmpdir(), 'bench-limit-')) : null;
+    let limit: SpawnedServer | null = null;
+    let peer: SpawnedServer | null = null;
+    const limitDef = {
       id: 'limit.rest-projects',
       group: 'baselines' as const,
       title: 'limit: raw node:http, same JSON',
-      kind: 'limit' as const,
     };
+    const peerDefs = [
+      {
+        id: 'peer.graphql-projects',
+        group: 'baselines' as const,
+        title: 'peer: plain Apollo Server, projects',
+      },
+      { id: 'peer.graphql-nested', group: 'baselines' as const, title: 'peer: plain Apollo Server, nested' },
+    ];
+    // The baselines' rows first, as in the table: every row of this step is pushed here, then reordered.
+    const firstRow = this.run.rows.length;
     try {
-      server = await startLimitServer(this.cores, bodyFile, limitBody.contentType);
-      this.running.add(server);
-      await this.load({
-        ...base,
-        server,
-        workload: { url: `${server.url}/api/v1/projects` },
-        settings: this.baselineSettings(),
-        notes: `replays ${limitBody.source} (${limitBody.body.length} bytes)`,
-      });
-    } catch (error) {
-      this.failRow(base.id, base.group, base.title, base.kind, this.baselineSettings(), error);
-    } finally {
-      await server?.stop();
-      if (server) this.running.delete(server);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-
-  private async baselinePeer(): Promise<void> {
-    let server: SpawnedServer | null = null;
-    try {
-      server = await startPeerServer(this.cores);
-      this.running.add(server);
-      const check = (data: Record<string, unknown>) => {
+      if (dir) {
+        try {
+          const bodyFile = join(dir, 'body.json');
+          writeFileSync(bodyFile, limitBody.body);
+          limit = await startLimitServer(this.cores, bodyFile, limitBody.contentType);
+          this.running.add(limit);
+        } catch (error) {
+          this.failRow(limitDef.id, limitDef.group, limitDef.title, 'limit', this.baselineSettings(), error);
+        }
+      }
+      if (wantsPeer) {
+        try {
+          peer = await startPeerServer(this.cores);
+          this.running.add(peer);
+        } catch (error) {
+          for (const def of peerDefs)
+            this.failRow(def.id, def.group, def.title, 'peer', this.baselineSettings(), error);
+        }
+      }
+      const checkPeer = (data: Record<string, unknown>) => {
         const total = (data.projects as { total: number }).total;
         if (total !== this.facts.projectCount) throw new Error(`peer projects.total ${total}`);
       };
-      for (const [id, title, query] of [
-        ['peer.graphql-projects', 'peer: plain Apollo Server, projects', PROJECTS_QUERY],
-        ['peer.graphql-nested', 'peer: plain Apollo Server, nested', NESTED_QUERY],
-      ] as const) {
-        await this.load({
-          id,
-          group: 'baselines',
-          title,
-          kind: 'peer',
-          server,
-          workload: gql(server.url, query),
-          settings: this.baselineSettings(),
-          checkData: check,
-        });
+      const pairs: [LoadRow | null, LoadRow | null, 'limit' | 'peer'][] = [
+        [
+          limit && wantsLimit
+            ? {
+                ...limitDef,
+                kind: 'limit',
+                server: limit,
+                workload: { url: `${limit.url}/api/v1/projects` },
+                settings: this.baselineSettings(),
+                notes: `replays ${limitBody.source} (${limitBody.body.length} bytes)`,
+              }
+            : null,
+          read('rest'),
+          'limit',
+        ],
+        ...(
+          [
+            [peerDefs[0], 'graphql', PROJECTS_QUERY],
+            [peerDefs[1], 'nested', NESTED_QUERY],
+          ] as const
+        ).map(([peerDef, group, query]): [LoadRow | null, LoadRow | null, 'peer'] => [
+          peer && (baselines || this.wants(group))
+            ? {
+                ...peerDef,
+                kind: 'peer',
+                server: peer,
+                workload: gql(peer.url, query),
+                settings: this.baselineSettings(),
+                checkData: checkPeer,
+              }
+            : null,
+          read(group),
+          'peer',
+        ]),
+      ];
+      for (const [baseline, gatewaySide, against] of pairs) {
+        if (baseline && gatewaySide) await this.ratioPair(baseline, gatewaySide, against);
+        else if (baseline) await this.load(baseline);
+        else if (gatewaySide) await this.load(gatewaySide);
       }
-    } catch (error) {
-      this.failRow(
-        'peer.graphql-projects',
-        'baselines',
-        'peer: plain Apollo Server, projects',
-        'peer',
-        this.baselineSettings(),
-        error,
-      );
     } finally {
-      await server?.stop();
-      if (server) this.running.delete(server);
+      for (const server of [limit, peer]) {
+        if (!server) continue;
+        await server.stop();
+        this.running.delete(server);
+      }
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      const added = this.run.rows.splice(firstRow);
+      this.run.rows.push(
+        ...added.filter((row) => row.server !== 'gateway'),
+        ...added.filter((row) => row.server === 'gateway'),
+      );
     }
   }
 
@@ -512,14 +586,11 @@ class Bench {
     }
   }
 
-  /**
-   * The single repeated reads (one caller, as before) and the dashboard mix, on one gateway (the mix
-   * later, in rounds with the plain gateway's, when `mixPaired`).
-   */
-  private async readRows(gateway: RunningGateway, mixPaired = false): Promise<void> {
+  /** The single repeated reads (one caller, as before) of one gateway, those wanted, in the table's order. */
+  private singleReadRows(gateway: RunningGateway): LoadRow[] {
     const url = gateway.server.url;
     const headers = this.reader.headers;
-    const [rest, graphql, nested, mix] = this.readRowsOf(gateway.shape);
+    const [rest, graphql, nested] = this.readRowsOf(gateway.shape);
     const settings = this.settingsOf(gateway.shape, 'api-key', 1);
     const check = (post: boolean) => (data: Record<string, unknown>) => {
       // GraphQL answers {projects: page}; REST answers the page itself, as Maia does.
@@ -534,28 +605,37 @@ class Bench {
       gateway,
       countUpstream: true,
     };
-    if (this.wants('rest'))
-      await this.load({
+    const rows: LoadRow[] = [
+      {
         ...rest,
         ...common,
         workload: { url: `${url}/api/v1/projects`, headers: { ...headers } },
         checkData: check(false),
-      });
-    if (this.wants('graphql'))
-      await this.load({
+      },
+      {
         ...graphql,
         ...common,
         workload: gql(`${url}/graphql`, PROJECTS_QUERY, undefined, headers),
         checkData: check(true),
-      });
-    if (this.wants('nested'))
-      await this.load({
+      },
+      {
         ...nested,
         ...common,
         workload: gql(`${url}/graphql`, NESTED_QUERY, undefined, headers),
         checkData: check(true),
-      });
-    if (this.wants('mix') && !mixPaired)
+      },
+    ];
+    return rows.filter((row) => this.wants(row.group));
+  }
+
+  /**
+   * The single repeated reads, each in one window (the rows with the whole-answer cache on: not judged),
+   * and the dashboard mix, on one gateway.
+   */
+  private async readRows(gateway: RunningGateway): Promise<void> {
+    for (const row of this.singleReadRows(gateway)) await this.load(row);
+    const mix = this.readRowsOf(gateway.shape)[3];
+    if (this.wants('mix'))
       await this.mixRow(gateway, mix.id, `whole-answer cache ${gateway.shape.responseCache}`, mix.title);
   }
 
@@ -576,186 +656,90 @@ class Bench {
     }
   }
 
-  private async mixRow(gateway: RunningGateway, id: string, label: string, title?: string): Promise<void> {
+  /** The dashboard mix on one gateway, as a row to measure (`label` names the gateway in the title). */
+  private mixLoadRow(gateway: RunningGateway, id: string, label: string, title?: string): LoadRow {
     const mix = dashboardMix(gateway.server.url, this.callers, this.facts);
     const callers = new Set(mix.map((r) => r.caller)).size;
     const auth = gateway.shape.auth === 'off' ? 'off' : 'api-keys+jwt';
-    await this.load({
+    return {
       id,
       group: 'mix',
       title: title ?? `gateway dashboard mix, ${callers} callers (${label}, whole-answer cache off)`,
       kind: 'gateway',
       server: gateway.server,
       workload: mix,
-      settings: this.settingsOf(gateway.shape, auth, callers),
+      settings: this.settingsOf(gateway.shape, auth, callers, gateway.lane),
       gateway,
       countUpstream: true,
       notes: 'projects, project>environments>pipelines, executions lists, one execution; GraphQL and REST',
       mixSample: mixSample(mix, this.callers),
-    });
+    };
+  }
+
+  private async mixRow(gateway: RunningGateway, id: string, label: string, title?: string): Promise<void> {
+    await this.load(this.mixLoadRow(gateway, id, label, title));
   }
 
   /**
    * The auth-cost pair: the dashboard mix on the production-shaped gateway (`on`) and on the plain one
    * (`off`, auth and rate limits off), measured in `mixRounds` rounds of `durationSeconds` each, back to
-   * back within a round and in alternating order (on, off, then off, on, ...), both gateways warmed first.
+   * back within a round and in alternating order (on, off, then off, on, ...), every gateway warmed first.
    * One window per side (as before) let whichever side met a busier moment of a shared machine decide the
    * ratio: runs spread from 1.13x to 1.39x. Each row's figures are the medians of its rounds, every
    * round's CPU per request is kept (`rounds`), and the verdict is the median of the rounds' ratios.
+   * `laneOff`, the production-shaped gateway with the GraphQL query lane off, joins the same rounds (not
+   * judged): its CPU per request over `on`'s, round by round, is the lane's share of the mix.
    */
-  private async mixRounds(on: RunningGateway, off: RunningGateway): Promise<void> {
+  private async mixRounds(
+    on: RunningGateway,
+    off: RunningGateway | null,
+    laneOff: RunningGateway | null,
+  ): Promise<void> {
     const { budget } = this.options;
     const onRow = this.readRowsOf(on.shape)[3];
-    const sides = [
+    const sides: { row: LoadRow; label: string }[] = [
       {
-        gateway: on,
-        id: onRow.id,
+        row: this.mixLoadRow(on, onRow.id, '', onRow.title),
         label: `whole-answer cache ${on.shape.responseCache}`,
-        title: onRow.title,
       },
-      { gateway: off, id: 'gateway.dashboard-mix.auth-off', label: 'auth and rate limits off', title: '' },
-    ].map((side) => {
-      const mix = dashboardMix(side.gateway.server.url, this.callers, this.facts);
-      const callers = new Set(mix.map((r) => r.caller)).size;
-      return {
-        ...side,
-        mix,
-        title:
-          side.title || `gateway dashboard mix, ${callers} callers (${side.label}, whole-answer cache off)`,
-        settings: this.settingsOf(
-          side.gateway.shape,
-          side.gateway.shape.auth === 'off' ? 'off' : 'api-keys+jwt',
-          callers,
-        ),
-        results: [] as { reqPerSec: number; p50Ms: number; p99Ms: number; cpuMsPerRequest: number | null }[],
-        requests: 0,
-        errors: 0,
-        timeouts: 0,
-        non2xx: 0,
-        upstream: new Map<string, number>(),
-        hits: 0,
-        misses: 0,
-        logBytes: 0,
-      };
-    });
+    ];
+    if (off) {
+      const label = 'auth and rate limits off';
+      sides.push({ row: this.mixLoadRow(off, 'gateway.dashboard-mix.auth-off', label), label });
+    }
+    if (laneOff) {
+      const label = 'GraphQL query lane off, not judged';
+      sides.push({ row: this.mixLoadRow(laneOff, 'gateway.dashboard-mix.lane-off', label), label });
+    }
     log(
-      `dashboard mix, auth and rate limits on and off: ${budget.mixRounds} interleaved round(s) of ${budget.durationSeconds} s each ...`,
+      `dashboard mix, ${sides.map((s) => s.label).join(' / ')}: ${budget.mixRounds} interleaved round(s) of ${budget.durationSeconds} s each ...`,
     );
-    try {
-      for (const side of sides) {
-        for (const spec of mixSample(side.mix, this.callers)) {
-          const answer = await send(spec);
-          if (answer.status < 200 || answer.status >= 300) {
-            throw new Error(
-              `check request ${spec.method ?? 'GET'} ${spec.url} answered ${answer.status}: ${answer.body.slice(0, 300)}`,
-            );
-          }
-          if (spec.method === 'POST') expectData(answer.status, answer.body, side.title);
-        }
+    const rows = await this.roundRows(sides, budget.mixRounds);
+    if (!rows) return;
+    const [onSide, offSide, laneOffSide] = [
+      rows[0],
+      off ? rows[1] : null,
+      laneOff ? rows[rows.length - 1] : null,
+    ];
+    const medianNote = `; median of ${onSide.rounds?.reqPerSec.length ?? 0} interleaved rounds`;
+    for (const row of rows) row.notes = `${row.notes ?? ''}${medianNote}`;
+    if (laneOffSide) {
+      laneOffSide.ratioRounds = roundRatiosOf(laneOffSide, onSide, 'cpuMsPerRequest') ?? undefined;
+      const share = laneOffSide.ratioRounds;
+      if (share) {
+        log(
+          `  GraphQL query lane's share: CPU per request with it off ${round(share.median, 2)}x with it on, median of ${share.ratios.length} rounds (${share.ratios.map((r) => round(r, 2)).join(', ')})`,
+        );
       }
-      for (const side of sides) {
-        log(`  ${side.label}: ${budget.warmupSeconds} s of the mix first, unmeasured ...`);
-        await warmUp(side.mix, budget.connections, budget.warmupSeconds);
-      }
-      for (let round_ = 0; round_ < budget.mixRounds; round_++) {
-        const order = round_ % 2 === 0 ? sides : [...sides].reverse();
-        for (const side of order) {
-          const { server } = side.gateway;
-          let cpuBeforeMs = 0;
-          let hotBefore = { hits: 0, misses: 0 };
-          let logBefore = 0;
-          const result = await measureLoad(
-            side.mix,
-            { connections: budget.connections, durationSeconds: budget.durationSeconds, warmupSeconds: 0 },
-            async () => {
-              await this.emulatorClient.resetCounters();
-              hotBefore = await this.hotReadCounts(side.gateway);
-              logBefore = fileSize(side.gateway.logFile);
-              cpuBeforeMs = server.cpuTimeMs();
-            },
-          );
-          const cpuMs = server.cpuTimeMs() - cpuBeforeMs;
-          const hotAfter = await this.hotReadCounts(side.gateway);
-          side.hits += hotAfter.hits - hotBefore.hits;
-          side.misses += hotAfter.misses - hotBefore.misses;
-          side.logBytes += fileSize(side.gateway.logFile) - logBefore;
-          for (const [route, calls] of Object.entries(await this.upstreamCalls())) {
-            side.upstream.set(route, (side.upstream.get(route) ?? 0) + calls);
-          }
-          side.requests += result.requests;
-          side.errors += result.errors;
-          side.timeouts += result.timeouts;
-          side.non2xx += result.non2xx;
-          const cpuMsPerRequest = result.requests > 0 ? round(cpuMs / result.requests, 3) : null;
-          side.results.push({
-            reqPerSec: result.reqPerSec,
-            p50Ms: result.p50Ms,
-            p99Ms: result.p99Ms,
-            cpuMsPerRequest,
-          });
-          log(
-            `  round ${round_ + 1}, ${side.label}: ${round(result.reqPerSec, 0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${cpuMsPerRequest} ms CPU/req, load average ${round(loadavg()[0], 2)}`,
-          );
-        }
-      }
-    } catch (error) {
-      for (const side of sides) this.failRow(side.id, 'mix', side.title, 'gateway', side.settings, error);
-      return;
     }
-    for (const side of sides) {
-      const cpu = side.results.map((r) => r.cpuMsPerRequest);
-      const known = cpu.filter((c): c is number => c !== null);
-      const row: ScenarioRow = {
-        id: side.id,
-        runtime: this.runtime.id,
-        settings: side.settings,
-        group: 'mix',
-        title: side.title,
-        server: 'gateway',
-        status: side.non2xx + side.errors + side.timeouts > side.requests * 0.01 ? 'error' : 'ok',
-        reqPerSec: round(median(side.results.map((r) => r.reqPerSec)), 0),
-        p50Ms: median(side.results.map((r) => r.p50Ms)),
-        p99Ms: median(side.results.map((r) => r.p99Ms)),
-        rssMb: round(side.gateway.server.rssBytes() / MiB, 1),
-        cpuMsPerRequest: known.length ? round(median(known), 3) : null,
-        ratioToLimit: null,
-        ratioToPeer: null,
-        requests: side.requests,
-        errors: side.errors,
-        timeouts: side.timeouts,
-        non2xx: side.non2xx,
-        upstreamCalls: Object.fromEntries(side.upstream),
-        hotRead: {
-          hits: side.hits,
-          misses: side.misses,
-          hitRate: side.hits + side.misses > 0 ? round(side.hits / (side.hits + side.misses), 3) : null,
-          hitRateOfAll: side.requests > 0 ? round(Math.min(1, side.hits / side.requests), 3) : null,
-        },
-        logBytesPerRequest: side.requests > 0 ? round(side.logBytes / side.requests, 0) : undefined,
-        distinctRequests: new Set(
-          side.mix.map((w) => `${w.url} ${w.body ?? ''} ${JSON.stringify(w.headers)}`),
-        ).size,
-        rounds: { cpuMsPerRequest: cpu, reqPerSec: side.results.map((r) => round(r.reqPerSec, 0)) },
-        notes: `projects, project>environments>pipelines, executions lists, one execution; GraphQL and REST; median of ${side.results.length} interleaved rounds`,
-      };
-      if (row.status === 'error') {
-        row.error = `${side.non2xx} non-2xx, ${side.errors} errors, ${side.timeouts} timeouts of ${side.requests}`;
-      }
-      this.run.rows.push(row);
-    }
-    const [onSide, offSide] = sides;
-    const ratios = roundRatios(
-      onSide.results.map((r) => r.cpuMsPerRequest),
-      offSide.results.map((r) => r.cpuMsPerRequest),
-    );
-    const lopsided = lopsidedRounds(
-      onSide.results.map((r) => r.reqPerSec),
-      offSide.results.map((r) => r.reqPerSec),
-    );
+    this.run.rows.push(...rows);
+    if (!offSide) return;
+    const ratios = roundRatiosOf(onSide, offSide, 'cpuMsPerRequest');
+    const lopsided = lopsidedRounds(onSide.rounds?.reqPerSec ?? [], offSide.rounds?.reqPerSec ?? []);
     // Smoke mode (CI's harness check) measures nothing worth judging, on a machine busy with the tests.
     if (lopsided > 0 && this.options.mode !== 'smoke') {
       this.warn(
-        `dashboard mix: in ${lopsided} of ${onSide.results.length} round(s) one side served under half the other's requests a second (starved by other work on the machine): the auth-cost ratio is not reliable`,
+        `dashboard mix: in ${lopsided} of ${onSide.rounds?.reqPerSec.length} round(s) one side served under half the other's requests a second (starved by other work on the machine): the auth-cost ratio is not reliable`,
       );
     }
     if (ratios) {
@@ -765,25 +749,212 @@ class Bench {
     }
   }
 
+  /**
+   * A judged ratio row and its baseline (the raw limit or the Apollo peer), in `ratioRounds` interleaved
+   * rounds: baseline then gateway, then gateway then baseline, ... The gateway row's ratio is the median
+   * of the rounds' throughput ratios (`ratioRounds`, with its spread); every round is kept. One 3-second
+   * window per side, at different moments, flipped the verdict between two runs on a quiet machine
+   * (lookup 1.89x then 1.50x the peer, nested 1.56x then 1.35x).
+   */
+  private async ratioPair(baseline: LoadRow, gateway: LoadRow, against: 'limit' | 'peer'): Promise<void> {
+    const rounds = this.options.budget.ratioRounds;
+    log(
+      `${gateway.title} against the ${against}: ${rounds} interleaved round(s) of ${this.options.budget.durationSeconds} s each ...`,
+    );
+    // A side that answers wrongly fails alone; the other is still measured (in one window, unpaired).
+    for (const [side, other] of [
+      [baseline, gateway],
+      [gateway, baseline],
+    ]) {
+      try {
+        await this.checkAnswers(side);
+      } catch (error) {
+        this.failRow(side.id, side.group, side.title, side.kind, side.settings, error);
+        await this.load(other);
+        return;
+      }
+    }
+    const rows = await this.roundRows(
+      [
+        { row: baseline, label: against },
+        { row: gateway, label: 'gateway' },
+      ],
+      rounds,
+    );
+    if (!rows) return;
+    const [baselineRow, gatewayRow] = rows;
+    const note = `median of ${rounds} round(s) interleaved with ${gatewayRow.id}`;
+    baselineRow.notes = baselineRow.notes ? `${baselineRow.notes}; ${note}` : note;
+    gatewayRow.ratioRounds = roundRatiosOf(gatewayRow, baselineRow, 'reqPerSec') ?? undefined;
+    gatewayRow.notes = `median of ${rounds} round(s) interleaved with ${baselineRow.id}`;
+    this.run.rows.push(baselineRow, gatewayRow);
+    const ratios = gatewayRow.ratioRounds;
+    if (ratios) {
+      log(
+        `  ${round(ratios.median, 2)}x the ${against}, median of ${ratios.ratios.length} round(s) (${ratios.ratios.map((r) => round(r, 2)).join(', ')}; spread ${round(ratios.min, 2)}-${round(ratios.max, 2)}x)`,
+      );
+    }
+  }
+
+  /**
+   * `sides` in `rounds` interleaved rounds of `durationSeconds` each, back to back within a round, the
+   * order reversed from one round to the next (a, b, c, then c, b, a, ...); each side's first round warms
+   * it first (until its throughput holds steady, at most `warmupSeconds`). Every side's row: the medians
+   * of its rounds, each round's req/s and CPU per request kept (`rounds`), its counts summed. Null (and
+   * every side's row failed) when a round could not run. The sides' answers are checked beforehand.
+   */
+  private async roundRows(
+    sides: { row: LoadRow; label: string }[],
+    rounds: number,
+  ): Promise<ScenarioRow[] | null> {
+    const { budget } = this.options;
+    const totals = sides.map(() => ({
+      figures: [] as { reqPerSec: number; p50Ms: number; p99Ms: number; cpuMsPerRequest: number | null }[],
+      requests: 0,
+      errors: 0,
+      timeouts: 0,
+      non2xx: 0,
+      upstream: new Map<string, number>(),
+      hits: 0,
+      misses: 0,
+      logBytes: 0,
+      warmupSeconds: 0,
+    }));
+    try {
+      for (const { row } of sides) await this.checkAnswers(row);
+      for (let round_ = 0; round_ < rounds; round_++) {
+        const order = sides.map((_, i) => (round_ % 2 === 0 ? i : sides.length - 1 - i));
+        for (const i of order) {
+          const { row, label } = sides[i];
+          const side = totals[i];
+          const { server, gateway } = row;
+          let cpuBeforeMs = 0;
+          let hotBefore = { hits: 0, misses: 0 };
+          let logBefore = 0;
+          const result = await measureLoad(
+            row.workload,
+            {
+              connections: budget.connections,
+              durationSeconds: budget.durationSeconds,
+              warmupSeconds: round_ === 0 ? budget.warmupSeconds : 0,
+            },
+            async () => {
+              if (row.countUpstream) await this.emulatorClient.resetCounters();
+              if (gateway) {
+                hotBefore = await this.hotReadCounts(gateway);
+                logBefore = fileSize(gateway.logFile);
+              }
+              cpuBeforeMs = server.cpuTimeMs();
+            },
+          );
+          const cpuMs = server.cpuTimeMs() - cpuBeforeMs;
+          if (gateway) {
+            const hotAfter = await this.hotReadCounts(gateway);
+            side.hits += hotAfter.hits - hotBefore.hits;
+            side.misses += hotAfter.misses - hotBefore.misses;
+            side.logBytes += fileSize(gateway.logFile) - logBefore;
+          }
+          if (row.countUpstream) {
+            for (const [route, calls] of Object.entries(await this.upstreamCalls())) {
+              side.upstream.set(route, (side.upstream.get(route) ?? 0) + calls);
+            }
+          }
+          if (round_ === 0) side.warmupSeconds = result.warmupSeconds;
+          side.requests += result.requests;
+          side.errors += result.errors;
+          side.timeouts += result.timeouts;
+          side.non2xx += result.non2xx;
+          const cpuMsPerRequest = result.requests > 0 ? round(cpuMs / result.requests, 3) : null;
+          side.figures.push({
+            reqPerSec: result.reqPerSec,
+            p50Ms: result.p50Ms,
+            p99Ms: result.p99Ms,
+            cpuMsPerRequest,
+          });
+          log(
+            `  round ${round_ + 1}, ${label}: ${round(result.reqPerSec, 0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${cpuMsPerRequest} ms CPU/req, load average ${round(loadavg()[0], 2)}`,
+          );
+        }
+      }
+    } catch (error) {
+      for (const { row } of sides) this.failRow(row.id, row.group, row.title, row.kind, row.settings, error);
+      return null;
+    }
+    return sides.map(({ row }, i) => {
+      const side = totals[i];
+      const cpu = side.figures.map((f) => f.cpuMsPerRequest);
+      const known = cpu.filter((c): c is number => c !== null);
+      const scenario: ScenarioRow = {
+        id: row.id,
+        runtime: this.runtime.id,
+        settings: row.settings,
+        group: row.group,
+        title: row.title,
+        server: row.kind,
+        status: side.non2xx + side.errors + side.timeouts > side.requests * 0.01 ? 'error' : 'ok',
+        reqPerSec: round(median(side.figures.map((f) => f.reqPerSec)), 0),
+        p50Ms: median(side.figures.map((f) => f.p50Ms)),
+        p99Ms: median(side.figures.map((f) => f.p99Ms)),
+        rssMb: round(row.server.rssBytes() / MiB, 1),
+        cpuMsPerRequest: known.length ? round(median(known), 3) : null,
+        ratioToLimit: null,
+        ratioToPeer: null,
+        requests: side.requests,
+        errors: side.errors,
+        timeouts: side.timeouts,
+        non2xx: side.non2xx,
+        upstreamCalls: row.countUpstream ? Object.fromEntries(side.upstream) : undefined,
+        hotRead: row.gateway
+          ? {
+              hits: side.hits,
+              misses: side.misses,
+              hitRate: side.hits + side.misses > 0 ? round(side.hits / (side.hits + side.misses), 3) : null,
+              // Requests still in flight when a round's clock stopped are served (and counted) after it.
+              hitRateOfAll: side.requests > 0 ? round(Math.min(1, side.hits / side.requests), 3) : null,
+            }
+          : undefined,
+        logBytesPerRequest:
+          row.gateway && side.requests > 0 ? round(side.logBytes / side.requests, 0) : undefined,
+        distinctRequests: distinctRequests(row.workload),
+        warmupSeconds: side.warmupSeconds,
+        rounds: { cpuMsPerRequest: cpu, reqPerSec: side.figures.map((f) => round(f.reqPerSec, 0)) },
+        notes: row.notes,
+      };
+      if (scenario.status === 'error') {
+        scenario.error = `${side.non2xx} non-2xx, ${side.errors} errors, ${side.timeouts} timeouts of ${side.requests}`;
+        const exit = row.server.exitStatus();
+        if (exit !== null)
+          scenario.error += `; ${row.server.name} exited (${exit}): ${row.server.output().slice(-1500)}`;
+      }
+      return scenario;
+    });
+  }
+
+  /** Sends the row's request (a mix: its sample) and checks the answers: 2xx, data, the row's own check. */
+  private async checkAnswers(row: LoadRow): Promise<void> {
+    const { workload, title } = row;
+    const samples = Array.isArray(workload) ? (row.mixSample ?? workload.slice(0, 1)) : [workload];
+    for (const spec of samples) {
+      const answer = await send(spec);
+      if (answer.status < 200 || answer.status >= 300) {
+        throw new Error(
+          `check request ${spec.method ?? 'GET'} ${spec.url} answered ${answer.status}: ${answer.body.slice(0, 300)}`,
+        );
+      }
+      const data =
+        spec.method === 'POST'
+          ? expectData(answer.status, answer.body, title)
+          : (JSON.parse(answer.body) as Record<string, unknown>);
+      if (row.checkData && !Array.isArray(workload)) row.checkData(data);
+    }
+  }
+
   /** One closed-loop run against the row's server, after checking that it answers correctly. */
-  private async load(row: LoadRow & { mixSample?: RequestSpec[] }): Promise<void> {
+  private async load(row: LoadRow): Promise<void> {
     const { id, group, title, kind, server, workload, settings } = row;
     log(`${title} ...`);
     try {
-      const samples = Array.isArray(workload) ? (row.mixSample ?? workload.slice(0, 1)) : [workload];
-      for (const spec of samples) {
-        const answer = await send(spec);
-        if (answer.status < 200 || answer.status >= 300) {
-          throw new Error(
-            `check request ${spec.method ?? 'GET'} ${spec.url} answered ${answer.status}: ${answer.body.slice(0, 300)}`,
-          );
-        }
-        const data =
-          spec.method === 'POST'
-            ? expectData(answer.status, answer.body, title)
-            : (JSON.parse(answer.body) as Record<string, unknown>);
-        if (row.checkData && !Array.isArray(workload)) row.checkData(data);
-      }
+      await this.checkAnswers(row);
       const { budget } = this.options;
       let cpuBeforeMs = 0;
       let hotBefore: { hits: number; misses: number } | null = null;
@@ -846,9 +1017,7 @@ class Bench {
         upstreamCalls,
         hotRead,
         logBytesPerRequest,
-        distinctRequests: Array.isArray(workload)
-          ? new Set(workload.map((w) => `${w.url} ${w.body ?? ''} ${JSON.stringify(w.headers)}`)).size
-          : 1,
+        distinctRequests: distinctRequests(workload),
         warmupSeconds: result.warmupSeconds,
         notes: row.notes,
       };
@@ -1186,18 +1355,7 @@ class Bench {
 
   /** Each row's ratios to this runtime's own baselines, and this runtime's target checks. */
   finish(): void {
-    const rows = this.run.rows;
-    const limit = rows.find((r) => r.id === 'limit.rest-projects' && r.status === 'ok');
-    const peer = rows.find((r) => r.id === 'peer.graphql-projects' && r.status === 'ok');
-    const peerNested = rows.find((r) => r.id === 'peer.graphql-nested' && r.status === 'ok');
-    for (const row of rows) {
-      if (row.status !== 'ok' || row.reqPerSec === null) continue;
-      if (limit?.reqPerSec) row.ratioToLimit = round(row.reqPerSec / limit.reqPerSec, 3);
-      // The peer answers the same single queries; a mix or a mutation has no peer.
-      if (row.group === 'mix' || row.group === 'execute') continue;
-      const peerRow = row.id.includes('nested') ? peerNested : peer;
-      if (peerRow?.reqPerSec) row.ratioToPeer = round(row.reqPerSec / peerRow.reqPerSec, 3);
-    }
+    setRatios(this.run);
     this.run.targets = checkTargets(
       this.run,
       [...this.options.only],
@@ -1220,6 +1378,13 @@ function freshDir(dir: string): string {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/** Distinct requests (caller, operation, variables) a workload draws from. */
+function distinctRequests(workload: Workload): number {
+  return Array.isArray(workload)
+    ? new Set(workload.map((w) => `${w.url} ${w.body ?? ''} ${JSON.stringify(w.headers)}`)).size
+    : 1;
 }
 
 function sameShape(a: GatewayShape, b: GatewayShape): boolean {

@@ -1,7 +1,9 @@
 import type { RequestSpec } from './http-load';
 import type { Caller } from './principals';
+import type { RoundRatios, ScenarioRow } from './results';
 import { graphqlBody } from './queries';
 import type { SeedFacts } from './repo';
+import { round } from './stats';
 
 /**
  * What many dashboards ask at once: each caller reads what its rights show it (the project list, one
@@ -126,6 +128,29 @@ export function roundRatios(
     ratios.push(a / b);
   }
   return { ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+}
+
+/**
+ * `row`'s figure over `against`'s, round by round (the two measured in the same interleaved rounds), as
+ * the row records it; null when either has no rounds or a round has no figure.
+ */
+export function roundRatiosOf(
+  row: ScenarioRow,
+  against: ScenarioRow,
+  of: RoundRatios['of'],
+): RoundRatios | null {
+  if (!row.rounds || !against.rounds) return null;
+  const ratios = roundRatios(row.rounds[of], against.rounds[of]);
+  if (!ratios) return null;
+  const r = (value: number) => round(value, 3);
+  return {
+    against: against.id,
+    of,
+    ratios: ratios.ratios.map(r),
+    median: r(ratios.median),
+    min: r(ratios.min),
+    max: r(ratios.max),
+  };
 }
 
 /**

@@ -23,6 +23,12 @@ export interface Budget {
    * of `durationSeconds`; the verdict is the median of the rounds' ratios.
    */
   mixRounds: number;
+  /**
+   * The judged ratio rows (REST vs the raw limit, GraphQL lookup and nested read vs the Apollo peer):
+   * measured rounds per side, baseline and gateway back to back, the order alternating from round to
+   * round, each of `durationSeconds`; the verdict is the median of the rounds' ratios.
+   */
+  ratioRounds: number;
   /** Subscriber counts, one round each on a fresh gateway. */
   subscriberCounts: number[];
   /** WebSocket connects in flight at once while subscribers join. */
@@ -39,6 +45,7 @@ export const budgets: Record<Mode, Budget> = {
     stampedeSize: 500,
     stampedeFreshRuns: 3,
     mixRounds: 7,
+    ratioRounds: 5,
     subscriberCounts: [1000, 5000, 10000],
     connectConcurrency: 200,
   },
@@ -51,6 +58,7 @@ export const budgets: Record<Mode, Budget> = {
     stampedeSize: 500,
     stampedeFreshRuns: 3,
     mixRounds: 5,
+    ratioRounds: 3,
     // The target's own count, measured (about half a minute on a quiet machine), not extrapolated.
     subscriberCounts: [10000],
     connectConcurrency: 200,
@@ -65,6 +73,7 @@ export const budgets: Record<Mode, Budget> = {
     stampedeSize: 50,
     stampedeFreshRuns: 1,
     mixRounds: 1,
+    ratioRounds: 1,
     subscriberCounts: [50],
     connectConcurrency: 50,
   },

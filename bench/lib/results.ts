@@ -21,6 +21,25 @@ export interface RowSettings {
   /** Where the server's logs went, at which level. */
   logs: string;
   metrics: 'on' | 'off';
+  /** GRAPHQL_QUERY_LANE of a gateway row (the product's default, on, unless the row says otherwise). */
+  graphqlQueryLane?: 'on' | 'off';
+}
+
+/**
+ * A ratio measured round by round: each round's figure of the row over the same round's figure of the
+ * row named by `against` (the two measured back to back, the order alternating from round to round).
+ */
+export interface RoundRatios {
+  /** The id of the row divided by (limit.rest-projects, peer.graphql-projects, ...). */
+  against: string;
+  /** What is divided: throughput (the judged ratios) or the server's CPU per request. */
+  of: 'reqPerSec' | 'cpuMsPerRequest';
+  /** Round by round, in the order measured. */
+  ratios: number[];
+  /** The verdict's figure; min and max are its spread. */
+  median: number;
+  min: number;
+  max: number;
 }
 
 /** The whole-answer cache's hits and misses over the measured run (gateway_hot_read_requests_total). */
@@ -89,10 +108,17 @@ export interface ScenarioRow {
   /** Distinct requests (caller, operation, variables) the workload drew from. */
   distinctRequests?: number;
   /**
-   * Rows measured in several rounds interleaved with another row's (the dashboard mix with auth on and
-   * off): each round's figures; the row's own figures are their medians.
+   * Rows measured in several rounds interleaved with another row's (the judged ratio rows with their
+   * baseline, the dashboard mix with auth on and off): each round's figures; the row's own figures
+   * (req/s, latencies, CPU per request) are their medians.
    */
   rounds?: { cpuMsPerRequest: (number | null)[]; reqPerSec: number[] };
+  /**
+   * The row's ratio to another row, round by round: the judged ratio rows' throughput over their
+   * baseline's (ratioToLimit or ratioToPeer is then its median, not the ratio of the medians), the
+   * dashboard mix with the GraphQL query lane off against the same mix with it on (CPU per request).
+   */
+  ratioRounds?: RoundRatios;
   notes?: string;
 }
 

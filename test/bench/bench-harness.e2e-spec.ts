@@ -161,6 +161,7 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
       'gateway.graphql-nested.cache-off',
       'gateway.dashboard-mix.cache-off',
       'gateway.dashboard-mix.auth-off',
+      'gateway.dashboard-mix.lane-off',
       'gateway.graphql-execute',
       'gateway.rest-projects.cache-on',
       'gateway.graphql-projects.cache-on',
@@ -185,6 +186,33 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
     }
     const limit = measured.rows[0];
     expect(limit.ratioToLimit).toBe(1);
+    // The judged ratio rows: measured in rounds interleaved with their baseline, the ratio the median of
+    // the rounds' ratios; the baselines' figures are medians of the same rounds.
+    const byId = new Map(measured.rows.map((row) => [row.id, row]));
+    for (const [id, baseline, ratioOf] of [
+      ['gateway.rest-projects.cache-off', 'limit.rest-projects', 'ratioToLimit'],
+      ['gateway.graphql-projects.cache-off', 'peer.graphql-projects', 'ratioToPeer'],
+      ['gateway.graphql-nested.cache-off', 'peer.graphql-nested', 'ratioToPeer'],
+    ] as const) {
+      const row = byId.get(id);
+      expect({ id, rounds: row?.rounds?.reqPerSec.length }).toEqual({
+        id,
+        rounds: results.budget.ratioRounds,
+      });
+      expect(byId.get(baseline)?.rounds?.reqPerSec).toHaveLength(results.budget.ratioRounds);
+      expect(row?.ratioRounds).toEqual(
+        expect.objectContaining({ against: baseline, of: 'reqPerSec', ratios: expect.any(Array) }),
+      );
+      expect(row?.[ratioOf]).toBe(row?.ratioRounds?.median);
+    }
+    // The mix with the GraphQL query lane off: production-shaped, in the mix's rounds, not judged.
+    const laneOff = byId.get('gateway.dashboard-mix.lane-off');
+    expect(laneOff?.settings.graphqlQueryLane).toBe('off');
+    expect(byId.get('gateway.dashboard-mix.cache-off')?.settings.graphqlQueryLane).toBe('on');
+    expect(laneOff?.rounds?.cpuMsPerRequest).toHaveLength(results.budget.mixRounds);
+    expect(laneOff?.ratioRounds).toEqual(
+      expect.objectContaining({ against: 'gateway.dashboard-mix.cache-off', of: 'cpuMsPerRequest' }),
+    );
     // Production-shaped: 200 API-key callers and JWT callers in the mix, one caller for single reads.
     const mix = measured.rows.find((row) => row.id === 'gateway.dashboard-mix.cache-on');
     expect(mix?.settings.callers).toBeGreaterThanOrEqual(200);

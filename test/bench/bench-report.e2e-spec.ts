@@ -2,11 +2,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { budgets } from '../../bench/lib/options';
+import { roundRatiosOf } from '../../bench/lib/dashboard-mix';
 import {
   checkTargets,
+  formatDetails,
   formatRuntimeTargets,
   formatTable,
   recordResults,
+  setRatios,
   targetsTable,
 } from '../../bench/lib/report';
 import type {
@@ -191,6 +194,92 @@ describe('bench report on two runtimes', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bench report of ratios measured in interleaved rounds', () => {
+  // Each round measures the baseline and the gateway back to back. The ratio of the medians (1 600 / 1 000
+  // req/s: 1.60x) would pass; the rounds' own ratios are 1.60x, 1.20x and 1.40x: the verdict is their median.
+  const rounds = (reqPerSec: number[], cpuMsPerRequest: (number | null)[] = reqPerSec.map(() => 0.1)) => ({
+    reqPerSec: Math.round([...reqPerSec].sort((a, b) => a - b)[reqPerSec.length >> 1]),
+    rounds: { reqPerSec, cpuMsPerRequest },
+  });
+  const baseline = { ...settings, auth: 'none' as const, mode: 'baseline' as const };
+  const peer = row(node24, 'peer.graphql-projects', {
+    server: 'peer',
+    group: 'baselines',
+    settings: baseline,
+    ...rounds([1000, 2000, 1000]),
+  });
+  const limit = row(node24, 'limit.rest-projects', {
+    server: 'limit',
+    group: 'baselines',
+    settings: baseline,
+    ...rounds([10_000, 8_000, 12_000]),
+  });
+  const lookup = row(node24, 'gateway.graphql-projects.cache-off', rounds([1600, 2400, 1400]));
+  const rest = row(node24, 'gateway.rest-projects.cache-off', {
+    group: 'rest',
+    ...rounds([6_000, 4_400, 5_400]),
+  });
+  lookup.ratioRounds = roundRatiosOf(lookup, peer, 'reqPerSec') ?? undefined;
+  rest.ratioRounds = roundRatiosOf(rest, limit, 'reqPerSec') ?? undefined;
+  const mixOn = row(node24, 'gateway.dashboard-mix.cache-off', {
+    group: 'mix',
+    ...rounds([500, 500, 500], [0.4, 0.5, 0.4]),
+  });
+  const laneOff = row(node24, 'gateway.dashboard-mix.lane-off', {
+    group: 'mix',
+    title: 'gateway dashboard mix (GraphQL query lane off, not judged)',
+    settings: { ...settings, graphqlQueryLane: 'off' },
+    ...rounds([450, 450, 450], [0.48, 0.55, 0.5]),
+  });
+  laneOff.ratioRounds = roundRatiosOf(laneOff, mixOn, 'cpuMsPerRequest') ?? undefined;
+  const run: RuntimeRun = {
+    runtime: node24,
+    rows: [limit, peer, rest, lookup, mixOn, laneOff],
+    passThrough: [],
+    stampede: null,
+    stampedeWarm: null,
+    subscriptions: [],
+    targets: [],
+    durationSeconds: 90,
+  };
+  setRatios(run);
+  run.targets = checkTargets(run, ['baselines', 'graphql', 'rest', 'mix'], 1000, 15000);
+
+  it("judges on the median of the rounds' ratios, not on the ratio of the medians, and prints the spread", () => {
+    expect(lookup.ratioRounds).toEqual({
+      against: 'peer.graphql-projects',
+      of: 'reqPerSec',
+      ratios: [1.6, 1.2, 1.4],
+      median: 1.4,
+      min: 1.2,
+      max: 1.6,
+    });
+    expect(lookup.ratioToPeer).toBe(1.4);
+    expect(verdictOf(run, 'graphql-lookup-read')).toBe(false);
+    expect(run.targets.find((t) => t.id === 'graphql-lookup-read')?.measured).toBe(
+      '1.40x median of 3 interleaved rounds (1.20x-1.60x)',
+    );
+    // REST against the limit: 0.60x, 0.55x, 0.45x; the median passes, the ratio of the medians too.
+    expect(rest.ratioToLimit).toBe(0.55);
+    expect(verdictOf(run, 'rest-lookup-read')).toBe(true);
+    expect(run.targets.find((t) => t.id === 'rest-lookup-read')?.measured).toBe(
+      '0.55x median of 3 interleaved rounds (0.45x-0.60x)',
+    );
+  });
+
+  it("lists every round's ratio, and the GraphQL query lane's share of the mix (not judged)", () => {
+    const details = formatDetails(run);
+    expect(details).toContain(
+      'gateway.graphql-projects.cache-off: 1.40x peer (peer.graphql-projects), median of 3 interleaved round(s) of req/s ratios: 1.60x, 1.20x, 1.40x (spread 1.20x-1.60x)',
+    );
+    expect(details).toContain(
+      "gateway dashboard mix (GraphQL query lane off, not judged): CPU per request 1.20x that of gateway.dashboard-mix.cache-off, median of 3 interleaved round(s): 1.20x, 1.10x, 1.25x (spread 1.10x-1.25x); the GraphQL query lane's share of the mix's CPU",
+    );
+    // Not judged: no target line is of the lane-off row.
+    expect(run.targets.filter((t) => /lane/i.test(`${t.id} ${t.description}`))).toEqual([]);
   });
 });
 
