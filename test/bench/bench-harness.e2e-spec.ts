@@ -101,8 +101,8 @@ describe('npm run bench (smoke mode: the harness, not the figures)', () => {
     if (tsc.status !== 0) throw new Error(`tsc -p tsconfig.bench.json failed:\n${tsc.stdout}${tsc.stderr}`);
     resultsMdBefore = existsSync(RESULTS_MD) ? statSync(RESULTS_MD).mtimeMs : null;
     dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
-    // Smoke mode starts four gateways (production-shaped with the whole-answer cache off and on, auth off,
-    // the stampede's); on a busy two-core machine that alone takes tens of seconds.
+    // Smoke mode starts five gateways (production-shaped with the whole-answer cache off and on, auth off,
+    // GraphQL query lane off, the stampede's); on a busy two-core machine that alone takes tens of seconds.
     run = await runHarness(['--smoke', `--out=${join(dir, 'latest.json')}`], 110_000);
     results = JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')) as BenchResults;
     measured = results.runs[0];
