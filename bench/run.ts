@@ -794,6 +794,17 @@ class Bench {
         `  ${round(ratios.median, 2)}x the ${against}, median of ${ratios.ratios.length} round(s) (${ratios.ratios.map((r) => round(r, 2)).join(', ')}; spread ${round(ratios.min, 2)}-${round(ratios.max, 2)}x)`,
       );
     }
+    // Smoke mode (CI's harness check) measures nothing worth judging, on a machine busy with the tests.
+    if (this.options.mode === 'smoke') return;
+    if (!ratios) {
+      this.warn(
+        `${gatewayRow.id}: no round in which both it and ${baselineRow.id} served requests: its ratio is the ratio of the medians, not reliable`,
+      );
+    } else if (ratios.starved > 0 || ratios.ratios.length < ratios.rounds) {
+      this.warn(
+        `${gatewayRow.id}: in ${ratios.starved} of ${ratios.rounds} round(s) it or ${baselineRow.id} served under half its best round's requests a second (starved by other work on the machine), ${ratios.rounds - ratios.ratios.length} without a ratio: the ratio is not reliable`,
+      );
+    }
   }
 
   /**

@@ -132,7 +132,9 @@ export function roundRatios(
 
 /**
  * `row`'s figure over `against`'s, round by round (the two measured in the same interleaved rounds), as
- * the row records it; null when either has no rounds or a round has no figure.
+ * the row records it. A round in which either side has no figure (it served nothing in its window) gives
+ * no ratio and is counted in `rounds` only; null when no round gives one. `starved` counts the rounds in
+ * which either side served under half its own best round's requests a second (`starvedRounds`).
  */
 export function roundRatiosOf(
   row: ScenarioRow,
@@ -140,17 +142,42 @@ export function roundRatiosOf(
   of: RoundRatios['of'],
 ): RoundRatios | null {
   if (!row.rounds || !against.rounds) return null;
-  const ratios = roundRatios(row.rounds[of], against.rounds[of]);
-  if (!ratios) return null;
-  const r = (value: number) => round(value, 3);
+  const a = row.rounds[of];
+  const b = against.rounds[of];
+  const rounds = Math.min(a.length, b.length);
+  const ratios: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x !== null && y !== null && x > 0 && y > 0) ratios.push(round(x / y, 3));
+  }
+  if (ratios.length === 0) return null;
   return {
     against: against.id,
     of,
-    ratios: ratios.ratios.map(r),
-    median: r(ratios.median),
-    min: r(ratios.min),
-    max: r(ratios.max),
+    ratios,
+    median: round(median(ratios), 3),
+    min: Math.min(...ratios),
+    max: Math.max(...ratios),
+    rounds,
+    starved: starvedRounds(row.rounds.reqPerSec, against.rounds.reqPerSec),
   };
+}
+
+/**
+ * Rounds in which either side served under half the requests a second of its own best round: two
+ * different servers (the gateway and its baseline) are not comparable to each other, but each is steady
+ * from one 3-second window to the next on a machine that leaves them their core. A round far below its
+ * side's best was starved by other work, and the ratio of that round says more about the machine.
+ */
+export function starvedRounds(a: readonly number[], b: readonly number[]): number {
+  const bestA = Math.max(0, ...a);
+  const bestB = Math.max(0, ...b);
+  let count = 0;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] < bestA / 2 || b[i] < bestB / 2) count += 1;
+  }
+  return count;
 }
 
 /**

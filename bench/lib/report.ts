@@ -3,6 +3,7 @@ import type { ScenarioGroup } from './options';
 import type {
   BenchResults,
   PassThroughResult,
+  RoundRatios,
   RuntimeInfo,
   RuntimeRun,
   ScenarioRow,
@@ -229,10 +230,11 @@ export function formatDetails(results: RuntimeRun): string {
     const rounds = row.ratioRounds;
     if (row.status !== 'ok' || !rounds) continue;
     const each = rounds.ratios.map((r) => ratio(r)).join(', ');
+    const spread = `(spread ${ratio(rounds.min)}-${ratio(rounds.max)}${roundsNote(rounds)})`;
     lines.push(
       rounds.of === 'reqPerSec'
-        ? `${row.title}: ${ratio(rounds.median)} ${rounds.against.split('.')[0]} (${rounds.against}), median of ${rounds.ratios.length} interleaved round(s) of req/s ratios: ${each} (spread ${ratio(rounds.min)}-${ratio(rounds.max)})`
-        : `${row.title}: CPU per request ${ratio(rounds.median)} that of ${rounds.against}, median of ${rounds.ratios.length} interleaved round(s): ${each} (spread ${ratio(rounds.min)}-${ratio(rounds.max)})` +
+        ? `${row.title}: ${ratio(rounds.median)} ${rounds.against.split('.')[0]} (${rounds.against}), median of ${rounds.ratios.length} interleaved round(s) of req/s ratios: ${each} ${spread}`
+        : `${row.title}: CPU per request ${ratio(rounds.median)} that of ${rounds.against}, median of ${rounds.ratios.length} interleaved round(s): ${each} ${spread}` +
             (row.settings.graphqlQueryLane === 'off'
               ? "; the GraphQL query lane's share of the mix's CPU (requests the lane served: not in the gateway's /metrics)"
               : ''),
@@ -313,8 +315,8 @@ export function checkTargets(
       target: `>= ${minimum.toFixed(2)}x ${against}`,
       measured: !row
         ? 'not measured'
-        : rounds && rounds.ratios.length > 1
-          ? `${ratio(value)} median of ${rounds.ratios.length} interleaved rounds (${ratio(rounds.min)}-${ratio(rounds.max)})`
+        : rounds && rounds.rounds > 1
+          ? `${ratio(value)} median of ${rounds.ratios.length} interleaved rounds (${ratio(rounds.min)}-${ratio(rounds.max)}${roundsNote(rounds)})`
           : ratio(value),
       pass: value != null ? value >= minimum : null,
     });
@@ -479,6 +481,20 @@ export function checkTargets(
     });
   }
   return checks.map((check) => ({ ...check, runtime: results.runtime.id }));
+}
+
+/** What a ratio's rounds say about their own reliability: rounds without a ratio, starved rounds. */
+function roundsNote(rounds: RoundRatios): string {
+  const notes: string[] = [];
+  if (rounds.ratios.length < rounds.rounds)
+    notes.push(
+      `${rounds.rounds - rounds.ratios.length} of ${rounds.rounds} round(s) without a ratio: a side served nothing`,
+    );
+  if (rounds.starved > 0)
+    notes.push(
+      `in ${rounds.starved} of ${rounds.rounds} round(s) a side served under half its best round's req/s: starved, not reliable`,
+    );
+  return notes.map((note) => `; ${note}`).join('');
 }
 
 const verdict = (pass: boolean | null): string => (pass === null ? 'N/A ' : pass ? 'PASS' : 'MISS');

@@ -40,6 +40,10 @@ export interface RoundRatios {
   median: number;
   min: number;
   max: number;
+  /** Rounds measured (a round in which a side served nothing gives no ratio). */
+  rounds: number;
+  /** Rounds in which a side served under half its own best round's req/s: starved, not reliable. */
+  starved: number;
 }
 
 /** The whole-answer cache's hits and misses over the measured run (gateway_hot_read_requests_total). */

@@ -223,6 +223,19 @@ describe('bench report of ratios measured in interleaved rounds', () => {
     ...rounds([6_000, 4_400, 5_400]),
   });
   lookup.ratioRounds = roundRatiosOf(lookup, peer, 'reqPerSec') ?? undefined;
+  // A machine busy enough to starve both servers in rounds 2 and 3 (seen on a shared machine: the peer
+  // served nothing at all in round 3's window).
+  const peerNested = row(node24, 'peer.graphql-nested', {
+    server: 'peer',
+    group: 'baselines',
+    settings: baseline,
+    ...rounds([1000, 100, 0], [0.2, 0.2, null]),
+  });
+  const nested = row(node24, 'gateway.graphql-nested.cache-off', {
+    group: 'nested',
+    ...rounds([1600, 100, 10]),
+  });
+  nested.ratioRounds = roundRatiosOf(nested, peerNested, 'reqPerSec') ?? undefined;
   rest.ratioRounds = roundRatiosOf(rest, limit, 'reqPerSec') ?? undefined;
   const mixOn = row(node24, 'gateway.dashboard-mix.cache-off', {
     group: 'mix',
@@ -237,7 +250,7 @@ describe('bench report of ratios measured in interleaved rounds', () => {
   laneOff.ratioRounds = roundRatiosOf(laneOff, mixOn, 'cpuMsPerRequest') ?? undefined;
   const run: RuntimeRun = {
     runtime: node24,
-    rows: [limit, peer, rest, lookup, mixOn, laneOff],
+    rows: [limit, peer, peerNested, rest, lookup, nested, mixOn, laneOff],
     passThrough: [],
     stampede: null,
     stampedeWarm: null,
@@ -256,6 +269,8 @@ describe('bench report of ratios measured in interleaved rounds', () => {
       median: 1.4,
       min: 1.2,
       max: 1.6,
+      rounds: 3,
+      starved: 0,
     });
     expect(lookup.ratioToPeer).toBe(1.4);
     expect(verdictOf(run, 'graphql-lookup-read')).toBe(false);
@@ -268,6 +283,18 @@ describe('bench report of ratios measured in interleaved rounds', () => {
     expect(run.targets.find((t) => t.id === 'rest-lookup-read')?.measured).toBe(
       '0.55x median of 3 interleaved rounds (0.45x-0.60x)',
     );
+  });
+
+  it('says when rounds were starved or gave no ratio, and judges on the rounds that did', () => {
+    expect(nested.ratioRounds).toEqual(
+      expect.objectContaining({ ratios: [1.6, 1], median: 1.3, rounds: 3, starved: 2 }),
+    );
+    expect(nested.ratioToPeer).toBe(1.3);
+    expect(run.targets.find((t) => t.id === 'graphql-nested-read')?.measured).toBe(
+      "1.30x median of 2 interleaved rounds (1.00x-1.60x; 1 of 3 round(s) without a ratio: a side served nothing; in 2 of 3 round(s) a side served under half its best round's req/s: starved, not reliable)",
+    );
+    // The quiet rounds of the other rows flag nothing.
+    expect(run.targets.find((t) => t.id === 'graphql-lookup-read')?.measured).not.toContain('starved');
   });
 
   it("lists every round's ratio, and the GraphQL query lane's share of the mix (not judged)", () => {
