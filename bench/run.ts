@@ -714,7 +714,7 @@ class Bench {
     log(
       `dashboard mix, ${sides.map((s) => s.label).join(' / ')}: ${budget.mixRounds} interleaved round(s) of ${budget.durationSeconds} s each ...`,
     );
-    const rows = await this.roundRows(sides, budget.mixRounds);
+    const rows = await this.roundRows(sides, budget.mixRounds, true);
     if (!rows) return;
     const [onSide, offSide, laneOffSide] = [
       rows[0],
@@ -809,14 +809,17 @@ class Bench {
 
   /**
    * `sides` in `rounds` interleaved rounds of `durationSeconds` each, back to back within a round, the
-   * order reversed from one round to the next (a, b, c, then c, b, a, ...); each side's first round warms
-   * it first (until its throughput holds steady, at most `warmupSeconds`). Every side's row: the medians
+   * order reversed from one round to the next (a, b, c, then c, b, a, ...). Each side's first round warms
+   * it first (until its throughput holds steady, at most `warmupSeconds`), or, with `warmFirst`, every
+   * side gets `warmupSeconds` of its load before the first round (the dashboard mix, as ADR 0038 says).
+   * Every side's row: the medians
    * of its rounds, each round's req/s and CPU per request kept (`rounds`), its counts summed. Null (and
    * every side's row failed) when a round could not run. The sides' answers are checked beforehand.
    */
   private async roundRows(
     sides: { row: LoadRow; label: string }[],
     rounds: number,
+    warmFirst = false,
   ): Promise<ScenarioRow[] | null> {
     const { budget } = this.options;
     const totals = sides.map(() => ({
@@ -833,6 +836,13 @@ class Bench {
     }));
     try {
       for (const { row } of sides) await this.checkAnswers(row);
+      if (warmFirst) {
+        for (const [i, { row, label }] of sides.entries()) {
+          log(`  ${label}: ${budget.warmupSeconds} s of its load first, unmeasured ...`);
+          await warmUp(row.workload, budget.connections, budget.warmupSeconds);
+          totals[i].warmupSeconds = budget.warmupSeconds;
+        }
+      }
       for (let round_ = 0; round_ < rounds; round_++) {
         const order = sides.map((_, i) => (round_ % 2 === 0 ? i : sides.length - 1 - i));
         for (const i of order) {
@@ -847,7 +857,7 @@ class Bench {
             {
               connections: budget.connections,
               durationSeconds: budget.durationSeconds,
-              warmupSeconds: round_ === 0 ? budget.warmupSeconds : 0,
+              warmupSeconds: round_ === 0 && !warmFirst ? budget.warmupSeconds : 0,
             },
             async () => {
               if (row.countUpstream) await this.emulatorClient.resetCounters();
@@ -870,7 +880,7 @@ class Bench {
               side.upstream.set(route, (side.upstream.get(route) ?? 0) + calls);
             }
           }
-          if (round_ === 0) side.warmupSeconds = result.warmupSeconds;
+          if (round_ === 0 && !warmFirst) side.warmupSeconds = result.warmupSeconds;
           side.requests += result.requests;
           side.errors += result.errors;
           side.timeouts += result.timeouts;
