@@ -18,9 +18,11 @@ export interface LeaseHooks {
 }
 
 /**
- * This replica's side of one topic's lease. One timer, every third of the lease: renew while holding, try
- * to take it while wanted. The store fences every write by the owner, so a holder whose lease lapsed (a
- * long pause, a partition) can neither renew, release nor append over its successor.
+ * This replica's side of one topic's lease. One timer: while holding, it renews when half the lease has
+ * passed since the lease was last extended (taken, renewed, or by a fenced write: a leader that writes
+ * at least every half lease never renews); while wanted, it tries to take the lease every third of it.
+ * The store fences every write by the owner, so a holder whose lease lapsed (a long pause, a partition)
+ * can neither renew, release nor append over its successor.
  */
 export class TopicLease {
   private timer: NodeJS.Timeout | null = null;
@@ -65,8 +67,8 @@ export class TopicLease {
   }
 
   /**
-   * A fenced write just extended the lease (the store's append does): the next tick need not renew it
-   * when it comes within a sixth of the lease.
+   * A fenced write just extended the lease (the store's append does): the next renewal is due half a lease
+   * after it.
    */
   extended(atMs: number): void {
     if (this.holding) this.extendedAt = atMs;
@@ -90,10 +92,10 @@ export class TopicLease {
     const { store, owner, leaseMs, logger } = this.deps;
     try {
       if (this.holding) {
-        // Extended by a write less than a sixth of the lease ago: skipping this renewal still leaves more
-        // than half the lease when the next tick (a third later) renews, the margin a stalled event loop gets.
+        // Renewed when half the lease has passed since its last extension: half the lease is the margin a
+        // stalled event loop gets. Extended by a write meanwhile: the renewal waits (see `finally`).
         const startedAt = Date.now();
-        if (startedAt - this.extendedAt < leaseMs / 6) return;
+        if (startedAt - this.extendedAt < leaseMs / 2) return;
         const renewed = await store.renewLease(this.topic, owner, leaseMs);
         // Let go meanwhile (the final event's write deleted the lease): nothing was lost.
         if (!this.holding) return;
@@ -122,7 +124,10 @@ export class TopicLease {
     } finally {
       this.ticking = false;
       if (!this.stopped && !this.timer && (this.holding || this.hooks.wanted())) {
-        this.timer = setTimeout(() => void this.tick(), Math.max(1, Math.floor(leaseMs / 3)));
+        const delayMs = this.holding
+          ? this.extendedAt + Math.ceil(leaseMs / 2) - Date.now()
+          : Math.floor(leaseMs / 3);
+        this.timer = setTimeout(() => void this.tick(), Math.max(1, delayMs));
       }
     }
   }
