@@ -31,6 +31,8 @@ export class TopicLease {
   private stopped = false;
   /** When the lease was last extended (taken, renewed, or by a fenced write), on this replica's clock. */
   private extendedAt = 0;
+  /** Leading before the lease was taken: the first fenced write takes it (see `claim`). */
+  private claimPending = false;
 
   constructor(
     private readonly topic: string,
@@ -44,6 +46,27 @@ export class TopicLease {
 
   get hasTimer(): boolean {
     return this.timer !== null;
+  }
+
+  /** True while leading on a claim that no write has made good yet: the next write must take the lease. */
+  get claiming(): boolean {
+    return this.holding && this.claimPending;
+  }
+
+  /**
+   * Leads at once, without taking the lease first: for a run just launched through this replica, whose id
+   * nobody else can know yet, the leader's first write takes the lease (`AppendOptions.claim`: only when
+   * nobody holds it and the topic has no history) and is refused otherwise, like any fenced write. One
+   * round trip less per launch. When no write has taken it within half a lease (the first poll failed),
+   * the leader steps down and campaigns as any other. False (nothing done) unless idle.
+   */
+  claim(): boolean {
+    if (this.stopped || this.timer || this.ticking || this.holding) return false;
+    this.holding = true;
+    this.claimPending = true;
+    this.extendedAt = Date.now();
+    this.timer = setTimeout(() => void this.tick(), Math.max(1, Math.ceil(this.deps.leaseMs / 2)));
+    return true;
   }
 
   /** Starts ticking (a first tick now) unless it already does. */
@@ -63,6 +86,7 @@ export class TopicLease {
   async release(): Promise<boolean> {
     if (!this.holding) return false;
     this.holding = false;
+    this.claimPending = false;
     return this.deps.store.releaseLease(this.topic, this.deps.owner);
   }
 
@@ -71,12 +95,15 @@ export class TopicLease {
    * after it.
    */
   extended(atMs: number): void {
-    if (this.holding) this.extendedAt = atMs;
+    if (!this.holding) return;
+    this.extendedAt = atMs;
+    this.claimPending = false;
   }
 
   /** Forgets the lease without deleting it (another replica fenced this one out). */
   forfeit(): void {
     this.holding = false;
+    this.claimPending = false;
   }
 
   /** No more ticks; a held lease stays until `release()` or its expiry. */
@@ -96,6 +123,12 @@ export class TopicLease {
         // stalled event loop gets. Extended by a write meanwhile: the renewal waits (see `finally`).
         const startedAt = Date.now();
         if (startedAt - this.extendedAt < leaseMs / 2) return;
+        if (this.claimPending) {
+          // No write took the lease within half a lease: step down (releasing what a write in flight may
+          // have taken) and campaign as every other replica does, reading what is recorded.
+          await this.hooks.failed();
+          return;
+        }
         const renewed = await store.renewLease(this.topic, owner, leaseMs);
         // Let go meanwhile (the final event's write deleted the lease): nothing was lost.
         if (!this.holding) return;
