@@ -5,6 +5,9 @@ import { eventually } from '../../test/support/eventually';
 import { MemoryWatchStore } from './memory-watch.store';
 import { type LeaderContext, type TopicPoller } from './poll.loop';
 import { TopicHub, TopicState } from './topic.hub';
+import { TopicLease } from './topic.lease';
+
+const originalClaim = TopicLease.prototype.claim;
 import { type StoredEvent } from './watch.types';
 
 /**
@@ -40,7 +43,11 @@ function replicaHub(
   store: MemoryWatchStore,
   redis: RedisService,
   owner: string,
-  { done = () => false, leaseMs = LEASE_MS }: { done?: () => boolean; leaseMs?: number } = {},
+  {
+    done = () => false,
+    leaseMs = LEASE_MS,
+    detached = (fn) => fn(),
+  }: { done?: () => boolean; leaseMs?: number; detached?: <T>(fn: () => T) => T } = {},
 ) {
   const pollers: CountingPoller[] = [];
   const hub = new TopicHub(
@@ -55,7 +62,7 @@ function replicaHub(
       historyTtlMs: 60_000,
       errorTtlMs: 60_000,
       owner,
-      detached: (fn) => fn(),
+      detached,
     },
     {
       makePoller: (context) => {
@@ -150,6 +157,28 @@ describe('TopicHub', () => {
     // The lease is a's now: another owner cannot take it.
     expect(await store.acquireLease('exec:p:e', 'other', LEASE_MS)).toBe(false);
     expect((await store.history('exec:p:e')).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a launched pin arms its lease and starts its poller outside the caller context (detached)', async () => {
+    let inside = false;
+    const detached = <T>(fn: () => T): T => {
+      inside = true;
+      try {
+        return fn();
+      } finally {
+        inside = false;
+      }
+    };
+    const armed: boolean[] = [];
+    const claim = jest.spyOn(TopicLease.prototype, 'claim').mockImplementation(function (this: TopicLease) {
+      armed.push(inside);
+      return originalClaim.call(this);
+    });
+    const a = replicaHub(new MemoryWatchStore(), redis, 'a', { detached });
+    a.hub.pin(60_000, { launched: true });
+    claim.mockRestore();
+    expect(armed).toEqual([true]);
+    await eventually(() => a.hub.state === TopicState.Leading && a.pollers.length === 1);
   });
 
   it('a launched run whose lease another owner holds: its write is refused, it campaigns and records nothing', async () => {

@@ -163,7 +163,8 @@ export class TopicHub {
     );
     this.pins.add(timer);
     if (fresh && this.moveTo(TopicState.Campaigning, TopicState.Listening)) {
-      if (this.lease.claim()) {
+      // The lease's timer, like the poller's, carries no request's context.
+      if (this.deps.detached(() => this.lease.claim())) {
         void this.deps.detached(() => this.lead(null)).catch(() => this.stepDown({ release: true }));
       } else this.deps.detached(() => this.lease.start());
       return;
