@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { RedisService } from '../redis/redis.service';
+import { eventually } from '../../test/support/eventually';
 import { startReplicaModule, TEST_REDIS_URL } from '../../test/support/replica-module';
 import { ExecuteReconciler, type ExecuteCall } from './maia-execute.reconciler';
 import { type ParsedExecution, type ParsedExecutionListPage } from './maia-wire';
@@ -21,18 +22,25 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
 });
 
-/** One replica's reconciler, on the test Redis (or an unreachable one) under `prefix`. */
+/**
+ * One replica's reconciler, on the test Redis (or an unreachable one) under `prefix`. An unreachable Redis
+ * is given up on after 100 ms; the test Redis is waited for until its command connection is ready: a
+ * replica that started on memory alone (a connect slower than its timeout, on a loaded machine) shares no
+ * ledger with the others, and its tries fail closed (IDEMPOTENCY_UNAVAILABLE) or find no record.
+ */
 async function replica(prefix: string, redisUrl: string = TEST_REDIS_URL): Promise<ExecuteReconciler> {
+  const unreachable = redisUrl !== TEST_REDIS_URL;
   const moduleRef = await startReplicaModule(prefix, {
-    env: { ...env, REDIS_CONNECT_TIMEOUT_MS: '100' },
+    env: unreachable ? { ...env, REDIS_CONNECT_TIMEOUT_MS: '100' } : env,
     redisUrl,
     imports: [ReconcilerModule],
   });
+  const redis = moduleRef.get(RedisService);
   closers.push(async () => {
-    const redis = moduleRef.get(RedisService);
     if (redis.available) await redis.delete(...(await redis.scanKeys(`${prefix}*`)));
     await moduleRef.close();
   });
+  if (!unreachable) await eventually(() => redis.available, { timeoutMs: 15_000 });
   return moduleRef.get(ExecuteReconciler);
 }
 

@@ -97,6 +97,9 @@ type AttemptResult =
   | { kind: 'aborted' };
 
 const timeoutCodes = new Set(['ECONNABORTED', 'ETIMEDOUT']);
+/** The body as received (the transport parses it itself), and every status an answer (judged here). */
+const keepBody = (data: unknown) => data;
+const anyStatus = () => true;
 
 /**
  * The only code that sends requests to the Maia API. Per attempt: rate-limit cooldown, circuit breaker,
@@ -109,6 +112,8 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(MaiaTransport.name);
   private readonly config: MaiaConfig;
   private readonly baseUrl: string;
+  /** The origin of `baseUrl`, parsed once (every API call goes there). */
+  private readonly baseOrigin: string;
   readonly budget: RetryBudget;
   readonly cooldown: RateCooldown;
   private readonly breakers = new Map<string, CircuitBreaker>();
@@ -123,6 +128,7 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
   ) {
     this.config = appConfig.maia;
     this.baseUrl = this.config.baseUrl.replace(/\/+$/, '');
+    this.baseOrigin = new URL(this.baseUrl).origin;
     this.budget = new RetryBudget({
       ratio: this.config.retryBudgetRatio,
       minRetries: this.config.retryBudgetMinRetries,
@@ -141,7 +147,9 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
 
   /** The breaker of the upstream host a path goes to (one per origin). */
   breakerFor(url: string = this.baseUrl): CircuitBreaker {
-    const origin = new URL(url).origin;
+    // Under the base URL (every API call): its origin, without parsing the URL again.
+    const origin =
+      url === this.baseUrl || url.startsWith(`${this.baseUrl}/`) ? this.baseOrigin : new URL(url).origin;
     let breaker = this.breakers.get(origin);
     if (!breaker) {
       breaker = new CircuitBreaker(
@@ -353,8 +361,9 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
         timeout: timeoutMs,
         signal: request.options?.signal,
         responseType: 'text',
-        transformResponse: [(data: unknown) => data],
-        validateStatus: () => true,
+        // A new list per call: an interceptor may add to it.
+        transformResponse: [keepBody],
+        validateStatus: anyStatus,
         maxContentLength: this.config.maxResponseBytes,
         maxBodyLength: this.config.maxResponseBytes,
         maxRedirects: 0,

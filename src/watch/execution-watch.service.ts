@@ -188,7 +188,9 @@ export class ExecutionWatchService
   /** An execution was just started through this gateway: poll it from now on, subscribers or not (for a while). */
   notifyStarted(projectId: string, executionId: string): void {
     if (!UUID_PATTERN.test(projectId) || !UUID_PATTERN.test(executionId) || this.shuttingDown) return;
-    if (this.config.startGraceMs > 0) this.executionHub(projectId, executionId).pin(this.config.startGraceMs);
+    if (this.config.startGraceMs > 0) {
+      this.executionHub(projectId, executionId).pin(this.config.startGraceMs, { launched: true });
+    }
     // Dashboards watching the project should see the new run soon, not at the feed's slowest pace.
     this.nudgeFeedAfterLaunch(feedTopic(projectId));
   }

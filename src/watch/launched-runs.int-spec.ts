@@ -6,7 +6,8 @@ import { RedisService } from '../redis/redis.service';
 import { eventually } from '../../test/support/eventually';
 import { StrictMaiaDouble } from '../../test/watch/support/strict-maia.double';
 import { ExecutionWatchService } from './execution-watch.service';
-import { type ExecutionWatchEvent, type WatchStream } from './watch.types';
+import { RedisWatchStore } from './redis-watch.store';
+import { type ExecutionWatchEvent, type StoredEvent, type WatchStream } from './watch.types';
 
 /**
  * Runs started through the gateway (the start grace of ADR 0004, made cheap by ADR 0028): what they cost
@@ -103,21 +104,80 @@ describe('runs started through the gateway', () => {
     expect(maia.count('getExecution')).toBe(21);
     expect(maia.unexpected).toEqual([]);
 
-    // Redis: nobody listened, so no channel was subscribed; taking the lease reads the newest event in
-    // the same script (no history read); each event is one script (append, publish and lease extension,
-    // or for the last one the release); the only PUBLISHes are the feed nudges of ten launches in a burst:
-    // one at the first, one at the end of its minimum interval for the nine that came during it.
+    // Redis: nobody listened, so no channel was subscribed; a run launched here takes its lease with its
+    // first event (no acquire script, no history read); each event is one script (append, publish and
+    // lease extension, or for the last one the release); the only PUBLISHes are the feed nudges of ten
+    // launches in a burst: one at the first, one at the end of its minimum interval for the nine that
+    // came during it.
     const named = (name: string) => monitor.commands.filter((args) => args[0] === name);
     const appends = () => named('evalsha').filter((args) => args.some((a) => a.endsWith(':seq')));
     await eventually(() => appends().length === 21);
     expect(named('subscribe')).toEqual([]);
     expect(named('unsubscribe')).toEqual([]);
     expect([...named('lrange'), ...named('get'), ...named('set')]).toEqual([]);
-    const acquires = named('evalsha').filter((args) => args.some((a) => a.endsWith(':history')));
-    expect(acquires.length - appends().length).toBe(10);
+    const historyScripts = named('evalsha').filter((args) => args.some((a) => a.endsWith(':history')));
+    expect(historyScripts.length).toBe(appends().length);
     await eventually(() =>
       expect(named('publish').map((args) => args[2])).toEqual(['{"type":"nudge"}', '{"type":"nudge"}']),
     );
+  });
+
+  it('a run another replica already leads (its subscriber came first): the launch claims nothing, records nothing twice', async () => {
+    const maia = new StrictMaiaDouble();
+    const keys = prefix();
+    const here = await replica(maia, keys);
+    const other = await replica(maia, keys);
+    const id = randomUUID();
+    maia.addRun(PROJECT, id);
+    const seen: ExecutionWatchEvent[] = [];
+    const done = collect(other.watch(PROJECT, id), seen);
+    await eventually(() => seen.length === 1 && other.activity().leaderships === 1);
+
+    // The launching replica leads at once, but its first write finds the lease held: it is refused,
+    // and the replica follows (it campaigns) instead of recording a STARTED after the other's SNAPSHOT.
+    here.notifyStarted(PROJECT, id);
+    await eventually(() => maia.count('getExecution') === 2);
+    await eventually(() => here.activity().leaderships === 0 && here.activity().timers > 0);
+    maia.update(id, { message: 'extracting' });
+    await eventually(() => seen.length === 2);
+    maia.update(id, { status: 'SUCCESS', finishedAt: new Date().toISOString() });
+    expect(await done).toBeNull();
+
+    expect(seen.map((e) => [e.kind, e.execution.message])).toEqual([
+      ['SNAPSHOT', null],
+      ['CHANGED', 'extracting'],
+      ['FINISHED', 'extracting'],
+    ]);
+    const cursors = seen.map((e) => Number(e.cursor));
+    expect(cursors).toEqual([cursors[0], cursors[0] + 1, cursors[0] + 2]);
+    expect(maia.unexpected).toEqual([]);
+  });
+
+  it('the Redis store: a claiming write takes a free lease of a topic without history, and nothing else', async () => {
+    const redis = new RedisService(
+      loadConfig({ REDIS_URL, REDIS_KEY_PREFIX: prefix(), LOG_LEVEL: 'silent' }),
+    );
+    await redis.onModuleInit();
+    stops.push(() => redis.onApplicationShutdown());
+    const store = new RedisWatchStore(redis);
+    const options = { historySize: 10, ttlMs: 60_000, leaseMs: 5_000 };
+    const execution = { status: 'RUNNING' } as StoredEvent['execution'];
+    const event = (kind: StoredEvent['kind']) => ({ at: new Date().toISOString(), kind, execution });
+
+    // Free lease, no history: the claim takes the lease (another owner cannot), then appends as usual.
+    expect(
+      await store.append('exec:p:fresh', 'a', event('STARTED'), { ...options, claim: true }),
+    ).not.toBeNull();
+    expect(await store.acquireLease('exec:p:fresh', 'b', 5_000)).toBe(false);
+    expect(await store.append('exec:p:fresh', 'a', event('CHANGED'), options)).not.toBeNull();
+    // Held by another owner: refused.
+    expect(await store.append('exec:p:fresh', 'b', event('STARTED'), { ...options, claim: true })).toBeNull();
+    // Free lease but a history already there: refused, nothing written over it.
+    expect(await store.releaseLease('exec:p:fresh', 'a')).toBe(true);
+    expect(await store.append('exec:p:fresh', 'b', event('STARTED'), { ...options, claim: true })).toBeNull();
+    expect((await store.history('exec:p:fresh')).map((e) => e.kind)).toEqual(['STARTED', 'CHANGED']);
+    // Without the claim, a free lease is no lease: refused as before.
+    expect(await store.append('exec:p:other', 'a', event('STARTED'), options)).toBeNull();
   });
 
   it('a client who subscribes after the start, here or on another replica, loses nothing and gets nothing twice', async () => {

@@ -49,9 +49,13 @@ export class MemoryWatchStore implements WatchStore {
     topic: string,
     owner: string,
     event: Omit<StoredEvent, 'sequence'>,
-    { historySize, ttlMs, leaseMs, final }: AppendOptions,
+    { historySize, ttlMs, leaseMs, final, claim }: AppendOptions,
   ): Promise<StoredEvent | null> {
-    if (this.live(this.leases, topic) !== owner) return null;
+    const holder = this.live(this.leases, topic);
+    if (holder !== owner) {
+      const claimable = claim && holder === undefined && this.live(this.sequences, topic) === undefined;
+      if (!claimable) return null;
+    }
     if (final) this.leases.delete(topic);
     else this.leases.set(topic, { value: owner, expiresAt: Date.now() + leaseMs });
     const expiresAt = Date.now() + ttlMs;

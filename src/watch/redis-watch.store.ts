@@ -10,9 +10,14 @@ import { type StoredEvent } from './watch.types';
  * history that expired and started again never reuses a cursor a client may hold.
  * KEYS: lease, sequence, history. ARGV: owner, nowMs, body (the event's JSON without its sequence),
  * historySize, ttlMs, leaseMs, channel, final ('1': delete the lease and publish `released` instead of
- * extending it). Returns -1 when fenced out.
+ * extending it), claim ('1': take the lease when nobody holds it and the topic has no sequence yet, see
+ * `AppendOptions.claim`). Returns -1 when fenced out.
  */
-const APPEND = new RedisScript(`if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+const APPEND = new RedisScript(`local holder = redis.call('GET', KEYS[1])
+if holder ~= ARGV[1] then
+  if ARGV[9] ~= '1' or holder or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[6])
+end
 if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], ARGV[2]) end
 local sequence = redis.call('INCR', KEYS[2])
 local number = string.format('%d', sequence)
@@ -94,7 +99,7 @@ export class RedisWatchStore implements WatchStore {
     topic: string,
     owner: string,
     event: Omit<StoredEvent, 'sequence'>,
-    { historySize, ttlMs, leaseMs, final }: AppendOptions,
+    { historySize, ttlMs, leaseMs, final, claim }: AppendOptions,
   ): Promise<StoredEvent | null> {
     const keys = [this.key(topic, 'lease'), this.key(topic, 'seq'), this.key(topic, 'history')];
     const body = JSON.stringify(event);
@@ -107,6 +112,7 @@ export class RedisWatchStore implements WatchStore {
       leaseMs,
       this.channel(topic),
       final ? '1' : '0',
+      claim ? '1' : '0',
     ];
     const sequence = Number(await this.redis.runScript(APPEND, keys, args));
     return sequence < 0 ? null : { sequence, ...event };

@@ -5,6 +5,9 @@ import { eventually } from '../../test/support/eventually';
 import { MemoryWatchStore } from './memory-watch.store';
 import { type LeaderContext, type TopicPoller } from './poll.loop';
 import { TopicHub, TopicState } from './topic.hub';
+import { TopicLease } from './topic.lease';
+
+const originalClaim = TopicLease.prototype.claim;
 import { type StoredEvent } from './watch.types';
 
 /**
@@ -40,7 +43,11 @@ function replicaHub(
   store: MemoryWatchStore,
   redis: RedisService,
   owner: string,
-  { done = () => false, leaseMs = LEASE_MS }: { done?: () => boolean; leaseMs?: number } = {},
+  {
+    done = () => false,
+    leaseMs = LEASE_MS,
+    detached = (fn) => fn(),
+  }: { done?: () => boolean; leaseMs?: number; detached?: <T>(fn: () => T) => T } = {},
 ) {
   const pollers: CountingPoller[] = [];
   const hub = new TopicHub(
@@ -55,7 +62,7 @@ function replicaHub(
       historyTtlMs: 60_000,
       errorTtlMs: 60_000,
       owner,
-      detached: (fn) => fn(),
+      detached,
     },
     {
       makePoller: (context) => {
@@ -137,6 +144,73 @@ describe('TopicHub', () => {
     await eventually(() => a.hub.state === TopicState.Campaigning);
     expect(await store.releaseLease('exec:p:e', 'intruder')).toBe(true); // A released nothing
     await eventually(() => a.hub.state === TopicState.Leading);
+  });
+
+  it('a run launched here leads at once: its first event takes the lease, with no acquisition before it', async () => {
+    const store = new MemoryWatchStore();
+    const acquire = jest.spyOn(store, 'acquireLeaseReadingLatest');
+    const a = replicaHub(store, redis, 'a');
+    a.hub.pin(60_000, { launched: true });
+    expect(a.hub.state).toBe(TopicState.Leading);
+    await eventually(() => a.pollers[0]?.rounds >= 2);
+    expect(acquire).not.toHaveBeenCalled();
+    // The lease is a's now: another owner cannot take it.
+    expect(await store.acquireLease('exec:p:e', 'other', LEASE_MS)).toBe(false);
+    expect((await store.history('exec:p:e')).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a launched pin arms its lease and starts its poller outside the caller context (detached)', async () => {
+    let inside = false;
+    const detached = <T>(fn: () => T): T => {
+      inside = true;
+      try {
+        return fn();
+      } finally {
+        inside = false;
+      }
+    };
+    const armed: boolean[] = [];
+    const claim = jest.spyOn(TopicLease.prototype, 'claim').mockImplementation(function (this: TopicLease) {
+      armed.push(inside);
+      return originalClaim.call(this);
+    });
+    const a = replicaHub(new MemoryWatchStore(), redis, 'a', { detached });
+    a.hub.pin(60_000, { launched: true });
+    claim.mockRestore();
+    expect(armed).toEqual([true]);
+    await eventually(() => a.hub.state === TopicState.Leading && a.pollers.length === 1);
+  });
+
+  it('a launched run whose lease another owner holds: its write is refused, it campaigns and records nothing', async () => {
+    const store = new MemoryWatchStore();
+    await store.acquireLease('exec:p:e', 'intruder', 10 * LEASE_MS);
+    const a = replicaHub(store, redis, 'a');
+    a.hub.pin(60_000, { launched: true });
+    // (This poller ignores refused writes: the claim no write made good ends after half a lease.)
+    await eventually(() => a.pollers[0]?.rounds >= 1 && a.hub.state === TopicState.Campaigning);
+    expect(await store.history('exec:p:e')).toEqual([]);
+    // Once the holder lets go, the pinned hub leads as any campaigner does.
+    await store.releaseLease('exec:p:e', 'intruder');
+    await eventually(() => a.hub.state === TopicState.Leading);
+    await eventually(async () => (await store.history('exec:p:e')).length >= 1);
+  });
+
+  it('a launched run with history already recorded (lease free): the claim is refused, nothing is written over it', async () => {
+    const store = new MemoryWatchStore();
+    const options = { historySize: 50, ttlMs: 60_000, leaseMs: LEASE_MS };
+    await store.acquireLease('exec:p:e', 'before', LEASE_MS);
+    const execution = { status: 'RUNNING' } as StoredEvent['execution'];
+    await store.append('exec:p:e', 'before', { at: '', kind: 'SNAPSHOT', execution }, options);
+    await store.releaseLease('exec:p:e', 'before');
+    expect(
+      await store.append(
+        'exec:p:e',
+        'a',
+        { at: '', kind: 'STARTED', execution },
+        { ...options, claim: true },
+      ),
+    ).toBeNull();
+    expect((await store.history('exec:p:e')).map((e) => e.kind)).toEqual(['SNAPSHOT']);
   });
 
   it('finishes on the final event: releases the lease, stops polling, and goes when idle', async () => {

@@ -141,9 +141,19 @@ export class TopicHub {
     if (this.current === TopicState.Campaigning) this.deps.detached(() => this.lease.start());
   }
 
-  /** Keeps the topic polled for `durationMs` even without listeners (an execution started here). */
-  pin(durationMs: number): void {
+  /**
+   * Keeps the topic polled for `durationMs` even without listeners (an execution started here). With
+   * `launched` (the run was started through this replica a moment ago, so nobody else can know its id yet)
+   * a hub that nothing else uses leads at once and its first event takes the lease (`TopicLease.claim`);
+   * otherwise it campaigns as `activate()` does.
+   */
+  pin(durationMs: number, { launched = false }: { launched?: boolean } = {}): void {
     if (this.current === TopicState.Closed || this.current === TopicState.Finished) return;
+    const fresh =
+      launched &&
+      this.current === TopicState.Listening &&
+      this.pins.size === 0 &&
+      this.channel.listenerCount === 0;
     this.pinnedAt ??= Date.now();
     const timer = this.deps.detached(() =>
       setTimeout(() => {
@@ -152,6 +162,13 @@ export class TopicHub {
       }, durationMs),
     );
     this.pins.add(timer);
+    if (fresh && this.moveTo(TopicState.Campaigning, TopicState.Listening)) {
+      // The lease's timer, like the poller's, carries no request's context.
+      if (this.deps.detached(() => this.lease.claim())) {
+        void this.deps.detached(() => this.lead(null)).catch(() => this.stepDown({ release: true }));
+      } else this.deps.detached(() => this.lease.start());
+      return;
+    }
     this.activate();
   }
 
@@ -251,7 +268,9 @@ export class TopicHub {
         const sentAt = Date.now();
         // The last event also lets go of the lease, in the same write.
         const final = isFinal({ sequence: 0, ...event });
-        const options = { historySize, ttlMs: historyTtlMs, leaseMs, final };
+        // Leading on a claim (a run just launched here): this write takes the lease, or is refused.
+        const claim = lease.claiming;
+        const options = { historySize, ttlMs: historyTtlMs, leaseMs, final, claim };
         const stored = await store.append(topic, owner, event, options);
         if (!stored) return null;
         if (final) lease.forfeit();

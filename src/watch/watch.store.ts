@@ -58,6 +58,13 @@ export interface AppendOptions {
    * it (and, when the store announces writes, publishes `released`), as the leader would right after.
    */
   final?: boolean;
+  /**
+   * The leader of a run just launched here, leading before it took the lease (`TopicLease.claim`): the
+   * write takes the lease when it is free and the topic has no history yet, and is refused (null) when
+   * another owner holds the lease or events were recorded already. When the owner holds the lease, as any
+   * append.
+   */
+  claim?: boolean;
 }
 
 /** Entries are `<sequence> <json>`, so the append script can number them without parsing JSON. */
