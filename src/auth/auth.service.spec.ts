@@ -58,7 +58,7 @@ describe('credentialsFrom', () => {
       malformed: false,
     });
     // Inherited members are not the caller's: only own ones are read.
-    expect(credentialsFrom(Object.create({ 'x-api-key': 'inherited' }) as object)).toEqual({
+    expect(credentialsFrom(Object.create({ 'x-api-key': 'inherited' }) as Record<string, unknown>)).toEqual({
       malformed: false,
     });
   });

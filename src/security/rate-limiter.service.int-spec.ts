@@ -249,6 +249,28 @@ describe('RateLimiterService', () => {
     expect(scripts.mock.calls.length).toBeLessThanOrEqual(4);
   });
 
+  it('confines a failing bucket to its caller: the others of the same script call are decided by Redis', async () => {
+    const { limiter, redis } = await replicaWithRedis(
+      configOf(sharedEnv({ RATE_LIMIT_BURST: '3', RATE_LIMIT_PER_MINUTE: '1' })),
+    );
+    // Mallory's bucket key holds a string: HMGET on it fails with WRONGTYPE inside the script.
+    const badKey = redis.taggedKey('ratelimit', '{principal:mallory}');
+    await redis.set(badKey, 'not a hash', { ttlMs: 60_000 });
+    const scripts = jest.spyOn(redis, 'runScript');
+    const [mallory, nina, oscar] = await Promise.all(
+      ['mallory', 'nina', 'oscar'].map((caller) => Promise.resolve(limiter.consume('principal', caller))),
+    );
+    // One script call for the three callers (the same batch).
+    expect(scripts).toHaveBeenCalledTimes(1);
+    // The failing bucket falls back to this replica's memory; the others were granted by the shared bucket.
+    expect(mallory).toMatchObject({ allowed: true, shared: false });
+    expect(nina).toMatchObject({ allowed: true, shared: true });
+    expect(oscar).toMatchObject({ allowed: true, shared: true });
+    expect(await redis.hashGetAll(redis.taggedKey('ratelimit', '{principal:nina}'))).toHaveProperty('tokens');
+    // The failing bucket's key was left as it was.
+    expect(await redis.get(badKey)).toBe('not a hash');
+  });
+
   it('asks Redis once per request with RATE_LIMIT_SHARE_MAX=1', async () => {
     const { limiter, redis } = await replicaWithRedis(
       configOf(sharedEnv({ RATE_LIMIT_BURST: '10000', RATE_LIMIT_SHARE_MAX: '1' })),

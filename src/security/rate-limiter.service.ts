@@ -46,6 +46,9 @@ const SHARE_FRACTION_DIVISOR = 8;
  * calls back to back would see it). KEYS[i]'s six values start at ARGV[(i-1)*6+1]; the divisor is the last
  * ARGV. Returns the three values of each bucket, in order. On a Redis Cluster one key per call: its keys
  * carry one hash tag per client, so they live in different slots.
+ * A bucket whose commands fail (its key holds another type, say) answers { -1, 0, error message } and
+ * is left as it was: `redis.pcall`, so the error stays in its bucket and the others are decided as usual
+ * (with `redis.call` one bad key failed every caller of the batch over to the memory fallback).
  */
 const TOKEN_GRANTS = new RedisScript(`
 local n = #KEYS
@@ -61,31 +64,42 @@ for i = 1, n do
   local demand = tonumber(ARGV[base + 4])
   local want = tonumber(ARGV[base + 5])
   local back = tonumber(ARGV[base + 6])
-  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
-  local tokens = tonumber(state[1])
-  local ts = tonumber(state[2])
-  if tokens == nil or ts == nil then
-    tokens = capacity
-    ts = now
-  end
-  local elapsed = now - ts
-  if elapsed < 0 then elapsed = 0 end
-  tokens = math.min(capacity, tokens + elapsed * refill_per_ms + back)
-  local granted = 0
-  local retry_ms = 0
-  if need > 0 then
-    if tokens >= need then
-      granted = math.min(math.floor(tokens), math.max(demand, math.min(want, math.floor(tokens / divisor))))
-      tokens = tokens - granted
-    else
-      retry_ms = math.ceil((need - tokens) / refill_per_ms)
+  local state = redis.pcall('HMGET', KEYS[i], 'tokens', 'ts')
+  local failed = type(state) == 'table' and state.err
+  if not failed then
+    local tokens = tonumber(state[1])
+    local ts = tonumber(state[2])
+    if tokens == nil or ts == nil then
+      tokens = capacity
+      ts = now
+    end
+    local elapsed = now - ts
+    if elapsed < 0 then elapsed = 0 end
+    tokens = math.min(capacity, tokens + elapsed * refill_per_ms + back)
+    local granted = 0
+    local retry_ms = 0
+    if need > 0 then
+      if tokens >= need then
+        granted = math.min(math.floor(tokens), math.max(demand, math.min(want, math.floor(tokens / divisor))))
+        tokens = tokens - granted
+      else
+        retry_ms = math.ceil((need - tokens) / refill_per_ms)
+      end
+    end
+    local written = redis.pcall('HSET', KEYS[i], 'tokens', tostring(tokens), 'ts', tostring(now))
+    failed = type(written) == 'table' and written.err
+    if not failed then
+      redis.pcall('PEXPIRE', KEYS[i], math.ceil(capacity / refill_per_ms) + 1000)
+      out[i * 3 - 2] = granted
+      out[i * 3 - 1] = retry_ms
+      out[i * 3] = math.floor(tokens)
     end
   end
-  redis.call('HSET', KEYS[i], 'tokens', tostring(tokens), 'ts', tostring(now))
-  redis.call('PEXPIRE', KEYS[i], math.ceil(capacity / refill_per_ms) + 1000)
-  out[i * 3 - 2] = granted
-  out[i * 3 - 1] = retry_ms
-  out[i * 3] = math.floor(tokens)
+  if failed then
+    out[i * 3 - 2] = -1
+    out[i * 3 - 1] = 0
+    out[i * 3] = failed
+  end
 end
 return out
 `);
@@ -419,7 +433,12 @@ export class RateLimiterService implements OnApplicationShutdown {
    * admission together (ADR 0038). On a Redis Cluster (one hash tag per client), one call per bucket, at once.
    */
   private grant(key: string, args: number[]): Promise<GrantReply> {
-    if (this.redis.cluster) return this.sendGrants([{ key, args }]).then(([reply]) => reply);
+    if (this.redis.cluster) {
+      return this.sendGrants([{ key, args }]).then(([reply]) => {
+        if (reply instanceof Error) throw reply;
+        return reply;
+      });
+    }
     return new Promise<GrantReply>((resolve, reject) => {
       this.pendingGrants.push({ key, args, resolve, reject });
       if (!this.flushScheduled) {
@@ -439,21 +458,33 @@ export class RateLimiterService implements OnApplicationShutdown {
   }
 
   private async flushBatch(batch: PendingGrant[]): Promise<void> {
+    let replies: (GrantReply | Error)[];
     try {
-      const replies = await this.sendGrants(batch);
-      batch.forEach((g, i) => g.resolve(replies[i]));
+      replies = await this.sendGrants(batch);
     } catch (error) {
       for (const g of batch) g.reject(error);
+      return;
     }
+    batch.forEach((g, i) => {
+      const reply = replies[i];
+      if (reply instanceof Error) g.reject(reply);
+      else g.resolve(reply);
+    });
   }
 
-  /** One TOKEN_GRANTS call for these buckets; their replies in order. */
-  private async sendGrants(batch: readonly { key: string; args: number[] }[]): Promise<GrantReply[]> {
+  /** One TOKEN_GRANTS call for these buckets; their replies in order (an Error for a bucket that failed). */
+  private async sendGrants(
+    batch: readonly { key: string; args: number[] }[],
+  ): Promise<(GrantReply | Error)[]> {
     const keys = batch.map((g) => this.redisKeyOf(g.key));
     const args = batch.flatMap((g) => g.args);
     args.push(SHARE_FRACTION_DIVISOR);
-    const reply = (await this.redis.runScript(TOKEN_GRANTS, keys, args)) as number[];
-    return batch.map((_, i) => [reply[i * 3], reply[i * 3 + 1], reply[i * 3 + 2]]);
+    const reply = (await this.redis.runScript(TOKEN_GRANTS, keys, args)) as (number | string)[];
+    return batch.map((_, i) =>
+      reply[i * 3] === -1
+        ? new Error(String(reply[i * 3 + 2]))
+        : [reply[i * 3] as number, reply[i * 3 + 1] as number, reply[i * 3 + 2] as number],
+    );
   }
 
   /** Its own hash tag: on a Redis Cluster, buckets spread over the shards (one key per script call). */
