@@ -54,6 +54,12 @@ describe('TurnBufferedDestination', () => {
     expect(writes.join('')).toBe('{"level":30,"n":1,"msg":"first"}\n{"level":40,"msg":"second"}\n');
   });
 
+  it('adds no process listener per destination (an application per test makes one each)', () => {
+    const before = process.listenerCount('exit');
+    for (let i = 0; i < 20; i += 1) destinationOver(recorder().target).write('x\n');
+    expect(process.listenerCount('exit')).toBe(before);
+  });
+
   it('writes at once when much is held, and on flush, flushSync and process exit', async () => {
     const { writes, syncFlushes, target } = recorder();
     const destination = destinationOver(target);

@@ -22,13 +22,11 @@ const MAX_HELD_CHARS = 64 * 1024;
 export class TurnBufferedDestination implements DestinationStream {
   private held = '';
   private scheduled = false;
-  private readonly flushOnExit = (): void => this.flushSync();
 
-  constructor(private readonly target: SyncDestination) {
-    process.on('exit', this.flushOnExit);
-  }
+  constructor(private readonly target: SyncDestination) {}
 
   write(line: string): void {
+    if (this.held === '') holding.add(this);
     this.held += line;
     if (this.held.length >= MAX_HELD_CHARS) {
       this.writeHeld();
@@ -57,10 +55,9 @@ export class TurnBufferedDestination implements DestinationStream {
     this.target.flushSync?.();
   }
 
-  /** No more lines will be written through this destination: writes what is held, stops watching exit. */
+  /** No more lines will be written through this destination: writes what is held. */
   end(): void {
     this.writeHeld();
-    process.removeListener('exit', this.flushOnExit);
   }
 
   private readonly endOfTurn = (): void => {
@@ -72,6 +69,16 @@ export class TurnBufferedDestination implements DestinationStream {
     if (this.held === '') return;
     const lines = this.held;
     this.held = '';
+    holding.delete(this);
     this.target.write(lines);
   }
 }
+
+/**
+ * The destinations holding lines now (for one turn at most): one `exit` listener for the process writes
+ * them all, however many loggers were made (an application per test, say), and none is kept alive by it.
+ */
+const holding = new Set<TurnBufferedDestination>();
+process.on('exit', () => {
+  for (const destination of [...holding]) destination.flushSync();
+});
