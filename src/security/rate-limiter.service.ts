@@ -129,6 +129,7 @@ interface MemoryBucket {
 /** This replica's share of one client's shared bucket. */
 interface LocalShare {
   readonly cls: RateLimitClass;
+  readonly clientKey: string;
   readonly key: string;
   /** Tokens granted by the shared bucket and not spent yet. */
   tokens: number;
@@ -168,6 +169,11 @@ export class RateLimiterService implements OnApplicationShutdown {
   private readonly memory = new Map<string, MemoryBucket>();
   /** Local shares by `${cls}:${clientKey}`, oldest first. */
   private readonly shares = new Map<string, LocalShare>();
+  /** The same shares by class and client key: a charge finds its share without building the joined key. */
+  private readonly sharesByClient: Record<RateLimitClass, Map<string, LocalShare>> = {
+    principal: new Map(),
+    unauthenticated: new Map(),
+  };
   private readonly policies: Record<RateLimitClass, BucketPolicy>;
   private readonly shareMax: number;
   private readonly holdMs: number;
@@ -202,16 +208,16 @@ export class RateLimiterService implements OnApplicationShutdown {
    * answers (tokens held, or a refusal still fresh) or Redis is not in use; a promise when it must ask Redis.
    */
   consume(cls: RateLimitClass, clientKey: string, cost = 1): RateDecision | Promise<RateDecision> {
-    const key = `${cls}:${clientKey}`;
-    const share = this.shares.get(key);
+    const share = this.sharesByClient[cls].get(clientKey);
     if (share) {
       const local = this.spendLocally(share, cost, Date.now());
       if (local) return local;
     }
+    const key = `${cls}:${clientKey}`;
     if (!this.redis.enabled || !this.redis.available) {
       return this.consumeInMemory(key, this.policies[cls], cost);
     }
-    return this.consumeShared(cls, key, cost);
+    return this.consumeShared(cls, key, clientKey, cost);
   }
 
   /**
@@ -220,6 +226,12 @@ export class RateLimiterService implements OnApplicationShutdown {
    */
   assertWithinLimit(cls: RateLimitClass, clientKey: string, cost = 1): void | Promise<void> {
     if (!this.enabled) return;
+    // Most charges of a busy caller: spent from its share as `spendLocally` would, no decision object made.
+    const share = this.sharesByClient[cls].get(clientKey);
+    if (share !== undefined && share.tokens >= cost && Date.now() < share.grantExpiresAtMs) {
+      share.tokens -= cost;
+      return;
+    }
     const decision = this.consume(cls, clientKey, cost);
     if (decision instanceof Promise) return decision.then(assertAllowed);
     assertAllowed(decision);
@@ -230,6 +242,8 @@ export class RateLimiterService implements OnApplicationShutdown {
     this.stopSweeper();
     const held = [...this.shares.values()];
     this.shares.clear();
+    this.sharesByClient.principal.clear();
+    this.sharesByClient.unauthenticated.clear();
     await Promise.all(held.map((share) => this.giveBack(share)));
   }
 
@@ -263,8 +277,13 @@ export class RateLimiterService implements OnApplicationShutdown {
    * Queues the request on the caller's share and, unless a grant is already being asked for, asks: one
    * script call at a time per caller and replica, each asking for every queued request's tokens.
    */
-  private consumeShared(cls: RateLimitClass, key: string, cost: number): Promise<RateDecision> {
-    const share = this.shareOf(cls, key);
+  private consumeShared(
+    cls: RateLimitClass,
+    key: string,
+    clientKey: string,
+    cost: number,
+  ): Promise<RateDecision> {
+    const share = this.shareOf(cls, key, clientKey);
     return new Promise<RateDecision>((resolve) => {
       share.queue.push({ cost, resolve });
       if (!share.refilling) void this.serveQueue(share);
@@ -352,11 +371,12 @@ export class RateLimiterService implements OnApplicationShutdown {
     return true;
   }
 
-  private shareOf(cls: RateLimitClass, key: string): LocalShare {
+  private shareOf(cls: RateLimitClass, key: string, clientKey: string): LocalShare {
     let share = this.shares.get(key);
     if (!share) {
       share = {
         cls,
+        clientKey,
         key,
         tokens: 0,
         batch: 1,
@@ -368,10 +388,11 @@ export class RateLimiterService implements OnApplicationShutdown {
         queue: [],
       };
       this.shares.set(key, share);
+      this.sharesByClient[cls].set(clientKey, share);
       if (this.shares.size > MAX_SHARES) {
         const oldest = this.shares.values().next().value;
         if (oldest && !oldest.refilling) {
-          this.shares.delete(oldest.key);
+          this.forget(oldest);
           void this.giveBack(oldest);
         }
       }
@@ -396,9 +417,14 @@ export class RateLimiterService implements OnApplicationShutdown {
       }
       if (nowMs < share.recheckAtMs) continue;
       if (share.batch > 1) share.batch >>= 1;
-      else this.shares.delete(share.key);
+      else this.forget(share);
     }
     if (this.shares.size === 0) this.stopSweeper();
+  }
+
+  private forget(share: LocalShare): void {
+    this.shares.delete(share.key);
+    this.sharesByClient[share.cls].delete(share.clientKey);
   }
 
   /** Returns the share's unspent tokens to the shared bucket; lost if Redis fails (the bucket refills). */
