@@ -45,6 +45,24 @@ describe('credentialsFrom', () => {
     expect(credentialsFrom(undefined)).toEqual({ malformed: false });
   });
 
+  it('takes the first match of each name at the top level, and only a missing one from nested headers', () => {
+    expect(credentialsFrom({ 'X-Api-Key': 'first', 'x-api-key': 'second' })).toEqual({
+      apiKey: 'first',
+      malformed: false,
+    });
+    expect(
+      credentialsFrom({ 'x-api-key': 'top', headers: { 'x-api-key': 'nested', authorization: 'Bearer n' } }),
+    ).toEqual({ apiKey: 'top', bearerToken: 'n', malformed: false });
+    // A member present without a value counts as found: the nested one is not read for that name.
+    expect(credentialsFrom({ 'x-api-key': undefined, headers: { 'x-api-key': 'nested' } })).toEqual({
+      malformed: false,
+    });
+    // Inherited members are not the caller's: only own ones are read.
+    expect(credentialsFrom(Object.create({ 'x-api-key': 'inherited' }) as Record<string, unknown>)).toEqual({
+      malformed: false,
+    });
+  });
+
   it('flags values that cannot be credentials', () => {
     expect(credentialsFrom({ authorization: 'Basic dXNlcjpwYXNz' }).malformed).toBe(true);
     expect(credentialsFrom({ 'x-api-key': ['a', 'b'] }).malformed).toBe(true);

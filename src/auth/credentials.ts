@@ -24,20 +24,57 @@ function isGetter(source: CredentialSource): source is { get(name: string): stri
   return typeof (source as { get?: unknown }).get === 'function';
 }
 
-function lookup(source: CredentialSource, name: string): unknown {
-  if (isGetter(source)) return source.get(name) ?? undefined;
-  const record = source as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (key.toLowerCase() === name) return record[key];
-  }
-  const nested = Object.keys(record).find((k) => k.toLowerCase() === 'headers');
-  const headers = nested === undefined ? undefined : record[nested];
-  if (headers && typeof headers === 'object' && !Array.isArray(headers)) {
-    for (const key of Object.keys(headers)) {
-      if (key.toLowerCase() === name) return (headers as Record<string, unknown>)[key];
+/** The raw values of the two credential names (and of a nested `headers` object), found in one pass. */
+interface Found {
+  apiKey: unknown;
+  authorization: unknown;
+}
+
+/** A name not found (yet): distinct from a member present with the value `undefined`, which counts. */
+const MISSING: unique symbol = Symbol('missing');
+
+/**
+ * The values of `x-api-key` and `authorization` in a record, matched case-insensitively in one pass over
+ * its names (each name lowercased once; the first match of each wins), then in its nested `headers`
+ * object for whichever is still missing.
+ */
+function findIn(record: Record<string, unknown>, found: Found, nested: boolean): void {
+  let headers: unknown;
+  let headersSeen = false;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const name = key.toLowerCase();
+    if (name === API_KEY_HEADER) {
+      if (found.apiKey === MISSING) found.apiKey = record[key];
+    } else if (name === AUTHORIZATION_HEADER) {
+      if (found.authorization === MISSING) found.authorization = record[key];
+    } else if (nested && name === 'headers' && !headersSeen) {
+      headersSeen = true;
+      headers = record[key];
     }
   }
-  return undefined;
+  if (
+    (found.apiKey === MISSING || found.authorization === MISSING) &&
+    headers &&
+    typeof headers === 'object' &&
+    !Array.isArray(headers)
+  ) {
+    findIn(headers as Record<string, unknown>, found, false);
+  }
+}
+
+function lookupBoth(source: CredentialSource): Found {
+  if (isGetter(source)) {
+    return {
+      apiKey: source.get(API_KEY_HEADER) ?? undefined,
+      authorization: source.get(AUTHORIZATION_HEADER) ?? undefined,
+    };
+  }
+  const found: Found = { apiKey: MISSING, authorization: MISSING };
+  findIn(source, found, true);
+  if (found.apiKey === MISSING) found.apiKey = undefined;
+  if (found.authorization === MISSING) found.authorization = undefined;
+  return found;
 }
 
 /** A single, non-empty string value, or `null` when the value cannot be a credential. */
@@ -52,8 +89,9 @@ function single(value: unknown): string | undefined | null {
 export function credentialsFrom(source: CredentialSource | undefined | null): Credentials {
   if (!source || typeof source !== 'object') return { malformed: false };
   let malformed = false;
-  const apiKey = single(lookup(source, API_KEY_HEADER));
-  const authorization = single(lookup(source, AUTHORIZATION_HEADER));
+  const found = lookupBoth(source);
+  const apiKey = single(found.apiKey);
+  const authorization = single(found.authorization);
   const out: Credentials = { malformed: false };
   if (apiKey === null || (apiKey !== undefined && apiKey.length > MAX_API_KEY_LENGTH)) malformed = true;
   else if (apiKey !== undefined) out.apiKey = apiKey;

@@ -116,6 +116,21 @@ describe('the completion line pieces written without building objects', () => {
     expect(redactedHeadersJson({ 'X-Api-Key': 'k-secret' })).not.toContain('k-secret');
   });
 
+  it('writes each value as it is now, whatever the same header held on the request before', () => {
+    const long = `"${'v'.repeat(300)}\u2028`;
+    const sequence: Record<string, unknown>[] = [
+      { host: 'a.test', 'x-seq': 'one' },
+      { host: 'a.test', 'x-seq': 'two "quoted"' },
+      { host: 'b.test', 'x-seq': ['two "quoted"'] },
+      { host: 'b.test', 'x-seq': long },
+      { host: 'b.test', 'x-seq': `${long}!` },
+      { host: 'b.test', 'x-seq': 'one' },
+    ];
+    for (const headers of sequence) {
+      expect(redactedHeadersJson(headers)).toBe(JSON.stringify(redactHeaders(headers)));
+    }
+  });
+
   it("formats pino's isoTime once per millisecond, the same text as pino's", () => {
     const now = jest.spyOn(Date, 'now');
     try {

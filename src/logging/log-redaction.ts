@@ -44,8 +44,32 @@ export function redactHeaders(headers: Record<string, unknown>): Record<string, 
 }
 
 const REDACTED_JSON = JSON.stringify(REDACTED);
-/** Header names seen so far: the `"name":` a line writes for each, and whether its value is masked. */
-const memberOf = new Map<string, { prefix: string; secret: boolean }>();
+/**
+ * Header names seen so far: the `"name":` a line writes for each, whether its value is masked, and the
+ * last short string value written under it with its JSON (most headers repeat from request to request:
+ * host, accept, user-agent, connection).
+ */
+interface HeaderMember {
+  prefix: string;
+  secret: boolean;
+  lastValue: string | undefined;
+  lastJson: string;
+}
+const memberOf = new Map<string, HeaderMember>();
+/** Longer values are encoded each time and not remembered (a name keeps at most this many characters). */
+const MAX_REMEMBERED_VALUE_LENGTH = 256;
+
+/** `JSON.stringify(value)`, the last short string of this header name remembered. */
+function valueJson(member: HeaderMember, value: unknown): string | undefined {
+  if (typeof value !== 'string') return JSON.stringify(value);
+  if (value === member.lastValue) return member.lastJson;
+  const json = JSON.stringify(value);
+  if (value.length <= MAX_REMEMBERED_VALUE_LENGTH) {
+    member.lastValue = value;
+    member.lastJson = json;
+  }
+  return json;
+}
 /** Bounded: a client inventing header names must not grow it without end (unknown names are just slower). */
 const MAX_KNOWN_HEADER_NAMES = 512;
 
@@ -60,10 +84,15 @@ export function redactedHeadersJson(headers: Record<string, unknown>): string {
   for (const name in headers) {
     let member = memberOf.get(name);
     if (member === undefined) {
-      member = { prefix: `${JSON.stringify(name)}:`, secret: SECRET_NAMES.has(name.toLowerCase()) };
+      member = {
+        prefix: `${JSON.stringify(name)}:`,
+        secret: SECRET_NAMES.has(name.toLowerCase()),
+        lastValue: undefined,
+        lastJson: '',
+      };
       if (memberOf.size < MAX_KNOWN_HEADER_NAMES) memberOf.set(name, member);
     }
-    const value = member.secret ? REDACTED_JSON : (JSON.stringify(headers[name]) as string | undefined);
+    const value = member.secret ? REDACTED_JSON : valueJson(member, headers[name]);
     if (value === undefined) continue;
     out += out === '' ? member.prefix : `,${member.prefix}`;
     out += value;

@@ -6,6 +6,7 @@ import { RequestContext } from '../common/request-context';
 import { type AppConfig } from '../config';
 import { REDACTED, redactedHeadersJson, redactHeaders, redactionPaths, redactText } from './log-redaction';
 import { PinoNestLogger } from './pino-nest.logger';
+import { TurnBufferedDestination } from './turn-buffered-destination';
 
 const PROBE_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
 
@@ -164,7 +165,10 @@ export function installRequestLogging(fastify: FastifyInstance, logger: Pino, co
  * time — formatted in this process (no worker thread), synchronously like the JSON lines.
  */
 export function stdoutDestination(config: AppConfig): DestinationStream {
-  if (config.server.logFormat === 'json') return pino.destination({ dest: 1, sync: true });
+  // JSON lines: the lines of one turn of the event loop go out in one synchronous write at its end.
+  if (config.server.logFormat === 'json') {
+    return new TurnBufferedDestination(pino.destination({ dest: 1, sync: true }));
+  }
   return pinoPretty({
     destination: 1,
     sync: true,
@@ -181,8 +185,9 @@ export function stdoutDestination(config: AppConfig): DestinationStream {
 @Module({})
 export class LoggingModule {
   static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
-    // Synchronous stdout: lines appear in the order they are logged (the start banner comes last) and none
-    // is lost when the process exits abruptly; a request writes one line at most.
+    // Synchronous stdout, one write per turn of the event loop: lines appear in the order they are logged
+    // (the start banner comes last) and are written before the process exits (only a kill without exit
+    // handlers loses the last turn's lines); a request writes one line at most.
     const logger = pino(pinoOptions(config), destination ?? stdoutDestination(config));
     return {
       module: LoggingModule,

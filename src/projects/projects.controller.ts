@@ -6,7 +6,9 @@ import { RequireScope } from '../auth/require-scope.decorator';
 import { EdgeRead } from '../common/http/edge-read.decorator';
 import { maiaRoutes } from '../common/http/maia-routes';
 import { PageQueryDto } from '../common/http/page-query.dto';
-import { DEFAULT_PAGE_SIZE, mapPage } from '../common/http/pagination';
+import { immutableAnswer } from '../common/http/immutable-answer';
+import { DEFAULT_PAGE_SIZE, mapPage, type Page } from '../common/http/pagination';
+import type { MaiaProject } from '../maia/maia.types';
 import { RestOperation } from '../common/http/rest-operation.decorator';
 import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { ProjectPageDto } from './dto/project.dto';
@@ -16,6 +18,9 @@ import { ProjectsService } from './projects.service';
 @ApiTags('projects')
 @Controller(maiaRoutes('projects'))
 export class ProjectsController {
+  /** The answer of each cached page (weakly: forgotten with the entry). */
+  private readonly answers = new WeakMap<Page<MaiaProject>, ProjectPageDto>();
+
   constructor(private readonly projects: ProjectsService) {}
 
   @Get()
@@ -29,6 +34,15 @@ export class ProjectsController {
     @CurrentPrincipal() principal: Principal,
   ): Promise<ProjectPageDto> {
     const page = await this.projects.listPage(query.page ?? 0, query.size ?? DEFAULT_PAGE_SIZE, principal);
-    return mapPage(page, toProjectDto);
+    // The lookup cache's page is one frozen object per cached entry, shared by every reader: its answer is
+    // built once per entry and declared immutable, so the edge writes its JSON without encoding it again.
+    // A caller limited to some projects gets a page cut for it alone (not frozen): mapped per request.
+    if (!Object.isFrozen(page)) return mapPage(page, toProjectDto);
+    let answer = this.answers.get(page);
+    if (answer === undefined) {
+      answer = immutableAnswer(mapPage(page, toProjectDto));
+      this.answers.set(page, answer);
+    }
+    return answer;
   }
 }

@@ -173,6 +173,39 @@ describe('RateLimiterService', () => {
     expect(synchronous).toBe(200 - scripts.mock.calls.length);
   });
 
+  it('charges from the share synchronously, and never from tokens whose hold ended', async () => {
+    const { limiter, redis } = await replicaWithRedis(
+      configOf(
+        sharedEnv({
+          RATE_LIMIT_BURST: '10000',
+          RATE_LIMIT_PER_MINUTE: '60000',
+          RATE_LIMIT_SHARE_HOLD_MS: '5000',
+        }),
+      ),
+    );
+    // Grants of 1, 2, 4, 8 and 16 tokens: 31 granted, 11 left after 20 charges.
+    for (let i = 0; i < 20; i += 1) await limiter.assertWithinLimit('principal', 'liam');
+    const scripts = jest.spyOn(redis, 'runScript');
+    for (let i = 0; i < 11; i += 1) expect(limiter.assertWithinLimit('principal', 'liam')).toBeUndefined();
+    expect(scripts).not.toHaveBeenCalled();
+    // The share is spent: the next charge asks Redis.
+    const next = limiter.assertWithinLimit('principal', 'liam');
+    expect(next).toBeInstanceOf(Promise);
+    await next;
+    expect(scripts).toHaveBeenCalledTimes(1);
+    // Tokens held past their hold are not spent, however many are left: the charge asks Redis again.
+    const realNow = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 6_000);
+    try {
+      const late = limiter.assertWithinLimit('principal', 'liam');
+      expect(late).toBeInstanceOf(Promise);
+      await late;
+      expect(scripts).toHaveBeenCalledTimes(2);
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
+
   it('admits the waiting requests with what a round trip slower than the hold granted', async () => {
     const { limiter, redis } = await replicaWithRedis(
       configOf(sharedEnv({ RATE_LIMIT_BURST: '100', RATE_LIMIT_SHARE_HOLD_MS: '50' })),
@@ -247,6 +280,28 @@ describe('RateLimiterService', () => {
     // Grant by grant: the first requests, the ones that queued behind them, the refusals. One call each
     // for all 30 callers, not 30 (one script call per caller and grant took 90 here).
     expect(scripts.mock.calls.length).toBeLessThanOrEqual(4);
+  });
+
+  it('confines a failing bucket to its caller: the others of the same script call are decided by Redis', async () => {
+    const { limiter, redis } = await replicaWithRedis(
+      configOf(sharedEnv({ RATE_LIMIT_BURST: '3', RATE_LIMIT_PER_MINUTE: '1' })),
+    );
+    // Mallory's bucket key holds a string: HMGET on it fails with WRONGTYPE inside the script.
+    const badKey = redis.taggedKey('ratelimit', '{principal:mallory}');
+    await redis.set(badKey, 'not a hash', { ttlMs: 60_000 });
+    const scripts = jest.spyOn(redis, 'runScript');
+    const [mallory, nina, oscar] = await Promise.all(
+      ['mallory', 'nina', 'oscar'].map((caller) => Promise.resolve(limiter.consume('principal', caller))),
+    );
+    // One script call for the three callers (the same batch).
+    expect(scripts).toHaveBeenCalledTimes(1);
+    // The failing bucket falls back to this replica's memory; the others were granted by the shared bucket.
+    expect(mallory).toMatchObject({ allowed: true, shared: false });
+    expect(nina).toMatchObject({ allowed: true, shared: true });
+    expect(oscar).toMatchObject({ allowed: true, shared: true });
+    expect(await redis.hashGetAll(redis.taggedKey('ratelimit', '{principal:nina}'))).toHaveProperty('tokens');
+    // The failing bucket's key was left as it was.
+    expect(await redis.get(badKey)).toBe('not a hash');
   });
 
   it('asks Redis once per request with RATE_LIMIT_SHARE_MAX=1', async () => {

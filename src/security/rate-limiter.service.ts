@@ -46,6 +46,9 @@ const SHARE_FRACTION_DIVISOR = 8;
  * calls back to back would see it). KEYS[i]'s six values start at ARGV[(i-1)*6+1]; the divisor is the last
  * ARGV. Returns the three values of each bucket, in order. On a Redis Cluster one key per call: its keys
  * carry one hash tag per client, so they live in different slots.
+ * A bucket whose commands fail (its key holds another type, say) answers { -1, 0, error message } and
+ * is left as it was: `redis.pcall`, so the error stays in its bucket and the others are decided as usual
+ * (with `redis.call` one bad key failed every caller of the batch over to the memory fallback).
  */
 const TOKEN_GRANTS = new RedisScript(`
 local n = #KEYS
@@ -61,31 +64,42 @@ for i = 1, n do
   local demand = tonumber(ARGV[base + 4])
   local want = tonumber(ARGV[base + 5])
   local back = tonumber(ARGV[base + 6])
-  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
-  local tokens = tonumber(state[1])
-  local ts = tonumber(state[2])
-  if tokens == nil or ts == nil then
-    tokens = capacity
-    ts = now
-  end
-  local elapsed = now - ts
-  if elapsed < 0 then elapsed = 0 end
-  tokens = math.min(capacity, tokens + elapsed * refill_per_ms + back)
-  local granted = 0
-  local retry_ms = 0
-  if need > 0 then
-    if tokens >= need then
-      granted = math.min(math.floor(tokens), math.max(demand, math.min(want, math.floor(tokens / divisor))))
-      tokens = tokens - granted
-    else
-      retry_ms = math.ceil((need - tokens) / refill_per_ms)
+  local state = redis.pcall('HMGET', KEYS[i], 'tokens', 'ts')
+  local failed = type(state) == 'table' and state.err
+  if not failed then
+    local tokens = tonumber(state[1])
+    local ts = tonumber(state[2])
+    if tokens == nil or ts == nil then
+      tokens = capacity
+      ts = now
+    end
+    local elapsed = now - ts
+    if elapsed < 0 then elapsed = 0 end
+    tokens = math.min(capacity, tokens + elapsed * refill_per_ms + back)
+    local granted = 0
+    local retry_ms = 0
+    if need > 0 then
+      if tokens >= need then
+        granted = math.min(math.floor(tokens), math.max(demand, math.min(want, math.floor(tokens / divisor))))
+        tokens = tokens - granted
+      else
+        retry_ms = math.ceil((need - tokens) / refill_per_ms)
+      end
+    end
+    local written = redis.pcall('HSET', KEYS[i], 'tokens', tostring(tokens), 'ts', tostring(now))
+    failed = type(written) == 'table' and written.err
+    if not failed then
+      redis.pcall('PEXPIRE', KEYS[i], math.ceil(capacity / refill_per_ms) + 1000)
+      out[i * 3 - 2] = granted
+      out[i * 3 - 1] = retry_ms
+      out[i * 3] = math.floor(tokens)
     end
   end
-  redis.call('HSET', KEYS[i], 'tokens', tostring(tokens), 'ts', tostring(now))
-  redis.call('PEXPIRE', KEYS[i], math.ceil(capacity / refill_per_ms) + 1000)
-  out[i * 3 - 2] = granted
-  out[i * 3 - 1] = retry_ms
-  out[i * 3] = math.floor(tokens)
+  if failed then
+    out[i * 3 - 2] = -1
+    out[i * 3 - 1] = 0
+    out[i * 3] = failed
+  end
 end
 return out
 `);
@@ -115,6 +129,7 @@ interface MemoryBucket {
 /** This replica's share of one client's shared bucket. */
 interface LocalShare {
   readonly cls: RateLimitClass;
+  readonly clientKey: string;
   readonly key: string;
   /** Tokens granted by the shared bucket and not spent yet. */
   tokens: number;
@@ -154,6 +169,11 @@ export class RateLimiterService implements OnApplicationShutdown {
   private readonly memory = new Map<string, MemoryBucket>();
   /** Local shares by `${cls}:${clientKey}`, oldest first. */
   private readonly shares = new Map<string, LocalShare>();
+  /** The same shares by class and client key: a charge finds its share without building the joined key. */
+  private readonly sharesByClient: Record<RateLimitClass, Map<string, LocalShare>> = {
+    principal: new Map(),
+    unauthenticated: new Map(),
+  };
   private readonly policies: Record<RateLimitClass, BucketPolicy>;
   private readonly shareMax: number;
   private readonly holdMs: number;
@@ -188,16 +208,16 @@ export class RateLimiterService implements OnApplicationShutdown {
    * answers (tokens held, or a refusal still fresh) or Redis is not in use; a promise when it must ask Redis.
    */
   consume(cls: RateLimitClass, clientKey: string, cost = 1): RateDecision | Promise<RateDecision> {
-    const key = `${cls}:${clientKey}`;
-    const share = this.shares.get(key);
+    const share = this.sharesByClient[cls].get(clientKey);
     if (share) {
       const local = this.spendLocally(share, cost, Date.now());
       if (local) return local;
     }
+    const key = `${cls}:${clientKey}`;
     if (!this.redis.enabled || !this.redis.available) {
       return this.consumeInMemory(key, this.policies[cls], cost);
     }
-    return this.consumeShared(cls, key, cost);
+    return this.consumeShared(cls, key, clientKey, cost);
   }
 
   /**
@@ -206,6 +226,12 @@ export class RateLimiterService implements OnApplicationShutdown {
    */
   assertWithinLimit(cls: RateLimitClass, clientKey: string, cost = 1): void | Promise<void> {
     if (!this.enabled) return;
+    // Most charges of a busy caller: spent from its share as `spendLocally` would, no decision object made.
+    const share = this.sharesByClient[cls].get(clientKey);
+    if (share !== undefined && share.tokens >= cost && Date.now() < share.grantExpiresAtMs) {
+      share.tokens -= cost;
+      return;
+    }
     const decision = this.consume(cls, clientKey, cost);
     if (decision instanceof Promise) return decision.then(assertAllowed);
     assertAllowed(decision);
@@ -216,6 +242,8 @@ export class RateLimiterService implements OnApplicationShutdown {
     this.stopSweeper();
     const held = [...this.shares.values()];
     this.shares.clear();
+    this.sharesByClient.principal.clear();
+    this.sharesByClient.unauthenticated.clear();
     await Promise.all(held.map((share) => this.giveBack(share)));
   }
 
@@ -249,8 +277,13 @@ export class RateLimiterService implements OnApplicationShutdown {
    * Queues the request on the caller's share and, unless a grant is already being asked for, asks: one
    * script call at a time per caller and replica, each asking for every queued request's tokens.
    */
-  private consumeShared(cls: RateLimitClass, key: string, cost: number): Promise<RateDecision> {
-    const share = this.shareOf(cls, key);
+  private consumeShared(
+    cls: RateLimitClass,
+    key: string,
+    clientKey: string,
+    cost: number,
+  ): Promise<RateDecision> {
+    const share = this.shareOf(cls, key, clientKey);
     return new Promise<RateDecision>((resolve) => {
       share.queue.push({ cost, resolve });
       if (!share.refilling) void this.serveQueue(share);
@@ -338,11 +371,12 @@ export class RateLimiterService implements OnApplicationShutdown {
     return true;
   }
 
-  private shareOf(cls: RateLimitClass, key: string): LocalShare {
+  private shareOf(cls: RateLimitClass, key: string, clientKey: string): LocalShare {
     let share = this.shares.get(key);
     if (!share) {
       share = {
         cls,
+        clientKey,
         key,
         tokens: 0,
         batch: 1,
@@ -354,10 +388,11 @@ export class RateLimiterService implements OnApplicationShutdown {
         queue: [],
       };
       this.shares.set(key, share);
+      this.sharesByClient[cls].set(clientKey, share);
       if (this.shares.size > MAX_SHARES) {
         const oldest = this.shares.values().next().value;
         if (oldest && !oldest.refilling) {
-          this.shares.delete(oldest.key);
+          this.forget(oldest);
           void this.giveBack(oldest);
         }
       }
@@ -382,9 +417,14 @@ export class RateLimiterService implements OnApplicationShutdown {
       }
       if (nowMs < share.recheckAtMs) continue;
       if (share.batch > 1) share.batch >>= 1;
-      else this.shares.delete(share.key);
+      else this.forget(share);
     }
     if (this.shares.size === 0) this.stopSweeper();
+  }
+
+  private forget(share: LocalShare): void {
+    this.shares.delete(share.key);
+    this.sharesByClient[share.cls].delete(share.clientKey);
   }
 
   /** Returns the share's unspent tokens to the shared bucket; lost if Redis fails (the bucket refills). */
@@ -419,7 +459,12 @@ export class RateLimiterService implements OnApplicationShutdown {
    * admission together (ADR 0038). On a Redis Cluster (one hash tag per client), one call per bucket, at once.
    */
   private grant(key: string, args: number[]): Promise<GrantReply> {
-    if (this.redis.cluster) return this.sendGrants([{ key, args }]).then(([reply]) => reply);
+    if (this.redis.cluster) {
+      return this.sendGrants([{ key, args }]).then(([reply]) => {
+        if (reply instanceof Error) throw reply;
+        return reply;
+      });
+    }
     return new Promise<GrantReply>((resolve, reject) => {
       this.pendingGrants.push({ key, args, resolve, reject });
       if (!this.flushScheduled) {
@@ -439,21 +484,33 @@ export class RateLimiterService implements OnApplicationShutdown {
   }
 
   private async flushBatch(batch: PendingGrant[]): Promise<void> {
+    let replies: (GrantReply | Error)[];
     try {
-      const replies = await this.sendGrants(batch);
-      batch.forEach((g, i) => g.resolve(replies[i]));
+      replies = await this.sendGrants(batch);
     } catch (error) {
       for (const g of batch) g.reject(error);
+      return;
     }
+    batch.forEach((g, i) => {
+      const reply = replies[i];
+      if (reply instanceof Error) g.reject(reply);
+      else g.resolve(reply);
+    });
   }
 
-  /** One TOKEN_GRANTS call for these buckets; their replies in order. */
-  private async sendGrants(batch: readonly { key: string; args: number[] }[]): Promise<GrantReply[]> {
+  /** One TOKEN_GRANTS call for these buckets; their replies in order (an Error for a bucket that failed). */
+  private async sendGrants(
+    batch: readonly { key: string; args: number[] }[],
+  ): Promise<(GrantReply | Error)[]> {
     const keys = batch.map((g) => this.redisKeyOf(g.key));
     const args = batch.flatMap((g) => g.args);
     args.push(SHARE_FRACTION_DIVISOR);
-    const reply = (await this.redis.runScript(TOKEN_GRANTS, keys, args)) as number[];
-    return batch.map((_, i) => [reply[i * 3], reply[i * 3 + 1], reply[i * 3 + 2]]);
+    const reply = (await this.redis.runScript(TOKEN_GRANTS, keys, args)) as (number | string)[];
+    return batch.map((_, i) =>
+      reply[i * 3] === -1
+        ? new Error(String(reply[i * 3 + 2]))
+        : [reply[i * 3] as number, reply[i * 3 + 1] as number, reply[i * 3 + 2] as number],
+    );
   }
 
   /** Its own hash tag: on a Redis Cluster, buckets spread over the shards (one key per script call). */

@@ -41,6 +41,7 @@ import { MetricsService } from '../../metrics/metrics.service';
 import { RequestContext, REQUEST_ID_HEADER, STALE_RESOURCES_HEADER } from '../request-context';
 import { GatewayValidationPipe } from '../validation';
 import { EDGE_READ } from './edge-read.decorator';
+import { answerJson } from './immutable-answer';
 import { hasBody, JsonBodyGuard } from './json-body.guard';
 import { problemAnswer, ProblemJsonExceptionFilter } from './problem-json.filter';
 import { STALE_WARNING } from './stale-warning';
@@ -218,7 +219,8 @@ export class EdgeReads implements OnModuleInit {
       let retryAfter: string | undefined;
       let body: string;
       try {
-        body = JSON.stringify(await route.handler(input, principal));
+        // The same bytes as JSON.stringify; an answer declared immutable is encoded once (ADR 0040).
+        body = answerJson(await route.handler(input, principal));
       } catch (error) {
         const problem = problemAnswer(error);
         status = problem.status;

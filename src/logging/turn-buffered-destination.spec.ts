@@ -1,0 +1,89 @@
+import pino from 'pino';
+import { TurnBufferedDestination } from './turn-buffered-destination';
+
+/** A target that records each write it is given. */
+function recorder() {
+  const writes: string[] = [];
+  let syncFlushes = 0;
+  return {
+    writes,
+    syncFlushes: () => syncFlushes,
+    target: {
+      write: (chunk: string) => {
+        writes.push(chunk);
+      },
+      flushSync: () => {
+        syncFlushes += 1;
+      },
+    },
+  };
+}
+
+const endOfTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('TurnBufferedDestination', () => {
+  const made: TurnBufferedDestination[] = [];
+  afterEach(() => {
+    for (const destination of made.splice(0)) destination.end();
+  });
+  function destinationOver(target: ConstructorParameters<typeof TurnBufferedDestination>[0]) {
+    const destination = new TurnBufferedDestination(target);
+    made.push(destination);
+    return destination;
+  }
+
+  it("writes the lines of one turn together, in order, once the turn's callbacks are done", async () => {
+    const { writes, target } = recorder();
+    const destination = destinationOver(target);
+    destination.write('a\n');
+    destination.write('b\n');
+    expect(writes).toEqual([]);
+    await endOfTurn();
+    expect(writes).toEqual(['a\nb\n']);
+    destination.write('c\n');
+    await endOfTurn();
+    expect(writes).toEqual(['a\nb\n', 'c\n']);
+  });
+
+  it('writes pino lines byte for byte as pino formats them', async () => {
+    const { writes, target } = recorder();
+    const logger = pino({ base: undefined, timestamp: false }, destinationOver(target));
+    logger.info({ n: 1 }, 'first');
+    logger.warn('second');
+    await endOfTurn();
+    expect(writes.join('')).toBe('{"level":30,"n":1,"msg":"first"}\n{"level":40,"msg":"second"}\n');
+  });
+
+  it('adds no process listener per destination (an application per test makes one each)', () => {
+    const before = process.listenerCount('exit');
+    for (let i = 0; i < 20; i += 1) destinationOver(recorder().target).write('x\n');
+    expect(process.listenerCount('exit')).toBe(before);
+  });
+
+  it('writes at once when much is held, and on flush, flushSync and process exit', async () => {
+    const { writes, syncFlushes, target } = recorder();
+    const destination = destinationOver(target);
+    const long = `${'x'.repeat(1023)}\n`;
+    for (let i = 0; i < 64; i += 1) destination.write(long);
+    expect(writes).toEqual([long.repeat(64)]);
+
+    destination.write('flushed\n');
+    const done = jest.fn();
+    destination.flush(done);
+    expect(writes.at(-1)).toBe('flushed\n');
+    expect(done).toHaveBeenCalledWith();
+
+    destination.write('synced\n');
+    destination.flushSync();
+    expect(writes.at(-1)).toBe('synced\n');
+    expect(syncFlushes()).toBe(1);
+
+    destination.write('at exit\n');
+    process.emit('exit', 0);
+    expect(writes.at(-1)).toBe('at exit\n');
+    // Nothing is written twice when the turn ends.
+    const count = writes.length;
+    await endOfTurn();
+    expect(writes).toHaveLength(count);
+  });
+});
