@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { IncomingMessage } from 'node:http';
 import type { Type } from '@nestjs/common';
 import { Args, Context, Parent } from '@nestjs/graphql';
-import { buildSchema, graphql, type GraphQLSchema } from 'graphql';
+import { buildSchema, graphql, type GraphQLObjectType, type GraphQLSchema } from 'graphql';
 import { AccessPolicy } from '../auth/access-policy';
 import type { Principal } from '../auth/principal';
 import { RequireScope, type Scope } from '../auth/require-scope.decorator';
@@ -106,6 +106,22 @@ describe('DirectFieldResolvers', () => {
     ]);
     expect(await codeOf(query, principal(['admin']))).toBeUndefined();
     expect(resolver.calls).toHaveLength(1);
+  });
+
+  it('takes arguments validated before without waiting a turn, each call its own instance', async () => {
+    const { resolver, schema } = setUp();
+    const field = (schema.getType('Project') as GraphQLObjectType).getFields().environments;
+    const raw = { headers: {} } as IncomingMessage;
+    RequestContext.of(raw).principal = principal(['read']);
+    const ctx = { transport: 'http', req: { raw } } as unknown as GraphqlContext;
+    const call = () => field.resolve?.({ name: 'Analytics' }, { page: 2, size: 7 }, ctx, {} as never);
+    // The first call validates (a promise); the same flat arguments again are known: the method's own answer.
+    expect(await call()).toEqual({ page: 2, size: 7, total: 9 });
+    expect(call()).toEqual({ page: 2, size: 7, total: 9 });
+    const [first, second] = resolver.calls.map((c) => (c as { args: PageArgs }).args);
+    expect(second).toBeInstanceOf(PageArgs);
+    expect(second).toEqual(first);
+    expect(second).not.toBe(first);
   });
 
   it('refuses to start for a field without a scope, with a project id argument, or of another shape', () => {
