@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import pino from 'pino';
 import { PINO } from '../../src/logging/logging.module';
 import { GraphqlQueryLane } from '../../src/graphql/lane/query-lane';
@@ -443,6 +444,44 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
     // The same text naming another operation is another document.
     await send({ body: { query, operationName: 'Other' }, key: KEYS.admin });
     expect(lane.served).toBe(before + 1);
+  });
+
+  it('times a request from its arrival, as Fastify does: a slow body upload is part of its duration', async () => {
+    const body = JSON.stringify({ query: PROJECTS_QUERY });
+    /** The completion line's `responseTime` of a request whose body follows its head `uploadMs` later. */
+    const timed = async (uploadMs: number): Promise<number> => {
+      const from = logged.length;
+      await new Promise<void>((resolve, reject) => {
+        const req = request(`${world.url}/graphql`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'x-api-key': KEYS.admin,
+          },
+        });
+        req.on('error', reject);
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.flushHeaders();
+        // The slow client under test: its body arrives a while after its head.
+        setTimeout(() => req.end(body), uploadMs);
+      });
+      await eventually(() => logged.length > from);
+      const line = logged
+        .slice(from)
+        .map((l) => JSON.parse(l) as { msg: string; responseTime: number })
+        .find((l) => l.msg === 'request completed');
+      return line?.responseTime ?? -1;
+    };
+    lane.enabled = false;
+    expect(await timed(200)).toBeGreaterThanOrEqual(200);
+    lane.enabled = true;
+    const before = lane.served;
+    expect(await timed(200)).toBeGreaterThanOrEqual(200);
+    expect(lane.served - before).toBe(1);
   });
 
   it('echoes the caller’s request id', async () => {
