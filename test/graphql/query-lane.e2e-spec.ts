@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
+import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import pino from 'pino';
 import { PINO } from '../../src/logging/logging.module';
 import { GraphqlQueryLane } from '../../src/graphql/lane/query-lane';
@@ -482,6 +483,29 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
     const before = lane.served;
     expect(await timed(200)).toBeGreaterThanOrEqual(200);
     expect(lane.served - before).toBe(1);
+  });
+
+  it("compiles against Apollo's schema without Nest's plain property readers (graphql-jit only)", () => {
+    const jitSchema = (lane as unknown as { jitSchema?: GraphQLSchema }).jitSchema;
+    if (executor !== 'jit') {
+      expect(jitSchema).toBeUndefined();
+      return;
+    }
+    const apollo = (lane as unknown as { schema: GraphQLSchema }).schema;
+    const fieldsOf = (schema: GraphQLSchema | undefined, type: string) =>
+      (schema?.getType(type) as GraphQLObjectType | undefined)?.getFields() ?? {};
+    // Plain fields of the models read inline; the fields with resolvers of ours keep them.
+    for (const [type, field] of [
+      ['Project', 'id'],
+      ['Project', 'name'],
+      ['ProjectPage', 'results'],
+    ]) {
+      expect(fieldsOf(apollo, type)[field].resolve).toBeInstanceOf(Function);
+      expect(fieldsOf(jitSchema, type)[field].resolve).toBeUndefined();
+    }
+    expect(fieldsOf(jitSchema, 'Project').environments.resolve).toBe(
+      fieldsOf(apollo, 'Project').environments.resolve,
+    );
   });
 
   it('echoes the caller’s request id', async () => {

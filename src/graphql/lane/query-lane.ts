@@ -32,6 +32,7 @@ import { apolloSecurityOptions } from '../../security/graphql-limits';
 import { formatGraphqlError } from '../format-graphql-error';
 import { httpGraphqlContext } from '../graphql-context';
 import { AcceptedDocuments, documentKey, type AcceptedDocument } from './accepted-documents';
+import { schemaForJit } from './jit-schema';
 
 /** Where Apollo serves GraphQL over HTTP (the one path: REST prefixes do not apply to it). */
 const LANE_PATH = '/graphql';
@@ -136,6 +137,8 @@ export class GraphqlQueryLane implements OnModuleInit {
   private readonly log: (done: CompletedRequest) => void;
   private readonly errorHooks: ApolloServerPlugin<BaseContext>[];
   private schema: GraphQLSchema | undefined;
+  /** What graphql-jit compiles against (`schemaForJit` of Apollo's schema), made once per schema. */
+  private jitSchema: GraphQLSchema | undefined;
   private cacheable: ReturnType<typeof cacheableFieldsOf> = new Set();
   private servedCount = 0;
   /** `GRAPHQL_QUERY_LANE`: documents are registered only when the lane is configured on. */
@@ -218,6 +221,7 @@ export class GraphqlQueryLane implements OnModuleInit {
     return {
       serverWillStart: async ({ schema }) => {
         this.schema = schema;
+        this.jitSchema = this.configured && this.jit ? schemaForJit(schema) : undefined;
         this.cacheable = cacheableFieldsOf(schema);
         this.accepted.clear();
       },
@@ -350,7 +354,7 @@ export class GraphqlQueryLane implements OnModuleInit {
       }
     }
     const fastifyLike = laneRequest(req, raw, body, ctx, this.clientIp);
-    const compiled = this.jit ? this.compiledOf(schema, entry, body.operationName) : null;
+    const compiled = this.jitSchema ? this.compiledOf(this.jitSchema, entry, body.operationName) : null;
     state.executed = true;
     const contextValue = httpGraphqlContext(fastifyLike, undefined);
     const result = compiled
