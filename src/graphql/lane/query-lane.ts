@@ -394,7 +394,9 @@ export class GraphqlQueryLane implements OnModuleInit {
     res.end(text);
     this.servedCount++;
     const elapsedMs = performance.now() - arrivedAt;
-    this.metrics.recordHttpRequest('graphql', graphqlOperationName(body, {}), 'POST', 200, elapsedMs);
+    // The document's text and operation name (its key) determine the name: not matched per request.
+    const operationName = (entry.metricName ??= graphqlOperationName(body, {}));
+    this.metrics.recordHttpRequest('graphql', operationName, 'POST', 200, elapsedMs);
     this.log({
       requestId: ctx.requestId,
       method: 'POST',
