@@ -477,11 +477,13 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
         .find((l) => l.msg === 'request completed');
       return line?.responseTime ?? -1;
     };
+    // Half the upload's wait: the server may take the head in a while later on a busy machine; timed from
+    // after the body, as it was, a request takes a few milliseconds.
     lane.enabled = false;
-    expect(await timed(200)).toBeGreaterThanOrEqual(200);
+    expect(await timed(400)).toBeGreaterThanOrEqual(200);
     lane.enabled = true;
     const before = lane.served;
-    expect(await timed(200)).toBeGreaterThanOrEqual(200);
+    expect(await timed(400)).toBeGreaterThanOrEqual(200);
     expect(lane.served - before).toBe(1);
   });
 

@@ -442,21 +442,35 @@ function laneRequest(
   ctx: RequestContext,
   clientIp: (request: IncomingMessage) => string,
 ): FastifyRequest {
-  let ip: string | undefined;
-  return {
-    raw,
-    headers: raw.headers,
-    socket: raw.socket,
-    method: 'POST',
-    url: raw.url,
-    body,
-    query: {},
-    requestContext: ctx,
-    get ip(): string {
-      return (ip ??= clientIp(raw));
-    },
-    get rawBody(): Buffer {
-      return payload;
-    },
-  } as unknown as FastifyRequest;
+  return new LaneRequest(raw, payload, body, ctx, clientIp) as unknown as FastifyRequest;
+}
+
+/** `laneRequest`'s object: its getters on the prototype (an object literal with getters is built slowly). */
+class LaneRequest {
+  readonly headers: IncomingMessage['headers'];
+  readonly socket: IncomingMessage['socket'];
+  readonly method = 'POST';
+  readonly url: string | undefined;
+  readonly query = {};
+  private clientIpOf: string | undefined;
+
+  constructor(
+    readonly raw: IncomingMessage,
+    private readonly payload: Buffer,
+    readonly body: LaneBody,
+    readonly requestContext: RequestContext,
+    private readonly clientIp: (request: IncomingMessage) => string,
+  ) {
+    this.headers = raw.headers;
+    this.socket = raw.socket;
+    this.url = raw.url;
+  }
+
+  get ip(): string {
+    return (this.clientIpOf ??= this.clientIp(this.raw));
+  }
+
+  get rawBody(): Buffer {
+    return this.payload;
+  }
 }
