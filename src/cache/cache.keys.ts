@@ -12,14 +12,17 @@ function safePart(part: string, maxLength: number): string {
   return `h.${createHash('sha256').update(part).digest('hex')}`;
 }
 
-/** A cache entry's identity and the Redis keys that belong to it. */
+/** Entry refs `CacheKeys` keeps built (a few hundred bytes each). */
+const MAX_REMEMBERED_REFS = 10_000;
+
+/** A cache entry's identity and the Redis keys that belong to it (shared: `CacheKeys` hands out one per entry). */
 export interface EntryRef {
-  resource: CacheResource;
+  readonly resource: CacheResource;
   /** `p:<projectId>` or `none`: the generation an invalidation bumps. */
-  group: string;
+  readonly group: string;
   /** The entry's key in Redis (and in the in-process maps, which share its uniqueness). */
-  entryKey: string;
-  lockKey: string;
+  readonly entryKey: string;
+  readonly lockKey: string;
 }
 
 /**
@@ -27,6 +30,15 @@ export interface EntryRef {
  * schema version, e.g. `mg:v1:cache:e:environments:p:<projectId>:<key>`.
  */
 export class CacheKeys {
+  /**
+   * Refs already built, by resource, then group, then key. A read builds its entry's keys (a regex test
+   * and two joins per part) and every map lookup hashes the new strings again; a nested GraphQL read asks
+   * for dozens of entries per request, the same ones request after request. The same ref (the same string
+   * instances, hashed once) is handed out instead; bounded, so ever new keys cannot grow it without end.
+   */
+  private readonly refs = new Map<string, Map<string | undefined, Map<string, EntryRef>>>();
+  private refCount = 0;
+
   constructor(
     private readonly redis: RedisService,
     readonly version: string,
@@ -37,6 +49,31 @@ export class CacheKeys {
   }
 
   entry(resource: CacheResource, key: string, projectId: string | undefined): EntryRef {
+    let byProject = this.refs.get(resource);
+    let byKey = byProject?.get(projectId);
+    const known = byKey?.get(key);
+    if (known) return known;
+    const ref = this.build(resource, key, projectId);
+    if (this.refCount >= MAX_REMEMBERED_REFS) {
+      this.refs.clear();
+      this.refCount = 0;
+      byProject = undefined;
+      byKey = undefined;
+    }
+    if (!byProject) {
+      byProject = new Map<string | undefined, Map<string, EntryRef>>();
+      this.refs.set(resource, byProject);
+    }
+    if (!byKey) {
+      byKey = new Map<string, EntryRef>();
+      byProject.set(projectId, byKey);
+    }
+    byKey.set(key, ref);
+    this.refCount++;
+    return ref;
+  }
+
+  private build(resource: CacheResource, key: string, projectId: string | undefined): EntryRef {
     const group = this.groupOf(projectId);
     const part = safePart(key, 200);
     return {

@@ -1,8 +1,7 @@
 import { Args, Context, Parent, ResolveField, Resolver } from '@nestjs/graphql';
 import { RequireScope } from '../auth/require-scope.decorator';
-import { slicePage } from '../common/http/pagination';
 import type { GraphqlContext } from '../graphql/graphql-context';
-import { mappedOnce } from '../graphql/mapped-once';
+import { mappedOnce, pageOnce } from '../graphql/mapped-once';
 import { PageArgs } from '../graphql/page.args';
 import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { Project } from '../projects/models/project.model';
@@ -31,7 +30,7 @@ export class ProjectEnvironmentsResolver {
     @Context() ctx: GraphqlContext,
   ): Promise<EnvironmentPage> {
     const all = await this.loader(ctx).load(project.id);
-    return slicePage(
+    return pageOnce(
       mappedOnce(all, project.id, (e) => toEnvironment(project.id, e)),
       page,
       size,

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { IncomingMessage } from 'node:http';
 import type { Type } from '@nestjs/common';
 import { Args, Context, Parent } from '@nestjs/graphql';
-import { buildSchema, graphql, type GraphQLSchema } from 'graphql';
+import { buildSchema, graphql, type GraphQLObjectType, type GraphQLSchema } from 'graphql';
 import { AccessPolicy } from '../auth/access-policy';
 import type { Principal } from '../auth/principal';
 import { RequireScope, type Scope } from '../auth/require-scope.decorator';
@@ -106,6 +106,46 @@ describe('DirectFieldResolvers', () => {
     ]);
     expect(await codeOf(query, principal(['admin']))).toBeUndefined();
     expect(resolver.calls).toHaveLength(1);
+  });
+
+  it('takes arguments validated before without waiting a turn, each call its own instance', async () => {
+    const { resolver, schema } = setUp();
+    const field = (schema.getType('Project') as GraphQLObjectType).getFields().environments;
+    const raw = { headers: {} } as IncomingMessage;
+    RequestContext.of(raw).principal = principal(['read']);
+    const ctx = { transport: 'http', req: { raw } } as unknown as GraphqlContext;
+    const call = () => field.resolve?.({ name: 'Analytics' }, { page: 2, size: 7 }, ctx, {} as never);
+    // The first call validates (a promise); the same flat arguments again are known: the method's own answer.
+    expect(await call()).toEqual({ page: 2, size: 7, total: 9 });
+    expect(call()).toEqual({ page: 2, size: 7, total: 9 });
+    expect(call()).toEqual({ page: 2, size: 7, total: 9 });
+    const [first, second, third] = resolver.calls.map((c) => (c as { args: PageArgs }).args);
+    expect(second).toBeInstanceOf(PageArgs);
+    expect(second).toEqual(first);
+    expect(second).not.toBe(first);
+    expect(third).toBeInstanceOf(PageArgs);
+    expect(third).toEqual(first);
+    expect(third).not.toBe(second);
+  });
+
+  it('never answers other arguments with the last valid ones', async () => {
+    const { resolver, schema } = setUp();
+    const field = (schema.getType('Project') as GraphQLObjectType).getFields().environments;
+    const raw = { headers: {} } as IncomingMessage;
+    RequestContext.of(raw).principal = principal(['read']);
+    const ctx = { transport: 'http', req: { raw } } as unknown as GraphqlContext;
+    const call = (args: Record<string, unknown>) =>
+      Promise.resolve(field.resolve?.({ name: 'Analytics' }, args, ctx, {} as never));
+    await call({ page: 2, size: 7 });
+    await call({ page: 2, size: 7 });
+    expect(await call({ page: 3, size: 7 })).toEqual({ page: 3, size: 7, total: 9 });
+    expect(await call({ page: 2, size: 7 })).toEqual({ page: 2, size: 7, total: 9 });
+    expect(await call({ size: 7, page: 2 })).toEqual({ page: 2, size: 7, total: 9 });
+    // A member more (refused by the pipe) or less is not the same input.
+    await expect(call({ page: 2, size: 7, extra: 1 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(await call({ page: 2 })).toEqual({ page: 2, size: 25, total: 9 });
+    await expect(call({ page: 2, size: 0 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(resolver.calls).toHaveLength(6);
   });
 
   it('refuses to start for a field without a scope, with a project id argument, or of another shape', () => {

@@ -90,15 +90,72 @@ export class DirectFieldResolvers {
       const instance = this.instances.get(declared.resolver, { strict: false });
       const call = method as (parent: unknown, args: unknown, ctx: unknown) => unknown;
       const metadata = { type: 'body' as const, metatype: declared.args, data: undefined };
-      const resolve: GraphQLFieldResolver<unknown, GraphqlContext> = async (parent, args, ctx) => {
+      const pipe = this.pipe;
+      const last = new LastValidArgs();
+      // Not async: arguments the pipe has validated before (a page and size, the same in every call of a
+      // nested read) are taken without waiting a turn, and the method's own promise is the field's. A
+      // refusal thrown here is the field's error just as a rejection is (graphql-js and graphql-jit alike).
+      const resolve: GraphQLFieldResolver<unknown, GraphqlContext, Record<string, unknown>> = (
+        parent,
+        args,
+        ctx,
+      ) => {
         const principal = requestContextOf(ctx)?.principal;
         if (!principal) throw unauthenticated();
         policy.assertScope(principal, scope);
-        return call.call(instance, parent, await this.pipe.transform(args, metadata), ctx);
+        const known = last.copyFor(args) ?? last.keep(args, pipe.transformKnown(args, metadata));
+        if (known !== undefined) return call.call(instance, parent, known, ctx);
+        return pipe.transform(args, metadata).then((valid) => call.call(instance, parent, valid, ctx));
       };
       field.resolve = resolve;
     }
     return schema;
+  }
+}
+
+/**
+ * The arguments a field was last called with and what the pipe made of them, when they are flat (strings,
+ * numbers, booleans, null): a nested read calls a field once per parent with equal arguments (an object
+ * of the same members and values each time), and finding them again in the pipe built a key of every
+ * member's JSON per call. Equal members (`===` on such values) get a copy of the same validated instance,
+ * as the pipe would give; anything else asks the pipe.
+ */
+class LastValidArgs {
+  private args: Record<string, unknown> | undefined;
+  private names: string[] = [];
+  private valid: object | undefined;
+
+  copyFor(args: Record<string, unknown>): object | undefined {
+    const last = this.args;
+    if (last === undefined || this.valid === undefined || Object.getPrototypeOf(args) !== Object.prototype)
+      return undefined;
+    const names = this.names;
+    let count = 0;
+    for (const name in args) {
+      if (count === names.length || names[count] !== name || args[name] !== last[name]) return undefined;
+      count++;
+    }
+    if (count !== names.length) return undefined;
+    return Object.assign(
+      Object.create(Object.getPrototypeOf(this.valid) as object | null) as object,
+      this.valid,
+    );
+  }
+
+  /** Remembers flat `args` with their validated instance (left as it was, for the pipe's caller); returns it. */
+  keep(args: Record<string, unknown>, valid: object | undefined): object | undefined {
+    if (valid === undefined || Object.getPrototypeOf(args) !== Object.prototype) return valid;
+    const copy: Record<string, unknown> = {};
+    for (const name in args) {
+      const value = args[name];
+      if (value !== null && typeof value === 'object') return valid;
+      if (typeof value === 'function' || typeof value === 'symbol') return valid;
+      copy[name] = value;
+    }
+    this.args = copy;
+    this.names = Object.keys(copy);
+    this.valid = Object.assign(Object.create(Object.getPrototypeOf(valid) as object | null) as object, valid);
+    return valid;
   }
 }
 

@@ -15,7 +15,8 @@ import {
   Query,
   Resolver,
 } from '@nestjs/graphql';
-import { FanOutSubscriber, nestPropertyReaderSource, SHARED_FAN_OUT } from './fan-out-subscribe';
+import { FanOutSubscriber, SHARED_FAN_OUT } from './fan-out-subscribe';
+import { nestPropertyReaderSource } from './nest-property-reader';
 
 /**
  * Subscribers of one event with the same document and variables share one execution; anything that could

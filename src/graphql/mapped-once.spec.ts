@@ -1,4 +1,4 @@
-import { mappedOnce } from './mapped-once';
+import { mappedOnce, pageOnce } from './mapped-once';
 
 describe('mappedOnce', () => {
   const toModel = (name: string) => ({ id: `id:${name}`, name });
@@ -34,5 +34,38 @@ describe('mappedOnce', () => {
     const second = mappedOnce(list, 'k', toModel);
     expect(second).not.toBe(first);
     expect(Object.isFrozen(first[0])).toBe(false);
+  });
+});
+
+describe('pageOnce', () => {
+  const models = Object.freeze(['a', 'b', 'c']);
+
+  it('answers a page of shared models as slicePage does, the same frozen page for the same page and size', () => {
+    const first = pageOnce(models, 0, 2);
+    expect(first).toEqual({ page: 0, size: 2, total: 3, results: ['a', 'b'] });
+    expect(pageOnce(models, 0, 2)).toBe(first);
+    expect(Object.isFrozen(first) && Object.isFrozen(first.results)).toBe(true);
+    expect(pageOnce(models, 1, 2)).toEqual({ page: 1, size: 2, total: 3, results: ['c'] });
+    expect(pageOnce(models, 0, 3)).toEqual({ page: 0, size: 3, total: 3, results: ['a', 'b', 'c'] });
+    expect(pageOnce(models)).toEqual({ page: 0, size: 25, total: 3, results: ['a', 'b', 'c'] });
+    // Another list with the same contents has its own pages.
+    expect(pageOnce(Object.freeze(['x', 'b', 'c']), 0, 2).results).toEqual(['x', 'b']);
+  });
+
+  it('slices lists that are not shared, and pages past the bounds, anew each time', () => {
+    const list = ['a', 'b'];
+    const first = pageOnce(list, 0, 1);
+    expect(pageOnce(list, 0, 1)).not.toBe(first);
+    expect(Object.isFrozen(first)).toBe(false);
+    expect(pageOnce(models, 0, 101)).not.toBe(pageOnce(models, 0, 101));
+  });
+
+  it('keeps a bounded number of pages per list, answering right after forgetting', () => {
+    const long = Object.freeze(Array.from({ length: 100 }, (_, i) => i));
+    const first = pageOnce(long, 0, 1);
+    for (let page = 1; page <= 40; page++) expect(pageOnce(long, page, 1).results).toEqual([page]);
+    const again = pageOnce(long, 0, 1);
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
   });
 });

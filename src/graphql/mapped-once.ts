@@ -1,3 +1,5 @@
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, slicePage, type Page } from '../common/http/pagination';
+
 /** The models built from one shared list, and the key (project, environment...) they were built for. */
 interface Mapped {
   key: string;
@@ -30,4 +32,41 @@ export function mappedOnce<T, U>(items: readonly T[], key: string, map: (item: T
   const models = freeze(items.map(map));
   mappedLists.set(items, { key, models });
   return models;
+}
+
+/** Pages kept per shared list (a client asking for ever other pages only makes them be built again). */
+const MAX_PAGES_PER_LIST = 32;
+const pagesOf = new WeakMap<readonly unknown[], Map<number, Page<unknown>>>();
+
+/**
+ * One page of a list of models, as `slicePage` makes it; for shared (frozen) models, such as `mappedOnce`
+ * gives, the same frozen page for the same page and size, built once per list rather than per field and
+ * request (a nested read asks for the first page of every project's environments and every environment's
+ * pipelines). Other lists, and pages out of the bounds the arguments' validation allows, are sliced anew.
+ */
+export function pageOnce<T>(models: readonly T[], page = 0, size = DEFAULT_PAGE_SIZE): Page<T> {
+  if (
+    !Object.isFrozen(models) ||
+    !Number.isInteger(page) ||
+    !Number.isInteger(size) ||
+    page < 0 ||
+    size < 0 ||
+    size > MAX_PAGE_SIZE
+  ) {
+    return slicePage(models, page, size);
+  }
+  const key = page * (MAX_PAGE_SIZE + 1) + size;
+  let pages = pagesOf.get(models);
+  const known = pages?.get(key);
+  if (known) return known as Page<T>;
+  if (!pages) {
+    pages = new Map();
+    pagesOf.set(models, pages);
+  } else if (pages.size >= MAX_PAGES_PER_LIST) {
+    pages.clear();
+  }
+  const made = slicePage(models, page, size);
+  Object.freeze(made.results);
+  pages.set(key, Object.freeze(made));
+  return made;
 }

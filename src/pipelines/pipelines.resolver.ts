@@ -1,9 +1,8 @@
 import { Args, Context, Parent, ResolveField, Resolver } from '@nestjs/graphql';
 import { RequireScope } from '../auth/require-scope.decorator';
-import { slicePage } from '../common/http/pagination';
 import { Environment } from '../environments/models/environment.model';
 import type { GraphqlContext } from '../graphql/graphql-context';
-import { mappedOnce } from '../graphql/mapped-once';
+import { mappedOnce, pageOnce } from '../graphql/mapped-once';
 import { PageArgs } from '../graphql/page.args';
 import { WholeAnswerCacheable } from '../hot-read/whole-answer-cacheable.decorator';
 import { Project } from '../projects/models/project.model';
@@ -27,7 +26,7 @@ async function pipelinesPage(
   );
   const all = await loader.load(key);
   const models = mappedOnce(all, PipelinesService.keyOf(key), (p) => toPublishedPipeline(key, p));
-  return slicePage(models, page, size);
+  return pageOnce(models, page, size);
 }
 
 @Resolver(() => Project)

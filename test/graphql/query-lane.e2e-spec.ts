@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
+import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import pino from 'pino';
 import { PINO } from '../../src/logging/logging.module';
 import { GraphqlQueryLane } from '../../src/graphql/lane/query-lane';
@@ -443,6 +445,69 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
     // The same text naming another operation is another document.
     await send({ body: { query, operationName: 'Other' }, key: KEYS.admin });
     expect(lane.served).toBe(before + 1);
+  });
+
+  it('times a request from its arrival, as Fastify does: a slow body upload is part of its duration', async () => {
+    const body = JSON.stringify({ query: PROJECTS_QUERY });
+    /** The completion line's `responseTime` of a request whose body follows its head `uploadMs` later. */
+    const timed = async (uploadMs: number): Promise<number> => {
+      const from = logged.length;
+      await new Promise<void>((resolve, reject) => {
+        const req = request(`${world.url}/graphql`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'x-api-key': KEYS.admin,
+          },
+        });
+        req.on('error', reject);
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.flushHeaders();
+        // The slow client under test: its body arrives a while after its head.
+        setTimeout(() => req.end(body), uploadMs);
+      });
+      await eventually(() => logged.length > from);
+      const line = logged
+        .slice(from)
+        .map((l) => JSON.parse(l) as { msg: string; responseTime: number })
+        .find((l) => l.msg === 'request completed');
+      return line?.responseTime ?? -1;
+    };
+    // Half the upload's wait: the server may take the head in a while later on a busy machine; timed from
+    // after the body, as it was, a request takes a few milliseconds.
+    lane.enabled = false;
+    expect(await timed(400)).toBeGreaterThanOrEqual(200);
+    lane.enabled = true;
+    const before = lane.served;
+    expect(await timed(400)).toBeGreaterThanOrEqual(200);
+    expect(lane.served - before).toBe(1);
+  });
+
+  it("compiles against Apollo's schema without Nest's plain property readers (graphql-jit only)", () => {
+    const jitSchema = (lane as unknown as { jitSchema?: GraphQLSchema }).jitSchema;
+    if (executor !== 'jit') {
+      expect(jitSchema).toBeUndefined();
+      return;
+    }
+    const apollo = (lane as unknown as { schema: GraphQLSchema }).schema;
+    const fieldsOf = (schema: GraphQLSchema | undefined, type: string) =>
+      (schema?.getType(type) as GraphQLObjectType | undefined)?.getFields() ?? {};
+    // Plain fields of the models read inline; the fields with resolvers of ours keep them.
+    for (const [type, field] of [
+      ['Project', 'id'],
+      ['Project', 'name'],
+      ['ProjectPage', 'results'],
+    ]) {
+      expect(fieldsOf(apollo, type)[field].resolve).toBeInstanceOf(Function);
+      expect(fieldsOf(jitSchema, type)[field].resolve).toBeUndefined();
+    }
+    expect(fieldsOf(jitSchema, 'Project').environments.resolve).toBe(
+      fieldsOf(apollo, 'Project').environments.resolve,
+    );
   });
 
   it('echoes the caller’s request id', async () => {

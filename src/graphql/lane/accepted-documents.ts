@@ -9,6 +9,8 @@ export interface AcceptedDocument {
   wholeAnswerCacheable: boolean;
   /** graphql-jit's compiled query, made on first use when that executor is chosen (null: not compilable). */
   compiled?: CompiledQuery | null;
+  /** The operation the request is counted under (`graphqlOperationName`: the key determines it), once. */
+  metricName?: string;
 }
 
 /**
