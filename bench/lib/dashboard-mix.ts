@@ -132,8 +132,9 @@ export function roundRatios(
 
 /**
  * `row`'s figure over `against`'s, round by round (the two measured in the same interleaved rounds), as
- * the row records it. A round in which either side has no figure (it served nothing in its window) gives
- * no ratio and is counted in `rounds` only; null when no round gives one. `starved` counts the rounds in
+ * the row records it. A round in which the baseline has no figure (it served nothing in its window) gives
+ * no ratio and is counted in `rounds` only; a round in which the row served nothing while its baseline
+ * served gives a throughput ratio of 0 (a CPU ratio has no figure then, and the round gives none); null when no round gives one. `starved` counts the rounds in
  * which either side served under half its own best round's requests a second (`starvedRounds`).
  */
 export function roundRatiosOf(
@@ -149,7 +150,11 @@ export function roundRatiosOf(
   for (let i = 0; i < rounds; i++) {
     const x = a[i];
     const y = b[i];
-    if (x !== null && y !== null && x > 0 && y > 0) ratios.push(round(x / y, 3));
+    if (y === null || !(y > 0)) continue;
+    // The row serving nothing while its baseline served is a ratio of 0 for throughput, not a round left
+    // out: leaving it out would let one good round PASS a gateway that failed in the others.
+    if (x !== null && x > 0) ratios.push(round(x / y, 3));
+    else if (of === 'reqPerSec') ratios.push(0);
   }
   if (ratios.length === 0) return null;
   return {

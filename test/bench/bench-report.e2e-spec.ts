@@ -248,6 +248,30 @@ describe('bench report of ratios measured in interleaved rounds', () => {
     ...rounds([450, 450, 450], [0.48, 0.55, 0.5]),
   });
   laneOff.ratioRounds = roundRatiosOf(laneOff, mixOn, 'cpuMsPerRequest') ?? undefined;
+  // One good round, then the gateway served nothing while the limit did: 1.6x once is not a pass.
+  const limitSteady = row(node24, 'limit.rest-projects', {
+    server: 'limit',
+    group: 'baselines',
+    settings: baseline,
+    ...rounds([1000, 1000, 1000]),
+  });
+  const restStalled = row(node24, 'gateway.rest-projects.cache-off', {
+    group: 'rest',
+    ...rounds([1600, 0, 0], [0.02, null, null]),
+  });
+  restStalled.ratioRounds = roundRatiosOf(restStalled, limitSteady, 'reqPerSec') ?? undefined;
+  // Every round's median passes, but one round was starved: it reads MISS, with its reason.
+  const limitStarved = row(node24, 'limit.rest-projects', {
+    server: 'limit',
+    group: 'baselines',
+    settings: baseline,
+    ...rounds([1000, 1000, 300]),
+  });
+  const restStarved = row(node24, 'gateway.rest-projects.cache-off', {
+    group: 'rest',
+    ...rounds([600, 700, 200]),
+  });
+  restStarved.ratioRounds = roundRatiosOf(restStarved, limitStarved, 'reqPerSec') ?? undefined;
   const run: RuntimeRun = {
     runtime: node24,
     rows: [limit, peer, peerNested, rest, lookup, nested, mixOn, laneOff],
@@ -291,10 +315,28 @@ describe('bench report of ratios measured in interleaved rounds', () => {
     );
     expect(nested.ratioToPeer).toBe(1.3);
     expect(run.targets.find((t) => t.id === 'graphql-nested-read')?.measured).toBe(
-      "1.30x median of 2 interleaved rounds (1.00x-1.60x; 1 of 3 round(s) without a ratio: a side served nothing; in 2 of 3 round(s) a side served under half its best round's req/s: starved, not reliable)",
+      "1.30x median of 2 interleaved rounds (1.00x-1.60x; 1 of 3 round(s) without a ratio: the baseline served nothing; in 2 of 3 round(s) a side served under half its best round's req/s: starved, not reliable)",
     );
     // The quiet rounds of the other rows flag nothing.
     expect(run.targets.find((t) => t.id === 'graphql-lookup-read')?.measured).not.toContain('starved');
+  });
+
+  it('counts a round in which the gateway served nothing as a ratio of 0, and never passes on unreliable rounds', () => {
+    expect(restStalled.ratioRounds).toEqual(
+      expect.objectContaining({ ratios: [1.6, 0, 0], median: 0, rounds: 3 }),
+    );
+    const judge = (gateway: ScenarioRow, against: ScenarioRow) => {
+      const alone: RuntimeRun = { ...run, rows: [against, gateway], targets: [] };
+      setRatios(alone);
+      return checkTargets(alone, ['baselines', 'rest'], 1000, 15000).find((t) => t.id === 'rest-lookup-read');
+    };
+    expect(judge(restStalled, limitSteady)?.pass).toBe(false);
+    const starved = judge(restStarved, limitStarved);
+    expect(restStarved.ratioRounds).toEqual(
+      expect.objectContaining({ ratios: [0.6, 0.7, 0.667], median: 0.667, starved: 1 }),
+    );
+    expect(starved?.pass).toBe(false);
+    expect(starved?.measured).toContain('starved, not reliable');
   });
 
   it("lists every round's ratio, and the GraphQL query lane's share of the mix (not judged)", () => {
