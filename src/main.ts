@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { createGateway } from './bootstrap';
 import { ConfigError, loadConfig, type AppConfig } from './config';
 import { listenProblem, probeListen } from './lifecycle/listen-problem';
+import { PINO } from './logging/logging.module';
+import type { Logger as PinoLogger } from 'pino';
 
 /** The exit status of a start refused for a setting (sysexits' EX_CONFIG), as for an invalid configuration. */
 const EX_CONFIG = 78;
@@ -86,6 +88,9 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address !== null ? address.port : listenPort;
   const host = listenHost === '0.0.0.0' || listenHost === '::' ? 'localhost' : listenHost;
   logger.log(`maia-gateway (${config.server.mode} mode) listening on http://${host}:${port}`);
+  // JSON lines are written once per turn of the event loop: the start-up's lines go out first, so the
+  // banner stays the last thing printed at start.
+  app.get<PinoLogger>(PINO).flush();
   // Plain stdout, whatever the log level: what a person (or a test harness) reads to know where to click.
   console.log(banner(config, `http://${host}:${port}`, sandboxed.emulatorUrl));
 }

@@ -101,3 +101,31 @@ describe('the sandbox start banner', () => {
     await expect(graphqlWsAck(wsUrls[0])).resolves.toEqual({ type: 'connection_ack' });
   });
 });
+
+describe('the start banner with JSON logs (as production writes them)', () => {
+  it('comes after every line logged during start-up', async () => {
+    const gateway = await startGatewayProcess({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      SANDBOX_EMULATOR_PORT: '0',
+      LOG_FORMAT: 'json',
+    });
+    try {
+      const lines = await eventually(() => {
+        const printed = gateway.output().split('\n');
+        expect(printed.some((line) => /^\s+curl -s \S+\/graphql /.test(line))).toBe(true);
+        expect(printed.some((line) => line.startsWith('{') && line.includes('listening on'))).toBe(true);
+        return printed;
+      });
+      const json = lines.flatMap((line, index) => (line.startsWith('{') ? [index] : []));
+      const listening = lines.findIndex((line) => line.startsWith('{') && line.includes('listening on'));
+      const bannerStart = lines.findIndex((line) => line.startsWith('maia-gateway ('));
+      expect(listening).toBeGreaterThanOrEqual(0);
+      expect(json.length).toBeGreaterThan(5);
+      // Nothing was asked of it, so no line is logged after start-up: every JSON line precedes the banner.
+      expect(bannerStart).toBeGreaterThan(Math.max(...json));
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
