@@ -3,9 +3,10 @@ import { loadConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
 import { eventually } from '../../test/support/eventually';
 import { MemoryWatchStore } from './memory-watch.store';
-import { type LeaderContext, type TopicPoller } from './poll.loop';
+import { LeaseLostError, type LeaderContext, type TopicPoller } from './poll.loop';
 import { TopicHub, TopicState } from './topic.hub';
 import { TopicLease } from './topic.lease';
+import { ErrorCode, GatewayError } from '../common/errors';
 
 const originalClaim = TopicLease.prototype.claim;
 import { type StoredEvent } from './watch.types';
@@ -39,6 +40,32 @@ class CountingPoller implements TopicPoller {
   }
 }
 
+/** A poller whose first round finds the run gone (Maia answered 404): it fails the topic. */
+class NotFoundPoller extends CountingPoller {
+  constructor(private readonly failing: LeaderContext) {
+    super(failing, () => false);
+  }
+  override async poll(): Promise<number | null> {
+    this.rounds += 1;
+    await this.failing.fail(new GatewayError(ErrorCode.NOT_FOUND, 'Pipeline execution not found'));
+    return null;
+  }
+}
+
+/** A poller that, as the execution poller does, takes a refused write for a lost lease. */
+class FencedPoller extends CountingPoller {
+  constructor(private readonly fenced: LeaderContext) {
+    super(fenced, () => false);
+  }
+  override async poll(): Promise<number | null> {
+    this.rounds += 1;
+    const execution = { status: 'RUNNING' } as StoredEvent['execution'];
+    if (!(await this.fenced.record({ at: new Date().toISOString(), kind: 'CHANGED', execution })))
+      throw new LeaseLostError();
+    return 20;
+  }
+}
+
 function replicaHub(
   store: MemoryWatchStore,
   redis: RedisService,
@@ -47,7 +74,13 @@ function replicaHub(
     done = () => false,
     leaseMs = LEASE_MS,
     detached = (fn) => fn(),
-  }: { done?: () => boolean; leaseMs?: number; detached?: <T>(fn: () => T) => T } = {},
+    poller = 'counting',
+  }: {
+    done?: () => boolean;
+    leaseMs?: number;
+    detached?: <T>(fn: () => T) => T;
+    poller?: 'counting' | 'notFound' | 'fenced';
+  } = {},
 ) {
   const pollers: CountingPoller[] = [];
   const hub = new TopicHub(
@@ -66,9 +99,14 @@ function replicaHub(
     },
     {
       makePoller: (context) => {
-        const poller = new CountingPoller(context, done);
-        pollers.push(poller);
-        return poller;
+        const made =
+          poller === 'notFound'
+            ? new NotFoundPoller(context)
+            : poller === 'fenced'
+              ? new FencedPoller(context)
+              : new CountingPoller(context, done);
+        pollers.push(made);
+        return made;
       },
       isFinal: (event) => event.kind === 'FINISHED',
       onIdle: (idle) => void idle.close(),
@@ -211,6 +249,39 @@ describe('TopicHub', () => {
       ),
     ).toBeNull();
     expect((await store.history('exec:p:e')).map((e) => e.kind)).toEqual(['SNAPSHOT']);
+  });
+
+  it("a launched run found gone while another owner holds the lease: no error marker, the holder's subscribers are not ended", async () => {
+    const store = new MemoryWatchStore();
+    await store.acquireLease('exec:p:e', 'intruder', 10 * LEASE_MS);
+    const a = replicaHub(store, redis, 'a', { poller: 'notFound' });
+    a.hub.pin(60_000, { launched: true });
+    await eventually(() => a.pollers[0]?.rounds >= 1 && a.hub.state === TopicState.Campaigning);
+    expect(await store.getState('exec:p:e', 'error')).toBeNull();
+  });
+
+  it('a launched run found gone with the lease free: the lease is taken, then the error is recorded', async () => {
+    const store = new MemoryWatchStore();
+    const a = replicaHub(store, redis, 'a', { poller: 'notFound' });
+    a.hub.pin(60_000, { launched: true });
+    await eventually(async () => (await store.getState('exec:p:e', 'error')) !== null);
+    expect(JSON.parse((await store.getState('exec:p:e', 'error')) as string)).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
+  it('a refused claim (history recorded, lease free) campaigns at once, not half a lease later', async () => {
+    const store = new MemoryWatchStore();
+    const options = { historySize: 50, ttlMs: 60_000, leaseMs: LEASE_MS };
+    await store.acquireLease('exec:p:e', 'before', LEASE_MS);
+    const execution = { status: 'RUNNING' } as StoredEvent['execution'];
+    await store.append('exec:p:e', 'before', { at: '', kind: 'SNAPSHOT', execution }, options);
+    await store.releaseLease('exec:p:e', 'before');
+    // Half of this lease is 60 s: only a campaign started on the refusal leads within the wait.
+    const a = replicaHub(store, redis, 'a', { leaseMs: 120_000, poller: 'fenced' });
+    a.hub.pin(60_000, { launched: true });
+    await eventually(() => a.pollers.length === 2 && a.hub.state === TopicState.Leading);
+    await eventually(async () => (await store.history('exec:p:e')).length >= 2);
   });
 
   it('finishes on the final event: releases the lease, stops polling, and goes when idle', async () => {

@@ -1,7 +1,7 @@
 import { type Logger } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { type RedisService } from '../redis/redis.service';
-import { PollLoop, type LeaderContext, type TopicPoller } from './poll.loop';
+import { LeaseLostError, PollLoop, type LeaderContext, type TopicPoller } from './poll.loop';
 import { TopicChannel, type TopicListener } from './topic.channel';
 import { TopicLease } from './topic.lease';
 import { type WatchStore } from './watch.store';
@@ -225,7 +225,11 @@ export class TopicHub {
     this.pollLoop?.stop();
     this.pollLoop = null;
     if (!release) {
+      // A claim refused (another replica leads, or the run has history): campaign now, not when the claim's
+      // half-lease timer would have ended it, so a lease left free is taken without a wait.
+      const refusedClaim = this.lease.claiming;
       this.lease.forfeit();
+      if (refusedClaim && this.current === TopicState.Campaigning && this.wanted) this.lease.tryNow();
       return;
     }
     try {
@@ -291,6 +295,12 @@ export class TopicHub {
         return (await store.history(topic)).at(-1) ?? null;
       },
       fail: async (error) => {
+        // Leading on a claim no write has made good: another replica may hold the lease, and its
+        // subscribers must not be ended by this one. Take the lease first; refused, step down instead.
+        if (lease.claiming) {
+          if (!(await store.acquireLease(topic, owner, leaseMs))) throw new LeaseLostError();
+          lease.extended(Date.now());
+        }
         const marker = JSON.stringify({ code: error.code, message: error.message });
         await store.setState(topic, 'error', marker, errorTtlMs);
         await channel.publish({ type: 'error', code: error.code, message: error.message });
