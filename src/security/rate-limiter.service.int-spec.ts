@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { eventually, holdsFor } from '../../test/support/eventually';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { loadConfig, type AppConfig } from '../config';
@@ -302,6 +303,24 @@ describe('RateLimiterService', () => {
     expect(await redis.hashGetAll(redis.taggedKey('ratelimit', '{principal:nina}'))).toHaveProperty('tokens');
     // The failing bucket's key was left as it was.
     expect(await redis.get(badKey)).toBe('not a hash');
+  });
+
+  it('warns once, not per request, while one bucket keeps failing among healthy ones', async () => {
+    const { limiter, redis } = await replicaWithRedis(
+      configOf(sharedEnv({ RATE_LIMIT_BURST: '1000', RATE_LIMIT_SHARE_MAX: '1' })),
+    );
+    await redis.set(redis.taggedKey('ratelimit', '{principal:trudy}'), 'not a hash', { ttlMs: 60_000 });
+    const warnings = jest.spyOn(Logger.prototype, 'warn');
+    for (let i = 0; i < 6; i += 1) {
+      // Each asks Redis (a share of one token): trudy's grant fails every time, uma's succeeds between.
+      expect(await limiter.consume('principal', 'trudy')).toMatchObject({ allowed: true, shared: false });
+      expect(await limiter.consume('principal', 'uma')).toMatchObject({ allowed: true, shared: true });
+    }
+    const fallbacks = warnings.mock.calls.filter(([message]) =>
+      String(message).includes('limiting per replica'),
+    );
+    warnings.mockRestore();
+    expect(fallbacks).toHaveLength(1);
   });
 
   it('asks Redis once per request with RATE_LIMIT_SHARE_MAX=1', async () => {

@@ -163,6 +163,9 @@ interface Waiter {
  * the same bucket runs in this replica's memory, so limits loosen to "per replica" during an outage
  * instead of failing requests.
  */
+/** At most one "limiting per replica" warning in this long (see `warnFallback`). */
+const FALLBACK_WARNING_INTERVAL_MS = 60_000;
+
 @Injectable()
 export class RateLimiterService implements OnApplicationShutdown {
   private readonly logger = new Logger('RateLimiter');
@@ -178,7 +181,9 @@ export class RateLimiterService implements OnApplicationShutdown {
   private readonly shareMax: number;
   private readonly holdMs: number;
   private sweeper: NodeJS.Timeout | undefined;
-  private warnedFallback = false;
+  /** When the last "limiting per replica" warning was written, and the fallbacks since it. */
+  private fallbackWarnedAtMs = Number.NEGATIVE_INFINITY;
+  private fallbacksSinceWarning = 0;
   /** Grants and give-backs asked for in this turn of the event loop: sent together (see `grant`). */
   private pendingGrants: PendingGrant[] = [];
   private flushScheduled = false;
@@ -346,13 +351,9 @@ export class RateLimiterService implements OnApplicationShutdown {
     try {
       reply = await this.grant(share.key, [policy.capacity, policy.refillPerMs, need, wanted, want, back]);
     } catch (error) {
-      if (!this.warnedFallback) {
-        this.logger.warn(`Redis rate limiting failed (${(error as Error).message}): limiting per replica`);
-        this.warnedFallback = true;
-      }
+      this.warnFallback(error as Error);
       return false;
     }
-    this.warnedFallback = false;
     const [granted, retryAfterMs, left] = reply;
     const nowMs = Date.now();
     share.sharedLeft = left;
@@ -369,6 +370,23 @@ export class RateLimiterService implements OnApplicationShutdown {
     }
     this.startSweeper();
     return true;
+  }
+
+  /**
+   * A grant Redis could not make (down, or one bucket's own error): said at most once a minute, with the
+   * count since, so one failing bucket among healthy ones does not write a warning per request.
+   */
+  private warnFallback(error: Error): void {
+    this.fallbacksSinceWarning += 1;
+    const nowMs = Date.now();
+    if (nowMs - this.fallbackWarnedAtMs < FALLBACK_WARNING_INTERVAL_MS) return;
+    const count = this.fallbacksSinceWarning;
+    this.fallbackWarnedAtMs = nowMs;
+    this.fallbacksSinceWarning = 0;
+    this.logger.warn(
+      `Redis rate limiting failed (${error.message}): limiting per replica` +
+        (count > 1 ? ` (${count} grants fell back since the last warning)` : ''),
+    );
   }
 
   private shareOf(cls: RateLimitClass, key: string, clientKey: string): LocalShare {
