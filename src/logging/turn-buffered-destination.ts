@@ -79,6 +79,7 @@ export class TurnBufferedDestination implements DestinationStream {
  * them all, however many loggers were made (an application per test, say), and none is kept alive by it.
  */
 const holding = new Set<TurnBufferedDestination>();
-process.on('exit', () => {
+export function flushHeldLines(): void {
   for (const destination of [...holding]) destination.flushSync();
-});
+}
+process.on('exit', flushHeldLines);
