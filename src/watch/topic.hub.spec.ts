@@ -66,6 +66,16 @@ class FencedPoller extends CountingPoller {
   }
 }
 
+/** A SNAPSHOT recorded by another owner, which then let go of the lease: history, lease free. */
+async function recordedBefore(store: MemoryWatchStore) {
+  const options = { historySize: 50, ttlMs: 60_000, leaseMs: LEASE_MS };
+  await store.acquireLease('exec:p:e', 'before', LEASE_MS);
+  const execution = { status: 'RUNNING' } as StoredEvent['execution'];
+  await store.append('exec:p:e', 'before', { at: '', kind: 'SNAPSHOT', execution }, options);
+  await store.releaseLease('exec:p:e', 'before');
+  return { options, execution };
+}
+
 function replicaHub(
   store: MemoryWatchStore,
   redis: RedisService,
@@ -235,11 +245,7 @@ describe('TopicHub', () => {
 
   it('a launched run with history already recorded (lease free): the claim is refused, nothing is written over it', async () => {
     const store = new MemoryWatchStore();
-    const options = { historySize: 50, ttlMs: 60_000, leaseMs: LEASE_MS };
-    await store.acquireLease('exec:p:e', 'before', LEASE_MS);
-    const execution = { status: 'RUNNING' } as StoredEvent['execution'];
-    await store.append('exec:p:e', 'before', { at: '', kind: 'SNAPSHOT', execution }, options);
-    await store.releaseLease('exec:p:e', 'before');
+    const { options, execution } = await recordedBefore(store);
     expect(
       await store.append(
         'exec:p:e',
@@ -272,11 +278,7 @@ describe('TopicHub', () => {
 
   it('a refused claim (history recorded, lease free) campaigns at once, not half a lease later', async () => {
     const store = new MemoryWatchStore();
-    const options = { historySize: 50, ttlMs: 60_000, leaseMs: LEASE_MS };
-    await store.acquireLease('exec:p:e', 'before', LEASE_MS);
-    const execution = { status: 'RUNNING' } as StoredEvent['execution'];
-    await store.append('exec:p:e', 'before', { at: '', kind: 'SNAPSHOT', execution }, options);
-    await store.releaseLease('exec:p:e', 'before');
+    await recordedBefore(store);
     // Half of this lease is 60 s: only a campaign started on the refusal leads within the wait.
     const a = replicaHub(store, redis, 'a', { leaseMs: 120_000, poller: 'fenced' });
     a.hub.pin(60_000, { launched: true });

@@ -248,30 +248,25 @@ describe('bench report of ratios measured in interleaved rounds', () => {
     ...rounds([450, 450, 450], [0.48, 0.55, 0.5]),
   });
   laneOff.ratioRounds = roundRatiosOf(laneOff, mixOn, 'cpuMsPerRequest') ?? undefined;
+  /** A REST row against the raw limit, both measured in the same rounds. */
+  const restAgainstLimit = (limitReqPerSec: number[], gateway: ReturnType<typeof rounds>) => {
+    const limitRow = row(node24, 'limit.rest-projects', {
+      server: 'limit',
+      group: 'baselines',
+      settings: baseline,
+      ...rounds(limitReqPerSec),
+    });
+    const restRow = row(node24, 'gateway.rest-projects.cache-off', { group: 'rest', ...gateway });
+    restRow.ratioRounds = roundRatiosOf(restRow, limitRow, 'reqPerSec') ?? undefined;
+    return [restRow, limitRow] as const;
+  };
   // One good round, then the gateway served nothing while the limit did: 1.6x once is not a pass.
-  const limitSteady = row(node24, 'limit.rest-projects', {
-    server: 'limit',
-    group: 'baselines',
-    settings: baseline,
-    ...rounds([1000, 1000, 1000]),
-  });
-  const restStalled = row(node24, 'gateway.rest-projects.cache-off', {
-    group: 'rest',
-    ...rounds([1600, 0, 0], [0.02, null, null]),
-  });
-  restStalled.ratioRounds = roundRatiosOf(restStalled, limitSteady, 'reqPerSec') ?? undefined;
+  const [restStalled, limitSteady] = restAgainstLimit(
+    [1000, 1000, 1000],
+    rounds([1600, 0, 0], [0.02, null, null]),
+  );
   // Every round's median passes, but one round was starved: it reads MISS, with its reason.
-  const limitStarved = row(node24, 'limit.rest-projects', {
-    server: 'limit',
-    group: 'baselines',
-    settings: baseline,
-    ...rounds([1000, 1000, 300]),
-  });
-  const restStarved = row(node24, 'gateway.rest-projects.cache-off', {
-    group: 'rest',
-    ...rounds([600, 700, 200]),
-  });
-  restStarved.ratioRounds = roundRatiosOf(restStarved, limitStarved, 'reqPerSec') ?? undefined;
+  const [restStarved, limitStarved] = restAgainstLimit([1000, 1000, 300], rounds([600, 700, 200]));
   const run: RuntimeRun = {
     runtime: node24,
     rows: [limit, peer, peerNested, rest, lookup, nested, mixOn, laneOff],
