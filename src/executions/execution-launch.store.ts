@@ -77,22 +77,36 @@ export class ExecutionLaunchStore {
 
   /** Records a launch (and its execution's project). */
   async rememberLaunch(executionId: string, launch: ExecutionLaunch): Promise<void> {
+    const writes = this.launchWrites(executionId, launch);
+    if (writes === undefined) return;
+    try {
+      await this.redis.setMany(writes.entries, writes.ttlMs);
+    } catch (error) {
+      this.logger.warn(`Could not record a launch in Redis: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Records a launch in this replica's memory and answers the Redis SETs that record it fleet-wide
+   * (undefined without Redis), for a caller that sends them along with another write (the execute
+   * ledger's settle, ADR 0042). When they were not written, `rememberLaunch` records it as usual.
+   */
+  launchWrites(
+    executionId: string,
+    launch: ExecutionLaunch,
+  ): { entries: { key: string; value: string }[]; ttlMs: number } | undefined {
     const expiresAtMs = Date.now() + this.ttlMs;
     const id = executionId.toLowerCase();
     this.launches.set(id, { value: launch, expiresAtMs });
     this.projects.set(id, { value: launch.projectId, expiresAtMs });
-    if (!this.redis.enabled) return;
-    try {
-      await this.redis.setMany(
-        [
-          { key: this.launchKey(id), value: JSON.stringify(launch) },
-          { key: this.projectKey(id), value: launch.projectId },
-        ],
-        this.ttlMs,
-      );
-    } catch (error) {
-      this.logger.warn(`Could not record a launch in Redis: ${(error as Error).message}`);
-    }
+    if (!this.redis.enabled) return undefined;
+    return {
+      entries: [
+        { key: this.launchKey(id), value: JSON.stringify(launch) },
+        { key: this.projectKey(id), value: launch.projectId },
+      ],
+      ttlMs: this.ttlMs,
+    };
   }
 
   /** The launch of an execution, when the gateway started it within the TTL. */

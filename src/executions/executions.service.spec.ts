@@ -325,6 +325,50 @@ describe('ExecutionsService.rerun and locate', () => {
     expect(sent).toHaveLength(2);
   });
 
+  it('hands Maia the launch record to write along with the ledger, and writes it alone only when that did not', async () => {
+    const along: { executionId: string; writes: unknown }[] = [];
+    const alone: string[] = [];
+    const launches = {
+      ...noLaunches,
+      launchWrites: (executionId: string, launch: { projectId: string }) => ({
+        entries: [{ key: `launch:${executionId}`, value: launch.projectId }],
+        ttlMs: 1_000,
+      }),
+      rememberLaunch: async (executionId: string) => {
+        alone.push(executionId);
+      },
+    } as unknown as ExecutionLaunchStore;
+    let recorded: boolean | undefined = true;
+    const service = new ExecutionsService(
+      strictMaia({
+        executePipeline: async (_project, _request, _options, _attempt, recordWith) => {
+          const executionId = `00000000-0000-4000-8000-00000000000${along.length + 1}`;
+          along.push({ executionId, writes: recordWith?.(executionId) });
+          return { pipelineExecutionId: executionId, reconciled: false, recorded };
+        },
+      }),
+      noIdempotency,
+      noTags,
+      launches,
+      watch,
+    );
+    const request = { pipelineName: 'p', environmentName: 'Dev' };
+    const { pipelineExecutionId: firstId } = await service.execute(PROJECT, request);
+    expect(along).toEqual([
+      {
+        executionId: firstId,
+        writes: { entries: [{ key: `launch:${firstId}`, value: PROJECT }], ttlMs: 1_000 },
+      },
+    ]);
+    expect(alone).toEqual([]);
+    // Not written along (Redis away, or a run found by reconciliation): recorded on its own.
+    recorded = false;
+    const { pipelineExecutionId: secondId } = await service.execute(PROJECT, request);
+    recorded = undefined;
+    const { pipelineExecutionId: thirdId } = await service.execute(PROJECT, request);
+    expect(alone).toEqual([secondId, thirdId]);
+  });
+
   it('an unknown launch is LAUNCH_UNKNOWN without calling Maia', async () => {
     const service = new ExecutionsService(strictMaia({}), noIdempotency, noTags, memoryLaunches(), watch);
     await expect(service.rerun(PROJECT, first)).rejects.toMatchObject({

@@ -207,15 +207,24 @@ export class ExecutionsService {
     attempt?: IdempotencyAttempt,
   ): Promise<string> {
     try {
-      const { pipelineExecutionId } = await this.maia.executePipeline(projectId, request, undefined, attempt);
-      // Live status watches the run from its first second, subscribers or not.
-      this.watch.notifyStarted(projectId, pipelineExecutionId);
-      await this.launches.rememberLaunch(pipelineExecutionId, {
+      const launchOf = (): ExecutionLaunch => ({
         projectId,
         ...request,
         launchedAt: new Date().toISOString(),
         ...(rerunOf !== undefined ? { rerunOf } : {}),
       });
+      // The launch record goes to Redis in the same round trip as the execute ledger's settle (ADR 0042).
+      const { pipelineExecutionId, recorded } = await this.maia.executePipeline(
+        projectId,
+        request,
+        undefined,
+        attempt,
+        (executionId) => this.launches.launchWrites(executionId, launchOf()),
+      );
+      // Live status watches the run from its first second, subscribers or not.
+      this.watch.notifyStarted(projectId, pipelineExecutionId);
+      // Not written along (a reconciled run, Redis away or without Redis): recorded on its own, as before.
+      if (recorded !== true) await this.launches.rememberLaunch(pipelineExecutionId, launchOf());
       if (request.executionTag !== undefined) {
         await this.tags.remember(
           projectId,

@@ -11,7 +11,7 @@ import {
 } from './maia-execution-ledger';
 import { OutcomeUnknownError, type MaiaResponse } from './maia.transport';
 import { parseExecutionIdAnswer, type ParsedExecution, type ParsedExecutionListPage } from './maia-wire';
-import { type ExecuteResult, type ExecutionListFilter } from './maia.types';
+import { type ExecuteRecordWith, type ExecuteResult, type ExecutionListFilter } from './maia.types';
 
 /** One execute call, as the client hands it over. */
 export interface ExecuteCall {
@@ -30,6 +30,11 @@ export interface ExecuteCall {
   /** Lists executions within `deadlineMs`. */
   list: (filter: ExecutionListFilter, deadlineMs: number) => Promise<ParsedExecutionListPage>;
   signal?: AbortSignal;
+  /**
+   * SETs of the caller's to send along with the ledger's settle when the POST answers its run's id (one
+   * round trip for both); `ExecuteResult.recorded` says whether they were written.
+   */
+  recordWith?: ExecuteRecordWith;
 }
 
 const listingPages = 5;
@@ -91,8 +96,9 @@ export class ExecuteReconciler {
     const id = parseExecutionIdAnswer(response.body);
     // A 2xx means the run exists; only its id was lost in an unreadable answer.
     if (id === null) return this.reconcile(intent, call, 'unreadable-answer');
-    await this.ledger.settle(intent, id);
-    return { pipelineExecutionId: id, reconciled: false };
+    const also = call.recordWith?.(id);
+    const recorded = await this.ledger.settle(intent, id, also);
+    return { pipelineExecutionId: id, reconciled: false, ...(also !== undefined ? { recorded } : {}) };
   }
 
   /**

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { loadConfig } from '../config';
+import { RedisScript } from '../redis/redis.script';
 import { RedisService } from '../redis/redis.service';
 import { ExecutionLedger, type ExecuteScope } from './maia-execution-ledger';
 
@@ -69,6 +70,46 @@ describe('ExecutionLedger on Redis', () => {
     const intent = await ledger.begin(scope, 'fp');
     await ledger.settle(intent, randomUUID());
     expect((await settled(commands, prefix)).map((args) => args[0])).toEqual(['evalsha', 'evalsha']);
+  });
+
+  it('settle sends the caller’s SETs in the same pipeline as its script, expiring as asked', async () => {
+    const prefix = `test:ledger:${randomUUID()}:`;
+    const { ledger, redis } = await replica(prefix);
+    await ledger.settle(await ledger.begin(scope, 'fp'), randomUUID());
+    const commands = await monitorCommands(prefix);
+    const intent = await ledger.begin(scope, 'fp');
+    const runId = randomUUID();
+    const launchKey = redis.key('launch', runId);
+    const projectKey = redis.key('project', runId);
+    const also = {
+      entries: [
+        { key: launchKey, value: '{"a":1}' },
+        { key: projectKey, value: scope.projectId },
+      ],
+      ttlMs: 30_000,
+    };
+    expect(await ledger.settle(intent, runId, also)).toBe(true);
+    expect((await settled(commands, prefix)).map((args) => args[0])).toEqual([
+      'evalsha',
+      'evalsha',
+      'set',
+      'set',
+    ]);
+    expect(await redis.getMany([launchKey, projectKey])).toEqual(['{"a":1}', scope.projectId]);
+    expect(await redis.remainingTtlMs(launchKey)).toBeGreaterThan(25_000);
+    expect(await redis.remainingTtlMs(launchKey)).toBeLessThanOrEqual(30_000);
+    expect(await redis.get(redis.key('maia', 'executions', 'claimed', runId))).toBe(intent.id);
+  });
+
+  it('runScriptAlong loads a script Redis does not know (NOSCRIPT, then EVAL), its SETs written once', async () => {
+    const prefix = `test:ledger:${randomUUID()}:`;
+    const { redis } = await replica(prefix);
+    const script = new RedisScript(`return redis.call('incr', KEYS[1]) -- ${randomUUID()}`);
+    const counter = redis.key('counter');
+    const also = { entries: [{ key: redis.key('along'), value: 'v' }], ttlMs: 10_000 };
+    expect(await redis.runScriptAlong(script, [counter], [], also)).toEqual({ result: 1, written: true });
+    expect(await redis.runScriptAlong(script, [counter], [], also)).toEqual({ result: 2, written: true });
+    expect(await redis.get(redis.key('along'))).toBe('v');
   });
 
   it('begin records the intent (expiring) and its place among the scope’s unsettled calls', async () => {

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type RedisService } from '../redis/redis.service';
+import { type RedisService, type TimedWrites } from '../redis/redis.service';
 import { RedisScript } from '../redis/redis.script';
 
 /** What an execute call is about: runs of one pipeline in one environment of one project. */
@@ -113,13 +113,16 @@ export class ExecutionLedger {
     await this.update(intent, 'reconciling');
   }
 
-  /** The call learnt its run: the intent is over and the run is claimed (unconditionally: Maia said so). */
-  async settle(intent: ExecuteIntent, executionId: string): Promise<void> {
+  /**
+   * The call learnt its run: the intent is over and the run is claimed (unconditionally: Maia said so).
+   * `also`: the caller's own SETs, sent in the same round trip (ADR 0042); true when they were written.
+   */
+  async settle(intent: ExecuteIntent, executionId: string, also?: TimedWrites): Promise<boolean> {
     const now = Date.now();
     this.localClaims.set(executionId, { intentId: intent.id, atMs: now });
     this.pruneLocal(now);
     // The claim, the record and the scope's set in one script (one round trip, one socket write).
-    await this.update(intent, 'settled', executionId, this.claimKey(executionId));
+    return this.update(intent, 'settled', executionId, this.claimKey(executionId), also);
   }
 
   /**
@@ -211,7 +214,8 @@ export class ExecutionLedger {
     state: IntentState,
     executionId?: string,
     claimKey?: string,
-  ): Promise<void> {
+    also?: TimedWrites,
+  ): Promise<boolean> {
     const record: IntentRecord = { ...intent, state, ...(executionId ? { executionId } : {}) };
     const over = state === 'settled' || state === 'abandoned';
     if (over) this.localIntents.delete(intent.id);
@@ -223,7 +227,12 @@ export class ExecutionLedger {
       keys.push(claimKey);
       args.push(intent.id, Math.ceil(this.horizonMs * 2));
     }
-    await this.shared(() => this.redis.runScript(LEDGER_UPDATE, keys, args));
+    if (also === undefined) {
+      await this.shared(() => this.redis.runScript(LEDGER_UPDATE, keys, args));
+      return false;
+    }
+    const sent = await this.shared(() => this.redis.runScriptAlong(LEDGER_UPDATE, keys, args, also));
+    return sent?.written ?? false;
   }
 
   private intentsKey(scope: ExecuteScope): string {

@@ -26,6 +26,7 @@ import {
   type CallOptions,
   type ExecuteAttempt,
   type ExecutePipelineRequest,
+  type ExecuteRecordWith,
   type ExecuteResult,
   type ExecutionListFilter,
   type ExecutionListPage,
@@ -87,6 +88,7 @@ export class MaiaClient implements MaiaApi {
     request: ExecutePipelineRequest,
     options?: CallOptions,
     attempt?: ExecuteAttempt,
+    recordWith?: ExecuteRecordWith,
   ): Promise<ExecuteResult> {
     requireUuid(projectId, 'projectId');
     requireText(request.pipelineName, 'pipelineName');
@@ -113,6 +115,7 @@ export class MaiaClient implements MaiaApi {
       // breaker (which a burst of such POSTs opens), bounded by the reconciler's own schedule.
       list: (filter, deadlineMs) => this.fetchExecutions(filter, options, deadlineMs, true),
       signal: options?.signal,
+      recordWith,
     });
   }
 

@@ -128,10 +128,20 @@ export interface ExecuteAttempt {
   resumes?: string;
 }
 
+/**
+ * Redis SETs (built with `RedisService.key()`) the caller wants written once the run's id is known, in the
+ * same round trip as the execute ledger's settle; undefined for none.
+ */
+export type ExecuteRecordWith = (
+  executionId: string,
+) => { entries: readonly { key: string; value: string }[]; ttlMs: number } | undefined;
+
 export interface ExecuteResult {
   pipelineExecutionId: string;
   /** True when the POST's outcome was unknown and the run was found by listing executions afterwards. */
   reconciled: boolean;
+  /** With `recordWith`: true when the caller's SETs were written along with the ledger's settle. */
+  recorded?: boolean;
 }
 
 export interface MaiaExecution {
@@ -236,6 +246,7 @@ export interface MaiaApi {
     request: ExecutePipelineRequest,
     options?: CallOptions,
     attempt?: ExecuteAttempt,
+    recordWith?: ExecuteRecordWith,
   ): Promise<ExecuteResult>;
   getExecution(projectId: string, executionId: string, options?: CallOptions): Promise<MaiaExecution>;
   /** The light poll; falls back to the details call when the light one is not understood. */

@@ -19,6 +19,12 @@ export type { MessageHandler } from './redis.channels';
  * commands and scripts stay in one slot; `taggedKey()` keeps the key's own tag (one entity's keys
  * together, entities spread over the shards). Pub/sub is cluster-wide as on one server.
  */
+/** SETs that go along with another command (`runScriptAlong`), each expiring after `ttlMs`. */
+export interface TimedWrites {
+  entries: readonly { key: string; value: string }[];
+  ttlMs: number;
+}
+
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
@@ -91,6 +97,30 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       if (!(error as Error).message.includes('NOSCRIPT')) throw error;
       return client.eval(script.lua, keys.length, ...keys, ...args);
     }
+  }
+
+  /**
+   * `runScript`, with `also`'s SETs (each expiring after `also.ttlMs`) in the same round trip: one pipeline,
+   * one socket write, not a transaction (the SETs stand alone; on a cluster every key shares the prefix's
+   * slot: build them with `key()`). Answers the script's result and whether every SET was written; a
+   * failed SET does not fail the script. Without SETs, `runScript` itself.
+   */
+  async runScriptAlong(
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    also: TimedWrites,
+  ): Promise<{ result: unknown; written: boolean }> {
+    if (also.entries.length === 0) return { result: await this.runScript(script, keys, args), written: true };
+    const pipeline = this.commands().pipeline();
+    pipeline.evalsha(script.sha, keys.length, ...keys, ...args);
+    for (const { key, value } of also.entries) pipeline.set(key, value, 'PX', Math.ceil(also.ttlMs));
+    const replies = (await pipeline.exec()) ?? [];
+    const written = replies.length === also.entries.length + 1 && replies.slice(1).every(([error]) => !error);
+    const [error, result] = replies[0] ?? [new Error('Redis answered no reply to the script')];
+    if (!error) return { result, written };
+    if (!error.message.includes('NOSCRIPT')) throw error;
+    return { result: await this.runScript(script, keys, args), written };
   }
 
   /** Deletes `key` only while it holds `expected`. True when it was deleted. */

@@ -156,5 +156,12 @@ describe.each(REDIS_TOPOLOGIES)('two gateway replicas sharing Redis (%s)', (topo
     expect(ids.size).toBe(1);
     expect(results.filter((r) => !r.executePipeline.replayed)).toHaveLength(1);
     expect(await maia.executions()).toHaveLength(before + 2);
+    // The ledger's settle and the launch record went out in one pipeline (one slot on a cluster): both there.
+    const runId = [...ids][0].toLowerCase();
+    const keyOf = (rest: string) => (topology === 'cluster' ? `{${prefix}}${rest}` : `${prefix}${rest}`);
+    expect(await redis.client.get(keyOf(`maia:executions:claimed:${runId}`))).not.toBeNull();
+    expect(JSON.parse((await redis.client.get(keyOf(`exec-launch:v1:${runId}`))) as string)).toMatchObject({
+      projectId: seed.testProject,
+    });
   });
 });
