@@ -1,4 +1,4 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeader, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
@@ -15,7 +15,7 @@ import { APP_CONFIG, type AppConfig } from '../config';
 import { readRawBody } from '../common/http/raw-body';
 import { PINO, requestCompletionLogger, type CompletedRequest } from '../logging/logging.module';
 import { httpMetricLabels } from '../metrics/http-metrics.hook';
-import { MetricsService, type HttpTransport } from '../metrics/metrics.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { onReleaseWaiters } from './flight-release';
 import { WHOLE_ANSWER_CACHEABLE } from './whole-answer-cacheable.decorator';
 
@@ -27,16 +27,17 @@ import { WHOLE_ANSWER_CACHEABLE } from './whole-answer-cacheable.decorator';
  * request, and keeps only clean 200 answers of declared reads, keyed by the caller's rights (not its identity).
  */
 
-/** The metric labels of the request an answer was built for; its repeats are counted under the same. */
-interface AnswerLabels {
-  transport: HttpTransport;
-  route: string;
-}
-
+/**
+ * A kept answer, in the form a hit writes it: the body as the text it was built as (Node writes a string
+ * body and the head in one write; a Buffer body went out with the head through `writev`, two chunks), the
+ * headers after `x-request-id` as the flat list `writeHead` takes, and the HTTP metrics recorder of the
+ * request it was built for (its series bound once; its repeats are counted under the same labels).
+ */
 interface Entry {
-  body: Buffer;
-  headers: Record<string, string | number>;
-  labels: AnswerLabels;
+  body: string;
+  /** Names and values after `x-request-id`, in their order on the wire: content-type, content-length, ... */
+  headers: readonly OutgoingHttpHeader[];
+  record: (status: number, durationMs: number) => void;
   expiresAtMs: number;
 }
 
@@ -298,12 +299,12 @@ export class HotReadCache implements OnModuleInit {
   private serve(req: RawRequest, res: ServerResponse, entry: Entry, startedAt: number): void {
     this.hits++;
     const requestId = RequestContext.of(req).requestId;
-    res.writeHead(200, { [REQUEST_ID_HEADER]: requestId, ...entry.headers });
+    // The same names, values and order as the object `{ x-request-id, ...headers }` wrote, as a flat list.
+    res.writeHead(200, [REQUEST_ID_HEADER, requestId, ...entry.headers]);
     res.end(entry.body);
     const elapsedMs = performance.now() - startedAt;
-    const { transport, route } = entry.labels;
     const method = req.method ?? 'GET';
-    this.metrics.recordHttpRequest(transport, route, method, 200, elapsedMs);
+    entry.record(200, elapsedMs);
     this.log({ requestId, method, url: req.url ?? '', headers: req.headers, statusCode: 200, elapsedMs });
   }
 
@@ -388,14 +389,19 @@ export class HotReadCache implements OnModuleInit {
     if (kept && kept.expiresAtMs > Date.now()) return kept;
     const contentType = reply.getHeader('content-type');
     if (typeof contentType !== 'string') return undefined;
-    const body = Buffer.from(payload, 'utf8');
-    const headers: Entry['headers'] = { 'content-type': contentType, 'content-length': body.length };
+    const headers: OutgoingHttpHeader[] = [
+      'content-type',
+      contentType,
+      'content-length',
+      Buffer.byteLength(payload),
+    ];
     const cacheControl = reply.getHeader('cache-control');
-    if (typeof cacheControl === 'string') headers['cache-control'] = cacheControl;
+    if (typeof cacheControl === 'string') headers.push('cache-control', cacheControl);
+    const { transport, route } = httpMetricLabels(request);
     const entry: Entry = {
-      body,
+      body: payload,
       headers,
-      labels: httpMetricLabels(request),
+      record: this.metrics.httpRecorder(transport, route, request.method),
       expiresAtMs: Date.now() + this.ttlMs,
     };
     this.store(requestKey, rights, entry);
@@ -407,11 +413,10 @@ export class HotReadCache implements OnModuleInit {
     if (answer.routeConfig[WHOLE_ANSWER_CACHEABLE] !== true) return;
     this.misses++;
     if (answer.body.length > MAX_BODY_BYTES) return;
-    const body = Buffer.from(answer.body, 'utf8');
     this.store(getRequestKey(answer.url, answer.accept), rightsKey(answer.principal), {
-      body,
-      headers: { 'content-type': answer.contentType, 'content-length': body.length },
-      labels: { transport: 'rest', route: answer.route },
+      body: answer.body,
+      headers: ['content-type', answer.contentType, 'content-length', Buffer.byteLength(answer.body)],
+      record: this.metrics.httpRecorder('rest', answer.route, 'GET'),
       expiresAtMs: Date.now() + this.ttlMs,
     });
   }

@@ -221,6 +221,79 @@ describe('hot-read cache', () => {
     expect(await counted()).toBe(before + 3);
   });
 
+  it('writes a hit with the miss answer’s headers, in their order, its byte length and its duration', async () => {
+    /** Status, header lines as sent (names in order, values) and body bytes of one raw HTTP answer. */
+    const raw = (path: string, init: { method?: string; body?: string; requestId: string }) =>
+      new Promise<{ status: number; rawHeaders: string[]; body: Buffer }>((resolve, reject) => {
+        const req = httpRequest(
+          `${world.url}${path}`,
+          {
+            method: init.method ?? 'GET',
+            headers: {
+              'x-api-key': KEYS.admin,
+              'x-request-id': init.requestId,
+              ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+            },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                rawHeaders: res.rawHeaders,
+                body: Buffer.concat(chunks),
+              }),
+            );
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.end(init.body);
+      });
+    const lines = (rawHeaders: string[]) => {
+      const out: string[] = [];
+      for (let i = 0; i < rawHeaders.length; i += 2) {
+        const name = rawHeaders[i].toLowerCase();
+        if (name !== 'date') out.push(`${name}: ${rawHeaders[i + 1]}`);
+      }
+      return out;
+    };
+    const durations = async (route: string): Promise<number> => {
+      const text = await (await fetch(`${world.url}/metrics`)).text();
+      const line = new RegExp(
+        `^gateway_http_request_duration_seconds_count\\{transport="rest",route="${route.replace(/[/]/g, '\\/')}",method="GET"\\} (\\d+)$`,
+        'm',
+      );
+      return Number(line.exec(text)?.[1] ?? 0);
+    };
+    // An edge read (kept by the edge's listener) and a GraphQL read (kept in onSend).
+    const reads = [
+      { path: '/api/v1/projects?size=3' },
+      { path: '/graphql', method: 'POST', body: JSON.stringify({ query: PROJECTS_QUERY }) },
+    ];
+    for (const [n, read] of reads.entries()) {
+      const miss = await raw(read.path, { ...read, requestId: `hot-read-miss-${n}` });
+      const before = await durations('/api/v1/projects');
+      const calls = handlers.calls();
+      const hit = await raw(read.path, { ...read, requestId: `hot-read-hit-${n}` });
+      expect(handlers.calls()).toBe(calls); // from memory
+      expect(hit.status).toBe(200);
+      expect(hit.body.equals(miss.body)).toBe(true);
+      const missLines = lines(miss.rawHeaders);
+      const named = (...names: string[]) =>
+        names.flatMap((name) => missLines.filter((line) => line.startsWith(`${name}: `)));
+      const kept = named('content-type', 'content-length', 'cache-control');
+      expect(lines(hit.rawHeaders)).toEqual([
+        `x-request-id: hot-read-hit-${n}`,
+        ...kept,
+        ...named('connection', 'keep-alive'),
+      ]);
+      expect(kept).toContain(`content-length: ${hit.body.length}`);
+      if (n === 0) expect(await durations('/api/v1/projects')).toBe(before + 1);
+    }
+  });
+
   it('never serves executions or mutations from memory', async () => {
     const executionQuery =
       'query E($p: ID!, $e: ID!) { projects { total } pipelineExecution(projectId: $p, executionId: $e) { id status } }';

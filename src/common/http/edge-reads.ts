@@ -41,7 +41,7 @@ import { MetricsService } from '../../metrics/metrics.service';
 import { RequestContext, REQUEST_ID_HEADER, STALE_RESOURCES_HEADER } from '../request-context';
 import { GatewayValidationPipe } from '../validation';
 import { EDGE_READ } from './edge-read.decorator';
-import { answerJson } from './immutable-answer';
+import { answerByteLength, answerJson } from './immutable-answer';
 import { hasBody, JsonBodyGuard } from './json-body.guard';
 import { problemAnswer, ProblemJsonExceptionFilter } from './problem-json.filter';
 import { STALE_WARNING } from './stale-warning';
@@ -218,10 +218,13 @@ export class EdgeReads implements OnModuleInit {
       let contentType = JSON_UTF8;
       let retryAfter: string | undefined;
       let body: string;
+      let answer: unknown;
       try {
         // The same bytes as JSON.stringify; an answer declared immutable is encoded once (ADR 0040).
-        body = answerJson(await route.handler(input, principal));
+        answer = await route.handler(input, principal);
+        body = answerJson(answer);
       } catch (error) {
+        answer = undefined;
         const problem = problemAnswer(error);
         status = problem.status;
         // Fastify adds the charset to a JSON media type that has none: so does the edge.
@@ -237,7 +240,7 @@ export class EdgeReads implements OnModuleInit {
         'content-type',
         contentType,
         'content-length',
-        Buffer.byteLength(body),
+        answerByteLength(answer, body),
       ];
       if (retryAfter !== undefined) headers.push('retry-after', retryAfter);
       const stale = ctx.staleResources;

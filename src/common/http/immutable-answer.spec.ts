@@ -1,4 +1,4 @@
-import { answerJson, immutableAnswer } from './immutable-answer';
+import { answerByteLength, answerJson, immutableAnswer } from './immutable-answer';
 
 describe('immutable answers', () => {
   it('encodes an immutable answer once, as JSON.stringify does, and freezes it deeply', () => {
@@ -29,5 +29,27 @@ describe('immutable answers', () => {
     expect(answerJson(shallow)).toBe('{"inner":{"n":2}}');
     expect(answerJson('text')).toBe('"text"');
     expect(answerJson(null)).toBe('null');
+  });
+
+  it("counts an immutable answer's UTF-8 bytes once, with its JSON; every other answer's each time", () => {
+    const answer = immutableAnswer({ name: 'Café ☕' });
+    const byteLength = jest.spyOn(Buffer, 'byteLength');
+    try {
+      const json = answerJson(answer);
+      expect(answerByteLength(answer, json)).toBe(Buffer.from(json, 'utf8').length);
+      expect(answerByteLength(answer, json)).toBe(json.length + 3); // é is 2 bytes, ☕ is 3
+      expect(byteLength).toHaveBeenCalledTimes(1); // when the JSON was made, not per call
+      byteLength.mockClear();
+      const mutable = { name: 'Café' };
+      expect(answerByteLength(mutable, answerJson(mutable))).toBe(16);
+      expect(answerByteLength(mutable, answerJson(mutable))).toBe(16);
+      expect(byteLength).toHaveBeenCalledTimes(2);
+      // Another text than the answer's own JSON is counted, not taken from the answer.
+      expect(answerByteLength(answer, '"é"')).toBe(4);
+      // A problem body (no answer) is counted as it is.
+      expect(answerByteLength(undefined, '{"status":500}')).toBe(14);
+    } finally {
+      byteLength.mockRestore();
+    }
   });
 });

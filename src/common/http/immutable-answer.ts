@@ -5,7 +5,13 @@
  * `immutableAnswer` are remembered, weakly: an answer is forgotten with the cache entry it came from, and a
  * new entry (a reload, an invalidation) is a new object, so the JSON is exactly as fresh as the cache.
  */
-const answers = new WeakMap<object, string | null>();
+const answers = new WeakMap<object, Encoded | null>();
+
+/** An immutable answer's JSON and that JSON's length in UTF-8 bytes (its `content-length`). */
+interface Encoded {
+  readonly json: string;
+  readonly bytes: number;
+}
 
 function deepFreeze(value: unknown): void {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -33,8 +39,21 @@ export function answerJson(answer: unknown): string {
   if (answer === null || typeof answer !== 'object') return JSON.stringify(answer);
   const known = answers.get(answer);
   if (known === undefined) return JSON.stringify(answer);
-  if (known !== null) return known;
-  const json = JSON.stringify(answer);
-  answers.set(answer, json);
-  return json;
+  if (known !== null) return known.json;
+  const json = JSON.stringify(answer) as string | undefined;
+  // A `toJSON` that answers undefined: nothing to remember (and no length to count).
+  if (typeof json === 'string') answers.set(answer, { json, bytes: Buffer.byteLength(json) });
+  return json as string;
+}
+
+/**
+ * `Buffer.byteLength(json)`, where `json` is `answerJson(answer)`: for an answer declared immutable, the
+ * length worked out with its JSON (counting the UTF-8 bytes of a page walks all of it, ~0.5 µs for 3 KB).
+ */
+export function answerByteLength(answer: unknown, json: string): number {
+  if (answer !== null && typeof answer === 'object') {
+    const known = answers.get(answer);
+    if (known != null && known.json === json) return known.bytes;
+  }
+  return Buffer.byteLength(json);
 }
