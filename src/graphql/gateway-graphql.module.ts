@@ -31,7 +31,7 @@ import { httpGraphqlContext, type GraphqlContext } from './graphql-context';
 import { GraphqlQueryLane } from './lane/query-lane';
 import { GraphqlLaneModule } from './lane/query-lane.module';
 import { PageArgs } from './page.args';
-import { RequestLoaders } from './request-loaders';
+import { RequestLoaders, UNCACHED } from './request-loaders';
 import { staleExtensionsPlugin } from './stale-extensions.plugin';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -166,7 +166,7 @@ export class GatewayGraphqlModule {
                     req: (first.extra as { request?: import('http').IncomingMessage } | undefined)?.request,
                     connectionParams: first.connectionParams ?? {},
                     wsExtra: first.extra,
-                    loaders: new RequestLoaders({ cache: false }),
+                    loaders: new RequestLoaders(UNCACHED),
                   };
                 }
                 return httpGraphqlContext(first as FastifyRequest, args[1] as FastifyReply);
