@@ -122,9 +122,9 @@ export function formatLikeApollo(
  * documents, and let run as a query in this process is executed by the HTTP server's request listener,
  * ahead of Fastify and Apollo's request pipeline, with the same pieces they use: `AuthGate` admits the
  * caller (authentication, one rate-limit charge), graphql-js executes the same schema with the same
- * resolvers (Nest's guards, or a direct field's own checks: ADR 0041), the context has the shape the
- * resolvers expect, errors are formatted by `formatGraphqlError` as Apollo normalizes them, stale
- * resources are named in `extensions.stale` and the headers, and the request is counted and logged like every other. Anything
+ * resolvers (Nest's guards or direct checks), the context has the shape the resolvers expect, errors are
+ * formatted by `formatGraphqlError` as Apollo normalizes them, stale resources are named in
+ * `extensions.stale` and the headers, and the request is counted and logged like every other. Anything
  * else, or anything the lane is unsure of (a refusal, variables that do not coerce, an unknown document,
  * another media type or `Accept`, extensions, a batch), goes to Fastify untouched before any resolver runs;
  * the admission outcome is on the request's `RequestContext`, so nothing is charged twice.
