@@ -1,10 +1,12 @@
 import 'reflect-metadata';
 import type { IncomingMessage } from 'node:http';
-import type { Type } from '@nestjs/common';
-import { Args, Context, Parent } from '@nestjs/graphql';
+import { createParamDecorator, UseGuards, type Type } from '@nestjs/common';
+import { Args, Context, Info, Parent } from '@nestjs/graphql';
 import { buildSchema, graphql, type GraphQLObjectType, type GraphQLSchema } from 'graphql';
 import { AccessPolicy } from '../auth/access-policy';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
+import { Public } from '../auth/public.decorator';
 import { RequireScope, type Scope } from '../auth/require-scope.decorator';
 import { RequestContext } from '../common/request-context';
 import { DirectFieldResolvers, type DirectField, type InstanceSource } from './direct-field-resolvers';
@@ -12,7 +14,7 @@ import type { GraphqlContext } from './graphql-context';
 import { PageArgs } from './page.args';
 
 const SDL = `
-  type Query { project: Project }
+  type Query { project: Project, projects(page: Int = 0, size: Int = 25): Page }
   type Project {
     name: String
     environments(page: Int = 0, size: Int = 25): Page
@@ -22,6 +24,8 @@ const SDL = `
   input Filter { projectId: ID }
   type Page { page: Int, size: Int, total: Int }
 `;
+
+const Tenant = createParamDecorator(() => 'tenant');
 
 class EnvironmentsResolver {
   readonly calls: unknown[] = [];
@@ -42,16 +46,56 @@ class EnvironmentsResolver {
   }
 
   @RequireScope('read')
-  noParent(@Args() args: PageArgs) {
+  noArgs(@Parent() _p: unknown, @Context() _c: unknown) {
+    return {};
+  }
+
+  @RequireScope('read')
+  namedArg(@Parent() _p: unknown, @Args('page') page: number) {
+    return { page };
+  }
+
+  @RequireScope('read')
+  otherDecorator(@Args() args: PageArgs, @Tenant() _tenant: unknown) {
     return args;
+  }
+
+  @RequireScope('read')
+  withInfo(@Args() args: PageArgs, @Info() info: { fieldName: string }, @Parent() _p: unknown) {
+    return { ...args, total: info.fieldName.length };
+  }
+
+  @RequireScope('read')
+  @Public()
+  open(@Args() args: PageArgs) {
+    return args;
+  }
+
+  @RequireScope('read')
+  @UseGuards(class {})
+  guarded(@Args() args: PageArgs) {
+    return args;
+  }
+}
+
+/** A root field's resolver, shaped as `ProjectsResolver.projects`. */
+class ListResolver {
+  readonly calls: unknown[] = [];
+
+  @RequireScope('read')
+  list(@Args() args: PageArgs, @CurrentPrincipal() caller: Principal) {
+    this.calls.push({ args, caller });
+    return Promise.resolve({ page: args.page, size: args.size, total: caller.id.length });
   }
 }
 
 function setUp(fields: Partial<DirectField>[] = [{}]) {
   const resolver = new EnvironmentsResolver();
+  const list = new ListResolver();
   const instances: InstanceSource = {
     get<T>(type: Type<T>): T {
-      return (type === AccessPolicy ? new AccessPolicy() : resolver) as T;
+      if (type === AccessPolicy) return new AccessPolicy() as T;
+      return (type === ListResolver ? list : resolver) as T;
     },
   };
   const declared = fields.map((field) => ({
@@ -63,8 +107,15 @@ function setUp(fields: Partial<DirectField>[] = [{}]) {
     ...field,
   }));
   const schema = new DirectFieldResolvers(declared, instances).apply(buildSchema(SDL));
-  return { resolver, schema };
+  return { resolver, list, schema };
 }
+
+const ROOT: Partial<DirectField> = {
+  type: 'Query',
+  field: 'projects',
+  resolver: ListResolver,
+  method: 'list',
+};
 
 function principal(scopes: Scope[]): Principal {
   return { id: 'k', name: 'k', kind: 'api-key', scopes: new Set(scopes), projects: '*' };
@@ -153,7 +204,58 @@ describe('DirectFieldResolvers', () => {
     expect(() => setUp([{ field: 'byProject', method: 'byProject' }])).toThrow(/takes a project id/);
     // The guard reads a project id one level down too (`filter: { projectId }`).
     expect(() => setUp([{ field: 'byFilter', method: 'byProject' }])).toThrow(/takes a project id/);
-    expect(() => setUp([{ method: 'noParent' }])).toThrow(/must be \(@Parent\(\), @Args\(\), @Context\(\)\)/);
+    const shape = /must take only @Parent\(\), @Args\(\), @Context\(\), @Info\(\) and @CurrentPrincipal\(\)/;
+    expect(() => setUp([{ method: 'noArgs' }])).toThrow(shape);
+    expect(() => setUp([{ method: 'namedArg' }])).toThrow(shape);
+    expect(() => setUp([{ method: 'otherDecorator' }])).toThrow(shape);
+    expect(() => setUp([{ method: 'open' }])).toThrow(/is @Public\(\): it needs the guard/);
+    expect(() => setUp([{ method: 'guarded' }])).toThrow(/guards, interceptors, pipes or filters of its own/);
     expect(() => setUp([{ field: 'missing' }])).toThrow(/not in the schema/);
+  });
+
+  it('calls a root field with the validated arguments and the admitted principal', async () => {
+    const { list, schema } = setUp([ROOT]);
+    const caller = principal(['read']);
+    const result = await run(schema, '{ projects(page: 1, size: 5) { page size total } }', caller);
+    expect(result).toEqual({ data: { projects: { page: 1, size: 5, total: 1 } } });
+    expect(await run(schema, '{ projects { page size } }', caller)).toEqual({
+      data: { projects: { page: 0, size: 25 } },
+    });
+    const calls = list.calls as { args: unknown; caller: unknown }[];
+    expect(calls).toHaveLength(2);
+    expect(calls[0].args).toBeInstanceOf(PageArgs);
+    expect(calls[0].caller).toBe(caller);
+    expect(calls[1].caller).toBe(caller);
+  });
+
+  it('refuses a root field as the guard and the pipe did', async () => {
+    const { list, schema } = setUp([ROOT]);
+    const codeOf = async (source: string, caller?: Principal) =>
+      (await run(schema, source, caller)).errors?.map((e) => [
+        e.originalError?.name,
+        (e.originalError as { code?: string })?.code,
+        e.path,
+      ]);
+    const query = '{ projects { total } }';
+    expect(await codeOf(query)).toEqual([['GatewayError', 'UNAUTHENTICATED', ['projects']]]);
+    expect(await codeOf(query, principal(['execute']))).toEqual([
+      ['GatewayError', 'FORBIDDEN', ['projects']],
+    ]);
+    expect(await codeOf('{ projects(size: 101) { total } }', principal(['read']))).toEqual([
+      ['GatewayError', 'BAD_USER_INPUT', ['projects']],
+    ]);
+    expect(list.calls).toHaveLength(0);
+    expect(await codeOf(query, principal(['admin']))).toBeUndefined();
+    expect(list.calls).toHaveLength(1);
+  });
+
+  it('hands any other accepted order of parameters as declared', async () => {
+    const { schema } = setUp([{ field: 'environments', method: 'withInfo' }]);
+    const result = await run(
+      schema,
+      '{ project { environments(page: 3) { page size total } } }',
+      principal(['read']),
+    );
+    expect(result).toEqual({ data: { project: { environments: { page: 3, size: 25, total: 12 } } } });
   });
 });

@@ -20,6 +20,7 @@ import { wholeAnswerPlugin } from '../hot-read/whole-answer.plugin';
 import { EnvironmentPipelinesResolver, ProjectPipelinesResolver } from '../pipelines/pipelines.resolver';
 import { PublishedPipelinesArgs } from '../pipelines/dto/published-pipelines.args';
 import { ProjectEnvironmentsResolver } from '../environments/environments.resolver';
+import { ProjectsResolver } from '../projects/projects.resolver';
 import { GraphqlSecurity } from '../security/graphql-security.service';
 import { SecurityModule } from '../security/security.module';
 import { withUnreferencedTypes } from './error-code.enum';
@@ -30,17 +31,18 @@ import { httpGraphqlContext, type GraphqlContext } from './graphql-context';
 import { GraphqlQueryLane } from './lane/query-lane';
 import { GraphqlLaneModule } from './lane/query-lane.module';
 import { PageArgs } from './page.args';
-import { RequestLoaders } from './request-loaders';
+import { RequestLoaders, UNCACHED } from './request-loaders';
 import { staleExtensionsPlugin } from './stale-extensions.plugin';
 
 export const GRAPHQL_PATH = '/graphql';
 
 /**
- * The field resolvers of the lookup types that a nested read calls once per project and per environment:
- * called by graphql-js directly, with the auth guard's scope check and the validation pipe done in one
- * function (`DirectFieldResolvers`, ADR 0029).
+ * The field resolvers of the lookup types that a nested read calls once per project and per environment,
+ * and the root field of the lookup read: called by graphql-js directly, with the auth guard's scope check
+ * and the validation pipe done in one function (`DirectFieldResolvers`, ADR 0029 and ADR 0041).
  */
 export const DIRECT_FIELDS: readonly DirectField[] = [
+  { type: 'Query', field: 'projects', resolver: ProjectsResolver, method: 'projects', args: PageArgs },
   {
     type: 'Project',
     field: 'environments',
@@ -164,7 +166,7 @@ export class GatewayGraphqlModule {
                     req: (first.extra as { request?: import('http').IncomingMessage } | undefined)?.request,
                     connectionParams: first.connectionParams ?? {},
                     wsExtra: first.extra,
-                    loaders: new RequestLoaders({ cache: false }),
+                    loaders: new RequestLoaders(UNCACHED),
                   };
                 }
                 return httpGraphqlContext(first as FastifyRequest, args[1] as FastifyReply);

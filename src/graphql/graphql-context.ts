@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RequestLoaders } from './request-loaders';
+import { CACHED, RequestLoaders } from './request-loaders';
 
 /**
  * What every resolver receives as its context. HTTP operations carry `req`/`reply`; graphql-ws operations
@@ -20,5 +20,5 @@ export interface GraphqlContext {
 
 /** The context of a GraphQL operation over HTTP (Apollo's path and the query lane build the same one). */
 export function httpGraphqlContext(req: FastifyRequest, reply: FastifyReply | undefined): GraphqlContext {
-  return { transport: 'http', req, reply, loaders: new RequestLoaders({ cache: true }) };
+  return { transport: 'http', req, reply, loaders: new RequestLoaders(CACHED) };
 }

@@ -1,15 +1,25 @@
 import DataLoader from 'dataloader';
 
+/** The options of most operations, shared (one object per request was garbage). */
+export const CACHED: Readonly<{ cache: boolean }> = Object.freeze({ cache: true });
+/** The options of subscription operations (see the constructor). */
+export const UNCACHED: Readonly<{ cache: boolean }> = Object.freeze({ cache: false });
+
 /**
  * The per-request (per-operation) home of DataLoaders. Maia has no batch endpoints, so a loader here
  * coalesces and de-duplicates: within one GraphQL operation every distinct key is loaded once, however many
  * fields ask for it. Resolvers ask for a loader by name and give the per-key load function of their service.
  */
 export class RequestLoaders {
-  private readonly loaders = new Map<string, DataLoader<unknown, unknown, string>>();
+  /** Made on the first loader asked for: a read that uses none (the lookup `projects`) allocates no map. */
+  private loaderMap: Map<string, DataLoader<unknown, unknown, string>> | undefined;
 
   /** `cache: false` for long-lived subscription operations: batch only, never remember. */
-  constructor(private readonly options: { cache: boolean } = { cache: true }) {}
+  constructor(private readonly options: { cache: boolean } = CACHED) {}
+
+  private get loaders(): Map<string, DataLoader<unknown, unknown, string>> {
+    return (this.loaderMap ??= new Map());
+  }
 
   get<K, V>(
     name: string,

@@ -122,7 +122,7 @@ export function formatLikeApollo(
  * documents, and let run as a query in this process is executed by the HTTP server's request listener,
  * ahead of Fastify and Apollo's request pipeline, with the same pieces they use: `AuthGate` admits the
  * caller (authentication, one rate-limit charge), graphql-js executes the same schema with the same
- * resolvers (root fields keep Nest's guards), the context has the shape the resolvers expect, errors are
+ * resolvers (Nest's guards or direct checks), the context has the shape the resolvers expect, errors are
  * formatted by `formatGraphqlError` as Apollo normalizes them, stale resources are named in
  * `extensions.stale` and the headers, and the request is counted and logged like every other. Anything
  * else, or anything the lane is unsure of (a refusal, variables that do not coerce, an unknown document,
