@@ -6,6 +6,7 @@ import { buildSchema, graphql, type GraphQLObjectType, type GraphQLSchema } from
 import { AccessPolicy } from '../auth/access-policy';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
+import { ProjectIdArgs } from '../auth/project-args.decorator';
 import { Public } from '../auth/public.decorator';
 import { RequireScope, type Scope } from '../auth/require-scope.decorator';
 import { RequestContext } from '../common/request-context';
@@ -20,6 +21,7 @@ const SDL = `
     environments(page: Int = 0, size: Int = 25): Page
     byProject(projectId: ID): Page
     byFilter(filter: Filter): Page
+    byTenant(tenantId: ID): Page
   }
   input Filter { projectId: ID }
   type Page { page: Int, size: Int, total: Int }
@@ -74,6 +76,15 @@ class EnvironmentsResolver {
   @RequireScope('read')
   @UseGuards(class {})
   guarded(@Args() args: PageArgs) {
+    return args;
+  }
+}
+
+/** Project id arguments declared once for the class, as the guard also reads them. */
+@ProjectIdArgs('tenantId')
+class TenantResolver {
+  @RequireScope('read')
+  byTenant(@Parent() _p: unknown, @Args() args: PageArgs, @Context() _c: unknown) {
     return args;
   }
 }
@@ -204,6 +215,10 @@ describe('DirectFieldResolvers', () => {
     expect(() => setUp([{ field: 'byProject', method: 'byProject' }])).toThrow(/takes a project id/);
     // The guard reads a project id one level down too (`filter: { projectId }`).
     expect(() => setUp([{ field: 'byFilter', method: 'byProject' }])).toThrow(/takes a project id/);
+    // Declared on the class, not the method: the guard would check it, so the field needs the guard.
+    expect(() => setUp([{ field: 'byTenant', resolver: TenantResolver, method: 'byTenant' }])).toThrow(
+      /takes a project id/,
+    );
     const shape = /must take only @Parent\(\), @Args\(\), @Context\(\), @Info\(\) and @CurrentPrincipal\(\)/;
     expect(() => setUp([{ method: 'noArgs' }])).toThrow(shape);
     expect(() => setUp([{ method: 'namedArg' }])).toThrow(shape);

@@ -102,10 +102,10 @@ export class DirectFieldResolvers {
           throw new Error(`Direct field ${name} has guards, interceptors, pipes or filters of its own`);
         }
       }
-      const projectArgs = [
-        ...DEFAULT_PROJECT_ID_ARGS,
-        ...((Reflect.getMetadata(PROJECT_ID_ARGS, method) as string[] | undefined) ?? []),
-      ];
+      // Read as the guard reads it: the method's, else the class's.
+      const declaredArgs = (Reflect.getMetadata(PROJECT_ID_ARGS, method) ??
+        Reflect.getMetadata(PROJECT_ID_ARGS, declared.resolver)) as string[] | undefined;
+      const projectArgs = [...DEFAULT_PROJECT_ID_ARGS, ...(declaredArgs ?? [])];
       if (field.args.some((arg) => namesProjectId(arg, projectArgs))) {
         throw new Error(`Direct field ${name} takes a project id: it needs the guard's project checks`);
       }

@@ -118,6 +118,23 @@ describe('ExecuteReconciler: an idempotency try cut short is resolved from the l
     expect(retry.posts).toBe(0);
   });
 
+  it('a run Maia started is answered even when what the caller adds to the settle throws', async () => {
+    const [a, b] = [await replica(prefix), await replica(prefix)];
+    const first = randomUUID();
+    const launched = call({ id: first }, created('run-9'));
+    const answer = await a.execute({
+      ...launched,
+      recordWith: () => {
+        throw new Error('a launch record that could not be built');
+      },
+    });
+    expect(answer).toEqual({ pipelineExecutionId: 'run-9', reconciled: false });
+    // The ledger settled on it all the same: a retry of the same try answers that run, sending nothing.
+    const retry = call({ id: randomUUID(), resumes: first });
+    expect(await b.execute(retry)).toEqual({ pipelineExecutionId: 'run-9', reconciled: true });
+    expect(retry.posts).toBe(0);
+  });
+
   it('a try that certainly created nothing (Maia refused it): the next try sends its POST', async () => {
     const [a, b] = [await replica(prefix), await replica(prefix)];
     const first = randomUUID();

@@ -96,7 +96,13 @@ export class ExecuteReconciler {
     const id = parseExecutionIdAnswer(response.body);
     // A 2xx means the run exists; only its id was lost in an unreadable answer.
     if (id === null) return this.reconcile(intent, call, 'unreadable-answer');
-    const also = call.recordWith?.(id);
+    // Maia has started the run: nothing the caller adds to the settle may fail the call now.
+    let also: ReturnType<NonNullable<typeof call.recordWith>> | undefined;
+    try {
+      also = call.recordWith?.(id);
+    } catch {
+      also = undefined;
+    }
     const recorded = await this.ledger.settle(intent, id, also);
     return { pipelineExecutionId: id, reconciled: false, ...(also !== undefined ? { recorded } : {}) };
   }

@@ -115,7 +115,14 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     const pipeline = this.commands().pipeline();
     pipeline.evalsha(script.sha, keys.length, ...keys, ...args);
     for (const { key, value } of also.entries) pipeline.set(key, value, 'PX', Math.ceil(also.ttlMs));
-    const replies = (await pipeline.exec()) ?? [];
+    let replies: [Error | null, unknown][];
+    try {
+      replies = (await pipeline.exec()) ?? [];
+    } catch {
+      // Refused whole, before anything was sent (a cluster refuses a pipeline whose keys span nodes): the
+      // script alone, the SETs reported unwritten (the caller writes them on their own).
+      return { result: await this.runScript(script, keys, args), written: false };
+    }
     const written = replies.length === also.entries.length + 1 && replies.slice(1).every(([error]) => !error);
     const [error, result] = replies[0] ?? [new Error('Redis answered no reply to the script')];
     if (!error) return { result, written };
