@@ -753,13 +753,17 @@ async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore',
   });
-  await eventually(async () => {
-    const probe = createServer();
-    return new Promise<boolean>((resolve) => {
-      probe.once('error', () => resolve(true)); // port taken: the server is listening
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(false)));
-    });
-  });
+  await eventually(
+    async () => {
+      const probe = createServer();
+      return new Promise<boolean>((resolve) => {
+        probe.once('error', () => resolve(true)); // port taken: the server is listening
+        probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(false)));
+      });
+      // A loaded CI machine can take seconds to start a process: wait for the condition, not a budget of 5 s.
+    },
+    { timeoutMs: 20_000 },
+  );
   return child;
 }
 
