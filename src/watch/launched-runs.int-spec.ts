@@ -78,6 +78,16 @@ afterEach(async () => {
   await Promise.all(stops.splice(0).map((stop) => stop()));
 });
 
+/** Two replicas on the same keys and one Maia, and a run Maia knows. */
+async function twoReplicasAndARun() {
+  const maia = new StrictMaiaDouble();
+  const keys = prefix();
+  const here = await replica(maia, keys);
+  const other = await replica(maia, keys);
+  const id = randomUUID();
+  maia.addRun(PROJECT, id);
+  return { maia, here, other, id };
+}
 describe('runs started through the gateway', () => {
   it('cost one shared listing per round while nobody subscribes: no status call per run, no channel, events and the lease in one script', async () => {
     const maia = new StrictMaiaDouble();
@@ -123,12 +133,7 @@ describe('runs started through the gateway', () => {
   });
 
   it('a run another replica already leads (its subscriber came first): the launch claims nothing, records nothing twice', async () => {
-    const maia = new StrictMaiaDouble();
-    const keys = prefix();
-    const here = await replica(maia, keys);
-    const other = await replica(maia, keys);
-    const id = randomUUID();
-    maia.addRun(PROJECT, id);
+    const { maia, here, other, id } = await twoReplicasAndARun();
     const seen: ExecutionWatchEvent[] = [];
     const done = collect(other.watch(PROJECT, id), seen);
     await eventually(() => seen.length === 1 && other.activity().leaderships === 1);
@@ -181,12 +186,7 @@ describe('runs started through the gateway', () => {
   });
 
   it('a client who subscribes after the start, here or on another replica, loses nothing and gets nothing twice', async () => {
-    const maia = new StrictMaiaDouble();
-    const keys = prefix();
-    const here = await replica(maia, keys);
-    const other = await replica(maia, keys);
-    const id = randomUUID();
-    maia.addRun(PROJECT, id);
+    const { maia, here, other, id } = await twoReplicasAndARun();
     here.notifyStarted(PROJECT, id);
     await eventually(() => maia.count('getExecution') === 1);
     maia.update(id, { message: 'extracting' });

@@ -76,15 +76,9 @@ function row(runtime: RuntimeInfo, id: string, fields: Partial<ScenarioRow>): Sc
   };
 }
 
-/** One runtime's pass: the GraphQL lookup at `peerRatio` of its own peer, REST at `limitRatio` of its limit. */
-function runOn(runtime: RuntimeInfo, peerRatio: number, limitRatio: number | null): RuntimeRun {
-  const rows = [
-    row(runtime, 'gateway.graphql-projects.cache-off', { ratioToPeer: peerRatio }),
-    ...(limitRatio === null
-      ? []
-      : [row(runtime, 'gateway.rest-projects.cache-off', { group: 'rest', ratioToLimit: limitRatio })]),
-  ];
-  const run: RuntimeRun = {
+/** One runtime's pass of these rows and nothing else measured (no targets judged yet). */
+function runOf(runtime: RuntimeInfo, rows: ScenarioRow[]): RuntimeRun {
+  return {
     runtime,
     rows,
     passThrough: [],
@@ -94,6 +88,17 @@ function runOn(runtime: RuntimeInfo, peerRatio: number, limitRatio: number | nul
     targets: [],
     durationSeconds: 90,
   };
+}
+
+/** One runtime's pass: the GraphQL lookup at `peerRatio` of its own peer, REST at `limitRatio` of its limit. */
+function runOn(runtime: RuntimeInfo, peerRatio: number, limitRatio: number | null): RuntimeRun {
+  const rows = [
+    row(runtime, 'gateway.graphql-projects.cache-off', { ratioToPeer: peerRatio }),
+    ...(limitRatio === null
+      ? []
+      : [row(runtime, 'gateway.rest-projects.cache-off', { group: 'rest', ratioToLimit: limitRatio })]),
+  ];
+  const run = runOf(runtime, rows);
   run.targets = checkTargets(run, ['graphql', 'rest'], 1000, 15000);
   return run;
 }
@@ -267,16 +272,7 @@ describe('bench report of ratios measured in interleaved rounds', () => {
   );
   // Every round's median passes, but one round was starved: it reads MISS, with its reason.
   const [restStarved, limitStarved] = restAgainstLimit([1000, 1000, 300], rounds([600, 700, 200]));
-  const run: RuntimeRun = {
-    runtime: node24,
-    rows: [limit, peer, peerNested, rest, lookup, nested, mixOn, laneOff],
-    passThrough: [],
-    stampede: null,
-    stampedeWarm: null,
-    subscriptions: [],
-    targets: [],
-    durationSeconds: 90,
-  };
+  const run = runOf(node24, [limit, peer, peerNested, rest, lookup, nested, mixOn, laneOff]);
   setRatios(run);
   run.targets = checkTargets(run, ['baselines', 'graphql', 'rest', 'mix'], 1000, 15000);
 
@@ -321,7 +317,7 @@ describe('bench report of ratios measured in interleaved rounds', () => {
       expect.objectContaining({ ratios: [1.6, 0, 0], median: 0, rounds: 3 }),
     );
     const judge = (gateway: ScenarioRow, against: ScenarioRow) => {
-      const alone: RuntimeRun = { ...run, rows: [against, gateway], targets: [] };
+      const alone = runOf(node24, [against, gateway]);
       setRatios(alone);
       return checkTargets(alone, ['baselines', 'rest'], 1000, 15000).find((t) => t.id === 'rest-lookup-read');
     };
