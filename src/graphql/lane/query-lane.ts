@@ -8,7 +8,6 @@ import {
   execute,
   getVariableValues,
   GraphQLError,
-  OperationTypeNode,
   type ExecutionResult,
   type GraphQLFormattedError,
   type GraphQLSchema,
@@ -32,6 +31,7 @@ import { apolloSecurityOptions } from '../../security/graphql-limits';
 import { formatGraphqlError } from '../format-graphql-error';
 import { httpGraphqlContext } from '../graphql-context';
 import { AcceptedDocuments, documentKey, type AcceptedDocument } from './accepted-documents';
+import { jitMayExecute, laneMayServe } from './lane-operations';
 import { schemaForJit } from './jit-schema';
 
 /** Where Apollo serves GraphQL over HTTP (the one path: REST prefixes do not apply to it). */
@@ -163,13 +163,19 @@ export class GraphqlQueryLane implements OnModuleInit {
     this.errorHooks = apolloSecurityOptions(config.auth.graphql).plugins;
   }
 
-  /** graphql-jit's compiled query of a document, made once (null when graphql-jit cannot compile it). */
+  /**
+   * graphql-jit's compiled query of a document, made once (null when graphql-jit cannot compile it, or may
+   * not execute it as graphql-js would: then graphql-js executes it).
+   */
   private compiledOf(
     schema: GraphQLSchema,
     entry: AcceptedDocument,
     operationName: string | null | undefined,
   ): CompiledQuery | null {
-    if (entry.compiled === undefined) {
+    if (entry.compiled === undefined && !jitMayExecute(schema, entry.operation)) {
+      // Where graphql-jit would answer or act otherwise than graphql-js (lane-operations.ts).
+      entry.compiled = null;
+    } else if (entry.compiled === undefined) {
       try {
         const compiled = compileQuery(schema, entry.document, operationName ?? undefined);
         entry.compiled = isCompiledQuery(compiled) ? compiled : null;
@@ -203,7 +209,8 @@ export class GraphqlQueryLane implements OnModuleInit {
       executionDidStart: async ({ request, document, operation, schema }) => {
         if (!this.configured || schema !== this.schema) return;
         if (request.http?.method !== 'POST' || typeof request.query !== 'string' || !document) return;
-        if (operation?.operation !== OperationTypeNode.QUERY) return;
+        // Queries and mutations (lane-operations.ts); a subscription never executes over HTTP.
+        if (!laneMayServe(operation)) return;
         // The lane serves bodies of at most MAX_LANE_BODY_BYTES: a longer document would only take room
         // (Apollo's own store is bounded in bytes; this table in entries).
         if (request.query.length > MAX_LANE_BODY_BYTES) return;
