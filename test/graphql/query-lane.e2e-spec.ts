@@ -713,11 +713,15 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
       executeCalls,
     );
     expect(codeOf(unknownLaunch)).toBe('LAUNCH_UNKNOWN');
-    for (const key of [KEYS.admin, KEYS.operator]) {
-      await mutationDifferential(
+    for (const [key, code] of [
+      [KEYS.admin, undefined],
+      [KEYS.operator, 'FORBIDDEN'],
+    ]) {
+      const [answer] = await mutationDifferential(
         () => ({ body: { query: 'mutation { invalidateCache { invalidated } }' }, key }),
         true,
       );
+      expect(codeOf(answer)).toBe(code);
     }
     await mutationDifferential(
       () => ({ body: { query: 'mutation M { __typename }' }, key: KEYS.reader }),
