@@ -4,6 +4,7 @@ import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import pino from 'pino';
 import { PINO } from '../../src/logging/logging.module';
 import { GraphqlQueryLane } from '../../src/graphql/lane/query-lane';
+import { HotReadCache } from '../../src/hot-read/hot-read-cache';
 import {
   ANALYTICS_FINISHED_EXECUTION,
   KEYS,
@@ -927,6 +928,24 @@ describe('GraphQL query lane and rate limits', () => {
     expect({ ...apollo, retryAfter: null }).toEqual({ ...refused, retryAfter: null });
   });
 
+  it('charges a mutation once on the lane, and the refusal is Apollo’s', async () => {
+    const mutate = async () => {
+      const response = await fetch(`${world.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': KEYS.operator },
+        body: JSON.stringify({ query: 'mutation M { __typename }' }),
+      });
+      return { status: response.status, body: await response.text() };
+    };
+    lane.enabled = true;
+    const before = lane.served;
+    const statuses: number[] = [];
+    // Apollo accepts the document (the first of the burst of three), the lane serves the next two.
+    for (let i = 0; i < 4; i++) statuses.push((await mutate()).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(lane.served).toBe(before + 2);
+  });
+
   it('charges a refused credential once', async () => {
     const statuses: number[] = [];
     lane.enabled = true;
@@ -976,6 +995,24 @@ describe('GraphQL query lane behind the whole-answer cache', () => {
     expect(lane.served).toBe(before + 1);
     expect(second).toEqual(first);
     expect(first.status).toBe(200);
+  });
+
+  it('serves a mutation from the body the cache read; invalidateCache on the lane empties the cache', async () => {
+    const cache = world.gateway.app.get(HotReadCache);
+    const invalidate = { query: 'mutation { invalidateCache { invalidated } }' };
+    // Apollo accepts the mutation; then a declared read is kept again.
+    expect((await post(invalidate)).body).toContain('"invalidated":"all"');
+    await post({ query: PROJECTS_QUERY });
+    expect(cache.stats().entries).toBeGreaterThan(0);
+    const before = lane.served;
+    const answer = await post(invalidate);
+    expect(lane.served).toBe(before + 1);
+    expect(answer).toEqual({ status: 200, body: '{"data":{"invalidateCache":{"invalidated":"all"}}}\n' });
+    expect(cache.stats().entries).toBe(0);
+    // The next read is built again (a miss), not served from what was dropped.
+    const misses = cache.stats().misses;
+    await post({ query: PROJECTS_QUERY });
+    expect(cache.stats().misses).toBe(misses + 1);
   });
 });
 
