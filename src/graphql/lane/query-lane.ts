@@ -119,11 +119,11 @@ export function formatLikeApollo(
 /**
  * The GraphQL query lane (docs/adr/0035-graphql-query-lane.md): a `POST /graphql` whose exact document (and
  * operation name) Apollo has already parsed, validated, checked against every limit and the trusted
- * documents, and let run as a query or mutation (ADR 0044) in this process is executed by the HTTP server's request listener,
- * ahead of Fastify and Apollo's request pipeline, with the same pieces they use: `AuthGate` admits the
- * caller (authentication, one rate-limit charge), graphql-js executes the same schema with the same
- * resolvers (Nest's guards or direct checks), the context has the shape the resolvers expect, errors are
- * formatted by `formatGraphqlError` as Apollo normalizes them, stale resources are named in
+ * documents, and let run as a query or mutation (ADR 0044) in this process is executed by the HTTP
+ * server's request listener, ahead of Fastify and Apollo's request pipeline, with the same pieces they use:
+ * `AuthGate` admits the caller (authentication, one rate-limit charge), graphql-js executes the same schema
+ * with the same resolvers (Nest's guards or direct checks), the context has the shape the resolvers expect,
+ * errors are formatted by `formatGraphqlError` as Apollo normalizes them, stale resources are named in
  * `extensions.stale` and the headers, and the request is counted and logged like every other. Anything
  * else, or anything the lane is unsure of (a refusal, variables that do not coerce, an unknown document,
  * another media type or `Accept`, extensions, a batch), goes to Fastify untouched before any resolver runs;
@@ -202,7 +202,8 @@ export class GraphqlQueryLane implements OnModuleInit {
   /**
    * The Apollo plugin that registers what Apollo accepted: it runs when execution starts, i.e. after
    * parsing, validation (the limits' rules), the trusted-documents check, and every `didResolveOperation`
-   * hook (admission, subscriptions over HTTP) passed. Only POSTed queries and mutations given in full are kept.
+   * hook (admission, subscriptions over HTTP) passed. Only POSTed queries and mutations given in full are
+   * kept.
    */
   plugin(): ApolloServerPlugin<BaseContext> {
     const listener: GraphQLRequestListener<BaseContext> = {
