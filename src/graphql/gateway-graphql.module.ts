@@ -149,7 +149,7 @@ export class GatewayGraphqlModule {
                 ApolloServerPluginCacheControlDisabled(),
                 staleExtensionsPlugin(),
                 wholeAnswerPlugin(),
-                // Registers the queries Apollo accepted, for the query lane (docs/adr/0035).
+                // Registers the operations Apollo accepted, for the query lane (docs/adr/0035, 0044).
                 lane.plugin(),
               ],
               csrfPrevention: true,

@@ -4,6 +4,7 @@ import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import pino from 'pino';
 import { PINO } from '../../src/logging/logging.module';
 import { GraphqlQueryLane } from '../../src/graphql/lane/query-lane';
+import { HotReadCache } from '../../src/hot-read/hot-read-cache';
 import {
   ANALYTICS_FINISHED_EXECUTION,
   KEYS,
@@ -42,6 +43,10 @@ interface Answer {
 
 /** Headers that differ per request whichever path answers (the id is checked to be echoed separately). */
 const PER_REQUEST_HEADERS = new Set(['date', 'x-request-id', 'connection', 'keep-alive']);
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+/** A published pipeline of Analytics Warehouse's Dev environment (src/emulator/seed.json). */
+const PIPELINE = 'FOLDER/load_orders.orch.yaml';
 
 const PROJECTS_QUERY = 'query Projects { projects { page size total results { id name description } } }';
 const NESTED_QUERY =
@@ -418,9 +423,8 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
     for (const req of others) await differential(req, false);
   });
 
-  it('never serves a mutation, a subscription or a document Apollo refused, however often it is sent', async () => {
+  it('never serves a subscription or a document Apollo refused, however often it is sent', async () => {
     const refused = [
-      'mutation M { __typename }',
       'subscription S { __typename }',
       '{ projects { total nope } }',
       '{ a: __typename b: __typename c: __typename d: __typename }',
@@ -431,6 +435,352 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
       for (let i = 0; i < 2; i++) await differential({ body: { query }, key: KEYS.admin }, false);
     }
     expect(lane.documents).toBe(documents);
+  });
+
+  /** Ids the emulator or the gateway made per call (runs, request ids): the same placeholder on both paths. */
+  function normalised(answer: Answer): Answer {
+    const seeded = new Set<string>(Object.values(PROJECTS));
+    const body = answer.body.replace(UUID, (id) => (seeded.has(id) ? id : 'x'.repeat(id.length)));
+    // A placeholder of an id's length: the content-length compares as it is.
+    return { ...answer, body };
+  }
+
+  /**
+   * `differential` for requests with effects: the three sends may differ (`reqOf(0)` for Apollo's first,
+   * `reqOf(1)` for the lane, `reqOf(2)` for Apollo again), and the answers compare with generated ids
+   * normalised (a launch's run id). The log lines and metric increments compare as
+   * they are. `effects` counts what the request did upstream (Maia's calls of a route): the same per path.
+   */
+  async function mutationDifferential(
+    reqOf: (send: number) => Req,
+    served: boolean,
+    effects: () => Promise<number> = async () => 0,
+  ): Promise<[Answer, Answer]> {
+    lane.enabled = false;
+    await send(reqOf(0));
+    const metrics0 = await graphqlCounters();
+    lane.enabled = true;
+    const before = lane.served;
+    const effects0 = await effects();
+    const [viaLane, laneLines] = await linesOf(() => send(reqOf(1)));
+    const laneServed = lane.served - before;
+    const effects1 = await effects();
+    const metrics1 = await graphqlCounters();
+    lane.enabled = false;
+    const [viaApollo, apolloLines] = await linesOf(() => send(reqOf(2)));
+    const effects2 = await effects();
+    const metrics2 = await graphqlCounters();
+    expect(laneServed).toBe(served ? 1 : 0);
+    expect(normalised(viaLane)).toEqual(normalised(viaApollo));
+    expect(laneLines).toEqual(apolloLines);
+    expect(laneLines).toHaveLength(1);
+    expect(increments(metrics0, metrics1)).toEqual(increments(metrics1, metrics2));
+    expect(effects1 - effects0).toBe(effects2 - effects1);
+    return [viaLane, viaApollo];
+  }
+
+  const EXECUTE =
+    'mutation Execute($input: ExecutePipelineInput!) { executePipeline(input: $input) { pipelineExecutionId replayed execution { id pipelineName environmentName } } }';
+  const launchInput = (extra: Record<string, unknown> = {}) => ({
+    projectId: PROJECTS.analytics,
+    pipelineName: PIPELINE,
+    environmentName: 'Dev',
+    ...extra,
+  });
+  const executeCalls = () => world.maia.count('executePipeline');
+  const dataOf = (answer: Answer) =>
+    JSON.parse(answer.body) as {
+      data: Record<string, { pipelineExecutionId: string; replayed: boolean } | null> | null;
+      errors?: { extensions: { code: string } }[];
+    };
+  const codeOf = (answer: Answer) => dataOf(answer).errors?.[0]?.extensions.code;
+
+  it('serves executePipeline as Apollo does: one launch per call, without and with an idempotency key', async () => {
+    const [lane1, apollo1] = await mutationDifferential(
+      () => ({ body: { query: EXECUTE, variables: { input: launchInput() } }, key: KEYS.operator }),
+      true,
+      executeCalls,
+    );
+    expect(lane1.status).toBe(200);
+    // Two launches, two runs: the ids differ where the normalised answers do not.
+    expect(dataOf(lane1).data?.executePipeline?.pipelineExecutionId).not.toBe(
+      dataOf(apollo1).data?.executePipeline?.pipelineExecutionId,
+    );
+    // A fresh key per call: a first use each time (not replayed), one launch each.
+    const base = randomUUID();
+    const [keyed] = await mutationDifferential(
+      (i) => ({
+        body: { query: EXECUTE, variables: { input: launchInput({ idempotencyKey: `${base}-${i}` }) } },
+        key: KEYS.admin,
+      }),
+      true,
+      executeCalls,
+    );
+    expect(dataOf(keyed).data?.executePipeline?.replayed).toBe(false);
+    // An Idempotency-Key header means nothing to GraphQL (the key is a member of the input): the same on both.
+    await mutationDifferential(
+      () => ({
+        body: { query: EXECUTE, variables: { input: launchInput() } },
+        key: KEYS.operator,
+        headers: { 'idempotency-key': 'a-header-graphql-ignores' },
+      }),
+      true,
+      executeCalls,
+    );
+  });
+
+  it('replays a key already used, and refuses a key reused for another launch, as Apollo does', async () => {
+    const key = randomUUID();
+    const replay = {
+      body: { query: EXECUTE, variables: { input: launchInput({ idempotencyKey: key }) } },
+      key: KEYS.operator,
+    };
+    // The first send launches (Apollo); the lane's and Apollo's sends replay it: the same run, no launch.
+    await world.maia.resetCounters();
+    const [viaLane, viaApollo] = await mutationDifferential(() => replay, true, executeCalls);
+    expect(await executeCalls()).toBe(1);
+    expect(viaLane).toEqual(viaApollo);
+    expect(dataOf(viaLane).data?.executePipeline?.replayed).toBe(true);
+    const reused = await mutationDifferential(
+      () => ({
+        body: {
+          query: EXECUTE,
+          variables: { input: launchInput({ idempotencyKey: key, executionTag: 'other' }) },
+        },
+        key: KEYS.operator,
+      }),
+      true,
+      executeCalls,
+    );
+    expect(codeOf(reused[0])).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await executeCalls()).toBe(1);
+  });
+
+  it('refuses bad input, a scope or project the caller lacks and an unknown pipeline alike, launching nothing', async () => {
+    await world.maia.resetCounters();
+    const refusals: [Req, string][] = [
+      [
+        {
+          body: { query: EXECUTE, variables: { input: launchInput({ idempotencyKey: 'bad key\u0001' }) } },
+          key: KEYS.operator,
+        },
+        'BAD_USER_INPUT',
+      ],
+      [
+        {
+          body: { query: EXECUTE, variables: { input: launchInput({ executionTag: 'x'.repeat(5000) }) } },
+          key: KEYS.operator,
+        },
+        'BAD_USER_INPUT',
+      ],
+      [
+        {
+          body: { query: EXECUTE, variables: { input: launchInput({ projectId: 'not-a-uuid' }) } },
+          key: KEYS.operator,
+        },
+        'BAD_USER_INPUT',
+      ],
+      // read only: the guard's FORBIDDEN; another project's caller: NOT_FOUND, as a missing project.
+      [{ body: { query: EXECUTE, variables: { input: launchInput() } }, key: KEYS.reader }, 'FORBIDDEN'],
+      [
+        { body: { query: EXECUTE, variables: { input: launchInput() } }, key: KEYS.otherProject },
+        'NOT_FOUND',
+      ],
+      [
+        {
+          body: { query: EXECUTE, variables: { input: launchInput({ projectId: NONEXISTENT_PROJECT }) } },
+          key: KEYS.admin,
+        },
+        'NOT_FOUND',
+      ],
+    ];
+    for (const [req, code] of refusals) {
+      const [answer] = await mutationDifferential(() => req, true, executeCalls);
+      expect(codeOf(answer)).toBe(code);
+    }
+    expect(await executeCalls()).toBe(0);
+    // A pipeline Maia does not have: Maia is asked each time and refuses, on both paths.
+    const [unknown] = await mutationDifferential(
+      () => ({
+        body: {
+          query: EXECUTE,
+          variables: { input: launchInput({ pipelineName: 'FOLDER/nope.orch.yaml' }) },
+        },
+        key: KEYS.operator,
+      }),
+      true,
+      executeCalls,
+    );
+    expect(dataOf(unknown).data).toBeNull();
+    // Variables that do not coerce (a member missing): Apollo's 400, before anything runs.
+    const [uncoerced] = await mutationDifferential(
+      () => ({
+        body: { query: EXECUTE, variables: { input: { projectId: PROJECTS.analytics } } },
+        key: KEYS.operator,
+      }),
+      false,
+      executeCalls,
+    );
+    expect(uncoerced.status).toBe(400);
+  });
+
+  it('answers a Maia failure of a launch alike, each call reaching Maia once', async () => {
+    await world.maia.addFault({ route: 'executePipeline', status: 503 });
+    await world.maia.resetCounters();
+    const [failed] = await mutationDifferential(
+      () => ({ body: { query: EXECUTE, variables: { input: launchInput() } }, key: KEYS.operator }),
+      true,
+      executeCalls,
+    );
+    expect(await executeCalls()).toBe(3);
+    expect(codeOf(failed)).toMatch(/^UPSTREAM_/);
+    const base = randomUUID();
+    await mutationDifferential(
+      (i) => ({
+        body: { query: EXECUTE, variables: { input: launchInput({ idempotencyKey: `${base}-${i}` }) } },
+        key: KEYS.operator,
+      }),
+      true,
+      executeCalls,
+    );
+  });
+
+  it('serves cancelPipelineExecution, rerunPipelineExecution and invalidateCache alike', async () => {
+    const launched: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const answer = await send({
+        body: { query: EXECUTE, variables: { input: launchInput() } },
+        key: KEYS.operator,
+      });
+      launched.push(dataOf(answer).data?.executePipeline?.pipelineExecutionId ?? '');
+    }
+    const CANCEL =
+      'mutation Cancel($input: CancelPipelineExecutionInput!) { cancelPipelineExecution(input: $input) { pipelineExecutionId } }';
+    const cancelCalls = () => world.maia.count('cancelExecution');
+    const [cancelled] = await mutationDifferential(
+      (i) => ({
+        body: {
+          query: CANCEL,
+          variables: { input: { projectId: PROJECTS.analytics, executionId: launched[i] } },
+        },
+        key: KEYS.operator,
+      }),
+      true,
+      cancelCalls,
+    );
+    expect(cancelled.body).toContain('"cancelPipelineExecution"');
+    // A finished run: ALREADY_FINISHED; a reader: FORBIDDEN.
+    for (const [key, code] of [
+      [KEYS.operator, 'ALREADY_FINISHED'],
+      [KEYS.reader, 'FORBIDDEN'],
+    ]) {
+      const [answer] = await mutationDifferential(
+        () => ({
+          body: {
+            query: CANCEL,
+            variables: {
+              input: { projectId: PROJECTS.analytics, executionId: ANALYTICS_FINISHED_EXECUTION },
+            },
+          },
+          key,
+        }),
+        true,
+        cancelCalls,
+      );
+      expect(codeOf(answer)).toBe(code);
+    }
+    const RERUN =
+      'mutation Rerun($input: RerunPipelineExecutionInput!) { rerunPipelineExecution(input: $input) { pipelineExecutionId replayed } }';
+    await mutationDifferential(
+      (i) => ({
+        body: {
+          query: RERUN,
+          variables: { input: { projectId: PROJECTS.analytics, executionId: launched[3 + i] } },
+        },
+        key: KEYS.operator,
+      }),
+      true,
+      executeCalls,
+    );
+    const [unknownLaunch] = await mutationDifferential(
+      () => ({
+        body: {
+          query: RERUN,
+          variables: { input: { projectId: PROJECTS.analytics, executionId: ANALYTICS_FINISHED_EXECUTION } },
+        },
+        key: KEYS.operator,
+      }),
+      true,
+      executeCalls,
+    );
+    expect(codeOf(unknownLaunch)).toBe('LAUNCH_UNKNOWN');
+    for (const [key, code] of [
+      [KEYS.admin, undefined],
+      [KEYS.operator, 'FORBIDDEN'],
+    ]) {
+      const [answer] = await mutationDifferential(
+        () => ({ body: { query: 'mutation { invalidateCache { invalidated } }' }, key }),
+        true,
+      );
+      expect(codeOf(answer)).toBe(code);
+    }
+    await mutationDifferential(
+      () => ({ body: { query: 'mutation M { __typename }' }, key: KEYS.reader }),
+      true,
+    );
+  });
+
+  it('runs the root fields of a mutation one after the other, stopping where Apollo stops (graphql-js executes them)', async () => {
+    // The first launch fails (a non-null payload: data is null); graphql-js runs no field after it, so the
+    // second pipeline is never launched. graphql-jit would launch it (lane-operations.ts).
+    const query = `mutation Two($bad: ExecutePipelineInput!, $good: ExecutePipelineInput!) {
+      a: executePipeline(input: $bad) { pipelineExecutionId } b: executePipeline(input: $good) { pipelineExecutionId } }`;
+    const variables = { bad: launchInput({ pipelineName: 'FOLDER/nope.orch.yaml' }), good: launchInput() };
+    await world.maia.resetCounters();
+    const [answer] = await mutationDifferential(
+      () => ({ body: { query, variables }, key: KEYS.operator }),
+      true,
+      executeCalls,
+    );
+    expect(dataOf(answer).data).toBeNull();
+    expect(await world.maia.count('executePipeline', 201)).toBe(0);
+    // Both fine: both launched, in order, on both paths (tags of running runs must differ).
+    const tag = randomUUID();
+    const both = (i: number) => ({
+      bad: launchInput({ executionTag: `${tag}-${i}-a` }),
+      good: launchInput({ executionTag: `${tag}-${i}-b` }),
+    });
+    const [ok] = await mutationDifferential(
+      (i) => ({ body: { query, variables: both(i) }, key: KEYS.operator }),
+      true,
+      executeCalls,
+    );
+    expect(Object.keys(dataOf(ok).data ?? {})).toEqual(['a', 'b']);
+  });
+
+  it('never runs a mutation twice: a failure after execution started closes the connection', async () => {
+    const query =
+      'mutation Once($input: ExecutePipelineInput!) { executePipeline(input: $input) { pipelineExecutionId } }';
+    const body = { query, variables: { input: launchInput({ pipelineName: 'FOLDER/nope.orch.yaml' }) } };
+    lane.enabled = false;
+    await send({ body, key: KEYS.operator });
+    lane.enabled = true;
+    // A hook of the lane's error path that throws once the launch has been answered (with an error).
+    const hooks = (lane as unknown as { errorHooks: unknown[] }).errorHooks;
+    const failing = {
+      requestDidStart: () =>
+        Promise.resolve({
+          didEncounterErrors: () => Promise.reject(new Error('injected after execution')),
+        }),
+    };
+    hooks.push(failing);
+    try {
+      await world.maia.resetCounters();
+      await expect(send({ body, key: KEYS.operator })).rejects.toThrow();
+      expect(await executeCalls()).toBe(1);
+    } finally {
+      hooks.splice(hooks.indexOf(failing), 1);
+    }
   });
 
   it('serves a document Apollo has not seen only after Apollo accepted it', async () => {
@@ -578,6 +928,24 @@ describe('GraphQL query lane and rate limits', () => {
     expect({ ...apollo, retryAfter: null }).toEqual({ ...refused, retryAfter: null });
   });
 
+  it('charges a mutation once on the lane, and the refusal is Apollo’s', async () => {
+    const mutate = async () => {
+      const response = await fetch(`${world.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': KEYS.operator },
+        body: JSON.stringify({ query: 'mutation M { __typename }' }),
+      });
+      return { status: response.status, body: await response.text() };
+    };
+    lane.enabled = true;
+    const before = lane.served;
+    const statuses: number[] = [];
+    // Apollo accepts the document (the first of the burst of three), the lane serves the next two.
+    for (let i = 0; i < 4; i++) statuses.push((await mutate()).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(lane.served).toBe(before + 2);
+  });
+
   it('charges a refused credential once', async () => {
     const statuses: number[] = [];
     lane.enabled = true;
@@ -627,6 +995,24 @@ describe('GraphQL query lane behind the whole-answer cache', () => {
     expect(lane.served).toBe(before + 1);
     expect(second).toEqual(first);
     expect(first.status).toBe(200);
+  });
+
+  it('serves a mutation from the body the cache read; invalidateCache on the lane empties the cache', async () => {
+    const cache = world.gateway.app.get(HotReadCache);
+    const invalidate = { query: 'mutation { invalidateCache { invalidated } }' };
+    // Apollo accepts the mutation; then a declared read is kept again.
+    expect((await post(invalidate)).body).toContain('"invalidated":"all"');
+    await post({ query: PROJECTS_QUERY });
+    expect(cache.stats().entries).toBeGreaterThan(0);
+    const before = lane.served;
+    const answer = await post(invalidate);
+    expect(lane.served).toBe(before + 1);
+    expect(answer).toEqual({ status: 200, body: '{"data":{"invalidateCache":{"invalidated":"all"}}}\n' });
+    expect(cache.stats().entries).toBe(0);
+    // The next read is built again (a miss), not served from what was dropped.
+    const misses = cache.stats().misses;
+    await post({ query: PROJECTS_QUERY });
+    expect(cache.stats().misses).toBe(misses + 1);
   });
 });
 

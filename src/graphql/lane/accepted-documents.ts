@@ -1,7 +1,10 @@
 import type { DocumentNode, OperationDefinitionNode } from 'graphql';
 import type { CompiledQuery } from 'graphql-jit';
 
-/** A query document (with the operation its request named) that Apollo parsed, validated and let run. */
+/**
+ * A query or mutation document (with the operation its request named) that Apollo parsed, validated and let
+ * run.
+ */
 export interface AcceptedDocument {
   document: DocumentNode;
   operation: OperationDefinitionNode;

@@ -8,7 +8,6 @@ import {
   execute,
   getVariableValues,
   GraphQLError,
-  OperationTypeNode,
   type ExecutionResult,
   type GraphQLFormattedError,
   type GraphQLSchema,
@@ -32,6 +31,7 @@ import { apolloSecurityOptions } from '../../security/graphql-limits';
 import { formatGraphqlError } from '../format-graphql-error';
 import { httpGraphqlContext } from '../graphql-context';
 import { AcceptedDocuments, documentKey, type AcceptedDocument } from './accepted-documents';
+import { jitMayExecute, laneMayServe } from './lane-operations';
 import { schemaForJit } from './jit-schema';
 
 /** Where Apollo serves GraphQL over HTTP (the one path: REST prefixes do not apply to it). */
@@ -119,11 +119,11 @@ export function formatLikeApollo(
 /**
  * The GraphQL query lane (docs/adr/0035-graphql-query-lane.md): a `POST /graphql` whose exact document (and
  * operation name) Apollo has already parsed, validated, checked against every limit and the trusted
- * documents, and let run as a query in this process is executed by the HTTP server's request listener,
- * ahead of Fastify and Apollo's request pipeline, with the same pieces they use: `AuthGate` admits the
- * caller (authentication, one rate-limit charge), graphql-js executes the same schema with the same
- * resolvers (Nest's guards or direct checks), the context has the shape the resolvers expect, errors are
- * formatted by `formatGraphqlError` as Apollo normalizes them, stale resources are named in
+ * documents, and let run as a query or mutation (ADR 0044) in this process is executed by the HTTP
+ * server's request listener, ahead of Fastify and Apollo's request pipeline, with the same pieces they use:
+ * `AuthGate` admits the caller (authentication, one rate-limit charge), graphql-js executes the same schema
+ * with the same resolvers (Nest's guards or direct checks), the context has the shape the resolvers expect,
+ * errors are formatted by `formatGraphqlError` as Apollo normalizes them, stale resources are named in
  * `extensions.stale` and the headers, and the request is counted and logged like every other. Anything
  * else, or anything the lane is unsure of (a refusal, variables that do not coerce, an unknown document,
  * another media type or `Accept`, extensions, a batch), goes to Fastify untouched before any resolver runs;
@@ -163,13 +163,19 @@ export class GraphqlQueryLane implements OnModuleInit {
     this.errorHooks = apolloSecurityOptions(config.auth.graphql).plugins;
   }
 
-  /** graphql-jit's compiled query of a document, made once (null when graphql-jit cannot compile it). */
+  /**
+   * graphql-jit's compiled query of a document, made once (null when graphql-jit cannot compile it, or may
+   * not execute it as graphql-js would: then graphql-js executes it).
+   */
   private compiledOf(
     schema: GraphQLSchema,
     entry: AcceptedDocument,
     operationName: string | null | undefined,
   ): CompiledQuery | null {
-    if (entry.compiled === undefined) {
+    if (entry.compiled === undefined && !jitMayExecute(schema, entry.operation)) {
+      // Where graphql-jit would answer or act otherwise than graphql-js (lane-operations.ts).
+      entry.compiled = null;
+    } else if (entry.compiled === undefined) {
       try {
         const compiled = compileQuery(schema, entry.document, operationName ?? undefined);
         entry.compiled = isCompiledQuery(compiled) ? compiled : null;
@@ -196,14 +202,16 @@ export class GraphqlQueryLane implements OnModuleInit {
   /**
    * The Apollo plugin that registers what Apollo accepted: it runs when execution starts, i.e. after
    * parsing, validation (the limits' rules), the trusted-documents check, and every `didResolveOperation`
-   * hook (admission, subscriptions over HTTP) passed. Only POSTed queries given in full are kept.
+   * hook (admission, subscriptions over HTTP) passed. Only POSTed queries and mutations given in full are
+   * kept.
    */
   plugin(): ApolloServerPlugin<BaseContext> {
     const listener: GraphQLRequestListener<BaseContext> = {
       executionDidStart: async ({ request, document, operation, schema }) => {
         if (!this.configured || schema !== this.schema) return;
         if (request.http?.method !== 'POST' || typeof request.query !== 'string' || !document) return;
-        if (operation?.operation !== OperationTypeNode.QUERY) return;
+        // Queries and mutations (lane-operations.ts); a subscription never executes over HTTP.
+        if (!laneMayServe(operation)) return;
         // The lane serves bodies of at most MAX_LANE_BODY_BYTES: a longer document would only take room
         // (Apollo's own store is bounded in bytes; this table in entries).
         if (request.query.length > MAX_LANE_BODY_BYTES) return;
