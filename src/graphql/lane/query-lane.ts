@@ -157,6 +157,7 @@ export class GraphqlQueryLane implements OnModuleInit {
     this.configured = config.server.graphqlQueryLane;
     this.jit = config.server.graphqlQueryLaneExecutor === 'jit';
     this.enabled = this.configured;
+    metrics.setGraphqlLaneSource(() => ({ served: this.servedCount }));
     this.clientIp = rawClientIp(config.server.trustProxy);
     this.log = requestCompletionLogger(pino, config);
     // The limits' plugins rewrite messages of every error Apollo meets (suggestions, token limits).
