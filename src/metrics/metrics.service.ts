@@ -175,7 +175,8 @@ export class MetricsService implements UpstreamObserver {
       collect() {
         const sample = self.graphqlLaneSource?.();
         this.reset();
-        for (const [outcome, count] of Object.entries(sample?.parked ?? {})) this.inc({ outcome }, count);
+        if (!sample) return;
+        for (const [outcome, count] of Object.entries(sample.parked)) this.inc({ outcome }, count);
       },
     });
     new Counter({

@@ -51,5 +51,5 @@ export interface GraphqlLaneStatsSample {
    * request ended without registering it: on to Fastify), `timeout` (on to Fastify), and `full`: not
    * parked at all, a cap was reached (on to Fastify at once).
    */
-  parked?: Record<'accepted' | 'released' | 'timeout' | 'full', number>;
+  parked: Record<'accepted' | 'released' | 'timeout' | 'full', number>;
 }
