@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { GraphqlQueryLane } from '../../src/graphql/lane/query-lane';
 import { createSigningKey } from '../auth/jwks-test-server';
-import { KEYS, startSecuredWorld, type SecuredWorld } from '../auth/support/secured-gateway';
+import { KEYS, PROJECTS, startSecuredWorld, type SecuredWorld } from '../auth/support/secured-gateway';
 import { eventually } from '../support/eventually';
 import { STANDALONE_REDIS_URL } from '../support/redis-topologies';
 
@@ -308,6 +308,31 @@ describe('GraphQL query lane: acceptance in flight', () => {
     const apolloB = await h.apolloAnswer({ query: queryB, key: KEYS.admin });
     for (const answer of [overA, ...answersA]) expect(answer).toEqual(apolloA);
     for (const answer of [overB, ...answersB]) expect(answer).toEqual(apolloB);
+  });
+
+  it('identical mutations do not wait for one another once Apollo ran one without registering it', async () => {
+    const query = `mutation Drop { invalidateCache(projectId: "${PROJECTS.sandboxB}") { invalidated } } # ${randomUUID()}`;
+    expect((await h.send({ query, key: KEYS.admin })).status).toBe(200);
+    const leader = await h.heldLeader(query, true);
+    const before = await h.counters();
+    const followers = await Promise.all([1, 2, 3].map(() => h.send({ query, key: KEYS.admin })));
+    // Answered while the same mutation is held inside Apollo: none of them waited for it.
+    expect(world.idp.hold).toBeDefined();
+    expect(h.delta(before, await h.counters())).toMatchObject({
+      served: 0,
+      accepted: 0,
+      released: 0,
+      timeout: 0,
+      full: 0,
+    });
+    for (const answer of followers) {
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.body)).toEqual({
+        data: { invalidateCache: { invalidated: PROJECTS.sandboxB } },
+      });
+    }
+    leader.release();
+    expect((await leader.answer).status).toBe(200);
   });
 
   it('a document Apollo refuses: every request of a burst gets Apollo’s own answer, none the lane', async () => {

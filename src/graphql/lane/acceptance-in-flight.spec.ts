@@ -63,6 +63,21 @@ describe('AcceptanceInFlight', () => {
     table.release('a');
     expect(w.outcomes).toEqual(['released']);
     expect(table.counts.released).toBe(1);
+    // What the document is does not change: its later requests neither lead nor wait.
+    expect(table.lead('a')).toBeUndefined();
+    expect(table.park('a', waiter().resume)).toBe(false);
+    // A first request that ended without reaching execution (refused, aborted) teaches nothing.
+    const end = table.lead('b');
+    end?.();
+    expect(table.lead('b')).toBeInstanceOf(Function);
+  });
+
+  it('a document remembered as unregistered is not remembered forever: the memory is bounded', () => {
+    const table = new AcceptanceInFlight(LIMITS);
+    for (let i = 0; i <= 1_000; i++) table.release(`m${i}`);
+    // Emptied when full: the first ones lead again.
+    expect(table.lead('m0')).toBeInstanceOf(Function);
+    expect(table.lead('m1000')).toBeUndefined();
   });
 
   it("an old leader's end does not settle the flight of a newer leader", () => {

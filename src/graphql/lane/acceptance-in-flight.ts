@@ -11,6 +11,9 @@ export interface ParkLimits {
   timeoutMs: number;
 }
 
+/** Documents remembered as run by Apollo without being registered (mutations...), at most. */
+const MAX_UNREGISTERED = 1_000;
+
 interface Flight {
   waiters: ((outcome: ParkOutcome) => void)[];
   timer: NodeJS.Timeout | undefined;
@@ -27,6 +30,12 @@ interface Flight {
  */
 export class AcceptanceInFlight {
   private readonly flights = new Map<string, Flight>();
+  /**
+   * Documents Apollo let run without registering them (a mutation, a subscription over HTTP: what a
+   * document is does not change): their requests neither lead nor park, so identical mutations in flight
+   * never wait for one another. Emptied when full.
+   */
+  private readonly unregistered = new Set<string>();
   private parkedNow = 0;
   /** Cumulative outcomes of parked requests, and arrivals refused a place (`full`). */
   readonly counts: Record<ParkOutcome | 'full', number> = { accepted: 0, released: 0, timeout: 0, full: 0 };
@@ -48,7 +57,7 @@ export class AcceptanceInFlight {
    * to be called when its response is over (finished or closed), once. Undefined when one is there already.
    */
   lead(key: string): (() => void) | undefined {
-    if (this.flights.has(key)) return undefined;
+    if (this.flights.has(key) || this.unregistered.has(key)) return undefined;
     const flight: Flight = { waiters: [], timer: undefined, open: true };
     this.flights.set(key, flight);
     return () => {
@@ -82,8 +91,13 @@ export class AcceptanceInFlight {
     if (flight !== undefined) this.settle(key, flight, 'accepted');
   }
 
-  /** Apollo let the document's request run without registering it: its parked requests go to Fastify. */
+  /**
+   * Apollo let the document's request run without registering it: its parked requests go to Fastify, and
+   * later requests of the document go there at once.
+   */
   release(key: string): void {
+    if (this.unregistered.size >= MAX_UNREGISTERED) this.unregistered.clear();
+    this.unregistered.add(key);
     const flight = this.flights.get(key);
     if (flight !== undefined) this.settle(key, flight, 'released');
   }

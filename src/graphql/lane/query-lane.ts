@@ -253,7 +253,9 @@ export class GraphqlQueryLane implements OnModuleInit {
    * Settled now (that request may well be answered before the next turn), resumed on the next turn.
    */
   private settleInFlight(request: GraphQLRequest, document: DocumentNode | undefined): void {
-    if (this.inFlight.size === 0 || typeof request.query !== 'string') return;
+    // Only a POST can be a flight's first request (a GET of the same text says nothing of the POSTs).
+    if (this.inFlight.size === 0 || request.http?.method !== 'POST' || typeof request.query !== 'string')
+      return;
     const key = documentKey(request.query, request.operationName);
     const registered = document !== undefined && this.accepted.peek(key)?.document === document;
     if (registered) this.inFlight.accept(key);
