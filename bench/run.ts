@@ -109,11 +109,17 @@ const JWT_CALLERS = 50;
 const PRODUCTION: Omit<GatewayShape, 'responseCache'> = { auth: 'api-keys+jwt', rateLimits: 'on' };
 const LOGS = 'info, to a file';
 
+/** A counter's increase over a run; undefined when either reading is. */
+function difference(before: number | undefined, after: number | undefined): number | undefined {
+  return before === undefined || after === undefined ? undefined : after - before;
+}
+
 /** A gateway's counters the harness reads from its /metrics around a run. */
 interface GatewayCounts {
   hits: number;
   misses: number;
-  laneServed: number;
+  /** Undefined when the gateway does not export it (a build before the metric). */
+  laneServed: number | undefined;
 }
 
 interface RunningGateway {
@@ -839,6 +845,8 @@ class Bench {
       hits: 0,
       misses: 0,
       laneServed: 0,
+      /** False once a reading of the lane's count was missing (a build before the metric). */
+      laneKnown: true,
       logBytes: 0,
       warmupSeconds: 0,
     }));
@@ -881,7 +889,9 @@ class Bench {
             const hotAfter = await this.hotReadCounts(gateway);
             side.hits += hotAfter.hits - hotBefore.hits;
             side.misses += hotAfter.misses - hotBefore.misses;
-            side.laneServed += hotAfter.laneServed - hotBefore.laneServed;
+            const laneServed = difference(hotBefore.laneServed, hotAfter.laneServed);
+            if (laneServed === undefined) side.laneKnown = false;
+            else side.laneServed += laneServed;
             side.logBytes += fileSize(gateway.logFile) - logBefore;
           }
           if (row.countUpstream) {
@@ -943,7 +953,7 @@ class Bench {
               hitRateOfAll: side.requests > 0 ? round(Math.min(1, side.hits / side.requests), 3) : null,
             }
           : undefined,
-        laneServed: row.gateway ? side.laneServed : undefined,
+        laneServed: row.gateway && side.laneKnown ? side.laneServed : undefined,
         logBytesPerRequest:
           row.gateway && side.requests > 0 ? round(side.logBytes / side.requests, 0) : undefined,
         distinctRequests: distinctRequests(row.workload),
@@ -1015,7 +1025,7 @@ class Bench {
       if (row.gateway && hotBefore) {
         const before: GatewayCounts = hotBefore;
         const after = await this.hotReadCounts(row.gateway);
-        laneServed = after.laneServed - before.laneServed;
+        laneServed = difference(before.laneServed, after.laneServed);
         const hits = after.hits - before.hits;
         const misses = after.misses - before.misses;
         hotRead = {
@@ -1079,12 +1089,15 @@ class Bench {
     if (answer.status !== 200) throw new Error(`/metrics answered ${answer.status}`);
     const value = (metric: string, label: string) => {
       const match = new RegExp(`^${metric}\\{${label}\\} (\\S+)$`, 'm').exec(answer.body);
-      return match ? Number(match[1]) : 0;
+      return match ? Number(match[1]) : undefined;
     };
     return {
-      hits: value('gateway_hot_read_requests_total', 'result="hit"'),
-      misses: value('gateway_hot_read_requests_total', 'result="miss"'),
-      laneServed: value('gateway_graphql_lane_requests_total', 'result="served"'),
+      hits: value('gateway_hot_read_requests_total', 'result="hit"') ?? 0,
+      misses: value('gateway_hot_read_requests_total', 'result="miss"') ?? 0,
+      // A build before the metric has no such series: unknown, not 0.
+      laneServed: answer.body.includes('# TYPE gateway_graphql_lane_requests_total')
+        ? (value('gateway_graphql_lane_requests_total', 'result="served"') ?? 0)
+        : undefined,
     };
   }
 
@@ -1169,7 +1182,7 @@ class Bench {
         settings,
         process,
         ...result,
-        laneServed: after.laneServed - before.laneServed,
+        laneServed: difference(before.laneServed, after.laneServed),
       };
     };
     const fresh: StampedeResult[] = [];
