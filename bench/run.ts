@@ -109,6 +109,19 @@ const JWT_CALLERS = 50;
 const PRODUCTION: Omit<GatewayShape, 'responseCache'> = { auth: 'api-keys+jwt', rateLimits: 'on' };
 const LOGS = 'info, to a file';
 
+/** A counter's increase over a run; undefined when either reading is. */
+function difference(before: number | undefined, after: number | undefined): number | undefined {
+  return before === undefined || after === undefined ? undefined : after - before;
+}
+
+/** A gateway's counters the harness reads from its /metrics around a run. */
+interface GatewayCounts {
+  hits: number;
+  misses: number;
+  /** Undefined when the gateway does not export it (a build before the metric). */
+  laneServed: number | undefined;
+}
+
 interface RunningGateway {
   server: SpawnedServer;
   shape: GatewayShape;
@@ -831,6 +844,9 @@ class Bench {
       upstream: new Map<string, number>(),
       hits: 0,
       misses: 0,
+      laneServed: 0,
+      /** False once a reading of the lane's count was missing (a build before the metric). */
+      laneKnown: true,
       logBytes: 0,
       warmupSeconds: 0,
     }));
@@ -850,7 +866,7 @@ class Bench {
           const side = totals[i];
           const { server, gateway } = row;
           let cpuBeforeMs = 0;
-          let hotBefore = { hits: 0, misses: 0 };
+          let hotBefore: GatewayCounts = { hits: 0, misses: 0, laneServed: 0 };
           let logBefore = 0;
           const result = await measureLoad(
             row.workload,
@@ -873,6 +889,9 @@ class Bench {
             const hotAfter = await this.hotReadCounts(gateway);
             side.hits += hotAfter.hits - hotBefore.hits;
             side.misses += hotAfter.misses - hotBefore.misses;
+            const laneServed = difference(hotBefore.laneServed, hotAfter.laneServed);
+            if (laneServed === undefined) side.laneKnown = false;
+            else side.laneServed += laneServed;
             side.logBytes += fileSize(gateway.logFile) - logBefore;
           }
           if (row.countUpstream) {
@@ -934,6 +953,7 @@ class Bench {
               hitRateOfAll: side.requests > 0 ? round(Math.min(1, side.hits / side.requests), 3) : null,
             }
           : undefined,
+        laneServed: row.gateway && side.laneKnown ? side.laneServed : undefined,
         logBytesPerRequest:
           row.gateway && side.requests > 0 ? round(side.logBytes / side.requests, 0) : undefined,
         distinctRequests: distinctRequests(row.workload),
@@ -978,7 +998,7 @@ class Bench {
       await this.checkAnswers(row);
       const { budget } = this.options;
       let cpuBeforeMs = 0;
-      let hotBefore: { hits: number; misses: number } | null = null;
+      let hotBefore: GatewayCounts | null = null;
       let logBefore = 0;
       const result = await measureLoad(
         workload,
@@ -1001,9 +1021,11 @@ class Bench {
       const upstreamCalls = row.countUpstream ? await this.upstreamCalls() : undefined;
       let hotRead: HotReadStats | undefined;
       let logBytesPerRequest: number | undefined;
+      let laneServed: number | undefined;
       if (row.gateway && hotBefore) {
-        const before: { hits: number; misses: number } = hotBefore;
+        const before: GatewayCounts = hotBefore;
         const after = await this.hotReadCounts(row.gateway);
+        laneServed = difference(before.laneServed, after.laneServed);
         const hits = after.hits - before.hits;
         const misses = after.misses - before.misses;
         hotRead = {
@@ -1037,6 +1059,7 @@ class Bench {
         non2xx: result.non2xx,
         upstreamCalls,
         hotRead,
+        laneServed,
         logBytesPerRequest,
         distinctRequests: distinctRequests(workload),
         warmupSeconds: result.warmupSeconds,
@@ -1057,17 +1080,25 @@ class Bench {
     }
   }
 
-  /** gateway_hot_read_requests_total by result, from the gateway's /metrics. */
-  private async hotReadCounts(gateway: RunningGateway): Promise<{ hits: number; misses: number }> {
+  /**
+   * gateway_hot_read_requests_total by result and the requests the GraphQL query lane served
+   * (gateway_graphql_lane_requests_total), from the gateway's /metrics.
+   */
+  private async hotReadCounts(gateway: RunningGateway): Promise<GatewayCounts> {
     const answer = await send({ url: `${gateway.server.url}/metrics` });
     if (answer.status !== 200) throw new Error(`/metrics answered ${answer.status}`);
-    const value = (result: string) => {
-      const match = new RegExp(`^gateway_hot_read_requests_total\\{result="${result}"\\} (\\S+)$`, 'm').exec(
-        answer.body,
-      );
-      return match ? Number(match[1]) : 0;
+    const value = (metric: string, label: string) => {
+      const match = new RegExp(`^${metric}\\{${label}\\} (\\S+)$`, 'm').exec(answer.body);
+      return match ? Number(match[1]) : undefined;
     };
-    return { hits: value('hit'), misses: value('miss') };
+    return {
+      hits: value('gateway_hot_read_requests_total', 'result="hit"') ?? 0,
+      misses: value('gateway_hot_read_requests_total', 'result="miss"') ?? 0,
+      // A build before the metric has no such series: unknown, not 0.
+      laneServed: answer.body.includes('# TYPE gateway_graphql_lane_requests_total')
+        ? (value('gateway_graphql_lane_requests_total', 'result="served"') ?? 0)
+        : undefined,
+    };
   }
 
   private failRow(
@@ -1132,22 +1163,26 @@ class Bench {
     let gateway: RunningGateway | null = null;
     const report = (s: StampedeResult) =>
       log(
-        `  ${s.listProjectsCalls} upstream listProjects call(s); connections opened in ${s.connectionSetup?.allOpenMs} ms; answers p99 ${s.latency ? round(s.latency.p99, 1) : '-'} ms, ${s.afterUpstreamEnd ? round(s.afterUpstreamEnd.p99, 1) : '-'} ms after the upstream call's end${s.error ? `; ${s.error}` : ''}`,
+        `  ${s.listProjectsCalls} upstream listProjects call(s); ${s.laneServed ?? '-'} served by the GraphQL query lane; connections opened in ${s.connectionSetup?.allOpenMs} ms; answers p99 ${s.latency ? round(s.latency.p99, 1) : '-'} ms, ${s.afterUpstreamEnd ? round(s.afterUpstreamEnd.p99, 1) : '-'} ms after the upstream call's end${s.error ? `; ${s.error}` : ''}`,
       );
     const once = async (process: 'fresh' | 'warm'): Promise<StampedeResult> => {
       if (!gateway) throw new Error('no gateway');
+      const before = await this.hotReadCounts(gateway);
+      const result = await runStampede(
+        gateway.server,
+        this.emulatorClient,
+        proxy,
+        size,
+        this.facts.projectCount,
+        this.reader.headers,
+      );
+      const after = await this.hotReadCounts(gateway);
       return {
         runtime: this.runtime.id,
         settings,
         process,
-        ...(await runStampede(
-          gateway.server,
-          this.emulatorClient,
-          proxy,
-          size,
-          this.facts.projectCount,
-          this.reader.headers,
-        )),
+        ...result,
+        laneServed: difference(before.laneServed, after.laneServed),
       };
     };
     const fresh: StampedeResult[] = [];

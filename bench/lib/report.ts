@@ -218,6 +218,7 @@ export function formatDetails(results: RuntimeRun): string {
           ? `stampede (${which}): ${s.requests} concurrent cold projects queries on ${fmt(s.connectionSetup?.connections, 0)} connections opened beforehand ` +
               `(all open in ${fmt(s.connectionSetup?.allOpenMs, 0)} ms; first request p50 ${fmt(s.connectionSetup?.firstRequest.p50, 0)} / p99 ${fmt(s.connectionSetup?.firstRequest.p99, 0)} ms) ` +
               `-> ${s.listProjectsCalls} upstream listProjects call(s) (sent ${fmt(s.upstreamCall?.startAfterMs, 1)} ms after the first query, took ${fmt(s.upstreamCall?.durationMs, 1)} ms); ` +
+              (s.laneServed === undefined ? '' : `the GraphQL query lane served ${s.laneServed} of them; `) +
               `all answered in ${fmt(s.totalMs, 0)} ms (p50 ${fmt(s.latency?.p50, 0)} / p99 ${fmt(s.latency?.p99, 0)} ms), ` +
               `after the upstream call's end p50 ${fmt(s.afterUpstreamEnd?.p50, 1)} / p99 ${fmt(s.afterUpstreamEnd?.p99, 1)} ms ` +
               `(gateway CPU ${fmt(s.gatewayCpuBeforeUpstreamMs, 0)} ms before the call, ${fmt(s.gatewayCpuAfterUpstreamMs, 0)} ms after; ` +
@@ -235,9 +236,7 @@ export function formatDetails(results: RuntimeRun): string {
       rounds.of === 'reqPerSec'
         ? `${row.title}: ${ratio(rounds.median)} ${rounds.against.split('.')[0]} (${rounds.against}), median of ${rounds.ratios.length} interleaved round(s) of req/s ratios: ${each} ${spread}`
         : `${row.title}: CPU per request ${ratio(rounds.median)} that of ${rounds.against}, median of ${rounds.ratios.length} interleaved round(s): ${each} ${spread}` +
-            (row.settings.graphqlQueryLane === 'off'
-              ? "; the GraphQL query lane's share of the mix's CPU (requests the lane served: not in the gateway's /metrics)"
-              : ''),
+            (row.settings.graphqlQueryLane === 'off' ? `; ${laneShareNote(results, rounds.against)}` : ''),
     );
   }
   for (const row of results.rows) {
@@ -245,6 +244,9 @@ export function formatDetails(results: RuntimeRun): string {
     lines.push(
       `${row.title}: ${row.distinctRequests} distinct requests; whole-answer cache hits ${row.hotRead.hits} of ${row.requests} requests ` +
         `(${fmt((row.hotRead.hitRateOfAll ?? 0) * 100, 1)}%; ${fmt((row.hotRead.hitRate ?? 0) * 100, 1)}% of the ${row.hotRead.hits + row.hotRead.misses} cacheable); ` +
+        (row.laneServed === undefined
+          ? ''
+          : `GraphQL query lane served ${row.laneServed} (${fmt(row.requests ? (100 * row.laneServed) / row.requests : 0, 1)}%); `) +
         `upstream ${Object.entries(row.upstreamCalls ?? {})
           .map(([route, n]) => `${route} ${n}`)
           .join(', ')}; log ${fmt(row.logBytesPerRequest, 0)} B/request`,
@@ -252,6 +254,16 @@ export function formatDetails(results: RuntimeRun): string {
   }
   for (const round_ of results.subscriptions) lines.push(subscriptionLine(round_));
   return lines.join('\n');
+}
+
+/** What the lane-off mix's ratio stands for: the lane's share of the mix's CPU, and how much it served. */
+function laneShareNote(results: RuntimeRun, againstId: string): string {
+  const on = find(results, againstId);
+  const served =
+    on?.laneServed === undefined || !on.requests
+      ? 'requests the lane served: not read from the gateway'
+      : `the lane served ${on.laneServed} of its ${on.requests} requests (${fmt((100 * on.laneServed) / on.requests, 1)}%)`;
+  return `the GraphQL query lane's share of the mix's CPU (${served})`;
 }
 
 /**

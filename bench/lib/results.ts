@@ -107,6 +107,8 @@ export interface ScenarioRow {
   /** Upstream (emulator) calls by route made during the measured run. */
   upstreamCalls?: Record<string, number>;
   hotRead?: HotReadStats;
+  /** Requests the GraphQL query lane served in the measured run(s) (the gateway's /metrics). */
+  laneServed?: number;
   /** Bytes of log the server wrote per request of the measured run. */
   logBytesPerRequest?: number;
   /** Distinct requests (caller, operation, variables) the workload drew from. */
@@ -150,6 +152,8 @@ export interface StampedeResult {
   error?: string;
   requests: number;
   answeredOk?: number;
+  /** Of the stampede's requests, those the GraphQL query lane served (the gateway's /metrics). */
+  laneServed?: number;
   /** Upstream listProjects calls the stampede caused. */
   listProjectsCalls?: number;
   /** From each query sent to its answer read. */

@@ -32,6 +32,10 @@ const fields = z.object({
   // The GraphQL query lane (docs/adr/0035-graphql-query-lane.md).
   GRAPHQL_QUERY_LANE: z.enum(['on', 'off']).default('on'),
   GRAPHQL_QUERY_LANE_EXECUTOR: z.enum(['jit', 'graphql-js']).default('jit'),
+  // Requests waiting for their document's first request inside Apollo (docs/adr/0043-acceptance-in-flight.md).
+  GRAPHQL_QUERY_LANE_PARK_PER_DOCUMENT: envInt(1_000, 0, 100_000),
+  GRAPHQL_QUERY_LANE_PARK_TOTAL: envInt(2_000, 0, 100_000),
+  GRAPHQL_QUERY_LANE_PARK_TIMEOUT_MS: envInt(1_000, 1, 60_000),
   // Empty: the mode decides (on outside production).
   RUN_CONSOLE: envOptionalString().pipe(z.enum(['true', 'false']).optional()),
   MAIA_CLIENT_ID: envOptionalString(),
@@ -128,6 +132,16 @@ export function serverConfig(env: Env) {
     graphqlQueryLane: v.GRAPHQL_QUERY_LANE === 'on',
     /** What executes the lane's queries: graphql-js (as Apollo does) or graphql-jit's compiled query. */
     graphqlQueryLaneExecutor: v.GRAPHQL_QUERY_LANE_EXECUTOR,
+    /**
+     * While a document's first request is inside Apollo, later requests for it wait at the lane (at most
+     * `perDocument` of them, `total` overall, `timeoutMs` long) and take the lane once Apollo accepted it,
+     * or go to Fastify as before (docs/adr/0043-acceptance-in-flight.md).
+     */
+    graphqlQueryLanePark: {
+      perDocument: v.GRAPHQL_QUERY_LANE_PARK_PER_DOCUMENT,
+      total: v.GRAPHQL_QUERY_LANE_PARK_TOTAL,
+      timeoutMs: v.GRAPHQL_QUERY_LANE_PARK_TIMEOUT_MS,
+    },
     /** The run console at `/console`: on outside production, and in production only when asked for. */
     runConsole: v.RUN_CONSOLE === undefined ? devLike : v.RUN_CONSOLE === 'true',
   };

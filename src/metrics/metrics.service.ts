@@ -6,6 +6,7 @@ import { type UpstreamCallObservation, type UpstreamObserver } from '../maia/mai
 import {
   type CacheStatsSample,
   type ConnectionLimitSample,
+  type GraphqlLaneStatsSample,
   type HotReadStatsSample,
   type MaiaStateSample,
   type WatchStatsSample,
@@ -49,6 +50,7 @@ export class MetricsService implements UpstreamObserver {
   private watchSource: (() => WatchStatsSample | null) | null = null;
   private maiaSource: (() => MaiaStateSample | null) | null = null;
   private connectionLimitSource: (() => ConnectionLimitSample | null) | null = null;
+  private graphqlLaneSource: (() => GraphqlLaneStatsSample | null) | null = null;
 
   readonly httpRequests: BoundCounter<'transport' | 'route' | 'method' | 'status'>;
   readonly httpDuration: BoundHistogram<'transport' | 'route' | 'method'>;
@@ -152,6 +154,29 @@ export class MetricsService implements UpstreamObserver {
         if (!sample) return;
         this.inc({ result: 'hit' }, sample.hits);
         this.inc({ result: 'miss' }, sample.misses);
+      },
+    });
+    new Counter({
+      name: 'gateway_graphql_lane_requests_total',
+      help: 'GraphQL POSTs the query lane answered itself, ahead of Fastify, Nest and Apollo (result="served").',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const sample = self.graphqlLaneSource?.();
+        this.reset();
+        if (sample) this.inc({ result: 'served' }, sample.served);
+      },
+    });
+    new Counter({
+      name: 'gateway_graphql_lane_parked_total',
+      help: "GraphQL POSTs that waited at the query lane while their document's first request was inside Apollo, by outcome: accepted (then served by the lane), released (that request ended without acceptance), timeout, full (not parked: a cap was reached).",
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const sample = self.graphqlLaneSource?.();
+        this.reset();
+        if (!sample) return;
+        for (const [outcome, count] of Object.entries(sample.parked)) this.inc({ outcome }, count);
       },
     });
     new Counter({
@@ -311,6 +336,11 @@ export class MetricsService implements UpstreamObserver {
   /** The per-IP connection cap's counts, read at scrape time. */
   setConnectionLimitSource(source: () => ConnectionLimitSample): void {
     this.connectionLimitSource = guarded(source, null);
+  }
+
+  /** The GraphQL query lane's counts, read at scrape time. */
+  setGraphqlLaneSource(source: () => GraphqlLaneStatsSample): void {
+    this.graphqlLaneSource = guarded(source, null);
   }
 
   /** The hot-read answer cache's counts, read at scrape time. */

@@ -40,3 +40,16 @@ export interface HotReadStatsSample {
   misses: number;
   entries: number;
 }
+
+/** The GraphQL query lane on this replica (src/graphql/lane, ADR 0035 and ADR 0043). */
+export interface GraphqlLaneStatsSample {
+  /** Requests the lane answered itself (parked ones it served included). */
+  served: number;
+  /**
+   * Requests that waited at the lane for their document's first request inside Apollo (ADR 0043), by how
+   * the wait ended: `accepted` (Apollo registered the document: on through the lane), `released` (that
+   * request ended without registering it: on to Fastify), `timeout` (on to Fastify), and `full`: not
+   * parked at all, a cap was reached (on to Fastify at once).
+   */
+  parked: Record<'accepted' | 'released' | 'timeout' | 'full', number>;
+}

@@ -26,6 +26,8 @@ export async function createSigningKey(
 export class JwksTestServer {
   fetches = 0;
   published: TestSigningKey[] = [];
+  /** While set, key set requests wait for it before answering (a slow identity provider). */
+  hold: Promise<void> | undefined;
   private server: Server | undefined;
   url = '';
   readonly issuer = 'https://idp.test/';
@@ -34,8 +36,12 @@ export class JwksTestServer {
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
       this.fetches += 1;
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ keys: this.published.map((k) => k.jwk) }));
+      const answer = () => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ keys: this.published.map((k) => k.jwk) }));
+      };
+      if (this.hold) void this.hold.then(answer);
+      else answer();
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/.well-known/jwks.json`;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from '@apollo/server';
+import type { ApolloServerPlugin, BaseContext, GraphQLRequest, GraphQLRequestListener } from '@apollo/server';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -8,6 +8,7 @@ import {
   execute,
   getVariableValues,
   GraphQLError,
+  type DocumentNode,
   type ExecutionResult,
   type GraphQLFormattedError,
   type GraphQLSchema,
@@ -30,6 +31,7 @@ import { MetricsService } from '../../metrics/metrics.service';
 import { apolloSecurityOptions } from '../../security/graphql-limits';
 import { formatGraphqlError } from '../format-graphql-error';
 import { httpGraphqlContext } from '../graphql-context';
+import { AcceptanceInFlight, type ParkOutcome } from './acceptance-in-flight';
 import { AcceptedDocuments, documentKey, type AcceptedDocument } from './accepted-documents';
 import { jitMayExecute, laneMayServe } from './lane-operations';
 import { schemaForJit } from './jit-schema';
@@ -133,6 +135,8 @@ export function formatLikeApollo(
 export class GraphqlQueryLane implements OnModuleInit {
   private readonly logger = new Logger('GraphqlQueryLane');
   private readonly accepted = new AcceptedDocuments(1_000);
+  /** Documents whose first request is inside Apollo, and the requests parked behind it (ADR 0043). */
+  private readonly inFlight: AcceptanceInFlight;
   private readonly clientIp: (request: IncomingMessage) => string;
   private readonly log: (done: CompletedRequest) => void;
   private readonly errorHooks: ApolloServerPlugin<BaseContext>[];
@@ -157,6 +161,8 @@ export class GraphqlQueryLane implements OnModuleInit {
     this.configured = config.server.graphqlQueryLane;
     this.jit = config.server.graphqlQueryLaneExecutor === 'jit';
     this.enabled = this.configured;
+    this.inFlight = new AcceptanceInFlight(config.server.graphqlQueryLanePark);
+    metrics.setGraphqlLaneSource(() => ({ served: this.servedCount, parked: { ...this.inFlight.counts } }));
     this.clientIp = rawClientIp(config.server.trustProxy);
     this.log = requestCompletionLogger(pino, config);
     // The limits' plugins rewrite messages of every error Apollo meets (suggestions, token limits).
@@ -194,6 +200,11 @@ export class GraphqlQueryLane implements OnModuleInit {
     return this.servedCount;
   }
 
+  /** Requests parked now behind their document's first request inside Apollo (ADR 0043). */
+  get parked(): number {
+    return this.inFlight.parked;
+  }
+
   /** Documents the lane may serve now. */
   get documents(): number {
     return this.accepted.size;
@@ -226,6 +237,13 @@ export class GraphqlQueryLane implements OnModuleInit {
         });
       },
     };
+    // Acceptance in flight (ADR 0043): once the registration above has run, the requests parked behind
+    // this document's first request go on, through the lane if it registered the document, else to Fastify.
+    const register = listener.executionDidStart;
+    listener.executionDidStart = async (requestContext) => {
+      await register?.(requestContext);
+      this.settleInFlight(requestContext.request, requestContext.document);
+    };
     return {
       serverWillStart: async ({ schema }) => {
         this.schema = schema;
@@ -235,6 +253,21 @@ export class GraphqlQueryLane implements OnModuleInit {
       },
       requestDidStart: async () => listener,
     };
+  }
+
+  /**
+   * Acceptance in flight (ADR 0043): a request's execution starts; the requests parked behind its
+   * document's first request take the lane when the document is registered now, else go to Fastify.
+   * Settled now (that request may well be answered before the next turn), resumed on the next turn.
+   */
+  private settleInFlight(request: GraphQLRequest, document: DocumentNode | undefined): void {
+    // Only a POST can be a flight's first request (a GET of the same text says nothing of the POSTs).
+    if (this.inFlight.size === 0 || request.http?.method !== 'POST' || typeof request.query !== 'string')
+      return;
+    const key = documentKey(request.query, request.operationName);
+    const registered = document !== undefined && this.accepted.peek(key)?.document === document;
+    if (registered) this.inFlight.accept(key);
+    else this.inFlight.release(key);
   }
 
   /** Before Fastify is ready; inside the whole-answer front (HotReadModule imports this module). */
@@ -261,7 +294,6 @@ export class GraphqlQueryLane implements OnModuleInit {
       req.method !== 'POST' ||
       req.url !== LANE_PATH ||
       !this.enabled ||
-      this.accepted.size === 0 ||
       !JSON_REQUEST_TYPES.has(req.headers['content-type'] ?? '') ||
       !JSON_ACCEPTS.has(req.headers.accept) ||
       req.headers['transfer-encoding'] !== undefined ||
@@ -302,9 +334,25 @@ export class GraphqlQueryLane implements OnModuleInit {
     raw: Buffer,
     wholeAnswerFront: boolean,
     arrivedAt: number,
+    parked = false,
   ): void {
     const body = laneBodyOf(raw.toString('utf8'));
-    const entry = body && this.accepted.get(documentKey(body.query, body.operationName));
+    const key = body && documentKey(body.query, body.operationName);
+    const entry = key === undefined ? undefined : this.accepted.get(key);
+    if (key !== undefined && entry === undefined && !parked) {
+      // Acceptance in flight (ADR 0043): behind the document's first request inside Apollo, wait for its
+      // acceptance; with none there, this request is that first one.
+      // Resumed from Apollo's hook: on the next turn, so Apollo's own request goes on first.
+      const resume = (outcome: ParkOutcome) =>
+        setImmediate(() => {
+          if (outcome === 'accepted') this.take(req, res, next, raw, wholeAnswerFront, arrivedAt, true);
+          else next(req, res);
+        });
+      if (this.inFlight.park(key, resume)) return;
+      const end = this.inFlight.lead(key);
+      if (end && res.destroyed) end();
+      else if (end) res.once('close', end);
+    }
     // With the whole-answer cache on, its declared reads go to Apollo, whose answers it keeps.
     if (!body || !entry || (wholeAnswerFront && entry.wholeAnswerCacheable)) {
       next(req, res);
