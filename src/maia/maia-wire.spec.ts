@@ -139,6 +139,37 @@ describe('maia-wire', () => {
     it.each([[null], [undefined], [''], ['yesterday'], [12]])('%p → null', (input) => {
       expect(normaliseTimestamp(input)).toBeNull();
     });
+
+    it('parses a timestamp seen before only once, with the same answer every time', () => {
+      const inputs = ['2023-11-07T05:31:57Z', '2023-11-07T07:31:57+02:00', 'not a time', '   '];
+      const parse = jest.spyOn(Date, 'parse');
+      try {
+        const first = inputs.map(normaliseTimestamp);
+        const parsedFirst = parse.mock.calls.length;
+        const again = inputs.map(normaliseTimestamp);
+        expect(again).toEqual(first);
+        expect(first).toEqual(['2023-11-07T05:31:57.000Z', '2023-11-07T05:31:57.000Z', null, null]);
+        expect(parsedFirst).toBe(3); // the blank string is not parsed at all
+        expect(parse.mock.calls.length).toBe(parsedFirst);
+      } finally {
+        parse.mockRestore();
+      }
+    });
+
+    it("answers the same past the memo's size, and parses a long string every time", () => {
+      const inputs = Array.from({ length: 5000 }, (_, i) => new Date(1.7e12 + i * 1001).toISOString());
+      expect(inputs.map(normaliseTimestamp)).toEqual(inputs);
+      expect(inputs.map(normaliseTimestamp)).toEqual(inputs);
+      const long = `2023-11-07T05:31:56Z${' '.repeat(100)}`;
+      const parse = jest.spyOn(Date, 'parse');
+      try {
+        expect(normaliseTimestamp(long)).toBeNull(); // trailing blanks: unreadable, as before
+        expect(normaliseTimestamp(long)).toBeNull();
+        expect(parse).toHaveBeenCalledTimes(2);
+      } finally {
+        parse.mockRestore();
+      }
+    });
   });
 
   describe('light status', () => {

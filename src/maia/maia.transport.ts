@@ -6,6 +6,7 @@ import { REQUEST_ID_HEADER, RequestContext } from '../common/request-context';
 import { APP_CONFIG, type AppConfig, type MaiaConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
 import { abortedError, sleep, throwIfAborted } from './maia-async';
+import { leanAxiosDefaults } from './maia-http.exchange';
 import { CircuitBreaker, type BreakerOutcome } from './maia-breaker';
 import { RateCooldown } from './maia-cooldown';
 import {
@@ -127,6 +128,8 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
     @Optional() @Inject(UPSTREAM_OBSERVER) private readonly observer?: UpstreamObserver,
   ) {
     this.config = appConfig.maia;
+    // The instance is this module's own (MaiaModule): its defaults are trimmed once for every call.
+    leanAxiosDefaults(this.http.axiosRef);
     this.baseUrl = this.config.baseUrl.replace(/\/+$/, '');
     this.baseOrigin = new URL(this.baseUrl).origin;
     this.budget = new RetryBudget({

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { BoundCounter, BoundHistogram } from './bound-series';
 import { BoundedLabelSet } from './bounded-label';
 import { type UpstreamCallObservation, type UpstreamObserver } from '../maia/maia-observer';
@@ -19,6 +19,8 @@ const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
 const MAX_OPERATION_LABELS = 200;
 /** Upstream endpoint names are ours (route names), but a bound costs nothing. */
 const MAX_ENDPOINT_LABELS = 50;
+/** Recorders kept for Maia calls: endpoints times the statuses seen; past it they are bound per call. */
+const MAX_UPSTREAM_SERIES = 1000;
 
 export type HttpTransport = 'graphql' | 'rest' | 'other';
 
@@ -56,8 +58,10 @@ export class MetricsService implements UpstreamObserver {
   readonly httpDuration: BoundHistogram<'transport' | 'route' | 'method'>;
   /** One bound pair per (transport, route, method, status): as bounded as the label sets themselves. */
   private readonly httpSeries = new Map<string, HttpSeries>();
-  readonly upstreamRequests: Counter<'endpoint' | 'status'>;
-  readonly upstreamDuration: Histogram<'endpoint'>;
+  readonly upstreamRequests: BoundCounter<'endpoint' | 'status'>;
+  readonly upstreamDuration: BoundHistogram<'endpoint'>;
+  /** One bound pair per (Maia endpoint, status) reported; bounded (endpoints are code's names). */
+  private readonly upstreamSeries = new Map<string, HttpSeries>();
   readonly tokenRefreshes: Counter<'outcome'>;
   readonly rateLimitCooldowns: Counter;
 
@@ -78,13 +82,13 @@ export class MetricsService implements UpstreamObserver {
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
     });
-    this.upstreamRequests = new Counter({
+    this.upstreamRequests = new BoundCounter({
       name: 'maia_upstream_requests_total',
       help: 'Attempts sent to Maia, by endpoint and outcome (HTTP status, or timeout / network_error).',
       labelNames: ['endpoint', 'status'],
       registers,
     });
-    this.upstreamDuration = new Histogram({
+    this.upstreamDuration = new BoundHistogram({
       name: 'maia_upstream_request_duration_seconds',
       help: 'Duration of one attempt sent to Maia, by endpoint.',
       labelNames: ['endpoint'],
@@ -304,10 +308,20 @@ export class MetricsService implements UpstreamObserver {
     return series;
   }
 
+  /** Every attempt sent to Maia (three or four per executePipeline): bound series, no label hashing. */
   upstreamCall(observation: UpstreamCallObservation): void {
-    const endpoint = this.endpoints.label(observation.endpoint);
-    this.upstreamRequests.inc({ endpoint, status: String(observation.status) });
-    this.upstreamDuration.observe({ endpoint }, observation.durationMs / 1000);
+    const key = `${observation.endpoint}\u0000${observation.status}`;
+    let series = this.upstreamSeries.get(key);
+    if (series === undefined) {
+      const endpoint = this.endpoints.label(observation.endpoint);
+      series = {
+        count: this.upstreamRequests.bind({ endpoint, status: String(observation.status) }),
+        observe: this.upstreamDuration.bind({ endpoint }),
+      };
+      if (this.upstreamSeries.size < MAX_UPSTREAM_SERIES) this.upstreamSeries.set(key, series);
+    }
+    series.count();
+    series.observe(observation.durationMs / 1000);
   }
 
   tokenRefresh(outcome: 'success' | 'failure'): void {
