@@ -178,7 +178,7 @@ export class GraphqlQueryLane implements OnModuleInit {
     entry: AcceptedDocument,
     operationName: string | null | undefined,
   ): CompiledQuery | null {
-    if (entry.compiled === undefined && !jitMayExecute(schema, entry.operation)) {
+    if (entry.compiled === undefined && !jitMayExecute(schema, entry.document, entry.operation)) {
       // Where graphql-jit would answer or act otherwise than graphql-js (lane-operations.ts).
       entry.compiled = null;
     } else if (entry.compiled === undefined) {
