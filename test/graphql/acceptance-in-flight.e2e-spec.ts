@@ -376,7 +376,7 @@ describe('GraphQL query lane: acceptance in flight', () => {
     const launched = await launches();
     // The gateway's responses to this document, to see when it has noticed a client gone.
     const responses: ServerResponse[] = [];
-    const server = world.gateway.app.getHttpServer() as Server;
+    const server: Server = world.gateway.app.getHttpServer();
     const record = (req: IncomingMessage, res: ServerResponse) => {
       if (req.method === 'POST' && req.url === '/graphql') responses.push(res);
     };
