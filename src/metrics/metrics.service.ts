@@ -173,7 +173,7 @@ export class MetricsService implements UpstreamObserver {
     });
     new Counter({
       name: 'gateway_graphql_lane_parked_total',
-      help: "GraphQL POSTs that waited at the query lane while their document's first request was inside Apollo, by outcome: accepted (then served by the lane), released (that request ended without acceptance), timeout, full (not parked: a cap was reached).",
+      help: "GraphQL POSTs that waited at the query lane while their document's first request was inside Apollo, by outcome: accepted (on to the lane, which serves it unless its own checks send it to Apollo: a refused admission, variables that do not coerce, a cacheable read with the whole-answer cache on), released (that request ended without acceptance), timeout, abandoned (its client went away while it waited: dropped, not executed), full (not parked: a cap was reached).",
       labelNames: ['outcome'],
       registers,
       collect() {

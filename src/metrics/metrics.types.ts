@@ -47,9 +47,11 @@ export interface GraphqlLaneStatsSample {
   served: number;
   /**
    * Requests that waited at the lane for their document's first request inside Apollo (ADR 0043), by how
-   * the wait ended: `accepted` (Apollo registered the document: on through the lane), `released` (that
-   * request ended without registering it: on to Fastify), `timeout` (on to Fastify), and `full`: not
-   * parked at all, a cap was reached (on to Fastify at once).
+   * the wait ended: `accepted` (Apollo registered the document: on to the lane, which serves it unless its
+   * own checks send it to Fastify: a refused admission, variables that do not coerce, a declared read with
+   * the whole-answer cache on), `released` (that request ended without registering it: on to Fastify),
+   * `timeout` (on to Fastify), `abandoned` (its client went away while it waited: dropped, neither executed
+   * nor charged), and `full`: not parked at all, a cap was reached (on to Fastify at once).
    */
-  parked: Record<'accepted' | 'released' | 'timeout' | 'full', number>;
+  parked: Record<'accepted' | 'released' | 'timeout' | 'abandoned' | 'full', number>;
 }

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { GraphqlQueryLane } from '../../src/graphql/lane/query-lane';
 import { createSigningKey } from '../auth/jwks-test-server';
 import { KEYS, PROJECTS, startSecuredWorld, type SecuredWorld } from '../auth/support/secured-gateway';
 import { eventually } from '../support/eventually';
 import { STANDALONE_REDIS_URL } from '../support/redis-topologies';
+
+const PIPELINE = 'FOLDER/load_orders.orch.yaml';
 
 /**
  * Acceptance in flight (docs/adr/0043-acceptance-in-flight.md): while a document's first request is inside
@@ -32,6 +35,11 @@ interface Answer {
 
 /** Headers that differ per request whichever path answers. */
 const PER_REQUEST_HEADERS = new Set(['date', 'x-request-id', 'connection', 'keep-alive']);
+
+/** A launch of its own per call (a cold document, as `coldQuery`): each request of it launches a run. */
+function coldLaunch(): string {
+  return `mutation Launch { executePipeline(input: { projectId: "${PROJECTS.analytics}", pipelineName: "${PIPELINE}", environmentName: "Dev" }) { pipelineExecutionId } } # ${randomUUID()}`;
+}
 
 /** A query of its own per call: documents are accepted once per process, so each test starts cold. */
 function coldQuery(): string {
@@ -138,7 +146,14 @@ function harness(world: () => SecuredWorld) {
   /** The lane's counters in /metrics: served, and the parked requests by outcome. */
   async function counters(): Promise<Record<string, number>> {
     const text = await (await fetch(`${world().url}/metrics`)).text();
-    const out: Record<string, number> = { served: 0, accepted: 0, released: 0, timeout: 0, full: 0 };
+    const out: Record<string, number> = {
+      served: 0,
+      accepted: 0,
+      released: 0,
+      timeout: 0,
+      abandoned: 0,
+      full: 0,
+    };
     for (const match of text.matchAll(
       /^gateway_graphql_lane_(?:requests_total\{result|parked_total\{outcome)="(\w+)"\} (\S+)$/gm,
     ))
@@ -329,6 +344,68 @@ describe('GraphQL query lane: acceptance in flight', () => {
       });
     }
     expect(counted).toMatchObject({ served: 3, accepted: 3, released: 0, timeout: 0, full: 0 });
+  });
+
+  it('identical launches parked behind the first: one launch per request, none twice, the followers on the lane', async () => {
+    const query = coldLaunch();
+    const launches = () => world.maia.count('executePipeline');
+    const launched = await launches();
+    const leader = await h.heldLeader(query, true);
+    const before = await h.counters();
+    const followers = [1, 2, 3].map(() => h.send({ query, key: KEYS.operator }));
+    await eventually(() => expect(h.lane().parked).toBe(3));
+    // Parked: nothing launched yet (the first request is held at its admission).
+    expect(await launches()).toBe(launched);
+    leader.release();
+    const answers = await Promise.all([leader.answer, ...followers]);
+    const counted = h.delta(before, await h.counters());
+    const runs = answers.map((answer) => {
+      expect(answer.status).toBe(200);
+      const body = JSON.parse(answer.body) as { data: { executePipeline: { pipelineExecutionId: string } } };
+      return body.data.executePipeline.pipelineExecutionId;
+    });
+    // Four requests, four launches, four runs.
+    expect(new Set(runs).size).toBe(4);
+    expect((await launches()) - launched).toBe(4);
+    expect(counted).toMatchObject({ served: 3, accepted: 3, released: 0, abandoned: 0 });
+  });
+
+  it('a parked launch whose client went away is dropped: launched only for the requests still connected', async () => {
+    const query = coldLaunch();
+    const launches = () => world.maia.count('executePipeline');
+    const launched = await launches();
+    // The gateway's responses to this document, to see when it has noticed a client gone.
+    const responses: ServerResponse[] = [];
+    const server: Server = world.gateway.app.getHttpServer();
+    const record = (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method === 'POST' && req.url === '/graphql') responses.push(res);
+    };
+    server.on('request', record);
+    try {
+      const leader = await h.heldLeader(query, true);
+      const before = await h.counters();
+      const connected = [1, 2].map(() => h.send({ query, key: KEYS.operator }));
+      const controllers = [new AbortController(), new AbortController()];
+      const leaving = controllers.map((controller) =>
+        h.send({ query, key: KEYS.operator, signal: controller.signal }).catch(() => 'aborted'),
+      );
+      await eventually(() => expect(h.lane().parked).toBe(4));
+      for (const controller of controllers) controller.abort();
+      expect(await Promise.all(leaving)).toEqual(['aborted', 'aborted']);
+      // Gone before any answer: destroyed, nothing written.
+      await eventually(() =>
+        expect(responses.filter((res) => res.destroyed && !res.headersSent)).toHaveLength(2),
+      );
+      leader.release();
+      const answers = await Promise.all([leader.answer, ...connected]);
+      for (const answer of answers) expect(answer.status).toBe(200);
+      const counted = h.delta(before, await h.counters());
+      // The first request and the two still connected: three launches, none for the two gone.
+      expect((await launches()) - launched).toBe(3);
+      expect(counted).toMatchObject({ served: 2, accepted: 2, abandoned: 2, released: 0, timeout: 0 });
+    } finally {
+      server.off('request', record);
+    }
   });
 
   it('a document Apollo refuses: every request of a burst gets Apollo’s own answer, none the lane', async () => {

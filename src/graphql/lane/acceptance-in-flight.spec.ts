@@ -39,7 +39,7 @@ describe('AcceptanceInFlight', () => {
     table.accept('a');
     table.release('a');
     expect(a1.outcomes).toEqual(['accepted']);
-    expect(table.counts).toEqual({ accepted: 2, released: 0, timeout: 0, full: 0 });
+    expect(table.counts).toEqual({ accepted: 2, released: 0, timeout: 0, abandoned: 0, full: 0 });
   });
 
   it("releases the parked requests to Fastify when the leader's response ends without registering", () => {
@@ -117,12 +117,38 @@ describe('AcceptanceInFlight', () => {
     // Its leader's end clears the document: the next request leads.
     end?.();
     expect(table.lead('a')).toBeInstanceOf(Function);
-    expect(table.counts).toEqual({ accepted: 0, released: 0, timeout: 2, full: 0 });
+    expect(table.counts).toEqual({ accepted: 0, released: 0, timeout: 2, abandoned: 0, full: 0 });
   });
 
-  it('parks nobody with perDocument 0', () => {
+  it('with perDocument 0 nobody leads or parks, and nothing is counted', () => {
     const table = new AcceptanceInFlight({ ...LIMITS, perDocument: 0 });
-    table.lead('a');
-    expect(table.park('a', waiter().resume)).toBe(false);
+    // No flight to lead: the caller adds no close listener.
+    expect(table.lead('a')).toBeUndefined();
+    expect(table.size).toBe(0);
+    for (let i = 0; i < 3; i++) expect(table.park('a', waiter().resume)).toBe(false);
+    expect(table.counts).toEqual({ accepted: 0, released: 0, timeout: 0, abandoned: 0, full: 0 });
+  });
+
+  it('resumes a request whose client has gone as abandoned, whatever the outcome, and counts it so', () => {
+    jest.useFakeTimers();
+    const table = new AcceptanceInFlight(LIMITS);
+    for (const [key, settle] of [
+      ['a', () => table.accept('a')],
+      ['b', () => table.release('b')],
+      ['c', () => jest.advanceTimersByTime(LIMITS.timeoutMs)],
+    ] as const) {
+      table.lead(key);
+      const [stays, goes] = [waiter(), waiter()];
+      let gone = false;
+      table.park(key, stays.resume, () => false);
+      table.park(key, goes.resume, () => gone);
+      gone = true;
+      settle();
+      expect(goes.outcomes).toEqual(['abandoned']);
+      expect(stays.outcomes).toHaveLength(1);
+      expect(stays.outcomes[0]).not.toBe('abandoned');
+    }
+    expect(table.parked).toBe(0);
+    expect(table.counts).toEqual({ accepted: 1, released: 1, timeout: 1, abandoned: 3, full: 0 });
   });
 });

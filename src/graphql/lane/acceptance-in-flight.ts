@@ -1,9 +1,18 @@
-/** How a parked request's wait ended (docs/adr/0043-acceptance-in-flight.md). */
-export type ParkOutcome = 'accepted' | 'released' | 'timeout';
+/**
+ * How a parked request's wait ended (docs/adr/0043-acceptance-in-flight.md). `abandoned`: its client went
+ * away while it waited; it is dropped (neither executed nor charged), whatever the document's outcome.
+ */
+export type ParkOutcome = 'accepted' | 'released' | 'timeout' | 'abandoned';
+
+/** A parked request: how to resume it, and whether its client has gone (its response destroyed). */
+interface Waiter {
+  resume: (outcome: ParkOutcome) => void;
+  gone: () => boolean;
+}
 
 /** The bounds of the wait: requests parked per document and overall, and how long they may wait. */
 export interface ParkLimits {
-  /** Requests parked behind one document's first request at most (0: nobody parks). */
+  /** Requests parked behind one document's first request at most (0: nobody parks, nobody leads). */
   perDocument: number;
   /** Requests parked overall at most. */
   total: number;
@@ -12,7 +21,7 @@ export interface ParkLimits {
 }
 
 interface Flight {
-  waiters: ((outcome: ParkOutcome) => void)[];
+  waiters: Waiter[];
   timer: NodeJS.Timeout | undefined;
   /** False once it timed out: later arrivals for the document go on at once until its leader ends. */
   open: boolean;
@@ -29,7 +38,13 @@ export class AcceptanceInFlight {
   private readonly flights = new Map<string, Flight>();
   private parkedNow = 0;
   /** Cumulative outcomes of parked requests, and arrivals refused a place (`full`). */
-  readonly counts: Record<ParkOutcome | 'full', number> = { accepted: 0, released: 0, timeout: 0, full: 0 };
+  readonly counts: Record<ParkOutcome | 'full', number> = {
+    accepted: 0,
+    released: 0,
+    timeout: 0,
+    abandoned: 0,
+    full: 0,
+  };
 
   constructor(private readonly limits: ParkLimits) {}
 
@@ -45,10 +60,11 @@ export class AcceptanceInFlight {
 
   /**
    * The request leads its document into Apollo when no request of that key is there: the returned `end` is
-   * to be called when its response is over (finished or closed), once. Undefined when one is there already.
+   * to be called when its response is over (finished or closed), once. Undefined when one is there already,
+   * or when nobody parks (`perDocument` 0: nothing to lead).
    */
   lead(key: string): (() => void) | undefined {
-    if (this.flights.has(key)) return undefined;
+    if (this.limits.perDocument === 0 || this.flights.has(key)) return undefined;
     const flight: Flight = { waiters: [], timer: undefined, open: true };
     this.flights.set(key, flight);
     return () => {
@@ -58,16 +74,17 @@ export class AcceptanceInFlight {
 
   /**
    * Parks a request behind its document's first request: false (nothing parked) when there is none, it
-   * timed out, or a cap is reached (counted as `full`).
+   * timed out, or a cap is reached (counted as `full`). `gone` is asked when the wait ends: a request whose
+   * client has gone is resumed as `abandoned`, to be dropped.
    */
-  park(key: string, resume: (outcome: ParkOutcome) => void): boolean {
+  park(key: string, resume: (outcome: ParkOutcome) => void, gone: () => boolean = () => false): boolean {
     const flight = this.flights.get(key);
     if (flight === undefined || !flight.open) return false;
     if (flight.waiters.length >= this.limits.perDocument || this.parkedNow >= this.limits.total) {
       this.counts.full++;
       return false;
     }
-    flight.waiters.push(resume);
+    flight.waiters.push({ resume, gone });
     this.parkedNow++;
     if (flight.timer === undefined) {
       flight.timer = setTimeout(() => this.expire(flight), this.limits.timeoutMs);
@@ -92,7 +109,7 @@ export class AcceptanceInFlight {
     if (flight !== undefined) this.settle(key, flight, 'released');
   }
 
-  private settle(key: string, flight: Flight, outcome: ParkOutcome): void {
+  private settle(key: string, flight: Flight, outcome: Exclude<ParkOutcome, 'abandoned'>): void {
     this.flights.delete(key);
     this.resumeAll(flight, outcome);
   }
@@ -103,13 +120,16 @@ export class AcceptanceInFlight {
     this.resumeAll(flight, 'timeout');
   }
 
-  private resumeAll(flight: Flight, outcome: ParkOutcome): void {
+  private resumeAll(flight: Flight, outcome: Exclude<ParkOutcome, 'abandoned'>): void {
     if (flight.timer !== undefined) clearTimeout(flight.timer);
     flight.timer = undefined;
     const waiters = flight.waiters;
     flight.waiters = [];
     this.parkedNow -= waiters.length;
-    this.counts[outcome] += waiters.length;
-    for (const resume of waiters) resume(outcome);
+    for (const { resume, gone } of waiters) {
+      const ended = gone() ? 'abandoned' : outcome;
+      this.counts[ended]++;
+      resume(ended);
+    }
   }
 }

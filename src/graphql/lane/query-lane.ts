@@ -178,7 +178,7 @@ export class GraphqlQueryLane implements OnModuleInit {
     entry: AcceptedDocument,
     operationName: string | null | undefined,
   ): CompiledQuery | null {
-    if (entry.compiled === undefined && !jitMayExecute(schema, entry.operation)) {
+    if (entry.compiled === undefined && !jitMayExecute(schema, entry.document, entry.operation)) {
       // Where graphql-jit would answer or act otherwise than graphql-js (lane-operations.ts).
       entry.compiled = null;
     } else if (entry.compiled === undefined) {
@@ -342,13 +342,19 @@ export class GraphqlQueryLane implements OnModuleInit {
     if (key !== undefined && entry === undefined && !parked) {
       // Acceptance in flight (ADR 0043): behind the document's first request inside Apollo, wait for its
       // acceptance; with none there, this request is that first one.
-      // Resumed from Apollo's hook: on the next turn, so Apollo's own request goes on first.
-      const resume = (outcome: ParkOutcome) =>
+      // Resumed from Apollo's hook: on the next turn, so Apollo's own request goes on first. A request
+      // whose client went away while it waited is dropped, neither executed nor charged (`abandoned`; as
+      // the whole-answer front's waiters): a launch nobody would read is not made.
+      const resume = (outcome: ParkOutcome) => {
+        if (outcome === 'abandoned') return;
         setImmediate(() => {
+          // Gone within that turn: dropped too (counted under the outcome it was resumed with).
+          if (res.destroyed) return;
           if (outcome === 'accepted') this.take(req, res, next, raw, wholeAnswerFront, arrivedAt, true);
           else next(req, res);
         });
-      if (this.inFlight.park(key, resume)) return;
+      };
+      if (this.inFlight.park(key, resume, () => res.destroyed)) return;
       const end = this.inFlight.lead(key);
       if (end && res.destroyed) end();
       else if (end) res.once('close', end);
