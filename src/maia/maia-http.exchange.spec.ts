@@ -1,6 +1,6 @@
 import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig } from 'axios';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, type Socket } from 'node:net';
+import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { startBodyServer, type BodyServer } from '../../test/support/body-server';
 import { leanAxiosDefaults } from './maia-http.exchange';
 import { createUndiciAdapter, type UndiciAxiosAdapter } from './maia-undici.adapter';
 
@@ -17,39 +17,23 @@ interface Seen {
  * put the same request on the wire and come back with the same answer or error.
  */
 describe('leanAxiosDefaults', () => {
-  let server: Server;
+  let server: BodyServer;
   let origin: string;
   let answer: (res: ServerResponse) => void;
   const seen: Seen[] = [];
-  const sockets = new Set<Socket>();
   const adapters: UndiciAxiosAdapter[] = [];
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        seen.push({
-          method: req.method,
-          url: req.url,
-          headers: req.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        });
-        answer(res);
-      });
+    server = await startBodyServer((req, res, body) => {
+      seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+      answer(res);
     });
-    server.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    origin = server.origin;
   });
 
   afterAll(async () => {
     await Promise.all(adapters.map((adapter) => adapter.close(100)));
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   });
 
   beforeEach(() => {

@@ -1,7 +1,7 @@
 import axios, { AxiosError, type AxiosInstance } from 'axios';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, type Socket } from 'node:net';
+import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import { startBodyServer, type BodyServer } from '../../test/support/body-server';
 import { proxyConfigured } from './maia-http.exchange';
 import { neverSentCodes as neverSent } from './maia-errors';
 import { axiosCodeOf, createUndiciAdapter, type UndiciAxiosAdapter } from './maia-undici.adapter';
@@ -9,30 +9,19 @@ import { axiosCodeOf, createUndiciAdapter, type UndiciAxiosAdapter } from './mai
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
 describe('undici axios adapter', () => {
-  let server: Server;
+  let server: BodyServer;
   let origin: string;
   let handler: Handler;
-  const sockets = new Set<Socket>();
   let undici: UndiciAxiosAdapter;
   let client: AxiosInstance;
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => handler(req, res, Buffer.concat(chunks).toString('utf8')));
-    });
-    server.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await startBodyServer((req, res, body) => handler(req, res, body));
+    origin = server.origin;
   });
 
   afterAll(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   });
 
   beforeEach(() => {
@@ -195,13 +184,11 @@ describe('undici axios adapter', () => {
   });
 
   it('connection refused: ECONNREFUSED (never sent)', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
+    const closed = await startBodyServer(() => undefined);
+    await closed.close();
     const error = await failure(
       call('', {
-        url: `http://127.0.0.1:${port}/v1/x?secret=1`,
+        url: `${closed.origin}/v1/x?secret=1`,
         headers: { Authorization: 'Bearer s3cr3t' },
       }),
     );
