@@ -5,11 +5,15 @@ import { loadConfig } from '../config';
 import { RedisService } from '../redis';
 import { PersistedQueryStore } from './persisted-query.store';
 
-function redisConfig(url: string) {
+/**
+ * A short connect timeout only where Redis is away: a reachable Redis slower than that to connect on a
+ * loaded machine would start the store without it, and the first case would read a miss.
+ */
+function redisConfig(url: string, connectTimeoutMs?: number) {
   return loadConfig({
     REDIS_URL: url,
     REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
-    REDIS_CONNECT_TIMEOUT_MS: '300',
+    ...(connectTimeoutMs === undefined ? {} : { REDIS_CONNECT_TIMEOUT_MS: String(connectTimeoutMs) }),
   });
 }
 
@@ -47,7 +51,7 @@ describe('PersistedQueryStore', () => {
 
   it('answers a miss when Redis is away, and a write that fails is only logged', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    const away = new RedisService(redisConfig(`redis://127.0.0.1:${await closedPort()}`));
+    const away = new RedisService(redisConfig(`redis://127.0.0.1:${await closedPort()}`, 300));
     services.push(away);
     const store = new PersistedQueryStore(away);
     expect(await store.get('apq:abc')).toBeUndefined();

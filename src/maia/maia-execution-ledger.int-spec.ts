@@ -3,6 +3,8 @@ import Redis from 'ioredis';
 import { loadConfig } from '../config';
 import { RedisScript } from '../redis/redis.script';
 import { RedisService } from '../redis/redis.service';
+import { eventually } from '../../test/support/eventually';
+import { monitorCommands as monitorRedis } from '../../test/support/redis-monitor';
 import { ExecutionLedger, type ExecuteScope } from './maia-execution-ledger';
 
 /**
@@ -35,18 +37,9 @@ async function replica(prefix: string): Promise<{ ledger: ExecutionLedger; redis
 
 /** Commands clients send that name a key under `prefix` (MONITOR; commands run inside scripts left out). */
 async function monitorCommands(prefix: string): Promise<string[][]> {
-  const connection = new Redis(REDIS_URL);
-  const monitor = await connection.monitor();
-  const commands: string[][] = [];
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    if (source.includes('lua')) return;
-    if (args.some((arg) => arg.includes(prefix))) commands.push([args[0].toLowerCase(), ...args.slice(1)]);
-  });
-  stops.push(async () => {
-    monitor.disconnect();
-    connection.disconnect();
-  });
-  return commands;
+  const monitor = await monitorRedis(REDIS_URL, prefix);
+  stops.push(() => monitor.stop());
+  return monitor.commands;
 }
 
 /** MONITOR reports commands asynchronously: a PING sent after the last one is seen after it. */
@@ -55,8 +48,7 @@ async function settled(commands: string[][], prefix: string): Promise<string[][]
   stops.push(async () => probe.disconnect());
   const marker = `${prefix}marker:${randomUUID()}`;
   await probe.exists(marker);
-  for (let i = 0; i < 200 && !commands.some((args) => args.includes(marker)); i++)
-    await new Promise((resolve) => setImmediate(resolve));
+  await eventually(() => commands.some((args) => args.includes(marker)));
   return commands.filter((args) => !args.includes(marker));
 }
 

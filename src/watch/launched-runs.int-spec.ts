@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
 import { loadConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
 import { eventually } from '../../test/support/eventually';
+import { monitorCommands } from '../../test/support/redis-monitor';
 import { StrictMaiaDouble } from '../../test/watch/support/strict-maia.double';
 import { ExecutionWatchService } from './execution-watch.service';
 import { RedisWatchStore } from './redis-watch.store';
@@ -42,25 +42,6 @@ async function replica(maia: StrictMaiaDouble, prefix: string): Promise<Executio
   return watch;
 }
 
-/** Every command a client sends under `prefix`, as MONITOR sees it (commands run inside scripts left out). */
-async function monitorCommands(prefix: string): Promise<{ commands: string[][]; stop(): Promise<void> }> {
-  const connection = new Redis(REDIS_URL);
-  const monitor = await connection.monitor();
-  const commands: string[][] = [];
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    if (source.includes('lua')) return;
-    if (args.some((arg) => arg.includes(prefix)))
-      commands.push(args.map((a, i) => (i === 0 ? a.toLowerCase() : a)));
-  });
-  return {
-    commands,
-    async stop() {
-      monitor.disconnect();
-      connection.disconnect();
-    },
-  };
-}
-
 async function collect(stream: WatchStream, seen: ExecutionWatchEvent[]): Promise<unknown> {
   try {
     for await (const event of stream) seen.push(event);
@@ -92,7 +73,7 @@ describe('runs started through the gateway', () => {
   it('cost one shared listing per round while nobody subscribes: no status call per run, no channel, events and the lease in one script', async () => {
     const maia = new StrictMaiaDouble();
     const keys = prefix();
-    const monitor = await monitorCommands(keys);
+    const monitor = await monitorCommands(REDIS_URL, keys);
     stops.push(() => monitor.stop());
     const watch = await replica(maia, keys);
     const ids = Array.from({ length: 10 }, () => randomUUID());

@@ -47,6 +47,8 @@ const PER_REQUEST_HEADERS = new Set(['date', 'x-request-id', 'connection', 'keep
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 /** A published pipeline of Analytics Warehouse's Dev environment (src/emulator/seed.json). */
 const PIPELINE = 'FOLDER/load_orders.orch.yaml';
+// Runs to cancel: ten minutes long, so none has finished by its cancel on however loaded a machine.
+const LONG_PIPELINE = 'FOLDER/long_backfill.orch.yaml';
 
 const PROJECTS_QUERY = 'query Projects { projects { page size total results { id name description } } }';
 const NESTED_QUERY =
@@ -652,7 +654,7 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
     const launched: string[] = [];
     for (let i = 0; i < 9; i++) {
       const answer = await send({
-        body: { query: EXECUTE, variables: { input: launchInput() } },
+        body: { query: EXECUTE, variables: { input: launchInput({ pipelineName: LONG_PIPELINE }) } },
         key: KEYS.operator,
       });
       launched.push(dataOf(answer).data?.executePipeline?.pipelineExecutionId ?? '');
@@ -712,7 +714,7 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
     const launched: string[] = [];
     for (let i = 0; i < 6; i++) {
       const answer = await send({
-        body: { query: EXECUTE, variables: { input: launchInput() } },
+        body: { query: EXECUTE, variables: { input: launchInput({ pipelineName: LONG_PIPELINE }) } },
         key: KEYS.operator,
       });
       launched.push(dataOf(answer).data?.executePipeline?.pipelineExecutionId ?? '');
