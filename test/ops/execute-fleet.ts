@@ -28,7 +28,11 @@ export async function startExecuteFleet(overrides: GatewayEnv = {}): Promise<Exe
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
     REDIS_COMMAND_TIMEOUT_MS: '1000',
-    REDIS_CONNECT_TIMEOUT_MS: '500',
+    // Generous where waiting costs nothing while Redis is away (a refused connect fails at once): on a
+    // loaded CI machine a 500-ms connect or a 300-ms readiness PING after the restart could time out round
+    // after round, and the replicas reported Redis degraded long after it was back.
+    REDIS_CONNECT_TIMEOUT_MS: '2000',
+    HEALTH_REDIS_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'error',
     ...overrides,
   });
