@@ -121,8 +121,8 @@ const wireAgent = z.object({
  * it) strings or null; `startedAt`, `finishedAt` normalised timestamps or null; `status` and `trigger` any
  * value. Read by hand, not by a zod schema: executions are what the watch reads most (every details call,
  * every item of the board's listings), and zod's per-field results were a tenth of the gateway's
- * allocations under the execute load (ADR 0046). `maia-wire.spec.ts` checks this reader against the zod
- * schema it replaces, input by input.
+ * allocations under the execute load (ADR 0046). `maia-wire.executions.spec.ts` checks this reader
+ * against the zod schema it replaces, input by input.
  */
 function readExecution(raw: unknown, projectIdFromPath?: string): ParsedExecution {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
