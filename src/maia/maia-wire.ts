@@ -114,23 +114,51 @@ const wireAgent = z.object({
   status: looseString,
 });
 
-const wireExecution = z.object({
-  pipelineExecutionId: requiredString,
-  projectId: looseString,
-  pipelineName: looseString,
-  pipelineType: looseString,
-  environmentName: looseString,
-  status: z.unknown().optional(),
-  startedAt: timestamp,
-  finishedAt: timestamp,
-  message: looseString,
-  trigger: z.unknown().optional(),
-  scheduleId: looseString,
-  user: looseString,
-  // Not in the contract; used by reconciliation when an upstream (or the emulator) echoes it.
-  executionTag: looseString,
-});
-type WireExecution = z.infer<typeof wireExecution>;
+/**
+ * An execution as Maia sends it (flat; details may come `{result}`-wrapped, see `parseExecutionDetails`):
+ * `pipelineExecutionId` required (a non-empty string); `projectId`, names, `message`, `scheduleId`, `user`
+ * and `executionTag` (not in the contract; used by reconciliation when an upstream or the emulator echoes
+ * it) strings or null; `startedAt`, `finishedAt` normalised timestamps or null; `status` and `trigger` any
+ * value. Read by hand, not by a zod schema: executions are what the watch reads most (every details call,
+ * every item of the board's listings), and zod's per-field results were a tenth of the gateway's
+ * allocations under the execute load (ADR 0046). `maia-wire.executions.spec.ts` checks this reader
+ * against the zod schema it replaces, input by input.
+ */
+function readExecution(raw: unknown, projectIdFromPath?: string): ParsedExecution {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw badResponseError('Maia sent an unreadable execution');
+  }
+  const wire = raw as Record<string, unknown>;
+  const pipelineExecutionId = wire.pipelineExecutionId;
+  if (typeof pipelineExecutionId !== 'string' || pipelineExecutionId.length === 0) {
+    throw badResponseError('Maia sent an unreadable execution');
+  }
+  const projectId = stringOrNull(wire.projectId) ?? projectIdFromPath;
+  if (!projectId) throw badResponseError('Maia sent an execution without its project');
+  const rawStatus = rawStatusOf(wire.status);
+  return {
+    pipelineExecutionId,
+    projectId,
+    pipelineName: stringOrNull(wire.pipelineName),
+    pipelineType: stringOrNull(wire.pipelineType),
+    environmentName: stringOrNull(wire.environmentName),
+    status: toExecutionStatus(rawStatus),
+    rawStatus,
+    startedAt: normaliseTimestamp(wire.startedAt),
+    finishedAt: normaliseTimestamp(wire.finishedAt),
+    message: stringOrNull(wire.message),
+    trigger: toTrigger(wire.trigger),
+    scheduleId: stringOrNull(wire.scheduleId),
+    user: stringOrNull(wire.user),
+    executionTag: stringOrNull(wire.executionTag),
+    asSent: raw as MaiaObject,
+  };
+}
+
+/** `looseString` without zod: a string as is, anything else null. */
+function stringOrNull(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
 
 const wireStep = z.object({
   id: z.union([requiredString, z.number().transform(String)]),
@@ -172,33 +200,25 @@ export interface ParsedExecution extends MaiaExecution {
   executionTag: string | null;
 }
 
-function toExecution(wire: WireExecution, raw: unknown, projectIdFromPath?: string): ParsedExecution {
-  const rawStatus = rawStatusOf(wire.status);
-  const projectId = wire.projectId ?? projectIdFromPath;
-  if (!projectId) throw badResponseError('Maia sent an execution without its project');
-  return {
-    pipelineExecutionId: wire.pipelineExecutionId,
-    projectId,
-    pipelineName: wire.pipelineName,
-    pipelineType: wire.pipelineType,
-    environmentName: wire.environmentName,
-    status: toExecutionStatus(rawStatus),
-    rawStatus,
-    startedAt: wire.startedAt,
-    finishedAt: wire.finishedAt,
-    message: wire.message,
-    trigger: toTrigger(wire.trigger),
-    scheduleId: wire.scheduleId,
-    user: wire.user,
-    executionTag: wire.executionTag,
-    asSent: asSentOf(raw),
-  };
-}
-
 /** Strips the reconciliation-only field so callers get exactly `MaiaExecution`. */
 export function toPublicExecution(execution: ParsedExecution): MaiaExecution {
-  const { executionTag: _executionTag, ...rest } = execution;
-  return rest;
+  // Field by field, in `readExecution`'s order: a rest spread that leaves one key out is V8's slow copy.
+  return {
+    pipelineExecutionId: execution.pipelineExecutionId,
+    projectId: execution.projectId,
+    pipelineName: execution.pipelineName,
+    pipelineType: execution.pipelineType,
+    environmentName: execution.environmentName,
+    status: execution.status,
+    rawStatus: execution.rawStatus,
+    startedAt: execution.startedAt,
+    finishedAt: execution.finishedAt,
+    message: execution.message,
+    trigger: execution.trigger,
+    scheduleId: execution.scheduleId,
+    user: execution.user,
+    asSent: execution.asSent,
+  };
 }
 
 /** Details of one execution: flat, or wrapped as `{ result: {...} }` without `projectId`. */
@@ -211,9 +231,7 @@ export function parseExecutionDetails(body: unknown, projectIdFromPath: string):
     typeof body.result === 'object'
       ? body.result
       : body;
-  return toPublicExecution(
-    toExecution(parseOrThrow(wireExecution, candidate, 'execution'), candidate, projectIdFromPath),
-  );
+  return toPublicExecution(readExecution(candidate, projectIdFromPath));
 }
 
 /**
@@ -246,9 +264,7 @@ export interface ParsedExecutionListPage extends ExecutionListPage {
 /** `GET /v1/pipeline-executions`: token paging, `more` absent on the last page. */
 export function parseExecutionList(body: unknown): ParsedExecutionListPage {
   const page = parseOrThrow(wireExecutionList, body, 'execution list');
-  const parsed = page.results.map((item) =>
-    toExecution(parseOrThrow(wireExecution, item, 'execution'), item),
-  );
+  const parsed = page.results.map((item) => readExecution(item));
   return { results: parsed.map(toPublicExecution), more: page.more, parsed };
 }
 
