@@ -56,8 +56,11 @@ const GRAPHQL_PATH = '/graphql';
 
 /** The GraphQL body the front read from a raw request: replayed to Fastify, and the answer's key. */
 const READ_BODY = Symbol('maia-gateway:hot-read-body');
+/** How many times the cache had been cleared when the request reached the front. */
+const CLEARINGS_AT_ARRIVAL = Symbol('maia-gateway:hot-read-clearings');
 type RawRequest = IncomingMessage & {
   [READ_BODY]?: { requestKey: string; body: Buffer; flight?: Flight };
+  [CLEARINGS_AT_ARRIVAL]?: number;
 };
 
 /** A GraphQL request that waits for an identical one in flight (same body, same rights) to be answered. */
@@ -131,8 +134,13 @@ export class HotReadCache implements OnModuleInit {
   private readonly answers = new Map<string, Map<string, Entry>>();
   /** GraphQL requests being answered, by request, then by the caller's rights (see `Flight`). */
   private readonly flights = new Map<string, Map<string, Flight>>();
-  /** When `clear()` last ran: an answer to a request that arrived before it is not kept. */
+  /**
+   * When `clear()` last ran, and how often it has: an answer to a request that arrived before it is not
+   * kept. Requests that came through the front compare the count (exact); others (`inject()`) the time, at
+   * millisecond resolution, so one that arrived in the clearing's millisecond is not kept either.
+   */
   private clearedAtMs = 0;
+  private clearings = 0;
   private entryCount = 0;
   private hits = 0;
   /** Declared reads answered the normal way (their answer then kept when clean). */
@@ -170,6 +178,7 @@ export class HotReadCache implements OnModuleInit {
     // Requests arriving from now on wait for none started before (their answers may predate it).
     this.flights.clear();
     this.clearedAtMs = Date.now();
+    this.clearings++;
   }
 
   /** Before Fastify is ready (Nest readies it in listen(), after every init hook). */
@@ -215,6 +224,7 @@ export class HotReadCache implements OnModuleInit {
    * the body of (small, JSON, with a length), are looked up; all else goes on.
    */
   private front(req: RawRequest, res: ServerResponse, next: RequestListener): void {
+    req[CLEARINGS_AT_ARRIVAL] = this.clearings;
     if (req.method === 'GET') {
       const requestKey = getRequestKey(req.url, req.headers.accept);
       if (this.answers.has(requestKey)) this.lookUp(req, res, next, requestKey);
@@ -382,7 +392,13 @@ export class HotReadCache implements OnModuleInit {
       return undefined;
     if (ctx.staleResources.size > 0 || ctx.wholeAnswer?.clean === false) return undefined;
     // Built from lookups as they were before an invalidation that came while it was answered: not kept.
-    if (ctx.startedAtMs <= this.clearedAtMs) return undefined;
+    const clearingsAtArrival = (request.raw as RawRequest)[CLEARINGS_AT_ARRIVAL];
+    if (
+      clearingsAtArrival === undefined
+        ? ctx.startedAtMs <= this.clearedAtMs
+        : clearingsAtArrival !== this.clearings
+    )
+      return undefined;
     const rights = rightsKey(principal);
     // Requests that were in flight together (a stampede) all end here with one answer: keep it once.
     const kept = this.answers.get(requestKey)?.get(rights);
