@@ -2,7 +2,12 @@ import { z } from 'zod';
 import { GatewayError } from '../common/errors';
 import { executionTriggers, toExecutionStatus, type MaiaExecution, type MaiaObject } from './maia.types';
 import { badResponseError } from './maia-errors';
-import { normaliseTimestamp, parseExecutionDetails, parseExecutionList } from './maia-wire';
+import {
+  executionInDetails,
+  normaliseTimestamp,
+  parseExecutionDetails,
+  parseExecutionList,
+} from './maia-wire';
 
 /**
  * Executions were read with a zod schema until ADR 0046; `maia-wire.ts` now reads them by hand. This
@@ -83,14 +88,8 @@ function toPublic(execution: Parsed): MaiaExecution {
 }
 
 function referenceDetails(body: unknown, projectIdFromPath: string): MaiaExecution {
-  const candidate =
-    typeof body === 'object' &&
-    body !== null &&
-    !('pipelineExecutionId' in body) &&
-    'result' in body &&
-    typeof body.result === 'object'
-      ? body.result
-      : body;
+  // The unwrapping is shared (`executionInDetails`): what is compared is the reading of the execution.
+  const candidate = executionInDetails(body);
   return toPublic(
     toExecution(parseOrThrow(wireExecution, candidate, 'execution'), candidate, projectIdFromPath),
   );

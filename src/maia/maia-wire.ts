@@ -221,17 +221,20 @@ export function toPublicExecution(execution: ParsedExecution): MaiaExecution {
   };
 }
 
-/** Details of one execution: flat, or wrapped as `{ result: {...} }` without `projectId`. */
-export function parseExecutionDetails(body: unknown, projectIdFromPath: string): MaiaExecution {
-  const candidate =
-    typeof body === 'object' &&
+/** The execution in a details answer: the body itself (flat), or its `result` when wrapped. */
+export function executionInDetails(body: unknown): unknown {
+  return typeof body === 'object' &&
     body !== null &&
     !('pipelineExecutionId' in body) &&
     'result' in body &&
     typeof body.result === 'object'
-      ? body.result
-      : body;
-  return toPublicExecution(readExecution(candidate, projectIdFromPath));
+    ? body.result
+    : body;
+}
+
+/** Details of one execution: flat, or wrapped as `{ result: {...} }` without `projectId`. */
+export function parseExecutionDetails(body: unknown, projectIdFromPath: string): MaiaExecution {
+  return toPublicExecution(readExecution(executionInDetails(body), projectIdFromPath));
 }
 
 /**

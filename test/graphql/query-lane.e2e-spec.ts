@@ -496,6 +496,18 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
       errors?: { extensions: { code: string } }[];
     };
   const codeOf = (answer: Answer) => dataOf(answer).errors?.[0]?.extensions.code;
+  /** Ids of `n` long runs launched one after the other (each still running when a test cancels it). */
+  const launchLongRuns = async (n: number): Promise<string[]> => {
+    const launched: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const answer = await send({
+        body: { query: EXECUTE, variables: { input: launchInput({ pipelineName: LONG_PIPELINE }) } },
+        key: KEYS.operator,
+      });
+      launched.push(dataOf(answer).data?.executePipeline?.pipelineExecutionId ?? '');
+    }
+    return launched;
+  };
 
   it('serves executePipeline as Apollo does: one launch per call, without and with an idempotency key', async () => {
     const [lane1, apollo1] = await mutationDifferential(
@@ -651,14 +663,7 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
   // object `null` (lane-operations.ts): the lane executes those documents with graphql-js; a literal input
   // of non-null variables stays graphql-jit's.
   it('cancels alike with literal input fields, a variable default left out and a nullable variable left out', async () => {
-    const launched: string[] = [];
-    for (let i = 0; i < 9; i++) {
-      const answer = await send({
-        body: { query: EXECUTE, variables: { input: launchInput({ pipelineName: LONG_PIPELINE }) } },
-        key: KEYS.operator,
-      });
-      launched.push(dataOf(answer).data?.executePipeline?.pipelineExecutionId ?? '');
-    }
+    const launched = await launchLongRuns(9);
     const cancelCalls = () => world.maia.count('cancelExecution');
     const documents = [
       // graphql-jit's path: every variable non-null and given, `force` takes its default in the literal.
@@ -711,14 +716,7 @@ describe.each(['graphql-js', 'jit'])('GraphQL query lane (%s): lane and Apollo a
   });
 
   it('serves cancelPipelineExecution, rerunPipelineExecution and invalidateCache alike', async () => {
-    const launched: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const answer = await send({
-        body: { query: EXECUTE, variables: { input: launchInput({ pipelineName: LONG_PIPELINE }) } },
-        key: KEYS.operator,
-      });
-      launched.push(dataOf(answer).data?.executePipeline?.pipelineExecutionId ?? '');
-    }
+    const launched = await launchLongRuns(6);
     const CANCEL =
       'mutation Cancel($input: CancelPipelineExecutionInput!) { cancelPipelineExecution(input: $input) { pipelineExecutionId } }';
     const cancelCalls = () => world.maia.count('cancelExecution');
