@@ -47,6 +47,12 @@ export interface PollLoopEnds {
 }
 
 /**
+ * Why a loop's signal aborted: one shared reason. Nothing reads it; without one, every run's loop would build
+ * a `DOMException` (with its stack) when it stops.
+ */
+const LOOP_STOPPED = new Error('poll loop stopped');
+
+/**
  * The leader's polling of one topic: one round at a time, the next after the delay the poller asks for
  * (adaptive), sooner after a nudge. A nudge during a round shortens the wait after it. `stop()` aborts the
  * round in flight and lets no other start.
@@ -91,7 +97,7 @@ export class PollLoop {
   }
 
   stop(): void {
-    this.abort.abort();
+    this.abort.abort(LOOP_STOPPED);
     this.timer?.clear();
     this.timer = null;
   }
