@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pinProcess, spawnedProcesses, useServerNode, type SpawnedServer } from './lib/child-process';
-import { dashboardMix, lopsidedRounds, median, mixSample, roundRatiosOf } from './lib/dashboard-mix';
+import { dashboardMix, lopsidedRounds, mixSample, roundRatiosOf } from './lib/dashboard-mix';
 import type { EmulatorClient } from './lib/emulator-client';
 import {
   measureLoad,
@@ -65,7 +65,7 @@ import {
   startLimitServer,
   startPeerServer,
 } from './lib/stack';
-import { MiB, round } from './lib/stats';
+import { median, MiB, round } from './lib/stats';
 import { medianStampede, runStampede } from './scenarios/stampede.scenario';
 import { runSubscriptionRound } from './scenarios/subscriptions.scenario';
 
@@ -146,6 +146,8 @@ interface LoadRow {
   gateway?: RunningGateway;
   /** A mix's requests checked before the load (one of each kind and credential type). */
   mixSample?: RequestSpec[];
+  /** Measured windows back to back (default 1): CPU per request is then the median window's. */
+  windows?: number;
 }
 
 /** What the passes of one invocation share: the warnings and the Redis key prefixes to delete. */
@@ -1000,12 +1002,16 @@ class Bench {
       let cpuBeforeMs = 0;
       let hotBefore: GatewayCounts | null = null;
       let logBefore = 0;
+      // The server's CPU per request of each measured window.
+      const windowCpu: (number | null)[] = [];
+      let windowStartMs = 0;
       const result = await measureLoad(
         workload,
         {
           connections: budget.connections,
           durationSeconds: budget.durationSeconds,
           warmupSeconds: budget.warmupSeconds,
+          windows: row.windows,
         },
         async () => {
           // Counted after the warm-up: the measured run of a cached read should cost Maia (almost) nothing.
@@ -1015,9 +1021,16 @@ class Bench {
             logBefore = fileSize(row.gateway.logFile);
           }
           cpuBeforeMs = server.cpuTimeMs();
+          windowStartMs = cpuBeforeMs;
+        },
+        async (window) => {
+          const nowMs = server.cpuTimeMs();
+          windowCpu.push(window.requests > 0 ? round((nowMs - windowStartMs) / window.requests, 3) : null);
+          windowStartMs = nowMs;
         },
       );
       const cpuMs = server.cpuTimeMs() - cpuBeforeMs;
+      const knownWindowCpu = windowCpu.filter((cpu): cpu is number => cpu !== null);
       const upstreamCalls = row.countUpstream ? await this.upstreamCalls() : undefined;
       let hotRead: HotReadStats | undefined;
       let logBytesPerRequest: number | undefined;
@@ -1050,7 +1063,21 @@ class Bench {
         p50Ms: result.p50Ms,
         p99Ms: result.p99Ms,
         rssMb: round(server.rssBytes() / MiB, 1),
-        cpuMsPerRequest: result.requests > 0 ? round(cpuMs / result.requests, 3) : null,
+        cpuMsPerRequest: result.windows
+          ? knownWindowCpu.length
+            ? round(median(knownWindowCpu), 3)
+            : null
+          : result.requests > 0
+            ? round(cpuMs / result.requests, 3)
+            : null,
+        ...(result.windows
+          ? {
+              rounds: {
+                cpuMsPerRequest: windowCpu,
+                reqPerSec: result.windows.map((w) => round(w.reqPerSec, 0)),
+              },
+            }
+          : {}),
         ratioToLimit: null,
         ratioToPeer: null,
         requests: result.requests,
@@ -1073,7 +1100,7 @@ class Bench {
       }
       this.run.rows.push(scenario);
       log(
-        `  ${round(result.reqPerSec, 0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${scenario.cpuMsPerRequest} ms CPU/req${hotRead ? `, hot-read hits ${hotRead.hits} (${hotRead.hitRateOfAll ?? '-'} of all)` : ''}${scenario.error ? ` (${scenario.error})` : ''}`,
+        `  ${round(result.reqPerSec, 0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${scenario.cpuMsPerRequest} ms CPU/req${windowCpu.length > 1 ? ` (median of windows ${windowCpu.join(', ')})` : ''}${hotRead ? `, hot-read hits ${hotRead.hits} (${hotRead.hitRateOfAll ?? '-'} of all)` : ''}${scenario.error ? ` (${scenario.error})` : ''}`,
       );
     } catch (error) {
       this.failRow(id, group, title, kind, settings, error);
@@ -1361,6 +1388,7 @@ class Bench {
       workload: spec,
       settings: this.settingsOf(gateway.shape, 'api-key', 1),
       gateway,
+      windows: this.options.budget.executeWindows,
       notes: `each request starts a ${this.facts.shortPipeline.scriptedMs / 1000} s run upstream (and its start-grace poller)`,
       checkData: (data) => {
         const started = (data.executePipeline as { pipelineExecutionId?: string } | undefined)

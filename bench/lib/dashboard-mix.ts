@@ -3,7 +3,7 @@ import type { Caller } from './principals';
 import type { RoundRatios, ScenarioRow } from './results';
 import { graphqlBody } from './queries';
 import type { SeedFacts } from './repo';
-import { round } from './stats';
+import { median, round } from './stats';
 
 /**
  * What many dashboards ask at once: each caller reads what its rights show it (the project list, one
@@ -99,14 +99,6 @@ export function mixSample(mix: MixRequest[], callers: Caller[]): MixRequest[] {
     seen.add(key);
     return true;
   });
-}
-
-/** The median of the values (the mean of the middle two for an even count); NaN when there are none. */
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
-import { seededRandom, summarize, type Summary } from './stats';
+import { median, seededRandom, summarize, type Summary } from './stats';
 
 /** One HTTP request as a load scenario sends it, again and again. */
 export interface RequestSpec {
@@ -19,6 +19,11 @@ export interface LoadOptions {
    * getting faster for tens of seconds (JIT, young-generation sizing), a small server is steady at once.
    */
   warmupSeconds: number;
+  /**
+   * Measured windows back to back after the warm-up (default 1), each of `durationSeconds`: the result
+   * sums them (latencies: the median window's p50, the worst window's p99), and `windows` lists each.
+   */
+  windows?: number;
 }
 
 const WARMUP_WINDOW_SECONDS = 2;
@@ -36,7 +41,14 @@ export interface LoadResult {
   warmupRequests: number;
   /** How long the warm-up ran before the throughput held steady (or the budget ran out). */
   warmupSeconds: number;
+  /** Each measured window's own figures, when there were several. */
+  windows?: WindowResult[];
 }
+
+export type WindowResult = Pick<
+  LoadResult,
+  'reqPerSec' | 'p50Ms' | 'p99Ms' | 'requests' | 'errors' | 'timeouts' | 'non2xx' | 'durationSeconds'
+>;
 
 /**
  * A workload: one request repeated, or a mix (each request drawn at random from the list, from a seeded
@@ -113,6 +125,8 @@ export async function measureLoad(
   options: LoadOptions,
   /** Runs between the warm-up and the measured run (reset counters, read CPU time). */
   beforeMeasure?: () => Promise<void>,
+  /** Runs after each measured window (read CPU time per window). */
+  afterWindow?: (window: WindowResult) => Promise<void>,
 ): Promise<LoadResult> {
   let warmupRequests = 0;
   let warmupSeconds = 0;
@@ -136,18 +150,37 @@ export async function measureLoad(
     previousRate = rate;
   }
   await beforeMeasure?.();
-  const result = await runAutocannon(spec, options.connections, options.durationSeconds);
+  const windows: WindowResult[] = [];
+  for (let i = 0; i < Math.max(1, options.windows ?? 1); i += 1) {
+    const result = await runAutocannon(spec, options.connections, options.durationSeconds);
+    const window: WindowResult = {
+      reqPerSec: result.requests.total / result.duration,
+      p50Ms: result.latency.p50,
+      p99Ms: result.latency.p99,
+      requests: result.requests.total,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      non2xx: result.non2xx,
+      durationSeconds: result.duration,
+    };
+    windows.push(window);
+    await afterWindow?.(window);
+  }
+  const sum = (of: (w: WindowResult) => number) => windows.reduce((total, w) => total + of(w), 0);
+  const requests = sum((w) => w.requests);
+  const durationSeconds = sum((w) => w.durationSeconds);
   return {
-    reqPerSec: result.requests.total / result.duration,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    requests: result.requests.total,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    non2xx: result.non2xx,
-    durationSeconds: result.duration,
+    reqPerSec: requests / durationSeconds,
+    p50Ms: median(windows.map((w) => w.p50Ms)),
+    p99Ms: Math.max(...windows.map((w) => w.p99Ms)),
+    requests,
+    errors: sum((w) => w.errors),
+    timeouts: sum((w) => w.timeouts),
+    non2xx: sum((w) => w.non2xx),
+    durationSeconds,
     warmupRequests,
     warmupSeconds,
+    ...(windows.length > 1 ? { windows } : {}),
   };
 }
 
