@@ -391,3 +391,28 @@ describe('bench report of a cold stampede on several fresh gateways', () => {
     expect(failed.p99?.measured).toContain('error');
   });
 });
+
+describe('bench report: executePipeline measured in windows', () => {
+  /** The row as the bench leaves it: CPU per call is the median window's (bench/run.ts, `load`). */
+  const judged = (cpuMsPerRequest: number, windows?: number[]) => {
+    const run = runOf(node24, [
+      row(node24, 'gateway.graphql-execute', {
+        group: 'execute',
+        cpuMsPerRequest,
+        ...(windows ? { rounds: { cpuMsPerRequest: windows, reqPerSec: windows.map(() => 900) } } : {}),
+      }),
+    ]);
+    return checkTargets(run, ['execute'], 1000, 15000).find((t) => t.id === 'execute-cpu');
+  };
+
+  it('judges the median window and lists every window beside it, in the order measured', () => {
+    expect(judged(0.98, [1.602, 0.95, 0.98])).toEqual(
+      expect.objectContaining({ pass: true, measured: '0.98 ms (median of 3 windows: 1.602, 0.95, 0.98)' }),
+    );
+    expect(judged(1.016, [1.016, 0.98, 1.2])).toEqual(
+      expect.objectContaining({ pass: false, measured: '1.016 ms (median of 3 windows: 1.016, 0.98, 1.2)' }),
+    );
+    // One window (smoke mode, older results): the figure alone.
+    expect(judged(0.9)?.measured).toBe('0.9 ms');
+  });
+});
