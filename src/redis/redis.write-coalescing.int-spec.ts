@@ -47,7 +47,7 @@ async function fromSocketCallbacks<T>(n: number, action: (i: number) => Promise<
   try {
     const replies = accepted.map(
       (socket, i) =>
-        new Promise<T>((resolve, reject) => socket.once('data', () => action(i).then(resolve, reject))),
+        new Promise<T>((resolve, reject) => socket.once('data', () => void action(i).then(resolve, reject))),
     );
     for (const client of clients) client.write('x');
     return await Promise.all(replies);

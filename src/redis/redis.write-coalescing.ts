@@ -30,7 +30,7 @@ export function coalesceWritesPerTurn(socket: Socket): void {
       setImmediate(flushTurn);
     }
     return (write as (...args: unknown[]) => boolean).apply(this, args);
-  } as Socket['write'];
+  };
 }
 
 /** The options ioredis hands a connector (its `RedisOptions`, of which a connection needs these). */
@@ -72,7 +72,7 @@ export class WriteCoalescingConnector extends AbstractConnector {
         try {
           stream = tls ? connectTls({ ...target, ...tls } as ConnectionOptions) : createConnection(target);
         } catch (error) {
-          return reject(error as Error);
+          return reject(error instanceof Error ? error : new Error(String(error)));
         }
         coalesceWritesPerTurn(stream);
         this.stream = stream;
