@@ -146,13 +146,14 @@ describe('the command connection sends the commands of one event-loop turn in on
 
   it('keeps coalescing after Redis kills the connection, and resends what the dead socket held', async () => {
     const id = await redis.client('ID');
+    const reconnected = new Promise((resolve) => redis.once('ready', resolve));
     const killer = new Redis(URL);
     try {
       await killer.client('KILL', 'ID', String(id));
     } finally {
       killer.disconnect();
     }
-    await until(() => redis.status === 'ready');
+    await reconnected;
     expect(await redis.client('ID')).not.toBe(id);
     const counter = countWrites(redis);
     await fromSocketCallbacks(4, () => redis.ping());
