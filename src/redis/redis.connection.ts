@@ -1,5 +1,6 @@
 import Redis, { Cluster } from 'ioredis';
 import type { AppConfig } from '../config';
+import { WriteCoalescingConnector } from './redis.write-coalescing';
 
 /**
  * One Redis server or a Redis Cluster: both speak the same commands (ioredis' Commander), so a cluster is
@@ -9,7 +10,9 @@ export type RedisClient = Redis;
 
 /**
  * Opens a connection that fails fast while Redis is away: commands get no offline queue and a short
- * timeout; the subscriber keeps a queue because its subscriptions are replayed on reconnect.
+ * timeout; the subscriber keeps a queue because its subscriptions are replayed on reconnect. The command
+ * connection (each node's, on a cluster) sends the commands of one event-loop turn in one socket write
+ * (ADR 0048); the subscriber's SUBSCRIBEs are few and leave as they are.
  */
 export function openConnection(
   config: AppConfig['redis'],
@@ -24,6 +27,7 @@ export function openConnection(
     maxRetriesPerRequest: 1,
     // ioredis waits this long for a closing socket, also one already gone (see closeConnection).
     disconnectTimeout: 100,
+    ...(role === 'commands' ? { Connector: WriteCoalescingConnector } : {}),
   };
   const enableOfflineQueue = role === 'subscriber';
   const retryStrategy = (times: number) => Math.min(100 * 2 ** times, 2_000);
