@@ -14,7 +14,9 @@ import { neverSentCodes } from './maia-errors';
 /**
  * An axios adapter that performs the HTTP exchange with undici instead of axios' node http adapter: one
  * keep-alive `undici.Pool` per origin, no proxy lookup per request. Axios stays the client API
- * (interceptors, `validateStatus`, transformers all run as before); only the exchange is replaced.
+ * (interceptors, `validateStatus`, transformers all run as before); only the exchange is replaced. The
+ * transport may call the adapter itself, without axios' pipeline, while that is unobservable
+ * (`directAdapter` in maia-http.exchange.ts, ADR 0047): headers then come as a plain object.
  *
  * Honoured: what the Maia transport and token service use: method, `url` (+ `baseURL`/`params`), headers,
  * `data` (string or Buffer), `timeout` (whole exchange, `ECONNABORTED`), `signal` (`ERR_CANCELED`),
