@@ -2,6 +2,7 @@ import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
 import type { AxiosError, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { gatewayInterceptor } from './maia-http.exchange';
 import { UPSTREAM_OBSERVER, type UpstreamCallObservation, type UpstreamObserver } from './maia-observer';
 
 const startedAt = Symbol('maiaTokenRequestStartedAtMs');
@@ -33,24 +34,25 @@ export class MaiaTokenObserver implements OnModuleInit {
       observer.upstreamCall({ endpoint: 'token', status, durationMs });
       observer.tokenRefresh(typeof status === 'number' && status < 300 ? 'success' : 'failure');
     };
+    // Marked as the gateway's own: they leave API calls alone, so those may skip axios' pipeline (ADR 0047).
     const interceptors = this.http.axiosRef.interceptors;
     interceptors.request.use(
-      (config: TimedConfig) => {
+      gatewayInterceptor((config: TimedConfig) => {
         config[startedAt] = Date.now();
         return config;
-      },
+      }),
       null,
       { runWhen: isToken },
     );
     interceptors.response.use(
-      (response: AxiosResponse) => {
+      gatewayInterceptor((response: AxiosResponse) => {
         if (isToken(response.config)) record(response.config, response.status);
         return response;
-      },
-      (error: AxiosError) => {
+      }),
+      gatewayInterceptor((error: AxiosError) => {
         if (error.config && isToken(error.config)) record(error.config, failureKind(error));
         return Promise.reject(error);
-      },
+      }),
     );
   }
 }

@@ -55,6 +55,32 @@ describe('undici axios adapter', () => {
     throw new Error('expected the call to fail');
   };
 
+  it('headers given as a plain object go on the wire as AxiosHeaders would send them', async () => {
+    const seen: string[][] = [];
+    handler = (req, res) => {
+      seen.push(req.rawHeaders);
+      res.end();
+    };
+    const given = [
+      { Accept: 'application/json', Authorization: 'Bearer t0k', 'x-request-id': 'r1' },
+      // Values AxiosHeaders changes: a control character, blanks at the ends.
+      { Accept: 'application/json', 'x-request-id': ' r\u0001-2\t' },
+      // A value that is not a string.
+      { Accept: 'application/json', 'x-count': 3 as unknown as string },
+    ];
+    for (const headers of given) {
+      const config = { url: `${origin}/v1/h`, method: 'get', timeout: 1_000, validateStatus: () => true };
+      await undici.adapter({ ...config, headers } as never); // as the transport's direct path gives them
+      await client.request({ ...config, headers }); // through axios: an AxiosHeaders
+    }
+    expect(seen).toHaveLength(6);
+    expect(seen[1]).toEqual(seen[0]);
+    expect(seen[3]).toEqual(seen[2]);
+    expect(seen[5]).toEqual(seen[4]);
+    expect(seen[2]).toEqual(expect.arrayContaining(['x-request-id', 'r-2']));
+    expect(seen[4]).toEqual(expect.arrayContaining(['x-count', '3']));
+  });
+
   it('sends method, path, query, headers and body; answers status, headers and text', async () => {
     let seen: { method?: string; url?: string; headers?: IncomingMessage['headers']; body?: string } = {};
     handler = (req, res, body) => {

@@ -14,7 +14,9 @@ import { neverSentCodes } from './maia-errors';
 /**
  * An axios adapter that performs the HTTP exchange with undici instead of axios' node http adapter: one
  * keep-alive `undici.Pool` per origin, no proxy lookup per request. Axios stays the client API
- * (interceptors, `validateStatus`, transformers all run as before); only the exchange is replaced.
+ * (interceptors, `validateStatus`, transformers all run as before); only the exchange is replaced. The
+ * transport may call the adapter itself, without axios' pipeline, while that is unobservable
+ * (`directAdapter` in maia-http.exchange.ts, ADR 0047): headers then come as a plain object.
  *
  * Honoured: what the Maia transport and token service use: method, `url` (+ `baseURL`/`params`), headers,
  * `data` (string or Buffer), `timeout` (whole exchange, `ECONNABORTED`), `signal` (`ERR_CANCELED`),
@@ -53,6 +55,14 @@ const userAgent = `axios/${axios.VERSION}`;
 
 const ignore = (): void => undefined;
 
+/** Every adapter `createUndiciAdapter` made: what the transport's direct exchange may call (ADR 0047). */
+const undiciAdapters = new WeakSet<object>();
+
+/** True when `adapter` is one `createUndiciAdapter` made. */
+export function isUndiciAdapter(adapter: unknown): adapter is AxiosAdapter {
+  return typeof adapter === 'function' && undiciAdapters.has(adapter);
+}
+
 export function createUndiciAdapter(options: UndiciAdapterOptions = {}): UndiciAxiosAdapter {
   const pools = new Map<string, Pool>();
   let closed = false;
@@ -75,6 +85,7 @@ export function createUndiciAdapter(options: UndiciAdapterOptions = {}): UndiciA
     }
     return exchange(config, poolFor);
   };
+  undiciAdapters.add(adapter);
 
   const close = async (graceMs = 10_000): Promise<void> => {
     closed = true;
@@ -221,7 +232,11 @@ function exchange(
 }
 
 function requestHeaders(config: InternalAxiosRequestConfig, decompress: boolean): Record<string, string> {
-  const headers = config.headers ? AxiosHeaders.from(config.headers).toJSON(true) : {};
+  const given = config.headers as unknown;
+  const headers =
+    given instanceof AxiosHeaders
+      ? given.toJSON(true)
+      : (plainHeaders(given) ?? (given ? AxiosHeaders.from(given as AxiosHeaders).toJSON(true) : {}));
   let hasUserAgent = false;
   let hasAcceptEncoding = false;
   for (const name in headers) {
@@ -232,6 +247,27 @@ function requestHeaders(config: InternalAxiosRequestConfig, decompress: boolean)
   // What axios' http adapter sent, so Maia sees the same request as before.
   if (!hasUserAgent) headers['User-Agent'] = userAgent;
   if (!hasAcceptEncoding && decompress) headers['Accept-Encoding'] = 'gzip, deflate, br';
+  return headers;
+}
+
+// What AxiosHeaders would change in a value: control characters (tab aside) anywhere, blanks at either end.
+// eslint-disable-next-line no-control-regex
+const unsanitisedValue = /[\u0000-\u0008\u000a-\u001f\u007f]|^[\t ]|[\t ]$/;
+
+/**
+ * A copy of headers given as a plain object of strings that AxiosHeaders would keep as they are (the
+ * transport's direct exchange gives them so, ADR 0047), or null when AxiosHeaders must normalise them.
+ * Names are taken as given: the caller sends each name once.
+ */
+function plainHeaders(given: unknown): Record<string, string> | null {
+  if (typeof given !== 'object' || given === null || Object.getPrototypeOf(given) !== Object.prototype)
+    return null;
+  const headers: Record<string, string> = {};
+  for (const name in given) {
+    const value = (given as Record<string, unknown>)[name];
+    if (typeof value !== 'string' || unsanitisedValue.test(value)) return null;
+    headers[name] = value;
+  }
   return headers;
 }
 

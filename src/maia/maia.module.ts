@@ -12,7 +12,8 @@ import { MAIA_API } from './maia.types';
  * The gateway's only door to Maia. Global: every service injects `MAIA_API` (the `MaiaApi` interface)
  * and nothing else of this module. Needs `APP_CONFIG` (ConfigModule) and `RedisService` (RedisModule).
  * Layers: `MaiaClient` (typed operations) → `MaiaTransport` (one request: retries, timeouts, breaker,
- * metrics) → axios → `MaiaHttpExchange` (undici); `ExecuteReconciler` beside the client.
+ * metrics) → axios → `MaiaHttpExchange` (undici; API calls reach it directly while axios' pipeline would
+ * change nothing, ADR 0047); `ExecuteReconciler` beside the client.
  */
 @Global()
 @Module({

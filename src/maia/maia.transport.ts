@@ -1,12 +1,12 @@
 import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
-import { type AxiosResponse } from 'axios';
+import { type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import { ErrorCode, GatewayError } from '../common/errors';
 import { REQUEST_ID_HEADER, RequestContext } from '../common/request-context';
 import { APP_CONFIG, type AppConfig, type MaiaConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
 import { abortedError, sleep, throwIfAborted } from './maia-async';
-import { leanAxiosDefaults } from './maia-http.exchange';
+import { directAdapter, directConfig, leanAxiosDefaults } from './maia-http.exchange';
 import { CircuitBreaker, type BreakerOutcome } from './maia-breaker';
 import { RateCooldown } from './maia-cooldown';
 import {
@@ -324,9 +324,11 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
     token: string,
     timeoutMs: number,
   ): Promise<AttemptResult> {
+    // Accept first: where axios' merge with the instance's default `Accept` puts it, so both paths of
+    // `exchange` send the headers in one order.
     const headers: Record<string, string> = {
-      Authorization: `Bearer ${token}`,
       Accept: 'application/json',
+      Authorization: `Bearer ${token}`,
     };
     if (request.body !== undefined) headers['Content-Type'] = 'application/json';
     if (this.config.accountId) headers['account-id'] = this.config.accountId;
@@ -356,7 +358,7 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
     timeoutMs: number,
   ): Promise<AttemptResult> {
     try {
-      const response = await this.http.axiosRef.request<string>({
+      const config: AxiosRequestConfig = {
         url,
         method: request.method,
         data: request.body === undefined ? undefined : JSON.stringify(request.body),
@@ -370,7 +372,16 @@ export class MaiaTransport implements OnModuleInit, OnModuleDestroy {
         maxContentLength: this.config.maxResponseBytes,
         maxBodyLength: this.config.maxResponseBytes,
         maxRedirects: 0,
-      });
+      };
+      // Axios' pipeline is skipped while nothing could tell (no interceptor but the gateway's own, defaults
+      // as trimmed): the same request to the same adapter, about 50 µs less per exchange (ADR 0047).
+      const axiosRef = this.http.axiosRef;
+      const direct = directAdapter(axiosRef);
+      const response = (
+        direct ? await direct(directConfig(config)) : await axiosRef.request<string>(config)
+      ) as AxiosResponse<string>;
+      // As axios' dispatch does when the adapter answered after the caller gave up.
+      if (request.options?.signal?.aborted) return { kind: 'aborted' };
       return { kind: 'response', response };
     } catch (error) {
       // Axios errors carry the request config (Authorization header included): only their code is kept.
