@@ -8,13 +8,17 @@ export type RunBrief = Pick<MaiaExecution, 'status' | 'message' | 'finishedAt'>;
  * What the board knows of one run launched here:
  * - `listed`: the latest listing has it, as `run`;
  * - `absent`: a listing that must have had it, were it still going, does not (it finished, or is gone);
- * - `unknown`: no listing covers it (the listing failed, or was cut short): ask Maia about the run itself.
+ * - `unknown`: no listing covers it (the listing failed, or was cut short before reaching it): ask Maia
+ *   about the run itself.
  */
 export type BoardAnswer = { kind: 'listed'; run: RunBrief } | { kind: 'absent' } | { kind: 'unknown' };
 
 /** Maia's largest page. */
 const PAGE_SIZE = 100;
-/** A bound on one listing (5 000 runs still going); past it, the runs not seen ask Maia one by one. */
+/**
+ * A bound on one listing (5 000 runs still going). Past it, the runs the listing reached are still answered
+ * from it, and only those it did not reach (the oldest: the listing is newest first) ask Maia one by one.
+ */
 const MAX_PAGES = 50;
 /** How far Maia's `startedAt` may lie before the gateway's launch time (clock skew, rounding). */
 const SKEW_MS = 60_000;
@@ -24,8 +28,11 @@ const GOING: MaiaExecution['status'][] = ['RUNNING', 'CANCELLING'];
 interface Listing {
   /** Gateway clock when the listing was requested: runs launched before that are in it, if still going. */
   requestedAt: number;
-  /** Resolves with the runs still going (by id), or null when the listing failed or was cut short. */
-  runs: Promise<Map<string, RunBrief> | null>;
+  /**
+   * Resolves with the runs still going that it saw (by id) and whether it saw them all (false: cut short,
+   * so a run not seen may still be going), or null when the listing failed.
+   */
+  runs: Promise<{ seen: Map<string, RunBrief>; complete: boolean } | null>;
 }
 
 /**
@@ -41,6 +48,8 @@ interface Listing {
 export class LaunchedRunsBoard {
   private readonly logger = new Logger(LaunchedRunsBoard.name);
   private readonly listings = new Map<string, Listing>();
+  /** Projects whose latest listing was cut short (warned once until one is not). */
+  private readonly cutShort = new Set<string>();
 
   constructor(
     private readonly maia: MaiaApi,
@@ -69,12 +78,16 @@ export class LaunchedRunsBoard {
     }
     const runs = await listing.runs;
     if (!runs) return { kind: 'unknown' };
-    const run = runs.get(executionId.toLowerCase());
-    return run ? { kind: 'listed', run } : { kind: 'absent' };
+    const run = runs.seen.get(executionId.toLowerCase());
+    if (run) return { kind: 'listed', run };
+    return runs.complete ? { kind: 'absent' } : { kind: 'unknown' };
   }
 
   /** The project's runs still going that started within the grace, newest first, all pages. */
-  private async list(projectId: string, requestedAt: number): Promise<Map<string, RunBrief> | null> {
+  private async list(
+    projectId: string,
+    requestedAt: number,
+  ): Promise<{ seen: Map<string, RunBrief>; complete: boolean } | null> {
     const floor = requestedAt - this.options.graceMs - SKEW_MS;
     const startedAfter = new Date(floor).toISOString();
     const runs = new Map<string, RunBrief>();
@@ -92,23 +105,39 @@ export class LaunchedRunsBoard {
           const { status, message, finishedAt } = run;
           runs.set(run.pipelineExecutionId.toLowerCase(), { status, message, finishedAt });
         }
-        if (!more || results.length === 0) return runs;
+        if (!more || results.length === 0) {
+          this.cutShort.delete(projectId.toLowerCase());
+          return { seen: runs, complete: true };
+        }
         paginationToken = more;
       }
-      this.logger.warn(
-        `runs launched in project ${projectId}: more than ${MAX_PAGES * PAGE_SIZE} still going; the rest are polled one by one`,
-      );
+      this.warnCutShort(projectId);
+      // Cut short: the runs seen are as listed; a run not seen cannot be said to be absent.
+      return { seen: runs, complete: false };
     } catch (error) {
       this.logger.debug(`listing of project ${projectId} failed: ${(error as Error).message}`);
+      // Failed (a page may have failed after others answered): nothing is said from it.
+      return null;
     }
-    // Cut short or failed: nothing can be said to be absent.
-    return null;
+  }
+
+  /** Once per project while its listings are cut short (twice a second otherwise), again after one is not. */
+  private warnCutShort(projectId: string): void {
+    const key = projectId.toLowerCase();
+    if (this.cutShort.has(key)) return;
+    this.cutShort.add(key);
+    this.logger.warn(
+      `runs launched in project ${projectId}: more than ${MAX_PAGES * PAGE_SIZE} still going; those past the listing's end are polled one by one`,
+    );
   }
 
   /** Listings older than the grace answer nobody any more (no run of theirs is still in its grace). */
   private forgetStale(now: number): void {
     for (const [key, listing] of this.listings) {
-      if (now - listing.requestedAt > this.options.graceMs + this.options.freshMs) this.listings.delete(key);
+      if (now - listing.requestedAt > this.options.graceMs + this.options.freshMs) {
+        this.listings.delete(key);
+        this.cutShort.delete(key);
+      }
     }
   }
 }

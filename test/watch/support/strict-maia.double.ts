@@ -81,6 +81,7 @@ export class StrictMaiaDouble implements MaiaApi {
     const limit = filter.limit ?? 25;
     const all = [...this.runs.values()]
       .filter((r) => r.projectId === filter.projectId && Date.parse(r.startedAt ?? '') >= after)
+      .filter((r) => !filter.status?.length || filter.status.includes(r.status))
       .sort((a, b) => Date.parse(b.startedAt ?? '') - Date.parse(a.startedAt ?? ''));
     const results = all.slice(offset, offset + limit).map((r) => ({ ...r }));
     return { results, more: offset + limit < all.length ? String(offset + limit) : null };
