@@ -31,9 +31,9 @@ export interface Budget {
   ratioRounds: number;
   /**
    * executePipeline: measured windows back to back after one warm-up, each of `durationSeconds`; the row's
-   * CPU per call is the median of the windows' (every window reported). A launch's cost lands over its run's
-   * seconds (the start-grace watch), so one short window is at the mercy of where a collection or a burst of
-   * finishing runs falls.
+   * CPU per call is the whole run's (every window's CPU over every window's calls), and each window's own
+   * figure is listed as its spread. A launch's cost lands over its run's seconds (the start-grace watch), so
+   * one short window is at the mercy of where a collection or a burst of finishing runs falls.
    */
   executeWindows: number;
   /** Subscriber counts, one round each on a fresh gateway. */

@@ -443,7 +443,7 @@ export function checkTargets(
       execute?.cpuMsPerRequest != null
         ? `${fmt(execute.cpuMsPerRequest, 3)} ms` +
           (execute.rounds && execute.rounds.cpuMsPerRequest.length > 1
-            ? ` (median of ${execute.rounds.cpuMsPerRequest.length} windows: ${execute.rounds.cpuMsPerRequest.map((cpu) => fmt(cpu, 3)).join(', ')})`
+            ? ` over ${execute.rounds.cpuMsPerRequest.length} windows (each: ${execute.rounds.cpuMsPerRequest.map((cpu) => fmt(cpu, 3)).join(', ')})`
             : '')
         : 'not measured',
     pass: execute?.cpuMsPerRequest != null ? execute.cpuMsPerRequest <= 1 : null,
@@ -574,7 +574,7 @@ export function recordResults(path: string, results: BenchResults): void {
       `load average at start ${m.loadAverage1m}. Pinning: ${results.cores.note}.`,
     `Budget: ${results.budget.connections} connections, warm-up until throughput holds steady (at most ${results.budget.warmupSeconds} s) + ` +
       `${results.budget.durationSeconds} s per throughput run; the judged ratio rows in ${results.budget.ratioRounds ?? 1} interleaved round(s) with their baseline, the dashboard mixes in ${results.budget.mixRounds} ` +
-      `(ratios: the median of the rounds' ratios), executePipeline in ${results.budget.executeWindows ?? 1} window(s) back to back (CPU per call: the median window's); ` +
+      `(ratios: the median of the rounds' ratios), executePipeline in ${results.budget.executeWindows ?? 1} window(s) back to back (CPU per call over all of them, each window's listed); ` +
       `${results.budget.pairedSamples} interleaved single requests per pass-through side.`,
     'Every runtime ran every server (baselines, emulator and gateways) in its own pass; its ratios are to its own baselines.',
     ...results.runs.flatMap((run) => {

@@ -116,7 +116,9 @@ export interface ScenarioRow {
   /**
    * Rows measured in several rounds interleaved with another row's (the judged ratio rows with their
    * baseline, the dashboard mix with auth on and off): each round's figures; the row's own figures
-   * (req/s, latencies, CPU per request) are their medians.
+   * (req/s, latencies, CPU per request) are their medians. The executePipeline row measured in windows
+   * back to back: each window's figures (null: a window that served nothing); the row's own are the whole
+   * run's (CPU and req/s over every window, p50 the median window's, p99 the worst window's).
    */
   rounds?: { cpuMsPerRequest: (number | null)[]; reqPerSec: number[] };
   /**

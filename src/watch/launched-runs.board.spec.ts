@@ -85,6 +85,18 @@ describe('LaunchedRunsBoard', () => {
     const ids = runsGoing(maia, 150);
     maia.failNext('listExecutions', new GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, 'Maia is away'));
     await expect(board.observe(PROJECT, ids[149], launchedAt)).resolves.toEqual({ kind: 'unknown' });
-    await expect(board.observe(PROJECT, ids[0], launchedAt)).resolves.toEqual({ kind: 'unknown' });
+
+    // The first page answers, the second fails: what the first page said is not answered either.
+    const listPage = maia.listExecutions.bind(maia);
+    jest.spyOn(maia, 'listExecutions').mockImplementation(async (filter) => {
+      if (filter.paginationToken !== undefined) {
+        throw new GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, 'Maia is away');
+      }
+      return listPage(filter);
+    });
+    const fresh = new LaunchedRunsBoard(maia, { freshMs: 60_000, graceMs: GRACE_MS });
+    await expect(fresh.observe(PROJECT, ids[149], launchedAt)).resolves.toEqual({ kind: 'unknown' });
+    await expect(fresh.observe(PROJECT, ids[0], launchedAt)).resolves.toEqual({ kind: 'unknown' });
+    expect(maia.listExecutions).toHaveBeenCalledTimes(2);
   });
 });

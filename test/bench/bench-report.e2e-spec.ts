@@ -393,8 +393,8 @@ describe('bench report of a cold stampede on several fresh gateways', () => {
 });
 
 describe('bench report: executePipeline measured in windows', () => {
-  /** The row as the bench leaves it: CPU per call is the median window's (bench/run.ts, `load`). */
-  const judged = (cpuMsPerRequest: number, windows?: number[]) => {
+  /** The row as the bench leaves it: CPU per call over every window together, each window's as spread. */
+  const judged = (cpuMsPerRequest: number, windows?: (number | null)[]) => {
     const run = runOf(node24, [
       row(node24, 'gateway.graphql-execute', {
         group: 'execute',
@@ -405,12 +405,16 @@ describe('bench report: executePipeline measured in windows', () => {
     return checkTargets(run, ['execute'], 1000, 15000).find((t) => t.id === 'execute-cpu');
   };
 
-  it('judges the median window and lists every window beside it, in the order measured', () => {
-    expect(judged(0.98, [1.602, 0.95, 0.98])).toEqual(
-      expect.objectContaining({ pass: true, measured: '0.98 ms (median of 3 windows: 1.602, 0.95, 0.98)' }),
+  it("judges the whole run's figure, a slow window included, and lists every window in the order measured", () => {
+    // A collection in the first window: the whole run misses though two windows of three are under 1 ms.
+    expect(judged(1.177, [1.602, 0.95, 0.98])).toEqual(
+      expect.objectContaining({
+        pass: false,
+        measured: '1.177 ms over 3 windows (each: 1.602, 0.95, 0.98)',
+      }),
     );
-    expect(judged(1.016, [1.016, 0.98, 1.2])).toEqual(
-      expect.objectContaining({ pass: false, measured: '1.016 ms (median of 3 windows: 1.016, 0.98, 1.2)' }),
+    expect(judged(0.85, [0.9, 0.8, null])).toEqual(
+      expect.objectContaining({ pass: true, measured: '0.85 ms over 3 windows (each: 0.9, 0.8, -)' }),
     );
     // One window (smoke mode, older results): the figure alone.
     expect(judged(0.9)?.measured).toBe('0.9 ms');
