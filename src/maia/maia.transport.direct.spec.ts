@@ -166,6 +166,14 @@ describe('MaiaTransport: API calls with and without axios’ pipeline', () => {
   };
 
   const api = (path: string) => `${server.origin}/dpc${path}`;
+  /** A listing of `/v1/ok`, with these call options. */
+  const listOk = (options?: MaiaRequest['options']): MaiaRequest => ({
+    route: 'listProjects',
+    method: 'GET',
+    path: '/v1/ok',
+    retry: 'idempotent',
+    ...(options ? { options } : {}),
+  });
 
   const cases: [string, () => { request: MaiaRequest; url: string; timeoutMs?: number }][] = [
     [
@@ -217,13 +225,7 @@ describe('MaiaTransport: API calls with and without axios’ pipeline', () => {
     [
       'a request id AxiosHeaders would trim and clean',
       () => ({
-        request: {
-          route: 'listProjects',
-          method: 'GET',
-          path: '/v1/ok',
-          retry: 'idempotent',
-          options: { requestId: ' req\u0001-2\t' },
-        },
+        request: listOk({ requestId: ' req\u0001-2\t' }),
         url: api('/v1/ok'),
       }),
     ],
@@ -272,27 +274,21 @@ describe('MaiaTransport: API calls with and without axios’ pipeline', () => {
     [
       'a connection refused (never sent)',
       () => ({
-        request: { route: 'listProjects', method: 'GET', path: '/v1/ok', retry: 'idempotent' },
+        request: listOk(),
         url: `${closedOrigin}/dpc/v1/ok`,
       }),
     ],
     [
       'an invalid URL',
       () => ({
-        request: { route: 'listProjects', method: 'GET', path: '/v1/ok', retry: 'idempotent' },
+        request: listOk(),
         url: 'ftp://127.0.0.1/dpc/v1/ok',
       }),
     ],
     [
       'a signal aborted before the call',
       () => ({
-        request: {
-          route: 'listProjects',
-          method: 'GET',
-          path: '/v1/ok',
-          retry: 'idempotent',
-          options: { signal: AbortSignal.abort() },
-        },
+        request: listOk({ signal: AbortSignal.abort() }),
         url: api('/v1/ok'),
       }),
     ],
