@@ -4,22 +4,20 @@ import { executionTriggers, toExecutionStatus, type MaiaExecution, type MaiaObje
 import { badResponseError } from './maia-errors';
 import {
   executionInDetails,
+  looseString,
   normaliseTimestamp,
   parseExecutionDetails,
   parseExecutionList,
+  requiredString,
 } from './maia-wire';
 
 /**
  * Executions were read with a zod schema until ADR 0046; `maia-wire.ts` now reads them by hand. This
- * spec keeps that schema and the code around it, verbatim, as the reference, and checks that both give
+ * spec keeps that schema and the code around it, verbatim (its field types are the ones `maia-wire.ts`
+ * still reads projects and pipelines with), as the reference, and checks that both give
  * the same answer (or the same error) for each input: details (flat, wrapped, project from the path) and
  * list items.
  */
-const looseString = z
-  .unknown()
-  .optional()
-  .transform((v) => (typeof v === 'string' ? v : null));
-const requiredString = z.string().min(1);
 const timestamp = z.unknown().optional().transform(normaliseTimestamp);
 const wireExecution = z.object({
   pipelineExecutionId: requiredString,

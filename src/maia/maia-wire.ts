@@ -28,11 +28,11 @@ import { badResponseError } from './maia-errors';
  */
 
 /** Any value → a trimmed-or-not string, or null when absent or not a string. */
-const looseString = z
+export const looseString = z
   .unknown()
   .optional()
   .transform((v) => (typeof v === 'string' ? v : null));
-const requiredString = z.string().min(1);
+export const requiredString = z.string().min(1);
 const looseNumber = z
   .unknown()
   .optional()
