@@ -88,6 +88,24 @@ function call(
   return counted;
 }
 
+/**
+ * A POST that never answers (its replica "died" with it in flight), and a promise of the moment it was
+ * sent: the try's ledger record is in Redis by then, as it is in a fleet before any retry can reach
+ * another replica. (Two replicas in one process write on two connections: Redis does not order their
+ * commands by the test's program order.)
+ */
+function postThatNeverAnswers(): { send: () => Promise<MaiaResponse>; sent: Promise<void> } {
+  let markSent!: () => void;
+  const sent = new Promise<void>((resolve) => (markSent = resolve));
+  return {
+    send: () => {
+      markSent();
+      return new Promise<MaiaResponse>(() => undefined);
+    },
+    sent,
+  };
+}
+
 const created = (id: string) => () =>
   Promise.resolve({ status: 201, body: { pipelineExecutionId: id }, readable: true });
 
@@ -150,7 +168,9 @@ describe('ExecuteReconciler: an idempotency try cut short is resolved from the l
     const first = randomUUID();
     const startedAtMs = Date.now();
     // The POST never answers: its replica "died" with it in flight; Maia made the run.
-    void a.execute(call({ id: first }, () => new Promise<MaiaResponse>(() => undefined)));
+    const post = postThatNeverAnswers();
+    void a.execute(call({ id: first }, post.send));
+    await post.sent;
     const retry = call({ id: randomUUID(), resumes: first }, undefined, () => [
       run('run-3', startedAtMs + 50),
     ]);
@@ -162,7 +182,9 @@ describe('ExecuteReconciler: an idempotency try cut short is resolved from the l
   it('a try that died mid-POST and left no run to find: UPSTREAM_OUTCOME_UNKNOWN, nothing sent', async () => {
     const [a, b] = [await replica(prefix), await replica(prefix)];
     const first = randomUUID();
-    void a.execute(call({ id: first }, () => new Promise<MaiaResponse>(() => undefined)));
+    const post = postThatNeverAnswers();
+    void a.execute(call({ id: first }, post.send));
+    await post.sent;
     const retry = call({ id: randomUUID(), resumes: first });
     const error = await failure(b.execute(retry));
     expect(error.code).toBe(ErrorCode.UPSTREAM_OUTCOME_UNKNOWN);
