@@ -99,23 +99,47 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     loader: () => Promise<T>,
     options: { projectId?: string; readOnly?: boolean } = {},
   ): Promise<T> {
-    const value = (envelope: CacheEnvelope): T => this.reader.read<T>(envelope, options.readOnly ?? false);
-    const ref = this.keys.entry(resource, key, options.projectId);
-    const counters = this.countersOf(resource);
+    return this.getOrLoadNow(resource, key, loader, options);
+  }
 
+  /**
+   * `getOrLoad`, without a promise when this process's memory holds the entry and may answer it without
+   * asking Redis (most reads of a busy replica): the value itself then, else `getOrLoad`'s promise. For
+   * callers that answer synchronously when they can (the edge reads); the counters are the same.
+   */
+  getOrLoadNow<T>(
+    resource: CacheResource,
+    key: string,
+    loader: () => Promise<T>,
+    options: { projectId?: string; readOnly?: boolean } = {},
+  ): T | Promise<T> {
+    const ref = this.keys.entry(resource, key, options.projectId);
     const generation = this.generations.local(ref.group);
     const local = this.memory.read(ref.entryKey, generation);
     if (local?.trusted) {
-      counters.hits++;
-      return value(local.envelope);
+      this.countersOf(resource).hits++;
+      return this.reader.read<T>(local.envelope, options.readOnly ?? false);
     }
+    return this.lookUp(ref, generation, local?.envelope, loader, options.readOnly ?? false);
+  }
+
+  /** The rest of `getOrLoadNow`: an entry this process may not answer alone (missing, or past its trust). */
+  private async lookUp<T>(
+    ref: EntryRef,
+    generation: string,
+    local: CacheEnvelope | undefined,
+    loader: () => Promise<T>,
+    readOnly: boolean,
+  ): Promise<T> {
+    const value = (envelope: CacheEnvelope): T => this.reader.read<T>(envelope, readOnly);
+    const counters = this.countersOf(ref.resource);
     // One look per entry at a time in this process: callers that ask while one runs (a stampede) share
     // its result instead of each reading Redis, and get the loaded value in the same step as the first.
     let look = this.looks.get(ref.entryKey);
     const joined = look?.generation === generation;
     if (!look || !joined) {
       const state: LookState = { generation, callers: 0, missed: false };
-      const started: Look = Object.assign(state, { result: this.look(state, ref, loader, local?.envelope) });
+      const started: Look = Object.assign(state, { result: this.look(state, ref, loader, local) });
       const done = (): void => {
         if (this.looks.get(ref.entryKey) === started) this.looks.delete(ref.entryKey);
       };
@@ -139,7 +163,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
       case 'stale':
         counters.stale++;
         // Marked in each caller's own request, which is why the look returns it instead of marking it.
-        RequestContext.markStale(resource);
+        RequestContext.markStale(ref.resource);
         return value(found.envelope);
       case 'failed':
         throw found.error;

@@ -29,14 +29,21 @@ export class ProjectsController {
   @EdgeRead()
   @RestOperation('listProjects', { summary: 'List projects (as Maia GET /v1/projects)', errors: [400] })
   @ApiOkResponse({ type: ProjectPageDto })
-  async list(
+  list(
     @Query() query: PageQueryDto,
     @CurrentPrincipal() principal: Principal,
-  ): Promise<ProjectPageDto> {
-    const page = await this.projects.listPage(query.page ?? 0, query.size ?? DEFAULT_PAGE_SIZE, principal);
-    // The lookup cache's page is one frozen object per cached entry, shared by every reader: its answer is
-    // built once per entry and declared immutable, so the edge writes its JSON without encoding it again.
-    // A caller limited to some projects gets a page cut for it alone (not frozen): mapped per request.
+  ): ProjectPageDto | Promise<ProjectPageDto> {
+    // No promise when the page is in this process's memory: the edge then answers within the request's turn.
+    const page = this.projects.listPage(query.page ?? 0, query.size ?? DEFAULT_PAGE_SIZE, principal);
+    return page instanceof Promise ? page.then((found) => this.answerOf(found)) : this.answerOf(page);
+  }
+
+  /**
+   * The lookup cache's page is one frozen object per cached entry, shared by every reader: its answer is
+   * built once per entry and declared immutable, so the edge writes its JSON without encoding it again.
+   * A caller limited to some projects gets a page cut for it alone (not frozen): mapped per request.
+   */
+  private answerOf(page: Page<MaiaProject>): ProjectPageDto {
     if (!Object.isFrozen(page)) return mapPage(page, toProjectDto);
     let answer = this.answers.get(page);
     if (answer === undefined) {

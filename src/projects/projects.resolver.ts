@@ -16,7 +16,10 @@ export class ProjectsResolver {
   @Query(() => ProjectPage, { description: 'Projects the gateway credential may see, a page at a time.' })
   @RequireScope('read')
   @WholeAnswerCacheable()
-  projects(@Args() { page, size }: PageArgs, @CurrentPrincipal() principal: Principal): Promise<ProjectPage> {
+  async projects(
+    @Args() { page, size }: PageArgs,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ProjectPage> {
     return this.projectsService.listPage(page, size, principal);
   }
 

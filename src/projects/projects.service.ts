@@ -18,13 +18,18 @@ export class ProjectsService {
     private readonly access: AccessPolicy,
   ) {}
 
-  async listPage(page: number, size: number, principal?: Principal): Promise<Page<MaiaProject>> {
+  /** A page of projects; the page itself (no promise) when this process may answer it from memory. */
+  listPage(
+    page: number,
+    size: number,
+    principal?: Principal,
+  ): Page<MaiaProject> | Promise<Page<MaiaProject>> {
     // A caller limited to some projects gets a page of those alone, totals included (cut from the directory).
     if (principal && principal.projects !== '*') {
-      return this.access.pageOfVisibleProjects(principal, await this.directory(), page, size);
+      return this.directory().then((all) => this.access.pageOfVisibleProjects(principal, all, page, size));
     }
     // Shared, deep-frozen: every read of the page used to parse its own copy of the JSON.
-    return this.cache.getOrLoad(
+    return this.cache.getOrLoadNow(
       'projects',
       `page:${page}:size:${size}`,
       () => this.maia.listProjects({ page, size }),

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import { EdgeReads } from '../../src/common/http/edge-reads';
 import { KEYS, PROJECTS, startSecuredWorld, type SecuredWorld } from '../auth/support/secured-gateway';
 import { STANDALONE_REDIS_URL } from '../support/redis-topologies';
@@ -137,6 +139,30 @@ describe('edge reads', () => {
     expect(edgeCalls).toBe(1);
     expect(normalCalls).toBe(1);
     expect({ ...atEdge, requestId: null }).toEqual({ ...normal, requestId: null });
+  });
+
+  it('answers a page this process holds within the request event itself, with the bytes HTTP gets', async () => {
+    const path = '/api/v1/projects?size=2';
+    const overHttp = await get(`${world.url}${path}`, KEYS.admin);
+    expect(overHttp.status).toBe(200);
+    // The same read handed to the server's request listeners as Node would (a request never sent on a
+    // socket): a page in memory is written before the event returns, without waiting for any later turn.
+    const req = new IncomingMessage(new Socket());
+    req.method = 'GET';
+    req.url = path;
+    req.headers = { 'x-api-key': KEYS.admin, 'x-request-id': 'edge-sync-1' };
+    const res = new ServerResponse(req);
+    const written: unknown[] = [];
+    const end = res.end.bind(res) as (chunk: unknown) => ServerResponse;
+    res.end = ((chunk: unknown) => {
+      written.push(chunk);
+      return end(chunk);
+    }) as typeof res.end;
+    const servedBefore = edge.served;
+    (world.gateway.app.getHttpServer()).emit('request', req, res);
+    expect(written).toEqual([overHttp.body]);
+    expect([res.statusCode, edge.served]).toEqual([200, servedBefore + 1]);
+    res.emit('close');
   });
 
   it('counts each edge answer once in the HTTP metrics, under its route', async () => {

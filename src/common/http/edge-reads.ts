@@ -179,7 +179,7 @@ export class EdgeReads implements OnModuleInit {
         const query = plainQuery(mark < 0 ? '' : url.slice(mark + 1));
         if (query !== undefined && !namesAny(query, route.projectIdArgs)) {
           const ctx = RequestContext.of(req);
-          void RequestContext.run(ctx, () => this.serve(req, res, next, route, query, ctx));
+          RequestContext.run(ctx, () => this.serve(req, res, next, route, query, ctx));
           return;
         }
       }
@@ -187,41 +187,111 @@ export class EdgeReads implements OnModuleInit {
     next(req, res);
   }
 
-  /** Serves one edge read; never rejects (what fails unexpectedly goes to Fastify, or is logged). */
-  private async serve(
+  /**
+   * Serves one edge read. Synchronous from admission to the written answer while nothing needs waiting for
+   * (an admission decided here, a query validated before, an answer in this process's memory): no promise
+   * and no later turn then. Whatever must wait continues in `serveLater`. Never throws.
+   */
+  private serve(
     req: IncomingMessage,
     res: ServerResponse,
     next: RequestListener,
     route: EdgeRoute,
     query: Record<string, string>,
     ctx: RequestContext,
-  ): Promise<void> {
+  ): void {
+    const startedAt = performance.now();
+    let principal: Principal;
+    let input: object | undefined;
     try {
-      const startedAt = performance.now();
-      let principal: Principal;
-      let input: object;
-      try {
-        // Admission decides synchronously when nothing needs waiting for: no turn is waited then.
-        const admitted = this.gate.admit(ctx, req.headers, () => this.clientIp(req));
-        principal = admitted instanceof Promise ? await admitted : admitted;
-        this.policy.assertScope(principal, route.scope);
-        // A query validated before is answered without waiting a turn (the pipe's remembered flat inputs).
-        input =
-          this.pipe.transformKnown(query, route.query) ??
-          ((await this.pipe.transform(query, route.query)) as object);
-      } catch {
-        // Refused, or an invalid query: the normal path answers it (and reads the admission outcome).
-        next(req, res);
+      const admitted = this.gate.admit(ctx, req.headers, () => this.clientIp(req));
+      if (admitted instanceof Promise) {
+        void this.serveLater(req, res, next, route, query, ctx, startedAt, admitted);
         return;
       }
+      principal = admitted;
+      this.policy.assertScope(principal, route.scope);
+      // A query validated before is answered without waiting a turn (the pipe's remembered flat inputs).
+      input = this.pipe.transformKnown(query, route.query);
+    } catch {
+      // Refused, or an invalid query: the normal path answers it (and reads the admission outcome).
+      next(req, res);
+      return;
+    }
+    if (input === undefined) {
+      void this.serveLater(req, res, next, route, query, ctx, startedAt, principal);
+      return;
+    }
+    let answer: unknown;
+    try {
+      answer = route.handler(input, principal);
+    } catch (error) {
+      this.answer(req, res, next, route, ctx, startedAt, principal, { error });
+      return;
+    }
+    if (answer instanceof Promise) {
+      void answer.then(
+        (value: unknown) => this.answer(req, res, next, route, ctx, startedAt, principal, { value }),
+        (error: unknown) => this.answer(req, res, next, route, ctx, startedAt, principal, { error }),
+      );
+      return;
+    }
+    this.answer(req, res, next, route, ctx, startedAt, principal, { value: answer });
+  }
+
+  /** `serve` from the first step that has to wait: admission, the query's validation, then the handler. */
+  private async serveLater(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: RequestListener,
+    route: EdgeRoute,
+    query: Record<string, string>,
+    ctx: RequestContext,
+    startedAt: number,
+    admitted: Principal | Promise<Principal>,
+  ): Promise<void> {
+    let principal: Principal;
+    let input: object;
+    try {
+      principal = await admitted;
+      this.policy.assertScope(principal, route.scope);
+      input =
+        this.pipe.transformKnown(query, route.query) ??
+        ((await this.pipe.transform(query, route.query)) as object);
+    } catch {
+      next(req, res);
+      return;
+    }
+    let outcome: { value: unknown } | { error: unknown };
+    try {
+      outcome = { value: await route.handler(input, principal) };
+    } catch (error) {
+      outcome = { error };
+    }
+    this.answer(req, res, next, route, ctx, startedAt, principal, outcome);
+  }
+
+  /** Writes the handler's answer (or its error, as the exception filter would), counts and logs it. Never throws. */
+  private answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: RequestListener,
+    route: EdgeRoute,
+    ctx: RequestContext,
+    startedAt: number,
+    principal: Principal,
+    outcome: { value: unknown } | { error: unknown },
+  ): void {
+    try {
       let status = 200;
       let contentType = JSON_UTF8;
       let retryAfter: string | undefined;
       let body: string;
       let answer: unknown;
       try {
+        if ('error' in outcome) throw outcome.error;
+        answer = outcome.value;
         // The same bytes as JSON.stringify; an answer declared immutable is encoded once (ADR 0040).
-        answer = await route.handler(input, principal);
         body = answerJson(answer);
       } catch (error) {
         answer = undefined;
