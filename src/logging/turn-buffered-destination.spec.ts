@@ -40,9 +40,33 @@ describe('TurnBufferedDestination', () => {
     expect(writes).toEqual([]);
     await endOfTurn();
     expect(writes).toEqual(['a\nb\n']);
-    destination.write('c\n');
-    await endOfTurn();
-    expect(writes).toEqual(['a\nb\n', 'c\n']);
+  });
+
+  it('writes at most every 10 ms while busy, and at the end of the turn again once quiet', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { writes, target } = recorder();
+      const destination = destinationOver(target);
+      destination.write('a\n');
+      await endOfTurn();
+      expect(writes).toEqual(['a\n']);
+      // Logged 4 ms after that write: held until 10 ms have passed since it, with what follows.
+      jest.advanceTimersByTime(4);
+      destination.write('b\n');
+      await endOfTurn();
+      destination.write('c\n');
+      jest.advanceTimersByTime(5);
+      expect(writes).toEqual(['a\n']);
+      jest.advanceTimersByTime(1);
+      expect(writes).toEqual(['a\n', 'b\nc\n']);
+      // Quiet for 10 ms: the next line goes out at the end of its own turn.
+      jest.advanceTimersByTime(10);
+      destination.write('d\n');
+      await endOfTurn();
+      expect(writes).toEqual(['a\n', 'b\nc\n', 'd\n']);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('writes pino lines byte for byte as pino formats them', async () => {

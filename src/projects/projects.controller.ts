@@ -35,21 +35,27 @@ export class ProjectsController {
   ): ProjectPageDto | Promise<ProjectPageDto> {
     // No promise when the page is in this process's memory: the edge then answers within the request's turn.
     const page = this.projects.listPage(query.page ?? 0, query.size ?? DEFAULT_PAGE_SIZE, principal);
-    return page instanceof Promise ? page.then((found) => this.answerOf(found)) : this.answerOf(page);
+    return page instanceof Promise
+      ? page.then((found) => answerOf(this.answers, found))
+      : answerOf(this.answers, page);
   }
+}
 
-  /**
-   * The lookup cache's page is one frozen object per cached entry, shared by every reader: its answer is
-   * built once per entry and declared immutable, so the edge writes its JSON without encoding it again.
-   * A caller limited to some projects gets a page cut for it alone (not frozen): mapped per request.
-   */
-  private answerOf(page: Page<MaiaProject>): ProjectPageDto {
-    if (!Object.isFrozen(page)) return mapPage(page, toProjectDto);
-    let answer = this.answers.get(page);
-    if (answer === undefined) {
-      answer = immutableAnswer(mapPage(page, toProjectDto));
-      this.answers.set(page, answer);
-    }
-    return answer;
+/**
+ * The lookup cache's page is one frozen object per cached entry, shared by every reader: its answer is
+ * built once per entry (kept in `answers`) and declared immutable, so the edge writes its JSON without
+ * encoding it again. A caller limited to some projects gets a page cut for it alone (not frozen): mapped
+ * per request. (A function, not a method: the controller's methods are its handlers.)
+ */
+function answerOf(
+  answers: WeakMap<Page<MaiaProject>, ProjectPageDto>,
+  page: Page<MaiaProject>,
+): ProjectPageDto {
+  if (!Object.isFrozen(page)) return mapPage(page, toProjectDto);
+  let answer = answers.get(page);
+  if (answer === undefined) {
+    answer = immutableAnswer(mapPage(page, toProjectDto));
+    answers.set(page, answer);
   }
+  return answer;
 }
