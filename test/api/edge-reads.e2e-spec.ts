@@ -159,7 +159,7 @@ describe('edge reads', () => {
       return end(chunk);
     }) as typeof res.end;
     const servedBefore = edge.served;
-    (world.gateway.app.getHttpServer()).emit('request', req, res);
+    world.gateway.app.getHttpServer().emit('request', req, res);
     expect(written).toEqual([overHttp.body]);
     expect([res.statusCode, edge.served]).toEqual([200, servedBefore + 1]);
     res.emit('close');
