@@ -88,8 +88,8 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address !== null ? address.port : listenPort;
   const host = listenHost === '0.0.0.0' || listenHost === '::' ? 'localhost' : listenHost;
   logger.log(`maia-gateway (${config.server.mode} mode) listening on http://${host}:${port}`);
-  // JSON lines are written once per turn of the event loop: the start-up's lines go out first, so the
-  // banner stays the last thing printed at start.
+  // JSON lines are written once per turn of the event loop (or per 10 ms under load): the start-up's lines
+  // go out first, so the banner stays the last thing printed at start.
   app.get<PinoLogger>(PINO).flush();
   // Plain stdout, whatever the log level: what a person (or a test harness) reads to know where to click.
   console.log(banner(config, `http://${host}:${port}`, sandboxed.emulatorUrl));

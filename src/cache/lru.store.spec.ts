@@ -42,7 +42,7 @@ describe('LruStore', () => {
     // h was the last move: reading it leaves the order as it is (no delete and re-insert).
     store.get('h');
     expect([...store.entries()].map(([key]) => key)).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
-    // a was moved 8 moves ago (more than a quarter of 8): reading it moves it.
+    // a was moved 7 moves before the last (at least a quarter of 8): reading it moves it.
     store.get('a');
     expect([...store.entries()].map(([key]) => key)).toEqual(['b', 'c', 'd', 'e', 'f', 'g', 'h', 'a']);
   });

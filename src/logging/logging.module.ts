@@ -165,7 +165,8 @@ export function installRequestLogging(fastify: FastifyInstance, logger: Pino, co
  * time — formatted in this process (no worker thread), synchronously like the JSON lines.
  */
 export function stdoutDestination(config: AppConfig): DestinationStream {
-  // JSON lines: the lines of one turn of the event loop go out in one synchronous write at its end.
+  // JSON lines: the lines of one turn of the event loop go out in one synchronous write at its end, or under
+  // load those of the last 10 ms (ADR 0049).
   if (config.server.logFormat === 'json') {
     return new TurnBufferedDestination(pino.destination({ dest: 1, sync: true }));
   }
@@ -185,9 +186,9 @@ export function stdoutDestination(config: AppConfig): DestinationStream {
 @Module({})
 export class LoggingModule {
   static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
-    // Synchronous stdout, one write per turn of the event loop: lines appear in the order they are logged
-    // (the start banner comes last) and are written before the process exits (only a kill without exit
-    // handlers loses the last turn's lines); a request writes one line at most.
+    // Synchronous stdout, one write per turn of the event loop (per 10 ms under load): lines appear in the
+    // order they are logged (the start banner comes last) and are written before the process exits (only a
+    // kill without exit handlers loses the lines still held); a request writes one line at most.
     const logger = pino(pinoOptions(config), destination ?? stdoutDestination(config));
     return {
       module: LoggingModule,

@@ -85,6 +85,7 @@ describe('TurnBufferedDestination', () => {
   });
 
   it('writes at once when much is held, and on flush, flushSync and process exit', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
     const { writes, syncFlushes, target } = recorder();
     const destination = destinationOver(target);
     const long = `${'x'.repeat(1023)}\n`;
@@ -107,9 +108,21 @@ describe('TurnBufferedDestination', () => {
     expect(process.listeners('exit')).toContain(flushHeldLines);
     flushHeldLines();
     expect(writes.at(-1)).toBe('at exit\n');
-    // Nothing is written twice when the turn ends.
+    // Nothing is written twice when the turn ends or the pending 10 ms timer fires.
     const count = writes.length;
     await endOfTurn();
+    jest.advanceTimersByTime(20);
     expect(writes).toHaveLength(count);
+
+    // Lines held after a flush, while a timer is pending, come out once, in order, when it fires.
+    destination.write('one\n');
+    destination.flush();
+    destination.write('two\n');
+    destination.write('three\n');
+    jest.advanceTimersByTime(10);
+    await endOfTurn();
+    jest.advanceTimersByTime(20);
+    expect(writes.slice(count)).toEqual(['one\n', 'two\nthree\n']);
+    jest.useRealTimers();
   });
 });

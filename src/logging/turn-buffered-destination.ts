@@ -21,7 +21,8 @@ const MIN_WRITE_INTERVAL_MS = 10;
  * synchronous `write(2)` per completion line was ~7% of a REST lookup's CPU (ADR 0040), a write per turn
  * still ~5% (ADR 0049). A quiet server still writes each line within the turn that logged it.
  *
- * What can be lost is bounded: the lines of the last 10 ms at most, and only when the process dies without
+ * What can be lost is bounded: the lines of the last 10 ms (plus however late the event loop runs the timer),
+ * and only when the process dies without
  * running its `exit` handlers (SIGKILL, a native crash); `process.exit()`, an uncaught exception, and
  * `flush()` / `flushSync()` (pino's `logger.flush()`) write them first. More than `MAX_HELD_CHARS` held are
  * written at once.
@@ -29,7 +30,7 @@ const MIN_WRITE_INTERVAL_MS = 10;
 export class TurnBufferedDestination implements DestinationStream {
   private held = '';
   private scheduled = false;
-  /** When lines were last written (ms since the epoch); a busy destination waits out the interval. */
+  /** When lines were last written (`performance.now()`, monotonic); a busy destination waits out the interval. */
   private lastWriteMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly target: SyncDestination) {}
@@ -43,7 +44,7 @@ export class TurnBufferedDestination implements DestinationStream {
     }
     if (!this.scheduled) {
       this.scheduled = true;
-      const waitMs = this.lastWriteMs + MIN_WRITE_INTERVAL_MS - Date.now();
+      const waitMs = this.lastWriteMs + MIN_WRITE_INTERVAL_MS - performance.now();
       if (waitMs <= 0) setImmediate(this.endOfTurn);
       // Unref'd: a held line never keeps the process alive (its `exit` listener writes it).
       else setTimeout(this.endOfTurn, waitMs).unref();
@@ -82,7 +83,7 @@ export class TurnBufferedDestination implements DestinationStream {
     const lines = this.held;
     this.held = '';
     holding.delete(this);
-    this.lastWriteMs = Date.now();
+    this.lastWriteMs = performance.now();
     this.target.write(lines);
   }
 }

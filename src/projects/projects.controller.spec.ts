@@ -38,6 +38,21 @@ describe('ProjectsController.list', () => {
     );
   });
 
+  it('answers without a promise when the service has the page at hand, the same answer as by a promise', async () => {
+    const page = frozenPage(project('p1', 'One'));
+    let synchronous = true;
+    const service = {
+      listPage: jest.fn(() => (synchronous ? page : Promise.resolve(page))),
+    } as unknown as ProjectsService;
+    const controller = new ProjectsController(service);
+    const now = controller.list({}, principal);
+    expect(now).not.toBeInstanceOf(Promise);
+    synchronous = false;
+    const later = controller.list({}, principal);
+    expect(later).toBeInstanceOf(Promise);
+    expect(await later).toBe(now);
+  });
+
   it('maps a page cut for one caller (not frozen) on every request', async () => {
     const cut = (): Page<MaiaProject> => ({ page: 0, size: 25, total: 1, results: [project('p1', 'One')] });
     const service = { listPage: jest.fn(() => Promise.resolve(cut())) } as unknown as ProjectsService;

@@ -150,6 +150,8 @@ describe('edge reads', () => {
     const req = new IncomingMessage(new Socket());
     req.method = 'GET';
     req.url = path;
+    // No accept header (fetch sent */*): the whole-answer cache, on in this world, keys its answers by it and
+    // so leaves this request to the edge, which is what is measured here (`edge.served` checks it).
     req.headers = { 'x-api-key': KEYS.admin, 'x-request-id': 'edge-sync-1' };
     const res = new ServerResponse(req);
     const written: unknown[] = [];

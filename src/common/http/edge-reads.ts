@@ -206,7 +206,7 @@ export class EdgeReads implements OnModuleInit {
     try {
       const admitted = this.gate.admit(ctx, req.headers, () => this.clientIp(req));
       if (admitted instanceof Promise) {
-        void this.serveLater(req, res, next, route, query, ctx, startedAt, admitted);
+        this.serveLater(req, res, next, route, query, ctx, startedAt, admitted);
         return;
       }
       principal = admitted;
@@ -215,11 +215,11 @@ export class EdgeReads implements OnModuleInit {
       input = this.pipe.transformKnown(query, route.query);
     } catch {
       // Refused, or an invalid query: the normal path answers it (and reads the admission outcome).
-      next(req, res);
+      this.handOver(req, res, next, route);
       return;
     }
     if (input === undefined) {
-      void this.serveLater(req, res, next, route, query, ctx, startedAt, principal);
+      this.serveLater(req, res, next, route, query, ctx, startedAt, principal);
       return;
     }
     let answer: unknown;
@@ -229,8 +229,8 @@ export class EdgeReads implements OnModuleInit {
       this.answer(req, res, next, route, ctx, startedAt, principal, { error });
       return;
     }
-    if (answer instanceof Promise) {
-      void answer.then(
+    if (isThenable(answer)) {
+      void Promise.resolve(answer).then(
         (value: unknown) => this.answer(req, res, next, route, ctx, startedAt, principal, { value }),
         (error: unknown) => this.answer(req, res, next, route, ctx, startedAt, principal, { error }),
       );
@@ -240,7 +240,22 @@ export class EdgeReads implements OnModuleInit {
   }
 
   /** `serve` from the first step that has to wait: admission, the query's validation, then the handler. */
-  private async serveLater(
+  private serveLater(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: RequestListener,
+    route: EdgeRoute,
+    query: Record<string, string>,
+    ctx: RequestContext,
+    startedAt: number,
+    admitted: Principal | Promise<Principal>,
+  ): void {
+    this.continueLater(req, res, next, route, query, ctx, startedAt, admitted).catch((error: unknown) => {
+      this.logger.error(`Edge read of ${route.path} failed: ${String(error)}`);
+    });
+  }
+
+  private async continueLater(
     req: IncomingMessage,
     res: ServerResponse,
     next: RequestListener,
@@ -259,7 +274,7 @@ export class EdgeReads implements OnModuleInit {
         this.pipe.transformKnown(query, route.query) ??
         ((await this.pipe.transform(query, route.query)) as object);
     } catch {
-      next(req, res);
+      this.handOver(req, res, next, route);
       return;
     }
     let outcome: { value: unknown } | { error: unknown };
@@ -345,7 +360,16 @@ export class EdgeReads implements OnModuleInit {
       }
     } catch (error) {
       this.logger.error(`Edge read of ${route.path} failed: ${String(error)}`);
-      if (!res.headersSent) next(req, res);
+      if (!res.headersSent) this.handOver(req, res, next, route);
+    }
+  }
+
+  /** The request to Fastify's normal path; whatever that throws is logged, never thrown from a listener. */
+  private handOver(req: IncomingMessage, res: ServerResponse, next: RequestListener, route: EdgeRoute): void {
+    try {
+      next(req, res);
+    } catch (error) {
+      this.logger.error(`Edge read of ${route.path}: the normal path failed: ${String(error)}`);
     }
   }
 
@@ -464,6 +488,15 @@ export class EdgeReads implements OnModuleInit {
     if (typeof queryType !== 'function' || queryType === Object) return 'its query has no class';
     return undefined;
   }
+}
+
+/** A promise, or anything `await` would treat as one. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /** Whether the query has a member of one of these names. */
