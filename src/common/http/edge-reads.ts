@@ -83,6 +83,17 @@ interface EdgeRoute {
   record: (status: number, durationMs: number) => void;
 }
 
+/** One edge read in progress: what every step of `serve` needs. */
+interface EdgeRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Fastify's request listener: the normal path, for whatever the edge does not answer itself. */
+  next: RequestListener;
+  route: EdgeRoute;
+  ctx: RequestContext;
+  startedAt: number;
+}
+
 /** A clean 200 the edge answered itself (no stale resource in it). */
 export interface EdgeAnswer {
   url: string;
@@ -200,13 +211,13 @@ export class EdgeReads implements OnModuleInit {
     query: Record<string, string>,
     ctx: RequestContext,
   ): void {
-    const startedAt = performance.now();
+    const read: EdgeRequest = { req, res, next, route, ctx, startedAt: performance.now() };
     let principal: Principal;
     let input: object | undefined;
     try {
       const admitted = this.gate.admit(ctx, req.headers, () => this.clientIp(req));
       if (admitted instanceof Promise) {
-        this.serveLater(req, res, next, route, query, ctx, startedAt, admitted);
+        this.serveLater(read, query, admitted);
         return;
       }
       principal = admitted;
@@ -215,56 +226,47 @@ export class EdgeReads implements OnModuleInit {
       input = this.pipe.transformKnown(query, route.query);
     } catch {
       // Refused, or an invalid query: the normal path answers it (and reads the admission outcome).
-      this.handOver(req, res, next, route);
+      this.handOver(read);
       return;
     }
     if (input === undefined) {
-      this.serveLater(req, res, next, route, query, ctx, startedAt, principal);
+      this.serveLater(read, query, principal);
       return;
     }
     let answer: unknown;
     try {
       answer = route.handler(input, principal);
     } catch (error) {
-      this.answer(req, res, next, route, ctx, startedAt, principal, { error });
+      this.answer(read, principal, { error });
       return;
     }
     if (isThenable(answer)) {
       void Promise.resolve(answer).then(
-        (value: unknown) => this.answer(req, res, next, route, ctx, startedAt, principal, { value }),
-        (error: unknown) => this.answer(req, res, next, route, ctx, startedAt, principal, { error }),
+        (value: unknown) => this.answer(read, principal, { value }),
+        (error: unknown) => this.answer(read, principal, { error }),
       );
       return;
     }
-    this.answer(req, res, next, route, ctx, startedAt, principal, { value: answer });
+    this.answer(read, principal, { value: answer });
   }
 
   /** `serve` from the first step that has to wait: admission, the query's validation, then the handler. */
   private serveLater(
-    req: IncomingMessage,
-    res: ServerResponse,
-    next: RequestListener,
-    route: EdgeRoute,
+    read: EdgeRequest,
     query: Record<string, string>,
-    ctx: RequestContext,
-    startedAt: number,
     admitted: Principal | Promise<Principal>,
   ): void {
-    this.continueLater(req, res, next, route, query, ctx, startedAt, admitted).catch((error: unknown) => {
-      this.logger.error(`Edge read of ${route.path} failed: ${String(error)}`);
+    this.continueLater(read, query, admitted).catch((error: unknown) => {
+      this.logger.error(`Edge read of ${read.route.path} failed: ${String(error)}`);
     });
   }
 
   private async continueLater(
-    req: IncomingMessage,
-    res: ServerResponse,
-    next: RequestListener,
-    route: EdgeRoute,
+    read: EdgeRequest,
     query: Record<string, string>,
-    ctx: RequestContext,
-    startedAt: number,
     admitted: Principal | Promise<Principal>,
   ): Promise<void> {
+    const { route } = read;
     let principal: Principal;
     let input: object;
     try {
@@ -274,7 +276,7 @@ export class EdgeReads implements OnModuleInit {
         this.pipe.transformKnown(query, route.query) ??
         ((await this.pipe.transform(query, route.query)) as object);
     } catch {
-      this.handOver(req, res, next, route);
+      this.handOver(read);
       return;
     }
     let outcome: { value: unknown } | { error: unknown };
@@ -283,20 +285,16 @@ export class EdgeReads implements OnModuleInit {
     } catch (error) {
       outcome = { error };
     }
-    this.answer(req, res, next, route, ctx, startedAt, principal, outcome);
+    this.answer(read, principal, outcome);
   }
 
   /** Writes the handler's answer (or its error, as the exception filter would), counts and logs it. Never throws. */
   private answer(
-    req: IncomingMessage,
-    res: ServerResponse,
-    next: RequestListener,
-    route: EdgeRoute,
-    ctx: RequestContext,
-    startedAt: number,
+    read: EdgeRequest,
     principal: Principal,
     outcome: { value: unknown } | { error: unknown },
   ): void {
+    const { req, res, route, ctx } = read;
     try {
       let status = 200;
       let contentType = JSON_UTF8;
@@ -335,7 +333,7 @@ export class EdgeReads implements OnModuleInit {
       res.writeHead(status, headers);
       res.end(body);
       this.servedCount++;
-      const elapsedMs = performance.now() - startedAt;
+      const elapsedMs = performance.now() - read.startedAt;
       route.record(status, elapsedMs);
       const url = req.url ?? '';
       this.log({
@@ -360,12 +358,12 @@ export class EdgeReads implements OnModuleInit {
       }
     } catch (error) {
       this.logger.error(`Edge read of ${route.path} failed: ${String(error)}`);
-      if (!res.headersSent) this.handOver(req, res, next, route);
+      if (!res.headersSent) this.handOver(read);
     }
   }
 
   /** The request to Fastify's normal path; whatever that throws is logged, never thrown from a listener. */
-  private handOver(req: IncomingMessage, res: ServerResponse, next: RequestListener, route: EdgeRoute): void {
+  private handOver({ req, res, next, route }: EdgeRequest): void {
     try {
       next(req, res);
     } catch (error) {
