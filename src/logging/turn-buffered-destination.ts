@@ -21,11 +21,10 @@ const MIN_WRITE_INTERVAL_MS = 10;
  * synchronous `write(2)` per completion line was ~7% of a REST lookup's CPU (ADR 0040), a write per turn
  * still ~5% (ADR 0049). A quiet server still writes each line within the turn that logged it.
  *
- * What can be lost is bounded: the lines of the last 10 ms (plus however late the event loop runs the timer),
- * and only when the process dies without
- * running its `exit` handlers (SIGKILL, a native crash); `process.exit()`, an uncaught exception, and
- * `flush()` / `flushSync()` (pino's `logger.flush()`) write them first. More than `MAX_HELD_CHARS` held are
- * written at once.
+ * What can be lost is bounded: the lines of the last 10 ms (plus however late the event loop runs the
+ * timer), and only when the process dies without running its `exit` handlers (SIGKILL, a native crash);
+ * `process.exit()`, an uncaught exception, and `flush()` / `flushSync()` (pino's `logger.flush()`) write them
+ * first. More than `MAX_HELD_CHARS` held are written at once.
  */
 export class TurnBufferedDestination implements DestinationStream {
   private held = '';
